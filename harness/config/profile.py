@@ -1,0 +1,71 @@
+"""Hardware profiles: the device a workload targets, its limits, power model and cost."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Accelerator(BaseModel):
+    """A GPU or NPU the device has; ``kind: none`` for CPU-only devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["none", "gpu", "npu"] = "none"
+    name: str = ""
+    memory_gb: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _gpu_needs_memory(self) -> Accelerator:
+        if self.kind != "none" and self.memory_gb is None:
+            raise ValueError(f"an accelerator of kind '{self.kind}' needs memory_gb")
+        return self
+
+
+class PowerModel(BaseModel):
+    """Idle and full-load power of the whole device, with where each figure comes from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    idle_watts: float = Field(gt=0)
+    max_watts: float = Field(gt=0)
+    source: str = Field(min_length=1, description="Datasheet, measurement or review the figures come from.")
+
+    @model_validator(mode="after")
+    def _max_above_idle(self) -> PowerModel:
+        if self.max_watts < self.idle_watts:
+            raise ValueError("max_watts must be at least idle_watts")
+        return self
+
+
+class CostModel(BaseModel):
+    """What running the device costs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    usd_per_hour: float = Field(ge=0, description="Rental or amortised hardware cost per hour.")
+    usd_per_kwh: float = Field(default=0.15, ge=0, description="Electricity price.")
+    source: str = Field(default="", description="Where the prices come from.")
+
+
+class HardwareProfile(BaseModel):
+    """A target device. ``host`` is detected from this machine."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    description: str = ""
+    device_class: Literal["edge", "mobile", "laptop", "desktop", "server", "cloud", "host"] = Field(alias="class")
+    cores: int = Field(ge=1, description="Physical cores usable by the model.")
+    threads: int | None = Field(default=None, ge=1, description="Inference threads (default: cores).")
+    memory_mb: float = Field(gt=0, description="Memory budget for one model process, in MiB.")
+    accelerator: Accelerator = Field(default_factory=Accelerator)
+    power: PowerModel
+    cost: CostModel
+    extends: str | None = None
+    sources: list[str] = Field(default_factory=list, description="Citations for the figures above.")
+
+    @property
+    def effective_threads(self) -> int:
+        return self.threads or self.cores

@@ -1,0 +1,30 @@
+"""Error types that the CLI turns into one-line messages and exit codes.
+
+A ``UserError`` is a mistake the user can fix (bad flag, bad file); the CLI prints it on one
+line and exits with code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in input the user controls; the message says what and how to fix it."""
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
+    """A configuration file or value failed validation."""
+
+
+class BackendUnavailable(Exception):
+    """A backend cannot run here (missing dependency, no API key, unreachable endpoint)."""
+
+
+class MissingDependency(BackendUnavailable):
+    """An optional dependency of a backend is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(f"{package} is not installed: pip install 'tierbench[{extra}]'")
+        self.package = package
+        self.extra = extra

@@ -1,0 +1,1 @@
+"""Meters: small measurement helpers that wrap requests and cells (latency, memory, energy, host)."""

@@ -1,0 +1,94 @@
+"""A fingerprint of the machine a run happened on, for meta.json and the report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+KEY_PACKAGES = (
+    "tierbench",
+    "llama-cpp-python",
+    "lm-eval",
+    "torch",
+    "transformers",
+    "pandas",
+    "numpy",
+    "httpx",
+    "pydantic",
+    "matplotlib",
+)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def gpu_info() -> list[dict[str, Any]]:
+    """GPUs seen through nvidia-smi; empty where there is none."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        name, memory, driver = (part.strip() for part in line.split(","))
+        gpus.append({"name": name, "memory": memory, "driver": driver})
+    return gpus
+
+
+def llama_cpp_build() -> dict[str, Any]:
+    try:
+        import llama_cpp
+    except ImportError:
+        return {}
+    info: dict[str, Any] = {"version": llama_cpp.__version__}
+    try:
+        info["system_info"] = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
+    except Exception:  # an older build without the symbol
+        pass
+    return info
+
+
+def fingerprint(include_llama: bool = True) -> dict[str, Any]:
+    memory = psutil.virtual_memory()
+    return {
+        "hostname": platform.node(),
+        "cpu_model": cpu_model(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_mb": round(memory.total / 2**20),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "llama_cpp": llama_cpp_build() if include_llama else {},
+        "gpus": gpu_info(),
+    }

@@ -1,0 +1,92 @@
+"""Peak memory of the cell's own process, split into anonymous and file-backed parts.
+
+The kernel's high-water mark (VmHWM) is the authoritative peak of resident memory. It does not
+say how much of the peak was mmap'd weights (file-backed, reclaimable, shared) versus working
+memory (anonymous), so a sampler thread also tracks the peaks of RssAnon and RssFile.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+STATUS = Path("/proc/self/status")
+
+
+def read_status(path: Path = STATUS) -> dict[str, float]:
+    """Memory fields of /proc/<pid>/status in MiB (VmRSS, VmHWM, RssAnon, RssFile, RssShmem)."""
+    values: dict[str, float] = {}
+    try:
+        text = path.read_text()
+    except OSError:
+        return values
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        if key in {"VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"}:
+            parts = rest.split()
+            if parts:
+                values[key] = int(parts[0]) / 1024.0  # kB -> MiB
+    return values
+
+
+@dataclass
+class MemoryResult:
+    """Peaks in MiB; ``peak_rss_mb`` is the kernel's own high-water mark."""
+
+    peak_rss_mb: float | None
+    peak_anon_mb: float | None
+    peak_file_mb: float | None
+    samples: int
+
+
+class MemorySampler:
+    """``with MemorySampler() as m: ...`` then ``m.result`` (also readable while running)."""
+
+    def __init__(self, interval_s: float = 0.02, status_path: Path = STATUS) -> None:
+        self.interval_s = interval_s
+        self.status_path = status_path
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._peak_anon = 0.0
+        self._peak_file = 0.0
+        self._samples = 0
+        self.current_rss_mb = 0.0
+
+    def sample(self) -> dict[str, float]:
+        status = read_status(self.status_path)
+        self._peak_anon = max(self._peak_anon, status.get("RssAnon", 0.0))
+        self._peak_file = max(self._peak_file, status.get("RssFile", 0.0) + status.get("RssShmem", 0.0))
+        self.current_rss_mb = status.get("VmRSS", 0.0)
+        self._samples += 1
+        return status
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def __enter__(self) -> MemorySampler:
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        self.sample()
+
+    @property
+    def result(self) -> MemoryResult:
+        status = read_status(self.status_path)
+        hwm = status.get("VmHWM")
+        return MemoryResult(
+            peak_rss_mb=hwm,
+            peak_anon_mb=self._peak_anon if self._samples else None,
+            peak_file_mb=self._peak_file if self._samples else None,
+            samples=self._samples,
+        )

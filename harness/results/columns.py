@@ -1,0 +1,97 @@
+"""The columns of each results table. Report, gate and compare rely on these names."""
+
+from __future__ import annotations
+
+CELL_KEY = ["model", "profile"]
+
+# One row per (model, profile) cell.
+CELL_COLUMNS = [
+    "cell_id",
+    "model",
+    "tier",
+    "backend",
+    "profile",
+    "status",
+    "reason",
+    "emulated_on",
+    "threads",
+    "memory_budget_mb",
+    "load_time_s",
+    "model_load_s",
+    "model_file_mb",
+    "peak_rss_mb",
+    "peak_anon_mb",
+    "peak_file_mb",
+    "energy_source",
+    "energy_scope",
+    "energy_j",
+    "energy_j_low",
+    "energy_j_high",
+    "cpu_time_s",
+    "duration_s",
+    "n_requests",
+    "n_errors",
+    "warmup_requests",
+    "started_at",
+    "finished_at",
+]
+
+# One row per measured request of a perf scenario (warm-ups kept, flagged).
+REQUEST_COLUMNS = [
+    "cell_id",
+    "model",
+    "profile",
+    "scenario",
+    "point",
+    "repetition",
+    "index",
+    "warmup",
+    "concurrency",
+    "prompt_tokens",
+    "output_tokens",
+    "ttft_s",
+    "e2e_s",
+    "tpot_s",
+    "decode_tps",
+    "prefill_tps",
+    "token_count_source",
+    "error",
+    "scheduled_s",
+    "dispatch_delay_s",
+]
+
+# One row per (cell, task, metric).
+SCORE_COLUMNS = [
+    "cell_id",
+    "model",
+    "profile",
+    "task",
+    "metric",
+    "value",
+    "stderr",
+    "ci_low",
+    "ci_high",
+    "n",
+    "status",
+    "reason",
+]
+
+# samples.jsonl records: cell_id, model, profile, task, doc_id, prompt, response, target, correct,
+# score, latency_s, prompt_tokens, output_tokens.
+SAMPLE_FIELDS = [
+    "cell_id",
+    "model",
+    "profile",
+    "task",
+    "doc_id",
+    "prompt",
+    "response",
+    "target",
+    "correct",
+    "score",
+    "latency_s",
+    "prompt_tokens",
+    "output_tokens",
+]
+
+TABLES = ("cells", "requests", "scores")

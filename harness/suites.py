@@ -1,0 +1,27 @@
+"""Suites: the built-in ones shipped in tasks/suites, or a user's YAML file."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from harness.config.loading import load_yaml_model
+from harness.config.suite import SuiteSpec
+from harness.errors import UserError
+
+
+def builtin_suite_paths() -> dict[str, Path]:
+    directory = Path(str(files("harness.tasks"))) / "suites"
+    return {path.stem: path for path in sorted(directory.glob("*.yaml"))}
+
+
+def load_suite(name_or_path: str) -> SuiteSpec:
+    """A built-in suite by name, or a suite file by path."""
+    builtin = builtin_suite_paths()
+    if name_or_path in builtin:
+        return load_yaml_model(SuiteSpec, builtin[name_or_path])
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        return load_yaml_model(SuiteSpec, path)
+    known = ", ".join(builtin) or "none"
+    raise UserError(f"--suite: unknown suite '{name_or_path}' (built-in: {known}; or give a YAML path)")
