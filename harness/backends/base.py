@@ -63,6 +63,9 @@ class Backend(Protocol):
     name: str
     capabilities: Capabilities
 
+    def check(self) -> str | None:
+        """Why this model cannot run here (missing package, no API key, no file), or None. Cheap."""
+
     def load(self) -> None:
         """Load weights / open connections. Raises BackendUnavailable when it cannot run here."""
 
