@@ -1,28 +1,39 @@
-"""Request latency, defined once for every backend (see docs/metrics.md).
+"""Request latency, defined once for every backend (docs/metrics.md is the reference).
 
 - TTFT: request submitted -> first output token available to the caller.
-- E2E: request submitted -> last output token.
+- E2E: request submitted -> last output token available to the caller.
 - ITL: gaps between consecutive output tokens (TTFT excluded), pooled over tokens.
 - TPOT: (E2E - TTFT) / (output tokens - 1).
 - Decode throughput: (output tokens - 1) / (E2E - TTFT); prefill throughput: prompt tokens / TTFT.
+- Load time: process start -> model ready, never mixed into request latency.
 
-A chunk that carries k tokens makes k tokens available at once: the gap before it is shared
-equally among them for ITL, and token counts come from the backend, never from chunk counts.
+Streams do not always carry one token per chunk. A chunk holding k tokens makes k tokens
+available at once: the gap before it is shared equally among them for ITL (so the mean ITL of
+a request equals its TPOT), and the extra tokens of the *first* chunk arrive with zero gap.
+Token counts come from the backend, never from chunk counts. When the backend reports a better
+total afterwards (e.g. server ``usage``), that total is spread over the chunks in proportion to
+their own counts, so the ITL list still has ``output tokens - 1`` entries.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import psutil
 
 from harness.backends.base import Backend, GenerationRequest, StreamUsage, TokenCountSource
 
 Clock = Callable[[], float]
+
+PERCENTILES = (50, 90, 95, 99)
+# Per-request figures summarised over measured requests; ITL is pooled over tokens instead.
+REQUEST_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
 
 
 @dataclass
@@ -41,12 +52,32 @@ class RequestTiming:
     finish_reason: str = ""
     error: str | None = None
     text: str = ""
+    warmup: bool = False
 
     def row(self) -> dict[str, Any]:
         """A flat record for tables (ITL list kept for pooled percentiles)."""
         data = asdict(self)
         data.pop("text")
         return data
+
+
+def allocate_tokens(chunk_tokens: Sequence[int], total: int) -> list[int]:
+    """Spread ``total`` tokens over chunks in proportion to their own counts (cumulative rounding).
+
+    The first chunk always gets at least one token (it defines TTFT); the result sums to ``total``.
+    """
+    counted = sum(chunk_tokens)
+    if counted == total or counted <= 0:
+        return list(chunk_tokens)
+    allocated: list[int] = []
+    previous = 0
+    cumulative = 0
+    for k in chunk_tokens:
+        cumulative += k
+        boundary = max(math.floor(cumulative * total / counted + 0.5), 1)
+        allocated.append(boundary - previous)
+        previous = boundary
+    return allocated
 
 
 def timing_from_events(
@@ -59,22 +90,28 @@ def timing_from_events(
 ) -> RequestTiming:
     """Derive every latency figure from when each chunk arrived and how many tokens it held.
 
-    ``output_tokens`` overrides the chunk token total when the backend reports a better count
-    (e.g. server usage); ITL then spreads each gap over the tokens of the chunk that ended it.
+    ``output_tokens`` overrides the chunk total when the backend reports a better count (e.g.
+    server usage). Chunks that carry no token (flushed text) are ignored.
     """
-    counted = int(sum(chunk_tokens))
+    events = [(t, int(k)) for t, k in zip(chunk_times, chunk_tokens, strict=True) if int(k) > 0]
+    counted = sum(k for _, k in events)
     n_out = output_tokens if output_tokens is not None else counted
-    if not chunk_times or n_out <= 0:
+    if not events or n_out <= 0:
         return RequestTiming(prompt_tokens, max(n_out, 0), None, None, None, None, None, token_count_source=source)
-    ttft = chunk_times[0] - t_submit
-    e2e = chunk_times[-1] - t_submit
-    itl: list[float] = []
-    for prev, cur, k in zip(chunk_times, chunk_times[1:], chunk_tokens[1:], strict=False):
-        k = max(int(k), 1)
-        itl.extend([(cur - prev) / k] * k)
-    # tokens delivered with the first chunk beyond the first token arrive with zero gap
-    first_extra = max(int(chunk_tokens[0]) - 1, 0)
-    itl = [0.0] * first_extra + itl
+    times = [t for t, _ in events]
+    allocated = allocate_tokens([k for _, k in events], n_out)
+    ttft = times[0] - t_submit
+    itl: list[float] = [0.0] * (allocated[0] - 1)  # extra tokens of the first chunk: no gap
+    last_token_time = times[0]
+    pending = 0.0  # time since the last chunk that carried tokens
+    for prev, cur, m in zip(times, times[1:], allocated[1:], strict=False):
+        pending += cur - prev
+        if m <= 0:
+            continue
+        itl.extend([pending / m] * m)
+        pending = 0.0
+        last_token_time = cur
+    e2e = last_token_time - t_submit
     decode_time = e2e - ttft
     tpot = decode_time / (n_out - 1) if n_out > 1 else None
     decode_tps = (n_out - 1) / decode_time if n_out > 1 and decode_time > 0 else None
@@ -82,8 +119,14 @@ def timing_from_events(
     return RequestTiming(prompt_tokens, n_out, ttft, e2e, tpot, decode_tps, prefill_tps, itl, token_count_source=source)
 
 
-def timed_generate(backend: Backend, request: GenerationRequest, clock: Clock = time.perf_counter) -> RequestTiming:
-    """Run one streamed request and time it. Backend errors become a recorded error, not a raise."""
+def timed_generate(
+    backend: Backend, request: GenerationRequest, clock: Clock = time.perf_counter, warmup: bool = False
+) -> RequestTiming:
+    """Run one streamed request and time it. Backend errors become a recorded error, not a raise.
+
+    The loop does as little as possible per chunk (one clock read, two appends) so that the
+    harness costs the measured program almost nothing (see benchmarks/overhead.py).
+    """
     usage = StreamUsage()
     times: list[float] = []
     tokens: list[int] = []
@@ -91,36 +134,32 @@ def timed_generate(backend: Backend, request: GenerationRequest, clock: Clock = 
     t_submit = clock()
     try:
         for chunk in backend.stream(request, usage):
-            now = clock()
-            parts.append(chunk.text)
-            if chunk.n_tokens <= 0:  # trailing text with no new token (e.g. a flushed buffer)
-                continue
-            times.append(now)
+            times.append(clock())
             tokens.append(chunk.n_tokens)
+            parts.append(chunk.text)
     except Exception as exc:  # a failed request is counted, never folded into latency
         timing = RequestTiming(
             usage.prompt_tokens or 0,
-            int(sum(tokens)),
+            sum(k for k in tokens if k > 0),
             None,
             None,
             None,
             None,
             None,
             error=f"{type(exc).__name__}: {exc}"[:500],
+            warmup=warmup,
         )
         timing.text = "".join(parts)
         return timing
     timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, usage.output_tokens, usage.source)
     timing.finish_reason = usage.finish_reason
     timing.text = "".join(parts)
+    timing.warmup = warmup
     return timing
 
 
-PERCENTILES = (50, 90, 95, 99)
-
-
 def summarize(values: Iterable[float | None]) -> dict[str, float]:
-    """count, mean, std, p50, p90, p95, p99 of the defined values (NaN where there are none)."""
+    """count, mean, std (sample, ddof=1), p50, p90, p95, p99 (linear interpolation) of defined values."""
     data = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     out: dict[str, float] = {"count": float(data.size)}
     if data.size == 0:
@@ -131,3 +170,57 @@ def summarize(values: Iterable[float | None]) -> dict[str, float]:
     for p in PERCENTILES:
         out[f"p{p}"] = float(np.percentile(data, p))
     return out
+
+
+@dataclass
+class LatencySummary:
+    """Aggregates over the measured requests of one scenario point."""
+
+    n_requests: int  # measured, successful
+    n_warmup: int  # excluded from every statistic, counted here
+    n_errors: int  # measured requests that failed: excluded from latency, counted here
+    metrics: dict[str, dict[str, float]]  # metric -> count/mean/std/p50/p90/p95/p99
+
+    def flat(self) -> dict[str, float | int]:
+        """``ttft_s_p50``-style columns plus the three counts."""
+        out: dict[str, float | int] = {
+            "n_requests": self.n_requests,
+            "n_warmup": self.n_warmup,
+            "n_errors": self.n_errors,
+        }
+        for metric, stats in self.metrics.items():
+            for stat, value in stats.items():
+                out[f"{metric}_{stat}"] = value
+        return out
+
+
+def aggregate(timings: Sequence[RequestTiming]) -> LatencySummary:
+    """Summarise requests: warm-ups and failures excluded (and counted), ITL pooled over tokens."""
+    warm = [t for t in timings if t.warmup]
+    measured = [t for t in timings if not t.warmup]
+    ok = [t for t in measured if t.error is None]
+    metrics = {name: summarize(getattr(t, name) for t in ok) for name in REQUEST_METRICS}
+    metrics["itl_s"] = summarize(gap for t in ok for gap in t.itl_s)
+    return LatencySummary(len(ok), len(warm), len(measured) - len(ok), metrics)
+
+
+@dataclass
+class LoadTiming:
+    """Cold start: ``load_time_s`` from process start, ``model_load_s`` for ``backend.load()`` alone."""
+
+    load_time_s: float
+    model_load_s: float
+
+
+def process_start_time(pid: int | None = None) -> float:
+    """When this process started, in ``time.time()`` seconds (the kernel's own record)."""
+    return float(psutil.Process(pid or os.getpid()).create_time())
+
+
+def timed_load(backend: Backend, clock: Clock = time.time, started_at: float | None = None) -> LoadTiming:
+    """Load the backend and report load time; ``started_at`` defaults to this process's start."""
+    origin = process_start_time() if started_at is None else started_at
+    t0 = clock()
+    backend.load()
+    ready = clock()
+    return LoadTiming(load_time_s=ready - origin, model_load_s=ready - t0)

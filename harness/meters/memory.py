@@ -2,7 +2,10 @@
 
 The kernel's high-water mark (VmHWM) is the authoritative peak of resident memory. It does not
 say how much of the peak was mmap'd weights (file-backed, reclaimable, shared) versus working
-memory (anonymous), so a sampler thread also tracks the peaks of RssAnon and RssFile.
+memory (anonymous), so a sampler thread also tracks the peaks of RssAnon and RssFile (every
+20 ms by default: llama.cpp allocates its buffers in a few large steps, each lasting far longer).
+VmHWM starts fresh at exec, unlike ``ru_maxrss``-style figures inherited through fork; a cell
+started from a lean launcher therefore reports only its own peak.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 STATUS = Path("/proc/self/status")
+CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def read_status(path: Path = STATUS) -> dict[str, float]:
@@ -31,14 +35,40 @@ def read_status(path: Path = STATUS) -> dict[str, float]:
     return values
 
 
+def reset_peak(path: Path = CLEAR_REFS) -> bool:
+    """Reset the kernel's VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        path.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def support(status_path: Path = STATUS, clear_refs: Path = CLEAR_REFS) -> dict[str, str | None]:
+    """What memory accounting this machine offers: field -> None if available, else why not."""
+    status = read_status(status_path)
+    found: dict[str, str | None] = {}
+    for key, what in (("VmHWM", "kernel peak RSS"), ("RssAnon", "anonymous RSS"), ("RssFile", "file-backed RSS")):
+        found[f"{key} ({what})"] = None if key in status else f"{status_path} has no {key} field (Linux >= 4.5 needed)"
+    found["peak reset (clear_refs)"] = None if clear_refs.exists() else f"{clear_refs} missing"
+    return found
+
+
 @dataclass
 class MemoryResult:
-    """Peaks in MiB; ``peak_rss_mb`` is the kernel's own high-water mark."""
+    """Peaks in MiB; ``peak_rss_mb`` is the kernel's own high-water mark (VmHWM).
+
+    Where the kernel has no VmHWM the largest sampled VmRSS is used and ``peak_rss_source`` says so.
+    """
 
     peak_rss_mb: float | None
     peak_anon_mb: float | None
     peak_file_mb: float | None
     samples: int
+    peak_rss_source: str = "VmHWM"
+
+    def columns(self) -> dict[str, float | None]:
+        return {"peak_rss_mb": self.peak_rss_mb, "peak_anon_mb": self.peak_anon_mb, "peak_file_mb": self.peak_file_mb}
 
 
 class MemorySampler:
@@ -51,6 +81,7 @@ class MemorySampler:
         self._thread: threading.Thread | None = None
         self._peak_anon = 0.0
         self._peak_file = 0.0
+        self._peak_rss = 0.0
         self._samples = 0
         self.current_rss_mb = 0.0
 
@@ -59,6 +90,7 @@ class MemorySampler:
         self._peak_anon = max(self._peak_anon, status.get("RssAnon", 0.0))
         self._peak_file = max(self._peak_file, status.get("RssFile", 0.0) + status.get("RssShmem", 0.0))
         self.current_rss_mb = status.get("VmRSS", 0.0)
+        self._peak_rss = max(self._peak_rss, self.current_rss_mb)
         self._samples += 1
         return status
 
@@ -84,9 +116,11 @@ class MemorySampler:
     def result(self) -> MemoryResult:
         status = read_status(self.status_path)
         hwm = status.get("VmHWM")
+        sampled = self._peak_rss if self._samples and self._peak_rss > 0 else None
         return MemoryResult(
-            peak_rss_mb=hwm,
+            peak_rss_mb=hwm if hwm is not None else sampled,
             peak_anon_mb=self._peak_anon if self._samples else None,
             peak_file_mb=self._peak_file if self._samples else None,
             samples=self._samples,
+            peak_rss_source="VmHWM" if hwm is not None else "sampled VmRSS",
         )

@@ -1,0 +1,102 @@
+"""Intel/AMD RAPL energy counters from the Linux powercap sysfs tree.
+
+Counted: each CPU package (``intel-rapl:N``, name ``package-N``) plus its ``dram`` subdomain,
+which the package counter does not include. Skipped: ``core``/``uncore`` (already inside the
+package), ``psys`` (the whole platform, which contains the packages) and the ``intel-rapl-mmio``
+mirror of the package counter. Counters are microjoules and wrap at ``max_energy_range_uj``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.meters.sensor import EnergySource, SensorError, SensorUnavailable
+
+POWERCAP = Path("/sys/class/powercap")
+_TOP = re.compile(r"^intel-rapl:(\d+)$")
+_SUB = re.compile(r"^intel-rapl:(\d+):(\d+)$")
+
+
+@dataclass(frozen=True)
+class RaplDomain:
+    """One counted RAPL domain."""
+
+    key: str  # e.g. "package-0", "package-0/dram"
+    path: Path
+    max_range_uj: int
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except PermissionError:
+        raise SensorUnavailable(
+            f"permission denied reading {path}: RAPL counters are root-only since Linux 5.10 (2020, "
+            f"PLATYPUS, CVE-2020-8694); run as root or 'sudo chmod a+r {path.parent}/energy_uj'"
+        ) from None
+    except OSError as exc:
+        raise SensorError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def discover(root: Path = POWERCAP) -> list[RaplDomain]:
+    """The package and DRAM domains under ``root``; raises SensorUnavailable saying why there are none."""
+    if not root.is_dir():
+        raise SensorUnavailable(f"{root} does not exist (no powercap in this kernel, VM or container)")
+    entries = {p.name: p for p in root.iterdir()}
+    tops = sorted((int(m.group(1)), name) for name in entries if (m := _TOP.match(name)))
+    if not tops:
+        raise SensorUnavailable(f"no intel-rapl:* domains under {root} (CPU or hypervisor does not expose RAPL)")
+    domains: list[RaplDomain] = []
+    for index, name in tops:
+        path = entries[name]
+        label = _read_text(path / "name")
+        if label == "psys":  # the platform domain contains the packages: counting both doubles
+            continue
+        domains.append(RaplDomain(label, path, int(_read_text(path / "max_energy_range_uj"))))
+        for sub_name in sorted(entries):
+            sub = _SUB.match(sub_name)
+            if sub is None or int(sub.group(1)) != index:
+                continue
+            sub_path = entries[sub_name]
+            if _read_text(sub_path / "name") == "dram":  # core/uncore are inside the package figure
+                domains.append(RaplDomain(f"{label}/dram", sub_path, int(_read_text(sub_path / "max_energy_range_uj"))))
+    if not domains:
+        raise SensorUnavailable(f"no package domain under {root} (only psys)")
+    return domains
+
+
+class RaplSensor:
+    """Cumulative joules of every counted domain."""
+
+    source: EnergySource = "rapl"
+
+    def __init__(self, root: Path = POWERCAP) -> None:
+        self.root = root
+        self.domains: list[RaplDomain] = []
+        self.scope = "cpu (RAPL)"
+
+    def open(self) -> None:
+        self.domains = discover(self.root)
+        self.scope = "cpu " + " + ".join(d.key for d in self.domains) + " (RAPL)"
+        self.read()  # permission problems surface here, before any work is measured
+
+    def read(self) -> dict[str, float]:
+        values: dict[str, float] = {}
+        for domain in self.domains:
+            raw = _read_text(domain.path / "energy_uj")
+            try:
+                values[domain.key] = int(raw) / 1e6
+            except ValueError:
+                raise SensorError(f"{domain.path / 'energy_uj'}: not a number: {raw!r}") from None
+        return values
+
+    def wrap_j(self, domain: str) -> float | None:
+        for d in self.domains:
+            if d.key == domain:
+                return d.max_range_uj / 1e6
+        return None
+
+    def close(self) -> None:
+        return None

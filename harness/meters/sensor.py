@@ -1,0 +1,195 @@
+"""The common shape of energy readings and of counter-based energy sensors (RAPL, NVML).
+
+A sensor exposes cumulative energy counters (joules per domain, possibly wrapping). The
+``CounterMeter`` turns them into one reading: it measures an idle baseline first, polls the
+counters now and then so that a wrap-around is never missed, and reports total and dynamic
+(total - idle power x duration) energy. Sensor meters raise ``SensorError``; the chain in
+``harness.meters.energy`` catches it and degrades to the next source.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+EnergySource = Literal["rapl", "nvml", "rapl+nvml", "estimate", "none"]
+
+
+class SensorError(Exception):
+    """A sensor could not give a reading (unreadable counter, driver error)."""
+
+
+class SensorUnavailable(SensorError):
+    """A sensor does not exist or cannot be used on this machine; the message says why."""
+
+
+@dataclass
+class EnergyReading:
+    """Energy of one measured window. ``low_j``/``high_j`` bound an estimate; sensors give a point."""
+
+    source: EnergySource
+    scope: str
+    joules: float | None
+    low_j: float | None = None
+    high_j: float | None = None
+    idle_j: float | None = None
+    notes: list[str] = field(default_factory=list)
+    duration_s: float | None = None
+    idle_power_w: float | None = None
+
+    @property
+    def dynamic_j(self) -> float | None:
+        """Energy above the idle baseline (total - idle power x duration)."""
+        if self.joules is None or self.idle_j is None:
+            return None
+        return self.joules - self.idle_j
+
+    def columns(self) -> dict[str, Any]:
+        """The cell-table columns of this reading."""
+        return {
+            "energy_source": self.source,
+            "energy_scope": self.scope,
+            "energy_j": self.joules,
+            "energy_j_low": self.low_j,
+            "energy_j_high": self.high_j,
+            "energy_idle_j": self.idle_j,
+            "energy_dynamic_j": self.dynamic_j,
+            "energy_notes": "; ".join(self.notes),
+        }
+
+    def per_unit(self, n_requests: int, n_tokens: int) -> dict[str, float | None]:
+        """J/request and J/token (with the estimate's range where there is one); None when undefined."""
+
+        def share(value: float | None, n: int) -> float | None:
+            return value / n if value is not None and n > 0 else None
+
+        return {
+            "j_per_request": share(self.joules, n_requests),
+            "j_per_request_low": share(self.low_j, n_requests),
+            "j_per_request_high": share(self.high_j, n_requests),
+            "j_per_token": share(self.joules, n_tokens),
+            "j_per_token_low": share(self.low_j, n_tokens),
+            "j_per_token_high": share(self.high_j, n_tokens),
+        }
+
+
+class CounterSensor(Protocol):
+    """Cumulative energy counters of one sensor, in joules per domain."""
+
+    source: EnergySource
+    scope: str
+
+    def open(self) -> None:
+        """Prepare to read (raises SensorUnavailable)."""
+
+    def read(self) -> dict[str, float]:
+        """Current counter values in joules (raises SensorError)."""
+
+    def wrap_j(self, domain: str) -> float | None:
+        """The value at which ``domain``'s counter wraps to 0, or None if it never does."""
+
+    def close(self) -> None:
+        """Release the sensor; never raises."""
+
+
+class CounterMeter:
+    """Idle baseline, then the work; wrap-safe deltas of a ``CounterSensor``."""
+
+    def __init__(
+        self,
+        sensor: CounterSensor,
+        idle_s: float = 2.0,
+        poll_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.sensor = sensor
+        self.source: EnergySource = sensor.source
+        self.idle_s = idle_s
+        self.poll_s = poll_s
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._total: dict[str, float] = {}
+        self._t0 = 0.0
+        self._idle_w: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._poll_error: str | None = None
+
+    def _delta(self, domain: str, previous: float, current: float) -> float:
+        if current >= previous:
+            return current - previous
+        wrap = self.sensor.wrap_j(domain)
+        if wrap is None:
+            raise SensorError(f"{domain}: counter went backwards ({previous:.3f} J -> {current:.3f} J)")
+        return current + wrap - previous
+
+    def _window(self, before: dict[str, float], after: dict[str, float]) -> float:
+        return sum(self._delta(d, before[d], after[d]) for d in before)
+
+    def start(self) -> None:
+        """Measure idle power for ``idle_s`` seconds, then start counting. Raises SensorError."""
+        self.sensor.open()
+        if self.idle_s > 0:
+            before, t_before = self.sensor.read(), self.clock()
+            self.sleep(self.idle_s)
+            after, t_after = self.sensor.read(), self.clock()
+            elapsed = t_after - t_before
+            self._idle_w = self._window(before, after) / elapsed if elapsed > 0 else None
+            self._last = after
+        else:
+            self._last = self.sensor.read()
+        self._total = dict.fromkeys(self._last, 0.0)
+        self._t0 = self.clock()
+        if self.poll_s > 0:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._poll_loop, name=f"{self.source}-poll", daemon=True)
+            self._thread.start()
+
+    def poll(self) -> None:
+        """Fold the counters' progress since the last read into the totals (catches every wrap)."""
+        current = self.sensor.read()
+        with self._lock:
+            for domain, value in current.items():
+                self._total[domain] += self._delta(domain, self._last[domain], value)
+            self._last = current
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            try:
+                self.poll()
+            except SensorError as exc:
+                self._poll_error = str(exc)
+                return
+
+    def stop(self) -> EnergyReading:
+        """The reading since start. Raises SensorError if the sensor failed (the chain degrades)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        try:
+            if self._poll_error is not None:
+                raise SensorError(self._poll_error)
+            self.poll()
+        finally:
+            self.sensor.close()
+        duration = self.clock() - self._t0
+        joules = sum(self._total.values())
+        if joules <= 0:
+            raise SensorError(f"counter did not advance in {duration:.3f}s (window shorter than its update period?)")
+        idle_j = self._idle_w * duration if self._idle_w is not None else None
+        notes = [f"idle baseline {self._idle_w:.2f} W over {self.idle_s:.1f}s"] if self._idle_w is not None else []
+        return EnergyReading(
+            source=self.source,
+            scope=self.sensor.scope,
+            joules=joules,
+            idle_j=idle_j,
+            notes=notes,
+            duration_s=duration,
+            idle_power_w=self._idle_w,
+        )
