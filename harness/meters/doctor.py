@@ -1,0 +1,83 @@
+"""What this machine can measure, and exactly why the rest is unavailable (``tierbench doctor``)."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.config.profile import HardwareProfile
+from harness.meters import memory
+from harness.meters.nvml import NvmlApi
+from harness.meters.nvml import probe as probe_nvml
+from harness.meters.rapl import POWERCAP, RaplSensor
+from harness.meters.sensor import SensorError
+
+
+@dataclass
+class Capability:
+    """One thing the harness can measure here (or not)."""
+
+    group: str
+    name: str
+    available: bool
+    detail: str
+
+
+def probe_rapl(root: Path = POWERCAP) -> tuple[bool, str]:
+    sensor = RaplSensor(root)
+    try:
+        sensor.open()
+    except SensorError as exc:
+        return False, str(exc)
+    return True, sensor.scope
+
+
+def energy_capabilities(
+    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
+) -> list[Capability]:
+    rapl_ok, rapl_detail = probe_rapl(powercap_root)
+    nvml_ok, nvml_detail = probe_nvml(nvml_api)
+    power = profile.power
+    return [
+        Capability("energy", "rapl", rapl_ok, rapl_detail),
+        Capability("energy", "nvml", nvml_ok, nvml_detail),
+        Capability(
+            "energy",
+            "estimate",
+            True,
+            f"profile '{profile.name}': {power.idle_watts:g}-{power.max_watts:g} W ({power.source}); reported as a range",
+        ),
+    ]
+
+
+def memory_capabilities() -> list[Capability]:
+    found = [Capability("memory", name, why is None, why or "yes") for name, why in memory.support().items()]
+    found.append(_torch_cuda_capability())
+    nvml_ok, nvml_detail = probe_nvml()
+    found.append(Capability("gpu memory", "nvml per-process", nvml_ok, nvml_detail))
+    return found
+
+
+def _torch_cuda_capability() -> Capability:
+    """torch.cuda memory statistics: only with torch installed and CUDA working (imports torch: slow)."""
+    if importlib.util.find_spec("torch") is None:
+        return Capability("gpu memory", "torch.cuda", False, "torch is not installed (pip install 'tierbench[hf]')")
+    try:
+        import torch
+    except Exception as exc:  # a broken install must not break the doctor
+        return Capability("gpu memory", "torch.cuda", False, f"torch failed to import: {exc}")
+    if not torch.cuda.is_available():
+        return Capability("gpu memory", "torch.cuda", False, f"torch {torch.__version__}: CUDA not available")
+    return Capability("gpu memory", "torch.cuda", True, f"torch {torch.__version__}: {torch.cuda.get_device_name(0)}")
+
+
+def diagnose(
+    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
+) -> list[Capability]:
+    return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities()
+
+
+def as_dicts(capabilities: list[Capability]) -> list[dict[str, Any]]:
+    return [asdict(c) for c in capabilities]
