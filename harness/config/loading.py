@@ -69,7 +69,7 @@ def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
         if isinstance(node, _LineDict) and part in node.lines:
             line = node.lines[part]
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):  # noqa: SIM114
             node = node[part]
         elif isinstance(node, dict) and part in node:
             node = node[part]

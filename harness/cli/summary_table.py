@@ -1,0 +1,77 @@
+"""The terminal summary printed at the end of a run."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+STATUS_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "does_not_fit": "magenta", "partial": "yellow"}
+
+
+def _num(value: Any, fmt: str, scale: float = 1.0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(float(value) * scale, fmt)
+
+
+def _seconds(value: Any, fmt: str) -> str:
+    text = _num(value, fmt)
+    return text if text == "—" else f"{text} s"
+
+
+def summary_table(summary: pd.DataFrame) -> Table:
+    table = Table(title="tierbench results", show_lines=False, header_style="bold")
+    for name, justify in [
+        ("model", "left"),
+        ("tier", "left"),
+        ("backend", "left"),
+        ("profile", "left"),
+        ("status", "left"),
+        ("accuracy ±95%", "right"),
+        ("TTFT p50", "right"),
+        ("E2E p95", "right"),
+        ("decode tok/s", "right"),
+        ("peak RSS MiB (anon/file)", "right"),
+        ("energy J", "right"),
+        ("load s", "right"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for _, row in summary.iterrows():
+        status = str(row.get("status") or "ok")
+        accuracy = row.get("accuracy")
+        acc_text = "—"
+        if accuracy is not None and not pd.isna(accuracy):
+            half = (row.get("accuracy_ci_high", accuracy) - row.get("accuracy_ci_low", accuracy)) / 2
+            acc_text = f"{accuracy * 100:.1f} ± {half * 100:.1f}"
+        energy = "—"
+        if row.get("energy_j") is not None and not pd.isna(row.get("energy_j")):
+            label = "est. " if row.get("energy_source") == "estimate" else ""
+            energy = f"{label}{_num(row.get('energy_j_low'), '.0f')}–{_num(row.get('energy_j_high'), '.0f')}"
+        memory = f"{_num(row.get('peak_rss_mb'), '.0f')} ({_num(row.get('peak_anon_mb'), '.0f')}/{_num(row.get('peak_file_mb'), '.0f')})"
+        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+        table.add_row(
+            str(row.get("model")),
+            str(row.get("tier")),
+            str(row.get("backend")),
+            str(row.get("profile")),
+            status_text,
+            acc_text,
+            _seconds(row.get("ttft_s_p50"), ".3f"),
+            _seconds(row.get("e2e_s_p95"), ".2f"),
+            _num(row.get("decode_tps_mean"), ".1f"),
+            memory,
+            energy,
+            _num(row.get("load_time_s"), ".2f"),
+        )
+    return table
+
+
+def print_summary(console: Console, summary: pd.DataFrame) -> None:
+    console.print(summary_table(summary))
+    problems = summary[summary["status"].fillna("ok") != "ok"]
+    for _, row in problems.iterrows():
+        console.print(f"  [bold]{row['model']}@{row['profile']}[/]: {row['status']} — {row.get('reason') or ''}")

@@ -1,0 +1,1 @@
+"""Plan cells (model x profile), run each in a fresh subprocess, collect the tables."""

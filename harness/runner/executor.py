@@ -1,0 +1,186 @@
+"""Run planned cells one after another, each in a fresh worker process.
+
+Cells run sequentially on purpose: two cells sharing cores would distort each other's
+latency. The worker is started with fork+exec of a new interpreter, so its kernel memory
+high-water mark starts from zero rather than from this (larger) parent process. The parent
+also samples the child's memory, so even a cell that crashes leaves its peak behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.meters.memory import read_status
+from harness.results.store import atomic_write_json
+from harness.runner.cell import EXIT_OVER_BUDGET, CellSpec
+from harness.runner.collect import read_cell_status
+from harness.runner.events import EVENT_FD_VARIABLE
+from harness.runner.limits import thread_environment
+from harness.runner.planner import Plan
+from harness.runner.worker import CellFiles
+
+ProgressCallback = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ChildWatch:
+    """What the parent saw of a running child: its memory peaks and last phase."""
+
+    peak_rss_mb: float = 0.0
+    peak_anon_mb: float = 0.0
+    peak_file_mb: float = 0.0
+    phase: str = "starting"
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    interesting = [line for line in text if line.strip() and "llama_" not in line]
+    return " | ".join(interesting[-lines:])[:400]
+
+
+class LocalExecutor:
+    """Runs cells in fresh subprocesses on this machine."""
+
+    def __init__(self, cell_timeout_s: float, on_event: ProgressCallback | None = None) -> None:
+        self.cell_timeout_s = cell_timeout_s
+        self.on_event = on_event or (lambda cell, event: None)
+
+    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]:
+        outcomes: dict[str, dict[str, Any]] = {}
+        for planned in plan.cells:
+            spec = planned.spec
+            files = CellFiles(run_dir / "cells" / spec.cell_id)
+            if planned.skip_reason:
+                outcomes[spec.cell_id] = {"status": "skipped", "reason": planned.skip_reason}
+                self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
+                continue
+            if resume and read_cell_status(files) is not None:
+                self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
+                continue
+            outcomes[spec.cell_id] = self.run_cell(spec, files)
+            self.on_event(spec.cell_id, {"type": "finished", "status": outcomes[spec.cell_id].get("status", "ok")})
+        return outcomes
+
+    def run_cell(self, spec: CellSpec, files: CellFiles) -> dict[str, Any]:
+        """Start the worker, watch it, and turn how it ended into a status."""
+        files.dir.mkdir(parents=True, exist_ok=True)
+        files.status.unlink(missing_ok=True)
+        files.over_budget.unlink(missing_ok=True)
+        spec = spec.model_copy(update={"spawn_time": time.time()})
+        atomic_write_json(files.spec, spec.model_dump(mode="json"))
+        read_fd, write_fd = os.pipe()
+        env = {
+            **os.environ,
+            **thread_environment(spec.profile),
+            EVENT_FD_VARIABLE: str(write_fd),
+            "PYTHONUNBUFFERED": "1",
+        }
+        watch = ChildWatch()
+        with files.log.open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "harness.runner.worker", str(files.spec)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        reader = threading.Thread(target=self._read_events, args=(read_fd, spec.cell_id, watch), daemon=True)
+        reader.start()
+        try:
+            code, timed_out = self._wait(process, watch)
+        except KeyboardInterrupt:
+            self._stop(process)
+            reader.join(timeout=2)
+            raise
+        reader.join(timeout=2)
+        return self._outcome(code, timed_out, files, watch)
+
+    def _wait(self, process: subprocess.Popen[bytes], watch: ChildWatch) -> tuple[int, bool]:
+        deadline = time.monotonic() + self.cell_timeout_s
+        status_path = Path(f"/proc/{process.pid}/status")
+        while True:
+            code = process.poll()
+            if code is not None:
+                return code, False
+            status = read_status(status_path)
+            watch.peak_rss_mb = max(watch.peak_rss_mb, status.get("VmHWM", 0.0))
+            watch.peak_anon_mb = max(watch.peak_anon_mb, status.get("RssAnon", 0.0))
+            watch.peak_file_mb = max(watch.peak_file_mb, status.get("RssFile", 0.0))
+            if time.monotonic() > deadline:
+                self._stop(process)
+                return process.wait(), True
+            time.sleep(0.1)
+
+    @staticmethod
+    def _stop(process: subprocess.Popen[bytes]) -> None:
+        if process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def _read_events(self, fd: int, cell_id: str, watch: ChildWatch) -> None:
+        with os.fdopen(fd, "rb") as stream:
+            for raw in stream:
+                try:
+                    event = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue
+                if event.get("type") == "phase":
+                    watch.phase = str(event.get("name"))
+                self.on_event(cell_id, event)
+
+    def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> dict[str, Any]:
+        seen = {
+            "peak_rss_mb": watch.peak_rss_mb or None,
+            "peak_anon_mb": watch.peak_anon_mb or None,
+            "peak_file_mb": watch.peak_file_mb or None,
+        }
+        if timed_out:
+            return {
+                "status": "failed",
+                "reason": f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}",
+                **seen,
+            }
+        if code == 0 and read_cell_status(files) is not None:
+            return {}
+        if code == EXIT_OVER_BUDGET and files.over_budget.exists():
+            over = json.loads(files.over_budget.read_text())
+            peak_gb = over["peak_rss_mb"] / 1024
+            budget_gb = over["budget_mb"] / 1024
+            return {
+                "status": "does_not_fit",
+                "reason": f"does not fit (peak {peak_gb:.2f} GB > {budget_gb:.2f} GB)",
+                **seen,
+                "peak_rss_mb": over["peak_rss_mb"],
+            }
+        if code < 0:
+            return {"status": "failed", "reason": f"worker killed by {_signal_name(code)} while {watch.phase}", **seen}
+        tail = _log_tail(files.log)
+        return {"status": "failed", "reason": f"worker exited with code {code} while {watch.phase}: {tail}", **seen}

@@ -1,0 +1,74 @@
+"""meta.json: what was run, where, with which versions — and never a secret."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.config.models import ModelSpec
+from harness.config.profile import HardwareProfile
+from harness.config.suite import SuiteSpec
+from harness.meters.host import fingerprint
+
+SECRET_PARAM_HINTS = ("key", "token", "secret", "password", "authorization", "auth")
+
+
+def redact_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop values that could be credentials (headers in particular); keep env variable *names*."""
+    clean: dict[str, Any] = {}
+    for key, value in params.items():
+        lowered = key.lower()
+        if key.endswith("_env"):
+            clean[key] = value
+        elif isinstance(value, dict):
+            clean[key] = {k: "<redacted>" for k in value} if lowered == "headers" else redact_params(value)
+        elif any(hint in lowered for hint in SECRET_PARAM_HINTS):
+            clean[key] = "<redacted>"
+        else:
+            clean[key] = value
+    return clean
+
+
+def model_record(model: ModelSpec) -> dict[str, Any]:
+    data = model.model_dump(mode="json")
+    data["params"] = redact_params(model.params)
+    return data
+
+
+def git_revision() -> str | None:
+    """The tierbench source checkout's revision, when it runs from one."""
+    source = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{out}{'-dirty' if dirty else ''}" if out else None
+
+
+def build_meta(
+    *, run_id: str, suite: SuiteSpec, models: list[ModelSpec], profiles: list[HardwareProfile], options: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "tierbench_version": __version__,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "status": "running",
+        "suite": suite.model_dump(mode="json"),
+        "models": [model_record(m) for m in models],
+        "profiles": [p.model_dump(mode="json", by_alias=True) for p in profiles],
+        "options": options,
+        "host": fingerprint(),
+        "git_revision": git_revision(),
+    }

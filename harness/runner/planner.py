@@ -1,0 +1,110 @@
+"""Turn a suite, a catalog and profile names into cells, deciding up front what cannot run."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.backends.registry import create_backend
+from harness.config.models import TIER_ORDER, Catalog, ModelSpec
+from harness.config.profile import HardwareProfile
+from harness.config.suite import SuiteSpec
+from harness.errors import BackendUnavailable, UserError
+from harness.hardware import get_profile, host_profile
+from harness.runner.cell import CellSpec, cell_id_for
+
+
+@dataclass
+class PlannedCell:
+    spec: CellSpec
+    skip_reason: str | None = None
+
+
+@dataclass
+class Plan:
+    cells: list[PlannedCell] = field(default_factory=list)
+    models: list[ModelSpec] = field(default_factory=list)
+    profiles: list[HardwareProfile] = field(default_factory=list)
+
+
+def select_models(catalog: Catalog, names: list[str] | None) -> list[ModelSpec]:
+    """Models by name, in tier order; unknown names are a user error."""
+    if not names:
+        names = [m.name for m in catalog.models]
+    chosen: list[ModelSpec] = []
+    for name in names:
+        model = catalog.get(name)
+        if model is None:
+            known = ", ".join(m.name for m in catalog.models)
+            raise UserError(f"--models: unknown model '{name}' (known: {known}; add it with --catalog FILE)")
+        if model not in chosen:
+            chosen.append(model)
+    return sorted(chosen, key=lambda m: TIER_ORDER.get(m.tier, 99))
+
+
+def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | None, str | None]:
+    """(emulated_on, skip_reason): whether the host only emulates the profile, or cannot at all."""
+    if profile.name == "host":
+        return None, None
+    if profile.accelerator.kind != "none":
+        return (
+            None,
+            f"profile '{profile.name}' needs a {profile.accelerator.kind} ({profile.accelerator.name}); this host has none",
+        )
+    if profile.cores > host.cores:
+        return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
+    if profile.memory_mb > host.memory_mb:
+        return None, f"profile '{profile.name}' has {profile.memory_mb:.0f} MiB; this host has {host.memory_mb:.0f} MiB"
+    return host.name if host.name != "host" else _host_label(), None
+
+
+def _host_label() -> str:
+    return os.uname().nodename if hasattr(os, "uname") else "host"
+
+
+def plan_run(
+    suite: SuiteSpec,
+    catalog: Catalog,
+    *,
+    run_dir: Path,
+    model_names: list[str] | None,
+    profile_names: list[str],
+    tasks: list[str],
+    limit: int | None,
+    data_dir: Path | None,
+    enforce_memory: bool = True,
+) -> Plan:
+    models = select_models(catalog, model_names)
+    profiles: list[HardwareProfile] = []
+    for name in profile_names:
+        profile = get_profile(name)
+        if profile.name in {p.name for p in profiles}:
+            continue
+        profiles.append(profile)
+    host = host_profile()
+    plan = Plan(models=models, profiles=profiles)
+    for profile in profiles:
+        emulated_on, profile_skip = emulation(profile, host)
+        for model in models:
+            reason = profile_skip
+            if reason is None:
+                try:
+                    reason = create_backend(model).check()
+                except BackendUnavailable as exc:
+                    reason = str(exc)
+            spec = CellSpec(
+                cell_id=cell_id_for(model.name, profile.name),
+                run_dir=str(run_dir),
+                model=model,
+                profile=profile,
+                emulated_on=emulated_on,
+                tasks=tasks,
+                limit=limit,
+                seed=suite.seed,
+                data_dir=str(data_dir) if data_dir else None,
+                scenarios=suite.scenarios,
+                enforce_memory=enforce_memory and profile.name != "host",
+            )
+            plan.cells.append(PlannedCell(spec, reason))
+    return plan

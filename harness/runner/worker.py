@@ -1,0 +1,177 @@
+"""The cell worker: one fresh process per (model, profile) cell.
+
+``python -m harness.runner.worker CELL_SPEC.json`` applies the profile's limits, loads the
+backend, runs the perf scenarios and the tasks with every request measured, and writes
+everything to ``RUN/cells/<cell_id>/`` as it goes (jsonl appends), finishing with an atomic
+``status.json``. A worker that dies leaves its appended records behind for the parent and for
+``--resume``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Backend
+from harness.backends.registry import create_backend
+from harness.errors import BackendUnavailable, UserError
+from harness.meters.energy import EnergyMeter, EnergyReading, EstimateMeter
+from harness.meters.memory import MemorySampler
+from harness.results.store import append_jsonl, atomic_write_json, read_jsonl
+from harness.runner.cell import CellSpec
+from harness.runner.events import EventChannel
+from harness.runner.limits import MemoryWatchdog, apply_cpu_limits
+from harness.runner.scenarios import count_requests, request_key, run_scenario
+
+
+class CellFiles:
+    """Paths of a cell's scratch directory."""
+
+    def __init__(self, cell_dir: Path) -> None:
+        self.dir = cell_dir
+        self.requests = cell_dir / "requests.jsonl"
+        self.samples = cell_dir / "samples.jsonl"
+        self.scores = cell_dir / "scores.jsonl"
+        self.responses = cell_dir / "responses.jsonl"
+        self.status = cell_dir / "status.json"
+        self.over_budget = cell_dir / "over_budget.json"
+        self.log = cell_dir / "worker.log"
+        self.spec = cell_dir / "spec.json"
+
+
+class FileSink:
+    """The evaluation sink of a cell: appends samples, scores and LM responses to jsonl files."""
+
+    def __init__(self, files: CellFiles, events: EventChannel) -> None:
+        self.files = files
+        self.events = events
+        self._responses = {r["key"]: r["value"] for r in read_jsonl(files.responses)}
+        self._finished_tasks = {r["task"] for r in read_jsonl(files.scores)}
+
+    def task_done(self, task: str) -> bool:
+        return task in self._finished_tasks
+
+    def sample(self, record: dict[str, Any]) -> None:
+        append_jsonl(self.files.samples, record)
+
+    def score(self, row: dict[str, Any]) -> None:
+        append_jsonl(self.files.scores, row)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        self.events.send("progress", label=label, done=done, total=total)
+
+    def cached(self, key: str) -> Any | None:
+        return self._responses.get(key)
+
+    def store(self, key: str, value: Any) -> None:
+        self._responses[key] = value
+        append_jsonl(self.files.responses, {"key": key, "value": value})
+
+
+def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
+    done = {request_key(r) for r in read_jsonl(files.requests)}
+    total = count_requests(spec.scenarios)
+    counter = {"n": len(done)}
+
+    def on_request(record: dict[str, Any]) -> None:
+        append_jsonl(files.requests, record)
+        counter["n"] += 1
+        events.send("progress", label="latency", done=counter["n"], total=total)
+
+    for scenario in spec.scenarios:
+        summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=done)
+        if summary is not None:
+            append_jsonl(files.dir / "load_summary.jsonl", {"scenario": scenario.name, "summary": summary})
+
+
+def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
+    from harness.evaluation import run_tasks
+
+    sink = FileSink(files, events)
+    pending = [t for t in spec.tasks if not sink.task_done(t)]
+    if pending:
+        run_tasks(
+            backend,
+            pending,
+            limit=spec.limit,
+            seed=spec.seed,
+            data_dir=Path(spec.data_dir) if spec.data_dir else None,
+            sink=sink,
+        )
+
+
+def run_cell(spec: CellSpec) -> dict[str, Any]:
+    """Do the cell's work and return its status row (without the parent's bookkeeping)."""
+    files = CellFiles(Path(spec.run_dir) / "cells" / spec.cell_id)
+    events = EventChannel()
+    limits = apply_cpu_limits(spec.profile)
+    notes = list(limits.notes)
+    watchdog = None
+    if spec.enforce_memory:
+        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget).start()
+    row: dict[str, Any] = {"status": "ok", "reason": "", "threads": limits.threads}
+    meter: EnergyMeter = EstimateMeter(spec.profile.power, spec.profile.cores)
+    reading: EnergyReading | None = None
+    started = time.time()
+    with MemorySampler() as memory:
+        meter.start()
+        try:
+            backend = create_backend(spec.model)
+            unavailable = backend.check()
+            if unavailable:
+                raise BackendUnavailable(unavailable)
+            events.send("phase", name="loading")
+            t0 = time.perf_counter()
+            backend.load()
+            row["model_load_s"] = time.perf_counter() - t0
+            row["load_time_s"] = time.time() - spec.spawn_time if spec.spawn_time else row["model_load_s"]
+            row["model_info"] = backend.describe()
+            row["model_file_mb"] = row["model_info"].get("model_file_mb")
+            if spec.scenarios:
+                events.send("phase", name="latency")
+                _run_scenarios(backend, spec, files, events)
+            if spec.tasks:
+                events.send("phase", name="accuracy")
+                _run_tasks(backend, spec, files, events)
+            backend.close()
+        except BackendUnavailable as exc:
+            row.update(status="skipped", reason=str(exc))
+        except UserError as exc:
+            row.update(status="failed", reason=str(exc))
+        except Exception as exc:
+            traceback.print_exc()
+            row.update(status="failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+        finally:
+            reading = meter.stop()
+            if watchdog is not None:
+                watchdog.stop()
+    result = memory.result
+    row.update(
+        peak_rss_mb=result.peak_rss_mb,
+        peak_anon_mb=result.peak_anon_mb,
+        peak_file_mb=result.peak_file_mb,
+        energy_source=reading.source,
+        energy_scope=reading.scope,
+        energy_j=reading.joules,
+        energy_j_low=reading.low_j,
+        energy_j_high=reading.high_j,
+        energy_notes="; ".join(reading.notes),
+        duration_s=time.time() - started,
+        notes="; ".join(notes),
+    )
+    return row
+
+
+def main(argv: list[str]) -> int:
+    spec_path = Path(argv[1])
+    spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
+    row = run_cell(spec)
+    atomic_write_json(CellFiles(spec_path.parent).status, row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
