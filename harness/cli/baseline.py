@@ -1,0 +1,46 @@
+"""``tierbench baseline``: store what the gate needs from a run in one compact file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("baseline")
+def command() -> None:
+    """Save and inspect gate baselines."""
+
+
+@command.command("save")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option(
+    "--to", "to", required=True, type=click.Path(path_type=Path), help="Baseline file to write (e.g. baseline.json.gz)."
+)
+def save_command(run_dir: Path, to: Path) -> None:
+    """Write the baseline of RUN: per-item outcomes, latency samples, cell figures and metadata."""
+    from harness.gate.baseline import save
+
+    snapshot = save(run_dir, to)
+    click.echo(
+        f"saved baseline {to} ({to.stat().st_size / 1024:.1f} KiB): {len(snapshot.cells)} cells, "
+        f"{len(snapshot.items)} items, {len(snapshot.requests)} requests"
+    )
+
+
+@command.command("show")
+@click.argument("path", type=click.Path(path_type=Path))
+def show_command(path: Path) -> None:
+    """Check a baseline file and list what it holds."""
+    from harness.gate.baseline import load
+
+    snapshot = load(path)
+    click.echo(f"{path}: valid tierbench baseline from {snapshot.meta.get('run_id', snapshot.source)}")
+    for _, row in snapshot.cells.iterrows():
+        model, profile = str(row["model"]), str(row["profile"])
+        items = snapshot.items[(snapshot.items["model"] == model) & (snapshot.items["profile"] == profile)]
+        requests = snapshot.requests[(snapshot.requests["model"] == model) & (snapshot.requests["profile"] == profile)]
+        tasks = ", ".join(sorted(set(items["task"].astype(str)))) or "no tasks"
+        click.echo(
+            f"  {row['tier']}: {model}@{profile} ({row['status']}): {len(items)} items ({tasks}), {len(requests)} requests"
+        )

@@ -1,0 +1,80 @@
+"""``tierbench gate``: fail CI when a run regressed against its baseline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from harness.config.loading import load_yaml_model
+from harness.config.rules import GateRules
+from harness.errors import UserError
+
+
+@click.command("gate")
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.option(
+    "--baseline",
+    "baseline_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Baseline file from 'tierbench baseline save' (or a run directory).",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Gate rules YAML (see examples/gate.yaml).",
+)
+@click.option(
+    "--junit", "junit_path", type=click.Path(path_type=Path), help="Write JUnit XML here (one case per rule × cell)."
+)
+@click.option("--markdown", "markdown_path", type=click.Path(path_type=Path), help="Write a Markdown summary here.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the one-line verdict.")
+def command(
+    run_dir: Path,
+    baseline_path: Path,
+    rules_path: Path,
+    junit_path: Path | None,
+    markdown_path: Path | None,
+    quiet: bool,
+) -> None:
+    """Compare RUN with a baseline under the rules in a gate file.
+
+    \b
+    Exit codes: 0 every rule passed; 1 a rule regressed, is not comparable, or is
+    inconclusive (unless the rules say on_inconclusive: warn); 2 usage or input error.
+    Inside GitHub Actions it also prints annotations and appends the Markdown summary
+    to $GITHUB_STEP_SUMMARY.
+    """
+    from harness.gate.baseline import load_any
+    from harness.gate.evaluate import evaluate
+    from harness.gate.github import publish
+    from harness.gate.junit import write_junit
+    from harness.gate.markdown import write_markdown
+    from harness.gate.snapshot import from_run
+    from harness.gate.text import print_summary
+
+    rules = load_yaml_model(GateRules, rules_path)
+    if not run_dir.exists():
+        raise UserError(f"RUN {run_dir}: no such run directory")
+    run = from_run(run_dir)
+    base = load_any(baseline_path)
+    report = evaluate(run, base, rules, rules_source=str(rules_path))
+    if junit_path is not None:
+        write_junit(report, junit_path)
+    if markdown_path is not None:
+        write_markdown(report, markdown_path)
+    console = Console(soft_wrap=False, width=max(Console().width, 120))
+    if quiet:
+        from harness.gate.describe import headline
+
+        click.echo(headline(report))
+    else:
+        print_summary(report, console)
+    for line in publish(report):
+        click.echo(line)
+    sys.exit(report.exit_code)

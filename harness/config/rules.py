@@ -1,0 +1,196 @@
+"""Gate rules: which metrics may not get worse, by how much, for which tier.
+
+A rules file (``gate.yaml``) holds the statistical settings and a list of rules. Each rule
+names one metric and optionally selects a tier, model and profile; it may hold an absolute
+floor or ceiling and one relative tolerance, e.g. "accuracy may not drop more than 1 point"
+(``max_drop_points: 1``) or "p95 TTFT may not rise more than 10%" (``max_increase_pct: 10``).
+Metric names are checked here, so a typo fails when the file is loaded, naming its line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.config.models import Tier
+
+Source = Literal["items", "requests", "cells"]
+Direction = Literal["lower", "higher"]
+
+# Per-request latency fields (requests.parquet) and whether lower or higher is better.
+REQUEST_FIELDS: dict[str, tuple[str, Direction, str]] = {
+    "ttft": ("ttft_s", "lower", "s"),
+    "e2e": ("e2e_s", "lower", "s"),
+    "tpot": ("tpot_s", "lower", "s"),
+    "decode_tps": ("decode_tps", "higher", "tok/s"),
+    "prefill_tps": ("prefill_tps", "higher", "tok/s"),
+}
+REQUEST_STATS = ("mean", "p50", "p90", "p95", "p99")
+
+# One-number-per-cell metrics (cells.parquet columns, or derived from them).
+CELL_METRICS: dict[str, tuple[Direction, str]] = {
+    "peak_rss_mb": ("lower", "MiB"),
+    "peak_anon_mb": ("lower", "MiB"),
+    "peak_file_mb": ("lower", "MiB"),
+    "load_time_s": ("lower", "s"),
+    "model_load_s": ("lower", "s"),
+    "energy_j": ("lower", "J"),
+    "energy_per_request_j": ("lower", "J"),
+    "cpu_time_s": ("lower", "s"),
+    "cost_per_1k_requests_usd": ("lower", "USD"),
+}
+CELL_PREFIX = "cell:"
+_COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric name means: where its data lives and which direction is worse."""
+
+    name: str
+    source: Source
+    direction: Direction
+    unit: str
+    column: str = ""  # requests/cells column ("" for accuracy)
+    stat: str = ""  # mean|p50|p90|p95|p99 for request metrics
+    task: str | None = None  # accuracy:<task>; None pools every task
+
+    @property
+    def is_accuracy(self) -> bool:
+        return self.source == "items"
+
+
+def known_metric_names() -> list[str]:
+    """Every fixed metric name, for error messages and docs."""
+    names = ["accuracy", "accuracy:<task>"]
+    names += [f"{field}_{stat}" for field in REQUEST_FIELDS for stat in REQUEST_STATS]
+    names += list(CELL_METRICS)
+    names.append(f"{CELL_PREFIX}<column>")
+    return names
+
+
+def parse_metric(name: str) -> MetricInfo:
+    """The meaning of a metric name; ValueError listing the known names when it is unknown."""
+    if name == "accuracy":
+        return MetricInfo(name, "items", "higher", "")
+    if name.startswith("accuracy:") and len(name) > len("accuracy:"):
+        return MetricInfo(name, "items", "higher", "", task=name.split(":", 1)[1])
+    if name in CELL_METRICS:
+        direction, unit = CELL_METRICS[name]
+        return MetricInfo(name, "cells", direction, unit, column=name)
+    if name.startswith(CELL_PREFIX) and _COLUMN_RE.match(name[len(CELL_PREFIX) :]):
+        return MetricInfo(name, "cells", "lower", "", column=name[len(CELL_PREFIX) :])
+    for field, (column, direction, unit) in REQUEST_FIELDS.items():
+        for stat in REQUEST_STATS:
+            if name == f"{field}_{stat}":
+                return MetricInfo(name, "requests", direction, unit, column=column, stat=stat)
+    raise ValueError(
+        f"unknown metric '{name}'; known: accuracy, accuracy:<task>, "
+        f"{{{','.join(REQUEST_FIELDS)}}}_{{{','.join(REQUEST_STATS)}}}, {', '.join(CELL_METRICS)}, "
+        f"{CELL_PREFIX}<cells column>"
+    )
+
+
+class GateRule(BaseModel):
+    """One metric that may not regress, for the cells its selectors match."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str = Field(description="Metric name, e.g. accuracy, accuracy:arithmetic, ttft_p95, peak_rss_mb.")
+    name: str | None = Field(default=None, min_length=1, description="Shown in outputs (default: the metric).")
+    tier: Tier | None = Field(default=None, description="Only cells of this tier (default: every tier in the run).")
+    model: str | None = Field(default=None, min_length=1, description="Only this model (default: every model).")
+    profile: str | None = Field(default=None, min_length=1, description="Only this hardware profile.")
+    floor: float | None = Field(default=None, description="The run's value may not be below this.")
+    ceiling: float | None = Field(default=None, description="The run's value may not be above this.")
+    max_drop_points: float | None = Field(
+        default=None, ge=0, description="Accuracy only: largest allowed drop in percentage points."
+    )
+    max_drop_pct: float | None = Field(default=None, ge=0, le=100, description="Largest allowed drop, % of baseline.")
+    max_drop: float | None = Field(default=None, ge=0, description="Largest allowed drop, in the metric's unit.")
+    max_increase_pct: float | None = Field(default=None, ge=0, description="Largest allowed rise, % of baseline.")
+    max_increase: float | None = Field(default=None, ge=0, description="Largest allowed rise, in the metric's unit.")
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        parse_metric(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GateRule:
+        info = parse_metric(self.metric)
+        drops = {"max_drop_points": self.max_drop_points, "max_drop_pct": self.max_drop_pct, "max_drop": self.max_drop}
+        rises = {"max_increase_pct": self.max_increase_pct, "max_increase": self.max_increase}
+        given = [k for k, v in {**drops, **rises}.items() if v is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one relative tolerance, not {' and '.join(given)}")
+        if given and given[0] in rises and info.direction == "higher":
+            raise ValueError(f"{self.metric} is better when higher; use max_drop_pct or max_drop, not {given[0]}")
+        if given and given[0] in drops and info.direction == "lower":
+            raise ValueError(
+                f"{self.metric} is better when lower; use max_increase_pct or max_increase, not {given[0]}"
+            )
+        if self.max_drop_points is not None and not info.is_accuracy:
+            raise ValueError("max_drop_points applies to accuracy metrics only")
+        if info.is_accuracy:
+            for key in ("floor", "ceiling"):
+                value = getattr(self, key)
+                if value is not None and not 0 <= value <= 1:
+                    raise ValueError(f"accuracy {key} is a fraction between 0 and 1, got {value}")
+        if not given and self.floor is None and self.ceiling is None:
+            raise ValueError("a rule needs a floor, a ceiling or a tolerance (max_drop_points, max_increase_pct ...)")
+        return self
+
+    @property
+    def info(self) -> MetricInfo:
+        return parse_metric(self.metric)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.metric
+
+    @property
+    def tolerance(self) -> tuple[str, float] | None:
+        """The relative tolerance as (kind, value): kind is points, pct or abs."""
+        if self.max_drop_points is not None:
+            return ("points", self.max_drop_points)
+        for kind, value in (("pct", self.max_drop_pct), ("pct", self.max_increase_pct)):
+            if value is not None:
+                return (kind, value)
+        for value in (self.max_drop, self.max_increase):
+            if value is not None:
+                return ("abs", value)
+        return None
+
+
+class GateRules(BaseModel):
+    """Statistical settings and the list of rules of one gate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of intervals and tests.")
+    alpha: float | None = Field(default=None, gt=0, lt=0.5, description="Significance level; sets level = 1 - alpha.")
+    min_items: int = Field(default=30, ge=1, description="Fewer paired accuracy items than this: inconclusive.")
+    min_requests: int = Field(default=10, ge=1, description="Fewer measured requests than this: inconclusive.")
+    bootstrap_iterations: int = Field(default=2000, ge=200, le=100_000, description="Bootstrap resamples.")
+    seed: int = Field(default=0, description="Seed of the bootstrap, so verdicts are reproducible.")
+    on_inconclusive: Literal["fail", "warn"] = Field(
+        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
+    )
+    rules: list[GateRule] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _alpha_or_level(self) -> GateRules:
+        if self.alpha is not None:
+            if "level" in self.model_fields_set and abs(self.level - (1 - self.alpha)) > 1e-9:
+                raise ValueError("give level or alpha, not both")
+            self.level = 1 - self.alpha
+        return self
+
+    @property
+    def significance(self) -> float:
+        return 1 - self.level

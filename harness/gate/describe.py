@@ -1,0 +1,49 @@
+"""Shared wording of verdicts and values for every output format."""
+
+from __future__ import annotations
+
+import math
+
+from harness.gate.evaluate import GateReport, RuleResult, change_text
+
+VERDICT_LABELS = {
+    "regressed": "REGRESSED",
+    "improved": "improved",
+    "no_significant_change": "no significant change",
+    "inconclusive": "INCONCLUSIVE",
+    "not_comparable": "NOT COMPARABLE",
+}
+
+
+def value_text(value: float | None, result: RuleResult) -> str:
+    """A metric value in its unit (accuracy as a percentage); an em dash when absent."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    info = result.info
+    if info.is_accuracy:
+        return f"{value * 100:.1f}%"
+    magnitude = abs(value)
+    digits = 4 if magnitude < 0.01 else 3 if magnitude < 10 else 1
+    return f"{value:.{digits}f}{(' ' + info.unit) if info.unit else ''}"
+
+
+def result_change(result: RuleResult, level: float) -> str:
+    change = result.measure.change
+    return change_text(change, result.info, level) if change is not None else "—"
+
+
+def counted(result: RuleResult) -> str:
+    """How many items or requests each side rests on."""
+    m = result.measure
+    if result.info.source == "cells" or (m.n_run == 0 and m.n_base == 0):
+        return ""
+    what = "items" if result.info.is_accuracy else "requests"
+    return f"{m.n_base}→{m.n_run} {what}"
+
+
+def headline(report: GateReport) -> str:
+    """``FAIL: 1 regressed, 1 inconclusive of 6 checks`` or ``PASS: 6 checks``."""
+    counts = report.counts()
+    parts = [f"{n} {VERDICT_LABELS[v].lower()}" for v, n in counts.items() if n]
+    status = "PASS" if report.passed else "FAIL"
+    return f"{status}: {', '.join(parts)} ({len(report.results)} checks)"

@@ -1,0 +1,295 @@
+"""Apply gate rules to a run and its baseline: one verdict per rule and matching cell.
+
+A relative rule fails only when the change is significant at the configured level *and* its
+whole confidence interval lies beyond the tolerance (a non-inferiority test that the run
+fails). Floors and ceilings compare the run's point value. Verdicts:
+
+- ``regressed``: a floor/ceiling is breached, the change is beyond tolerance, or the cell broke;
+- ``improved``: a significant change in the good direction;
+- ``no_significant_change``: anything else that could be judged;
+- ``inconclusive``: too few items or requests, or the metric was not measured;
+- ``not_comparable``: the run and the baseline differ in tasks, items, scenarios or cells.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+
+from harness.config.rules import GateRule, GateRules, MetricInfo
+from harness.errors import UserError
+from harness.gate.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
+from harness.gate.snapshot import OK_STATUSES, Snapshot
+
+Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable"]
+VERDICTS: tuple[Verdict, ...] = ("regressed", "not_comparable", "inconclusive", "improved", "no_significant_change")
+
+
+@dataclass
+class RuleResult:
+    """The verdict of one rule on one cell, with what it rests on."""
+
+    rule: GateRule
+    index: int  # 1-based position in the rules file
+    tier: str
+    model: str
+    profile: str
+    verdict: Verdict
+    reason: str
+    measure: Measure = field(default_factory=Measure)
+
+    @property
+    def name(self) -> str:
+        return f"{self.rule.label} [{self.tier}: {self.model}@{self.profile}]"
+
+    @property
+    def info(self) -> MetricInfo:
+        return self.rule.info
+
+
+@dataclass
+class GateReport:
+    """Every verdict of one gate run and whether it passes."""
+
+    run_source: str
+    baseline_source: str
+    settings: GateRules
+    results: list[RuleResult]
+    warnings: list[str] = field(default_factory=list)
+
+    def fails(self, result: RuleResult) -> bool:
+        if result.verdict in ("regressed", "not_comparable"):
+            return True
+        return result.verdict == "inconclusive" and self.settings.on_inconclusive == "fail"
+
+    @property
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if self.fails(r)]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def counts(self) -> dict[str, int]:
+        return {v: sum(1 for r in self.results if r.verdict == v) for v in VERDICTS}
+
+
+def _is_ok(status: object) -> bool:
+    return isinstance(status, str) and status.strip().lower() in OK_STATUSES
+
+
+def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) -> pd.DataFrame:
+    """Run cells the rule addresses; a selector naming nothing in the run is a user error."""
+    where = f"{rules_source}: rule {index} ({rule.label})"
+    cells = run.cells
+    if rule.tier is not None:
+        if rule.tier not in set(cells["tier"].astype(str)):
+            raise UserError(
+                f"{where}: tier '{rule.tier}' is not in the run (run has: {', '.join(run.tiers()) or 'none'})"
+            )
+        cells = cells[cells["tier"].astype(str) == rule.tier]
+    if rule.model is not None:
+        if rule.model not in set(cells["model"].astype(str)):
+            have = ", ".join(sorted(set(cells["model"].astype(str)))) or "none"
+            raise UserError(
+                f"{where}: model '{rule.model}' is not in the run{' tier' if rule.tier else ''} (have: {have})"
+            )
+        cells = cells[cells["model"].astype(str) == rule.model]
+    if rule.profile is not None:
+        if rule.profile not in set(cells["profile"].astype(str)):
+            have = ", ".join(sorted(set(cells["profile"].astype(str)))) or "none"
+            raise UserError(f"{where}: profile '{rule.profile}' is not in the run (have: {have})")
+        cells = cells[cells["profile"].astype(str) == rule.profile]
+    if cells.empty:
+        raise UserError(f"{where}: matches no cell of the run (cells: {', '.join(run.cell_names()) or 'none'})")
+    return cells
+
+
+def _check_metric_present(rule: GateRule, index: int, run: Snapshot, base: Snapshot, rules_source: str) -> None:
+    """A metric that neither run has at all is a mistake in the rules, not a verdict."""
+    info = rule.info
+    where = f"{rules_source}: rule {index} ({rule.label})"
+    if info.source == "items" and info.task is not None:
+        tasks = set(run.items["task"].astype(str)) | set(base.items["task"].astype(str))
+        if info.task not in tasks:
+            raise UserError(
+                f"{where}: task '{info.task}' is in neither the run nor the baseline (tasks: {', '.join(sorted(tasks)) or 'none'})"
+            )
+    if info.source == "requests" and run.requests.empty and base.requests.empty:
+        raise UserError(
+            f"{where}: {info.name} needs perf requests, but neither run has any (add a scenario to the suite)"
+        )
+    if info.source == "cells":
+        needed = ["energy_j", "n_requests"] if info.column == "energy_per_request_j" else [info.column]
+        for column in needed:
+            if column not in run.cells.columns and column not in base.cells.columns:
+                raise UserError(f"{where}: {info.name}: neither run has a '{column}' cell column")
+
+
+def _fmt(value: float, info: MetricInfo) -> str:
+    if info.is_accuracy:
+        return f"{value * 100:.1f}%"
+    if math.isinf(value):
+        return "inf"
+    magnitude = abs(value)
+    digits = 4 if magnitude < 0.01 else 3 if magnitude < 10 else 1
+    return f"{value:.{digits}f}{(' ' + info.unit) if info.unit else ''}"
+
+
+def change_text(change: Change, info: MetricInfo, level: float) -> str:
+    """``-12.5 pts (95% CI -20.0 to -5.0)`` or ``+8.1% (95% CI +2.0% to +14.3%)``."""
+    pct = round(level * 100)
+    if info.is_accuracy:
+        return f"{change.diff * 100:+.1f} pts ({pct}% CI {change.diff_low * 100:+.1f} to {change.diff_high * 100:+.1f})"
+    if not math.isfinite(change.ratio):
+        return f"{change.diff:+.4g} {info.unit}".rstrip()
+    middle = (change.ratio - 1) * 100
+    low, high = (change.ratio_low - 1) * 100, (change.ratio_high - 1) * 100
+    if change.p_value is None and low == high:
+        return f"{middle:+.1f}%"
+    label = f"{pct}% CI" if change.p_value is not None else "range"
+    return f"{middle:+.1f}% ({label} {low:+.1f}% to {high:+.1f}%)"
+
+
+def _tolerance_bounds(rule: GateRule, change: Change, base_value: float) -> tuple[float, float, float, str]:
+    """(estimate, low, high, tolerance) of the change in the tolerance's unit, plus its text."""
+    tolerance = rule.tolerance
+    info = rule.info
+    if tolerance is None:
+        return change.diff, change.diff_low, change.diff_high, ""
+    kind, value = tolerance
+    if kind == "points":
+        return change.diff * 100, change.diff_low * 100, change.diff_high * 100, f"{value:g} pts"
+    if kind == "pct":
+        return (change.ratio - 1) * 100, (change.ratio_low - 1) * 100, (change.ratio_high - 1) * 100, f"{value:g}%"
+    unit = f" {info.unit}" if info.unit else ""
+    return change.diff, change.diff_low, change.diff_high, f"{value:g}{unit}"
+
+
+def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str]:
+    """The verdict of one measure against one rule, and a one-line reason."""
+    info = rule.info
+    if m.failure:
+        return "regressed", m.failure
+    if m.inconclusive:
+        return "inconclusive", m.inconclusive
+    breaches = []
+    if m.run_value is not None:
+        if rule.floor is not None and m.run_value < rule.floor:
+            breaches.append(f"{_fmt(m.run_value, info)} is below the floor {_fmt(rule.floor, info)}")
+        if rule.ceiling is not None and m.run_value > rule.ceiling:
+            breaches.append(f"{_fmt(m.run_value, info)} is above the ceiling {_fmt(rule.ceiling, info)}")
+    if m.not_comparable:
+        if breaches:
+            return "regressed", "; ".join(breaches) + f" (baseline not comparable: {m.not_comparable})"
+        return "not_comparable", m.not_comparable
+    change = m.change
+    if change is None or m.base_value is None:
+        return ("regressed", "; ".join(breaches)) if breaches else ("inconclusive", "no change could be estimated")
+    text = change_text(change, info, settings.level)
+    worse_sign = -1.0 if info.direction == "higher" else 1.0
+    significant = change.p_value is None or change.p_value < settings.significance
+    p_text = f", {change.test} p={change.p_value:.3g}" if change.p_value is not None else ""
+    _, low, high, tol_text = _tolerance_bounds(rule, change, m.base_value)
+    tolerance = rule.tolerance
+    if tolerance is not None:
+        limit = tolerance[1]
+        beyond = low > limit if worse_sign > 0 else high < -limit
+        if beyond and significant:
+            breaches.append(f"changed {text}{p_text}: beyond the {tol_text} tolerance")
+    if breaches:
+        return "regressed", "; ".join(breaches)
+    good_side = high < 0 if worse_sign > 0 else low > 0
+    if change.p_value is None:  # one measurement: only a change beyond the tolerance counts
+        margin = tolerance[1] if tolerance is not None else math.inf
+        good_side = high < -margin if worse_sign > 0 else low > margin
+    if significant and good_side:
+        return "improved", f"changed {text}{p_text}"
+    bad_side = low > 0 if worse_sign > 0 else high < 0
+    if bad_side and significant:
+        return "no_significant_change", f"changed {text}{p_text}: worse, but within the {tol_text} tolerance"
+    if tolerance is not None:
+        return (
+            "no_significant_change",
+            f"changed {text}{p_text}; cannot exclude a change within the {tol_text} tolerance",
+        )
+    return "no_significant_change", f"changed {text}{p_text}"
+
+
+def _measure(
+    rule: GateRule, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series | None, settings: GateRules
+) -> Measure:
+    info = rule.info
+    model, profile = str(run_row["model"]), str(run_row["profile"])
+    if info.source == "items":
+        return measure_accuracy(info, run, base, model, profile, settings)
+    if info.source == "requests":
+        return measure_requests(info, run, base, model, profile, settings)
+    assert base_row is not None
+    return measure_cell(info, run, base, run_row, base_row)
+
+
+def _judge_cell(
+    rule: GateRule, index: int, row: pd.Series, run: Snapshot, base: Snapshot, settings: GateRules
+) -> RuleResult:
+    """One rule on one run cell: cell health and comparability first, then the metric."""
+    model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
+    result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
+    same = (base.cells["model"].astype(str) == model) & (base.cells["profile"].astype(str) == profile)
+    match = base.cells[same]
+    if not _is_ok(row["status"]):
+        reason = row.get("reason")
+        why = f": {reason}" if isinstance(reason, str) and reason else ""
+        result.verdict, result.reason = (
+            "regressed",
+            f"the cell did not complete in the run (status {row['status']}{why})",
+        )
+    elif match.empty:
+        have = ", ".join(base.cell_names()) or "none"
+        result.verdict, result.reason = "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
+    elif str(match.iloc[0]["tier"]) != tier:
+        result.verdict = "not_comparable"
+        result.reason = f"{model} is tier {tier} in the run but {match.iloc[0]['tier']} in the baseline"
+    elif not _is_ok(match.iloc[0]["status"]):
+        result.verdict = "not_comparable"
+        result.reason = f"the baseline cell did not complete (status {match.iloc[0]['status']})"
+    else:
+        result.measure = _measure(rule, run, base, row, match.iloc[0], settings)
+        result.verdict, result.reason = judge(rule, result.measure, settings)
+    return result
+
+
+def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: str = "rules") -> GateReport:
+    """Every rule on every cell it selects. UserError for rules that address nothing in the run."""
+    if run.cells.empty:
+        raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
+    results: list[RuleResult] = []
+    for index, rule in enumerate(settings.rules, start=1):
+        cells = _select_cells(rule, index, run, rules_source)
+        _check_metric_present(rule, index, run, base, rules_source)
+        results.extend(_judge_cell(rule, index, row, run, base, settings) for _, row in cells.iterrows())
+    report = GateReport(run.source, base.source, settings, results)
+    report.warnings.extend(_meta_warnings(run, base))
+    return report
+
+
+def _meta_warnings(run: Snapshot, base: Snapshot) -> list[str]:
+    """Differences that do not block a comparison but that a reader should know about."""
+    warnings = []
+    for key in ("suite", "host", "git"):
+        a, b = run.meta.get(key), base.meta.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            a, b = (
+                a.get("name", a.get("hostname", a.get("revision"))),
+                b.get("name", b.get("hostname", b.get("revision"))),
+            )
+        if isinstance(a, str) and isinstance(b, str) and a != b:
+            warnings.append(f"{key} differs: run {a}, baseline {b}")
+    return warnings

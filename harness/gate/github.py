@@ -1,0 +1,54 @@
+"""GitHub Actions: workflow-command annotations and the job's step summary.
+
+Annotations are ``::error title=...::message`` lines on stdout; GitHub reads them only when
+``GITHUB_ACTIONS=true``. Data and property values are escaped as the runner expects.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from harness.gate.describe import VERDICT_LABELS
+from harness.gate.evaluate import GateReport
+from harness.gate.markdown import to_markdown
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotation_lines(report: GateReport) -> list[str]:
+    """One ``::error`` per failing verdict, ``::warning`` for a tolerated inconclusive, ``::notice`` per improvement."""
+    lines = []
+    for result in report.results:
+        if report.fails(result):
+            command = "error"
+        elif result.verdict == "inconclusive":
+            command = "warning"
+        elif result.verdict == "improved":
+            command = "notice"
+        else:
+            continue
+        title = escape_property(f"tierbench gate: {result.name} {VERDICT_LABELS[result.verdict]}")
+        lines.append(f"::{command} title={title}::{escape_data(result.reason)}")
+    return lines
+
+
+def publish(report: GateReport, environ: Mapping[str, str] | None = None) -> list[str]:
+    """Inside GitHub Actions: append the Markdown to the step summary; return annotation lines to print."""
+    env = os.environ if environ is None else environ
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as handle:
+                handle.write(to_markdown(report))
+        except OSError:
+            pass  # the summary is a courtesy; the exit code and annotations still carry the verdict
+    if env.get("GITHUB_ACTIONS") == "true":
+        return annotation_lines(report)
+    return []

@@ -1,0 +1,68 @@
+"""JUnit XML: one test case per rule and cell, so CI test tabs list every check."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.gate.describe import VERDICT_LABELS, counted, result_change, value_text
+from harness.gate.evaluate import GateReport, RuleResult
+from harness.results.store import atomic_write_bytes
+
+
+def _details(result: RuleResult, level: float) -> str:
+    lines = [
+        f"verdict: {VERDICT_LABELS[result.verdict]}",
+        f"reason: {result.reason}",
+        f"baseline: {value_text(result.measure.base_value, result)}",
+        f"run: {value_text(result.measure.run_value, result)}",
+        f"change: {result_change(result, level)}",
+    ]
+    if counted(result):
+        lines.append(f"n: {counted(result)}")
+    lines.extend(f"note: {note}" for note in result.measure.notes)
+    return "\n".join(lines)
+
+
+def to_xml(report: GateReport) -> ET.Element:
+    """``<testsuites><testsuite name="tierbench gate">`` with a ``<testcase>`` per verdict."""
+    failures = len(report.failures)
+    skipped = sum(1 for r in report.results if r.verdict == "inconclusive" and not report.fails(r))
+    root = ET.Element("testsuites", name="tierbench gate", tests=str(len(report.results)), failures=str(failures))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name="tierbench gate",
+        tests=str(len(report.results)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+    )
+    properties = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("run", report.run_source),
+        ("baseline", report.baseline_source),
+        ("level", f"{report.settings.level:g}"),
+    ):
+        ET.SubElement(properties, "property", name=name, value=value)
+    level = report.settings.level
+    for result in report.results:
+        case = ET.SubElement(suite, "testcase", classname=f"tierbench.gate.{result.tier}", name=result.name, time="0")
+        if report.fails(result):
+            failure = ET.SubElement(case, "failure", message=f"{VERDICT_LABELS[result.verdict]}: {result.reason}")
+            failure.set("type", result.verdict)
+            failure.text = _details(result, level)
+        elif result.verdict == "inconclusive":
+            ET.SubElement(case, "skipped", message=f"inconclusive: {result.reason}")
+        ET.SubElement(case, "system-out").text = _details(result, level)
+    ET.indent(root)
+    return root
+
+
+def write_junit(report: GateReport, path: Path) -> None:
+    data = ET.tostring(to_xml(report), encoding="utf-8", xml_declaration=True)
+    try:
+        atomic_write_bytes(path, data + b"\n")
+    except OSError as exc:
+        raise UserError(f"--junit {path}: cannot write there ({exc.strerror})") from None

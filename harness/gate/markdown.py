@@ -1,0 +1,64 @@
+"""Markdown for a CI step summary or a pull-request comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import UserError
+from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
+from harness.gate.evaluate import GateReport, RuleResult
+from harness.results.store import atomic_write_bytes
+
+_ICONS = {
+    "regressed": "❌",
+    "not_comparable": "⛔",
+    "inconclusive": "⚠️",
+    "improved": "✅",
+    "no_significant_change": "➖",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _row(result: RuleResult, level: float) -> str:
+    cells = [
+        f"{_ICONS[result.verdict]} {VERDICT_LABELS[result.verdict]}",
+        f"`{result.rule.label}`",
+        f"{result.tier}: {result.model}@{result.profile}",
+        value_text(result.measure.base_value, result),
+        value_text(result.measure.run_value, result),
+        result_change(result, level),
+        counted(result),
+    ]
+    return "| " + " | ".join(_cell(c) for c in cells) + " |"
+
+
+def to_markdown(report: GateReport) -> str:
+    """A heading with the overall status, a table of verdicts and the reason for each non-pass."""
+    level = report.settings.level
+    lines = [
+        f"## tierbench gate: {'✅' if report.passed else '❌'} {headline(report)}",
+        "",
+        f"Run `{report.run_source}` against baseline `{report.baseline_source}` "
+        f"({round(level * 100)}% confidence, {report.settings.bootstrap_iterations} bootstrap resamples).",
+        "",
+        "| verdict | rule | cell | baseline | run | change | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [_row(r, level) for r in report.results]
+    explained = [r for r in report.results if r.verdict != "no_significant_change"]
+    if explained:
+        lines += ["", "### Details", ""]
+        lines += [f"- **{_cell(r.name)}** — {VERDICT_LABELS[r.verdict]}: {_cell(r.reason)}" for r in explained]
+    if report.warnings:
+        lines += ["", *[f"> warning: {w}" for w in report.warnings]]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: GateReport, path: Path) -> None:
+    try:
+        atomic_write_bytes(path, to_markdown(report).encode("utf-8"))
+    except OSError as exc:
+        raise UserError(f"--markdown {path}: cannot write there ({exc.strerror})") from None

@@ -1,0 +1,253 @@
+"""Measure one metric of one cell in the run and in the baseline, with the change between them.
+
+Each function returns a ``Measure``: the two values, how many items or requests they rest on,
+the estimated change with its confidence interval, or why no fair comparison exists
+(``not_comparable``) or no decision can be made (``inconclusive``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from harness.config.rules import GateRules, MetricInfo
+from harness.gate.snapshot import Snapshot
+from harness.gate.stats import Sample, bootstrap_change, paired_difference
+
+
+@dataclass(frozen=True)
+class Change:
+    """run − base (``diff``) and run / base (``ratio``), each with a confidence interval."""
+
+    diff: float
+    diff_low: float
+    diff_high: float
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    p_value: float | None  # None: a single measurement, no noise estimate
+    test: str
+
+
+@dataclass
+class Measure:
+    run_value: float | None = None
+    base_value: float | None = None
+    n_run: int = 0
+    n_base: int = 0
+    change: Change | None = None
+    not_comparable: str | None = None
+    inconclusive: str | None = None
+    failure: str | None = None  # the run broke outright (all requests failed ...)
+    notes: list[str] = field(default_factory=list)
+
+
+def _cell_rows(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    return frame[(frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)]
+
+
+def _preview(values: set[str], limit: int = 3) -> str:
+    ordered = sorted(values)
+    more = f" (+{len(ordered) - limit} more)" if len(ordered) > limit else ""
+    return ", ".join(ordered[:limit]) + more
+
+
+def measure_accuracy(
+    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: GateRules
+) -> Measure:
+    """Paired accuracy over the items both runs scored."""
+    ri = _cell_rows(run.items, model, profile)
+    bi = _cell_rows(base.items, model, profile)
+    if info.task is not None:
+        ri, bi = ri[ri["task"] == info.task], bi[bi["task"] == info.task]
+    m = Measure(n_run=len(ri), n_base=len(bi))
+    if len(ri):
+        m.run_value = float(ri["outcome"].astype(float).mean())
+    if len(bi):
+        m.base_value = float(bi["outcome"].astype(float).mean())
+    if ri.empty:
+        m.inconclusive = "no per-item results in the run for this cell"
+        return m
+    if bi.empty:
+        m.not_comparable = "the baseline has no per-item results for this cell"
+        return m
+    run_tasks, base_tasks = set(ri["task"]), set(bi["task"])
+    if run_tasks != base_tasks:
+        parts = []
+        if run_tasks - base_tasks:
+            parts.append(f"only in run: {_preview(run_tasks - base_tasks)}")
+        if base_tasks - run_tasks:
+            parts.append(f"only in baseline: {_preview(base_tasks - run_tasks)}")
+        m.not_comparable = f"tasks differ ({'; '.join(parts)})"
+        return m
+    merged = ri.merge(bi, on=["task", "doc_id"], how="outer", suffixes=("_run", "_base"), indicator=True)
+    only_run = merged[merged["_merge"] == "left_only"]
+    only_base = merged[merged["_merge"] == "right_only"]
+    if len(only_run) or len(only_base):
+        example = (only_run if len(only_run) else only_base).iloc[0]
+        m.not_comparable = (
+            f"items differ: {len(only_run)} only in run, {len(only_base)} only in baseline "
+            f"(e.g. {example['task']}#{example['doc_id']}); run both with the same --limit and data"
+        )
+        return m
+    changed = merged[merged["target_hash_run"] != merged["target_hash_base"]]
+    if len(changed):
+        m.not_comparable = f"reference answers differ for {len(changed)} items (the task data changed)"
+        return m
+    n = len(merged)
+    if n < settings.min_items:
+        m.inconclusive = f"only {n} paired items (min_items is {settings.min_items})"
+        return m
+    binary = bool(merged["binary_run"].astype(bool).all() and merged["binary_base"].astype(bool).all())
+    result = paired_difference(
+        merged["outcome_base"].astype(float).tolist(),
+        merged["outcome_run"].astype(float).tolist(),
+        binary=binary,
+        level=settings.level,
+        iterations=settings.bootstrap_iterations,
+        seed=settings.seed,
+    )
+    base_mean = result.base_mean
+    scale = 1.0 / base_mean if base_mean > 0 else math.nan
+    m.change = Change(
+        result.diff,
+        result.ci_low,
+        result.ci_high,
+        result.run_mean * scale if base_mean > 0 else math.inf,
+        1 + result.ci_low * scale,
+        1 + result.ci_high * scale,
+        result.p_value,
+        result.test,
+    )
+    if binary:
+        m.notes.append(f"{result.worse} items right in baseline and wrong in run, {result.better} the other way")
+    return m
+
+
+def measure_requests(
+    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: GateRules
+) -> Measure:
+    """A latency or throughput statistic, bootstrapped over requests (and repetitions)."""
+    rr = _cell_rows(run.requests, model, profile)
+    br = _cell_rows(base.requests, model, profile)
+    m = Measure()
+    run_strata = set(zip(rr["scenario"].astype(str), rr["point"].astype(str), strict=True))
+    base_strata = set(zip(br["scenario"].astype(str), br["point"].astype(str), strict=True))
+    rv = rr[~rr["error"].astype(bool)]
+    rv = rv[np.isfinite(pd.to_numeric(rv[info.column], errors="coerce").astype(float))]
+    bv = br[~br["error"].astype(bool)]
+    bv = bv[np.isfinite(pd.to_numeric(bv[info.column], errors="coerce").astype(float))]
+    m.n_run, m.n_base = len(rv), len(bv)
+    stat = info.stat
+
+    def point(frame: pd.DataFrame) -> float:
+        values = frame[info.column].astype(float).to_numpy()
+        return float(values.mean() if stat == "mean" else np.percentile(values, float(stat[1:])))
+
+    if len(rv):
+        m.run_value = point(rv)
+    if len(bv):
+        m.base_value = point(bv)
+    errors_run = int(rr["error"].astype(bool).sum())
+    if errors_run:
+        m.notes.append(f"{errors_run} of {len(rr)} run requests failed (left out of latency)")
+    if rr.empty:
+        m.inconclusive = "no measured requests in the run for this cell"
+        return m
+    if rv.empty:
+        m.failure = f"all {len(rr)} requests of the run failed or had no {info.column}"
+        return m
+    if br.empty or bv.empty:
+        m.not_comparable = "the baseline has no measured requests for this cell"
+        return m
+    if run_strata != base_strata:
+        m.not_comparable = (
+            f"perf scenarios differ (run: {_preview({'/'.join(s) for s in run_strata})}; "
+            f"baseline: {_preview({'/'.join(s) for s in base_strata})})"
+        )
+        return m
+    if m.n_run < settings.min_requests or m.n_base < settings.min_requests:
+        m.inconclusive = f"only {m.n_run} run / {m.n_base} baseline requests (min_requests is {settings.min_requests})"
+        return m
+    codes = {stratum: i for i, stratum in enumerate(sorted(run_strata))}
+
+    def sample(frame: pd.DataFrame) -> Sample:
+        strata = [codes[(str(s), str(p))] for s, p in zip(frame["scenario"], frame["point"], strict=True)]
+        return Sample.of(frame[info.column].astype(float).tolist(), strata, frame["repetition"].astype(int).tolist())
+
+    result = bootstrap_change(
+        sample(bv), sample(rv), stat, level=settings.level, iterations=settings.bootstrap_iterations, seed=settings.seed
+    )
+    m.change = Change(
+        result.diff,
+        result.diff_low,
+        result.diff_high,
+        result.ratio,
+        result.ratio_low,
+        result.ratio_high,
+        result.p_value,
+        "bootstrap over requests",
+    )
+    return m
+
+
+def _cell_value(cells: pd.DataFrame, row: pd.Series, column: str, suffix: str = "") -> float:
+    """A cell's numeric value (``energy_per_request_j`` derived from energy and request count)."""
+    if column == "energy_per_request_j":
+        energy = _cell_value(cells, row, "energy_j", suffix)
+        count = _cell_value(cells, row, "n_requests")
+        return energy / count if count and count > 0 else math.nan
+    name = column + suffix
+    if name not in cells.columns:
+        return math.nan
+    value = pd.to_numeric(pd.Series([row[name]]), errors="coerce").iloc[0]
+    return float(value) if pd.notna(value) else math.nan
+
+
+def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series) -> Measure:
+    """A one-number-per-cell metric. There is no noise estimate: the tolerance is the margin;
+    where the run stores a range (``<col>_low``/``<col>_high``, e.g. estimated energy) the
+    comparison uses the whole range."""
+    m = Measure(n_run=1, n_base=1)
+    run_value = _cell_value(run.cells, run_row, info.column)
+    base_value = _cell_value(base.cells, base_row, info.column)
+    m.run_value = None if math.isnan(run_value) else run_value
+    m.base_value = None if math.isnan(base_value) else base_value
+    if m.run_value is None:
+        m.inconclusive = f"{info.column} was not measured in the run"
+        return m
+    if m.base_value is None:
+        m.not_comparable = f"{info.column} was not measured in the baseline"
+        return m
+    run_low = _cell_value(run.cells, run_row, info.column, "_low")
+    run_high = _cell_value(run.cells, run_row, info.column, "_high")
+    base_low = _cell_value(base.cells, base_row, info.column, "_low")
+    base_high = _cell_value(base.cells, base_row, info.column, "_high")
+    ranged = not any(math.isnan(v) for v in (run_low, run_high, base_low, base_high))
+    if not ranged:
+        run_low = run_high = run_value
+        base_low = base_high = base_value
+    else:
+        m.notes.append("compared as ranges (estimated figures)")
+
+    def ratio(a: float, b: float) -> float:
+        if b == 0:
+            return 1.0 if a == 0 else math.inf
+        return a / b
+
+    m.change = Change(
+        run_value - base_value,
+        run_low - base_high,
+        run_high - base_low,
+        ratio(run_value, base_value),
+        ratio(run_low, base_high),
+        ratio(run_high, base_low),
+        None,
+        "single measurement" if not ranged else "range comparison",
+    )
+    return m

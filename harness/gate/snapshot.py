@@ -1,0 +1,130 @@
+"""What the gate compares: the slice of a run it needs, read from a run directory or a baseline.
+
+A snapshot holds three small tables:
+
+- ``cells``: one row per (model, profile) with tier, status and every numeric cell column;
+- ``items``: one row per accuracy item with its outcome (1/0, or a score) and a hash of its target,
+  so a changed dataset is caught instead of compared;
+- ``requests``: one row per measured (non-warm-up) perf request with its latency figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.results import RunStore
+
+CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
+ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
+REQUEST_KEYS = ["model", "profile", "scenario", "point", "repetition", "index", "error"]
+REQUEST_VALUES = ["ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps"]
+OK_STATUSES = frozenset({"ok", "done", "complete", "completed", "success", "succeeded"})
+
+
+@dataclass
+class Snapshot:
+    """The gate's view of one run."""
+
+    source: str
+    meta: dict[str, Any]
+    cells: pd.DataFrame
+    items: pd.DataFrame
+    requests: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def tiers(self) -> list[str]:
+        return sorted({str(t) for t in self.cells["tier"].dropna()})
+
+    def cell_names(self) -> list[str]:
+        return [f"{m}@{p}" for m, p in zip(self.cells["model"], self.cells["profile"], strict=True)]
+
+
+def target_hash(target: Any) -> str:
+    """A short, stable fingerprint of an item's reference answer."""
+    return hashlib.sha256(repr(target).encode("utf-8")).hexdigest()[:12]
+
+
+def _outcome(record: dict[str, Any]) -> tuple[float, bool] | None:
+    """1/0 from ``correct`` where the item has it, else its numeric ``score``."""
+    correct = record.get("correct")
+    if isinstance(correct, bool | int) and not isinstance(correct, float):
+        return float(bool(correct)), True
+    score = record.get("score")
+    if isinstance(score, bool):
+        return float(score), True
+    if isinstance(score, int | float) and not math.isnan(float(score)):
+        return float(score), False
+    return None
+
+
+def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per-item outcomes; items without a usable outcome are left out, duplicates keep the first."""
+    rows = []
+    for record in records:
+        outcome = _outcome(record)
+        if outcome is None or record.get("doc_id") is None:
+            continue
+        rows.append(
+            {
+                "model": str(record.get("model")),
+                "profile": str(record.get("profile")),
+                "task": str(record.get("task")),
+                "doc_id": str(record.get("doc_id")),
+                "outcome": outcome[0],
+                "binary": outcome[1],
+                "target_hash": target_hash(record.get("target")),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=ITEM_COLUMNS)
+    return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
+
+
+def _numeric_cell_columns(cells: pd.DataFrame) -> list[str]:
+    return [c for c in cells.columns if c not in CELL_KEYS and pd.api.types.is_numeric_dtype(cells[c])]
+
+
+def normalize_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Keys as strings, every numeric column as float; other columns dropped."""
+    out = pd.DataFrame(index=cells.index)
+    for key in CELL_KEYS:
+        out[key] = cells[key].astype("string").astype(object) if key in cells.columns else None
+    for column in _numeric_cell_columns(cells):
+        out[column] = pd.to_numeric(cells[column], errors="coerce").astype(float)
+    return out.reset_index(drop=True)
+
+
+def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
+    """Measured requests only (warm-ups dropped); an error becomes a flag, latencies floats."""
+    frame = requests
+    if "warmup" in frame.columns:
+        frame = frame[~frame["warmup"].fillna(False).astype(bool)]
+    out = pd.DataFrame(index=frame.index)
+    for key in ("model", "profile", "scenario", "point"):
+        out[key] = frame[key].astype(str) if key in frame.columns else ""
+    for key in ("repetition", "index"):
+        out[key] = pd.to_numeric(frame[key], errors="coerce").fillna(0).astype(int) if key in frame.columns else 0
+    if "error" in frame.columns:
+        out["error"] = frame["error"].map(lambda e: bool(e) and not (isinstance(e, float) and math.isnan(e)))
+    else:
+        out["error"] = False
+    for column in REQUEST_VALUES:
+        out[column] = (
+            pd.to_numeric(frame[column], errors="coerce").astype(float) if column in frame.columns else math.nan
+        )
+    return out.reset_index(drop=True)
+
+
+def from_run(path: Path) -> Snapshot:
+    """Read what the gate needs from a run directory (UserError when it is not one)."""
+    store = RunStore.open(path)
+    meta = store.read_meta()
+    cells = normalize_cells(store.read_table("cells"))
+    items = items_from_samples(store.read_samples())
+    requests = normalize_requests(store.read_table("requests"))
+    return Snapshot(source=str(path), meta=meta, cells=cells, items=items, requests=requests)

@@ -1,0 +1,187 @@
+"""Paired and bootstrap statistics for the gate.
+
+- Accuracy: the same items in both runs, so the comparison is paired. For 1/0 outcomes the
+  p-value is McNemar's exact test with the mid-p correction (only discordant items carry
+  information); the interval of the change is a seeded paired bootstrap over items.
+- Latency and throughput: requests are not paired, so each run is resampled on its own,
+  stratified by (scenario, point) so every bootstrap sample keeps the run's mix of prompt
+  lengths; with three or more repetitions of a point, repetitions are resampled first and
+  requests inside them second, which widens the interval by the run-to-run spread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+FloatArray = NDArray[np.float64]
+Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value per row
+
+
+def mcnemar_midp(worse: int, better: int) -> float:
+    """Two-sided mid-p McNemar test from the discordant counts (base right/run wrong, vice versa)."""
+    n = worse + better
+    if n == 0:
+        return 1.0
+    k = min(worse, better)
+    p = 2.0 * (float(stats.binom.cdf(k, n, 0.5)) - 0.5 * float(stats.binom.pmf(k, n, 0.5)))
+    return min(1.0, max(0.0, p))
+
+
+def _interval(values: FloatArray, level: float) -> tuple[float, float]:
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def _two_sided_p(replicates: FloatArray, null: float) -> float:
+    """Bootstrap p-value: twice the smaller share of replicates on either side of ``null``."""
+    if replicates.size == 0:
+        return 1.0
+    below = float(np.mean(replicates <= null))
+    above = float(np.mean(replicates >= null))
+    return min(1.0, 2.0 * min(below, above))
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """Change of a per-item mean (run − baseline) on the same items."""
+
+    n: int
+    base_mean: float
+    run_mean: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    worse: int  # items right in the baseline, wrong in the run (1/0 outcomes)
+    better: int  # items wrong in the baseline, right in the run
+    test: str
+
+
+def paired_difference(
+    base: Sequence[float], run: Sequence[float], *, binary: bool, level: float, iterations: int, seed: int
+) -> PairedResult:
+    """Paired comparison of two outcome vectors aligned item by item."""
+    b = np.asarray(base, dtype=float)
+    r = np.asarray(run, dtype=float)
+    if b.shape != r.shape or b.size == 0:
+        raise ValueError("paired outcomes need two non-empty vectors of the same length")
+    deltas = r - b
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, deltas.size, size=(iterations, deltas.size))
+    replicates = deltas[index].mean(axis=1)
+    low, high = _interval(replicates, level)
+    diff = float(deltas.mean())
+    worse = int(np.sum((b > 0.5) & (r < 0.5))) if binary else 0
+    better = int(np.sum((b < 0.5) & (r > 0.5))) if binary else 0
+    if binary:
+        p_value, test = mcnemar_midp(worse, better), "McNemar mid-p"
+    else:
+        p_value, test = _two_sided_p(replicates, 0.0), "paired bootstrap"
+    if np.all(deltas == 0):
+        low = high = 0.0
+        p_value = 1.0
+    return PairedResult(int(b.size), float(b.mean()), float(r.mean()), diff, low, high, p_value, worse, better, test)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Measured values of one run with the stratum and repetition of each."""
+
+    values: FloatArray
+    strata: NDArray[np.int64]
+    repetitions: NDArray[np.int64]
+
+    @classmethod
+    def of(cls, values: Sequence[float], strata: Sequence[int], repetitions: Sequence[int]) -> Sample:
+        return cls(
+            np.asarray(values, dtype=float), np.asarray(strata, dtype=np.int64), np.asarray(repetitions, dtype=np.int64)
+        )
+
+    @property
+    def size(self) -> int:
+        return int(self.values.size)
+
+
+def statistic(name: str) -> Statistic:
+    """mean or pNN along rows."""
+    if name == "mean":
+        return lambda rows: np.asarray(rows.mean(axis=1), dtype=float)
+    if name.startswith("p") and name[1:].isdigit():
+        q = float(name[1:])
+        return lambda rows: np.asarray(np.percentile(rows, q, axis=1), dtype=float)
+    raise ValueError(f"unknown statistic {name}")
+
+
+def bootstrap_replicates(sample: Sample, stat: Statistic, iterations: int, rng: np.random.Generator) -> FloatArray:
+    """``iterations`` bootstrap values of ``stat``, stratified, two-stage where repetitions allow."""
+    parts: list[NDArray[np.int64]] = []
+    positions = np.arange(sample.size)
+    for stratum in np.unique(sample.strata):
+        members = positions[sample.strata == stratum]
+        reps = np.unique(sample.repetitions[members])
+        if reps.size >= 3:
+            groups = [members[sample.repetitions[members] == rep] for rep in reps]
+            chosen = rng.integers(0, reps.size, size=(iterations, reps.size))
+            rows = np.empty((iterations, members.size), dtype=np.int64)
+            for i in range(iterations):
+                picked = np.concatenate([groups[g] for g in chosen[i]])
+                rows[i] = rng.choice(picked, size=members.size, replace=True)
+            parts.append(rows)
+        else:
+            parts.append(members[rng.integers(0, members.size, size=(iterations, members.size))])
+    index = np.concatenate(parts, axis=1)
+    return stat(sample.values[index])
+
+
+@dataclass(frozen=True)
+class RatioResult:
+    """Change of a statistic between two unpaired samples: ratio run/base and difference run − base."""
+
+    base_value: float
+    run_value: float
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    diff: float
+    diff_low: float
+    diff_high: float
+    p_value: float
+
+
+def bootstrap_change(
+    base: Sample, run: Sample, stat_name: str, *, level: float, iterations: int, seed: int
+) -> RatioResult:
+    """Bootstrap the ratio and the difference of ``stat_name`` between two runs."""
+    if base.size == 0 or run.size == 0:
+        raise ValueError("both samples need at least one value")
+    stat = statistic(stat_name)
+    rng = np.random.default_rng(seed)
+    base_reps = bootstrap_replicates(base, stat, iterations, rng)
+    run_reps = bootstrap_replicates(run, stat, iterations, rng)
+    base_value = float(stat(base.values[np.newaxis, :])[0])
+    run_value = float(stat(run.values[np.newaxis, :])[0])
+    diffs = run_reps - base_reps
+    diff_low, diff_high = _interval(diffs, level)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = run_reps / base_reps
+        ratio = run_value / base_value if base_value != 0 else math.inf
+    finite = ratios[np.isfinite(ratios)]
+    ratio_low, ratio_high = _interval(finite, level) if finite.size else (math.nan, math.nan)
+    return RatioResult(
+        base_value,
+        run_value,
+        ratio,
+        ratio_low,
+        ratio_high,
+        run_value - base_value,
+        diff_low,
+        diff_high,
+        _two_sided_p(diffs, 0.0),
+    )

@@ -1,0 +1,50 @@
+"""The human-readable summary printed by ``tierbench gate``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
+from harness.gate.evaluate import GateReport
+
+_STYLES = {
+    "regressed": "bold red",
+    "not_comparable": "bold red",
+    "inconclusive": "yellow",
+    "improved": "green",
+    "no_significant_change": "",
+}
+
+
+def print_summary(report: GateReport, console: Console) -> None:
+    """A table of every verdict, the reasons of the failing ones, and the overall status."""
+    table = Table(title=f"tierbench gate: {report.run_source} vs {report.baseline_source}", title_justify="left")
+    for column in ("rule", "cell", "verdict", "baseline", "run", "change", "n"):
+        table.add_column(column, overflow="fold")
+    for result in report.results:
+        style = _STYLES[result.verdict]
+        if result.verdict == "inconclusive" and not report.fails(result):
+            style = "yellow dim"
+        table.add_row(
+            result.rule.label,
+            f"{result.tier}: {result.model}@{result.profile}",
+            f"[{style}]{VERDICT_LABELS[result.verdict]}[/]" if style else VERDICT_LABELS[result.verdict],
+            value_text(result.measure.base_value, result),
+            value_text(result.measure.run_value, result),
+            result_change(result, report.settings.level),
+            counted(result),
+        )
+    console.print(table)
+    for result in report.results:
+        if result.verdict != "no_significant_change":
+            marker = "✗" if report.fails(result) else "•"
+            console.print(
+                f"{marker} {result.name}: {VERDICT_LABELS[result.verdict]} — {result.reason}", highlight=False
+            )
+            for note in result.measure.notes:
+                console.print(f"    {note}", highlight=False, style="dim")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    style = "bold green" if report.passed else "bold red"
+    console.print(f"[{style}]{headline(report)}[/]", highlight=False)
