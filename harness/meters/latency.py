@@ -64,17 +64,21 @@ class RequestTiming:
 def allocate_tokens(chunk_tokens: Sequence[int], total: int) -> list[int]:
     """Spread ``total`` tokens over chunks in proportion to their own counts (cumulative rounding).
 
-    The first chunk always gets at least one token (it defines TTFT); the result sums to ``total``.
+    The first chunk always gets a token (it defines TTFT) and, when there are two tokens or more,
+    so does the last (it defines E2E); the result sums to ``total``.
     """
     counted = sum(chunk_tokens)
-    if counted == total or counted <= 0:
+    if counted == total or counted <= 0 or total <= 0:
         return list(chunk_tokens)
     allocated: list[int] = []
     previous = 0
     cumulative = 0
-    for k in chunk_tokens:
+    last = len(chunk_tokens) - 1
+    for i, k in enumerate(chunk_tokens):
         cumulative += k
         boundary = max(math.floor(cumulative * total / counted + 0.5), 1)
+        if i < last and total >= 2:
+            boundary = min(boundary, total - 1)
         allocated.append(boundary - previous)
         previous = boundary
     return allocated

@@ -1,0 +1,60 @@
+"""``tierbench doctor`` names each sensor, whether it works here, and exactly why not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness.cli.main import cli
+
+
+def fake_rapl(root: Path) -> Path:
+    for directory, name in (("intel-rapl:0", "package-0"), ("intel-rapl:0:0", "dram")):
+        (root / directory).mkdir(parents=True)
+        (root / directory / "name").write_text(name)
+        (root / directory / "energy_uj").write_text("123456")
+        (root / directory / "max_energy_range_uj").write_text("262143328850")
+    return root
+
+
+def doctor_json(*args: str) -> dict[str, object]:
+    result = CliRunner().invoke(cli, ["doctor", "--json", *args])
+    assert result.exit_code == 0, result.output
+    data: dict[str, object] = json.loads(result.output)
+    return data
+
+
+def by_name(data: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {str(c["name"]): c for c in data["capabilities"]}  # type: ignore[attr-defined]
+
+
+def test_missing_rapl_is_explained_and_estimate_is_the_source(tmp_path: Path) -> None:
+    data = doctor_json("--powercap-root", str(tmp_path / "none"))
+    caps = by_name(data)
+    assert caps["rapl"]["available"] is False
+    assert "does not exist" in str(caps["rapl"]["detail"])
+    assert caps["estimate"]["available"] is True and "W" in str(caps["estimate"]["detail"])
+    assert caps["nvml"]["detail"]  # a reason (no pynvml / no driver / no GPU) or the GPU found
+    if not caps["nvml"]["available"]:
+        assert data["energy_source"] == "estimate"
+    host = data["host"]
+    assert isinstance(host, dict) and host["cpu_model"] and host["python"]
+
+
+def test_readable_rapl_is_found(tmp_path: Path) -> None:
+    data = doctor_json("--powercap-root", str(fake_rapl(tmp_path / "powercap")))
+    caps = by_name(data)
+    assert caps["rapl"]["available"] is True
+    assert "package-0" in str(caps["rapl"]["detail"])
+    assert str(data["energy_source"]).startswith("rapl")
+
+
+def test_table_output_and_help() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["doctor"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for word in ("rapl", "nvml", "estimate", "VmHWM", "RssAnon", "Host:"):
+        assert word in result.output
+    assert runner.invoke(cli, ["doctor", "--help"]).exit_code == 0
