@@ -47,3 +47,7 @@ for _name in COMMAND_MODULES:
             raise
         continue
     cli.add_command(_module.command)
+
+
+if __name__ == "__main__":
+    cli()

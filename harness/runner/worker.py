@@ -18,7 +18,7 @@ from typing import Any
 from harness.backends.base import Backend
 from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, UserError
-from harness.meters.energy import EnergyMeter, EnergyReading, EstimateMeter
+from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.memory import MemorySampler
 from harness.results.store import append_jsonl, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
@@ -113,7 +113,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     if spec.enforce_memory:
         watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget).start()
     row: dict[str, Any] = {"status": "ok", "reason": "", "threads": limits.threads}
-    meter: EnergyMeter = EstimateMeter(spec.profile.power, spec.profile.cores)
+    meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
     with MemorySampler() as memory:

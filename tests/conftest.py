@@ -1,0 +1,62 @@
+"""Fixtures shared across the suite: paths, a CLI runner, and one real nano run per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_BENCHMARKS = REPO.parent / "shared" / "benchmarks"
+TESTS_DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def tests_data() -> Path:
+    return TESTS_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_benchmarks() -> Path:
+    if not SHARED_BENCHMARKS.is_dir():
+        pytest.skip(f"benchmark data not found at {SHARED_BENCHMARKS}")
+    return SHARED_BENCHMARKS
+
+
+def run_tierbench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess (as a user would) and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", *args],
+        cwd=cwd or REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def tierbench() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_tierbench
+
+
+@pytest.fixture(scope="session")
+def nano_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real run of the nano model: the quick suite's tasks at a small limit plus a short perf point."""
+    out = tmp_path_factory.mktemp("runs") / "nano"
+    result = run_tierbench("run", "--suite", str(TESTS_DATA / "tiny-suite.yaml"), "--models", "nano",
+                           "--tasks", ",".join(_quick_tasks()), "--limit", "5", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def _quick_tasks() -> list[str]:
+    from harness.suites import load_suite
+
+    return load_suite("quick").tasks
