@@ -30,7 +30,10 @@ def get_factory(name: str) -> BackendFactory:
     if not matches:
         known = ", ".join(sorted(available_backends())) or "none"
         raise BackendUnavailable(f"unknown backend '{name}' (registered: {known})")
-    factory: BackendFactory = matches[0].load()
+    try:
+        factory: BackendFactory = matches[0].load()
+    except ImportError as exc:
+        raise BackendUnavailable(f"backend '{name}' could not be imported ({exc}); reinstall tierbench") from None
     return factory
 
 
