@@ -1,0 +1,68 @@
+"""``tierbench compare A B``: what changed from run A (baseline) to run B, with significance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import UserError
+
+_STYLE = {"better": "green", "worse": "red"}
+
+
+@click.command("compare")
+@click.argument("baseline_dir", metavar="A", type=click.Path(path_type=Path))
+@click.argument("current_dir", metavar="B", type=click.Path(path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="Also list untested rows (memory, energy, cost).")
+def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
+    """Deltas of run B against baseline run A: ▲ significantly better, ▼ worse, ≈ within noise.
+
+    Accuracy uses McNemar's exact test on items both runs scored (a two-proportion z-test when
+    items differ); latency uses a bootstrap confidence interval on the ratio of percentiles.
+    """
+    from harness.report.compare import compare_views
+    from harness.report.formatting import fmt
+    from harness.report.view import build_view
+
+    views = []
+    for label, path in (("A", baseline_dir), ("B", current_dir)):
+        try:
+            views.append(build_view(path))
+        except UserError as exc:
+            raise UserError(f"{label}: {exc}") from None
+    comparison = compare_views(views[1], views[0])
+    console = Console() if Console().is_terminal else Console(width=160)
+    table = Table(title=f"{comparison.current_name} vs baseline {comparison.baseline_name}")
+    for column in ("Model", "Profile", "Metric", "A", "B", "Change", "95% CI", "p", "Verdict"):
+        table.add_column(column, justify="right" if column in ("A", "B", "Change", "p") else "left")
+    for d in comparison.rows:
+        if d.significant is None and not show_all:
+            continue
+        style = _STYLE.get(d.verdict, "")
+        table.add_row(
+            d.model,
+            d.profile,
+            d.metric,
+            fmt(d.baseline, d.kind),
+            fmt(d.current, d.kind),
+            f"{d.marker} {d.change_text}",
+            d.ci_text or "—",
+            fmt(d.p_value, "pvalue"),
+            d.verdict if not d.note else f"{d.verdict} ({d.note})",
+            style=style,
+        )
+    console.print(table)
+    for label, items in (
+        ("Only in B", comparison.only_current),
+        ("Only in A", comparison.only_baseline),
+        ("Not compared", comparison.not_compared),
+    ):
+        if items:
+            console.print(f"{label}: {'; '.join(items)}")
+    console.print(
+        f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "
+        "(▲ better, ▼ worse, * p<0.05, ** p<0.01, ≈ no significant change)."
+    )

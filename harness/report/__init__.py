@@ -1,0 +1,35 @@
+"""The decision report: a self-contained report.html and a report.md beside it, from a run directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.report.recommend import Recommendation, recommend
+
+__all__ = ["Recommendation", "ReportPaths", "recommend", "write_report"]
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    html: Path
+    markdown: Path
+
+
+def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
+    """Write RUN/report.html and RUN/report.md (with deltas against ``baseline`` when given)."""
+    from harness.report.charts import all_charts
+    from harness.report.compare import compare_views
+    from harness.report.html import render_html
+    from harness.report.markdown import render_markdown
+    from harness.report.view import build_view
+    from harness.results.store import atomic_write_bytes
+
+    view = build_view(run_dir)
+    comparison = compare_views(view, build_view(baseline)) if baseline is not None else None
+    recommendations = recommend(view.cells, view.constraints)
+    charts = all_charts(view.cells, view.scores)
+    paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
+    atomic_write_bytes(paths.html, render_html(view, recommendations, charts, comparison).encode("utf-8"))
+    atomic_write_bytes(paths.markdown, render_markdown(view, recommendations, comparison).encode("utf-8"))
+    return paths

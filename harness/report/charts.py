@@ -1,0 +1,238 @@
+"""Trade-off charts as inline SVG strings (matplotlib, no pyplot state, no fonts embedded).
+
+A chart with no data to draw is replaced by a note that says why, never drawn blank.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from harness.config.models import TIER_ORDER
+from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, MetricInfo
+from harness.report.view import CellView, Estimate, TaskScore
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+TIER_MARKERS = {"nano": "o", "mini": "s", "full": "^"}
+TRADEOFF_X: tuple[MetricInfo, ...] = (P95_E2E, MEMORY, ENERGY, COST)
+SCALING: tuple[MetricInfo, ...] = (ACCURACY, P95_E2E, MEMORY, ENERGY, COST)
+_RC: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "font.family": ["sans-serif"],
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    svg: str | None
+    note: str = ""
+
+
+def _label(value: str) -> str:
+    """Text for matplotlib: no mathtext ($), and matplotlib escapes XML itself."""
+    return value.replace("$", r"\$")
+
+
+def to_svg(fig: Figure, key: str, title: str) -> str:
+    """An SVG fragment fit for inlining: no XML prolog, no namespace URLs, ids unique to this chart."""
+    buffer = io.StringIO()
+    settings: Any = {**_RC, "svg.hashsalt": key}
+    with matplotlib.rc_context(settings):
+        fig.savefig(
+            buffer,
+            format="svg",
+            bbox_inches="tight",
+            metadata={"Date": None, "Creator": None, "Format": None, "Type": None},
+        )
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg, count=2)
+    size = re.search(r'<svg\s+width="([0-9.]+)pt"\s+height="[^"]*"', svg)
+    width = f' style="max-width:{size.group(1)}pt"' if size else ""
+    svg = re.sub(r'<svg\s+width="[^"]*"\s+height="[^"]*"', f"<svg{width}", svg, count=1)
+    prefix = f"{key}-"
+    svg = re.sub(r'\bid="', f'id="{prefix}', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}").replace('xlink:href="#', f'xlink:href="#{prefix}')
+    safe_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{safe_title}"', 1)
+
+
+def _figure(width: float, height: float) -> Figure:
+    settings: Any = _RC
+    with matplotlib.rc_context(settings):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not beaten on both axes, lower x and higher y being better, sorted by x."""
+    front: list[tuple[float, float]] = []
+    best_y = float("-inf")
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if y > best_y:
+            front.append((x, y))
+            best_y = y
+    return front
+
+
+def _err(est: Estimate) -> tuple[float, float] | None:
+    if est.value is None or est.low is None or est.high is None:
+        return None
+    return max(est.value - est.low, 0.0), max(est.high - est.value, 0.0)
+
+
+def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[str]:
+    out = []
+    for c in cells:
+        if not c.ran:
+            out.append(f"{c.label} ({c.get(metrics[0].key).missing or c.status})")
+            continue
+        for m in metrics:
+            est = c.get(m.key)
+            if est.value is None:
+                out.append(f"{c.label}: no {m.label.lower()} ({est.missing})")
+                break
+    return out
+
+
+def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
+    """Accuracy against ``x_metric`` per cell, coloured by profile, with each profile's Pareto frontier."""
+    key = f"acc-vs-{x_metric.key}"
+    title = f"Accuracy vs {x_metric.label.lower()}"
+    drawn = [c for c in cells if c.get(ACCURACY.key).known and c.get(x_metric.key).known]
+    left_out = _left_out(cells, (ACCURACY, x_metric))
+    if not drawn:
+        return Chart(
+            key, title, None, "Nothing to draw: " + "; ".join(left_out) if left_out else "Nothing to draw: no cells."
+        )
+    fig = _figure(5.2, 3.6)
+    ax = fig.add_subplot()
+    profiles = list(dict.fromkeys(c.profile for c in drawn))
+    for i, profile in enumerate(profiles):
+        colour = PALETTE[i % len(PALETTE)]
+        mine = [c for c in drawn if c.profile == profile]
+        for c in mine:
+            x, y = c.get(x_metric.key), c.get(ACCURACY.key)
+            xerr, yerr = _err(x), _err(y)
+            ax.errorbar(
+                [x.value or 0.0],
+                [y.value or 0.0],
+                xerr=[[xerr[0]], [xerr[1]]] if xerr else None,
+                yerr=[[yerr[0]], [yerr[1]]] if yerr else None,
+                fmt=TIER_MARKERS.get(c.tier, "D"),
+                color=colour,
+                ecolor=colour,
+                elinewidth=1,
+                capsize=3,
+                markersize=7,
+            )
+            ax.annotate(_label(c.model), (x.value or 0.0, y.value or 0.0), textcoords="offset points", xytext=(6, 4))
+        front = pareto_front([(c.get(x_metric.key).value or 0.0, c.get(ACCURACY.key).value or 0.0) for c in mine])
+        ax.step(
+            [p[0] for p in front],
+            [p[1] for p in front],
+            where="post",
+            color=colour,
+            linestyle="--",
+            linewidth=1,
+            label=_label(f"{profile} (Pareto frontier)"),
+        )
+    ax.set_xlabel(_label(x_metric.axis_label))
+    ax.set_ylabel(_label(ACCURACY.axis_label))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    note = ("Not shown: " + "; ".join(left_out)) if left_out else ""
+    return Chart(key, title, to_svg(fig, key, title), note)
+
+
+def scaling_chart(cells: Sequence[CellView]) -> Chart:
+    """How each headline metric grows from nano to mini to full, one line per profile."""
+    key, title = "tier-scaling", "Tier scaling"
+    usable = [m for m in SCALING if any(c.get(m.key).known for c in cells)]
+    tiers = sorted({c.tier for c in cells if c.ran}, key=lambda t: TIER_ORDER.get(t, 9))
+    if not usable or not tiers:
+        return Chart(key, title, None, "Nothing to draw: no cell produced a headline metric.")
+    fig = _figure(2.4 * len(usable) + 0.6, 2.9)
+    axes = fig.subplots(1, len(usable), squeeze=False)[0]
+    profiles = list(dict.fromkeys(c.profile for c in cells))
+    for ax, metric in zip(axes, usable, strict=True):
+        for i, profile in enumerate(profiles):
+            pts = [
+                (tiers.index(c.tier), c.get(metric.key))
+                for c in cells
+                if c.profile == profile and c.tier in tiers and c.get(metric.key).known
+            ]
+            if not pts:
+                continue
+            pts.sort(key=lambda p: p[0])
+            errs = [_err(e) or (0.0, 0.0) for _, e in pts]
+            ax.errorbar(
+                [p[0] for p in pts],
+                [e.value for _, e in pts],
+                yerr=[[e[0] for e in errs], [e[1] for e in errs]],
+                marker="o",
+                capsize=3,
+                color=PALETTE[i % len(PALETTE)],
+                label=_label(profile),
+            )
+        ax.set_xticks(range(len(tiers)), [_label(t) for t in tiers])
+        ax.set_xlim(-0.4, len(tiers) - 0.6)
+        ax.set_title(_label(metric.label), fontsize=9)
+        if metric.kind == "percent":
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    axes[0].legend(fontsize=8, frameon=False)
+    missing = [m.label for m in SCALING if m not in usable]
+    note = f"No data in this run for: {', '.join(missing)}." if missing else ""
+    return Chart(key, title, to_svg(fig, key, title), note)
+
+
+def task_chart(scores: Sequence[TaskScore]) -> Chart:
+    """Per-task accuracy (primary metric) for each cell, with 95% CI error bars."""
+    key, title = "per-task", "Per-task accuracy"
+    ok = [s for s in scores if s.primary and s.status == "ok" and s.value is not None]
+    missing = sorted({f"{s.task} ({s.model} on {s.profile}): {s.status}" for s in scores if s.primary and s not in ok})
+    if not ok:
+        why = "; ".join(missing) if missing else "the suite ran no accuracy tasks"
+        return Chart(key, title, None, f"Nothing to draw: {why}.")
+    tasks = list(dict.fromkeys(s.task for s in ok))
+    series = list(dict.fromkeys((s.model, s.profile) for s in ok))
+    width = 0.8 / len(series)
+    fig = _figure(min(max(7.0, 0.35 * len(tasks) * len(series) + 2.0), 16.0), 3.6)
+    ax = fig.add_subplot()
+    for i, (model, profile) in enumerate(series):
+        rows = {s.task: s for s in ok if s.model == model and s.profile == profile}
+        xs = [t + (i - (len(series) - 1) / 2) * width for t in range(len(tasks)) if tasks[t] in rows]
+        vals = [rows[t] for t in tasks if t in rows]
+        lows = [max((s.value or 0) - s.ci_low, 0) if s.ci_low is not None else 0.0 for s in vals]
+        highs = [max(s.ci_high - (s.value or 0), 0) if s.ci_high is not None else 0.0 for s in vals]
+        ax.bar(
+            xs,
+            [s.value or 0.0 for s in vals],
+            width=width * 0.95,
+            yerr=[lows, highs],
+            capsize=2,
+            color=PALETTE[i % len(PALETTE)],
+            label=_label(f"{model} on {profile}"),
+        )
+    ax.set_xticks(range(len(tasks)), [_label(t) for t in tasks])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("accuracy (primary metric)")
+    ax.legend(fontsize=8, frameon=False, ncols=min(len(series), 3), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    note = ("Not shown: " + "; ".join(missing)) if missing else ""
+    return Chart(key, title, to_svg(fig, key, title), note)
+
+
+def all_charts(cells: Sequence[CellView], scores: Sequence[TaskScore]) -> list[Chart]:
+    return [tradeoff_chart(cells, m) for m in TRADEOFF_X] + [scaling_chart(cells), task_chart(scores)]

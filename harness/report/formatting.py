@@ -1,0 +1,134 @@
+"""Number formatting for the report: units people read, and never NaN or None on the page."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DASH = "—"
+
+
+def clean(value: Any) -> float | None:
+    """A finite float, or ``None`` for None, NaN, pandas NA, infinities and non-numbers."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def text(value: Any) -> str:
+    """A string field; empty for None/NaN so that "nan" or "None" never reaches the page."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return ""
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        pass
+    return str(value)
+
+
+def _sig(value: float, digits: int = 3) -> str:
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(digits - 1 - magnitude, 0)
+    return f"{value:,.{decimals}f}"
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if abs(value) < 1:
+        return f"{_sig(value * 1000)} ms"
+    return f"{_sig(value)} s"
+
+
+def megabytes(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if abs(value) >= 1024:
+        return f"{_sig(value / 1024)} GB"
+    return f"{_sig(value)} MB"
+
+
+def joules(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if abs(value) >= 1000:
+        return f"{_sig(value / 1000)} kJ"
+    return f"{_sig(value)} J"
+
+
+def dollars(value: float | None) -> str:
+    if value is None:
+        return DASH
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${_sig(value)}"
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{value * 100:.1f}%"
+
+
+def plain(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return _sig(value)
+
+
+def rate(value: float | None) -> str:
+    """Tokens per second."""
+    if value is None:
+        return DASH
+    return f"{_sig(value)} tok/s"
+
+
+def count(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return f"{round(value):,}"
+
+
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return DASH
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+FORMATTERS = {
+    "pvalue": pvalue,
+    "seconds": seconds,
+    "megabytes": megabytes,
+    "joules": joules,
+    "dollars": dollars,
+    "percent": percent,
+    "plain": plain,
+    "rate": rate,
+    "count": count,
+}
+
+
+def fmt(value: float | None, kind: str) -> str:
+    """Format ``value`` as ``kind`` (one of FORMATTERS); a dash for a missing value."""
+    return FORMATTERS[kind](clean(value))
+
+
+def fmt_range(low: float | None, high: float | None, kind: str) -> str:
+    """'a–b' in the unit of ``kind``; empty when either end is missing."""
+    lo, hi = clean(low), clean(high)
+    if lo is None or hi is None:
+        return ""
+    return f"{fmt(lo, kind)}–{fmt(hi, kind)}"

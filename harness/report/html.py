@@ -1,0 +1,107 @@
+"""Render the view model as one self-contained HTML page (jinja2, autoescape on, inline CSS/JS/SVG)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from harness import __version__
+from harness.config.models import TIER_ORDER
+from harness.meters.glossary import GLOSSARY
+from harness.report.charts import Chart
+from harness.report.compare import Comparison
+from harness.report.formatting import fmt, fmt_range, text
+from harness.report.recommend import Recommendation
+from harness.report.samples import PER_TASK
+from harness.report.view import CellView, RunView, not_run_why
+
+# Terms the report itself introduces, next to the measurement definitions from the meters.
+REPORT_TERMS: dict[str, str] = {
+    "accuracy": "Mean over the suite's tasks of each task's primary metric (e.g. acc, exact_match); its 95% CI combines the tasks' standard errors.",
+    "p95 E2E / p95 TTFT": "95th percentile of end-to-end latency / time to first token over a cell's measured requests; the interval is a percentile bootstrap (500 resamples).",
+    "energy_per_request_j": "Energy per measured request; for an estimate the range scales with the cell's energy range.",
+    "cost_per_1k_requests_usd": "What 1,000 requests cost: API list prices for API models, the profile's hourly and electricity prices for local models.",
+    "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
+    "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
+    "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. Accuracy: McNemar's exact test on paired items, else a two-proportion z-test; latency: bootstrap CI of the ratio.",
+}
+WIDE_CHARTS = ("tier-scaling", "per-task")
+_ENV = Environment(
+    loader=PackageLoader("harness.report", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _why(cell: CellView, key: str) -> str:
+    return not_run_why(cell.status) if not cell.ran else "not recorded for this cell"
+
+
+def _flat(data: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts as (dotted key, value) rows; lists and scalars as text, empty values left out."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            rows += _flat(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, list):
+        if data:
+            rows.append(
+                (prefix, ", ".join(json.dumps(v, default=str) if isinstance(v, dict | list) else text(v) for v in data))
+            )
+    elif text(data) != "":
+        rows.append((prefix, text(data)))
+    return rows
+
+
+def _constraint_items(view: RunView) -> list[tuple[str, str]]:
+    c = view.constraints
+    return [
+        ("Accuracy floor", fmt(c.min_accuracy, "percent") if c.min_accuracy is not None else "not set"),
+        ("p95 latency SLO", fmt(c.max_p95_e2e_s, "seconds") if c.max_p95_e2e_s is not None else "not set"),
+        ("p95 TTFT SLO", fmt(c.max_p95_ttft_s, "seconds") if c.max_p95_ttft_s is not None else "not set"),
+        ("Memory budget", fmt(c.max_memory_mb, "megabytes") if c.max_memory_mb is not None else "not set"),
+        ("Objective", c.objective.replace("_", " ")),
+    ]
+
+
+def _run_items(view: RunView) -> list[tuple[str, str]]:
+    meta = view.meta
+    keep = ("run_id", "status", "created_at", "created", "finished_at", "tierbench_version", "git_revision")
+    rows = [(k, text(meta[k])) for k in keep if text(meta.get(k))]
+    rows.append(("run directory", str(view.run_dir)))
+    rows.append(("suite", view.suite_name))
+    rows.append(("tasks", ", ".join(view.tasks) or "none"))
+    rows += _flat(meta.get("options") or {}, "options")
+    return rows
+
+
+def render_html(
+    view: RunView, recommendations: Sequence[Recommendation], charts: Sequence[Chart], comparison: Comparison | None
+) -> str:
+    template = _ENV.get_template("report.html.j2")
+    host = {k: v for k, v in view.host.items() if k != "packages"}
+    return template.render(
+        view=view,
+        recommendations=recommendations,
+        charts=charts,
+        comparison=comparison,
+        wide_charts=WIDE_CHARTS,
+        constraint_items=_constraint_items(view),
+        profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},
+        tier_order=TIER_ORDER,
+        run_items=_run_items(view),
+        host_items=_flat(host),
+        package_items=[(k, text(v) or "not installed") for k, v in view.packages.items()],
+        profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
+        model_items=[(name, _flat(spec)) for name, spec in view.models.items()],
+        glossary=sorted({**GLOSSARY, **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
+        per_task=PER_TASK,
+        version=__version__,
+        fmt=fmt,
+        fmt_range=fmt_range,
+        why=_why,
+    )

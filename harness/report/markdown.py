@@ -1,0 +1,117 @@
+"""report.md: the decision in a few lines, for CI step summaries and pull-request comments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from harness.report.compare import Comparison
+from harness.report.formatting import fmt
+from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
+from harness.report.recommend import Recommendation
+from harness.report.view import Estimate, RunView
+
+MAX_DELTA_ROWS = 60
+
+
+def md(value: object) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no raw HTML, one line."""
+    body = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return body.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _est(e: Estimate, kind: str) -> str:
+    if e.value is None:
+        return f"— ({md(e.missing)})"
+    if e.low is not None and e.high is not None:
+        return f"{fmt(e.value, kind)} ({fmt(e.low, kind)}–{fmt(e.high, kind)})"
+    return fmt(e.value, kind)
+
+
+def _constraints(view: RunView) -> str:
+    c = view.constraints
+    parts = [
+        f"accuracy ≥ {fmt(c.min_accuracy, 'percent')}" if c.min_accuracy is not None else None,
+        f"p95 E2E ≤ {fmt(c.max_p95_e2e_s, 'seconds')}" if c.max_p95_e2e_s is not None else None,
+        f"p95 TTFT ≤ {fmt(c.max_p95_ttft_s, 'seconds')}" if c.max_p95_ttft_s is not None else None,
+        f"memory ≤ {fmt(c.max_memory_mb, 'megabytes')}" if c.max_memory_mb is not None else None,
+    ]
+    given = [p for p in parts if p]
+    return f"{', '.join(given) or 'none'}; objective: {c.objective.replace('_', ' ')} ({md(view.constraints_note)})"
+
+
+def _recommendations(recs: Sequence[Recommendation]) -> list[str]:
+    lines = ["### Recommendation", "", "| Profile | Run | Why | Runner-up | Confidence |", "|---|---|---|---|---|"]
+    for r in recs:
+        pick = f"**{md(r.choice.model)}** ({md(r.choice.tier)})" if r.choice else "**none meets the constraints**"
+        runner = f"{md(r.runner_up.model)}: {md(r.runner_up_reason)}" if r.runner_up else md(r.runner_up_reason or "—")
+        confidence = r.confidence + (f" ({md('; '.join(r.confidence_notes))})" if r.confidence_notes else "")
+        lines.append(f"| {md(r.profile)} | {pick} | {md(r.reason)} | {runner} | {confidence} |")
+    return lines
+
+
+def _results(view: RunView) -> list[str]:
+    lines = [
+        "### Results",
+        "",
+        "| Model | Tier | Profile | Status | Accuracy | p95 E2E | Peak memory | Energy / request | Cost / 1k req |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in view.cells:
+        status = c.status + (f": {c.reason}" if c.reason else "")
+        profile = c.profile + (f" (emulated on {c.emulated_on})" if c.emulated_on else "")
+        energy = _est(c.get(ENERGY.key), ENERGY.kind) + (" est." if c.energy_source == "estimate" else "")
+        lines.append(
+            f"| {md(c.model)} | {md(c.tier)} | {md(profile)} | {md(status)} | {_est(c.get(ACCURACY.key), ACCURACY.kind)} "
+            f"| {_est(c.get(P95_E2E.key), P95_E2E.kind)} | {_est(c.get(MEMORY.key), MEMORY.kind)} "
+            f"| {energy} | {_est(c.get(COST.key), COST.kind)} |"
+        )
+    return lines
+
+
+def _comparison(comparison: Comparison) -> list[str]:
+    lines = [
+        f"### Compared with {md(comparison.baseline_name)}",
+        "",
+        f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "
+        "(▲ better, ▼ worse, * p<0.05, ** p<0.01, ≈ no significant change, · not tested).",
+        "",
+        "| Model | Profile | Metric | Baseline | Current | Change | 95% CI | Verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for d in comparison.rows[:MAX_DELTA_ROWS]:
+        lines.append(
+            f"| {md(d.model)} | {md(d.profile)} | {md(d.metric)} | {fmt(d.baseline, d.kind)} | {fmt(d.current, d.kind)} "
+            f"| {d.marker} {md(d.change_text)} | {md(d.ci_text or '—')} | {md(d.verdict if not d.note else f'{d.verdict} ({d.note})')} |"
+        )
+    if len(comparison.rows) > MAX_DELTA_ROWS:
+        lines.append(f"\n{len(comparison.rows) - MAX_DELTA_ROWS} more rows in report.html.")
+    for label, items in (
+        ("Only in the current run", comparison.only_current),
+        ("Only in the baseline", comparison.only_baseline),
+        ("Not compared", comparison.not_compared),
+    ):
+        if items:
+            lines.append(f"\n{label}: {md('; '.join(items))}.")
+    return lines
+
+
+def render_markdown(view: RunView, recs: Sequence[Recommendation], comparison: Comparison | None) -> str:
+    lines = [
+        f"## tierbench: {md(view.suite_name)} (`{md(view.run_dir.name)}`)",
+        "",
+        f"**Constraints:** {_constraints(view)}",
+        "",
+        *_recommendations(recs),
+        "",
+        *_results(view),
+    ]
+    if comparison is not None:
+        lines += ["", *_comparison(comparison)]
+    if view.caveats:
+        lines += ["", "### Caveats", ""] + [f"- {md(c.text)}" for c in view.caveats]
+    lines += [
+        "",
+        "Full report with charts, per-task scores and latency percentiles: `report.html` in the run directory.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""Which tier to run on each profile: the best one, by the user's objective, that meets every constraint.
+
+A pure function over the view model, so it is tested without any run directory. Every choice
+comes with its reason, a runner-up (or the closest miss when nothing qualifies) and a
+statement of how sure we are, drawn from the confidence intervals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from harness.config.models import TIER_ORDER
+from harness.config.suite import Constraints
+from harness.report.formatting import fmt
+from harness.report.metrics import ACCURACY, COST, MEMORY, P95_E2E, P95_TTFT, MetricInfo
+from harness.report.view import CellView
+
+FEW_ITEMS = 100
+VERY_FEW_ITEMS = 30
+
+
+@dataclass(frozen=True)
+class Check:
+    """One constraint applied to one cell. ``ok`` is None when the figure is missing."""
+
+    name: str
+    ok: bool | None
+    detail: str
+    shortfall: float = 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cell: CellView
+    checks: list[Check]
+
+    @property
+    def eligible(self) -> bool:
+        return all(c.ok is True for c in self.checks)
+
+    @property
+    def misses(self) -> list[Check]:
+        return [c for c in self.checks if c.ok is not True]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    profile: str
+    objective: str
+    basis: str
+    choice: CellView | None
+    reason: str
+    runner_up: CellView | None
+    runner_up_reason: str
+    confidence: str
+    confidence_notes: list[str] = field(default_factory=list)
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+# (constraint field, metric, comparison) ; "max" means the value must not exceed the limit
+_LIMITS: tuple[tuple[str, MetricInfo, str], ...] = (
+    ("min_accuracy", ACCURACY, "min"),
+    ("max_p95_e2e_s", P95_E2E, "max"),
+    ("max_p95_ttft_s", P95_TTFT, "max"),
+    ("max_memory_mb", MEMORY, "max"),
+)
+_NAMES = {
+    "min_accuracy": "accuracy floor",
+    "max_p95_e2e_s": "p95 latency SLO",
+    "max_p95_ttft_s": "p95 TTFT SLO",
+    "max_memory_mb": "memory budget",
+}
+
+
+def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
+    """Every constraint that applies to ``cell``, each with a verdict and a one-line detail."""
+    checks: list[Check] = []
+    if not cell.ran:
+        checks.append(
+            Check("ran", False, f"{cell.status.replace('_', ' ')}: {cell.reason or 'no reason recorded'}", 1.0)
+        )
+        return checks
+    if cell.fit is False:
+        checks.append(Check("fits the profile", False, cell.fit_reason or "does not fit the profile", 1.0))
+    for name, metric, direction in _LIMITS:
+        limit = getattr(constraints, name)
+        if limit is None:
+            continue
+        est = cell.get(metric.key)
+        label = _NAMES[name]
+        if est.value is None:
+            checks.append(
+                Check(label, None, f"{metric.label} unknown ({est.missing}), so the {label} cannot be verified", 1.0)
+            )
+            continue
+        value = est.value
+        ok = value >= limit if direction == "min" else value <= limit
+        sign = (">=" if ok else "<") if direction == "min" else ("<=" if ok else ">")
+        detail = f"{metric.label} {fmt(value, metric.kind)} {sign} {fmt(limit, metric.kind)}"
+        shortfall = 0.0 if ok else abs(value - limit) / abs(limit)
+        checks.append(Check(label, ok, detail, shortfall))
+    return checks
+
+
+def _objective(objective: str, cells: Sequence[CellView]) -> tuple[MetricInfo | None, str]:
+    """The metric to rank by and a phrase naming it; tier size when costs are unknown."""
+    if objective == "fastest":
+        return P95_E2E, "the lowest p95 end-to-end latency"
+    if objective == "most_accurate":
+        return ACCURACY, "the highest accuracy"
+    if any(c.get(COST.key).known for c in cells):
+        return COST, "the lowest cost per 1k requests"
+    return None, "the smallest tier (no cost figures in this run, so tier size stands in for cost)"
+
+
+def _rank_key(cell: CellView, metric: MetricInfo | None) -> tuple[float, float, float, str]:
+    tier = float(TIER_ORDER.get(cell.tier, 9))
+    accuracy = cell.get(ACCURACY.key).value
+    acc_key = -(accuracy if accuracy is not None else -1.0)
+    if metric is None:
+        return (tier, acc_key, 0.0, cell.model)
+    value = cell.get(metric.key).value
+    if value is None:
+        return (float("inf"), tier, acc_key, cell.model)
+    return (-value if metric.higher_is_better else value, tier, acc_key, cell.model)
+
+
+def _miss_key(candidate: Candidate) -> tuple[int, float, int]:
+    misses = candidate.misses
+    return (len(misses), sum(c.shortfall for c in misses), TIER_ORDER.get(candidate.cell.tier, 9))
+
+
+def _summary(cell: CellView, metric: MetricInfo | None) -> str:
+    parts: list[str] = []
+    for m in (metric, ACCURACY, P95_E2E, MEMORY):
+        if m is None or any(m.label in p for p in parts):
+            continue
+        est = cell.get(m.key)
+        if est.value is not None:
+            parts.append(f"{m.label} {fmt(est.value, m.kind)}")
+    return ", ".join(parts)
+
+
+def _name(cell: CellView) -> str:
+    return cell.model if cell.model == cell.tier else f"{cell.model} ({cell.tier})"
+
+
+def _why_not(candidate: Candidate) -> str:
+    return "; ".join(c.detail for c in candidate.misses) or "meets every constraint"
+
+
+def _confidence(
+    choice: CellView, runner_up: CellView | None, constraints: Constraints, metric: MetricInfo | None
+) -> tuple[str, list[str]]:
+    notes: list[str] = []
+    weak = 0
+    acc = choice.get(ACCURACY.key)
+    if constraints.min_accuracy is not None and acc.value is not None:
+        if acc.low is None:
+            notes.append("accuracy has no confidence interval (no standard errors recorded)")
+            weak += 1
+        elif acc.low < constraints.min_accuracy:
+            notes.append(
+                f"accuracy meets the floor on the point estimate, but its 95% CI "
+                f"({fmt(acc.low, 'percent')}–{fmt(acc.high, 'percent')}) reaches below "
+                f"{fmt(constraints.min_accuracy, 'percent')}"
+            )
+            weak += 1
+        else:
+            notes.append(f"accuracy clears the floor with 95% confidence (CI from {fmt(acc.low, 'percent')})")
+    for name, m in (("max_p95_e2e_s", P95_E2E), ("max_p95_ttft_s", P95_TTFT)):
+        limit = getattr(constraints, name)
+        est = choice.get(m.key)
+        if limit is None or est.value is None:
+            continue
+        if est.high is None:
+            notes.append(f"{m.label} has no interval (too few requests)")
+            weak += 1
+        elif est.high > limit:
+            notes.append(f"{m.label} 95% CI reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
+            weak += 1
+    if choice.items and choice.items < FEW_ITEMS:
+        notes.append(f"accuracy rests on {choice.items} items; run more with a larger --limit")
+        weak += 2 if choice.items < VERY_FEW_ITEMS else 1
+    if choice.tasks_total and choice.tasks_scored < choice.tasks_total:
+        notes.append(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
+        weak += 1
+    if choice.emulated_on:
+        notes.append(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
+        weak += 1
+    if runner_up is not None and metric is not None:
+        a, b = choice.get(metric.key), runner_up.get(metric.key)
+        if None not in (a.low, a.high, b.low, b.high) and a.low <= b.high and b.low <= a.high:  # type: ignore[operator]
+            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their 95% CIs")
+            weak += 1
+    level = "high" if weak == 0 else ("medium" if weak <= 2 else "low")
+    return level, notes
+
+
+def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Constraints) -> Recommendation:
+    """The recommendation for one profile's cells."""
+    candidates = [Candidate(c, check_cell(c, constraints)) for c in cells]
+    eligible = [c.cell for c in candidates if c.eligible]
+    metric, basis = _objective(constraints.objective, eligible or [c for c in cells if c.ran])
+    ranked = sorted(eligible, key=lambda c: _rank_key(c, metric))
+    misses = sorted((c for c in candidates if not c.eligible and c.cell.ran), key=_miss_key)
+    if not ranked:
+        closest = misses[0] if misses else None
+        if closest is None:
+            reason = f"No tier ran on {profile}: " + "; ".join(f"{c.cell.model} {_why_not(c)}" for c in candidates)
+        else:
+            reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
+        return Recommendation(
+            profile,
+            constraints.objective,
+            basis,
+            None,
+            reason,
+            closest.cell if closest else None,
+            _why_not(closest) if closest else "",
+            "none",
+            [],
+            candidates,
+        )
+    choice = ranked[0]
+    reason = f"{_name(choice)} has {basis} among the tiers that meet every constraint: " + _summary(choice, metric)
+    if len(ranked) > 1:
+        runner = ranked[1]
+        runner_reason = f"also meets every constraint; {_summary(runner, metric)}"
+    elif misses:
+        runner = misses[0].cell
+        runner_reason = f"misses: {_why_not(misses[0])}"
+    else:
+        runner, runner_reason = None, "no other tier ran on this profile"
+    level, notes = _confidence(choice, ranked[1] if len(ranked) > 1 else None, constraints, metric)
+    return Recommendation(
+        profile, constraints.objective, basis, choice, reason, runner, runner_reason, level, notes, candidates
+    )
+
+
+def recommend(cells: Sequence[CellView], constraints: Constraints) -> list[Recommendation]:
+    """One recommendation per profile, in the order the profiles first appear."""
+    profiles = list(dict.fromkeys(c.profile for c in cells))
+    return [recommend_profile(p, [c for c in cells if c.profile == p], constraints) for p in profiles]

@@ -1,0 +1,107 @@
+"""Per-item samples, read as a stream: a first page per task for the report, counts, and correctness.
+
+A run can hold 100k items; the report shows a bounded page of them and links the full jsonl, so
+the page stays small however large the run. Correctness per item is kept (as booleans) because
+paired comparisons between runs need it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.report.formatting import clean, text
+
+PER_TASK = 50
+MAX_SHOWN = 1500
+MAX_CHARS = 1200
+
+ItemKey = tuple[str, str, str, str]  # model, profile, task, doc_id
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    model: str
+    profile: str
+    task: str
+    doc_id: str
+    prompt: str
+    response: str
+    target: str
+    correct: bool | None
+    score: float | None
+    latency_s: float | None
+
+
+@dataclass
+class SamplePage:
+    rows: list[SampleRow] = field(default_factory=list)
+    total: int = 0
+    per_group: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    correct: dict[ItemKey, bool] = field(default_factory=dict)
+    torn_lines: int = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.rows)
+
+
+def _short(value: Any, limit: int = MAX_CHARS) -> str:
+    if isinstance(value, list | dict):
+        value = json.dumps(value, ensure_ascii=False)
+    body = text(value)
+    if len(body) > limit:
+        return body[:limit] + f"… [{len(body) - limit:,} more characters in samples.jsonl]"
+    return body
+
+
+def _correct(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    number = clean(value)
+    return None if number is None else number >= 0.5
+
+
+def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
+    """Stream ``samples.jsonl``: keep the first ``per_task`` items of each (model, profile, task)."""
+    page = SamplePage()
+    if not path.exists():
+        return page
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                page.torn_lines += 1
+                continue
+            if not isinstance(record, dict):
+                page.torn_lines += 1
+                continue
+            group = (text(record.get("model")), text(record.get("profile")), text(record.get("task")))
+            page.total += 1
+            page.per_group[group] += 1
+            correct = _correct(record.get("correct"))
+            doc_id = text(record.get("doc_id"))
+            if correct is not None:
+                page.correct[(*group, doc_id)] = correct
+            if page.per_group[group] <= per_task and len(page.rows) < max_shown:
+                page.rows.append(
+                    SampleRow(
+                        model=group[0],
+                        profile=group[1],
+                        task=group[2],
+                        doc_id=_short(doc_id, 80),
+                        prompt=_short(record.get("prompt")),
+                        response=_short(record.get("response")),
+                        target=_short(record.get("target"), 300),
+                        correct=correct,
+                        score=clean(record.get("score")),
+                        latency_s=clean(record.get("latency_s")),
+                    )
+                )
+    return page

@@ -1,0 +1,535 @@
+"""The report's view model, built from the run directory's tables only (never from a backend).
+
+Everything the HTML, the Markdown and the recommendation show comes from here, with a reason
+attached to every value that is missing, so no page ever says NaN or leaves a blank.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from harness.config.models import TIER_ORDER
+from harness.config.suite import Constraints
+from harness.meters.latency import summarize
+from harness.report.formatting import clean, text
+from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
+from harness.report.samples import SamplePage, read_samples
+from harness.report.stats import Z95, bootstrap_percentile_ci
+from harness.results import RunStore
+
+RAN = ("ok", "partial")
+NOT_RUN = ("failed", "skipped", "does_not_fit")
+LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
+STATUS_WHY = {"failed": "cell failed", "skipped": "cell skipped", "does_not_fit": "does not fit the profile"}
+
+
+def not_run_why(status: str) -> str:
+    """Why a metric of a cell that did not run is missing."""
+    return STATUS_WHY.get(status, f"cell {status}")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with an optional 95% interval, or the reason it is missing."""
+
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    missing: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+
+@dataclass
+class CellView:
+    model: str
+    tier: str
+    backend: str
+    profile: str
+    status: str
+    reason: str
+    emulated_on: str
+    energy_source: str
+    metrics: dict[str, Estimate]
+    numbers: dict[str, float | None] = field(default_factory=dict)
+    tasks_scored: int = 0
+    tasks_total: int = 0
+    items: int = 0
+    fit: bool | None = None
+    fit_reason: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.status in RAN
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} on {self.profile}"
+
+    def get(self, key: str) -> Estimate:
+        return self.metrics.get(key, Estimate(None, missing="not measured"))
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    model: str
+    tier: str
+    profile: str
+    task: str
+    metric: str
+    value: float | None
+    stderr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int | None
+    status: str
+    reason: str
+    primary: bool
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    model: str
+    profile: str
+    scenario: str
+    point: str
+    metric: str
+    stats: dict[str, float | None]
+    errors: int
+    warmups: int
+
+
+@dataclass(frozen=True)
+class Caveat:
+    kind: str
+    subject: str
+    text: str
+
+
+@dataclass
+class RunView:
+    run_dir: Path
+    meta: dict[str, Any]
+    suite_name: str
+    suite_description: str
+    created: str
+    git_revision: str
+    constraints: Constraints
+    constraints_note: str
+    host: dict[str, Any]
+    packages: dict[str, Any]
+    profiles: dict[str, dict[str, Any]]
+    models: dict[str, dict[str, Any]]
+    cells: list[CellView]
+    scores: list[TaskScore]
+    latency: list[LatencyRow]
+    samples: SamplePage
+    caveats: list[Caveat]
+    tasks: list[str]
+    requests: pd.DataFrame
+    cell_columns: list[str]
+
+    def cell(self, model: str, profile: str) -> CellView | None:
+        return next((c for c in self.cells if c.model == model and c.profile == profile), None)
+
+    @property
+    def profile_names(self) -> list[str]:
+        return list(dict.fromkeys(c.profile for c in self.cells))
+
+
+# -- meta ---------------------------------------------------------------------------------------
+def _suite(meta: dict[str, Any]) -> dict[str, Any]:
+    suite = meta.get("suite")
+    spec = meta.get("spec") or meta.get("suite_spec")
+    if isinstance(suite, dict):
+        return suite
+    if isinstance(spec, dict):
+        return {"name": suite or spec.get("name", ""), **spec}
+    return {"name": text(suite)}
+
+
+def _constraints(meta: dict[str, Any], suite: dict[str, Any]) -> tuple[Constraints, str]:
+    """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
+    raw = suite.get("constraints", meta.get("constraints"))
+    if not isinstance(raw, dict):
+        return Constraints(), "none set (no accuracy floor, latency SLO or memory budget)"
+    try:
+        parsed = Constraints.model_validate(raw)
+    except ValidationError as exc:
+        return Constraints(), f"ignored: meta.json constraints are invalid ({exc.errors()[0]['msg']})"
+    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    flags = (options or {}).get("constraints") or {}
+    from_cli = sorted(k for k, v in flags.items() if v is not None) if isinstance(flags, dict) else []
+    if from_cli:
+        return parsed, f"from the suite file; set on the command line: {', '.join(from_cli)}"
+    return parsed, "from the suite file"
+
+
+def _suite_tasks(meta: dict[str, Any], suite: dict[str, Any]) -> list[str]:
+    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    override = (options or {}).get("tasks")
+    if isinstance(override, str) and override.strip():
+        return [t.strip() for t in override.split(",") if t.strip()]
+    return [text(t) for t in suite.get("tasks") or []]
+
+
+def _by_name(value: Any) -> dict[str, dict[str, Any]]:
+    """profiles/models in meta as a dict by name, whether stored as a list or a mapping."""
+    if isinstance(value, dict):
+        return {str(k): (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(v.get("name", i)): v for i, v in enumerate(value) if isinstance(v, dict)}
+    return {}
+
+
+# -- tables -------------------------------------------------------------------------------------
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
+
+
+def _measured(requests: pd.DataFrame) -> pd.DataFrame:
+    """Requests that count for latency: not warm-ups, no error."""
+    if requests.empty:
+        return requests
+    keep = pd.Series(True, index=requests.index)
+    if "warmup" in requests:
+        keep &= ~requests["warmup"].fillna(False).astype(bool)
+    if "error" in requests:
+        keep &= ~requests["error"].map(lambda e: bool(text(e))).astype(bool)
+    return requests.loc[keep]
+
+
+def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
+    rows: list[TaskScore] = []
+    if scores.empty:
+        return rows
+    primaries: dict[tuple[str, str, str], str | None] = {}
+    for (model, profile, task), group in scores.groupby(["model", "profile", "task"], sort=False):
+        ok = group[group["status"] == "ok"]["metric"].map(text).tolist()
+        primaries[(str(model), str(profile), str(task))] = primary_metric(ok or group["metric"].map(text).tolist())
+    for r in _records(scores):
+        key = (text(r["model"]), text(r["profile"]), text(r["task"]))
+        n = clean(r.get("n"))
+        rows.append(
+            TaskScore(
+                model=key[0],
+                tier=tiers.get(key[0], ""),
+                profile=key[1],
+                task=key[2],
+                metric=text(r.get("metric")),
+                value=clean(r.get("value")),
+                stderr=clean(r.get("stderr")),
+                ci_low=clean(r.get("ci_low")),
+                ci_high=clean(r.get("ci_high")),
+                n=None if n is None else int(n),
+                status=text(r.get("status")) or "ok",
+                reason=text(r.get("reason")),
+                primary=primaries.get(key) == text(r.get("metric")),
+            )
+        )
+    return rows
+
+
+def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int) -> tuple[Estimate, int, int, int]:
+    """Mean of each task's primary metric; its CI combines the tasks' standard errors."""
+    mine = [s for s in scores if s.model == cell["model"] and s.profile == cell["profile"] and s.primary]
+    ok = [s for s in mine if s.status == "ok" and s.value is not None]
+    total = max(len({s.task for s in mine}), n_tasks_suite)
+    items = sum(s.n or 0 for s in ok)
+    if not ok:
+        if cell["status"] in NOT_RUN:
+            why = not_run_why(cell["status"])
+        elif not mine:
+            why = "no accuracy tasks ran" if n_tasks_suite == 0 else "no task scores recorded"
+        else:
+            why = "; ".join(sorted({f"{s.task}: {s.status} ({s.reason or 'no reason given'})" for s in mine}))
+        return Estimate(None, missing=why), 0, total, 0
+    mean = float(np.mean([s.value for s in ok]))
+    ses = [_stderr(s) for s in ok]
+    if all(se is not None for se in ses):
+        half = Z95 * math.sqrt(sum(se**2 for se in ses if se is not None)) / len(ok)
+        est = Estimate(mean, max(mean - half, 0.0), min(mean + half, 1.0) if mean <= 1 else mean + half)
+    else:
+        est = Estimate(mean)
+    return est, len(ok), total, items
+
+
+def _stderr(score: TaskScore) -> float | None:
+    if score.stderr is not None:
+        return score.stderr
+    if score.ci_low is not None and score.ci_high is not None:
+        return (score.ci_high - score.ci_low) / (2 * Z95)
+    if score.value is not None and score.n and 0 <= score.value <= 1:
+        return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
+    return None
+
+
+def _latency_estimate(
+    cell: dict[str, Any], all_requests: pd.DataFrame, measured: pd.DataFrame, column: str
+) -> Estimate:
+    if cell["status"] in NOT_RUN:
+        return Estimate(None, missing=not_run_why(cell["status"]))
+    mine_all = _cell_rows(all_requests, cell)
+    if mine_all.empty:
+        return Estimate(None, missing="no performance scenario ran for this cell")
+    mine = _cell_rows(measured, cell)
+    values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
+    if values.size == 0:
+        errors = mine_all["error"].map(text) if "error" in mine_all else pd.Series(dtype=str)
+        errors = errors[errors != ""]
+        if not errors.empty:
+            return Estimate(None, missing=f"all {len(errors)} measured requests failed: {errors.iloc[0][:120]}")
+        return Estimate(None, missing=f"no {column} recorded")
+    p95 = float(np.percentile(values, 95))
+    ci = bootstrap_percentile_ci(values, 95, n_boot=500, seed=len(values))
+    return Estimate(p95, *(ci or (None, None)))
+
+
+def _cell_rows(frame: pd.DataFrame, cell: dict[str, Any]) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    mask = (frame["model"] == cell["model"]) & (frame["profile"] == cell["profile"])
+    selected: pd.DataFrame = frame.loc[mask]
+    return selected
+
+
+def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) -> Estimate:
+    if not present:
+        return Estimate(None, missing=absent_why)
+    value = clean(cell.get(column))
+    if value is None:
+        why = not_run_why(cell["status"]) if cell["status"] in NOT_RUN else "not recorded for this cell"
+        return Estimate(None, missing=why)
+    return Estimate(value)
+
+
+def _energy(cell: dict[str, Any], present: bool) -> Estimate:
+    source = text(cell.get("energy_source"))
+    if not present:
+        return Estimate(None, missing="energy per request not computed by this run")
+    value = clean(cell.get("energy_per_request_j"))
+    if value is None:
+        if cell["status"] in NOT_RUN:
+            return Estimate(None, missing=not_run_why(cell["status"]))
+        if source in ("", "none"):
+            return Estimate(None, missing="no energy sensor and no power model for this profile")
+        return Estimate(None, missing="no requests to divide the cell's energy by")
+    total, low, high = clean(cell.get("energy_j")), clean(cell.get("energy_j_low")), clean(cell.get("energy_j_high"))
+    if total and low is not None and high is not None:
+        # a per-request figure carries the cell's relative range
+        return Estimate(value, value * low / total, value * high / total)
+    return Estimate(value)
+
+
+def _fit(cell: dict[str, Any]) -> bool | None:
+    raw = cell.get("fit")
+    if isinstance(raw, bool | np.bool_):
+        return bool(raw)
+    word = text(raw).strip().lower()
+    if word in ("yes", "true", "fits", "ok", "1"):
+        return True
+    if word in ("no", "false", "does_not_fit", "0"):
+        return False
+    return None
+
+
+def _cells(
+    cells: pd.DataFrame, requests: pd.DataFrame, measured: pd.DataFrame, scores: list[TaskScore], n_tasks: int
+) -> list[CellView]:
+    cols = set(cells.columns)
+    out: list[CellView] = []
+    for r in _records(cells):
+        r["model"], r["profile"] = text(r.get("model")), text(r.get("profile"))
+        r["status"] = text(r.get("status")) or "ok"
+        acc, scored, total, items = _accuracy(r, scores, n_tasks)
+        metrics = {
+            ACCURACY.key: acc,
+            P95_E2E.key: _latency_estimate(r, requests, measured, "e2e_s"),
+            P95_TTFT.key: _latency_estimate(r, requests, measured, "ttft_s"),
+            MEMORY.key: _plain(r, "peak_rss_mb", "peak_rss_mb" in cols, "memory not measured by this run"),
+            ENERGY.key: _energy(r, "energy_per_request_j" in cols),
+            COST.key: _plain(r, COST.key, COST.key in cols, "cost not computed by this run"),
+        }
+        numbers = {
+            k: clean(r.get(k))
+            for k in (
+                "peak_anon_mb",
+                "peak_file_mb",
+                "model_file_mb",
+                "energy_j",
+                "energy_j_low",
+                "energy_j_high",
+                "load_time_s",
+                "cost_per_mtok_usd",
+                "n_requests",
+                "n_errors",
+                "warmup_requests",
+                "threads",
+                "memory_budget_mb",
+                "duration_s",
+            )
+        }
+        out.append(
+            CellView(
+                model=r["model"],
+                tier=text(r.get("tier")),
+                backend=text(r.get("backend")),
+                profile=r["profile"],
+                status=r["status"],
+                reason=text(r.get("reason")),
+                emulated_on=text(r.get("emulated_on")),
+                energy_source=text(r.get("energy_source")) or "none",
+                metrics=metrics,
+                numbers=numbers,
+                tasks_scored=scored,
+                tasks_total=total,
+                items=items,
+                fit=_fit(r),
+                fit_reason=text(r.get("fit_reason")),
+            )
+        )
+    out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))
+    return out
+
+
+def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[LatencyRow]:
+    rows: list[LatencyRow] = []
+    if requests.empty:
+        return rows
+    keys = ["model", "profile", "scenario", "point"]
+    frame = requests.copy()
+    for key in keys:
+        frame[key] = frame[key].map(text) if key in frame else ""
+    frame["_ok"] = frame.index.isin(measured.index)
+    for (model, profile, scenario, point), group in frame.groupby(keys, sort=True):
+        ok = group[group["_ok"]]
+        warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
+        errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
+        for metric in LATENCY_METRICS:
+            if metric not in ok:
+                continue
+            summary = summarize(ok[metric].map(clean).tolist())
+            rows.append(
+                LatencyRow(
+                    str(model),
+                    str(profile),
+                    str(scenario),
+                    str(point),
+                    metric,
+                    {k: clean(v) for k, v in summary.items()},
+                    errs,
+                    warm,
+                )
+            )
+    return rows
+
+
+def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
+    notes: list[Caveat] = []
+    emulated: set[str] = set()
+    for c in view_cells:
+        if c.status != "ok":
+            what = {
+                "failed": "failed",
+                "skipped": "was skipped",
+                "does_not_fit": "does not fit the profile",
+                "partial": "finished only partly",
+            }.get(c.status, c.status)
+            notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
+        if c.emulated_on and c.profile not in emulated:
+            emulated.add(c.profile)
+            notes.append(
+                Caveat(
+                    "emulated",
+                    c.profile,
+                    f"{c.profile} was emulated on {c.emulated_on} (thread and memory caps): "
+                    "its latency and energy are not native figures of that device.",
+                )
+            )
+        if c.energy_source == "estimate" and c.numbers.get("energy_j") is not None:
+            low, high = c.numbers.get("energy_j_low"), c.numbers.get("energy_j_high")
+            span = f" (range {low:.3g}–{high:.3g} J)" if low is not None and high is not None else ""
+            notes.append(
+                Caveat(
+                    "energy",
+                    c.label,
+                    f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
+                )
+            )
+        errors = c.numbers.get("n_errors")
+        if errors:
+            notes.append(Caveat("requests", c.label, f"{int(errors)} request(s) of {c.label} failed and are excluded."))
+    for s in scores:
+        if s.status != "ok" and s.primary:
+            notes.append(
+                Caveat(
+                    "task",
+                    f"{s.task} / {s.model} on {s.profile}",
+                    f"Task {s.task} is {s.status} for {s.model} on {s.profile}: {s.reason or 'no reason recorded'}.",
+                )
+            )
+    for column, why in (
+        ("cost_per_1k_requests_usd", "Cost per request was not computed by this run."),
+        ("energy_per_request_j", "Energy per request was not computed by this run."),
+    ):
+        if column not in cols:
+            notes.append(Caveat("data", column, why))
+    if samples.torn_lines:
+        notes.append(
+            Caveat("data", "samples.jsonl", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped.")
+        )
+    return notes
+
+
+def build_view(run_dir: Path) -> RunView:
+    """Read a run directory into the view model."""
+    store = RunStore.open(run_dir)
+    meta = store.read_meta()
+    suite = _suite(meta)
+    constraints, note = _constraints(meta, suite)
+    models = _by_name(meta.get("models"))
+    profiles = _by_name(meta.get("profiles"))
+    cells_df = store.read_table("cells")
+    requests = store.read_table("requests")
+    scores_df = store.read_table("scores")
+    tiers = {text(r["model"]): text(r.get("tier")) for r in _records(cells_df)}
+    tiers.update({k: text(v.get("tier")) for k, v in models.items() if text(v.get("tier"))})
+    scores = _score_rows(scores_df, tiers)
+    suite_tasks = _suite_tasks(meta, suite)
+    tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
+    measured = _measured(requests)
+    cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
+    samples = read_samples(store.samples_path)
+    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
+    packages = meta.get("packages") or meta.get("versions") or (host or {}).get("packages") or {}
+    return RunView(
+        run_dir=run_dir,
+        meta=meta,
+        suite_name=text(suite.get("name")) or run_dir.name,
+        suite_description=text(suite.get("description")),
+        created=text(meta.get("created") or meta.get("created_at")),
+        git_revision=text(meta.get("git_revision") or meta.get("git") or meta.get("revision")),
+        constraints=constraints,
+        constraints_note=note,
+        host=host or {},
+        packages=packages if isinstance(packages, dict) else {},
+        profiles=profiles,
+        models=models,
+        cells=cells,
+        scores=scores,
+        latency=_latency_rows(requests, measured),
+        samples=samples,
+        caveats=_caveats(cells, scores, samples, set(cells_df.columns)),
+        tasks=tasks,
+        requests=measured,
+        cell_columns=list(cells_df.columns),
+    )
