@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -130,7 +130,7 @@ def _check_metric_present(rule: GateRule, index: int, run: Snapshot, base: Snaps
         needed = ["energy_j", "n_requests"] if info.column == "energy_per_request_j" else [info.column]
         for column in needed:
             if column not in run.cells.columns and column not in base.cells.columns:
-                raise UserError(f"{where}: {info.name}: neither run has a '{column}' cell column")
+                raise UserError(f"{where}: neither the run nor the baseline has a '{column}' column in cells.parquet")
 
 
 def _fmt(value: float, info: MetricInfo) -> str:
@@ -244,7 +244,14 @@ def _judge_cell(
     result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
     same = (base.cells["model"].astype(str) == model) & (base.cells["profile"].astype(str) == profile)
     match = base.cells[same]
-    if not _is_ok(row["status"]):
+    if str(row["status"]) == "skipped":
+        reason = row.get("reason")
+        why = f" ({reason})" if isinstance(reason, str) and reason else ""
+        if not match.empty and _is_ok(match.iloc[0]["status"]):
+            result.verdict, result.reason = "not_comparable", f"skipped in the run{why} but measured in the baseline"
+        else:
+            result.verdict, result.reason = "inconclusive", f"skipped in the run{why}"
+    elif not _is_ok(row["status"]):
         reason = row.get("reason")
         why = f": {reason}" if isinstance(reason, str) and reason else ""
         result.verdict, result.reason = (
@@ -266,6 +273,17 @@ def _judge_cell(
     return result
 
 
+def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:
+    """A rule that names no tier or model leaves out cells skipped in the run and absent or
+    skipped in the baseline too (e.g. an API tier with no key on either side)."""
+    if rule.tier is not None or rule.model is not None or str(row["status"]) != "skipped":
+        return True
+    same = (base.cells["model"].astype(str) == str(row["model"])) & (
+        base.cells["profile"].astype(str) == str(row["profile"])
+    )
+    return any(_is_ok(status) for status in base.cells[same]["status"])
+
+
 def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: str = "rules") -> GateReport:
     """Every rule on every cell it selects. UserError for rules that address nothing in the run."""
     if run.cells.empty:
@@ -274,22 +292,45 @@ def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: s
     for index, rule in enumerate(settings.rules, start=1):
         cells = _select_cells(rule, index, run, rules_source)
         _check_metric_present(rule, index, run, base, rules_source)
-        results.extend(_judge_cell(rule, index, row, run, base, settings) for _, row in cells.iterrows())
+        for _, row in cells.iterrows():
+            if not _addressed(rule, row, base):
+                continue
+            results.append(_judge_cell(rule, index, row, run, base, settings))
+    if not results:
+        raise UserError(f"{rules_source}: no rule matched a cell that ran (every selected cell was skipped)")
     report = GateReport(run.source, base.source, settings, results)
     report.warnings.extend(_meta_warnings(run, base))
     return report
 
 
+def _model_specs(meta: dict[str, Any]) -> dict[str, Any]:
+    models = meta.get("models")
+    if not isinstance(models, list):
+        return {}
+    return {m["name"]: m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)}
+
+
 def _meta_warnings(run: Snapshot, base: Snapshot) -> list[str]:
-    """Differences that do not block a comparison but that a reader should know about."""
+    """Differences that do not block a comparison but that explain a verdict (a changed model file,
+    another host, another suite)."""
     warnings = []
-    for key in ("suite", "host", "git"):
-        a, b = run.meta.get(key), base.meta.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            a, b = (
-                a.get("name", a.get("hostname", a.get("revision"))),
-                b.get("name", b.get("hostname", b.get("revision"))),
-            )
-        if isinstance(a, str) and isinstance(b, str) and a != b:
-            warnings.append(f"{key} differs: run {a}, baseline {b}")
+    pairs = {
+        "suite": (run.meta.get("suite"), base.meta.get("suite"), "name"),
+        "host": (run.meta.get("host"), base.meta.get("host"), "hostname"),
+        "llama.cpp": (run.meta.get("host"), base.meta.get("host"), "llama_cpp"),
+    }
+    for label, (a, b, key) in pairs.items():
+        if isinstance(a, dict) and isinstance(b, dict) and a.get(key) != b.get(key) and a.get(key) and b.get(key):
+            warnings.append(f"{label} differs: run {a.get(key)}, baseline {b.get(key)}")
+    a_rev, b_rev = run.meta.get("git_revision"), base.meta.get("git_revision")
+    if isinstance(a_rev, str) and isinstance(b_rev, str) and a_rev != b_rev:
+        warnings.append(f"tierbench revision differs: run {a_rev[:12]}, baseline {b_rev[:12]}")
+    run_specs, base_specs = _model_specs(run.meta), _model_specs(base.meta)
+    for name in sorted(set(run_specs) & set(base_specs)):
+        a_spec, b_spec = run_specs[name], base_specs[name]
+        keys = sorted(k for k in set(a_spec) | set(b_spec) if k != "params" and a_spec.get(k) != b_spec.get(k))
+        a_params, b_params = a_spec.get("params") or {}, b_spec.get("params") or {}
+        keys += sorted(f"params.{k}" for k in set(a_params) | set(b_params) if a_params.get(k) != b_params.get(k))
+        if keys:
+            warnings.append(f"model '{name}' is configured differently from the baseline ({', '.join(keys)})")
     return warnings

@@ -86,7 +86,21 @@ def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _numeric_cell_columns(cells: pd.DataFrame) -> list[str]:
-    return [c for c in cells.columns if c not in CELL_KEYS and pd.api.types.is_numeric_dtype(cells[c])]
+    """Columns whose values are all numbers or missing (an all-missing column counts: not measured)."""
+    numeric = []
+    for column in cells.columns:
+        if column in CELL_KEYS:
+            continue
+        series = cells[column]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series):
+            numeric.append(column)
+            continue
+        present = series.dropna()
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+            numeric.append(column)
+    return numeric
 
 
 def normalize_cells(cells: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,148 @@
+"""Synthetic run directories for gate tests, written through the real RunStore.
+
+Item outcomes and latencies are explicit or drawn from a seeded generator, so a test states
+exactly how much a run differs from its baseline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.results import RunStore
+
+
+def outcomes(n: int, accuracy: float, seed: int = 0) -> list[bool]:
+    """``n`` item outcomes with exactly round(n * accuracy) correct, in a seeded order."""
+    correct = round(n * accuracy)
+    values = np.array([True] * correct + [False] * (n - correct))
+    np.random.default_rng(seed).shuffle(values)
+    return [bool(v) for v in values]
+
+
+def flip_correct(values: list[bool], k: int) -> list[bool]:
+    """The first ``k`` correct items turned wrong: a paired degradation of exactly k items."""
+    out = list(values)
+    for i, value in enumerate(out):
+        if k == 0:
+            break
+        if value:
+            out[i] = False
+            k -= 1
+    return out
+
+
+@dataclass
+class Cell:
+    model: str = "nano"
+    tier: str = "nano"
+    profile: str = "host"
+    status: str = "ok"
+    reason: str = ""
+    tasks: dict[str, list[bool]] = field(default_factory=lambda: {"arith": outcomes(60, 0.6)})
+    latency_scale: float = 1.0
+    latency_seed: int = 0
+    requests: int = 30
+    repetitions: int = 1
+    points: tuple[str, ...] = ("pp32/tg16",)
+    peak_rss_mb: float = 300.0
+    peak_anon_mb: float = 140.0
+    energy_j: float | None = 100.0
+    energy_range: float = 0.0  # +/- fraction for an estimated range (0: no range columns)
+    extra: dict[str, Any] = field(default_factory=dict)
+    targets: dict[str, str] = field(default_factory=dict)  # doc_id -> target override
+
+
+def _request_rows(cell: Cell) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(cell.latency_seed)
+    rows: list[dict[str, Any]] = []
+    for point in cell.points:
+        for repetition in range(cell.repetitions):
+            for index in range(cell.requests + 1):
+                ttft = float(rng.lognormal(np.log(0.05), 0.25)) * cell.latency_scale
+                tpot = float(rng.lognormal(np.log(0.01), 0.2)) * cell.latency_scale
+                rows.append(
+                    {
+                        "cell_id": f"{cell.model}@{cell.profile}",
+                        "model": cell.model,
+                        "profile": cell.profile,
+                        "scenario": "short",
+                        "point": point,
+                        "repetition": repetition,
+                        "index": index,
+                        "warmup": index == 0,
+                        "ttft_s": ttft * (5 if index == 0 else 1),  # a slow warm-up that must be ignored
+                        "e2e_s": ttft + 15 * tpot,
+                        "tpot_s": tpot,
+                        "decode_tps": 1 / tpot,
+                        "prefill_tps": 32 / ttft,
+                        "error": None,
+                    }
+                )
+    return rows
+
+
+def write_run(path: Path, cells: list[Cell] | None = None, meta: dict[str, Any] | None = None) -> Path:
+    """A run directory with the given cells (default: one healthy nano cell)."""
+    cells = cells if cells is not None else [Cell()]
+    store = RunStore.create(path)
+    store.write_meta(
+        {
+            "run_id": path.name,
+            "suite": {"name": "synthetic"},
+            "models": [{"name": c.model, "tier": c.tier, "backend": "llamacpp", "params": {}} for c in cells],
+            "host": {"hostname": "testhost"},
+            **(meta or {}),
+        }
+    )
+    cell_rows, request_rows, samples = [], [], []
+    for cell in cells:
+        ok = cell.status == "ok"
+        row: dict[str, Any] = {
+            "cell_id": f"{cell.model}@{cell.profile}",
+            "model": cell.model,
+            "tier": cell.tier,
+            "backend": "llamacpp",
+            "profile": cell.profile,
+            "status": cell.status,
+            "reason": cell.reason,
+            "peak_rss_mb": cell.peak_rss_mb,
+            "peak_anon_mb": cell.peak_anon_mb,
+            "energy_j": cell.energy_j,
+            "n_requests": cell.requests * cell.repetitions * len(cell.points),
+            **cell.extra,
+        }
+        if cell.energy_range and cell.energy_j is not None:
+            row["energy_j_low"] = cell.energy_j * (1 - cell.energy_range)
+            row["energy_j_high"] = cell.energy_j * (1 + cell.energy_range)
+        cell_rows.append(row)
+        if not ok:
+            continue
+        request_rows.extend(_request_rows(cell))
+        for task, values in cell.tasks.items():
+            for doc_id, correct in enumerate(values):
+                samples.append(
+                    {
+                        "cell_id": f"{cell.model}@{cell.profile}",
+                        "model": cell.model,
+                        "profile": cell.profile,
+                        "task": task,
+                        "doc_id": doc_id,
+                        "target": cell.targets.get(str(doc_id), f"answer-{task}-{doc_id}"),
+                        "correct": correct,
+                        "score": float(correct),
+                    }
+                )
+    store.write_table("cells", pd.DataFrame(cell_rows))
+    store.write_table("requests", pd.DataFrame(request_rows))
+    store.write_samples(samples)
+    return path
+
+
+def write_rules(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
