@@ -1,5 +1,16 @@
-"""Run directories: column declarations and an atomic, resumable store."""
+"""Run directories: column declarations, crash-safe files and the table store."""
 
-from harness.results.store import RunStore
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["RunStore"]
+
+
+def __getattr__(name: str) -> Any:
+    # RunStore needs pandas; import it on first use so light users (the cell worker) stay light.
+    if name == "RunStore":
+        from harness.results.store import RunStore
+
+        return RunStore
+    raise AttributeError(name)

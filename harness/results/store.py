@@ -15,9 +15,7 @@ never leaves a half-written table; jsonl appends tolerate a torn last line.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,59 +23,11 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.results.columns import CELL_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
+from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+
+__all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
 _COLUMNS = {"cells": CELL_COLUMNS, "requests": REQUEST_COLUMNS, "scores": SCORE_COLUMNS}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
-
-
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as a line and flush it to disk."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(line)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a jsonl file; a torn final line (a killed writer) is dropped, others must parse."""
-    if not path.exists():
-        return []
-    records: list[dict[str, Any]] = []
-    lines = path.read_bytes().split(b"\n")
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            records.append(json.loads(raw.decode("utf-8")))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
-                break  # torn last line from an interrupted append
-            raise UserError(f"{path}:{number}: corrupted record (not JSON); delete the line or the run") from None
-    return records
-
-
-def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    yield from read_jsonl(path)
 
 
 class RunStore:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.meters.memory import read_status
-from harness.results.store import atomic_write_json
+from harness.results.files import atomic_write_json
 from harness.runner.cell import EXIT_OVER_BUDGET, CellSpec
 from harness.runner.collect import read_cell_status
 from harness.runner.events import EVENT_FD_VARIABLE

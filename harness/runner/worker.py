@@ -20,7 +20,7 @@ from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.memory import MemorySampler
-from harness.results.store import append_jsonl, atomic_write_json, read_jsonl
+from harness.results.files import append_jsonl, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
 from harness.runner.limits import MemoryWatchdog, apply_cpu_limits
@@ -133,6 +133,11 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
+            # the model's own footprint while serving, before the evaluation stack is imported
+            memory.sample()
+            serving = memory.result
+            row.update(serving_peak_rss_mb=serving.peak_rss_mb, serving_peak_anon_mb=serving.peak_anon_mb,
+                       serving_peak_file_mb=serving.peak_file_mb)
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
@@ -149,8 +154,10 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             if watchdog is not None:
                 watchdog.stop()
     result = memory.result
+    # the kernel syncs per-thread RSS counters lazily, so an earlier reading can exceed a later VmHWM
+    peaks = [v for v in (result.peak_rss_mb, row.get("serving_peak_rss_mb")) if v is not None]
     row.update(
-        peak_rss_mb=result.peak_rss_mb,
+        peak_rss_mb=max(peaks) if peaks else None,
         peak_anon_mb=result.peak_anon_mb,
         peak_file_mb=result.peak_file_mb,
         energy_source=reading.source,
