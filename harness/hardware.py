@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from harness.config.loading import read_yaml, validate
-from harness.config.profile import CostModel, HardwareProfile, PowerModel
+from harness.config.profile import Accelerator, CostModel, HardwareProfile, PowerModel
 from harness.errors import ConfigError, UserError
+from harness.meters.host import gpu_info
 
 # Per-core figures for the host's estimate when nothing better is known: a typical server core
 # draws a few watts idle and 10-15 W under load (vendor TDP / core count; see docs/energy.md).
@@ -26,6 +30,20 @@ def shipped_profile_paths() -> dict[str, Path]:
     return {path.stem: path for path in sorted(shipped_dir().glob("*.yaml"))}
 
 
+@functools.lru_cache(maxsize=1)
+def _host_accelerator() -> Accelerator:
+    """The first NVIDIA GPU nvidia-smi reports, or none."""
+    if shutil.which("nvidia-smi") is None:
+        return Accelerator()
+    for gpu in gpu_info():
+        try:
+            memory_mib = float(str(gpu["memory"]).split()[0])
+        except (ValueError, IndexError):
+            continue
+        return Accelerator(kind="gpu", name=str(gpu["name"]), memory_gb=round(memory_mib / 1024, 1))
+    return Accelerator()
+
+
 def host_profile() -> HardwareProfile:
     """This machine as a profile: its usable cores and memory, a per-core power estimate."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -37,37 +55,55 @@ def host_profile() -> HardwareProfile:
             "class": "host",
             "cores": cores,
             "memory_mb": round(memory_mb),
+            "accelerator": _host_accelerator(),
             "power": PowerModel(
                 idle_watts=HOST_IDLE_W_PER_CORE * cores,
                 max_watts=HOST_MAX_W_PER_CORE * cores,
                 source=f"generic per-core estimate ({HOST_IDLE_W_PER_CORE}-{HOST_MAX_W_PER_CORE} W/core)",
             ),
             "cost": CostModel(usd_per_hour=0.0, usd_per_kwh=0.15, source="host: hardware already owned"),
+            "sources": ["detected: os.sched_getaffinity, psutil.virtual_memory, nvidia-smi"],
         }
     )
 
 
-def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, object]:
+# Fields a profile never inherits through ``extends``: its identity is its own.
+NOT_INHERITED = ("name", "extends")
+
+
+def _parent_raw(parent: str, path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
+    """The parent's merged fields: ``host`` as detected, or a profile file near ``path`` / shipped."""
+    if parent == "host":
+        return host_profile().model_dump(mode="json", by_alias=True, exclude_none=True)
+    parent_path = _find_path(parent, path.parent)
+    if parent_path is None:
+        known = ", ".join(["host", *shipped_profile_paths()])
+        raise ConfigError(f"{path}: field 'extends': unknown profile '{parent}' (known: {known})")
+    return _load_raw(parent_path, chain)
+
+
+def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A profile file's fields with its ``extends`` chain merged in (child wins, nested maps merge)."""
     data = read_yaml(path)
+    if data is None:
+        raise ConfigError(f"{path}: file is empty")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of profile fields")
     parent = data.get("extends")
     if parent is None:
-        return dict(data)
+        return data
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: field 'extends': must be a profile name")
     name = str(data.get("name", path.stem))
     if parent in chain or parent == name:
         cycle = " -> ".join((*chain, name, parent))
         raise ConfigError(f"{path}: field 'extends': cycle ({cycle})")
-    parent_path = _find_path(parent, path.parent)
-    if parent_path is None:
-        raise ConfigError(f"{path}: field 'extends': unknown profile '{parent}'")
-    merged = _load_raw(parent_path, (*chain, name))
-    merged.pop("extends", None)
+    merged = {k: v for k, v in _parent_raw(parent, path, (*chain, name)).items() if k not in NOT_INHERITED}
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}  # type: ignore[dict-item]
+            merged[key] = {**merged[key], **value}
+        elif key == "sources" and isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = list(dict.fromkeys([*value, *merged[key]]))
         else:
             merged[key] = value
     return merged
@@ -80,8 +116,10 @@ def _find_path(name: str, near: Path | None = None) -> Path | None:
 
 
 def load_profile_file(path: Path) -> HardwareProfile:
+    """Read, merge (``extends``) and validate one profile file; errors name the file and field."""
     raw = _load_raw(path)
-    raw.setdefault("name", path.stem)
+    if "name" not in raw:
+        raw["name"] = path.stem
     return validate(HardwareProfile, raw, str(path))
 
 
@@ -100,4 +138,5 @@ def get_profile(name_or_path: str) -> HardwareProfile:
 
 
 def all_profiles() -> list[HardwareProfile]:
+    """``host`` and every shipped profile, resolved."""
     return [host_profile(), *(load_profile_file(p) for p in shipped_profile_paths().values())]

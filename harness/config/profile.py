@@ -28,9 +28,11 @@ class PowerModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    idle_watts: float = Field(gt=0)
-    max_watts: float = Field(gt=0)
+    idle_watts: float = Field(gt=0, description="Whole-device draw when idle, in watts.")
+    max_watts: float = Field(gt=0, description="Whole-device draw at full load, in watts.")
     source: str = Field(min_length=1, description="Datasheet, measurement or review the figures come from.")
+    idle_source: str = Field(default="", description="Where idle_watts comes from, when it differs from source.")
+    max_source: str = Field(default="", description="Where max_watts comes from, when it differs from source.")
 
     @model_validator(mode="after")
     def _max_above_idle(self) -> PowerModel:
@@ -57,7 +59,7 @@ class HardwareProfile(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
     device_class: Literal["edge", "mobile", "laptop", "desktop", "server", "cloud", "host"] = Field(alias="class")
-    cores: int = Field(ge=1, description="Physical cores usable by the model.")
+    cores: int = Field(ge=1, description="CPU cores usable by the model (pinned with CPU affinity when emulated).")
     threads: int | None = Field(default=None, ge=1, description="Inference threads (default: cores).")
     memory_mb: float = Field(gt=0, description="Memory budget for one model process, in MiB.")
     accelerator: Accelerator = Field(default_factory=Accelerator)
@@ -69,3 +71,8 @@ class HardwareProfile(BaseModel):
     @property
     def effective_threads(self) -> int:
         return self.threads or self.cores
+
+    @property
+    def memory_gb(self) -> float:
+        """The memory budget in GiB, as the report prints it."""
+        return self.memory_mb / 1024

@@ -179,6 +179,7 @@ class LocalExecutor:
                 "reason": f"does not fit (peak {peak_gb:.2f} GB > {budget_gb:.2f} GB)",
                 **seen,
                 "peak_rss_mb": over["peak_rss_mb"],
+                **{key: over[key] for key in ("limit_mechanism", "cpus") if key in over},
             }
         if code < 0:
             return {"status": "failed", "reason": f"worker killed by {_signal_name(code)} while {watch.phase}", **seen}

@@ -2,9 +2,16 @@
 
 Threads are set through the environment before any runtime starts (llama.cpp reads
 ``TIERBENCH_THREADS``; OpenMP/BLAS read the usual variables), cores through
-``sched_setaffinity``. Memory is watched by a thread: when resident memory passes the budget
-the process records the overrun and exits with ``EXIT_OVER_BUDGET`` so the parent can report
+``sched_setaffinity`` on every thread of the process. Memory is watched by a thread: when
+resident memory (anonymous + file-backed, i.e. weights mapped in too) passes the budget the
+process records the overrun and exits with ``EXIT_OVER_BUDGET`` so the parent can report
 "does not fit" rather than a crash.
+
+Why a watchdog and not a cgroup: a cgroup ``memory.max`` makes the kernel reclaim the
+file-backed weight pages first and OOM-kill only when anonymous memory overflows, so a model
+whose mmap'd weights exceed the budget would thrash rather than stop, and the kill arrives as a
+bare SIGKILL. The watchdog applies the same rule everywhere (cgroup v1 or v2, containers without
+delegation) and reports the peak it saw. ``memory_mechanism_note`` records why no cgroup was used.
 """
 
 from __future__ import annotations
@@ -28,6 +35,12 @@ def thread_environment(profile: HardwareProfile) -> dict[str, str]:
     return dict.fromkeys(THREAD_VARIABLES, threads)
 
 
+# Value of the cells table's ``limit_mechanism`` column.
+WATCHDOG = "rss-watchdog"
+NO_LIMIT = "none"
+TASK_DIR = Path("/proc/self/task")
+
+
 @dataclass
 class AppliedLimits:
     threads: int
@@ -36,8 +49,19 @@ class AppliedLimits:
     notes: list[str]
 
 
+def _thread_ids(task_dir: Path = TASK_DIR) -> list[int]:
+    try:
+        return [int(entry.name) for entry in task_dir.iterdir() if entry.name.isdigit()]
+    except OSError:
+        return [0]
+
+
 def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
-    """Pin this process to as many CPUs as the profile has cores (never more than the host has)."""
+    """Pin every thread of this process to as many CPUs as the profile has cores.
+
+    Threads started before this call (BLAS pools started at import) keep their own affinity
+    unless set explicitly, so each one is pinned; threads started later inherit it.
+    """
     notes: list[str] = []
     cpus: list[int] = []
     if hasattr(os, "sched_setaffinity"):
@@ -45,17 +69,58 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
         cpus = available[: profile.cores]
         if len(cpus) < profile.cores:
             notes.append(f"profile has {profile.cores} cores, host offers {len(available)}")
+        for tid in _thread_ids():
+            try:
+                os.sched_setaffinity(tid, cpus)
+            except (ProcessLookupError, PermissionError):
+                continue  # a thread that already ended, or one we may not move
         os.sched_setaffinity(0, cpus)
     return AppliedLimits(profile.effective_threads, cpus, profile.memory_mb, notes)
+
+
+def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:
+    """The CPUs any thread of this process may run on now (what the kernel enforces)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return []
+    seen: set[int] = set()
+    for tid in _thread_ids(task_dir):
+        try:
+            seen.update(os.sched_getaffinity(tid))
+        except (ProcessLookupError, PermissionError, OSError):
+            continue
+    return sorted(seen)
+
+
+def format_cpus(cpus: list[int]) -> str:
+    """CPU numbers in the kernel's list form: [0, 1, 2, 5] -> "0-2,5"."""
+    ranges: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if ranges and ranges[-1][1] == cpu - 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+
+
+def memory_mechanism_note(cgroup_root: Path = Path("/sys/fs/cgroup")) -> str:
+    """Why memory is held by the watchdog here: what the cgroup setup of this machine is."""
+    if (cgroup_root / "cgroup.controllers").exists():
+        return "memory held by rss-watchdog (cgroup v2 present; watchdog used so mmap'd weights count)"
+    if (cgroup_root / "memory").is_dir():
+        return "memory held by rss-watchdog (cgroup v1 host: no delegated cgroup v2 memory controller)"
+    return "memory held by rss-watchdog (no cgroup filesystem)"
 
 
 class MemoryWatchdog:
     """Stop the process when its resident memory passes ``budget_mb``."""
 
+    mechanism = WATCHDOG
+
     def __init__(self, budget_mb: float, report_path: Path, interval_s: float = 0.02) -> None:
         self.budget_mb = budget_mb
         self.report_path = report_path
         self.interval_s = interval_s
+        self.cpus = format_cpus(observed_cpus())
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memory-watchdog", daemon=True)
 
@@ -76,6 +141,8 @@ class MemoryWatchdog:
                     "budget_mb": self.budget_mb,
                     "rss_anon_mb": status.get("RssAnon"),
                     "rss_file_mb": status.get("RssFile"),
+                    "limit_mechanism": self.mechanism,
+                    "cpus": self.cpus,
                 }
                 self.report_path.write_text(json.dumps(record))
                 os._exit(EXIT_OVER_BUDGET)

@@ -23,7 +23,14 @@ from harness.meters.memory import MemorySampler
 from harness.results.files import append_jsonl, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
-from harness.runner.limits import MemoryWatchdog, apply_cpu_limits
+from harness.runner.limits import (
+    NO_LIMIT,
+    MemoryWatchdog,
+    apply_cpu_limits,
+    format_cpus,
+    memory_mechanism_note,
+    observed_cpus,
+)
 from harness.runner.scenarios import count_requests, request_key, run_scenario
 
 
@@ -112,7 +119,14 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     watchdog = None
     if spec.enforce_memory:
         watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget).start()
-    row: dict[str, Any] = {"status": "ok", "reason": "", "threads": limits.threads}
+        notes.append(memory_mechanism_note())
+    row: dict[str, Any] = {
+        "status": "ok",
+        "reason": "",
+        "threads": limits.threads,
+        "cpus": format_cpus(limits.cpus),
+        "limit_mechanism": watchdog.mechanism if watchdog is not None else NO_LIMIT,
+    }
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
@@ -127,6 +141,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             t0 = time.perf_counter()
             backend.load()
             row["model_load_s"] = time.perf_counter() - t0
+            row["cpus"] = format_cpus(observed_cpus())  # every thread, the runtime's pool included
             row["load_time_s"] = time.time() - spec.spawn_time if spec.spawn_time else row["model_load_s"]
             row["model_info"] = backend.describe()
             row["model_file_mb"] = row["model_info"].get("model_file_mb")
