@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
-from harness.config.loading import load_yaml_model, read_yaml, validate
+from harness.config.loading import line_of, read_yaml, validate
 from harness.config.models import Catalog
 
 
@@ -20,4 +21,23 @@ def load_catalog(path: Path | None) -> Catalog:
     base = default_catalog()
     if path is None:
         return base
-    return base.merged_with(load_yaml_model(Catalog, path))
+    data = read_yaml(path)
+    user = validate(Catalog, data, str(path))
+    _check_backend_params(user, data, path)
+    return base.merged_with(user)
+
+
+def _check_backend_params(catalog: Catalog, data: Any, path: Path) -> None:
+    """Validate each model's backend ``params`` now, so a typo names the catalog file and line."""
+    from harness.backends.registry import create_backend
+    from harness.errors import BackendUnavailable, ConfigError
+
+    for index, model in enumerate(catalog.models):
+        try:
+            create_backend(model)
+        except BackendUnavailable:
+            continue  # the planner reports it as the cell's skip reason
+        except ConfigError as exc:
+            line = line_of(data, ("models", index, "params")) or line_of(data, ("models", index, "name"))
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: {exc}") from None

@@ -24,6 +24,11 @@ class TierbenchGroup(click.Group):
         except UserError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            # click's own format spreads a bad flag over four lines; keep every user error on one
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
 
 
 @click.group(cls=TierbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})

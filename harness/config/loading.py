@@ -61,7 +61,7 @@ def read_yaml(path: Path) -> Any:
     return data
 
 
-def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
     """Find the source line of the deepest key in ``loc`` that the YAML had."""
     line: int | None = None
     node = data
@@ -83,7 +83,7 @@ def format_validation_error(source: str, exc: ValidationError, data: Any = None)
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     field = ".".join(str(p) for p in loc) or "(top level)"
-    line = _line_of(data, loc) if data is not None else None
+    line = line_of(data, loc) if data is not None else None
     where = f"{source}:{line}" if line else source
     message = first["msg"]
     if first["type"] == "extra_forbidden":

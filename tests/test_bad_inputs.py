@@ -1,0 +1,373 @@
+"""A catalogue of bad inputs: every one ends in exit code 2 and ONE line that names the culprit.
+
+Each case invokes the real CLI in-process (click's runner; nothing here loads a model) with a
+bad suite, catalog, profile, rules or task file from ``tests/data/bad``, a bad flag, or a run
+directory / baseline damaged on purpose. The assertion is the same for all: exit code 2, no
+traceback, exactly one line on stderr, and that line names the file, field or flag to fix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from gate_runs import write_run
+
+from harness.cli.main import cli
+
+BAD = Path(__file__).resolve().parent / "data" / "bad"
+TINY_SUITE = Path(__file__).resolve().parent / "data" / "tiny-suite.yaml"
+
+Setup = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: the command line (``{bad}``, ``{tmp}`` expanded) and what the error must name."""
+
+    id: str
+    args: tuple[str, ...]
+    expect: tuple[str, ...]
+    setup: Setup | None = field(default=None, compare=False)
+
+
+def _run(*extra: str) -> tuple[str, ...]:
+    """``tierbench run`` that would be valid but for ``extra`` (and never gets to run a model)."""
+    return ("run", "--suite", str(TINY_SUITE), "--models", "nano", "--no-report", "--out", "{tmp}/out", *extra)
+
+
+# -- run directories and baselines damaged on purpose ---------------------------------------------
+def _good_run(tmp: Path) -> None:
+    write_run(tmp / "run")
+
+
+def _no_meta(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "cells.parquet").write_bytes(b"")
+
+
+def _meta_not_json(tmp: Path) -> None:
+    _good_run(tmp)
+    (tmp / "run" / "meta.json").write_text('{"run_id": "x", ', encoding="utf-8")
+
+
+def _meta_is_list(tmp: Path) -> None:
+    _good_run(tmp)
+    (tmp / "run" / "meta.json").write_text("[1, 2, 3]", encoding="utf-8")
+
+
+def _cells_garbage(tmp: Path) -> None:
+    _good_run(tmp)
+    (tmp / "run" / "cells.parquet").write_bytes(b"this is not parquet at all")
+
+
+def _requests_truncated(tmp: Path) -> None:
+    _good_run(tmp)
+    path = tmp / "run" / "requests.parquet"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _samples_torn_middle(tmp: Path) -> None:
+    _good_run(tmp)
+    path = tmp / "run" / "samples.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text(lines[0] + '{"task": "arith", "doc_id"\n' + "".join(lines[1:]), encoding="utf-8")
+
+
+def _samples_not_utf8(tmp: Path) -> None:
+    _good_run(tmp)
+    path = tmp / "run" / "samples.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + b'{"task": "caf\xe9"}\n' + b"".join(lines[1:]))
+
+
+def _baseline(tmp: Path) -> Path:
+    _gate_rules(tmp)
+    result = CliRunner().invoke(cli, ["baseline", "save", str(tmp / "run"), "--to", str(tmp / "base.json.gz")])
+    assert result.exit_code == 0, result.output
+    return tmp / "base.json.gz"
+
+
+def _baseline_truncated(tmp: Path) -> None:
+    path = _baseline(tmp)
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def _baseline_tampered(tmp: Path) -> None:
+    path = _baseline(tmp)
+    document = json.loads(gzip.decompress(path.read_bytes()))
+    document["payload"]["source"] = "edited by hand"
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+
+
+def _baseline_future(tmp: Path) -> None:
+    path = _baseline(tmp)
+    document = json.loads(gzip.decompress(path.read_bytes()))
+    document["version"] = 99
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+
+
+def _plain_text(tmp: Path) -> None:
+    _good_run(tmp)
+    (tmp / "notes.txt").write_text("not a baseline\n", encoding="utf-8")
+
+
+def _file_in_the_way(tmp: Path) -> None:
+    (tmp / "blocker").write_text("a file, not a directory", encoding="utf-8")
+
+
+def _gate_rules(tmp: Path) -> None:
+    _good_run(tmp)
+    (tmp / "gate.yaml").write_text("rules:\n  - metric: accuracy\n    max_drop_points: 1\n", encoding="utf-8")
+
+
+GATE = ("gate", "{tmp}/run", "--baseline", "{tmp}/run", "--rules")
+
+CASES: list[Case] = [
+    # -- suite files ------------------------------------------------------------------------------
+    Case("suite-yaml-syntax", _run("--suite", "{bad}/suite_syntax.yaml"), ("suite_syntax.yaml", "line", "YAML")),
+    Case(
+        "suite-unknown-field", _run("--suite", "{bad}/suite_unknown_field.yaml"), ("suite_unknown_field.yaml:3", "taks")
+    ),
+    Case("suite-wrong-type", _run("--suite", "{bad}/suite_wrong_type.yaml"), ("suite_wrong_type.yaml:4", "limit")),
+    Case("suite-empty-file", _run("--suite", "{bad}/suite_empty.yaml"), ("suite_empty.yaml", "empty")),
+    Case("suite-not-utf8", _run("--suite", "{bad}/suite_latin1.yaml"), ("suite_latin1.yaml", "UTF-8")),
+    Case("suite-top-level-list", _run("--suite", "{bad}/suite_list.yaml"), ("suite_list.yaml",)),
+    Case(
+        "suite-nothing-to-run",
+        _run("--suite", "{bad}/suite_nothing_to_run.yaml"),
+        ("suite_nothing_to_run.yaml", "task"),
+    ),
+    Case(
+        "suite-negative-tokens",
+        _run("--suite", "{bad}/suite_negative_tokens.yaml"),
+        ("suite_negative_tokens.yaml", "scenarios.0"),
+    ),
+    Case(
+        "suite-rate-without-rate",
+        _run("--suite", "{bad}/suite_rate_without_rate.yaml"),
+        ("suite_rate_without_rate.yaml", "rate"),
+    ),
+    Case("suite-unknown-kind", _run("--suite", "{bad}/suite_bad_kind.yaml"), ("suite_bad_kind.yaml:5", "kind")),
+    Case(
+        "suite-constraint-out-of-range",
+        _run("--suite", "{bad}/suite_bad_constraint.yaml"),
+        ("suite_bad_constraint.yaml:5", "min_accuracy"),
+    ),
+    Case("suite-missing-file", _run("--suite", "{tmp}/nowhere.yaml"), ("nowhere.yaml", "not found")),
+    Case("suite-is-a-directory", _run("--suite", "{bad}"), ("data/bad", "is a directory")),
+    Case("suite-unknown-name", _run("--suite", "quik"), ("--suite", "quik")),
+    # -- model catalogs ---------------------------------------------------------------------------
+    Case(
+        "catalog-missing-tier",
+        _run("--catalog", "{bad}/catalog_missing_tier.yaml"),
+        ("catalog_missing_tier.yaml", "tier"),
+    ),
+    Case("catalog-unknown-tier", _run("--catalog", "{bad}/catalog_bad_tier.yaml"), ("catalog_bad_tier.yaml:4", "tier")),
+    Case(
+        "catalog-inline-api-key",
+        _run("--catalog", "{bad}/catalog_inline_key.yaml"),
+        ("catalog_inline_key.yaml", "api_key_env"),
+    ),
+    Case(
+        "catalog-duplicate-name", _run("--catalog", "{bad}/catalog_duplicate.yaml"), ("catalog_duplicate.yaml", "twin")
+    ),
+    Case(
+        "catalog-no-models",
+        _run("--catalog", "{bad}/catalog_empty_models.yaml"),
+        ("catalog_empty_models.yaml", "models"),
+    ),
+    Case(
+        "catalog-bad-model-name", _run("--catalog", "{bad}/catalog_bad_name.yaml"), ("catalog_bad_name.yaml:3", "name")
+    ),
+    Case(
+        "catalog-unknown-backend-param",
+        _run("--catalog", "{bad}/catalog_bad_params.yaml", "--models", "typo"),
+        ("catalog_bad_params.yaml", "n_ctxx"),
+    ),
+    Case(
+        "catalog-secret-header",
+        _run("--catalog", "{bad}/catalog_secret_header.yaml", "--models", "remote"),
+        ("catalog_secret_header.yaml", "header_env"),
+    ),
+    Case(
+        "catalog-negative-price",
+        _run("--catalog", "{bad}/catalog_negative_price.yaml"),
+        ("catalog_negative_price.yaml:9", "output_per_mtok"),
+    ),
+    Case("catalog-missing-file", _run("--catalog", "{tmp}/catalog.yaml"), ("catalog.yaml", "not found")),
+    # -- hardware profiles ------------------------------------------------------------------------
+    Case(
+        "profile-missing-power",
+        _run("--profiles", "{bad}/profile_missing_power.yaml"),
+        ("profile_missing_power.yaml", "power"),
+    ),
+    Case(
+        "profile-zero-cores",
+        _run("--profiles", "{bad}/profile_zero_cores.yaml"),
+        ("profile_zero_cores.yaml:4", "cores"),
+    ),
+    Case(
+        "profile-watts-inverted",
+        _run("--profiles", "{bad}/profile_watts_inverted.yaml"),
+        ("profile_watts_inverted.yaml", "max_watts"),
+    ),
+    Case(
+        "profile-extends-cycle",
+        _run("--profiles", "{bad}/profile_cycle_a.yaml"),
+        ("profile_cycle_", "cycle", "profile_cycle_a -> profile_cycle_b"),
+    ),
+    Case(
+        "profile-extends-unknown",
+        _run("--profiles", "{bad}/profile_unknown_parent.yaml"),
+        ("profile_unknown_parent.yaml", "no-such-device"),
+    ),
+    Case(
+        "profile-unknown-class",
+        _run("--profiles", "{bad}/profile_bad_class.yaml"),
+        ("profile_bad_class.yaml:3", "class"),
+    ),
+    Case("profile-unknown-name", _run("--profiles", "host,mainframe-9000"), ("--profiles", "mainframe-9000")),
+    # -- gate rules -------------------------------------------------------------------------------
+    Case(
+        "rules-unknown-metric",
+        (*GATE, "{bad}/rules_unknown_metric.yaml"),
+        ("rules_unknown_metric.yaml:3", "latency"),
+        _good_run,
+    ),
+    Case(
+        "rules-two-tolerances",
+        (*GATE, "{bad}/rules_two_tolerances.yaml"),
+        ("rules_two_tolerances.yaml", "tolerance"),
+        _good_run,
+    ),
+    Case("rules-none", (*GATE, "{bad}/rules_empty.yaml"), ("rules_empty.yaml", "rules"), _good_run),
+    Case(
+        "rules-accuracy-percent",
+        (*GATE, "{bad}/rules_accuracy_percent.yaml"),
+        ("rules_accuracy_percent.yaml", "floor"),
+        _good_run,
+    ),
+    Case(
+        "rules-wrong-direction",
+        (*GATE, "{bad}/rules_wrong_direction.yaml"),
+        ("rules_wrong_direction.yaml", "max_increase"),
+        _good_run,
+    ),
+    Case(
+        "rules-level-out-of-range",
+        (*GATE, "{bad}/rules_bad_level.yaml"),
+        ("rules_bad_level.yaml:2", "level"),
+        _good_run,
+    ),
+    Case("rules-missing-file", (*GATE, "{tmp}/gate.yaml"), ("gate.yaml", "not found"), _good_run),
+    # -- command-line flags -----------------------------------------------------------------------
+    Case("flag-limit-zero", _run("--limit", "0"), ("--limit",)),
+    Case("flag-limit-not-a-number", _run("--limit", "ten"), ("--limit", "ten")),
+    Case("flag-cell-timeout-zero", _run("--cell-timeout", "0"), ("--cell-timeout",)),
+    Case("flag-min-accuracy-above-one", _run("--min-accuracy", "1.5"), ("--min-accuracy",)),
+    Case("flag-unknown-objective", _run("--objective", "prettiest"), ("--objective", "prettiest")),
+    Case("flag-unknown-model", _run("--models", "nano,nanoo"), ("--models", "nanoo")),
+    Case("flag-missing-data-dir", _run("--data-dir", "{tmp}/no-data"), ("--data-dir", "no-data")),
+    Case("flag-misspelt-option", _run("--modles", "nano"), ("--modles",)),
+    Case("flag-unknown-command", ("benchmark",), ("benchmark",)),
+    Case(
+        "flag-out-is-a-file",
+        ("run", "--suite", str(TINY_SUITE), "--out", "{tmp}/blocker/run"),
+        ("--out",),
+        _file_in_the_way,
+    ),
+    Case("flag-gate-without-rules", ("gate", "{tmp}/run", "--baseline", "{tmp}/run"), ("--rules",), _good_run),
+    # -- run directories and baselines ------------------------------------------------------------
+    Case("resume-missing-directory", ("run", "--resume", "{tmp}/gone"), ("gone", "no such run directory")),
+    Case("resume-not-a-run", ("run", "--resume", "{tmp}/run"), ("run", "meta.json"), _no_meta),
+    Case("resume-meta-not-json", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_not_json),
+    Case("resume-meta-not-object", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_is_list),
+    Case(
+        "baseline-from-non-run", ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"), ("run", "meta.json"), _no_meta
+    ),
+    Case(
+        "run-cells-parquet-garbage",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("cells.parquet", "corrupted"),
+        _cells_garbage,
+    ),
+    Case(
+        "run-requests-parquet-truncated",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("requests.parquet", "corrupted"),
+        _requests_truncated,
+    ),
+    Case(
+        "run-samples-torn-line",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("samples.jsonl:2", "corrupted"),
+        _samples_torn_middle,
+    ),
+    Case(
+        "run-samples-not-utf8",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("samples.jsonl:2", "corrupted"),
+        _samples_not_utf8,
+    ),
+    Case(
+        "gate-run-missing",
+        ("gate", "{tmp}/nothing", "--baseline", "{tmp}/run", "--rules", "{tmp}/gate.yaml"),
+        ("nothing",),
+        _gate_rules,
+    ),
+    Case(
+        "baseline-truncated",
+        ("gate", "{tmp}/run", "--baseline", "{tmp}/base.json.gz", "--rules", "{tmp}/gate.yaml"),
+        ("--baseline", "base.json.gz", "corrupted"),
+        _baseline_truncated,
+    ),
+    Case(
+        "baseline-tampered",
+        ("baseline", "show", "{tmp}/base.json.gz"),
+        ("base.json.gz", "checksum"),
+        _baseline_tampered,
+    ),
+    Case(
+        "baseline-future-version",
+        ("baseline", "show", "{tmp}/base.json.gz"),
+        ("base.json.gz", "version"),
+        _baseline_future,
+    ),
+    Case(
+        "baseline-not-a-baseline",
+        ("baseline", "show", "{tmp}/notes.txt"),
+        ("notes.txt", "not a tierbench baseline"),
+        _plain_text,
+    ),
+]
+
+
+def _expand(text: str, tmp: Path) -> str:
+    return text.replace("{bad}", str(BAD)).replace("{tmp}", str(tmp))
+
+
+def test_the_catalogue_is_large_enough() -> None:
+    assert len(CASES) >= 30
+    assert len({case.id for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_bad_input_is_one_line_and_exit_code_2(case: Case, tmp_path: Path) -> None:
+    if case.setup is not None:
+        case.setup(tmp_path)
+    args = [_expand(arg, tmp_path) for arg in case.args]
+    result = CliRunner().invoke(cli, args)
+    err = result.stderr.strip()
+    assert result.exit_code == 2, f"exit {result.exit_code}\n{result.output}\n{err}\n{result.exception!r}"
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output + err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("Error: "), err
+    for needle in case.expect:
+        assert _expand(needle, tmp_path) in err, f"{needle!r} not in: {err}"
