@@ -34,6 +34,22 @@ CELL_COLUMNS = [
     "warmup_requests",
     "started_at",
     "finished_at",
+    # hardware-profile limits and fit/cost (harness.runner.limits, harness.fitcost; docs/profiles.md)
+    "cpus",
+    "limit_mechanism",
+    "fit",
+    "fit_reason",
+    "fit_required_mb",
+    "cost_basis",
+    "seconds_per_request",
+    "cost_per_1k_requests_usd",
+    "cost_per_mtok_usd",
+    "energy_per_request_j",
+    "energy_per_request_j_low",
+    "energy_per_request_j_high",
+    "energy_per_token_j",
+    "energy_cost_per_1k_requests_usd",
+    "slowdown_vs_host",
 ]
 
 # One row per measured request of a perf scenario (warm-ups kept, flagged).

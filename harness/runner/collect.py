@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.fitcost import enrich_cells
 from harness.results.store import RunStore, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.worker import CellFiles
@@ -69,8 +70,11 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str
             score_rows.append({**score, **ident})
         for sample in read_jsonl(files.samples):
             samples.append({**ident, **sample})
-    store.write_table("cells", pd.DataFrame(cell_rows))
-    store.write_table("requests", pd.DataFrame(request_rows))
+    requests_table = pd.DataFrame(request_rows)
+    profiles = {spec.profile.name: spec.profile for spec in specs}
+    models = {spec.model.name: spec.model for spec in specs}
+    store.write_table("cells", enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models))
+    store.write_table("requests", requests_table)
     store.write_table("scores", pd.DataFrame(score_rows))
     store.write_samples(samples)
 

@@ -1,0 +1,249 @@
+"""Fit and cost per model × profile, from the measured tables.
+
+A cell *fits* when the model's weights plus its measured working memory (the process's peak
+anonymous memory: KV cache, buffers, runtime) stay within the profile's memory budget. A cell
+the watchdog stopped does not fit, with the peak it reached. A cell that could not run on this
+host (a GPU profile here, say) gets a verdict estimated from a cell of the same model that did
+run, and says so.
+
+Cost for a local model is the profile's hourly price times the measured machine time per
+request, plus the energy per request times the electricity price; for an API model it is the
+catalog's list price per token. Per 1M tokens means per million *output* tokens, the prompt
+tokens that produced them included in the price.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from harness.config.models import ModelSpec
+from harness.config.profile import HardwareProfile
+
+MIB_PER_GIB = 1024.0
+J_PER_KWH = 3.6e6
+
+# Columns enrich_cells adds to the cells table (documented in docs/profiles.md).
+FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
+COST_COLUMNS = [
+    "cost_basis",
+    "seconds_per_request",
+    "cost_per_1k_requests_usd",
+    "cost_per_mtok_usd",
+    "energy_per_request_j",
+    "energy_per_request_j_low",
+    "energy_per_request_j_high",
+    "energy_per_token_j",
+    "energy_cost_per_1k_requests_usd",
+]
+FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
+TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for missing / NaN / non-numeric values."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _gb(mb: float) -> str:
+    return f"{mb / MIB_PER_GIB:.2f} GB"
+
+
+@dataclass
+class RequestStats:
+    """A cell's measured, successful, non-warm-up requests."""
+
+    n: int
+    seconds_per_request: float
+    prompt_tokens: float
+    output_tokens: float
+    e2e_by_point: dict[tuple[str, str], float]
+
+
+def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
+    """Per cell: machine seconds per request (E2E / concurrency), mean token counts, E2E per point."""
+    if requests.empty or "cell_id" not in requests.columns or "e2e_s" not in requests.columns:
+        return {}
+    measured = requests
+    if "warmup" in measured.columns:
+        measured = measured[~measured["warmup"].fillna(False).astype(bool)]
+    if "error" in measured.columns:
+        measured = measured[measured["error"].isna() | (measured["error"] == "")]
+    measured = measured[measured["e2e_s"].notna()]
+    stats: dict[str, RequestStats] = {}
+    for cell_id, group in measured.groupby("cell_id", sort=False):
+        concurrency = (
+            group["concurrency"].fillna(1).astype(float).clip(lower=1)
+            if "concurrency" in group.columns
+            else pd.Series(1.0, index=group.index)
+        )
+        busy = group["e2e_s"].astype(float) / concurrency
+        by_point: dict[tuple[str, str], float] = {}
+        if {"scenario", "point"} <= set(group.columns):
+            for (scenario, point), part in group.groupby(["scenario", "point"], sort=False):
+                by_point[(str(scenario), str(point))] = float(part["e2e_s"].astype(float).mean())
+        stats[str(cell_id)] = RequestStats(
+            n=len(group),
+            seconds_per_request=float(busy.mean()),
+            prompt_tokens=float(group["prompt_tokens"].fillna(0).astype(float).mean())
+            if "prompt_tokens" in group.columns
+            else 0.0,
+            output_tokens=float(group["output_tokens"].fillna(0).astype(float).mean())
+            if "output_tokens" in group.columns
+            else 0.0,
+            e2e_by_point=by_point,
+        )
+    return stats
+
+
+def _memory_need(row: dict[str, Any]) -> tuple[float, float] | None:
+    """(weights MiB, working MiB) measured in a cell that ran, or None."""
+    weights = _num(row.get("model_file_mb"))
+    working = _num(row.get("peak_anon_mb"))
+    if row.get("status") != "ok" or weights is None or working is None:
+        return None
+    return weights, working
+
+
+def fit_verdict(
+    row: dict[str, Any], budget_mb: float | None, reference: dict[str, Any] | None
+) -> tuple[str, str, float | None]:
+    """(fit, reason, required MiB) for one cell; ``reference`` is a cell of the same model that ran."""
+    status = row.get("status")
+    if status == "does_not_fit":
+        peak = _num(row.get("peak_rss_mb"))
+        return "does_not_fit", str(row.get("reason") or "stopped over the memory budget"), peak
+    if budget_mb is None:
+        return "unknown", "the profile has no memory budget", None
+    need = _memory_need(row)
+    suffix = ""
+    if need is None and status == "ok" and _num(row.get("model_file_mb")) is None:
+        peak = _num(row.get("peak_rss_mb"))
+        if peak is None:
+            return "unknown", "no memory measurement", None
+        verdict = "fits" if peak <= budget_mb else "does_not_fit"
+        sign = "≤" if verdict == "fits" else ">"
+        return verdict, f"remote model: client process peak {_gb(peak)} {sign} {_gb(budget_mb)} budget", peak
+    if need is None and reference is not None:
+        need = _memory_need(reference)
+        suffix = f" (estimated from {reference.get('cell_id')}; not run on this profile)"
+    if need is None:
+        why = str(row.get("reason") or status or "not run")
+        return "unknown", f"no memory measurement for this model: {why}", None
+    weights, working = need
+    total = weights + working
+    verdict = "fits" if total <= budget_mb else "does_not_fit"
+    sign = "≤" if verdict == "fits" else ">"
+    reason = f"weights {_gb(weights)} + working {_gb(working)} = {_gb(total)} {sign} {_gb(budget_mb)} budget{suffix}"
+    return verdict, reason, total
+
+
+def _reference_cell(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A cell of the same model that ran here, ``host`` first."""
+    same = [r for r in rows if r.get("model") == row.get("model") and _memory_need(r) is not None]
+    same.sort(key=lambda r: r.get("profile") != "host")
+    return same[0] if same else None
+
+
+def cost_figures(
+    row: dict[str, Any], stats: RequestStats | None, profile: HardwareProfile | None, model: ModelSpec | None
+) -> dict[str, Any]:
+    """Cost and energy per request / per 1M output tokens for a cell that ran."""
+    out: dict[str, Any] = dict.fromkeys(COST_COLUMNS)
+    if row.get("status") != "ok" or stats is None or stats.n == 0:
+        return out
+    out["seconds_per_request"] = stats.seconds_per_request
+    per_token = stats.output_tokens if stats.output_tokens > 0 else None
+    if model is not None and model.prices is not None:
+        price = (
+            stats.prompt_tokens * model.prices.input_per_mtok + stats.output_tokens * model.prices.output_per_mtok
+        ) / 1e6
+        out["cost_basis"] = "api list price" + (f" ({model.prices.source})" if model.prices.source else "")
+        out["cost_per_1k_requests_usd"] = 1000 * price
+        out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None
+        return out
+    if profile is None:
+        return out
+    hardware = profile.cost.usd_per_hour * stats.seconds_per_request / 3600
+    energy_j = _num(row.get("energy_j"))
+    duration = _num(row.get("duration_s"))
+    energy_cost = 0.0
+    if energy_j is not None and duration:
+        per_request = {
+            "": energy_j,
+            "_low": _num(row.get("energy_j_low")),
+            "_high": _num(row.get("energy_j_high")),
+        }
+        for suffix, joules in per_request.items():
+            if joules is not None:
+                out[f"energy_per_request_j{suffix}"] = joules / duration * stats.seconds_per_request
+        energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
+        out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
+        out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None
+    out["cost_basis"] = f"profile ${profile.cost.usd_per_hour:g}/h × measured time" + (
+        f" + energy × ${profile.cost.usd_per_kwh:g}/kWh" if energy_j is not None else ""
+    )
+    out["cost_per_1k_requests_usd"] = 1000 * (hardware + energy_cost)
+    out["cost_per_mtok_usd"] = (hardware + energy_cost) / per_token * 1e6 if per_token else None
+    return out
+
+
+def slowdown(emulated: RequestStats | None, host: RequestStats | None) -> float | None:
+    """How many times longer the emulated cell's requests took than the same points on host."""
+    if emulated is None or host is None:
+        return None
+    shared = [key for key in emulated.e2e_by_point if key in host.e2e_by_point]
+    if not shared:
+        return None
+    host_total = sum(host.e2e_by_point[key] for key in shared)
+    if host_total <= 0:
+        return None
+    return sum(emulated.e2e_by_point[key] for key in shared) / host_total
+
+
+def enrich_cells(
+    cells: pd.DataFrame,
+    requests: pd.DataFrame,
+    profiles: dict[str, HardwareProfile],
+    models: dict[str, ModelSpec],
+) -> pd.DataFrame:
+    """The cells table with fit, cost, energy-per-request and slowdown columns added."""
+    out = cells.copy()
+    if cells.empty:
+        for column in FITCOST_COLUMNS:
+            out[column] = pd.Series(dtype="object" if column in TEXT_COLUMNS else "float64")
+        return out
+    rows: list[dict[str, Any]] = cells.to_dict("records")  # type: ignore[assignment]
+    stats = request_stats(requests)
+    host_cells = {r.get("model"): str(r.get("cell_id")) for r in rows if r.get("profile") == "host"}
+    added: list[dict[str, Any]] = []
+    for row in rows:
+        profile = profiles.get(str(row.get("profile")))
+        model = models.get(str(row.get("model")))
+        budget = _num(row.get("memory_budget_mb"))
+        if budget is None and profile is not None:
+            budget = profile.memory_mb
+        reference = _reference_cell(row, rows)
+        fit, reason, required = fit_verdict(row, budget, reference)
+        cell_stats = stats.get(str(row.get("cell_id")))
+        extra: dict[str, Any] = {"fit": fit, "fit_reason": reason, "fit_required_mb": required}
+        extra.update(cost_figures(row, cell_stats, profile, model))
+        host_id = host_cells.get(row.get("model"))
+        emulated = row.get("emulated_on") not in (None, "") and not pd.isna(row.get("emulated_on"))
+        extra["slowdown_vs_host"] = (
+            slowdown(cell_stats, stats.get(host_id)) if emulated and host_id and row.get("status") == "ok" else None
+        )
+        added.append(extra)
+    for column in FITCOST_COLUMNS:
+        values = [extra.get(column) for extra in added]
+        out[column] = pd.Series(values, index=out.index, dtype="object" if column in TEXT_COLUMNS else "float64")
+    return out
