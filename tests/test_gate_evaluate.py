@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from gate_runs import Cell, flip_correct, outcomes, write_run
+
 from harness.config.rules import GateRules
 from harness.errors import UserError
 from harness.gate import evaluate, from_run

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.gate.snapshot import Snapshot, from_run
+from harness.gate.snapshot import Snapshot, from_run, normalize_cells, normalize_items, normalize_requests
 from harness.results.store import atomic_write_bytes
 
 FORMAT = "tierbench-baseline"
@@ -117,13 +117,16 @@ def load(path: Path) -> Snapshot:
     if not isinstance(payload, dict) or hashlib.sha256(_canonical(payload)).hexdigest() != document.get("sha256"):
         raise UserError(f"--baseline {path}: corrupted baseline (checksum mismatch); {HOW_TO_MAKE}")
     meta = payload.get("meta")
-    return Snapshot(
-        source=str(path),
-        meta=meta if isinstance(meta, dict) else {},
-        cells=_decode_table(payload.get("cells"), "cells", path),
-        items=_decode_table(payload.get("items"), "items", path),
-        requests=_decode_table(payload.get("requests"), "requests", path),
-    )
+    try:
+        return Snapshot(
+            source=str(path),
+            meta=meta if isinstance(meta, dict) else {},
+            cells=normalize_cells(_decode_table(payload.get("cells"), "cells", path)),
+            items=normalize_items(_decode_table(payload.get("items"), "items", path)),
+            requests=normalize_requests(_decode_table(payload.get("requests"), "requests", path)),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UserError(f"--baseline {path}: corrupted baseline ({exc}); {HOW_TO_MAKE}") from None
 
 
 def load_any(path: Path) -> Snapshot:

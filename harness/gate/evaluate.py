@@ -214,11 +214,12 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
         return "improved", f"changed {text}{p_text}"
     bad_side = low > 0 if worse_sign > 0 else high < 0
     if bad_side and significant:
-        return "no_significant_change", f"changed {text}{p_text}: worse, but within the {tol_text} tolerance"
+        within = f"the {tol_text} tolerance" if tolerance is not None else "the rule's floor/ceiling"
+        return "no_significant_change", f"changed {text}{p_text}: worse, but within {within}"
     if tolerance is not None:
         return (
             "no_significant_change",
-            f"changed {text}{p_text}; cannot exclude a change within the {tol_text} tolerance",
+            f"changed {text}{p_text}; not shown to exceed the {tol_text} tolerance",
         )
     return "no_significant_change", f"changed {text}{p_text}"
 

@@ -81,8 +81,21 @@ def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "target_hash": target_hash(record.get("target")),
             }
         )
-    frame = pd.DataFrame(rows, columns=ITEM_COLUMNS)
+    frame = normalize_items(pd.DataFrame(rows, columns=ITEM_COLUMNS))
     return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
+
+
+def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
+    """The item table with fixed column types (it may come from JSON)."""
+    missing = [c for c in ITEM_COLUMNS if c not in items.columns]
+    if missing:
+        raise ValueError(f"item table lacks {', '.join(missing)}")
+    out = pd.DataFrame(index=items.index)
+    for key in ("model", "profile", "task", "doc_id", "target_hash"):
+        out[key] = items[key].astype(str)
+    out["outcome"] = pd.to_numeric(items["outcome"], errors="coerce").astype(float)
+    out["binary"] = items["binary"].astype(bool)
+    return out.reset_index(drop=True)
 
 
 def _numeric_cell_columns(cells: pd.DataFrame) -> list[str]:

@@ -81,7 +81,7 @@ def paired_difference(
     worse = int(np.sum((b > 0.5) & (r < 0.5))) if binary else 0
     better = int(np.sum((b < 0.5) & (r > 0.5))) if binary else 0
     if binary:
-        p_value, test = mcnemar_midp(worse, better), "McNemar mid-p"
+        p_value, test = mcnemar_midp(worse, better), "McNemar (mid-p)"
     else:
         p_value, test = _two_sided_p(replicates, 0.0), "paired bootstrap"
     if np.all(deltas == 0):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
@@ -18,7 +19,7 @@ _STYLES = {
 
 
 def print_summary(report: GateReport, console: Console) -> None:
-    """A table of every verdict, the reasons of the failing ones, and the overall status."""
+    """A table of every verdict, the reason for each, and the overall status."""
     table = Table(title=f"tierbench gate: {report.run_source} vs {report.baseline_source}", title_justify="left")
     for column in ("rule", "cell", "verdict", "baseline", "run", "change", "n"):
         table.add_column(column, overflow="fold")
@@ -27,8 +28,8 @@ def print_summary(report: GateReport, console: Console) -> None:
         if result.verdict == "inconclusive" and not report.fails(result):
             style = "yellow dim"
         table.add_row(
-            result.rule.label,
-            f"{result.tier}: {result.model}@{result.profile}",
+            escape(result.rule.label),
+            escape(f"{result.tier}: {result.model}@{result.profile}"),
             f"[{style}]{VERDICT_LABELS[result.verdict]}[/]" if style else VERDICT_LABELS[result.verdict],
             value_text(result.measure.base_value, result),
             value_text(result.measure.run_value, result),
@@ -36,15 +37,13 @@ def print_summary(report: GateReport, console: Console) -> None:
             counted(result),
         )
     console.print(table)
-    for result in report.results:
-        if result.verdict != "no_significant_change":
-            marker = "✗" if report.fails(result) else "•"
-            console.print(
-                f"{marker} {result.name}: {VERDICT_LABELS[result.verdict]} — {result.reason}", highlight=False
-            )
-            for note in result.measure.notes:
-                console.print(f"    {note}", highlight=False, style="dim")
+    for result in report.results:  # every verdict explains itself, one line each
+        marker = "✗" if report.fails(result) else "•"
+        line = f"{marker} {result.name}: {VERDICT_LABELS[result.verdict]} — {result.reason}"
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+        for note in result.measure.notes:
+            console.print(f"    {note}", highlight=False, markup=False, style="dim", soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"warning: {warning}", highlight=False, markup=False, style="yellow", soft_wrap=True)
     style = "bold green" if report.passed else "bold red"
     console.print(f"[{style}]{headline(report)}[/]", highlight=False)
