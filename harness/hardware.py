@@ -123,8 +123,8 @@ def load_profile_file(path: Path) -> HardwareProfile:
     return validate(HardwareProfile, raw, str(path))
 
 
-def get_profile(name_or_path: str) -> HardwareProfile:
-    """``host``, a shipped profile name, or a path to a YAML file."""
+def get_profile(name_or_path: str, flag: str = "--profiles") -> HardwareProfile:
+    """``host``, a shipped profile name, or a path to a YAML file; ``flag`` names it in errors."""
     if name_or_path == "host":
         return host_profile()
     candidate = Path(name_or_path)
@@ -133,7 +133,7 @@ def get_profile(name_or_path: str) -> HardwareProfile:
     path = _find_path(name_or_path)
     if path is None:
         known = ", ".join(["host", *shipped_profile_paths()])
-        raise UserError(f"--profiles: unknown profile '{name_or_path}' (known: {known}; or give a YAML path)")
+        raise UserError(f"{flag}: unknown profile '{name_or_path}' (known: {known}; or give a YAML path)")
     return load_profile_file(path)
 
 
