@@ -199,7 +199,7 @@ def test_rules_select_by_tier_and_model(tmp_path: Path) -> None:
         ({"metric": "accuracy", "model": "gemma", "max_drop_points": 1}, "model 'gemma' is not in the run"),
         ({"metric": "accuracy", "profile": "pi5", "max_drop_points": 1}, "profile 'pi5' is not in the run"),
         ({"metric": "accuracy:geography", "max_drop_points": 1}, "task 'geography' is in neither"),
-        ({"metric": "cost_per_1k_requests_usd", "max_increase_pct": 1}, "has a 'cost_per_1k_requests_usd' column"),
+        ({"metric": "cell:gpu_mb", "max_increase_pct": 1}, "has a 'gpu_mb' column"),
     ],
 )
 def test_rules_that_address_nothing_are_user_errors(tmp_path: Path, rule: dict[str, object], message: str) -> None:
@@ -225,3 +225,10 @@ def test_changed_model_configuration_is_reported(tmp_path: Path) -> None:
     run_dir = write_run(tmp_path / "run", [Cell()], meta={"models": [{"name": "nano", "params": {"n_threads": 1}}]})
     report = evaluate(from_run(run_dir), from_run(base_dir), _rules({"metric": "accuracy", "max_drop_points": 1}))
     assert any("params.n_threads" in w for w in report.warnings)
+
+
+def test_a_metric_the_run_did_not_measure_is_inconclusive(tmp_path: Path) -> None:
+    # the cells table declares cost_per_1k_requests_usd, but this run has no value for it
+    report = _gate(tmp_path, [Cell()], [Cell()], _rules({"metric": "cost_per_1k_requests_usd", "max_increase_pct": 5}))
+    assert _verdicts(report) == {"cost_per_1k_requests_usd": "inconclusive"}
+    assert "not measured in the run" in report.results[0].reason

@@ -40,7 +40,11 @@ CELL_METRICS: dict[str, tuple[Direction, str]] = {
     "energy_j": ("lower", "J"),
     "energy_per_request_j": ("lower", "J"),
     "cpu_time_s": ("lower", "s"),
+    "energy_per_token_j": ("lower", "J"),
+    "seconds_per_request": ("lower", "s"),
     "cost_per_1k_requests_usd": ("lower", "USD"),
+    "cost_per_mtok_usd": ("lower", "USD"),
+    "energy_cost_per_1k_requests_usd": ("lower", "USD"),
 }
 CELL_PREFIX = "cell:"
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -197,15 +197,14 @@ def measure_requests(
 
 
 def _cell_value(cells: pd.DataFrame, row: pd.Series, column: str, suffix: str = "") -> float:
-    """A cell's numeric value (``energy_per_request_j`` derived from energy and request count)."""
-    if column == "energy_per_request_j":
+    """A cell's numeric value; ``energy_per_request_j`` falls back to energy / request count for
+    runs written before the cells table carried it."""
+    name = column + suffix
+    value = pd.to_numeric(pd.Series([row[name]]), errors="coerce").iloc[0] if name in cells.columns else math.nan
+    if pd.isna(value) and column == "energy_per_request_j":
         energy = _cell_value(cells, row, "energy_j", suffix)
         count = _cell_value(cells, row, "n_requests")
         return energy / count if count and count > 0 else math.nan
-    name = column + suffix
-    if name not in cells.columns:
-        return math.nan
-    value = pd.to_numeric(pd.Series([row[name]]), errors="coerce").iloc[0]
     return float(value) if pd.notna(value) else math.nan
 
 
