@@ -22,6 +22,7 @@ KEY_PACKAGES = (
     "httpx",
     "pydantic",
     "matplotlib",
+    "nvidia-ml-py",
 )
 
 
