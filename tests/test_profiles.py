@@ -73,7 +73,7 @@ def test_host_is_detected() -> None:
     host = host_profile()
     assert host.name == "host" and host.cores >= 1 and host.memory_mb > 0
     assert get_profile("host") == host
-    assert [p.name for p in all_profiles()][0] == "host"
+    assert all_profiles()[0].name == "host"
 
 
 def test_class_alias_round_trips() -> None:
@@ -210,7 +210,9 @@ def test_cli_show_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert "memory_mb" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("args", [["profiles", "--help"], ["profiles", "list", "--help"], ["profiles", "show", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["profiles", "--help"], ["profiles", "list", "--help"], ["profiles", "show", "--help"]]
+)
 def test_help(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0 and "Usage" in result.output
