@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from harness.config.models import TIER_ORDER
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, MetricInfo
-from harness.report.view import CellView, Estimate, TaskScore
+from harness.report.view import CellView, Estimate, TaskScore, not_run_why
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 TIER_MARKERS = {"nano": "o", "mini": "s", "full": "^"}
@@ -97,7 +97,7 @@ def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[
     out = []
     for c in cells:
         if not c.ran:
-            out.append(f"{c.label} ({c.get(metrics[0].key).missing or c.status})")
+            out.append(f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})")
             continue
         for m in metrics:
             est = c.get(m.key)
@@ -111,7 +111,7 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
     """Accuracy against ``x_metric`` per cell, coloured by profile, with each profile's Pareto frontier."""
     key = f"acc-vs-{x_metric.key}"
     title = f"Accuracy vs {x_metric.label.lower()}"
-    drawn = [c for c in cells if c.get(ACCURACY.key).known and c.get(x_metric.key).known]
+    drawn = [c for c in cells if c.ran and c.get(ACCURACY.key).known and c.get(x_metric.key).known]
     left_out = _left_out(cells, (ACCURACY, x_metric))
     if not drawn:
         return Chart(
@@ -160,10 +160,14 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
 def scaling_chart(cells: Sequence[CellView]) -> Chart:
     """How each headline metric grows from nano to mini to full, one line per profile."""
     key, title = "tier-scaling", "Tier scaling"
-    usable = [m for m in SCALING if any(c.get(m.key).known for c in cells)]
+    usable = [m for m in SCALING if any(c.ran and c.get(m.key).known for c in cells)]
     tiers = sorted({c.tier for c in cells if c.ran}, key=lambda t: TIER_ORDER.get(t, 9))
     if not usable or not tiers:
-        return Chart(key, title, None, "Nothing to draw: no cell produced a headline metric.")
+        left_out = [
+            f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran
+        ]
+        why = "; ".join(left_out) if left_out else "no cell produced a headline metric"
+        return Chart(key, title, None, f"Nothing to draw: {why}.")
     fig = _figure(2.4 * len(usable) + 0.6, 2.9)
     axes = fig.subplots(1, len(usable), squeeze=False)[0]
     profiles = list(dict.fromkeys(c.profile for c in cells))
@@ -172,7 +176,7 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
             pts = [
                 (tiers.index(c.tier), c.get(metric.key))
                 for c in cells
-                if c.profile == profile and c.tier in tiers and c.get(metric.key).known
+                if c.ran and c.profile == profile and c.tier in tiers and c.get(metric.key).known
             ]
             if not pts:
                 continue
@@ -198,13 +202,16 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
     return Chart(key, title, to_svg(fig, key, title), note)
 
 
-def task_chart(scores: Sequence[TaskScore]) -> Chart:
+def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> Chart:
     """Per-task accuracy (primary metric) for each cell, with 95% CI error bars."""
     key, title = "per-task", "Per-task accuracy"
     ok = [s for s in scores if s.primary and s.status == "ok" and s.value is not None]
     missing = sorted({f"{s.task} ({s.model} on {s.profile}): {s.status}" for s in scores if s.primary and s not in ok})
     if not ok:
-        why = "; ".join(missing) if missing else "the suite ran no accuracy tasks"
+        not_run = [
+            f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran
+        ]
+        why = "; ".join(missing + not_run) or "the suite ran no accuracy tasks"
         return Chart(key, title, None, f"Nothing to draw: {why}.")
     tasks = list(dict.fromkeys(s.task for s in ok))
     series = list(dict.fromkeys((s.model, s.profile) for s in ok))
@@ -235,4 +242,4 @@ def task_chart(scores: Sequence[TaskScore]) -> Chart:
 
 
 def all_charts(cells: Sequence[CellView], scores: Sequence[TaskScore]) -> list[Chart]:
-    return [tradeoff_chart(cells, m) for m in TRADEOFF_X] + [scaling_chart(cells), task_chart(scores)]
+    return [tradeoff_chart(cells, m) for m in TRADEOFF_X] + [scaling_chart(cells), task_chart(scores, cells)]

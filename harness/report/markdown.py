@@ -42,7 +42,10 @@ def _constraints(view: RunView) -> str:
 def _recommendations(recs: Sequence[Recommendation]) -> list[str]:
     lines = ["### Recommendation", "", "| Profile | Run | Why | Runner-up | Confidence |", "|---|---|---|---|---|"]
     for r in recs:
-        pick = f"**{md(r.choice.model)}** ({md(r.choice.tier)})" if r.choice else "**none meets the constraints**"
+        pick = "**none meets the constraints**"
+        if r.choice:
+            tier = f" ({md(r.choice.tier)} tier)" if r.choice.tier != r.choice.model else ""
+            pick = f"**{md(r.choice.model)}**{tier}"
         runner = f"{md(r.runner_up.model)}: {md(r.runner_up_reason)}" if r.runner_up else md(r.runner_up_reason or "—")
         confidence = r.confidence + (f" ({md('; '.join(r.confidence_notes))})" if r.confidence_notes else "")
         lines.append(f"| {md(r.profile)} | {pick} | {md(r.reason)} | {runner} | {confidence} |")

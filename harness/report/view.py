@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
 from harness.meters.latency import summarize
-from harness.report.formatting import clean, text
+from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.report.stats import Z95, bootstrap_percentile_ci
@@ -66,6 +66,7 @@ class CellView:
     items: int = 0
     fit: bool | None = None
     fit_reason: str = ""
+    cost_basis: str = ""
 
     @property
     def ran(self) -> bool:
@@ -276,10 +277,10 @@ def _stderr(score: TaskScore) -> float | None:
 def _latency_estimate(
     cell: dict[str, Any], all_requests: pd.DataFrame, measured: pd.DataFrame, column: str
 ) -> Estimate:
-    if cell["status"] in NOT_RUN:
-        return Estimate(None, missing=not_run_why(cell["status"]))
     mine_all = _cell_rows(all_requests, cell)
     if mine_all.empty:
+        if cell["status"] in NOT_RUN:
+            return Estimate(None, missing=not_run_why(cell["status"]))
         return Estimate(None, missing="no performance scenario ran for this cell")
     mine = _cell_rows(measured, cell)
     values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
@@ -312,6 +313,10 @@ def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) ->
     return Estimate(value)
 
 
+def _no_requests(cell: dict[str, Any]) -> bool:
+    return not clean(cell.get("n_requests"))
+
+
 def _energy(cell: dict[str, Any], present: bool) -> Estimate:
     source = text(cell.get("energy_source"))
     if not present:
@@ -322,12 +327,30 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
             return Estimate(None, missing=not_run_why(cell["status"]))
         if source in ("", "none"):
             return Estimate(None, missing="no energy sensor and no power model for this profile")
-        return Estimate(None, missing="no requests to divide the cell's energy by")
+        if _no_requests(cell):
+            return Estimate(None, missing="no successful perf requests to divide the energy by")
+        return Estimate(None, missing="energy per request not derived for this cell")
+    low, high = clean(cell.get("energy_per_request_j_low")), clean(cell.get("energy_per_request_j_high"))
+    if low is not None and high is not None:
+        return Estimate(value, low, high)
     total, low, high = clean(cell.get("energy_j")), clean(cell.get("energy_j_low")), clean(cell.get("energy_j_high"))
     if total and low is not None and high is not None:
         # a per-request figure carries the cell's relative range
         return Estimate(value, value * low / total, value * high / total)
     return Estimate(value)
+
+
+def _cost(cell: dict[str, Any], present: bool) -> Estimate:
+    if not present:
+        return Estimate(None, missing="cost not computed by this run")
+    value = clean(cell.get(COST.key))
+    if value is not None:
+        return Estimate(value)
+    if cell["status"] in NOT_RUN:
+        return Estimate(None, missing=not_run_why(cell["status"]))
+    if _no_requests(cell):
+        return Estimate(None, missing="no successful perf requests to cost")
+    return Estimate(None, missing="no API price for the model and no cost model for the profile")
 
 
 def _fit(cell: dict[str, Any]) -> bool | None:
@@ -357,7 +380,7 @@ def _cells(
             P95_TTFT.key: _latency_estimate(r, requests, measured, "ttft_s"),
             MEMORY.key: _plain(r, "peak_rss_mb", "peak_rss_mb" in cols, "memory not measured by this run"),
             ENERGY.key: _energy(r, "energy_per_request_j" in cols),
-            COST.key: _plain(r, COST.key, COST.key in cols, "cost not computed by this run"),
+            COST.key: _cost(r, COST.key in cols),
         }
         numbers = {
             k: clean(r.get(k))
@@ -376,6 +399,9 @@ def _cells(
                 "threads",
                 "memory_budget_mb",
                 "duration_s",
+                "slowdown_vs_host",
+                "fit_required_mb",
+                "energy_cost_per_1k_requests_usd",
             )
         }
         out.append(
@@ -395,6 +421,7 @@ def _cells(
                 items=items,
                 fit=_fit(r),
                 fit_reason=text(r.get("fit_reason")),
+                cost_basis=text(r.get("cost_basis")),
             )
         )
     out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))
@@ -457,7 +484,7 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
             )
         if c.energy_source == "estimate" and c.numbers.get("energy_j") is not None:
             low, high = c.numbers.get("energy_j_low"), c.numbers.get("energy_j_high")
-            span = f" (range {low:.3g}–{high:.3g} J)" if low is not None and high is not None else ""
+            span = f" (range {fmt_range(low, high, 'joules')})" if low is not None and high is not None else ""
             notes.append(
                 Caveat(
                     "energy",
