@@ -173,6 +173,15 @@ def _tolerance_bounds(rule: GateRule, change: Change, base_value: float) -> tupl
     return change.diff, change.diff_low, change.diff_high, f"{value:g}{unit}"
 
 
+def _p_text(change: Change, settings: GateRules) -> str:
+    """``, McNemar (mid-p) p=0.012``; a bootstrap p of zero is shown as below its resolution."""
+    if change.p_value is None:
+        return ""
+    if change.p_value == 0 and "bootstrap" in change.test:
+        return f", {change.test} p<{1 / settings.bootstrap_iterations:.1g}"
+    return f", {change.test} p={change.p_value:.3g}"
+
+
 def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str]:
     """The verdict of one measure against one rule, and a one-line reason."""
     info = rule.info
@@ -196,7 +205,7 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     text = change_text(change, info, settings.level)
     worse_sign = -1.0 if info.direction == "higher" else 1.0
     significant = change.p_value is None or change.p_value < settings.significance
-    p_text = f", {change.test} p={change.p_value:.3g}" if change.p_value is not None else ""
+    p_text = _p_text(change, settings)
     _, low, high, tol_text = _tolerance_bounds(rule, change, m.base_value)
     tolerance = rule.tolerance
     if tolerance is not None:
@@ -213,6 +222,8 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     if significant and good_side:
         return "improved", f"changed {text}{p_text}"
     bad_side = low > 0 if worse_sign > 0 else high < 0
+    if change.p_value is None and tolerance is not None:  # one measurement: no "significantly worse"
+        return "no_significant_change", f"changed {text}, within the {tol_text} tolerance"
     if bad_side and significant:
         within = f"the {tol_text} tolerance" if tolerance is not None else "the rule's floor/ceiling"
         return "no_significant_change", f"changed {text}{p_text}: worse, but within {within}"
