@@ -232,3 +232,14 @@ def test_a_metric_the_run_did_not_measure_is_inconclusive(tmp_path: Path) -> Non
     report = _gate(tmp_path, [Cell()], [Cell()], _rules({"metric": "cost_per_1k_requests_usd", "max_increase_pct": 5}))
     assert _verdicts(report) == {"cost_per_1k_requests_usd": "inconclusive"}
     assert "not measured in the run" in report.results[0].reason
+
+
+def test_a_cell_missing_from_the_run_is_not_a_silent_pass(tmp_path: Path) -> None:
+    both = [Cell(), Cell(model="mini", tier="mini")]
+    report = _gate(tmp_path, both, [Cell()], _rules({"metric": "peak_rss_mb", "max_increase_pct": 5}))
+    assert [(r.model, r.verdict) for r in report.results] == [
+        ("nano", "no_significant_change"),
+        ("mini", "not_comparable"),
+    ]
+    assert "missing from the run" in report.results[1].reason
+    assert report.exit_code == 1

@@ -296,6 +296,22 @@ def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:
     return any(_is_ok(status) for status in base.cells[same]["status"])
 
 
+def _missing_from_run(rule: GateRule, index: int, run: Snapshot, base: Snapshot) -> list[RuleResult]:
+    """Cells the baseline measured and the rule selects, but the run lacks: never a silent pass."""
+    present = set(zip(run.cells["model"].astype(str), run.cells["profile"].astype(str), strict=True))
+    missing = []
+    for _, row in base.cells.iterrows():
+        model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
+        selected = all(
+            wanted is None or wanted == have
+            for wanted, have in ((rule.tier, tier), (rule.model, model), (rule.profile, profile))
+        )
+        if selected and _is_ok(row["status"]) and (model, profile) not in present:
+            reason = f"{model}@{profile} was measured in the baseline but is missing from the run"
+            missing.append(RuleResult(rule, index, tier, model, profile, "not_comparable", reason))
+    return missing
+
+
 def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: str = "rules") -> GateReport:
     """Every rule on every cell it selects. UserError for rules that address nothing in the run."""
     if run.cells.empty:
@@ -308,6 +324,7 @@ def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: s
             if not _addressed(rule, row, base):
                 continue
             results.append(_judge_cell(rule, index, row, run, base, settings))
+        results.extend(_missing_from_run(rule, index, run, base))
     if not results:
         raise UserError(f"{rules_source}: no rule matched a cell that ran (every selected cell was skipped)")
     report = GateReport(run.source, base.source, settings, results)
