@@ -1,0 +1,459 @@
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP.
+
+The harness times the stream itself, so this backend only turns server-sent events into
+chunks. Token counts come from the server's ``usage`` (requested with
+``stream_options.include_usage``); when a server sends none, the output is re-tokenized with a
+configured local tokenizer and labelled ``retokenized`` (or counted in chunks, labelled
+``chunks``). The API key is read from the environment variable the catalog names and is never
+logged, echoed or written anywhere: every error text is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
+from harness.backends.costing import request_cost_usd
+from harness.backends.llamacpp import _WORDS
+from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback_tokenizer
+from harness.config.loading import validate
+from harness.config.models import ModelSpec
+from harness.errors import BackendUnavailable
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+_SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
+_LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
+
+
+class OpenAIParams(BaseModel):
+    """Settings of an OpenAI-compatible model in the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1, description="Model name the server expects (e.g. gpt-5-mini).")
+    api: Literal["chat", "completions"] = Field(
+        default="chat", description="chat: /chat/completions (server applies the template); completions: raw prompt."
+    )
+    base_url: str | None = Field(default=None, description="Endpoint root, e.g. https://api.openai.com/v1.")
+    base_url_env: str | None = Field(default=None, description="Environment variable that overrides base_url.")
+    api_key_env: str | None = Field(default=None, description="Environment variable holding the API key.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra (non-secret) request headers.")
+    header_env: dict[str, str] = Field(
+        default_factory=dict, description="Secret headers: header name -> environment variable holding its value."
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="Extra JSON fields for every request (e.g. {ignore_eos: true} for vLLM)."
+    )
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
+        default="max_tokens", description="GPT-5 and o-series models take max_completion_tokens."
+    )
+    send_temperature: bool = Field(default=True, description="False for models that reject a temperature.")
+    send_seed: bool = True
+    timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one whole request.")
+    stall_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence allowed mid-stream.")
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20, description="Retries on 429/5xx/connection errors.")
+    backoff_s: float = Field(default=0.5, ge=0, description="First retry delay when there is no Retry-After.")
+    max_backoff_s: float = Field(default=30.0, ge=0, description="Longest wait between retries.")
+    max_concurrency: int | None = Field(default=None, ge=1, description="Requests in flight at once (None: no cap).")
+    tokenizer: str | None = Field(
+        default=None,
+        description="Fallback tokenizer when the server sends no usage: a GGUF path, 'package:file.gguf', "
+        "or a local Hugging Face tokenizer directory.",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _no_secret_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name in headers:
+            if name.lower() in _SECRET_HEADERS:
+                raise ValueError(
+                    f"header '{name}' carries a secret; name an environment variable in 'header_env' instead"
+                )
+        return headers
+
+
+class EndpointError(RuntimeError):
+    """A request to the endpoint failed; the message never contains a secret."""
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _is_local(url: str) -> bool:
+    host = (urlparse(url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.endswith(".localhost")
+
+
+class OpenAICompatBackend:
+    """A model served behind an OpenAI-compatible HTTP API."""
+
+    capabilities = Capabilities(loglikelihood=False, streaming=True, concurrent=True, chat=True)
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.params = validate(OpenAIParams, spec.params, f"model '{spec.name}' params")
+        self._client: httpx.Client | None = None
+        self._slots: threading.BoundedSemaphore | None = (
+            threading.BoundedSemaphore(self.params.max_concurrency) if self.params.max_concurrency else None
+        )
+        self._tokenizer: FallbackTokenizer | None = None
+        self._server_models: list[str] | None = None
+
+    # -- configuration ------------------------------------------------------------------------
+    def base_url(self) -> str | None:
+        env = self.params.base_url_env
+        url = (os.environ.get(env) or "").strip() if env else ""
+        url = url or (self.params.base_url or "")
+        return url.rstrip("/") or None
+
+    def _api_key(self) -> str | None:
+        env = self.params.api_key_env
+        return (os.environ.get(env) or None) if env else None
+
+    def _secrets(self) -> list[str]:
+        values = [self._api_key() or ""] + [os.environ.get(env, "") for env in self.params.header_env.values()]
+        return [v for v in values if len(v) >= 4]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every configured secret replaced by ***."""
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream", **self.params.headers}
+        key = self._api_key()
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        for header, env in self.params.header_env.items():
+            value = os.environ.get(env)
+            if value:
+                headers[header] = value
+        return headers
+
+    def check(self) -> str | None:
+        """Why this model cannot run here (no URL, no key, bad tokenizer path), or None."""
+        url = self.base_url()
+        if url is None:
+            hint = f"set {self.params.base_url_env} or " if self.params.base_url_env else "set "
+            return f"no endpoint: {hint}params.base_url"
+        if urlparse(url).scheme not in {"http", "https"}:
+            return f"base URL must start with http:// or https:// (got {url!r})"
+        if self.params.api_key_env and not self._api_key() and not _is_local(url):
+            return f"{self.params.api_key_env} is not set (the API key for {url})"
+        for header, env in self.params.header_env.items():
+            if not os.environ.get(env):
+                return f"{env} is not set (the value of header {header})"
+        return None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Open the connection pool and prove the endpoint answers; raise BackendUnavailable if not."""
+        reason = self.check()
+        if reason:
+            raise BackendUnavailable(reason)
+        limit = self.params.max_concurrency or 64
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(
+                connect=self.params.connect_timeout_s,
+                read=self.params.stall_timeout_s,
+                write=self.params.connect_timeout_s,
+                pool=self.params.timeout_s,
+            ),
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        )
+        self._probe()
+        if self.params.tokenizer:
+            self._tokenizer = load_fallback_tokenizer(self.params.tokenizer)
+
+    def _probe(self) -> None:
+        url = f"{self.base_url()}/models"
+        try:
+            response = self.client.get(url, headers=self._headers(), timeout=min(self.params.connect_timeout_s, 10.0))
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                self.redact(f"cannot reach {self.base_url()}: {_describe_http_error(exc)}")
+            ) from None
+        if response.status_code in {401, 403}:
+            who = self.params.api_key_env or "the API key"
+            raise BackendUnavailable(
+                f"{self.base_url()} refused the credentials (HTTP {response.status_code}): check {who}"
+            )
+        if response.status_code == 200:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                self._server_models = [str(m.get("id")) for m in response.json().get("data", [])]
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            raise RuntimeError("backend not loaded")
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- tokens -------------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        """Tokens by the fallback tokenizer, else an estimate (4 characters a token)."""
+        if self._tokenizer is not None:
+            return self._tokenizer.count(text)
+        return max(1, round(len(text) / 4)) if text else 0
+
+    def make_prompt(self, n_tokens: int, seed: int) -> str:
+        """Random common words: exact under a fallback tokenizer, else about one token a word."""
+        rng = random.Random(seed)
+        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
+        if self._tokenizer is not None:
+            return self._tokenizer.truncate(" ".join(words), n_tokens)
+        return " ".join(words[:n_tokens])
+
+    # -- generation ---------------------------------------------------------------------------
+    def _body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        p = self.params
+        body: dict[str, Any] = {"model": p.model, "stream": True, "stream_options": {"include_usage": True}}
+        if p.api == "chat":
+            path = "/chat/completions"
+            body["messages"] = [{"role": "user", "content": request.prompt}]
+        else:
+            path = "/completions"
+            body["prompt"] = request.prompt
+        body[p.max_tokens_field] = request.max_tokens
+        if p.send_temperature:
+            body["temperature"] = request.temperature
+        if p.send_seed:
+            body["seed"] = request.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        body.update(p.extra_body)
+        return path, body
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.params.max_backoff_s)
+        delay = self.params.backoff_s * (2**attempt)
+        return float(min(delay * (0.5 + random.random() / 2), self.params.max_backoff_s))
+
+    def _open(self, stack: contextlib.ExitStack, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
+        """Send the request, retrying 429/5xx/connection errors with backoff; return a 200 response."""
+        url = f"{self.base_url()}{path}"
+        last = ""
+        for attempt in range(self.params.max_retries + 1):
+            retry_after: float | None = None
+            try:
+                response = stack.enter_context(self.client.stream("POST", url, json=body, headers=self._headers()))
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
+                last = _describe_http_error(exc)
+            else:
+                if response.status_code == 200:
+                    return response
+                detail = _error_detail(response)
+                last = f"HTTP {response.status_code}{': ' + detail if detail else ''}"
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise EndpointError(self.redact(f"{url}: {last}"))
+                retry_after = _retry_after_s(response.headers.get("retry-after"))
+                response.close()
+            if attempt == self.params.max_retries:
+                break
+            wait = self._backoff(attempt, retry_after)
+            if time.monotonic() + wait > deadline:
+                raise EndpointError(
+                    self.redact(f"{url}: {last}; no time left for a retry within {self.params.timeout_s:g}s")
+                )
+            time.sleep(wait)
+        tries = self.params.max_retries + 1
+        raise EndpointError(self.redact(f"{url}: {last} (gave up after {tries} attempt{'s' if tries > 1 else ''})"))
+
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        path, body = self._body(request)
+        slots = self._slots if self._slots is not None else contextlib.nullcontext()
+        with slots, contextlib.ExitStack() as stack:
+            deadline = time.monotonic() + self.params.timeout_s
+            response = self._open(stack, path, body, deadline)
+            parts: list[str] = []
+            chunks = 0
+            server_usage: dict[str, Any] | None = None
+            finish = ""
+            done = False
+            try:
+                for line in response.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise EndpointError(f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream")
+                    event = _parse_sse_line(line)
+                    if event is None:
+                        continue
+                    if isinstance(event, str):  # "[DONE]"
+                        done = True
+                        break
+                    if event.get("error"):
+                        raise EndpointError(self.redact(f"server error mid-stream: {_short(event['error'])}"))
+                    if isinstance(event.get("usage"), dict):
+                        server_usage = event["usage"]
+                    text, reason = _choice_delta(event, self.params.api)
+                    finish = reason or finish
+                    if text:
+                        chunks += 1
+                        parts.append(text)
+                        yield Chunk(text, 1)
+            except httpx.ReadTimeout:
+                raise EndpointError(
+                    f"no data for {self.params.stall_timeout_s:g}s mid-stream (server stalled)"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
+            if not finish:
+                how = "sent [DONE]" if done else "closed the stream"
+                raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
+        usage.finish_reason = finish
+        self._fill_usage(usage, request, server_usage, "".join(parts), chunks)
+
+    def _fill_usage(
+        self, usage: StreamUsage, request: GenerationRequest, server: dict[str, Any] | None, text: str, chunks: int
+    ) -> None:
+        if server and isinstance(server.get("completion_tokens"), int):
+            usage.output_tokens = int(server["completion_tokens"])
+            prompt = server.get("prompt_tokens")
+            usage.prompt_tokens = int(prompt) if isinstance(prompt, int) else None
+            usage.source = "usage"
+        elif self._tokenizer is not None:
+            usage.output_tokens = self._tokenizer.count(text)
+            usage.prompt_tokens = self._tokenizer.count(request.prompt)
+            usage.source = "retokenized"
+        else:
+            usage.output_tokens = chunks
+            usage.prompt_tokens = None
+            usage.source = "chunks"
+        cost = request_cost_usd(self.spec.prices, usage.prompt_tokens, usage.output_tokens)
+        if cost is not None:
+            usage.extra["cost_usd"] = cost
+
+    # -- scoring ------------------------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        raise BackendUnavailable("the openai backend does not score log-likelihoods (capabilities.loglikelihood)")
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        raise BackendUnavailable("the openai backend does not score log-likelihoods (capabilities.loglikelihood)")
+
+    def describe(self) -> dict[str, Any]:
+        """Endpoint facts for meta.json: never the key, only the name of its variable."""
+        info: dict[str, Any] = {
+            "backend": "openai",
+            "model": self.spec.name,
+            "api_model": self.params.model,
+            "api": self.params.api,
+            "base_url": self.base_url(),
+            "api_key_env": self.params.api_key_env,
+            "token_counts": "server usage; fallback "
+            + ("re-tokenized with " + self.params.tokenizer if self.params.tokenizer else "chunk count"),
+            "httpx": httpx.__version__,
+        }
+        if self._server_models is not None:
+            info["server_models"] = self._server_models[:20]
+        if self.spec.prices is not None:
+            info["prices"] = self.spec.prices.model_dump()
+        return info
+
+
+def _parse_sse_line(line: str) -> dict[str, Any] | str | None:
+    """One SSE line: a JSON event, '[DONE]', or None for comments/blank/other fields."""
+    line = line.strip()
+    if not line.startswith("data:"):
+        return None  # blank separators, ': ping' comments, 'event:'/'id:' fields
+    data = line[5:].strip()
+    if data == "[DONE]":
+        return "[DONE]"
+    if not data:
+        return None
+    try:
+        event = json.loads(data)
+    except json.JSONDecodeError:
+        raise EndpointError(f"malformed server-sent event (not JSON): {_short(data)}") from None
+    if not isinstance(event, dict):
+        raise EndpointError(f"malformed server-sent event (not an object): {_short(data)}")
+    return event
+
+
+def _choice_delta(event: dict[str, Any], api: str) -> tuple[str, str]:
+    """(new text, finish_reason) of the first choice of a stream event."""
+    choices = event.get("choices")
+    if choices is None:
+        if "usage" in event:
+            return "", ""
+        raise EndpointError(f"malformed stream event (no 'choices'): {_short(event)}")
+    if not isinstance(choices, list):
+        raise EndpointError(f"malformed stream event ('choices' is not a list): {_short(event)}")
+    if not choices:
+        return "", ""
+    choice = choices[0]
+    if not isinstance(choice, dict):
+        raise EndpointError(f"malformed stream event: {_short(event)}")
+    if api == "chat":
+        delta = choice.get("delta") or {}
+        text = delta.get("content") if isinstance(delta, dict) else None
+    else:
+        text = choice.get("text")
+    return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or "")
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        raw = response.read()
+    except httpx.HTTPError:
+        return ""
+    try:
+        data = json.loads(raw)
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            return _short(data["error"].get("message") or data["error"])
+        return _short(data)
+    except ValueError:
+        return _short(raw.decode("utf-8", "replace"))
+
+
+def _describe_http_error(exc: httpx.HTTPError) -> str:
+    kinds = {
+        httpx.ConnectError: "connection refused or host unreachable",
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "server did not answer in time",
+        httpx.RemoteProtocolError: "server closed the connection",
+    }
+    for kind, text in kinds.items():
+        if isinstance(exc, kind):
+            return text
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def create(spec: ModelSpec) -> OpenAICompatBackend:
+    """Entry-point factory."""
+    return OpenAICompatBackend(spec)
