@@ -12,6 +12,10 @@ class UserError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # Always one line, even when it quotes a value from a file that holds a line break.
+        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+
 
 class ConfigError(UserError):
     """A configuration file or value failed validation."""

@@ -110,9 +110,17 @@ def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def _find_path(name: str, near: Path | None = None) -> Path | None:
-    if near is not None and (near / f"{name}.yaml").is_file():
+    if near is not None and _is_file(near / f"{name}.yaml"):
         return near / f"{name}.yaml"
     return shipped_profile_paths().get(name)
+
+
+def _is_file(path: Path) -> bool:
+    """``Path.is_file`` for a name taken from a file: too long or a NUL byte means no such file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_profile_file(path: Path) -> HardwareProfile:

@@ -56,8 +56,8 @@ def read_yaml(path: Path) -> Any:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{where}: invalid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except yaml.YAMLError as exc:  # e.g. a control character: PyYAML's text spans lines
+        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     return data
 
 
