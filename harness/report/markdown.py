@@ -62,7 +62,8 @@ def _results(view: RunView) -> list[str]:
     for c in view.cells:
         status = c.status + (f": {c.reason}" if c.reason else "")
         profile = c.profile + (f" (emulated on {c.emulated_on})" if c.emulated_on else "")
-        energy = _est(c.get(ENERGY.key), ENERGY.kind) + (" est." if c.energy_source == "estimate" else "")
+        estimated = c.energy_source == "estimate" and c.get(ENERGY.key).known
+        energy = _est(c.get(ENERGY.key), ENERGY.kind) + (" est." if estimated else "")
         lines.append(
             f"| {md(c.model)} | {md(c.tier)} | {md(profile)} | {md(status)} | {_est(c.get(ACCURACY.key), ACCURACY.kind)} "
             f"| {_est(c.get(P95_E2E.key), P95_E2E.kind)} | {_est(c.get(MEMORY.key), MEMORY.kind)} "
