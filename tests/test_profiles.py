@@ -216,3 +216,33 @@ def test_cli_show_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
 def test_help(args: list[str]) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_emulation_on_a_gpu_host() -> None:
+    """A GPU profile is skipped only when the host lacks the GPU or its memory, not on any GPU host."""
+    from harness.config.profile import Accelerator
+
+    big = Accelerator(kind="gpu", name="Big GPU", memory_gb=141)
+    small = Accelerator(kind="gpu", name="Small GPU", memory_gb=4)
+    host = host_profile().model_copy(update={"cores": 16, "memory_mb": 131072.0, "accelerator": big})
+    jetson = get_profile("jetson-orin-nano-8gb")
+    emulated_on, skip = emulation(jetson, host)
+    assert emulated_on and skip is None
+    _, skip = emulation(jetson, host.model_copy(update={"accelerator": small}))
+    assert skip is not None and "needs 8 GB of gpu memory" in skip and "Small GPU has 4 GB" in skip
+
+
+def test_host_gpu_detection_parses_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Our parsing of nvidia-smi's CSV (the query itself is harness.meters.host.gpu_info)."""
+    import harness.hardware as hardware
+
+    monkeypatch.setattr(hardware.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    monkeypatch.setattr(
+        hardware, "gpu_info", lambda: [{"name": "NVIDIA H200", "memory": "143771 MiB", "driver": "570.1"}]
+    )
+    hardware._host_accelerator.cache_clear()
+    try:
+        accelerator = hardware.host_profile().accelerator
+    finally:
+        hardware._host_accelerator.cache_clear()
+    assert (accelerator.kind, accelerator.name, accelerator.memory_gb) == ("gpu", "NVIDIA H200", 140.4)

@@ -47,10 +47,14 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
     """(emulated_on, skip_reason): whether the host only emulates the profile, or cannot at all."""
     if profile.name == "host":
         return None, None
-    if profile.accelerator.kind != "none":
+    wanted, have = profile.accelerator, host.accelerator
+    if wanted.kind != "none" and have.kind != wanted.kind:
+        return None, f"profile '{profile.name}' needs a {wanted.kind} ({wanted.name}); this host has none"
+    if wanted.kind != "none" and (wanted.memory_gb or 0) > (have.memory_gb or 0):
         return (
             None,
-            f"profile '{profile.name}' needs a {profile.accelerator.kind} ({profile.accelerator.name}); this host has none",
+            f"profile '{profile.name}' needs {wanted.memory_gb:g} GB of {wanted.kind} memory; "
+            f"this host's {have.name} has {have.memory_gb or 0:g} GB",
         )
     if profile.cores > host.cores:
         return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
