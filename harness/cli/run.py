@@ -71,7 +71,9 @@ def _default_out(suite_name: str) -> Path:
     "--suite", "suite_name", default="quick", show_default=True, help="Built-in suite name or a suite YAML file."
 )
 @click.option("--models", help="Comma-separated model names from the catalog (default: the suite's tiers).")
-@click.option("--profiles", help="Comma-separated hardware profiles, e.g. host,raspberry-pi-5 (default: the suite's).")
+@click.option(
+    "--profiles", help="Comma-separated profiles or YAML paths, e.g. host,edge-1c-1gb (default: the suite's)."
+)
 @click.option("--tasks", help="Comma-separated tasks, replacing the suite's task list.")
 @click.option("--limit", type=click.IntRange(min=1), help="Cap on items per task.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Local benchmark data (layout of shared/benchmarks).")
