@@ -166,6 +166,10 @@ def test_a_cell_that_failed_in_the_run_is_a_regression(tmp_path: Path) -> None:
     )
     assert _verdicts(report) == {"accuracy": "regressed"}
     assert "SIGKILL" in report.results[0].reason
+    broken = Cell(status="failed", reason="ImportError")
+    report = _gate(tmp_path, [broken], [broken], _rules({"metric": "accuracy", "max_drop_points": 1}))
+    assert _verdicts(report) == {"accuracy": "not_comparable"}
+    assert "nor in the baseline" in report.results[0].reason
 
 
 def test_skipped_cells_on_both_sides_are_left_out(tmp_path: Path) -> None:

@@ -266,10 +266,12 @@ def _judge_cell(
     elif not _is_ok(row["status"]):
         reason = row.get("reason")
         why = f": {reason}" if isinstance(reason, str) and reason else ""
-        result.verdict, result.reason = (
-            "regressed",
-            f"the cell did not complete in the run (status {row['status']}{why})",
-        )
+        if not match.empty and not _is_ok(match.iloc[0]["status"]):
+            result.verdict = "not_comparable"
+            result.reason = f"the cell did not complete in the run nor in the baseline (status {row['status']}{why})"
+        else:
+            result.verdict = "regressed"
+            result.reason = f"the cell did not complete in the run (status {row['status']}{why})"
     elif match.empty:
         have = ", ".join(base.cell_names()) or "none"
         result.verdict, result.reason = "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
