@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.results import RunStore
 from harness.suites import load_suite
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,9 @@ def gate_runs(nano_run: Path, tierbench: Tierbench, tmp_path_factory: pytest.Tem
         result = tierbench(*_run_args(root / name), *extra)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
         runs[name] = root / name
+    for name, path in (("baseline", nano_run), ("same", runs["same"]), ("degraded", runs["degraded"])):
+        cells = RunStore.open(path).read_table("cells")
+        assert list(cells["status"]) == ["ok"], f"{name} run: {cells[['status', 'reason']].to_dict('records')}"
     return runs
 
 
