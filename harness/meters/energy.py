@@ -50,7 +50,8 @@ DEFAULT_IDLE_S = 2.0
 class EnergyMeter(Protocol):
     """start() before the work, stop() after; stop never raises."""
 
-    source: EnergySource
+    @property
+    def source(self) -> EnergySource: ...
 
     def start(self) -> None: ...
 
@@ -120,7 +121,8 @@ class MeterChain:
         self._active: list[CounterMeter] = []
 
     @property
-    def source(self) -> EnergySource:  # type: ignore[override]
+    def source(self) -> EnergySource:
+        """The source the reading will have if nothing fails (before start: the sensors found)."""
         active = self._active or self.sensors
         return _combined_source(active) if active else "estimate"
 
