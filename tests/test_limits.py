@@ -153,7 +153,7 @@ def test_tiny_budget_is_recorded_as_does_not_fit(tmp_path: Path, tierbench: Tier
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     cell = pd.read_parquet(out / "cells.parquet").set_index("cell_id").loc["nano@tiny-160mb"]
     assert cell["status"] == "does_not_fit", cell["reason"]
-    match = re.fullmatch(r"does not fit \(peak (\d+\.\d\d) GB > 0\.16 GB\)", cell["reason"])
+    match = re.fullmatch(r"does not fit \(peak (\d+\.\d\d) GB > 0\.16 GB\)", str(cell["reason"]))
     assert match, cell["reason"]
     assert cell["peak_rss_mb"] > cell["memory_budget_mb"] == 160
     assert cell["limit_mechanism"] == "rss-watchdog"
@@ -187,7 +187,7 @@ def test_one_core_one_gib_profile_runs_nano_and_mini_with_limits(tmp_path: Path,
         assert host["status"] == "ok" and edge["status"] == "ok", (host["reason"], edge["reason"])
         # limits in effect on the emulated profile, none on host
         assert edge["threads"] == 1 and edge["limit_mechanism"] == "rss-watchdog"
-        assert re.fullmatch(r"\d+", edge["cpus"]), edge["cpus"]  # one CPU, every thread of the worker
+        assert re.fullmatch(r"\d+", str(edge["cpus"])), edge["cpus"]  # one CPU, every thread of the worker
         assert edge["emulated_on"] and pd.isna(host["emulated_on"])
         assert host["limit_mechanism"] == "none"
         # fit verdict and the cost / slowdown figures

@@ -236,7 +236,7 @@ def test_host_gpu_detection_parses_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -
     """Our parsing of nvidia-smi's CSV (the query itself is harness.meters.host.gpu_info)."""
     import harness.hardware as hardware
 
-    monkeypatch.setattr(hardware.shutil, "which", lambda name: "/usr/bin/nvidia-smi")
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/bin/nvidia-smi")
     monkeypatch.setattr(
         hardware, "gpu_info", lambda: [{"name": "NVIDIA H200", "memory": "143771 MiB", "driver": "570.1"}]
     )
