@@ -1,0 +1,83 @@
+"""``tierbench models``: the model catalog, and which models can run on this machine (and why not)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from harness.backends.registry import create_backend
+from harness.catalog import load_catalog
+from harness.config.models import TIER_ORDER, ModelSpec
+from harness.errors import BackendUnavailable, ConfigError
+
+
+def runnable(spec: ModelSpec) -> tuple[bool, str]:
+    """(can run here, reason): the backend's own cheap check, without loading anything."""
+    try:
+        backend = create_backend(spec)
+    except (BackendUnavailable, ConfigError) as exc:
+        return False, str(exc)
+    try:
+        reason = backend.check()
+    except BackendUnavailable as exc:
+        reason = str(exc)
+    return (reason is None), (reason or "ready")
+
+
+def _price(spec: ModelSpec) -> str:
+    if spec.prices is None:
+        return "hardware"
+    return f"${spec.prices.input_per_mtok:g} in / ${spec.prices.output_per_mtok:g} out per 1M"
+
+
+@click.group("models")
+def command() -> None:
+    """List the model catalog: tiers, backends, prices, and what can run here."""
+
+
+@command.command("list")
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path),
+    help="Your catalog YAML, merged over the default (same names replace, new names add).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+def list_models(catalog_path: Path | None, as_json: bool) -> None:
+    """Every model with its tier and backend, and whether it can run on this machine (with the reason)."""
+    catalog = load_catalog(catalog_path)
+    rows: list[dict[str, Any]] = []
+    for spec in sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)):
+        ok, reason = runnable(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "tier": spec.tier,
+                "backend": spec.backend,
+                "runnable": ok,
+                "reason": reason,
+                "prices": spec.prices.model_dump() if spec.prices else None,
+                "description": spec.description,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Models ({catalog_path or 'default catalog'})")
+    for column in ("name", "tier", "backend", "runnable", "reason", "cost"):
+        table.add_column(column, overflow="fold")
+    for row, spec in zip(rows, sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)), strict=True):
+        table.add_row(
+            row["name"],
+            row["tier"],
+            row["backend"],
+            "yes" if row["runnable"] else "no",
+            row["reason"],
+            _price(spec),
+        )
+    Console(width=160).print(table)
