@@ -1,0 +1,151 @@
+"""A small OpenAI-compatible server on 127.0.0.1 that misbehaves on purpose.
+
+The requested model name picks the behaviour, so one server serves every fault case:
+
+- ``ok``: streams ``tokens`` chunks (``delay_s`` apart), a finish_reason, a usage chunk, [DONE].
+- ``ok-no-usage``: the same without the usage chunk.
+- ``429-then-ok``: answers 429 with ``Retry-After`` to the first two requests, then ``ok``.
+- ``always-429`` / ``always-503``: never recovers.
+- ``500-echo``: HTTP 500 whose body quotes the Authorization header (as careless proxies do).
+- ``malformed``: a 200 stream whose second event is not JSON.
+- ``hang``: sends one chunk, then never another byte.
+- ``truncated``: sends two chunks, then closes the connection (no finish_reason, no [DONE]).
+- ``html``: a 200 "stream" that is an HTML error page.
+- ``flaky``: every third request fails with HTTP 400 (not retried), the others are ``ok``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class FaultState:
+    """What the server saw; tests read it."""
+
+    tokens: int = 4
+    delay_s: float = 0.0
+    retry_after: str = "0.2"
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _event(model: str, text: str | None, finish: str | None = None) -> bytes:
+    delta = {"content": text} if text is not None else {}
+    body = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "text": text or "", "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"  # the connection closes after each response
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _start_stream(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+
+        def _write(self, data: bytes) -> None:
+            self.wfile.write(data)
+            self.wfile.flush()
+
+        def do_GET(self) -> None:
+            if self.path.rstrip("/").endswith("/models"):
+                if self.headers.get("Authorization") == "Bearer rejected-key":
+                    self._send_json(401, {"error": {"message": "invalid api key"}})
+                    return
+                self._send_json(200, {"object": "list", "data": [{"id": "fault-server"}]})
+            else:
+                self._send_json(404, {"error": {"message": "not found"}})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            model = str(body.get("model", "ok"))
+            with state.lock:
+                n = state.counts.get(model, 0)
+                state.counts[model] = n + 1
+                state.requests.append(
+                    {"t": time.monotonic(), "model": model, "headers": dict(self.headers), "body": body}
+                )
+            if (model == "429-then-ok" and n < 2) or model == "always-429":
+                self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
+            elif model == "always-503":
+                self._send_json(503, {"error": {"message": "overloaded"}})
+            elif model == "500-echo":
+                self._send_json(500, {"error": {"message": f"upstream failed for {self.headers.get('Authorization')}"}})
+            elif model == "flaky" and n % 3 == 2:
+                self._send_json(400, {"error": {"message": "bad request (scripted)"}})
+            elif model == "html":
+                self._start_stream()
+                self._write(b"<html><body>502 Bad Gateway</body></html>\n")
+            else:
+                self._stream(model, body)
+
+        def _stream(self, model: str, body: dict[str, Any]) -> None:
+            self._start_stream()
+            self._write(b": ping\n\n")
+            limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or state.tokens)
+            n = min(state.tokens, limit)
+            for i in range(n):
+                if i:
+                    time.sleep(state.delay_s)
+                if model == "malformed" and i == 1:
+                    self._write(b"data: {this is not json\n\n")
+                    return
+                if model == "hang" and i == 1:
+                    state.stop.wait(60)
+                    return
+                if model == "truncated" and i == 2:
+                    return
+                self._write(_event(model, f" t{i}"))
+            self._write(_event(model, None, "length"))
+            if model != "ok-no-usage":
+                usage = {"prompt_tokens": 11, "completion_tokens": n, "total_tokens": 11 + n}
+                self._write(f"data: {json.dumps({'id': 'x', 'choices': [], 'usage': usage})}\n\n".encode())
+            self._write(b"data: [DONE]\n\n")
+
+    return Handler
+
+
+@contextmanager
+def fault_server(tokens: int = 4, delay_s: float = 0.0) -> Iterator[tuple[str, FaultState]]:
+    """(base URL ending in /v1, state) of a running fault server; stopped on exit."""
+    state = FaultState(tokens=tokens, delay_s=delay_s)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
+    finally:
+        state.stop.set()
+        server.shutdown()
+        server.server_close()
