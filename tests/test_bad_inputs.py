@@ -282,6 +282,12 @@ CASES: list[Case] = [
         ("--out",),
         _file_in_the_way,
     ),
+    Case(
+        "flag-out-holds-a-run",
+        ("run", "--suite", str(TINY_SUITE), "--models", "nano", "--out", "{tmp}/run"),
+        ("--out", "already holds a run", "--resume"),
+        _good_run,
+    ),
     Case("flag-gate-without-rules", ("gate", "{tmp}/run", "--baseline", "{tmp}/run"), ("--rules",), _good_run),
     # -- run directories and baselines ------------------------------------------------------------
     Case("resume-missing-directory", ("run", "--resume", "{tmp}/gone"), ("gone", "no such run directory")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from harness.results.store import RunStore
 from harness.results.summary import cell_summary
 from harness.runner.collect import collect
 from harness.runner.executor import LocalExecutor
+from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
 from harness.suites import load_suite
@@ -60,6 +62,10 @@ class CellProgress:
         elif kind == "finished":
             status = event.get("status")
             self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _default_out(suite_name: str) -> Path:
@@ -132,7 +138,10 @@ def command(
     task_list = comma_list(tasks) if tasks is not None else list(suite.tasks)
     catalog = load_catalog(catalog_path)
     run_dir = out or _default_out(suite.name)
+    if resume_dir is None and (run_dir / "meta.json").exists():
+        raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
     store = RunStore.create(run_dir)
+    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     plan = plan_run(
         suite,
         catalog,
@@ -183,10 +192,14 @@ def command(
             bars.add(spec.cell_id)
         executor = LocalExecutor(cell_timeout_s=cell_timeout, on_event=bars)
         outcomes: dict[str, dict[str, Any]] = {}
+        previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:
             outcomes = executor.run(plan, run_dir, resume=resume_dir is not None)
         except KeyboardInterrupt:
             interrupted = True
+            outcomes = executor.outcomes
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     collect(store, specs, outcomes)
     meta["status"] = "interrupted" if interrupted else "complete"
     meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

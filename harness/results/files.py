@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.errors import UserError
 
@@ -35,13 +35,41 @@ def atomic_write_json(path: Path, data: Any) -> None:
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as a line and flush it to disk."""
+    """Append one record as a line and flush it to disk (mending a torn last line first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(record, default=str, ensure_ascii=False) + "\n"
-    with path.open("a", encoding="utf-8") as handle:
+    line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8")
+    with path.open("a+b") as handle:
+        _mend_tail(handle)
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _mend_tail(handle: BinaryIO) -> None:
+    """A writer killed mid-append leaves a last line without its newline; appending after it
+    would bury it mid-file, where ``read_jsonl`` rightly calls the file corrupted. A tail that
+    is a whole record gets its newline (readers already counted it); anything else is cut off."""
+    size = handle.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    handle.seek(size - 1)
+    if handle.read(1) == b"\n":
+        return
+    start = size
+    while start > 0:
+        start = max(0, start - 65536)
+        handle.seek(start)
+        cut = handle.read(size - start).rfind(b"\n")
+        if cut >= 0:
+            start += cut + 1
+            break
+    handle.seek(start)
+    try:
+        json.loads(handle.read(size - start).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        handle.truncate(start)
+    else:
+        handle.write(b"\n")
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

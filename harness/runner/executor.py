@@ -65,9 +65,23 @@ class LocalExecutor:
     def __init__(self, cell_timeout_s: float, on_event: ProgressCallback | None = None) -> None:
         self.cell_timeout_s = cell_timeout_s
         self.on_event = on_event or (lambda cell, event: None)
+        # what happened to each cell so far; still complete when run() ends by KeyboardInterrupt
+        self.outcomes: dict[str, dict[str, Any]] = {}
 
     def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]:
         outcomes: dict[str, dict[str, Any]] = {}
+        self.outcomes = outcomes
+        try:
+            self._run_cells(plan, run_dir, resume, outcomes)
+        except KeyboardInterrupt:
+            for planned in plan.cells:
+                done = read_cell_status(CellFiles(run_dir / "cells" / planned.spec.cell_id)) is not None
+                if planned.spec.cell_id not in outcomes and not done:
+                    outcomes[planned.spec.cell_id] = {"status": "skipped", "reason": "not run: the run was interrupted"}
+            raise
+        return outcomes
+
+    def _run_cells(self, plan: Plan, run_dir: Path, resume: bool, outcomes: dict[str, dict[str, Any]]) -> None:
         for planned in plan.cells:
             spec = planned.spec
             files = CellFiles(run_dir / "cells" / spec.cell_id)
@@ -75,12 +89,11 @@ class LocalExecutor:
                 outcomes[spec.cell_id] = {"status": "skipped", "reason": planned.skip_reason}
                 self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
                 continue
-            if resume and read_cell_status(files) is not None:
+            if resume and (read_cell_status(files) or {}).get("status") == "ok":
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
                 continue
             outcomes[spec.cell_id] = self.run_cell(spec, files)
             self.on_event(spec.cell_id, {"type": "finished", "status": outcomes[spec.cell_id].get("status", "ok")})
-        return outcomes
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> dict[str, Any]:
         """Start the worker, watch it, and turn how it ended into a status."""
@@ -114,6 +127,11 @@ class LocalExecutor:
         except KeyboardInterrupt:
             self._stop(process)
             reader.join(timeout=2)
+            self.outcomes[spec.cell_id] = {
+                "status": "failed",
+                "reason": f"interrupted while {watch.phase}; continue with 'tierbench run --resume'",
+                "peak_rss_mb": watch.peak_rss_mb or None,
+            }
             raise
         reader.join(timeout=2)
         return self._outcome(code, timed_out, files, watch)
@@ -182,6 +200,9 @@ class LocalExecutor:
                 **{key: over[key] for key in ("limit_mechanism", "cpus") if key in over},
             }
         if code < 0:
-            return {"status": "failed", "reason": f"worker killed by {_signal_name(code)} while {watch.phase}", **seen}
+            # the kernel's OOM killer sends SIGKILL, so say so rather than leave the user guessing
+            hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
+            reason = f"worker killed by {_signal_name(code)} while {watch.phase}{hint}"
+            return {"status": "failed", "reason": reason, **seen}
         tail = _log_tail(files.log)
         return {"status": "failed", "reason": f"worker exited with code {code} while {watch.phase}: {tail}", **seen}

@@ -16,6 +16,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
+from harness.runner.load import _Deadline as Deadline
 
 RequestRecord = dict[str, Any]
 OnRequest = Callable[[RequestRecord], None]
@@ -62,8 +63,11 @@ def run_grid(
                     repr((seed, scenario.name, prompt_tokens, output_tokens, repetition, index)).encode()
                 )
                 prompt = backend.make_prompt(prompt_tokens, prompt_seed)
+                # past request_timeout_s the stream is abandoned and the request recorded as an error
+                bounded = Deadline(backend, time.perf_counter() + scenario.request_timeout_s)
                 timing = timed_generate(
-                    backend, GenerationRequest(prompt=prompt, max_tokens=output_tokens, ignore_eos=True, seed=seed)
+                    bounded,  # type: ignore[arg-type]
+                    GenerationRequest(prompt=prompt, max_tokens=output_tokens, ignore_eos=True, seed=seed),
                 )
                 row = timing.row()
                 row.pop("itl_s", None)

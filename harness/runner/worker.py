@@ -9,6 +9,9 @@ everything to ``RUN/cells/<cell_id>/`` as it goes (jsonl appends), finishing wit
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
 import sys
 import time
 import traceback
@@ -32,6 +35,8 @@ from harness.runner.limits import (
     observed_cpus,
 )
 from harness.runner.scenarios import count_requests, request_key, run_scenario
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 class CellFiles:
@@ -187,7 +192,22 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     return row
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when ``tierbench run`` dies, even by SIGKILL: an orphan would
+    go on measuring on a busy machine and race the ``--resume`` that follows."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent was gone before the request took effect
+        os._exit(1)
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     spec_path = Path(argv[1])
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
     row = run_cell(spec)

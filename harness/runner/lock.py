@@ -1,0 +1,50 @@
+"""One ``tierbench run`` per run directory at a time.
+
+Two processes appending to the same cell files would interleave their records, and a second
+``--resume`` started while the first still runs would measure every cell twice. The lock is a
+kernel ``flock`` on ``RUN/.lock``: it goes away with its process however that process ends
+(SIGKILL included), so a killed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+from harness.errors import UserError
+
+LOCK_NAME = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held until ``release`` or process exit."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self._handle = handle
+
+    @classmethod
+    def acquire(cls, run_dir: Path) -> RunLock:
+        path = run_dir / LOCK_NAME
+        handle = path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            who = f" (pid {holder})" if holder.isdigit() else ""
+            raise UserError(
+                f"{run_dir}: another tierbench run{who} is using it; wait for it or stop it first"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        return cls(handle)
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()

@@ -1,0 +1,92 @@
+"""A scripted OpenAI-compatible server on 127.0.0.1 for tests of our own failure handling.
+
+It records every request's headers (so a test can prove a key was really sent) and answers in
+one of three ways: ``stream`` (a short SSE completion with usage), ``hang`` (accept the request
+and never answer, to exercise timeouts) or ``echo`` (an HTTP 400 whose body quotes the request's
+headers, as careless proxies do, to exercise redaction of error messages).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class StubState:
+    mode: str = "stream"  # stream | hang | echo | alternate (stream, then echo, then stream ...)
+    tokens: int = 4
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    posts: int = 0
+
+
+def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+            return
+
+        def _json(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            state.seen.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
+            self._json(200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            state.seen.append({"method": "POST", "path": self.path, "headers": dict(self.headers), "body": body})
+            state.posts += 1
+            mode = state.mode
+            if mode == "alternate":
+                mode = "stream" if state.posts % 2 else "echo"
+            if mode == "hang":
+                state.release.wait(600)
+                return
+            if mode == "echo":
+                self._json(400, {"error": {"message": f"bad request, headers were {dict(self.headers)}"}})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            for i in range(state.tokens):
+                event = {"choices": [{"index": 0, "delta": {"content": f" w{i}"}, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                self.wfile.flush()
+            usage = {"prompt_tokens": 8, "completion_tokens": state.tokens, "total_tokens": 8 + state.tokens}
+            final = {"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}], "usage": usage}
+            self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+            self.wfile.flush()
+            self.close_connection = True
+
+    return Handler
+
+
+@contextmanager
+def openai_stub(mode: str = "stream") -> Iterator[tuple[str, StubState]]:
+    """Serve on a free port; yields (base_url ending in /v1, state)."""
+    state = StubState(mode=mode)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
