@@ -1,0 +1,275 @@
+"""Benchmark documents from a local data directory or from the Hugging Face Hub.
+
+Every loader returns documents in one schema per benchmark (the fields lm-eval's task prompts
+use after its own ``process_docs``), so the same task YAML runs on either source. Local layouts
+are the ones described in ../shared/benchmarks/README.md; hub data is read from the dataset,
+configuration and split that lm-eval's own task reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UserError
+
+Doc = dict[str, Any]
+
+
+def _need(path: Path, flag: str = "--data-dir") -> Path:
+    if not path.is_file():
+        raise UserError(f"{path}: benchmark data file not found (check {flag} or TIERBENCH_DATA_DIR)")
+    return path
+
+
+# -- piqa -----------------------------------------------------------------------------------
+def piqa_local(root: Path) -> list[Doc]:
+    items = _need(root / "piqa" / "valid.jsonl").read_text(encoding="utf-8").splitlines()
+    labels = _need(root / "piqa" / "valid-labels.lst").read_text(encoding="utf-8").split()
+    docs = [json.loads(line) for line in items if line.strip()]
+    if len(docs) != len(labels):
+        raise UserError(f"{root / 'piqa'}: {len(docs)} items but {len(labels)} labels")
+    return [
+        {"goal": d["goal"], "sol1": d["sol1"], "sol2": d["sol2"], "label": int(y)}
+        for d, y in zip(docs, labels, strict=True)
+    ]
+
+
+def piqa_hub() -> list[Doc]:
+    return [dict(d) for d in _hub("baber/piqa", None, "validation")]
+
+
+# -- arc ------------------------------------------------------------------------------------
+_ANSWER = re.compile(r"Answer(\d+): ")
+
+
+def _arc_local(root: Path, folder: str) -> list[Doc]:
+    docs = []
+    for item in json.loads(_need(root / folder / "test.json").read_text(encoding="utf-8")):
+        body = item["instruction"].split("\n\nAnswer format:")[0]
+        question, _, options = body.partition("\n\n")
+        question = question.removeprefix("Please choose the correct answer to the question: ")
+        parts = _ANSWER.split(options)[1:]
+        texts = [text.strip() for text in parts[1::2]]
+        labels = [chr(ord("A") + i) for i in range(len(texts))]
+        gold = int(item["answer"].removeprefix("answer")) - 1
+        docs.append(
+            {"question": question.strip(), "choices": {"text": texts, "label": labels}, "answerKey": labels[gold]}
+        )
+    return docs
+
+
+def arc_easy_local(root: Path) -> list[Doc]:
+    return _arc_local(root, "arc_easy")
+
+
+def arc_challenge_local(root: Path) -> list[Doc]:
+    return _arc_local(root, "arc_challenge")
+
+
+def arc_easy_hub() -> list[Doc]:
+    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Easy", "test")]
+
+
+def arc_challenge_hub() -> list[Doc]:
+    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Challenge", "test")]
+
+
+# -- hellaswag ------------------------------------------------------------------------------
+def _clean(text: str) -> str:
+    """HellaSwag's WikiHow artefacts: bracketed tags and the doubled spaces they leave."""
+    text = text.strip().replace(" [title]", ". ")
+    text = re.sub(r"\[.*?\]", "", text)
+    return text.replace("  ", " ")
+
+
+def hellaswag_local(root: Path) -> list[Doc]:
+    lines = _need(root / "hellaswag" / "hellaswag_val_full.txt").read_text(encoding="utf-8").split("\n")
+    docs = []
+    for at in range(0, len(lines) - 5, 6):
+        docs.append(
+            {
+                "query": _clean(lines[at]),
+                "choices": [_clean(x) for x in lines[at + 2 : at + 6]],
+                "label": int(lines[at + 1]),
+            }
+        )
+    return docs
+
+
+def hellaswag_hub() -> list[Doc]:
+    docs = []
+    for d in _hub("Rowan/hellaswag", None, "validation"):
+        ctx = d["ctx_a"] + " " + d["ctx_b"].capitalize()
+        docs.append(
+            {
+                "query": _clean(d["activity_label"] + ": " + ctx),
+                "choices": [_clean(e) for e in d["endings"]],
+                "label": int(d["label"]),
+            }
+        )
+    return docs
+
+
+# -- winogrande -----------------------------------------------------------------------------
+def _winogrande_doc(sentence: str, option1: str, option2: str, answer: int) -> Doc:
+    """lm-eval's partial scoring: the choices are the contexts, the shared rest is the target."""
+    blank = sentence.index("_")
+    return {
+        "sentence": sentence,
+        "contexts": [sentence[:blank] + option1, sentence[:blank] + option2],
+        "continuation": sentence[blank + 1 :].strip(),
+        "gold": answer,
+    }
+
+
+_OPTIONS = re.compile(
+    r"fill in the blank to complete the given sentence: (.*)\n\nOption1: (.*) Option2: (.*) Answer format", re.S
+)
+
+
+def winogrande_local(root: Path) -> list[Doc]:
+    docs = []
+    for item in json.loads(_need(root / "winogrande" / "test.json").read_text(encoding="utf-8")):
+        match = _OPTIONS.search(item["instruction"])
+        if match is None:
+            raise UserError(
+                f"{root / 'winogrande' / 'test.json'}: unexpected item layout: {item['instruction'][:60]!r}"
+            )
+        sentence, option1, option2 = (g.strip() for g in match.groups())
+        docs.append(_winogrande_doc(sentence, option1, option2, int(item["answer"].removeprefix("option")) - 1))
+    return docs
+
+
+def winogrande_hub() -> list[Doc]:
+    return [
+        _winogrande_doc(d["sentence"], d["option1"], d["option2"], int(d["answer"]) - 1)
+        for d in _hub("allenai/winogrande", "winogrande_xl", "validation")
+    ]
+
+
+# -- mmlu -----------------------------------------------------------------------------------
+def _interleave(by_subject: dict[str, list[Doc]]) -> list[Doc]:
+    """Round-robin over subjects, so that --limit N samples every subject, not the first one."""
+    out: list[Doc] = []
+    queues = [list(docs) for _, docs in sorted(by_subject.items())]
+    while any(queues):
+        for queue in queues:
+            if queue:
+                out.append(queue.pop(0))
+    return out
+
+
+def mmlu_local(root: Path) -> list[Doc]:
+    folder = root / "mmlu" / "test"
+    files = sorted(folder.glob("*_test.csv"))
+    if not files:
+        raise UserError(f"{folder}: no *_test.csv files (check --data-dir or TIERBENCH_DATA_DIR)")
+    by_subject: dict[str, list[Doc]] = {}
+    for path in files:
+        subject = path.name.removesuffix("_test.csv")
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        by_subject[subject] = [
+            {
+                "question": r["question"],
+                "choices": [r[f"choice{i}"] for i in range(4)],
+                "answer": int(r["answer"]),
+                "subject": subject.replace("_", " "),
+            }
+            for r in rows
+        ]
+    return _interleave(by_subject)
+
+
+def mmlu_hub() -> list[Doc]:
+    by_subject: dict[str, list[Doc]] = {}
+    for d in _hub("cais/mmlu", "all", "test"):
+        by_subject.setdefault(d["subject"], []).append(
+            {
+                "question": d["question"],
+                "choices": list(d["choices"]),
+                "answer": int(d["answer"]),
+                "subject": d["subject"].replace("_", " "),
+            }
+        )
+    return _interleave(by_subject)
+
+
+# -- gsm8k ----------------------------------------------------------------------------------
+def gsm8k_local(root: Path) -> list[Doc]:
+    lines = _need(root / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    return [{"question": d["question"], "answer": d["answer"]} for d in map(json.loads, filter(str.strip, lines))]
+
+
+def gsm8k_hub() -> list[Doc]:
+    return [{"question": d["question"], "answer": d["answer"]} for d in _hub("openai/gsm8k", "main", "test")]
+
+
+# -- truthfulqa (generation) ----------------------------------------------------------------
+def _answers(items: list[str], add_no_comment: bool) -> list[str]:
+    """Each answer ends with a period; "I have no comment." counts as true (lm-eval's rule)."""
+    out = [a.strip() if a.strip().endswith(".") else a.strip() + "." for a in items if a.strip()]
+    if add_no_comment and "I have no comment." not in out:
+        out.append("I have no comment.")
+    return out
+
+
+def truthfulqa_local(root: Path) -> list[Doc]:
+    path = _need(root / "truthfulqa" / "TruthfulQA.csv")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        {
+            "question": r["Question"].strip(),
+            "correct_answers": _answers(r["Correct Answers"].split("; "), True),
+            "incorrect_answers": _answers(r["Incorrect Answers"].split("; "), False),
+        }
+        for r in rows
+    ]
+
+
+def truthfulqa_hub() -> list[Doc]:
+    return [
+        {
+            "question": d["question"].strip(),
+            "correct_answers": _answers(d["correct_answers"], True),
+            "incorrect_answers": _answers(d["incorrect_answers"], False),
+        }
+        for d in _hub("truthfulqa/truthful_qa", "generation", "validation")
+    ]
+
+
+# -------------------------------------------------------------------------------------------
+def _hub(path: str, name: str | None, split: str) -> Any:
+    import datasets
+
+    try:
+        return datasets.load_dataset(path, name, split=split)
+    except Exception as exc:  # no network, no cache: say what to do instead
+        raise UserError(
+            f"could not load {path} ({name or 'default'}) from the Hugging Face Hub: {type(exc).__name__}; "
+            "pass --data-dir (or set TIERBENCH_DATA_DIR) to a local benchmark directory"
+        ) from None
+
+
+LOADERS: dict[str, tuple[Callable[[Path], list[Doc]], Callable[[], list[Doc]]]] = {
+    "piqa": (piqa_local, piqa_hub),
+    "arc_easy": (arc_easy_local, arc_easy_hub),
+    "arc_challenge": (arc_challenge_local, arc_challenge_hub),
+    "hellaswag": (hellaswag_local, hellaswag_hub),
+    "winogrande": (winogrande_local, winogrande_hub),
+    "mmlu": (mmlu_local, mmlu_hub),
+    "gsm8k": (gsm8k_local, gsm8k_hub),
+    "truthfulqa": (truthfulqa_local, truthfulqa_hub),
+}
+
+
+def load_benchmark(loader: str, data_dir: Path | None) -> list[Doc]:
+    """Documents of one benchmark: from ``data_dir`` when given, else from the Hub."""
+    local, hub = LOADERS[loader]
+    return local(data_dir) if data_dir is not None else hub()

@@ -1,0 +1,213 @@
+"""Run tasks on a backend through lm-eval and report scores with their uncertainty."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.backends.base import Backend
+from harness.errors import UserError
+from harness.evaluation.sink import EvalSink
+from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
+from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
+
+DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """One line of ``tierbench tasks list``."""
+
+    name: str
+    kind: str
+    metrics: list[str]
+    items: int | None
+    description: str
+    output_type: str
+
+
+def resolve_data_dir(flag: Path | None) -> Path | None:
+    """--data-dir, else $TIERBENCH_DATA_DIR, else None (the Hugging Face Hub)."""
+    value = flag if flag is not None else (Path(os.environ[DATA_DIR_ENV]) if os.environ.get(DATA_DIR_ENV) else None)
+    if value is None:
+        return None
+    if not value.is_dir():
+        raise UserError(f"--data-dir: not a directory: {value} (or fix {DATA_DIR_ENV})")
+    return value.resolve()
+
+
+def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
+    """Every built-in and benchmark task; item counts where the data is at hand."""
+    out = []
+    for _, path in discover().items():
+        task = load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+        items: int | None = None
+        if task.data is not None or data_dir is not None:
+            try:
+                items = len(read_docs(task, data_dir))
+            except UserError:
+                items = None
+        out.append(TaskInfo(task.name, task.kind, task.metrics, items, task.about, task.output_type))
+    return out
+
+
+def _offline() -> None:
+    """A local data directory means no network: keep datasets/hub from trying."""
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
+    """An lm-eval ConfigurableTask over in-memory documents."""
+    import datasets
+    from lm_eval.api.task import ConfigurableTask
+
+    config = dict(task.config)
+    dataset = datasets.Dataset.from_list(docs)
+    config["custom_dataset"] = lambda **_: datasets.DatasetDict({"test": dataset})
+    config["dataset_path"] = f"tierbench/{task.name}"
+    config["test_split"] = "test"
+    for key in ("training_split", "validation_split"):
+        config.pop(key, None)
+    if int(config.get("num_fewshot", 0) or 0) > 0:
+        config["fewshot_split"] = "test"  # lm-eval never shows an item as its own example
+    config.setdefault("metadata", {"version": 1.0})
+    built = ConfigurableTask(config=config)
+    built.set_fewshot_seed(seed)
+    return built
+
+
+def run_tasks(
+    backend: Backend, tasks: list[str], *, limit: int | None, seed: int, data_dir: Path | None, sink: EvalSink
+) -> None:
+    """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``."""
+    from harness.evaluation.lm_adapter import TierbenchLM
+
+    defs = [get_taskdef(name) for name in tasks]  # every name and file checked before any work
+    if data_dir is not None:
+        _offline()
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    for task in defs:
+        if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
+            reason = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+            for metric in task.metrics:
+                sink.score(_row(task.name, metric, None, "unsupported", reason))
+            continue
+        docs = read_docs(task, data_dir)
+        random.seed(seed)
+        np.random.seed(seed)
+        lm = TierbenchLM(backend, sink, seed)
+        try:
+            results = _evaluate(lm, build_task(task, docs, seed), limit, seed)
+        except UserError:
+            raise
+        except Exception as exc:  # one broken task is reported, the others still run
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            for metric in task.metrics:
+                sink.score(_row(task.name, metric, None, "failed", reason))
+            continue
+        _emit(task, results, lm, sink, seed)
+
+
+def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
+    from lm_eval.evaluator import evaluate
+
+    out = evaluate(
+        lm=lm,
+        task_dict={built.config.task: built},
+        limit=limit,
+        bootstrap_iters=0,
+        log_samples=True,
+        verbosity="WARNING",
+    )
+    assert out is not None
+    return dict(out)
+
+
+def _row(
+    task: str, metric: str, est: Estimate | None, status: str, reason: str = "", value: float | None = None
+) -> dict[str, Any]:
+    return {
+        "task": task,
+        "metric": metric,
+        "value": value if value is not None else (est.value if est else None),
+        "stderr": est.stderr if est else None,
+        "ci_low": est.ci_low if est else None,
+        "ci_high": est.ci_high if est else None,
+        "n": est.n if est else 0,
+        "status": status,
+        "reason": reason,
+    }
+
+
+def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int) -> None:
+    from lm_eval.api.registry import get_aggregation
+
+    samples = results["samples"][task.name]
+    reported = results["results"][task.name]
+    primary = task.metrics[0]
+    by_filter: dict[str, list[dict[str, Any]]] = {}
+    for record in samples:
+        by_filter.setdefault(str(record.get("filter", "none")), []).append(record)
+    for filter_name, records in by_filter.items():
+        records.sort(key=lambda r: int(r["doc_id"]))
+        for record in records:
+            cost = lm.costs.get((task.name, int(record["doc_id"])))
+            value = record.get(primary)
+            score = float(value) if isinstance(value, int | float) else None
+            response = record.get("filtered_resps")
+            if task.output_type == "multiple_choice" and isinstance(response, list) and response:
+                response = int(np.argmax([float(r[0]) for r in response]))  # the chosen option
+            sink.sample(
+                {
+                    "task": task.name,
+                    "doc_id": int(record["doc_id"]),
+                    "filter": filter_name,
+                    "prompt": _prompt(record),
+                    "response": _plain(response),
+                    "target": _plain(record.get("target")),
+                    "correct": bool(score) if score is not None and score in (0.0, 1.0) else None,
+                    "score": score,
+                    "latency_s": cost.latency_s if cost else None,
+                    "prompt_tokens": cost.prompt_tokens if cost else None,
+                    "output_tokens": cost.output_tokens if cost else None,
+                }
+            )
+        for spec in task.config["metric_list"]:
+            metric = str(spec["metric"])
+            name = metric if filter_name == "none" else f"{metric}/{filter_name}"
+            values = [r[metric] for r in records if metric in r]
+            aggregation = spec.get("aggregation", "mean")
+            if aggregation == "mean":
+                est = mean_estimate([float(v) for v in values])
+            else:
+                est = bootstrap_estimate(values, get_aggregation(aggregation), seed)
+            value = reported.get(f"{metric},{filter_name}")
+            sink.score(_row(task.name, name, est, "ok", value=float(value) if isinstance(value, int | float) else None))
+
+
+def _prompt(record: dict[str, Any]) -> str:
+    args = record.get("arguments")
+    if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
+        first = next(iter(args.values()), {})
+        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
+    if isinstance(args, list | tuple) and args:
+        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
+    return ""
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: numpy scalars and nested tuples to plain Python."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if hasattr(value, "item"):
+        return value.item()
+    return value

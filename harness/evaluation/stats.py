@@ -1,0 +1,61 @@
+"""Uncertainty for every score: closed forms where they exist, a seeded bootstrap otherwise."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as st
+
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float
+    stderr: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    method: str
+
+
+def mean_estimate(values: Sequence[float]) -> Estimate:
+    """Mean with its standard error (sample sd / sqrt n, as lm-eval reports it) and a 95% CI.
+
+    Binary values get the Wilson score interval (sane at 0 %, 100 % and small n); others a
+    t interval.
+    """
+    data = np.asarray(values, dtype=float)
+    n = int(data.size)
+    if n == 0:
+        return Estimate(math.nan, None, None, None, 0, "none")
+    mean = float(data.mean())
+    stderr = float(data.std(ddof=1) / math.sqrt(n)) if n > 1 else None
+    if np.isin(data, (0.0, 1.0)).all():
+        denom = 1 + Z95**2 / n
+        centre = (mean + Z95**2 / (2 * n)) / denom
+        half = Z95 * math.sqrt(mean * (1 - mean) / n + Z95**2 / (4 * n * n)) / denom
+        return Estimate(mean, stderr, max(centre - half, 0.0), min(centre + half, 1.0), n, "wilson")
+    if stderr is None:
+        return Estimate(mean, None, None, None, n, "t")
+    t = float(st.t.ppf(0.975, n - 1))
+    return Estimate(mean, stderr, mean - t * stderr, mean + t * stderr, n, "t")
+
+
+def bootstrap_estimate(
+    items: Sequence[object], aggregate: Callable[[list[object]], float], seed: int, iters: int = 1000
+) -> Estimate:
+    """Percentile bootstrap over items for an aggregate with no closed-form error (corpus BLEU, F1)."""
+    n = len(items)
+    if n == 0:
+        return Estimate(math.nan, None, None, None, 0, "none")
+    value = float(aggregate(list(items)))
+    rng = np.random.default_rng(seed)
+    draws = [float(aggregate([items[i] for i in rng.integers(0, n, n)])) for _ in range(iters)]
+    arr = np.asarray(draws)
+    return Estimate(
+        value, float(arr.std(ddof=1)), float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5)), n, "bootstrap"
+    )

@@ -1,0 +1,176 @@
+"""Task files: lm-eval YAML plus a few tierbench keys, checked before lm-eval sees them.
+
+A task file is an lm-eval task config with, in addition:
+
+- ``data``: a JSONL file next to the YAML (built-in tasks), or ``loader``: a benchmark loader
+  name (harness.evaluation.datasets) that reads a local data directory or the Hub;
+- ``about``: one line for ``tierbench tasks list``;
+- ``process_results``: ``module:function`` (resolved here; no code inside task files).
+
+Every mistake (missing data file, unknown field, misspelled metric) is one ``ConfigError`` line
+naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.errors import ConfigError, UserError
+
+OWN_KEYS = {"data", "loader", "about"}
+OUTPUT_TYPES = {"multiple_choice", "generate_until", "loglikelihood", "loglikelihood_rolling"}
+NEEDS_LOGLIKELIHOOD = {"multiple_choice", "loglikelihood", "loglikelihood_rolling"}
+REQUIRED = ("task", "output_type", "doc_to_text", "metric_list")
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """One task file, validated."""
+
+    name: str
+    path: Path
+    kind: str  # builtin | benchmark
+    config: dict[str, Any]  # lm-eval keys only
+    data: Path | None
+    loader: str | None
+    about: str
+
+    @property
+    def metrics(self) -> list[str]:
+        return [str(m["metric"]) for m in self.config["metric_list"]]
+
+    @property
+    def output_type(self) -> str:
+        return str(self.config["output_type"])
+
+    @property
+    def needs_loglikelihood(self) -> bool:
+        return self.output_type in NEEDS_LOGLIKELIHOOD
+
+
+def tasks_root() -> Path:
+    return Path(str(files("harness.tasks")))
+
+
+def _lm_eval_fields() -> set[str]:
+    from lm_eval.api.task import TaskConfig
+
+    return {f.name for f in dataclasses.fields(TaskConfig)}
+
+
+def _known_metrics() -> set[str]:
+    import lm_eval.api.metrics  # noqa: F401  (registers the metrics)
+    from lm_eval.api.registry import AGGREGATION_REGISTRY, METRIC_REGISTRY
+
+    return set(METRIC_REGISTRY) | set(AGGREGATION_REGISTRY)
+
+
+def resolve_callable(ref: str, where: str) -> Callable[..., Any]:
+    """``package.module:function`` -> the function (a ConfigError naming ``where`` if absent)."""
+    module_name, _, attr = ref.partition(":")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"{where}: cannot import '{ref}' (write it as package.module:function)") from None
+    if not callable(target):
+        raise ConfigError(f"{where}: '{ref}' is not a function")
+    return target  # type: ignore[no-any-return]
+
+
+def load_taskdef(path: Path, kind: str) -> TaskDef:
+    """Read and check one task file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read task YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a task file must be a mapping of lm-eval task fields")
+    for key in REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{path}: field '{key}' is missing")
+    allowed = _lm_eval_fields() | OWN_KEYS
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(
+                f"{path}: unknown field '{key}' (not an lm-eval task field nor one of {sorted(OWN_KEYS)})"
+            )
+    if raw["output_type"] not in OUTPUT_TYPES:
+        raise ConfigError(f"{path}: field 'output_type' is '{raw['output_type']}'; use one of {sorted(OUTPUT_TYPES)}")
+    if ("data" in raw) == ("loader" in raw):
+        raise ConfigError(f"{path}: give exactly one of field 'data' (a JSONL file next to the YAML) or 'loader'")
+    data: Path | None = None
+    if "data" in raw:
+        data = (path.parent / str(raw["data"])).resolve()
+        if not data.is_file():
+            raise ConfigError(f"{path}: field 'data': file not found: {data}")
+    if "loader" in raw:
+        from harness.evaluation.datasets import LOADERS
+
+        if raw["loader"] not in LOADERS:
+            raise ConfigError(f"{path}: field 'loader': unknown loader '{raw['loader']}' (known: {', '.join(LOADERS)})")
+    metrics = raw["metric_list"]
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, dict) and "metric" in m for m in metrics):
+        raise ConfigError(f"{path}: field 'metric_list' must be a non-empty list of {{metric: name, ...}}")
+    config = {k: v for k, v in raw.items() if k not in OWN_KEYS}
+    if "process_results" in config:
+        config["process_results"] = resolve_callable(str(config["process_results"]), f"{path}: field 'process_results'")
+    else:
+        known = _known_metrics()
+        for index, metric in enumerate(metrics):
+            if metric["metric"] not in known:
+                raise ConfigError(
+                    f"{path}: field 'metric_list[{index}].metric': unknown metric '{metric['metric']}' "
+                    "(an lm-eval metric such as acc, acc_norm, exact_match, or use process_results)"
+                )
+    return TaskDef(str(raw["task"]), path, kind, config, data, raw.get("loader"), str(raw.get("about", "")))
+
+
+def discover(root: Path | None = None) -> dict[str, Path]:
+    """Task name -> file, for the built-in and benchmark folders (names are the file stems)."""
+    base = root or tasks_root()
+    found: dict[str, Path] = {}
+    for folder in ("builtin", "benchmarks"):
+        for path in sorted((base / folder).glob("*.yaml")):
+            found[path.stem] = path
+    return found
+
+
+def get_taskdef(name: str) -> TaskDef:
+    """A task by name, or a path to a task YAML."""
+    known = discover()
+    if name in known:
+        path = known[name]
+        return load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+    candidate = Path(name)
+    if candidate.suffix in {".yaml", ".yml"}:
+        if not candidate.is_file():
+            raise UserError(f"--tasks: task file not found: {candidate}")
+        return load_taskdef(candidate.resolve(), "custom")
+    raise UserError(f"--tasks: unknown task '{name}' (see 'tierbench tasks list'; or give a task YAML path)")
+
+
+def read_docs(task: TaskDef, data_dir: Path | None) -> list[dict[str, Any]]:
+    """The task's documents, in order."""
+    if task.data is not None:
+        docs = []
+        for number, line in enumerate(task.data.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{task.data}: line {number}: not JSON ({exc.msg})") from None
+        return docs
+    from harness.evaluation.datasets import load_benchmark
+
+    assert task.loader is not None
+    return load_benchmark(task.loader, data_dir)
