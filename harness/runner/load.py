@@ -28,7 +28,7 @@ from harness.meters.latency import RequestTiming, summarize, timed_generate
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
-_GRACE_S = 2.0
+_GRACE_S = 0.5
 
 
 class _Deadline:
