@@ -3,7 +3,7 @@
 It records every request's headers (so a test can prove a key was really sent) and answers in
 one of three ways: ``stream`` (a short SSE completion with usage), ``hang`` (accept the request
 and never answer, to exercise timeouts) or ``echo`` (an HTTP 400 whose body quotes the request's
-headers, as careless proxies do, to exercise redaction of error messages).
+credentials, as some servers do, to exercise redaction of error messages).
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 state.release.wait(600)
                 return
             if mode == "echo":
-                self._json(400, {"error": {"message": f"bad request, headers were {dict(self.headers)}"}})
+                quoted = f"{self.headers.get('Authorization')} / {self.headers.get('X-Org-Token')}"
+                self._json(400, {"error": {"message": f"Incorrect API key provided: {quoted}"}})
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
