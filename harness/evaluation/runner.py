@@ -164,6 +164,8 @@ def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed:
             response = record.get("filtered_resps")
             if task.output_type == "multiple_choice" and isinstance(response, list) and response:
                 response = int(np.argmax([float(r[0]) for r in response]))  # the chosen option
+            elif isinstance(response, list) and len(response) == 1:
+                response = response[0]
             sink.sample(
                 {
                     "task": task.name,
