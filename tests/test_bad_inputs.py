@@ -126,6 +126,7 @@ def _gate_rules(tmp: Path) -> None:
     (tmp / "gate.yaml").write_text("rules:\n  - metric: accuracy\n    max_drop_points: 1\n", encoding="utf-8")
 
 
+T = "{bad}/tasks/"
 GATE = ("gate", "{tmp}/run", "--baseline", "{tmp}/run", "--rules")
 
 CASES: list[Case] = [
@@ -233,6 +234,40 @@ CASES: list[Case] = [
         ("profile_bad_class.yaml:3", "class"),
     ),
     Case("profile-unknown-name", _run("--profiles", "host,mainframe-9000"), ("--profiles", "mainframe-9000")),
+    # -- task files and their data ------------------------------------------------------------------
+    Case("task-unknown-name", _run("--tasks", "arithmetic,nosuch"), ("--tasks", "nosuch")),
+    Case("task-file-missing", _run("--tasks", "{tmp}/mine.yaml"), ("--tasks", "mine.yaml", "not found")),
+    Case(
+        "task-missing-field",
+        _run("--tasks", T + "task_missing_output_type.yaml"),
+        ("task_missing_output_type.yaml", "output_type"),
+    ),
+    Case("task-unknown-field", _run("--tasks", T + "task_unknown_field.yaml"), ("task_unknown_field.yaml", "'prompt'")),
+    Case(
+        "task-bad-output-type", _run("--tasks", T + "task_bad_output_type.yaml"), ("task_bad_output_type.yaml", "chat")
+    ),
+    Case(
+        "task-unknown-metric", _run("--tasks", T + "task_bad_metric.yaml"), ("task_bad_metric.yaml", "accuracy_score")
+    ),
+    Case(
+        "task-bad-callable",
+        _run("--tasks", T + "task_bad_callable.yaml"),
+        ("task_bad_callable.yaml", "process_results"),
+    ),
+    Case("task-not-utf8", _run("--tasks", T + "task_not_utf8.yaml"), ("task_not_utf8.yaml", "UTF-8")),
+    Case(
+        "data-file-missing", _run("--tasks", T + "data_missing_file.yaml"), ("data_missing_file.yaml", "nowhere.jsonl")
+    ),
+    Case("data-empty", _run("--tasks", T + "data_empty.yaml"), ("empty.jsonl", "empty")),
+    Case("data-not-utf8", _run("--tasks", T + "data_not_utf8.yaml"), ("not_utf8.jsonl", "UTF-8")),
+    Case("data-not-json", _run("--tasks", T + "data_not_json.yaml"), ("not_json.jsonl", "line 2", "JSON")),
+    Case("data-not-object", _run("--tasks", T + "data_not_object.yaml"), ("not_object.jsonl", "line 2", "object")),
+    Case(
+        "data-missing-field",
+        _run("--tasks", T + "data_missing_field.yaml"),
+        ("missing_field.jsonl", "line 3", "'answer'"),
+    ),
+    Case("data-wrong-type", _run("--tasks", T + "data_wrong_type.yaml"), ("wrong_type.jsonl", "line 2", "'question'")),
     # -- gate rules -------------------------------------------------------------------------------
     Case(
         "rules-unknown-metric",

@@ -64,6 +64,16 @@ class CellProgress:
             self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
 
 
+def _check_tasks(names: list[str]) -> None:
+    """Every task file and data file checked before any cell starts: a typo costs no model time."""
+    from harness.evaluation.taskdefs import get_taskdef, read_docs
+
+    for name in names:
+        task = get_taskdef(name)
+        if task.data is not None:
+            read_docs(task, None)
+
+
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -136,6 +146,7 @@ def command(
         },
     )
     task_list = comma_list(tasks) if tasks is not None else list(suite.tasks)
+    _check_tasks(task_list or [])
     catalog = load_catalog(catalog_path)
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():

@@ -90,6 +90,8 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     """Read and check one task file."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read task YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):
@@ -161,16 +163,57 @@ def get_taskdef(name: str) -> TaskDef:
 def read_docs(task: TaskDef, data_dir: Path | None) -> list[dict[str, Any]]:
     """The task's documents, in order."""
     if task.data is not None:
-        docs = []
-        for number, line in enumerate(task.data.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                docs.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{task.data}: line {number}: not JSON ({exc.msg})") from None
-        return docs
+        return _read_data_file(task.data)
     from harness.evaluation.datasets import load_benchmark
 
     assert task.loader is not None
     return load_benchmark(task.loader, data_dir)
+
+def _read_data_file(path: Path) -> list[dict[str, Any]]:
+    """Items of a task's JSONL file: objects that all have the first item's fields, of its types."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read data file ({exc.strerror})") from None
+    docs: list[dict[str, Any]] = []
+    first: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{path}: line {number}: expected a JSON object of fields, got {type(doc).__name__}")
+        if not docs:
+            first = doc
+        for key, value in first.items():
+            if key not in doc:
+                raise ConfigError(f"{path}: line {number}: field '{key}' is missing (the first item has it)")
+            if not _same_kind(value, doc[key]):
+                raise ConfigError(
+                    f"{path}: line {number}: field '{key}' is {_kind(doc[key])}; the first item's is {_kind(value)}"
+                )
+        docs.append(doc)
+    if not docs:
+        raise ConfigError(f"{path}: no items (the file is empty); add one JSON object per line")
+    return docs
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    return a is None or b is None or _kind(a) == _kind(b)

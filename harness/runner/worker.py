@@ -10,6 +10,7 @@ everything to ``RUN/cells/<cell_id>/`` as it goes (jsonl appends), finishing wit
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.memory import MemorySampler
-from harness.results.files import append_jsonl, atomic_write_json, read_jsonl
+from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
 from harness.runner.limits import (
@@ -52,25 +53,57 @@ class CellFiles:
         self.over_budget = cell_dir / "over_budget.json"
         self.log = cell_dir / "worker.log"
         self.spec = cell_dir / "spec.json"
+        self.tasks_done = cell_dir / "tasks_done.json"
 
 
 class FileSink:
-    """The evaluation sink of a cell: appends samples, scores and LM responses to jsonl files."""
+    """The evaluation sink of a cell: appends samples, scores and LM responses to jsonl files.
+
+    A task counts as done only once ``finish`` recorded it. Samples and scores of any other task
+    are leftovers of a killed worker: they are dropped on resume and written again (from the
+    stored LM responses, so cheaply), never duplicated or left with a metric missing.
+    """
 
     def __init__(self, files: CellFiles, events: EventChannel) -> None:
         self.files = files
         self.events = events
         self._responses = {r["key"]: r["value"] for r in read_jsonl(files.responses)}
-        self._finished_tasks = {r["task"] for r in read_jsonl(files.scores)}
+        self._finished_tasks: set[str] = set()
+        self._current: str | None = None
+        if files.tasks_done.exists():
+            self._finished_tasks = set(json.loads(files.tasks_done.read_text(encoding="utf-8")))
+        for path in (files.samples, files.scores):
+            self._drop_unfinished(path)
+
+    def _drop_unfinished(self, path: Path) -> None:
+        records = read_jsonl(path)
+        keep = [r for r in records if r.get("task") in self._finished_tasks]
+        if len(keep) < len(records):
+            body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in keep)
+            atomic_write_bytes(path, body.encode("utf-8"))
 
     def task_done(self, task: str) -> bool:
         return task in self._finished_tasks
 
+    def finish(self, tasks: list[str]) -> None:
+        """Mark ``tasks`` complete: their samples and scores are all on disk."""
+        self._finished_tasks.update(tasks)
+        atomic_write_json(self.files.tasks_done, sorted(self._finished_tasks))
+
     def sample(self, record: dict[str, Any]) -> None:
+        self._next(record)
         append_jsonl(self.files.samples, record)
 
     def score(self, row: dict[str, Any]) -> None:
+        self._next(row)
         append_jsonl(self.files.scores, row)
+
+    def _next(self, record: dict[str, Any]) -> None:
+        # tasks run one after another: the first record of a task closes the previous one
+        task = record.get("task")
+        if self._current is not None and task != self._current:
+            self.finish([self._current])
+        self._current = str(task) if task is not None else None
 
     def progress(self, label: str, done: int, total: int) -> None:
         self.events.send("progress", label=label, done=done, total=total)
@@ -113,6 +146,7 @@ def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: Event
             data_dir=Path(spec.data_dir) if spec.data_dir else None,
             sink=sink,
         )
+        sink.finish(pending)
 
 
 def run_cell(spec: CellSpec) -> dict[str, Any]:
