@@ -6,7 +6,7 @@ process, and the same latency figures up to the HTTP overhead.
 
 from __future__ import annotations
 
-import statistics
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +16,7 @@ from harness.backends.base import Backend, GenerationRequest
 from harness.backends.registry import create_backend
 from harness.catalog import default_catalog
 from harness.config.models import ModelSpec
-from harness.meters.latency import timed_generate
+from harness.meters.latency import RequestTiming, timed_generate
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -42,15 +42,16 @@ def http_nano(url: str, api: str, tokenizer: str | None = TOKENIZER) -> Backend:
     return backend
 
 
-@pytest.mark.parametrize("api", ["chat", "completions"])
+@pytest.mark.parametrize(("api", "chat"), [("chat", True), ("completions", False), ("auto", True), ("auto", False)])
 def test_http_stream_matches_in_process_generation(
     llama_server: str,  # noqa: F811
     local_nano: Backend,
     api: str,
+    chat: bool,
 ) -> None:
     remote = http_nano(llama_server, api)
-    prompt = "Write a short poem about the sea." if api == "chat" else local_nano.make_prompt(24, seed=3)
-    request = GenerationRequest(prompt=prompt, max_tokens=12, chat=api == "chat")
+    prompt = "Write a short poem about the sea." if chat else local_nano.make_prompt(24, seed=3)
+    request = GenerationRequest(prompt=prompt, max_tokens=12, chat=chat)
     over_http = timed_generate(remote, request)
     in_process = timed_generate(local_nano, request)
     assert over_http.error is None, over_http.error
@@ -73,23 +74,23 @@ def test_latency_agrees_with_in_process_within_http_overhead(
     llama_server: str,  # noqa: F811
     local_nano: Backend,
 ) -> None:
-    """TTFT differs by the HTTP round trip; decode throughput by little (each token is one SSE event)."""
+    """TTFT differs by the HTTP round trip; decode throughput by little (each token is one SSE event).
+
+    Requests alternate between the two so both see the same machine load, and the best of three
+    is compared (the least disturbed figure on a shared machine).
+    """
     remote = http_nano(llama_server, "completions")
-    figures: dict[str, dict[str, float]] = {}
-    for label, backend in (("in-process", local_nano), ("http", remote)):
-        timings = [
-            timed_generate(
-                backend, GenerationRequest(prompt=local_nano.make_prompt(32, seed=s), max_tokens=24, ignore_eos=True)
-            )
-            for s in range(3)
-        ]
-        assert all(t.error is None for t in timings)
-        figures[label] = {
-            "ttft_s": statistics.median(t.ttft_s or 0 for t in timings),
-            "decode_tps": statistics.median(t.decode_tps or 0 for t in timings),
-        }
-    print(f"\nnano in-process vs over HTTP: {figures}")
-    overhead = figures["http"]["ttft_s"] - figures["in-process"]["ttft_s"]
-    assert overhead < 1.0, figures
-    ratio = figures["http"]["decode_tps"] / figures["in-process"]["decode_tps"]
-    assert 0.33 < ratio < 3.0, figures
+    timings: dict[str, list[RequestTiming]] = {"in-process": [], "http": []}
+    for seed in range(3):
+        request = GenerationRequest(prompt=local_nano.make_prompt(32, seed=seed), max_tokens=24, ignore_eos=True)
+        for label, backend in (("in-process", local_nano), ("http", remote)):
+            timing = timed_generate(backend, request)
+            assert timing.error is None, timing.error
+            timings[label].append(timing)
+    best = {
+        label: {"ttft_s": min(t.ttft_s or math.inf for t in ts), "decode_tps": max(t.decode_tps or 0.0 for t in ts)}
+        for label, ts in timings.items()
+    }
+    print(f"\nnano in-process vs over HTTP (best of 3): {best}")
+    assert best["http"]["ttft_s"] - best["in-process"]["ttft_s"] < 0.5, best
+    assert 0.33 < best["http"]["decode_tps"] / best["in-process"]["decode_tps"] < 3.0, best

@@ -76,6 +76,26 @@ def test_gpt5_style_request_fields(server: tuple[str, FaultState]) -> None:
     assert body["max_completion_tokens"] == 4 and "max_tokens" not in body and "temperature" not in body
 
 
+@pytest.mark.parametrize(
+    ("api", "chat", "path"),
+    [
+        ("auto", True, "/v1/chat/completions"),
+        ("auto", False, "/v1/completions"),
+        ("chat", False, "/v1/chat/completions"),
+        ("completions", True, "/v1/completions"),
+    ],
+)
+def test_api_mode_picks_the_endpoint(server: tuple[str, FaultState], api: str, chat: bool, path: str) -> None:
+    url, state = server
+    backend = make(url, api=api)
+    backend.load()
+    timing = timed_generate(backend, GenerationRequest(prompt="hi", max_tokens=4, chat=chat))
+    assert timing.error is None and timing.text == " t0 t1 t2 t3"
+    sent = state.requests[-1]
+    assert sent["path"] == path
+    assert ("messages" in sent["body"]) == path.endswith("/chat/completions")
+
+
 def test_missing_usage_is_labelled(server: tuple[str, FaultState]) -> None:
     backend = make(server[0], model="ok-no-usage")
     backend.load()

@@ -43,8 +43,11 @@ class OpenAIParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, description="Model name the server expects (e.g. gpt-5-mini).")
-    api: Literal["chat", "completions"] = Field(
-        default="chat", description="chat: /chat/completions (server applies the template); completions: raw prompt."
+    api: Literal["chat", "completions", "auto"] = Field(
+        default="chat",
+        description="chat: always /chat/completions (the server applies its template; OpenAI's GPT-5 has only "
+        "this); completions: always /completions with the raw prompt; auto: chat requests to /chat/completions, "
+        "plain prompts to /completions, exactly as an in-process backend treats them (llama.cpp server, vLLM).",
     )
     base_url: str | None = Field(default=None, description="Endpoint root, e.g. https://api.openai.com/v1.")
     base_url_env: str | None = Field(default=None, description="Environment variable that overrides base_url.")
@@ -236,10 +239,13 @@ class OpenAICompatBackend:
         return " ".join(words[:n_tokens])
 
     # -- generation ---------------------------------------------------------------------------
+    def _uses_chat(self, request: GenerationRequest) -> bool:
+        return self.params.api == "chat" or (self.params.api == "auto" and request.chat)
+
     def _body(self, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
         p = self.params
         body: dict[str, Any] = {"model": p.model, "stream": True, "stream_options": {"include_usage": True}}
-        if p.api == "chat":
+        if self._uses_chat(request):
             path = "/chat/completions"
             body["messages"] = [{"role": "user", "content": request.prompt}]
         else:
@@ -293,6 +299,7 @@ class OpenAICompatBackend:
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         path, body = self._body(request)
+        chat = self._uses_chat(request)
         slots = self._slots if self._slots is not None else contextlib.nullcontext()
         with slots, contextlib.ExitStack() as stack:
             deadline = time.monotonic() + self.params.timeout_s
@@ -316,7 +323,7 @@ class OpenAICompatBackend:
                         raise EndpointError(self.redact(f"server error mid-stream: {_short(event['error'])}"))
                     if isinstance(event.get("usage"), dict):
                         server_usage = event["usage"]
-                    text, reason = _choice_delta(event, self.params.api)
+                    text, reason = _choice_delta(event, chat)
                     finish = reason or finish
                     if text:
                         chunks += 1
@@ -400,7 +407,7 @@ def _parse_sse_line(line: str) -> dict[str, Any] | str | None:
     return event
 
 
-def _choice_delta(event: dict[str, Any], api: str) -> tuple[str, str]:
+def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str]:
     """(new text, finish_reason) of the first choice of a stream event."""
     choices = event.get("choices")
     if choices is None:
@@ -414,7 +421,7 @@ def _choice_delta(event: dict[str, Any], api: str) -> tuple[str, str]:
     choice = choices[0]
     if not isinstance(choice, dict):
         raise EndpointError(f"malformed stream event: {_short(event)}")
-    if api == "chat":
+    if chat:
         delta = choice.get("delta") or {}
         text = delta.get("content") if isinstance(delta, dict) else None
     else:

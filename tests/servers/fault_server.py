@@ -93,7 +93,13 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 n = state.counts.get(model, 0)
                 state.counts[model] = n + 1
                 state.requests.append(
-                    {"t": time.monotonic(), "model": model, "headers": dict(self.headers), "body": body}
+                    {
+                        "t": time.monotonic(),
+                        "path": self.path,
+                        "model": model,
+                        "headers": dict(self.headers),
+                        "body": body,
+                    }
                 )
             if (model == "429-then-ok" and n < 2) or model == "always-429":
                 self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
