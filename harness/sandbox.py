@@ -77,6 +77,7 @@ class SandboxResult:
     returncode: int | None
     seconds: float
     detail: str
+    stdout: str = ""
 
 
 def _limit(limits: Limits) -> None:  # runs in the child between fork and exec
@@ -108,7 +109,7 @@ def run_python(code: str, limits: Limits | None = None) -> SandboxResult:
             preexec_fn=lambda: _limit(limits),
         )
         try:
-            _, err = process.communicate(timeout=limits.wall_s)
+            out, err = process.communicate(timeout=limits.wall_s)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
@@ -118,8 +119,9 @@ def run_python(code: str, limits: Limits | None = None) -> SandboxResult:
     seconds = time.perf_counter() - started
     detail = err.decode("utf-8", "replace")[-2000:]
     code_ = process.returncode
+    stdout = out.decode("utf-8", "replace")[-10000:]
     if code_ == 0:
-        return SandboxResult(True, "passed", 0, seconds, "")
+        return SandboxResult(True, "passed", 0, seconds, "", stdout)
     if code_ in (-signal.SIGXCPU, -signal.SIGKILL):
         return SandboxResult(False, "timeout", code_, seconds, "CPU time limit")
     if "MemoryError" in detail:

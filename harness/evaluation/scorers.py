@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -104,9 +105,9 @@ def constraints(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     return {"follow": float(_check(doc["check"], answer))}
 
 
-def _program(doc: dict[str, Any], completion: str) -> str:
+def _program(doc: dict[str, Any], completion: str, token: str) -> str:
     body = completion.split("\ndef ")[0].split("\nif __name__")[0].split("\n```")[0]
-    return doc["prompt"] + body + "\n\n" + "\n".join(doc["tests"]) + "\n"
+    return doc["prompt"] + body + "\n\n" + "\n".join(doc["tests"]) + f"\nprint({token!r})\n"
 
 
 @_safe({"pass": 0.0})
@@ -114,5 +115,6 @@ def code_tests(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """1 when the completed function passes its hidden tests in the sandbox (time, memory, no network)."""
     from harness.sandbox import Limits, run_python
 
-    outcome = run_python(_program(doc, results[0]), Limits(wall_s=5.0, cpu_s=3, memory_mb=512))
-    return {"pass": float(outcome.passed)}
+    token = f"tierbench-tests-passed-{secrets.token_hex(8)}"  # an early exit(0) never prints it
+    outcome = run_python(_program(doc, results[0], token), Limits(wall_s=5.0, cpu_s=3, memory_mb=512))
+    return {"pass": float(outcome.passed and outcome.stdout.rstrip().endswith(token))}

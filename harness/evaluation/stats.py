@@ -38,11 +38,16 @@ def mean_estimate(values: Sequence[float]) -> Estimate:
         denom = 1 + Z95**2 / n
         centre = (mean + Z95**2 / (2 * n)) / denom
         half = Z95 * math.sqrt(mean * (1 - mean) / n + Z95**2 / (4 * n * n)) / denom
-        return Estimate(mean, stderr, max(centre - half, 0.0), min(centre + half, 1.0), n, "wilson")
+        low = 0.0 if mean == 0.0 else max(centre - half, 0.0)
+        high = 1.0 if mean == 1.0 else min(centre + half, 1.0)
+        return Estimate(mean, stderr, low, high, n, "wilson")
     if stderr is None:
         return Estimate(mean, None, None, None, n, "t")
     t = float(st.t.ppf(0.975, n - 1))
-    return Estimate(mean, stderr, mean - t * stderr, mean + t * stderr, n, "t")
+    low, high = mean - t * stderr, mean + t * stderr
+    if data.min() >= 0.0 and data.max() <= 1.0:  # a bounded score (a share, ROUGE): so is its interval
+        low, high = max(low, 0.0), min(high, 1.0)
+    return Estimate(mean, stderr, low, high, n, "t")
 
 
 def bootstrap_estimate(

@@ -14,6 +14,7 @@ naming the file and the field.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import json
 from collections.abc import Callable
@@ -92,19 +93,25 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read task YAML: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read task file: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a task file must be a mapping of lm-eval task fields")
-    for key in REQUIRED:
-        if key not in raw:
-            raise ConfigError(f"{path}: field '{key}' is missing")
     allowed = _lm_eval_fields() | OWN_KEYS
     for key in raw:
         if key not in allowed:
-            raise ConfigError(
-                f"{path}: unknown field '{key}' (not an lm-eval task field nor one of {sorted(OWN_KEYS)})"
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else f"not an lm-eval task field nor one of {sorted(OWN_KEYS)}"
             )
+            raise ConfigError(f"{path}: unknown field '{key}' ({hint})")
+    for key in REQUIRED:
+        if key not in raw:
+            raise ConfigError(f"{path}: field '{key}' is missing")
     if raw["output_type"] not in OUTPUT_TYPES:
         raise ConfigError(f"{path}: field 'output_type' is '{raw['output_type']}'; use one of {sorted(OUTPUT_TYPES)}")
     if ("data" in raw) == ("loader" in raw):
@@ -129,9 +136,10 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
         known = _known_metrics()
         for index, metric in enumerate(metrics):
             if metric["metric"] not in known:
+                close = difflib.get_close_matches(str(metric["metric"]), sorted(known), n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "an lm-eval metric such as acc or exact_match"
                 raise ConfigError(
-                    f"{path}: field 'metric_list[{index}].metric': unknown metric '{metric['metric']}' "
-                    "(an lm-eval metric such as acc, acc_norm, exact_match, or use process_results)"
+                    f"{path}: field 'metric_list[{index}].metric': unknown metric '{metric['metric']}' ({hint})"
                 )
     return TaskDef(str(raw["task"]), path, kind, config, data, raw.get("loader"), str(raw.get("about", "")))
 
@@ -168,6 +176,7 @@ def read_docs(task: TaskDef, data_dir: Path | None) -> list[dict[str, Any]]:
 
     assert task.loader is not None
     return load_benchmark(task.loader, data_dir)
+
 
 def _read_data_file(path: Path) -> list[dict[str, Any]]:
     """Items of a task's JSONL file: objects that all have the first item's fields, of its types."""
