@@ -221,3 +221,30 @@ def test_ctrl_c_leaves_a_valid_partial_run_that_resume_completes(tmp_path: Path)
     assert len(requests) == 5 and not requests.duplicated(["scenario", "point", "repetition", "index"]).any()
     kept = partial.merge(requests, on=["scenario", "point", "repetition", "index"], suffixes=("", "_after"))
     assert (kept["e2e_s"] == kept["e2e_s_after"]).all(), "requests measured before Ctrl-C are kept, not redone"
+
+
+def test_hostile_text_in_a_reason_is_shown_as_text_everywhere(tmp_path: Path) -> None:
+    """A reason quotes what it was given (here a file name; often a server's error, which can
+    quote model output): the terminal prints it literally, the reports escape it."""
+    folder = tmp_path / "<script>alert(1)<"  # with the file name below: '<script>alert(1)</script>'
+    folder.mkdir()
+    missing = folder / "script>[/INST] [bold].gguf"
+    catalog = write_catalog(
+        tmp_path / "catalog.yaml",
+        [{"name": "odd", "tier": "nano", "backend": "llamacpp", "params": {"model_path": str(missing)}}],
+    )
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        cli, ["run", "--suite", str(write_suite(tmp_path / "suite.yaml")), "--catalog", str(catalog),
+              "--models", "odd", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, (result.output, result.exception)
+    said = " ".join(result.output.split())
+    assert "<script>alert(1)</script>[/INST] [bold].gguf" in said, said  # printed, not parsed as markup
+    reason = RunStore.open(out).read_table("cells").loc[0, "reason"]
+    assert "</script>[/INST]" in reason
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in markdown

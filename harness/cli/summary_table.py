@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "does_not_fit": "magenta", "partial": "yellow"}
@@ -74,4 +75,8 @@ def print_summary(console: Console, summary: pd.DataFrame) -> None:
     console.print(summary_table(summary))
     problems = summary[summary["status"].fillna("ok") != "ok"]
     for _, row in problems.iterrows():
-        console.print(f"  [bold]{row['model']}@{row['profile']}[/]: {row['status']} — {row.get('reason') or ''}")
+        # a reason can quote a server's error or a file name: print it as text, never as rich markup
+        reason = escape(str(row.get("reason") or ""))
+        console.print(
+            f"  [bold]{escape(str(row['model']))}@{escape(str(row['profile']))}[/]: {row['status']} — {reason}"
+        )

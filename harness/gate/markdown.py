@@ -19,7 +19,9 @@ _ICONS = {
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # reasons can quote model output or server errors: no raw HTML in a rendered step summary
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
 
 
 def _row(result: RuleResult, level: float) -> str:
@@ -53,7 +55,7 @@ def to_markdown(report: GateReport) -> str:
         lines += ["", "### Details", ""]
         lines += [f"- **{_cell(r.name)}** — {VERDICT_LABELS[r.verdict]}: {_cell(r.reason)}" for r in explained]
     if report.warnings:
-        lines += ["", *[f"> warning: {w}" for w in report.warnings]]
+        lines += ["", *[f"> warning: {_cell(w)}" for w in report.warnings]]
     return "\n".join(lines) + "\n"
 
 
