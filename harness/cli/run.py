@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.catalog import load_catalog
@@ -50,12 +51,12 @@ class CellProgress:
             return
         kind = event.get("type")
         if kind == "phase":
-            self.progress.update(task, description=f"{cell_id}: {event.get('name')}", total=None, completed=0)
+            self.progress.update(task, description=escape(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
         elif kind == "progress":
             label = event.get("label")
             self.progress.update(
                 task,
-                description=f"{cell_id}: {label}",
+                description=escape(f"{cell_id}: {label}"),  # task names come from user files
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
