@@ -107,7 +107,7 @@ def constraints(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
 
 def _program(doc: dict[str, Any], completion: str, token: str) -> str:
     body = completion.split("\ndef ")[0].split("\nif __name__")[0].split("\n```")[0]
-    return doc["prompt"] + body + "\n\n" + "\n".join(doc["tests"]) + f"\nprint({token!r})\n"
+    return str(doc["prompt"]) + body + "\n\n" + "\n".join(doc["tests"]) + f"\nprint({token!r})\n"
 
 
 @_safe({"pass": 0.0})
