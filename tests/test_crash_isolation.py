@@ -209,6 +209,9 @@ def test_ctrl_c_leaves_a_valid_partial_run_that_resume_completes(tmp_path: Path)
     partial = store.read_table("requests")
     assert 2 <= len(partial) < 5
     assert store.read_table("cells").loc[0, "status"] == "failed"  # the interrupted cell says so
+    for command in (["report", str(out)], ["baseline", "save", str(out), "--to", str(tmp_path / "partial.json.gz")]):
+        readable = CliRunner().invoke(cli, command)
+        assert readable.exit_code == 0, (command, readable.output, readable.exception)
 
     resumed = subprocess.run(
         [sys.executable, "-m", "harness.cli.main", "run", "--resume", str(out), "--no-report"],
