@@ -11,7 +11,7 @@ import pandas as pd
 from harness.meters.latency import summarize
 
 # The metric that stands for a task's accuracy, in order of preference.
-PRIMARY_METRICS = ("acc", "exact_match", "pass@1", "field_f1", "f1", "constraint_acc", "rougeL", "acc_norm")
+PRIMARY_METRICS = ("acc", "exact_match", "pass", "pass@1", "follow", "field_acc", "f1", "rougeL", "acc_norm")
 Z95 = 1.959963984540054
 
 
