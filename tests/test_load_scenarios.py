@@ -55,12 +55,20 @@ def test_concurrency_sweep_scales_on_a_concurrent_server(paced: tuple[str, Fault
     assert (one["point"], four["point"]) == ("c=1", "c=4")
     assert one["requests_ok"] == four["requests_ok"] == 8 and one["error_rate"] == 0.0
     assert four["throughput_rps"] > 2 * one["throughput_rps"]
+    assert paced[1].max_in_flight == 4
     assert one["warmup_requests"] == 1 and sum(r["warmup"] for r in records) == 2
     assert all(set(r) == RECORD_KEYS for r in records)
     measured = [r for r in records if not r["warmup"] and r["point"] == "c=4"]
     assert {r["concurrency"] for r in measured} == {4}
     assert all(r["token_count_source"] == "usage" and r["output_tokens"] == 4 for r in measured)
     assert all(0 <= r["dispatch_delay_s"] < 0.5 for r in measured)
+
+
+def test_max_concurrency_caps_requests_in_flight(paced: tuple[str, FaultState]) -> None:
+    url, state = paced
+    result, _ = run(api(url, max_concurrency=2), kind="concurrency", concurrency=[6], requests=6)
+    assert result["points"][0]["requests_ok"] == 6
+    assert state.max_in_flight == 2
 
 
 def test_constant_rate_is_kept_and_reported(paced: tuple[str, FaultState]) -> None:

@@ -35,6 +35,8 @@ class FaultState:
     retry_after: str = "0.2"
     requests: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    max_in_flight: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,7 +115,14 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 self._start_stream()
                 self._write(b"<html><body>502 Bad Gateway</body></html>\n")
             else:
-                self._stream(model, body)
+                with state.lock:
+                    state.in_flight += 1
+                    state.max_in_flight = max(state.max_in_flight, state.in_flight)
+                try:
+                    self._stream(model, body)
+                finally:
+                    with state.lock:
+                        state.in_flight -= 1
 
         def _stream(self, model: str, body: dict[str, Any]) -> None:
             self._start_stream()
