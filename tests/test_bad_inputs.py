@@ -356,6 +356,18 @@ CASES: list[Case] = [
         ("samples.jsonl:2", "corrupted"),
         _samples_not_utf8,
     ),
+    Case("report-non-run", ("report", "{tmp}/run"), ("run", "meta.json"), _no_meta),
+    Case("report-missing-run", ("report", "{tmp}/nothing"), ("nothing", "no such run directory")),
+    Case("report-cells-garbage", ("report", "{tmp}/run"), ("cells.parquet", "corrupted"), _cells_garbage),
+    Case("compare-meta-not-json", ("compare", "{tmp}/run", "{tmp}/run"), ("meta.json", "corrupted"), _meta_not_json),
+    Case("compare-missing-run", ("compare", "{tmp}/run", "{tmp}/other"), ("other",), _good_run),
+    Case("profiles-show-unknown", ("profiles", "show", "mainframe"), ("mainframe", "unknown profile")),
+    Case(
+        "models-list-bad-catalog",
+        ("models", "list", "--catalog", "{bad}/catalog_bad_tier.yaml"),
+        ("catalog_bad_tier.yaml:4",),
+    ),
+    Case("tasks-list-missing-data-dir", ("tasks", "list", "--data-dir", "{tmp}/no-data"), ("--data-dir", "no-data")),
     Case(
         "gate-run-missing",
         ("gate", "{tmp}/nothing", "--baseline", "{tmp}/run", "--rules", "{tmp}/gate.yaml"),
