@@ -32,12 +32,17 @@ def shared_benchmarks() -> Path:
     return SHARED_BENCHMARKS
 
 
-def run_tierbench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_tierbench(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess (as a user would) and capture its output."""
     return subprocess.run(
         [sys.executable, "-m", "harness.cli.main", *args],
-        cwd=cwd or REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -50,8 +55,19 @@ def tierbench() -> Callable[..., subprocess.CompletedProcess[str]]:
 def nano_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real run of the nano model: the quick suite's tasks at a small limit plus a short perf point."""
     out = tmp_path_factory.mktemp("runs") / "nano"
-    result = run_tierbench("run", "--suite", str(TESTS_DATA / "tiny-suite.yaml"), "--models", "nano",
-                           "--tasks", ",".join(_quick_tasks()), "--limit", "5", "--out", str(out))
+    result = run_tierbench(
+        "run",
+        "--suite",
+        str(TESTS_DATA / "tiny-suite.yaml"),
+        "--models",
+        "nano",
+        "--tasks",
+        ",".join(_quick_tasks()),
+        "--limit",
+        "5",
+        "--out",
+        str(out),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 

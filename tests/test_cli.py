@@ -59,7 +59,9 @@ def test_unwritable_output_directory_is_a_one_line_error(tierbench, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_model_that_fails_to_load_is_recorded_and_the_others_complete(tierbench, tests_data: Path, tmp_path: Path) -> None:
+def test_a_model_that_fails_to_load_is_recorded_and_the_others_complete(
+    tierbench, tests_data: Path, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x00" * 64)
     catalog = tmp_path / "catalog.yaml"
@@ -69,8 +71,20 @@ def test_a_model_that_fails_to_load_is_recorded_and_the_others_complete(tierbenc
         f"    params: {{model_path: {json.dumps(str(broken))}}}\n"
     )
     out = tmp_path / "run"
-    result = tierbench("run", "--suite", str(tests_data / "tiny-suite.yaml"), "--catalog", str(catalog),
-                       "--models", "nano,broken", "--tasks", "", "--out", str(out), "--no-report")
+    result = tierbench(
+        "run",
+        "--suite",
+        str(tests_data / "tiny-suite.yaml"),
+        "--catalog",
+        str(catalog),
+        "--models",
+        "nano,broken",
+        "--tasks",
+        "",
+        "--out",
+        str(out),
+        "--no-report",
+    )
     assert result.returncode == 0, result.stderr
     cells = RunStore.open(out).read_table("cells").set_index("model")
     assert cells.loc["nano", "status"] == "ok"

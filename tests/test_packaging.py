@@ -26,8 +26,23 @@ def test_every_python_package_directory_is_declared() -> None:
 
 @pytest.mark.slow
 def test_wheel_contains_tasks_profiles_catalog_and_templates(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     wheel = next(tmp_path.glob("tierbench-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "harness/tasks/suites/quick.yaml" in names

@@ -138,6 +138,7 @@ class RunView:
     tasks: list[str]
     requests: pd.DataFrame
     cell_columns: list[str]
+    load: list[dict[str, Any]] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
@@ -559,4 +560,8 @@ def build_view(run_dir: Path) -> RunView:
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
+        load=[
+            {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
+            for row in _records(store.read_table("load"))
+        ],
     )

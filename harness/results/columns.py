@@ -120,4 +120,36 @@ SAMPLE_FIELDS = [
     "output_tokens",
 ]
 
-TABLES = ("cells", "requests", "scores")
+# One row per point of a load scenario (concurrency level or request rate) on a server backend.
+LOAD_COLUMNS = [
+    "cell_id",
+    "model",
+    "profile",
+    "scenario",
+    "kind",
+    "point",
+    "repetition",
+    "concurrency",
+    "rate",
+    "skipped",
+    "requests_planned",
+    "requests_sent",
+    "requests_ok",
+    "requests_failed",
+    "error_rate",
+    "achieved_rate_rps",
+    "throughput_rps",
+    "output_tps",
+    "goodput_rps",
+    "slo_attainment",
+    "ttft_p95_s",
+    "e2e_p95_s",
+    "tpot_p50_s",
+    "dispatch_delay_p95_s",
+    "dispatch_delay_max_s",
+    "stopped_by",
+    "top_errors",
+    "cost_usd",
+]
+
+TABLES = ("cells", "requests", "scores", "load")

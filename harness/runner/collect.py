@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness.fitcost import enrich_cells
+from harness.results.columns import LOAD_COLUMNS
 from harness.results.store import RunStore, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.worker import CellFiles
@@ -56,6 +57,7 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str
     request_rows: list[dict[str, Any]] = []
     score_rows: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
+    load_rows: list[dict[str, Any]] = []
     for spec in specs:
         files = CellFiles(store.cell_dir(spec.cell_id))
         ident = {"cell_id": spec.cell_id, "model": spec.model.name, "profile": spec.profile.name}
@@ -70,13 +72,29 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str
             score_rows.append({**score, **ident})
         for sample in read_jsonl(files.samples):
             samples.append({**ident, **sample})
+        load_rows.extend({**row, **ident} for row in load_points(files))
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}
     store.write_table("cells", enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models))
     store.write_table("requests", requests_table)
     store.write_table("scores", pd.DataFrame(score_rows))
+    store.write_table("load", pd.DataFrame(load_rows, columns=LOAD_COLUMNS))
     store.write_samples(samples)
+
+
+def load_points(files: CellFiles) -> list[dict[str, Any]]:
+    """Rows of the load table from a cell's load-scenario summaries (one per point, or the skip reason)."""
+    rows: list[dict[str, Any]] = []
+    for record in read_jsonl(files.dir / "load_summary.jsonl"):
+        summary = record.get("summary") or {}
+        base = {"scenario": summary.get("scenario", record.get("scenario")), "kind": summary.get("kind")}
+        if summary.get("skipped"):
+            rows.append({**base, "skipped": summary["skipped"]})
+            continue
+        for point in summary.get("points") or []:
+            rows.append({**base, **{k: v for k, v in point.items() if k in LOAD_COLUMNS}})
+    return rows
 
 
 def model_info(store: RunStore, cell_id: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from harness.backends.base import Backend
 from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
+from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
@@ -126,10 +127,14 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
         counter["n"] += 1
         events.send("progress", label="latency", done=counter["n"], total=total)
 
+    summaries = files.dir / "load_summary.jsonl"
+    finished_load = {r.get("scenario") for r in read_jsonl(summaries)}
     for scenario in spec.scenarios:
+        if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
+            continue
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=done)
         if summary is not None:
-            append_jsonl(files.dir / "load_summary.jsonl", {"scenario": scenario.name, "summary": summary})
+            append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
 
 
 def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
@@ -190,8 +195,11 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
-            row.update(serving_peak_rss_mb=serving.peak_rss_mb, serving_peak_anon_mb=serving.peak_anon_mb,
-                       serving_peak_file_mb=serving.peak_file_mb)
+            row.update(
+                serving_peak_rss_mb=serving.peak_rss_mb,
+                serving_peak_anon_mb=serving.peak_anon_mb,
+                serving_peak_file_mb=serving.peak_file_mb,
+            )
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
@@ -214,12 +222,8 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         peak_rss_mb=max(peaks) if peaks else None,
         peak_anon_mb=result.peak_anon_mb,
         peak_file_mb=result.peak_file_mb,
-        energy_source=reading.source,
-        energy_scope=reading.scope,
-        energy_j=reading.joules,
-        energy_j_low=reading.low_j,
-        energy_j_high=reading.high_j,
-        energy_notes="; ".join(reading.notes),
+        **reading.columns(),
+        **gpu_memory().columns(),
         duration_s=time.time() - started,
         notes="; ".join(notes),
     )
