@@ -32,3 +32,7 @@ class MissingDependency(BackendUnavailable):
         super().__init__(f"{package} is not installed: pip install 'tierbench[{extra}]'")
         self.package = package
         self.extra = extra
+
+
+class ModelLoadError(Exception):
+    """A model that should run here failed to load (corrupt file, unsupported format): a failed cell."""

@@ -20,7 +20,7 @@ from harness.backends.base import Capabilities, Chunk, GenerationRequest, Stream
 from harness.backends.local_models import resolve_model_file
 from harness.config.loading import validate
 from harness.config.models import ModelSpec
-from harness.errors import BackendUnavailable, MissingDependency
+from harness.errors import BackendUnavailable, MissingDependency, ModelLoadError
 
 _WORDS = [
     "time",
@@ -143,7 +143,7 @@ class LlamaCppBackend:
                 verbose=False,
             )
         except ValueError as exc:
-            raise BackendUnavailable(f"llama.cpp could not load {self.model_path()}: {exc}") from None
+            raise ModelLoadError(f"llama.cpp could not load {self.model_path()}: {exc}") from None
 
     @property
     def llm(self) -> Any:

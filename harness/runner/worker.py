@@ -21,7 +21,7 @@ from typing import Any
 
 from harness.backends.base import Backend
 from harness.backends.registry import create_backend
-from harness.errors import BackendUnavailable, UserError
+from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
@@ -132,9 +132,20 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
+        if scenario.kind != "grid":
+            _drop_partial_scenario(files, scenario.name)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
+
+
+def _drop_partial_scenario(files: CellFiles, scenario: str) -> None:
+    """A load scenario cut off mid-way is run again whole; drop the requests its first attempt recorded."""
+    records = read_jsonl(files.requests)
+    kept = [r for r in records if r.get("scenario") != scenario]
+    if len(kept) != len(records):
+        body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in kept)
+        atomic_write_bytes(files.requests, body.encode("utf-8"))
 
 
 def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
@@ -206,7 +217,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             backend.close()
         except BackendUnavailable as exc:
             row.update(status="skipped", reason=str(exc))
-        except UserError as exc:
+        except (UserError, ModelLoadError) as exc:
             row.update(status="failed", reason=str(exc))
         except Exception as exc:
             traceback.print_exc()
