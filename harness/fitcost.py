@@ -14,7 +14,6 @@ tokens that produced them included in the price.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ import pandas as pd
 
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
+from harness.results.values import finite_or_none as _num
 
 MIB_PER_GIB = 1024.0
 J_PER_KWH = 3.6e6
@@ -41,17 +41,6 @@ COST_COLUMNS = [
 ]
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
-
-
-def _num(value: Any) -> float | None:
-    """A finite float, or None for missing / NaN / non-numeric values."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _gb(mb: float) -> str:

@@ -5,18 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from harness.results.values import finite_or_none as clean
+
+__all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
+
 DASH = "—"
-
-
-def clean(value: Any) -> float | None:
-    """A finite float, or ``None`` for None, NaN, pandas NA, infinities and non-numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def text(value: Any) -> str:
