@@ -150,6 +150,7 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
             label=_label(f"{profile} (Pareto frontier)"),
         )
     ax.set_xlabel(_label(x_metric.axis_label))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # long tick labels (costs) must not overlap
     ax.set_ylabel(_label(ACCURACY.axis_label))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="best", fontsize=8, frameon=False)
