@@ -77,7 +77,7 @@ def test_tiny_item_count_is_inconclusive_not_pass(gate_runs: dict[str, Path], ti
     result = tierbench("gate", str(gate_runs["same"]), "--baseline", str(gate_runs["baseline"]),
                        "--rules", str(DATA / "gate-strict.yaml"))  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "INCONCLUSIVE" in result.stdout and "(min_items is 30)" in result.stdout
+    assert "INCONCLUSIVE" in result.stdout and "(min_items is 100)" in result.stdout
     assert "PASS" not in result.stdout
 
 
