@@ -45,13 +45,7 @@ def cli() -> None:
 
 
 for _name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(f"harness.cli.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"harness.cli.{_name}":
-            raise
-        continue
-    cli.add_command(_module.command)
+    cli.add_command(importlib.import_module(f"harness.cli.{_name}").command)
 
 
 if __name__ == "__main__":
