@@ -21,25 +21,12 @@ import pandas as pd
 
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
+from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS
 from harness.results.values import finite_or_none as _num
 
 MIB_PER_GIB = 1024.0
 J_PER_KWH = 3.6e6
 
-# Columns enrich_cells adds to the cells table (documented in docs/profiles.md).
-FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
-COST_COLUMNS = [
-    "cost_basis",
-    "seconds_per_request",
-    "cost_per_1k_requests_usd",
-    "cost_per_mtok_usd",
-    "energy_per_request_j",
-    "energy_per_request_j_low",
-    "energy_per_request_j_high",
-    "energy_per_token_j",
-    "energy_cost_per_1k_requests_usd",
-]
-FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
 
 

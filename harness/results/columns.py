@@ -44,12 +44,14 @@ CELL_COLUMNS = [
     "warmup_requests",
     "started_at",
     "finished_at",
-    # hardware-profile limits and fit/cost (harness.runner.limits, harness.fitcost; docs/profiles.md)
+    # hardware-profile limits (harness.runner.limits; docs/profiles.md)
     "cpus",
     "limit_mechanism",
-    "fit",
-    "fit_reason",
-    "fit_required_mb",
+]
+
+# Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).
+FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
+COST_COLUMNS = [
     "cost_basis",
     "seconds_per_request",
     "cost_per_1k_requests_usd",
@@ -59,8 +61,9 @@ CELL_COLUMNS = [
     "energy_per_request_j_high",
     "energy_per_token_j",
     "energy_cost_per_1k_requests_usd",
-    "slowdown_vs_host",
 ]
+FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
+CELL_COLUMNS += FITCOST_COLUMNS
 
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
