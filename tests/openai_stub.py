@@ -13,8 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from servers.threaded import serve
 
 
 @dataclass
@@ -81,13 +83,5 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
 def openai_stub(mode: str = "stream") -> Iterator[tuple[str, StubState]]:
     """Serve on a free port; yields (base_url ending in /v1, state)."""
     state = StubState(mode=mode)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()
+    with serve(_handler(state), state.release.set) as base_url:
+        yield base_url, state

@@ -51,7 +51,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
             f"{d.marker} {d.change_text}",
             d.ci_text or "—",
             fmt(d.p_value, "pvalue"),
-            d.verdict if not d.note else f"{d.verdict} ({d.note})",
+            d.verdict_text,
             style=style,
         )
     console.print(table)

@@ -47,6 +47,11 @@ class DeltaRow:
     note: str = ""
 
     @property
+    def verdict_text(self) -> str:
+        """The verdict with its note, as printed in the terminal and in Markdown."""
+        return f"{self.verdict} ({self.note})" if self.note else self.verdict
+
+    @property
     def change(self) -> float | None:
         if self.current is None or self.baseline is None:
             return None

@@ -85,7 +85,7 @@ def _comparison(comparison: Comparison) -> list[str]:
     for d in comparison.rows[:MAX_DELTA_ROWS]:
         lines.append(
             f"| {md(d.model)} | {md(d.profile)} | {md(d.metric)} | {fmt(d.baseline, d.kind)} | {fmt(d.current, d.kind)} "
-            f"| {d.marker} {md(d.change_text)} | {md(d.ci_text or '—')} | {md(d.verdict if not d.note else f'{d.verdict} ({d.note})')} |"
+            f"| {d.marker} {md(d.change_text)} | {md(d.ci_text or '—')} | {md(d.verdict_text)} |"
         )
     if len(comparison.rows) > MAX_DELTA_ROWS:
         lines.append(f"\n{len(comparison.rows) - MAX_DELTA_ROWS} more rows in report.html.")

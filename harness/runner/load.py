@@ -31,7 +31,7 @@ MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bott
 _GRACE_S = 0.5
 
 
-class _Deadline:
+class Deadline:
     """Wraps a backend's stream so that a slow stream fails at the request deadline."""
 
     def __init__(self, backend: Backend, deadline: float) -> None:
@@ -67,7 +67,7 @@ class _Call:
 
     def _run(self) -> None:
         self.t_send = time.perf_counter()
-        proxy = _Deadline(self.backend, self.t_send + self.timeout_s)
+        proxy = Deadline(self.backend, self.t_send + self.timeout_s)
         try:
             self.timing = timed_generate(proxy, self.request)  # type: ignore[arg-type]
         finally:

@@ -16,7 +16,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import _Deadline as Deadline
+from harness.runner.load import Deadline
 
 RequestRecord = dict[str, Any]
 OnRequest = Callable[[RequestRecord], None]

@@ -22,8 +22,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from servers.threaded import serve
 
 
 @dataclass
@@ -154,13 +156,5 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
 def fault_server(tokens: int = 4, delay_s: float = 0.0) -> Iterator[tuple[str, FaultState]]:
     """(base URL ending in /v1, state) of a running fault server; stopped on exit."""
     state = FaultState(tokens=tokens, delay_s=delay_s)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        state.stop.set()
-        server.shutdown()
-        server.server_close()
+    with serve(_handler(state), state.stop.set) as base_url:
+        yield base_url, state
