@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.catalog import load_catalog
@@ -25,6 +24,7 @@ from harness.runner.executor import LocalExecutor
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
+from harness.safetext import terminal
 from harness.suites import load_suite
 
 
@@ -44,7 +44,7 @@ class CellProgress:
         self.tasks: dict[str, TaskID] = {}
 
     def add(self, cell_id: str) -> None:
-        self.tasks[cell_id] = self.progress.add_task(f"{cell_id}: waiting", total=None)
+        self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
 
     def __call__(self, cell_id: str, event: dict[str, Any]) -> None:
         task = self.tasks.get(cell_id)
@@ -52,18 +52,18 @@ class CellProgress:
             return
         kind = event.get("type")
         if kind == "phase":
-            self.progress.update(task, description=escape(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
+            self.progress.update(task, description=terminal(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
         elif kind == "progress":
             label = event.get("label")
             self.progress.update(
                 task,
-                description=escape(f"{cell_id}: {label}"),  # task names come from user files
+                description=terminal(f"{cell_id}: {label}"),  # task names come from user files
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
         elif kind == "finished":
             status = event.get("status")
-            self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
+            self.progress.update(task, description=terminal(f"{cell_id}: {status}"), total=1, completed=1)
 
 
 def _check_tasks(names: list[str]) -> None:
@@ -162,8 +162,6 @@ def command(
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
-    store = RunStore.create(run_dir)
-    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     plan = plan_run(
         suite,
         catalog,
@@ -174,6 +172,9 @@ def command(
         limit=limit or suite.limit,
         data_dir=data_dir,
     )
+    # only now, with every input checked (profiles resolve in the planner), make the directory
+    store = RunStore.create(run_dir)
+    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     options_record = {
         "suite_source": suite_name,
         "models": models,
@@ -230,12 +231,13 @@ def command(
     print_summary(console, summary)
     if interrupted:
         console.print(
-            f"[yellow]Interrupted.[/] Partial results in {run_dir}; continue with: tierbench run --resume {run_dir}"
+            f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
+            f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
         raise SystemExit(130)
     if not no_report:
         from harness.report import write_report
 
         paths = write_report(run_dir)
-        console.print(f"Report: {paths.html}")
-    console.print(f"Run directory: {run_dir}")
+        console.print(f"Report: {terminal(paths.html)}")
+    console.print(f"Run directory: {terminal(run_dir)}")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import strictjson
-from harness.config.loading import parse_yaml, read_text_file
+from harness.config.loading import check_regular_file, parse_yaml, read_text_file
 from harness.errors import ConfigError, UserError
 from harness.strictjson import jsonl_lines
 
@@ -111,8 +111,9 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     data: Path | None = None
     if "data" in raw:
         data = (path.parent / str(raw["data"])).resolve()
-        if not data.is_file():
+        if not data.exists():
             raise ConfigError(f"{path}: field 'data': file not found: {data}")
+        check_regular_file(data, "JSONL data file", prefix=f"{path}: field 'data': ")
     if "loader" in raw:
         from harness.evaluation.datasets import LOADERS
 
