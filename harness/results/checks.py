@@ -90,8 +90,8 @@ META_TYPES: dict[str, tuple[type, ...]] = {
     "run_id": (str,),
     "status": (str,),
     "suite": (dict, str),
-    "models": (list,),
-    "profiles": (list,),
+    "models": (list, dict),  # a list of specs, or a mapping by name (older runs)
+    "profiles": (list, dict),
     "options": (dict,),
     "host": (dict,),
     "git_revision": (str, type(None)),
@@ -105,8 +105,4 @@ def check_meta(meta: dict[str, object], path: Path) -> dict[str, object]:
         if key in meta and not isinstance(meta[key], types):
             expected = " or ".join(_TYPE_NAMES[t] for t in types)
             raise UserError(f"{path}: field '{key}' is {type(meta[key]).__name__}; expected {expected}")
-    for key in ("models", "profiles"):
-        items = meta.get(key)
-        if isinstance(items, list) and not all(isinstance(item, dict) for item in items):
-            raise UserError(f"{path}: field '{key}': every entry must be an object")
     return meta
