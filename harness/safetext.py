@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-from rich.markup import escape as _rich_escape
-
 # C0 controls except tab, DEL, C1 controls, and the Unicode line/paragraph separators.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 # What XML 1.0 does not allow at all (tab, LF and CR are allowed but escaped by _CONTROL first).
@@ -34,7 +32,9 @@ def one_line(text: object) -> str:
 
 def terminal(text: object) -> str:
     """One line, with rich markup escaped: for a rich console that renders markup."""
-    return _rich_escape(one_line(text))
+    from rich.markup import escape  # imported here: a cell worker uses one_line and never rich
+
+    return escape(one_line(text))
 
 
 def xml_text(text: object, multiline: bool = False) -> str:

@@ -10,6 +10,7 @@ import click
 
 from harness import __version__
 from harness.errors import UserError
+from harness.safetext import one_line
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
 COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
@@ -27,7 +28,7 @@ class TierbenchGroup(click.Group):
         except click.UsageError as exc:
             # click's own format spreads a bad flag over four lines; keep every user error on one
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
 
 
