@@ -564,6 +564,8 @@ CASES: list[Case] = [
         _long_extends,
     ),
     Case("flag-out-too-long", _run("--out", "{tmp}/" + "x" * 300), ("--out", "300 bytes")),
+    Case("report-path-too-long", ("report", "{tmp}/" + "y" * 300), ("yyyy", "too long")),
+    Case("profile-path-too-long", _run("--profiles", "z" * 300), ("zzzz", "too long")),
     Case("flag-out-not-utf8", _run("--out", "{tmp}/caf\udce9"), ("--out", "UTF-8")),
     Case(
         "suite-duplicate-task",

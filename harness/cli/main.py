@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -25,6 +27,15 @@ class TierbenchGroup(click.Group):
         except UserError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            # a path the file system refuses outright (a name over NAME_MAX): the user's to fix
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            name = os.fsdecode(exc.filename) if exc.filename is not None else "a path"
+            click.echo(
+                f"Error: {one_line(name)[:200]}...: name too long for the file system; choose a shorter path", err=True
+            )
+            sys.exit(UserError.exit_code)
         except click.UsageError as exc:
             # click's own format spreads a bad flag over four lines; keep every user error on one
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
