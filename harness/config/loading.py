@@ -23,7 +23,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 MAX_ALIASES = 100  # anchors are for reuse of a few blocks; a bomb needs many
 MAX_NODES = 200_000  # nodes after expanding every alias: far above any real config
 MAX_DEPTH = 64
-MAX_FILE_BYTES = 16 * 2**20
+MAX_CONFIG_BYTES = 16 * 2**20  # a YAML config file; data files (JSONL items) have no cap
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -112,7 +112,7 @@ class _LineDict(dict[Any, Any]):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def check_regular_file(path: Path, what: str = "file", prefix: str = "") -> None:
+def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> None:
     """Refuse a slot that is missing, a directory, a FIFO or a device before opening it.
 
     Opening a FIFO blocks until someone writes to it, so the check must come first.
@@ -128,13 +128,13 @@ def check_regular_file(path: Path, what: str = "file", prefix: str = "") -> None
         raise ConfigError(f"{label}: is a directory, expected a {what}")
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{label}: not a regular file (a pipe or device?); give a {what}")
-    if info.st_size > MAX_FILE_BYTES:
-        raise ConfigError(f"{label}: {info.st_size} bytes is too large for a {what} (limit {MAX_FILE_BYTES})")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise ConfigError(f"{label}: {info.st_size} bytes is too large for a {what} (limit {max_bytes})")
 
 
-def read_text_file(path: Path, what: str = "file", prefix: str = "") -> str:
+def read_text_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> str:
     """A regular UTF-8 file's text; every failure is a one-line ConfigError naming the file."""
-    check_regular_file(path, what, prefix)
+    check_regular_file(path, what, prefix, max_bytes)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
@@ -160,7 +160,7 @@ def parse_yaml(text: str, source: str) -> Any:
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file safely; a syntax, encoding or file-kind error becomes a one-line ConfigError."""
-    return parse_yaml(read_text_file(path, "YAML file"), str(path))
+    return parse_yaml(read_text_file(path, "YAML file", max_bytes=MAX_CONFIG_BYTES), str(path))
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:

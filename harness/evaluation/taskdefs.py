@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import strictjson
-from harness.config.loading import check_regular_file, parse_yaml, read_text_file
+from harness.config.loading import MAX_CONFIG_BYTES, check_regular_file, parse_yaml, read_text_file
 from harness.errors import ConfigError, UserError
 from harness.strictjson import jsonl_lines
 
@@ -90,7 +90,7 @@ def resolve_callable(ref: str, where: str) -> Callable[..., Any]:
 
 def load_taskdef(path: Path, kind: str) -> TaskDef:
     """Read and check one task file."""
-    raw = parse_yaml(read_text_file(path, "task file"), str(path))
+    raw = parse_yaml(read_text_file(path, "task file", max_bytes=MAX_CONFIG_BYTES), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a task file must be a mapping of lm-eval task fields")
     allowed = _lm_eval_fields() | OWN_KEYS
