@@ -45,11 +45,3 @@ def xml_text(text: object, multiline: bool = False) -> str:
     raw = str(text)
     out = "\n".join(one_line(line) for line in raw.split("\n")) if multiline else one_line(raw)
     return _NOT_XML.sub(_visible, out)
-
-
-def not_a_command(line: str) -> str:
-    """A log line that the GitHub runner cannot read as a workflow command (``::`` or ``##[``)."""
-    stripped = line.lstrip()
-    if stripped.startswith("::") or stripped.startswith("##["):
-        return "\u00b7" + line  # a visible middle dot in front: the line now starts with text
-    return line
