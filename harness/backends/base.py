@@ -96,6 +96,14 @@ class Backend(Protocol):
 
 
 @dataclass(frozen=True)
+class ItemRequest:
+    """Every log-likelihood request of one item (a multiple-choice document's choices, in order)."""
+
+    pairs: list[tuple[str, str]]
+    choice_lengths: list[int] | None = None  # characters per choice, as lm-eval's acc_norm counts them
+
+
+@dataclass(frozen=True)
 class ItemScores:
     """Log-likelihoods of one item's requests (in order) and what a composite backend did for it."""
 
@@ -111,5 +119,5 @@ class ItemScoringBackend(Protocol):
     of loose request chunks; every other backend gets ``loglikelihood`` as before.
     """
 
-    def loglikelihood_items(self, items: Sequence[Sequence[tuple[str, str]]]) -> list[ItemScores]:
+    def loglikelihood_items(self, items: Sequence[ItemRequest]) -> list[ItemScores]:
         """For each item, its requests' (log P(continuation | context), greedy) and a trace."""

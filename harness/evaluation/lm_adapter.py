@@ -13,12 +13,13 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lm_eval.api.model import LM
 
-from harness.backends.base import Backend, GenerationRequest, ItemScoringBackend, StreamUsage
+from harness.backends.base import Backend, GenerationRequest, ItemRequest, ItemScoringBackend, StreamUsage
 from harness.backends.confidence import SELF_CHECK_NO, SELF_CHECK_YES, self_check_prompt, yes_probability
 from harness.evaluation.sink import EvalSink
 from harness.meters.latency import timed_generate
@@ -53,6 +54,7 @@ class TierbenchLM(LM):
         self.sink = sink
         self.seed = seed
         self.costs: dict[tuple[str, int], ItemCost] = defaultdict(ItemCost)
+        self.doc_to_choice: Callable[[Any], list[str]] | None = None  # set per task by the runner
 
     def _cost(self, instance: Any) -> ItemCost:
         return self.costs[(str(instance.task_name), int(instance.doc_id))]
@@ -110,7 +112,8 @@ class TierbenchLM(LM):
         for item, indices, key in todo:
             pairs = [(str(requests[i].args[0]), str(requests[i].args[1])) for i in indices]
             started = time.perf_counter()
-            scored = backend.loglikelihood_items([pairs])[0]
+            lengths = self._choice_lengths(requests[indices[0]])
+            scored = backend.loglikelihood_items([ItemRequest(pairs, lengths)])[0]
             cost = self.costs[item]
             cost.latency_s += time.perf_counter() - started
             cost.prompt_tokens += sum(self.backend.count_tokens(c + x) for c, x in pairs)
@@ -121,6 +124,15 @@ class TierbenchLM(LM):
             done += len(indices)
             self.sink.progress(label, done, len(requests))
         return [r for r in results if r is not None]
+
+    def _choice_lengths(self, instance: Any) -> list[int] | None:
+        """Characters of each choice of the instance's document, as lm-eval's acc_norm divides by."""
+        if self.doc_to_choice is None or getattr(instance, "doc", None) is None:
+            return None
+        try:
+            return [len(str(c)) for c in self.doc_to_choice(instance.doc)]
+        except Exception:  # a task whose choices are not a plain list: the backend falls back on its own
+            return None
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         out: list[float] = []

@@ -118,6 +118,7 @@ def run_tasks(
         np.random.seed(seed)
         lm = TierbenchLM(backend, sink, seed)
         built = build_task(task, docs, seed)
+        lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
         try:
             results = _evaluate(lm, built, limit, seed)
         except UserError:
