@@ -36,7 +36,7 @@ def _chain(spec: ModelSpec) -> str:
     params = spec.params
     rules = []
     signal, threshold = params.get("signal"), params.get("threshold")
-    for kind, name in (signal.items() if isinstance(signal, dict) else [("items", signal)]):
+    for kind, name in signal.items() if isinstance(signal, dict) else [("items", signal)]:
         value = threshold.get(name) if isinstance(threshold, dict) else threshold
         rules.append(f"{kind}: stay when {name} >= {value}")
     return " -> ".join(str(n) for n in params.get("chain", [])) + f" ({'; '.join(rules)})"
