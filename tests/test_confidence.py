@@ -17,6 +17,7 @@ from harness.backends.base import Capabilities, Chunk, GenerationRequest, ItemRe
 from harness.backends.cascade import CascadeBackend
 from harness.backends.confidence import gen_confidence, mc_confidence, yes_probability
 from harness.catalog import default_catalog
+from harness.config.suite import SuiteSpec
 from harness.errors import ConfigError
 from harness.evaluation import MemorySink, run_tasks
 from harness.meters.latency import timed_generate
@@ -143,9 +144,20 @@ class Answers:
 
 def test_samples_carry_confidence_and_older_stored_responses_resume_without_it(shared_benchmarks: Path) -> None:
     backend, sink = Answers(), MemorySink()
-    run_tasks(backend, ["arithmetic", "arc_easy"], limit=3, seed=0, data_dir=shared_benchmarks, sink=sink)  # type: ignore[arg-type]
+    checked = SuiteSpec(name="s", tasks=["x"], self_check=["arithmetic", "gsm8k"]).self_check_tasks(
+        ["arithmetic", "arc_easy"]
+    )
+    assert checked == ["arithmetic"]
+    run_tasks(
+        backend, ["arithmetic", "arc_easy"], limit=3, seed=0, data_dir=shared_benchmarks, sink=sink, self_check=checked
+    )  # type: ignore[arg-type]
     gen = [s for s in sink.samples if s["task"] == "arithmetic"]
-    assert all(s["confidence"] == {"gen_logprob_mean": -0.5, "gen_logprob_min": -0.75} for s in gen)
+    yes = 1 / (1 + math.e)  # scripted: log P(" Yes") = -4, log P(" No") = -3
+    for s in gen:
+        assert s["confidence"] == pytest.approx({"gen_logprob_mean": -0.5, "gen_logprob_min": -0.75, "self_check": yes})
+        assert (
+            s["self_check_latency_s"] >= 0 and s["self_check_prompt_tokens"] > 0 and s["self_check_output_tokens"] == 0
+        )
     mc = [s for s in sink.samples if s["task"] == "arc_easy"]
     assert len(mc) == 3
     for s in mc:  # the scripted log-likelihood is minus the continuation's length: " " + choice
@@ -153,11 +165,12 @@ def test_samples_carry_confidence_and_older_stored_responses_resume_without_it(s
         assert s["choice_loglik_norm"] == pytest.approx(
             [v / n for v, n in zip(s["choice_loglik"], lengths, strict=True)]
         )
-        assert s["confidence"] == pytest.approx(mc_confidence(s["choice_loglik"], lengths))
+        assert s["confidence"] == pytest.approx(mc_confidence(s["choice_loglik"], lengths))  # no self_check asked
     calls = backend.calls
     older = {k: (v["text"] if isinstance(v, dict) and "text" in v else v) for k, v in sink.responses.items()}
     resumed = MemorySink(responses=older)
-    run_tasks(backend, ["arithmetic"], limit=3, seed=0, data_dir=None, sink=resumed)  # type: ignore[arg-type]
-    assert backend.calls == calls  # every answer came from the store
+    run_tasks(backend, ["arithmetic"], limit=3, seed=0, data_dir=None, sink=resumed, self_check=checked)  # type: ignore[arg-type]
+    assert backend.calls == calls  # every answer and every self-check came from the store
     assert [s["response"] for s in resumed.samples] == [s["response"] for s in gen]
-    assert all(s["confidence"] == {"gen_logprob_mean": None, "gen_logprob_min": None} for s in resumed.samples)
+    for s in resumed.samples:
+        assert s["confidence"] == pytest.approx({"gen_logprob_mean": None, "gen_logprob_min": None, "self_check": yes})
