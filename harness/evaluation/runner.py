@@ -117,9 +117,9 @@ def run_tasks(
         random.seed(seed)
         np.random.seed(seed)
         lm = TierbenchLM(backend, sink, seed)
-        built = build_task(task, docs, seed)
-        lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
         try:
+            built = build_task(task, docs, seed)
+            lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
             results = _evaluate(lm, built, limit, seed)
         except UserError:
             raise
