@@ -61,8 +61,12 @@ def test_piqa_choice_logliks_and_margins_match_llama_cpp(nano: Any, reference: A
     sink = MemorySink()
     run_tasks(nano, ["piqa"], limit=2, seed=0, data_dir=shared_benchmarks, sink=sink)
     assert len(sink.samples) == 2
+    from harness.evaluation.taskdefs import get_taskdef, read_docs
+
+    docs = read_docs(get_taskdef("piqa"), shared_benchmarks)
     for sample in sink.samples:
-        args = [(sample["prompt"], " " + c) for c in _piqa_choices(shared_benchmarks, sample["doc_id"])]
+        doc = docs[sample["doc_id"]]
+        args = [(sample["prompt"], " " + str(doc[key])) for key in ("sol1", "sol2")]
         expected = [_reference_loglik(reference, c, x) for c, x in args]
         assert sample["choice_loglik"] == pytest.approx(expected, abs=2e-3)
         lengths = [len(x) - 1 for _, x in args]
@@ -70,13 +74,6 @@ def test_piqa_choice_logliks_and_margins_match_llama_cpp(nano: Any, reference: A
         p = np.exp(logliks - logliks.max()) / np.exp(logliks - logliks.max()).sum()
         assert sample["confidence"]["mc_margin"] == pytest.approx(float(np.sort(p)[-1] - np.sort(p)[-2]))
         assert sample["confidence"] == pytest.approx(mc_confidence(sample["choice_loglik"], lengths))
-
-
-def _piqa_choices(data_dir: Path, doc_id: int) -> list[str]:
-    from harness.evaluation.taskdefs import get_taskdef, read_docs
-
-    doc = read_docs(get_taskdef("piqa"), data_dir)[doc_id]
-    return [str(doc["sol1"]), str(doc["sol2"])]
 
 
 def test_generated_token_logprobs_match_create_completion(nano: Any, reference: Any) -> None:
