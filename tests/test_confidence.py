@@ -174,3 +174,20 @@ def test_samples_carry_confidence_and_older_stored_responses_resume_without_it(s
     assert [s["response"] for s in resumed.samples] == [s["response"] for s in gen]
     for s in resumed.samples:
         assert s["confidence"] == pytest.approx({"gen_logprob_mean": None, "gen_logprob_min": None, "self_check": yes})
+
+
+def test_a_cascade_decides_per_whole_item_through_lm_eval_and_resumes_its_decisions(shared_benchmarks: Path) -> None:
+    nano = Tier("n", [-1.0, -1.05, -1.1, -1.2, -1.3], "", None)  # margins far below 0.3: every item escalates
+    mini = Tier("m", [-3.0, -0.1, -4.0, -5.0, -6.0], "", None)
+    backend, sink = cascade(nano, mini), MemorySink()
+    run_tasks(backend, ["arc_easy"], limit=4, seed=0, data_dir=shared_benchmarks, sink=sink)
+    assert len(sink.samples) == 4 and nano.calls == mini.calls == 4  # one call per item and tier, never per chunk
+    for s in sink.samples:
+        assert s["cascade_tier"] == "mini" and s["response"] == 1
+        n = len(s["choice_loglik"])
+        assert s["choice_loglik"] == mini.logliks[:n]  # the answering tier's scores
+        assert set(s["cascade_confidence"]) == {"nano", "mini"}
+    resumed = MemorySink(responses=dict(sink.responses))
+    run_tasks(backend, ["arc_easy"], limit=4, seed=0, data_dir=shared_benchmarks, sink=resumed)
+    assert nano.calls == mini.calls == 4  # decisions came from the store
+    assert [s["cascade_confidence"] for s in resumed.samples] == [s["cascade_confidence"] for s in sink.samples]
