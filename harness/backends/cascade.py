@@ -208,6 +208,8 @@ class CascadeBackend:
             usage.finish_reason = inner.finish_reason
             usage.token_logprobs = inner.token_logprobs if request.logprobs else None
             usage.extra["trace"] = {TRACE_TIER: name, TRACE_CONFIDENCE: tried}
+            if usage.extra.get("cascade_errors"):
+                usage.extra["trace"]["cascade_errors"] = usage.extra["cascade_errors"]
             if priced:
                 usage.extra["cost_usd"] = cost
             return
@@ -242,12 +244,16 @@ class CascadeBackend:
         return self.tiers[-1][1].loglikelihood_rolling(texts)
 
     def describe(self) -> dict[str, Any]:
+        tiers = {name: backend.describe() for name, backend in self.tiers}
+        sizes = [info.get("model_file_mb") for info in tiers.values()]
         return {
             "backend": "cascade",
             "model": self.spec.name,
             "chain": list(self.params.chain),
             "rules": {kind: {"signal": s, "thresholds": t} for kind, (s, t) in self.rules.items()},
-            "tiers": {name: backend.describe() for name, backend in self.tiers},
+            "tiers": tiers,
+            # every tier's weights live in the cascade's process; unknown if any tier's size is
+            "model_file_mb": sum(sizes) if all(isinstance(v, int | float) for v in sizes) else None,
         }
 
 
