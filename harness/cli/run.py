@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from harness.errors import UserError
 from harness.results.store import RunStore
 from harness.results.summary import cell_summary
 from harness.runner.collect import collect
-from harness.runner.executor import LocalExecutor
+from harness.runner.executor import Executor, LocalExecutor
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
@@ -42,6 +43,7 @@ class CellProgress:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.tasks: dict[str, TaskID] = {}
+        self.where: dict[str, str] = {}  # the node each cell runs on (Ray executor)
 
     def add(self, cell_id: str) -> None:
         self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
@@ -51,19 +53,23 @@ class CellProgress:
         if task is None:
             return
         kind = event.get("type")
-        if kind == "phase":
-            self.progress.update(task, description=terminal(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
+        name = f"{cell_id} on {self.where[cell_id]}" if cell_id in self.where else cell_id
+        if kind == "placed":
+            self.where[cell_id] = str(event.get("node"))
+            self.progress.update(task, description=terminal(f"{cell_id} on {self.where[cell_id]}: starting"))
+        elif kind == "phase":
+            self.progress.update(task, description=terminal(f"{name}: {event.get('name')}"), total=None, completed=0)
         elif kind == "progress":
             label = event.get("label")
             self.progress.update(
                 task,
-                description=terminal(f"{cell_id}: {label}"),  # task names come from user files
+                description=terminal(f"{name}: {label}"),  # task names come from user files
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
         elif kind == "finished":
             status = event.get("status")
-            self.progress.update(task, description=terminal(f"{cell_id}: {status}"), total=1, completed=1)
+            self.progress.update(task, description=terminal(f"{name}: {status}"), total=1, completed=1)
 
 
 def _check_tasks(names: list[str]) -> None:
@@ -78,6 +84,23 @@ def _check_tasks(names: list[str]) -> None:
 
 def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+def _executor_factory(
+    name: str, ray_address: str | None, ray_wait: float, share_nodes: bool
+) -> Callable[[float, CellProgress], Executor]:
+    """How cells will run; checked before the run directory exists (Ray missing is a user error)."""
+    if name == "local":
+        return lambda timeout, bars: LocalExecutor(cell_timeout_s=timeout, on_event=bars)
+    try:
+        from harness.runner.ray_executor import RayExecutor
+    except ImportError:
+        raise UserError(
+            "--executor ray: Ray is not installed; pip install 'tierbench[ray]' (or pip install ray)"
+        ) from None
+    return lambda timeout, bars: RayExecutor(
+        timeout, bars, address=ray_address or None, resource_wait_s=ray_wait, share_nodes=share_nodes
+    )
 
 
 def _default_out(suite_name: str) -> Path:
@@ -106,6 +129,25 @@ def _default_out(suite_name: str) -> Path:
 @click.option("--max-memory-mb", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where cells run: one after another here, or as Ray tasks across a cluster (pip install 'tierbench[ray]').",
+)
+@click.option(
+    "--ray-address",
+    envvar="RAY_ADDRESS",
+    help="Ray cluster to join (e.g. 10.0.0.1:6379; default $RAY_ADDRESS, else a new local Ray instance).",
+)
+@click.option(
+    "--ray-wait",
+    type=FiniteFloatRange(min=0),
+    default=60,
+    show_default=True,
+    help="Seconds a cell waits for a Ray node offering its resources before it is recorded as skipped.",
+)
 def command(
     suite_name: str,
     models: str | None,
@@ -122,6 +164,9 @@ def command(
     max_memory_mb: float | None,
     objective: str | None,
     no_report: bool,
+    executor: str,
+    ray_address: str | None,
+    ray_wait: float,
 ) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     console = Console() if Console().is_terminal else Console(width=180)
@@ -171,7 +216,9 @@ def command(
         tasks=task_list or [],
         limit=limit or suite.limit,
         data_dir=data_dir,
+        on_cluster=executor == "ray",
     )
+    make_executor = _executor_factory(executor, ray_address, ray_wait, suite.share_nodes)
     # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
@@ -213,14 +260,14 @@ def command(
         bars = CellProgress(progress)
         for spec in specs:
             bars.add(spec.cell_id)
-        executor = LocalExecutor(cell_timeout_s=cell_timeout, on_event=bars)
+        runner = make_executor(cell_timeout, bars)
         outcomes: dict[str, dict[str, Any]] = {}
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:
-            outcomes = executor.run(plan, run_dir, resume=resume_dir is not None)
+            outcomes = runner.run(plan, run_dir, resume=resume_dir is not None)
         except KeyboardInterrupt:
             interrupted = True
-            outcomes = executor.outcomes
+            outcomes = runner.outcomes
         finally:
             signal.signal(signal.SIGTERM, previous)
     collect(store, specs, outcomes)

@@ -69,6 +69,11 @@ class SuiteSpec(BaseModel):
     seed: int = 1234
     models: list[str] | None = Field(default=None, description="Model names (default: every runnable tier).")
     profiles: list[str] = Field(default=["host"])
+    share_nodes: bool = Field(
+        default=False,
+        description="Under --executor ray, let cells run side by side on one node (their latency figures then "
+        "disturb each other; by default a node runs one cell at a time).",
+    )
     self_check: bool | list[str] = Field(
         default=False,
         description="Ask each model whether its own answer is correct (AutoMix-style confidence signal, "

@@ -47,6 +47,9 @@ CELL_COLUMNS = [
     # hardware-profile limits (harness.runner.limits; docs/profiles.md)
     "cpus",
     "limit_mechanism",
+    # who measured the cell: the machine's hostname, and the Ray node id under --executor ray
+    "hostname",
+    "node_id",
 ]
 
 # Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).

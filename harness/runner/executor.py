@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
@@ -30,6 +31,17 @@ from harness.runner.planner import Plan
 from harness.runner.worker import CellFiles
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
+
+
+class Executor(Protocol):
+    """Where cells run: ``run`` takes each planned cell, has its records land in
+    ``RUN/cells/<cell>/`` as they are produced, reports progress through ``on_event`` and returns
+    each cell's outcome (the parent's row: status, reason, crash details, who measured it).
+    ``outcomes`` stays complete when ``run`` ends by KeyboardInterrupt, so the run dir resumes."""
+
+    outcomes: dict[str, dict[str, Any]]
+
+    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]: ...
 
 
 @dataclass
@@ -134,7 +146,7 @@ class LocalExecutor:
             }
             raise
         reader.join(timeout=2)
-        return self._outcome(code, timed_out, files, watch)
+        return {**self._outcome(code, timed_out, files, watch), "hostname": socket.gethostname()}
 
     def _wait(self, process: subprocess.Popen[bytes], watch: ChildWatch) -> tuple[int, bool]:
         deadline = time.monotonic() + self.cell_timeout_s

@@ -78,7 +78,10 @@ def plan_run(
     limit: int | None,
     data_dir: Path | None,
     enforce_memory: bool = True,
+    on_cluster: bool = False,
 ) -> Plan:
+    """Cells of the run. ``on_cluster``: cells go to Ray nodes that offer their profile, so a
+    profile is neither emulated on nor checked against this machine (the executor places it)."""
     models = select_models(catalog, model_names)
     profiles: list[HardwareProfile] = []
     for name in profile_names:
@@ -89,7 +92,7 @@ def plan_run(
     host = host_profile()
     plan = Plan(models=models, profiles=profiles)
     for profile in profiles:
-        emulated_on, profile_skip = emulation(profile, host)
+        emulated_on, profile_skip = (None, None) if on_cluster else emulation(profile, host)
         for model in models:
             reason = profile_skip
             if reason is None:

@@ -1,0 +1,315 @@
+"""Run planned cells as Ray tasks across the nodes of a cluster (``tierbench run --executor ray``).
+
+Each cell is one Ray task in a fresh Ray worker process (``max_calls=1``) that runs the very
+same ``python -m harness.runner.worker`` subprocess as the local executor, in a private scratch
+directory on its node, so what a cell measures does not depend on where it ran. No shared
+filesystem is assumed: the task streams its directory's new records to a mailbox actor on the
+driver's node (``harness.runner.cellsync``) and the driver writes them into ``RUN/cells/<cell>/``
+as they arrive.
+
+Placement is decided here, not left to Ray's packing: Ray resources are logical, so the driver
+gives each cell a whole free node (a node never runs two cells at once, or latency figures
+would be distorted) that offers the cell's resources — CPUs as the profile's cores, a GPU where
+the profile has one, and ``profile:<name>`` for every profile other than ``host`` — pinned with
+a hard node affinity. A node that dies fails its task; the driver puts the cell back in the
+queue and the next attempt starts from the records already received (as ``--resume`` would),
+so rows are neither lost nor duplicated. A cell no node can ever take is skipped after a
+stated wait.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.exceptions import GetTimeoutError, RayError, RayTaskError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from harness.results.files import atomic_write_json
+from harness.runner import cellsync
+from harness.runner.cell import CellSpec
+from harness.runner.collect import read_cell_status
+from harness.runner.executor import LocalExecutor, ProgressCallback
+from harness.runner.planner import Plan, PlannedCell
+from harness.runner.worker import CellFiles
+
+PROFILE_RESOURCE = "profile:{name}"
+# attempts per cell when nodes die under it (Ray's own retries would restart it from scratch)
+MAX_ATTEMPTS = 3
+POLL_S = 0.5
+
+
+def cell_resources(spec: CellSpec) -> dict[str, float]:
+    """The Ray resources a cell asks for, derived from its hardware profile."""
+    profile = spec.profile
+    if profile.name == "host":  # "the machine it runs on": any node will do
+        return {"CPU": 1.0}
+    need = {"CPU": float(profile.cores), PROFILE_RESOURCE.format(name=profile.name): 1.0}
+    if profile.accelerator.kind == "gpu":
+        need["GPU"] = 1.0
+    return need
+
+
+def _offers(total: dict[str, float], need: dict[str, float]) -> bool:
+    return all(total.get(key, 0.0) >= amount for key, amount in need.items())
+
+
+@ray.remote(num_cpus=0)
+class Mailbox:
+    """Where remote cells drop their records and progress for the driver to collect."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, list[dict[str, Any]]]] = []
+
+    def put(self, cell_id: str, attempt: str, messages: list[dict[str, Any]]) -> None:
+        self.items.append((cell_id, attempt, messages))
+
+    def drain(self) -> list[tuple[str, str, list[dict[str, Any]]]]:
+        items, self.items = self.items, []
+        return items
+
+
+def _run_remote_cell(
+    spec_json: str, start: dict[str, bytes], mailbox: Any, attempt: str, cell_timeout_s: float
+) -> dict[str, Any]:
+    """Body of the Ray task: run the worker in a scratch directory, streaming its records home."""
+    from harness.hardware import host_profile
+
+    spec = CellSpec.model_validate_json(spec_json)
+    with tempfile.TemporaryDirectory(prefix="tierbench-cell-") as scratch:
+        update: dict[str, Any] = {"run_dir": scratch}
+        if spec.profile.name == "host":  # the node's own cores and memory, not the driver's
+            update["profile"] = host_profile()
+        spec = spec.model_copy(update=update)
+        files = CellFiles(Path(scratch) / "cells" / spec.cell_id)
+        cellsync.restore(files.dir, start)
+        tail = cellsync.CellTail(files.dir)
+        tail.mark()
+        events: list[dict[str, Any]] = []
+        lock = threading.Lock()
+
+        def on_event(cell_id: str, event: dict[str, Any]) -> None:
+            with lock:
+                events.append(event)
+
+        def flush() -> None:
+            with lock:
+                pending = [{"event": e} for e in events[-3:]]
+                events.clear()
+            messages = tail.poll() + pending
+            if messages:
+                ray.get(mailbox.put.remote(spec.cell_id, attempt, messages))
+
+        stop = threading.Event()
+
+        def pump() -> None:
+            while not stop.wait(POLL_S):
+                flush()
+
+        pumper = threading.Thread(target=pump, daemon=True)
+        pumper.start()
+        try:
+            outcome = LocalExecutor(cell_timeout_s, on_event=on_event).run_cell(spec, files)
+        finally:
+            stop.set()
+            pumper.join()
+            flush()  # the last records and status.json reach the driver before the outcome does
+    return outcome
+
+
+_cell_task = ray.remote(max_calls=1, max_retries=0)(_run_remote_cell)
+
+
+class RayExecutor:
+    """Runs cells as Ray tasks, one per free node that offers their resources."""
+
+    def __init__(
+        self,
+        cell_timeout_s: float,
+        on_event: ProgressCallback | None = None,
+        *,
+        address: str | None = None,
+        resource_wait_s: float = 60.0,
+        share_nodes: bool = False,
+    ) -> None:
+        self.cell_timeout_s = cell_timeout_s
+        self.on_event = on_event or (lambda cell, event: None)
+        self.address = address
+        self.resource_wait_s = resource_wait_s
+        self.share_nodes = share_nodes
+        self.outcomes: dict[str, dict[str, Any]] = {}
+
+    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]:
+        outcomes: dict[str, dict[str, Any]] = {}
+        self.outcomes = outcomes
+        queue: deque[PlannedCell] = deque()
+        for planned in plan.cells:
+            spec = planned.spec
+            if planned.skip_reason:
+                outcomes[spec.cell_id] = {"status": "skipped", "reason": planned.skip_reason}
+                self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
+            elif resume and (read_cell_status(CellFiles(run_dir / "cells" / spec.cell_id)) or {}).get("status") == "ok":
+                self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
+            else:
+                queue.append(planned)
+        if not queue:
+            return outcomes
+        _connect(self.address)
+        try:
+            _Sweep(self, run_dir, queue, outcomes).run()
+        finally:
+            ray.shutdown()
+        return outcomes
+
+
+def _connect(address: str | None) -> None:
+    from harness.errors import UserError
+
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = address or os.environ.get("RAY_ADDRESS") or "a new local Ray instance"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"--ray-address {where}: cannot connect to Ray ({first}); start the head with 'ray start --head' "
+            "and pass its address (or set RAY_ADDRESS)"
+        ) from None
+
+
+class _Sweep:
+    """The driver's loop: place queued cells on free nodes, apply streamed records, settle outcomes."""
+
+    def __init__(
+        self, executor: RayExecutor, run_dir: Path, queue: deque[PlannedCell], outcomes: dict[str, dict[str, Any]]
+    ) -> None:
+        self.x = executor
+        self.run_dir = run_dir
+        self.queue = queue
+        self.outcomes = outcomes
+        self.node_id = ray.get_runtime_context().get_node_id()
+        strategy = NodeAffinitySchedulingStrategy(node_id=self.node_id, soft=False)
+        self.mailbox = Mailbox.options(scheduling_strategy=strategy).remote()  # type: ignore[attr-defined]
+        self.running: dict[str, tuple[Any, PlannedCell, str, str]] = {}  # cell -> (ref, planned, node, attempt)
+        self.attempts: dict[str, int] = {}
+        self.waiting_since: dict[str, float] = {}
+
+    def run(self) -> None:
+        try:
+            while self.queue or self.running:
+                self._place()
+                refs = [entry[0] for entry in self.running.values()]
+                ready = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)[0] if refs else []
+                if not refs:
+                    time.sleep(POLL_S)
+                self._drain()
+                for cell_id in [c for c, entry in self.running.items() if entry[0] in ready]:
+                    self._settle(cell_id)
+        except KeyboardInterrupt:
+            self._interrupt()
+            raise
+
+    def _files(self, cell_id: str) -> CellFiles:
+        return CellFiles(self.run_dir / "cells" / cell_id)
+
+    def _place(self) -> None:
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        busy = {entry[2] for entry in self.running.values()}
+        for planned in list(self.queue):
+            spec = planned.spec
+            need = cell_resources(spec)
+            fitting = [n for n in nodes if _offers(n.get("Resources", {}), need)]
+            if not fitting:
+                since = self.waiting_since.setdefault(spec.cell_id, time.monotonic())
+                if time.monotonic() - since >= self.x.resource_wait_s:
+                    self.queue.remove(planned)
+                    wanted = ", ".join(f"{k}={v:g}" for k, v in need.items())
+                    self.outcomes[spec.cell_id] = {
+                        "status": "skipped",
+                        "reason": f"no Ray node offers {wanted} (waited {self.x.resource_wait_s:g}s); start a node "
+                        f"with those resources (docs/scale-out.md)",
+                    }
+                    self.x.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
+                continue
+            self.waiting_since.pop(spec.cell_id, None)
+            free = [n for n in fitting if self.x.share_nodes or n["NodeID"] not in busy]
+            if not free:
+                continue
+            node = free[0]
+            self.queue.remove(planned)
+            self._submit(planned, node)
+            if not self.x.share_nodes:
+                busy.add(node["NodeID"])
+
+    def _submit(self, planned: PlannedCell, node: dict[str, Any]) -> None:
+        spec = planned.spec
+        files = self._files(spec.cell_id)
+        files.dir.mkdir(parents=True, exist_ok=True)
+        files.status.unlink(missing_ok=True)
+        files.over_budget.unlink(missing_ok=True)
+        atomic_write_json(files.spec, spec.model_dump(mode="json"))
+        attempt = uuid.uuid4().hex
+        self.attempts[spec.cell_id] = self.attempts.get(spec.cell_id, 0) + 1
+        need = cell_resources(spec)
+        ref = _cell_task.options(  # type: ignore[attr-defined]
+            num_cpus=need.pop("CPU"),
+            num_gpus=need.pop("GPU", 0),
+            resources=need,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False),
+        ).remote(spec.model_dump_json(), cellsync.snapshot(files.dir), self.mailbox, attempt, self.x.cell_timeout_s)
+        self.running[spec.cell_id] = (ref, planned, node["NodeID"], attempt)
+        label = f"{node.get('NodeManagerHostname', '?')} node {node['NodeID'][:8]}"
+        self.x.on_event(spec.cell_id, {"type": "placed", "node": label})
+
+    def _drain(self) -> None:
+        for cell_id, attempt, messages in ray.get(self.mailbox.drain.remote()):
+            entry = self.running.get(cell_id)
+            if entry is None or entry[3] != attempt:
+                continue  # a dead attempt's last words: its successor starts from what arrived before
+            cellsync.apply(self._files(cell_id).dir, [m for m in messages if "file" in m])
+            for message in messages:
+                if "event" in message:
+                    self.x.on_event(cell_id, message["event"])
+
+    def _settle(self, cell_id: str) -> None:
+        ref, planned, node_id, _ = self.running.pop(cell_id)
+        try:
+            outcome: dict[str, Any] = ray.get(ref)
+        except RayTaskError as exc:  # our own code failed inside the task: a bug, not a lost node
+            first = str(exc).strip().splitlines()[-1][:300]
+            outcome = {"status": "failed", "reason": f"Ray task failed: {first}"}
+        except RayError as exc:  # the node or its Ray worker died: back to the queue
+            if self.attempts.get(cell_id, 0) < MAX_ATTEMPTS:
+                self.queue.appendleft(planned)
+                self.x.on_event(cell_id, {"type": "phase", "name": f"requeued ({type(exc).__name__})"})
+                return
+            outcome = {
+                "status": "failed",
+                "reason": f"lost {MAX_ATTEMPTS} times to node failures ({type(exc).__name__}); "
+                "continue with 'tierbench run --resume'",
+            }
+        outcome["node_id"] = node_id
+        self.outcomes[cell_id] = outcome
+        self.x.on_event(cell_id, {"type": "finished", "status": outcome.get("status", "ok")})
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: stop every remote cell, keep what it sent, and mark the rest for --resume."""
+        for ref, *_ in self.running.values():
+            ray.cancel(ref, force=True)
+        try:
+            self._drain()
+        except (RayError, GetTimeoutError):
+            pass
+        for cell_id in self.running:
+            self.outcomes[cell_id] = {
+                "status": "failed",
+                "reason": "interrupted; continue with 'tierbench run --resume'",
+            }
+        for planned in self.queue:
+            self.outcomes[planned.spec.cell_id] = {"status": "skipped", "reason": "not run: the run was interrupted"}
