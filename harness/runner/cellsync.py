@@ -17,8 +17,10 @@ from typing import Any
 
 from harness.results.files import append_jsonl, atomic_write_bytes
 
+# where the driver placed the cell's current attempt (node id, hostname): the driver's own record
+PLACEMENT = "placement.json"
 # spec.json is written by each side for itself (its run_dir differs); dot-files are temporaries
-PRIVATE = {"spec.json"}
+PRIVATE = {"spec.json", PLACEMENT}
 # a fresh attempt re-derives these, so they never travel to it
 NOT_RESTORED = {"status.json", "over_budget.json", "worker.log", *PRIVATE}
 LOG = "worker.log"

@@ -32,6 +32,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from harness.config.profile import HardwareProfile
 from harness.results.files import atomic_write_json
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
@@ -76,17 +77,25 @@ class Mailbox:
         return items
 
 
-def _run_remote_cell(
-    spec_json: str, start: dict[str, bytes], mailbox: Any, attempt: str, cell_timeout_s: float
-) -> dict[str, Any]:
-    """Body of the Ray task: run the worker in a scratch directory, streaming its records home."""
+def node_host_profile(node_cpus: float) -> HardwareProfile:
+    """``host`` on a Ray node: this machine, with as many cores as the node offers Ray
+    (``ray start --num-cpus``), so a node that shares its machine runs its cell on its share."""
     from harness.hardware import host_profile
 
+    host = host_profile()
+    cores = max(1, min(host.cores, int(node_cpus))) if node_cpus >= 1 else host.cores
+    return host.model_copy(update={"cores": cores, "threads": min(host.effective_threads, cores)})
+
+
+def _run_remote_cell(
+    spec_json: str, start: dict[str, bytes], mailbox: Any, attempt: str, cell_timeout_s: float, node_cpus: float
+) -> dict[str, Any]:
+    """Body of the Ray task: run the worker in a scratch directory, streaming its records home."""
     spec = CellSpec.model_validate_json(spec_json)
     with tempfile.TemporaryDirectory(prefix="tierbench-cell-") as scratch:
         update: dict[str, Any] = {"run_dir": scratch}
         if spec.profile.name == "host":  # the node's own cores and memory, not the driver's
-            update["profile"] = host_profile()
+            update["profile"] = node_host_profile(node_cpus)
         spec = spec.model_copy(update=update)
         files = CellFiles(Path(scratch) / "cells" / spec.cell_id)
         cellsync.restore(files.dir, start)
@@ -262,9 +271,18 @@ class _Sweep:
             num_gpus=need.pop("GPU", 0),
             resources=need,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id=node["NodeID"], soft=False),
-        ).remote(spec.model_dump_json(), cellsync.snapshot(files.dir), self.mailbox, attempt, self.x.cell_timeout_s)
+        ).remote(
+            spec.model_dump_json(),
+            cellsync.snapshot(files.dir),
+            self.mailbox,
+            attempt,
+            self.x.cell_timeout_s,
+            float(node.get("Resources", {}).get("CPU", 0)),
+        )
         self.running[spec.cell_id] = (ref, planned, node["NodeID"], attempt)
         label = f"{node.get('NodeManagerHostname', '?')} node {node['NodeID'][:8]}"
+        placement = {"node_id": node["NodeID"], "hostname": node.get("NodeManagerHostname"), "attempt": attempt}
+        atomic_write_json(files.dir / cellsync.PLACEMENT, placement)
         self.x.on_event(spec.cell_id, {"type": "placed", "node": label})
 
     def _drain(self) -> None:
