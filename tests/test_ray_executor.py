@@ -180,3 +180,12 @@ def test_node_removed_mid_run_moves_its_cell(cluster: Any, suite: Path, tmp_path
     assert list(cells["status"]) == ["ok"]
     assert cells["node_id"].iloc[0] != first["node_id"]  # measured to the end on the surviving node
     assert len(tables["requests"]) == 3 and len(tables["samples"]) == 2  # 1 warm-up + 2 requests; 2 items
+
+
+def test_unreachable_ray_address_is_one_line_before_any_run_dir(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "harness.cli.main", "run", "--models", "nano", "--out", str(tmp_path / "run")]
+    command += ["--executor", "ray", "--ray-address", "127.0.0.1:1"]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "--ray-address 127.0.0.1:1" in result.stderr
+    assert not (tmp_path / "run").exists()

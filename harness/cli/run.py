@@ -93,11 +93,12 @@ def _executor_factory(
     if name == "local":
         return lambda timeout, bars: LocalExecutor(cell_timeout_s=timeout, on_event=bars)
     try:
-        from harness.runner.ray_executor import RayExecutor
+        from harness.runner.ray_executor import RayExecutor, check_address
     except ImportError:
         raise UserError(
             "--executor ray: Ray is not installed; pip install 'tierbench[ray]' (or pip install ray)"
         ) from None
+    check_address(ray_address)
     return lambda timeout, bars: RayExecutor(
         timeout, bars, address=ray_address or None, resource_wait_s=ray_wait, share_nodes=share_nodes
     )

@@ -20,6 +20,7 @@ stated wait.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -33,6 +34,7 @@ from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from harness.config.profile import HardwareProfile
+from harness.errors import UserError
 from harness.results.files import atomic_write_json
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
@@ -178,9 +180,25 @@ class RayExecutor:
         return outcomes
 
 
-def _connect(address: str | None) -> None:
-    from harness.errors import UserError
+def check_address(address: str | None) -> None:
+    """Fail in a second, before the run directory exists, when nothing listens at the address
+    (Ray itself would retry for minutes)."""
+    target = address or os.environ.get("RAY_ADDRESS")
+    if not target or target in ("auto", "local"):
+        return
+    host, _, port = target.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {target}: expected HOST:PORT of the Ray head, e.g. 10.0.0.1:6379")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        raise UserError(
+            f"--ray-address {target}: no Ray head answers there ({exc.strerror or exc}); start one with "
+            "'ray start --head' and pass the address it prints (or set RAY_ADDRESS)"
+        ) from None
 
+
+def _connect(address: str | None) -> None:
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
