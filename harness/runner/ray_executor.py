@@ -20,6 +20,7 @@ stated wait.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -199,6 +200,7 @@ def check_address(address: str | None) -> None:
 
 
 def _connect(address: str | None) -> None:
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -208,6 +210,12 @@ def _connect(address: str | None) -> None:
             f"--ray-address {where}: cannot connect to Ray ({first}); start the head with 'ray start --head' "
             "and pass its address (or set RAY_ADDRESS)"
         ) from None
+    finally:
+        # Ray's core worker installs its own fatal-signal handlers (SIGTERM aborts the driver);
+        # ours turn Ctrl-C and `kill` into an orderly stop that leaves a resumable run dir
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
 
 
 class _Sweep:
@@ -342,10 +350,11 @@ class _Sweep:
             self._drain()
         except (RayError, GetTimeoutError):
             pass
-        for cell_id in self.running:
+        for cell_id, (_, _, node_id, _) in self.running.items():
             self.outcomes[cell_id] = {
                 "status": "failed",
                 "reason": "interrupted; continue with 'tierbench run --resume'",
+                "node_id": node_id,
             }
         for planned in self.queue:
             self.outcomes[planned.spec.cell_id] = {"status": "skipped", "reason": "not run: the run was interrupted"}
