@@ -1,12 +1,17 @@
 """The same sweep on the local executor and on local Ray clusters of 1 and 2 worker nodes.
 
 Eight cells (four copies each of nano and mini, named nano-1..4 and mini-1..4 in a scratch
-catalog, on the ``host`` profile), a tiny task limit and a short latency point. The Ray clusters
-are started on this machine with ``ray.cluster_utils.Cluster``: a head that runs no cells and
-N worker nodes with one CPU each, so a node runs one cell at a time on one core. Prints each
-sweep's wall time (driver start to tables written) and its ratio to the local executor and to
-the one-node cluster. On one machine two nodes share its cores, so the ratio shows scheduling
-and streaming overhead and the parallelism this machine has, not a real cluster's speed-up.
+catalog) on the one-core ``edge-1c-1gb`` profile, so every cell does the same work whichever
+executor runs it (one thread, pinned to one core), a tiny task limit and a short latency
+point. The Ray clusters are started on this machine with ``ray.cluster_utils.Cluster``: a head
+that runs no cells and N worker nodes with one CPU each offering ``profile:edge-1c-1gb``, so a
+node runs one cell at a time. Prints each sweep's wall time (driver start to tables written) and
+its ratio to the local executor and to the one-node cluster.
+
+On one machine the nodes share its cores, and a profile pins its cells to the machine's first
+cores, so two nodes' cells share a core here: the ratios show Ray's scheduling and streaming
+overhead and the overlap of loading with measuring, not a real cluster's speed-up (one node per
+machine, where each cell has its machine to itself).
 
     python benchmarks/scaling.py [--copies 4] [--limit 2] [--keep DIR]
 """
@@ -24,6 +29,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+PROFILE = "edge-1c-1gb"
 
 
 def _catalog(path: Path, copies: int) -> list[str]:
@@ -40,7 +46,7 @@ def _catalog(path: Path, copies: int) -> list[str]:
 
 def _sweep(out: Path, catalog: Path, suite: Path, names: list[str], extra: list[str]) -> float:
     command = [sys.executable, "-m", "harness.cli.main", "run", "--suite", str(suite), "--catalog", str(catalog)]
-    command += ["--models", ",".join(names), "--out", str(out), "--no-report", *extra]
+    command += ["--models", ",".join(names), "--profiles", PROFILE, "--out", str(out), "--no-report", *extra]
     started = time.perf_counter()
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -55,7 +61,7 @@ def _ray_sweep(workers: int, out: Path, catalog: Path, suite: Path, names: list[
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     try:
         for _ in range(workers):
-            cluster.add_node(num_cpus=1)
+            cluster.add_node(num_cpus=1, resources={f"profile:{PROFILE}": 1})
         cluster.wait_for_nodes()
         return _sweep(out, catalog, suite, names, ["--executor", "ray", "--ray-address", cluster.address])
     finally:
@@ -84,7 +90,7 @@ def main() -> None:
             times[f"ray x{workers}"] = _ray_sweep(
                 workers, root / f"ray{workers}-{stamp}", root / "catalog.yaml", suite, names
             )
-    print(f"{len(names)} cells (nano/mini x {args.copies}), limit {args.limit}")
+    print(f"{len(names)} cells (nano/mini x {args.copies}) on {PROFILE}, limit {args.limit}")
     for label, seconds in times.items():
         print(
             f"{label:8s} {seconds:7.1f} s   vs local {times['local'] / seconds:5.2f}x"
