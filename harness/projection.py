@@ -43,6 +43,9 @@ PREFILL_BATCH = 512
 # theoretical DRAM bandwidth; dense FP32 GEMM 80-90% of FMA peak).
 SUSTAINED_BANDWIDTH = 0.7
 SUSTAINED_COMPUTE = 0.8
+# Below this share of its own roofline a host cell was disturbed (e.g. llama.cpp threads spinning
+# while another process holds their core): projections from it are flagged as pessimistic.
+BUSY_EFFICIENCY = 0.2
 # Load time: how much slower or faster the non-I/O part of loading may run than the core ratio says.
 LOAD_BAND = (0.5, 2.0)
 

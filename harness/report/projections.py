@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.projection import BUSY_EFFICIENCY
 from harness.report.formatting import clean, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
 from harness.report.view import CellView, Estimate
@@ -187,10 +188,6 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
                 )
             )
     return notes
-
-
-# Below this share of its own roofline the host measurement itself looks disturbed.
-BUSY_EFFICIENCY = 0.2
 
 
 def _first_profile(projections: Sequence[ProjectionRow]) -> str:
