@@ -1,40 +1,49 @@
-"""This machine's own roofline: memory bandwidth and FP32 compute, measured with N threads.
+"""This machine's own roofline: memory bandwidth and FP32 compute, measured with N workers.
 
 A projection carries the host's measured efficiency (tokens/s against its roofline) over to a
 device it never ran on, so the host's roofline must be measured the way the cell ran: the same
-thread count, the same pinned CPUs, under the same load from other processes. The worker runs
-``python -m harness.meters.roofline THREADS`` in a child process (so the probe's buffers never
-enter the cell's own memory peak) right after its perf scenarios.
+number of threads, the same pinned CPUs, under the same load from other processes. The worker
+runs ``python -m harness.meters.roofline THREADS`` in a child process (so the probe's buffers
+never enter the cell's own memory peak) right after its perf scenarios.
 
-Bandwidth is a STREAM-style copy (bytes read + bytes written per second) of a buffer far larger
-than the last-level cache; compute is single-precision matrix multiplication with one BLAS thread
-per worker thread. Both keep the median of a few repetitions: the host's typical state while the
-cell ran, not its best moment (STREAM keeps the best, which on a shared machine flatters).
+Bandwidth is a STREAM-style copy (bytes read + bytes written per second) of buffers far larger
+than the last-level cache; compute is single-precision matrix multiplication with one BLAS
+thread per worker. The workers run in **lockstep with a spinning barrier**, as ggml's threads
+do after every operation of a graph: when another process takes one worker's core, the others
+spin and wait, exactly the slowdown a busy host inflicts on llama.cpp (independent workers, or a
+sleeping barrier, would hide it). Workers are processes, so each spins without holding another's
+interpreter lock. Both figures keep the median of a few repetitions: the host's typical state
+while the cell ran, not its best moment (STREAM keeps the best, which on a shared machine flatters).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from multiprocessing.sharedctypes import SynchronizedArray
+from typing import Any
 
 import numpy as np
 
-COPY_MIB = 256
-STEPS = 64  # 256 MiB in 64 steps: ~0.3 ms of copying per step on a DRAM-bound core
-GEMM_N = 192
-GEMM_STEPS = 48  # ~0.2 ms of FP32 products per step at ~60 GFLOP/s
-TRIES = 5
+# Step sizes follow the phase each figure stands for, since the barrier cost per unit of work is
+# what a busy host adds: decode runs hundreds of small operations per token (tens of µs each),
+# prefill fewer, larger matrix products over a whole batch (milliseconds each).
+COPY_MIB = 256  # in total, split across the workers
+STEPS = 256  # 128 MiB per worker of two in 256 steps: ~0.05 ms of copying per step, decode-sized
+GEMM_N = 256
+GEMM_STEPS = 80  # 34 MFLOP per step: ~0.5 ms at ~60 GFLOP/s, an average prefill operation of a small model
+TRIES = 3
 
 
 @dataclass(frozen=True)
 class Roofline:
-    """Sustained figures of this machine with ``threads`` threads."""
+    """Sustained figures of this machine with ``threads`` workers in lockstep."""
 
     threads: int
     bandwidth_gbs: float
@@ -42,70 +51,93 @@ class Roofline:
     seconds: float
 
 
-def _run_in_lockstep(threads: int, steps: int, step: Callable[[int, int], None]) -> float:
-    """Wall seconds for ``threads`` threads to do ``steps`` steps each, meeting at a barrier after every step.
+Step = Callable[[int], None]
 
-    llama.cpp's threads meet after every operation of the graph, so a thread that loses its core
-    to another process holds up the rest; independent threads would hide that. Measured in
-    lockstep, the probe sees the machine the way the cell's runtime saw it.
-    """
-    barrier = threading.Barrier(threads)
 
-    def worker(index: int) -> None:
+def _spin_until(arrived: Any, target: int) -> None:
+    """Spin (never sleep) until every worker has finished step ``target``."""
+    view = np.frombuffer(arrived.get_obj(), dtype=np.int64)
+    while int(view.min()) < target:
+        pass
+
+
+def _worker(kind: str, index: int, workers: int, steps: int, tries: int, arrived: Any, out: Any) -> None:
+    step = _make_step(kind, workers)
+    mine = np.frombuffer(arrived.get_obj(), dtype=np.int64)
+    count = 0
+    for t in range(tries):
+        count += 1  # everyone ready: start together
+        mine[index] = count
+        _spin_until(arrived, count)
+        start = time.perf_counter()
         for k in range(steps):
-            step(index, k)
-            barrier.wait()
-
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    start = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return time.perf_counter() - start
+            step(k)
+            count += 1
+            mine[index] = count
+            _spin_until(arrived, count)
+        if index == 0:
+            out[t] = time.perf_counter() - start
 
 
-def copy_bandwidth(threads: int, mib: int = COPY_MIB, steps: int = STEPS) -> float:
-    """GB/s moved (read + write) by ``threads`` threads copying disjoint slices of one buffer in lockstep."""
-    n = mib * 2**20 // 8
-    source = np.ones(n)
-    target = np.empty(n)
-    edges = np.linspace(0, n, threads * steps + 1).astype(int)
+def _make_step(kind: str, workers: int) -> Step:
+    if kind == "copy":
+        n = COPY_MIB * 2**20 // 8 // workers
+        source, target = np.ones(n), np.empty(n)
+        edges = np.linspace(0, n, STEPS + 1).astype(int)
 
-    def step(index: int, k: int) -> None:
-        a, b = edges[k * threads + index], edges[k * threads + index + 1]
-        np.copyto(target[a:b], source[a:b])
+        def copy(k: int) -> None:
+            np.copyto(target[edges[k] : edges[k + 1]], source[edges[k] : edges[k + 1]])
 
-    best = statistics.median(_run_in_lockstep(threads, steps, step) for _ in range(TRIES))
-    return 2 * n * 8 / best / 1e9
-
-
-def gemm_gflops(threads: int, n: int = GEMM_N, steps: int = GEMM_STEPS) -> float:
-    """GFLOP/s of FP32 matrix products in lockstep, one single-threaded BLAS call per thread per step."""
+        return copy
     from threadpoolctl import threadpool_limits
 
+    threadpool_limits(1)
     rng = np.random.default_rng(0)
-    a = rng.random((n, n), dtype=np.float32)
-    b = rng.random((n, n), dtype=np.float32)
+    a = rng.random((GEMM_N, GEMM_N), dtype=np.float32)
+    b = rng.random((GEMM_N, GEMM_N), dtype=np.float32)
+    a @ b  # first call pays for BLAS initialisation
 
-    def step(index: int, k: int) -> None:
+    def product(k: int) -> None:
         a @ b
 
-    with threadpool_limits(1):
-        a @ b  # first call pays for BLAS initialisation
-        best = statistics.median(_run_in_lockstep(threads, steps, step) for _ in range(TRIES))
-    return threads * steps * 2 * n**3 / best / 1e9
+    return product
+
+
+def _lockstep_seconds(kind: str, workers: int, steps: int) -> float:
+    """Median wall seconds for ``workers`` processes to do ``steps`` steps each, spinning at a barrier after each."""
+    context = mp.get_context("fork")
+    arrived: SynchronizedArray[Any] = context.Array("q", workers)
+    out: SynchronizedArray[Any] = context.Array("d", TRIES)
+    pool = [
+        context.Process(target=_worker, args=(kind, i, workers, steps, TRIES, arrived, out)) for i in range(workers)
+    ]
+    for process in pool:
+        process.start()
+    for process in pool:
+        process.join()
+    return statistics.median(float(out[i]) for i in range(TRIES))
+
+
+def copy_bandwidth(threads: int) -> float:
+    """GB/s moved (read + write) by ``threads`` workers in lockstep, each copying its share of 256 MiB."""
+    n = COPY_MIB * 2**20 // 8 // threads * threads
+    return 2 * n * 8 / _lockstep_seconds("copy", threads, STEPS) / 1e9
+
+
+def gemm_gflops(threads: int) -> float:
+    """GFLOP/s of FP32 matrix products in lockstep, one single-threaded BLAS call per worker per step."""
+    return threads * GEMM_STEPS * 2 * GEMM_N**3 / _lockstep_seconds("gemm", threads, GEMM_STEPS) / 1e9
 
 
 def measure(threads: int) -> Roofline:
-    """Both figures for ``threads`` threads (about a second on a small machine)."""
+    """Both figures for ``threads`` workers (a few seconds on a small machine)."""
     start = time.perf_counter()
     bandwidth = copy_bandwidth(threads)
     gflops = gemm_gflops(threads)
     return Roofline(threads, bandwidth, gflops, time.perf_counter() - start)
 
 
-def probe_columns(threads: int, timeout_s: float = 60.0) -> dict[str, float | str]:
+def probe_columns(threads: int, timeout_s: float = 120.0) -> dict[str, float | str]:
     """The cells-table columns of a probe run in a child process (its memory stays out of ours).
 
     A probe that cannot run leaves ``roofline_error`` instead: a projection then says why it
