@@ -192,6 +192,13 @@ def transfer_band(perf: PerformanceModel, gpu: bool, host_arch: str) -> tuple[fl
     )
 
 
+def host_disturbed(cell: dict[str, Any]) -> bool:
+    """Several workers moved less memory than one did in the same minute: other processes held the cores."""
+    threads = _num(cell.get("roofline_threads")) or 1
+    many, one = _num(cell.get("roofline_bandwidth_gbs")), _num(cell.get("roofline_single_bandwidth_gbs"))
+    return threads > 1 and many is not None and one is not None and many < one
+
+
 def host_ceiling(cell: dict[str, Any]) -> Ceiling | None:
     bandwidth, gflops = _num(cell.get("roofline_bandwidth_gbs")), _num(cell.get("roofline_gflops"))
     if not bandwidth or not gflops:
@@ -372,6 +379,7 @@ def project_cell(
                 "prefill_bound": projected[0].prefill_bound,
                 "decode_efficiency": float(np.median([p.decode_efficiency for p in projected])),
                 "prefill_efficiency": float(np.median([p.prefill_efficiency for p in projected])),
+                "host_disturbed": host_disturbed(host_cell),
                 "band_low": low,
                 "band_high": high,
                 "decode_tps": decode,

@@ -49,6 +49,9 @@ class Roofline:
     bandwidth_gbs: float
     gflops: float
     seconds: float
+    # one worker's bandwidth measured in the same minute: more workers moving less than one means
+    # other processes held the cores (the host was oversubscribed), not that the memory is slow
+    single_bandwidth_gbs: float | None = None
 
 
 Step = Callable[[int], None]
@@ -134,7 +137,8 @@ def measure(threads: int) -> Roofline:
     start = time.perf_counter()
     bandwidth = copy_bandwidth(threads)
     gflops = gemm_gflops(threads)
-    return Roofline(threads, bandwidth, gflops, time.perf_counter() - start)
+    single = copy_bandwidth(1) if threads > 1 else None
+    return Roofline(threads, bandwidth, gflops, time.perf_counter() - start, single)
 
 
 def probe_columns(threads: int, timeout_s: float = 120.0) -> dict[str, float | str]:
@@ -152,11 +156,14 @@ def probe_columns(threads: int, timeout_s: float = 120.0) -> dict[str, float | s
             check=True,
         )
         found = json.loads(done.stdout.strip().splitlines()[-1])
-        return {
+        columns: dict[str, float | str] = {
             "roofline_threads": float(found["threads"]),
             "roofline_bandwidth_gbs": float(found["bandwidth_gbs"]),
             "roofline_gflops": float(found["gflops"]),
         }
+        if found.get("single_bandwidth_gbs") is not None:
+            columns["roofline_single_bandwidth_gbs"] = float(found["single_bandwidth_gbs"])
+        return columns
     except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
         return {"roofline_error": f"roofline probe failed: {type(exc).__name__}"}
 

@@ -65,7 +65,14 @@ COST_COLUMNS = [
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 CELL_COLUMNS += FITCOST_COLUMNS
 # The cell's own machine roofline, measured after its perf scenarios (harness.meters.roofline).
-ROOFLINE_COLUMNS = ["roofline_threads", "roofline_bandwidth_gbs", "roofline_gflops", "roofline_error", "model_path"]
+ROOFLINE_COLUMNS = [
+    "roofline_threads",
+    "roofline_bandwidth_gbs",
+    "roofline_gflops",
+    "roofline_single_bandwidth_gbs",
+    "roofline_error",
+    "model_path",
+]
 CELL_COLUMNS += ROOFLINE_COLUMNS
 
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
@@ -179,6 +186,7 @@ PROJECTION_COLUMNS = [
     "prefill_bound",
     "decode_efficiency",
     "prefill_efficiency",
+    "host_disturbed",
     "band_low",
     "band_high",
     "decode_tps",
