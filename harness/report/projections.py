@@ -41,6 +41,7 @@ class ProjectionRow:
     fit: str
     fit_reason: str
     basis: str
+    host_disturbed: bool = False
 
     @property
     def projected(self) -> bool:
@@ -98,6 +99,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
                 fit=text(r.get("fit")),
                 fit_reason=text(r.get("fit_reason")),
                 basis=text(r.get("basis")),
+                host_disturbed=bool(r.get("host_disturbed") is True or r.get("host_disturbed") == 1),
             )
         )
     return rows
@@ -173,13 +175,18 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
             )
         )
     for p in projections:
+        if not p.projected or p.profile != _first_profile(projections):
+            continue
         efficiency = p.numbers.get("decode_efficiency")
-        if (
-            p.projected
-            and efficiency is not None
-            and efficiency < BUSY_EFFICIENCY
-            and p.profile == _first_profile(projections)
-        ):
+        if p.host_disturbed:
+            notes.append(
+                (
+                    p.model,
+                    f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
+                    "other processes held the cores, so the host measurement, and every projection from it, is disturbed.",
+                )
+            )
+        elif efficiency is not None and efficiency < BUSY_EFFICIENCY:
             notes.append(
                 (
                     p.model,
