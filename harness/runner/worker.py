@@ -205,8 +205,10 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
-                # this machine's roofline under the same threads, CPUs and load (harness.projection)
-                row.update(probe_columns(limits.threads))
+                if row.get("model_path"):
+                    # this machine's roofline under the same threads, CPUs and load (harness.projection);
+                    # only a local model file is ever projected, so a remote API cell skips it
+                    row.update(probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
