@@ -319,7 +319,7 @@ def project_cell(
         return [_skip(model, tier, profile.name, reason, profile_cell)]
     path = host_cell.get("model_path")
     if not isinstance(path, str) or not path:
-        reason = "not a local model file (a remote API's speed does not depend on this device)"
+        reason = "no GGUF file recorded for this cell (a remote API does not run on the device; other backends are not projected)"
         return [_skip(model, tier, profile.name, reason, profile_cell)]
     host = host_ceiling(host_cell)
     if host is None:
