@@ -34,8 +34,8 @@ import numpy as np
 # Step sizes follow the phase each figure stands for, since the barrier cost per unit of work is
 # what a busy host adds: decode runs hundreds of small operations per token (tens of µs each),
 # prefill fewer, larger matrix products over a whole batch (milliseconds each).
-COPY_MIB = 256  # in total, split across the workers
-STEPS = 256  # 128 MiB per worker of two in 256 steps: ~0.05 ms of copying per step, decode-sized
+COPY_MIB = 128  # in total, split across the workers; 4x the 32 MiB L3 of the development VM
+STEPS = 128  # 64 MiB per worker of two in 128 steps: ~0.05 ms of copying per step, decode-sized
 GEMM_N = 256
 GEMM_STEPS = 80  # 34 MFLOP per step: ~0.5 ms at ~60 GFLOP/s, an average prefill operation of a small model
 TRIES = 3
@@ -122,7 +122,7 @@ def _lockstep_seconds(kind: str, workers: int, steps: int) -> float:
 
 
 def copy_bandwidth(threads: int) -> float:
-    """GB/s moved (read + write) by ``threads`` workers in lockstep, each copying its share of 256 MiB."""
+    """GB/s moved (read + write) by ``threads`` workers in lockstep, each copying its share of COPY_MIB."""
     n = COPY_MIB * 2**20 // 8 // threads * threads
     return 2 * n * 8 / _lockstep_seconds("copy", threads, STEPS) / 1e9
 
