@@ -106,6 +106,7 @@ def calibration_run(tmp_path_factory: pytest.TempPathFactory, tierbench: Callabl
         "--out",
         str(out),
         "--no-report",
+        timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]  # type: ignore[attr-defined]
     return out
