@@ -199,7 +199,8 @@ def _confidence(
     if runner_up is not None and metric is not None:
         a, b = choice.get(metric.key), runner_up.get(metric.key)
         if None not in (a.low, a.high, b.low, b.high) and a.low <= b.high and b.low <= a.high:  # type: ignore[operator]
-            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their 95% CIs")
+            within = "projected ranges" if choice.projected_from else "95% CIs"
+            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
             weak += 1
     level = "high" if weak == 0 else ("medium" if weak <= 2 else "low")
     return level, notes
