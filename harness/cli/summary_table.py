@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from harness.safetext import terminal
 
 if TYPE_CHECKING:
     from harness.report.recommend import Recommendation
@@ -57,12 +58,12 @@ def summary_table(summary: pd.DataFrame) -> Table:
             label = "est. " if row.get("energy_source") == "estimate" else ""
             energy = f"{label}{_num(row.get('energy_j_low'), '.0f')}–{_num(row.get('energy_j_high'), '.0f')}"
         memory = f"{_num(row.get('peak_rss_mb'), '.0f')} ({_num(row.get('peak_anon_mb'), '.0f')}/{_num(row.get('peak_file_mb'), '.0f')})"
-        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{terminal(status)}[/]"
         table.add_row(
-            str(row.get("model")),
-            str(row.get("tier")),
-            str(row.get("backend")),
-            str(row.get("profile")),
+            terminal(row.get("model")),
+            terminal(row.get("tier")),
+            terminal(row.get("backend")),
+            terminal(row.get("profile")),
             status_text,
             acc_text,
             _seconds(row.get("ttft_s_p50"), ".3f"),
@@ -80,9 +81,9 @@ def print_summary(console: Console, summary: pd.DataFrame) -> None:
     problems = summary[summary["status"].fillna("ok") != "ok"]
     for _, row in problems.iterrows():
         # a reason can quote a server's error or a file name: print it as text, never as rich markup
-        reason = escape(str(row.get("reason") or ""))
+        reason = terminal(row.get("reason") or "")
         console.print(
-            f"  [bold]{escape(str(row['model']))}@{escape(str(row['profile']))}[/]: {row['status']} — {reason}"
+            f"  [bold]{terminal(row['model'])}@{terminal(row['profile'])}[/]: {terminal(row['status'])} — {reason}"
         )
 
 
@@ -108,10 +109,10 @@ def projection_table(projections: pd.DataFrame) -> Table:
         why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
         if row.get("status") != "projected":
             table.add_row(
-                escape(str(row.get("model"))),
-                escape(str(row.get("profile"))),
-                escape(why),
-                "not projected: " + escape(str(row.get("reason"))),
+                terminal(row.get("model")),
+                terminal(row.get("profile")),
+                terminal(why),
+                "not projected: " + terminal(row.get("reason")),
                 "",
                 "",
                 "",
@@ -119,9 +120,9 @@ def projection_table(projections: pd.DataFrame) -> Table:
             )
             continue
         table.add_row(
-            escape(str(row.get("model"))),
-            escape(str(row.get("profile"))) + " [cyan](projected)[/]",
-            escape(why),
+            terminal(row.get("model")),
+            terminal(row.get("profile")) + " [cyan](projected)[/]",
+            terminal(why),
             _span(row, "decode_tps", ".1f"),
             _span(row, "prefill_tps", ".0f"),
             _span(row, "ttft_p95_s", ".3f", " s"),
@@ -140,10 +141,10 @@ def print_recommendations(console: Console, recommendations: Sequence[Recommenda
     """One line per profile: what to run there, and how sure we are (projected picks say so)."""
     for r in recommendations:
         if r.choice is None:
-            console.print(f"[bold]{escape(r.profile)}[/]: no tier meets the constraints — {escape(r.reason)}")
+            console.print(f"[bold]{terminal(r.profile)}[/]: no tier meets the constraints — {terminal(r.reason)}")
             continue
-        label = f" [cyan](projected from {escape(r.choice.projected_from)})[/]" if r.choice.projected_from else ""
+        label = f" [cyan](projected from {terminal(r.choice.projected_from)})[/]" if r.choice.projected_from else ""
         console.print(
-            f"[bold]{escape(r.profile)}[/]: run [bold]{escape(r.choice.model)}[/]{label}; confidence {r.confidence}"
-            + (f" — {escape('; '.join(r.confidence_notes))}" if r.confidence_notes else "")
+            f"[bold]{terminal(r.profile)}[/]: run [bold]{terminal(r.choice.model)}[/]{label}; confidence {r.confidence}"
+            + (f" — {terminal('; '.join(r.confidence_notes))}" if r.confidence_notes else "")
         )
