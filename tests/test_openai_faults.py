@@ -165,6 +165,17 @@ def test_a_server_that_hangs_mid_stream_times_out(server: tuple[str, FaultState]
     assert timing.error is not None and "stalled" in timing.error
 
 
+@pytest.mark.parametrize("model", ["hang", "trickle"])
+def test_the_request_deadline_cuts_a_silent_or_trickling_stream(server: tuple[str, FaultState], model: str) -> None:
+    # the stall timeout (30 s) never fires: 'hang' is silent for less, 'trickle' is never silent
+    backend = make(server[0], model=model, timeout_s=1.0, stall_timeout_s=30)
+    backend.load()
+    start = time.monotonic()
+    timing = timed_generate(backend, REQUEST)
+    assert 0.9 < time.monotonic() - start < 10
+    assert timing.error is not None and "exceeded its 1s deadline" in timing.error, timing.error
+
+
 def test_down_endpoint_fails_load_with_a_reason() -> None:
     from servers.llama_server import _free_port
 

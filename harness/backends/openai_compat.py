@@ -15,6 +15,7 @@ import email.utils
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -304,6 +305,7 @@ class OpenAICompatBackend:
         with slots, contextlib.ExitStack() as stack:
             deadline = time.monotonic() + self.params.timeout_s
             response = self._open(stack, path, body, deadline)
+            watchdog = stack.enter_context(_Deadline(response, deadline))
             parts: list[str] = []
             chunks = 0
             server_usage: dict[str, Any] | None = None
@@ -329,12 +331,20 @@ class OpenAICompatBackend:
                         chunks += 1
                         parts.append(text)
                         yield Chunk(text, 1)
-            except httpx.ReadTimeout:
+            except httpx.HTTPError as exc:
+                if watchdog.fired or time.monotonic() > deadline:
+                    raise EndpointError(
+                        f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream (no complete event)"
+                    ) from None
+                if not isinstance(exc, httpx.ReadTimeout):
+                    raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
                 raise EndpointError(
                     f"no data for {self.params.stall_timeout_s:g}s mid-stream (server stalled)"
                 ) from None
-            except httpx.HTTPError as exc:
-                raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
+            if watchdog.fired and not finish:  # the cut can also look like the server closing the stream
+                raise EndpointError(
+                    f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream (no complete event)"
+                )
             if not finish:
                 how = "sent [DONE]" if done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
@@ -386,6 +396,39 @@ class OpenAICompatBackend:
         if self.spec.prices is not None:
             info["prices"] = self.spec.prices.model_dump()
         return info
+
+
+class _Deadline:
+    """Cut a response's connection at the request deadline, even while the server sends nothing.
+
+    httpx's read timeout bounds each silence, not the whole request, and a server that trickles a
+    byte at a time never completes a line for the loop to check the clock: a timer shuts the socket
+    down at the deadline, which wakes the blocked read with an error.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self.fired = False
+        self._response = response
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        self.fired = True
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        else:  # no socket to shut (another transport): closing the response is the next best thing
+            with contextlib.suppress(Exception):
+                self._response.close()
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 def _parse_sse_line(line: str) -> dict[str, Any] | str | None:
