@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from harness import sandbox
 from harness.backends.base import Backend
 from harness.errors import UserError
+from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
 from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
@@ -99,6 +101,10 @@ def run_tasks(
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "unsupported", reason))
             continue
+        if _needs_sandbox(task) and (refused := sandbox.unavailable()):
+            for metric in task.metrics:  # refuse before generating: no silent weaker containment
+                sink.score(_row(task.name, metric, None, "unsupported", refused))
+            continue
         docs = read_docs(task, data_dir)
         random.seed(seed)
         np.random.seed(seed)
@@ -113,6 +119,11 @@ def run_tasks(
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
         _emit(task, results, lm, sink, seed)
+
+
+def _needs_sandbox(task: TaskDef) -> bool:
+    """Whether the task's scorer executes model-written code (and so needs the OS sandbox)."""
+    return task.config.get("process_results") is scorers.code_tests
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
