@@ -18,7 +18,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -32,6 +32,7 @@ from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback
 from harness.config.loading import validate
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
+from harness.secrets import Redactor, clip, secrets_of_params, strip_credentials, url_password
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
@@ -136,19 +137,22 @@ class OpenAICompatBackend:
         url = url or (self.params.base_url or "")
         return url.rstrip("/") or None
 
+    def public_url(self) -> str | None:
+        """The endpoint as it may be shown and stored: without ``user:pass@``."""
+        url = self.base_url()
+        return strip_credentials(url) if url else None
+
     def _api_key(self) -> str | None:
         env = self.params.api_key_env
         return (os.environ.get(env) or None) if env else None
 
-    def _secrets(self) -> list[str]:
-        values = [self._api_key() or ""] + [os.environ.get(env, "") for env in self.params.header_env.values()]
-        return [v for v in values if len(v) >= 4]
-
     def redact(self, text: str) -> str:
-        """``text`` with every configured secret replaced by ***."""
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
+        """``text`` through the process's redaction step, knowing this backend's secrets too."""
+        own = secrets_of_params(self.params.model_dump())
+        url = self.base_url()
+        if url and (password := url_password(url)):
+            own.append(password)
+        return clip(Redactor(own).text(text), 2000)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", **self.params.headers}
@@ -168,9 +172,9 @@ class OpenAICompatBackend:
             hint = f"set {self.params.base_url_env} or " if self.params.base_url_env else "set "
             return f"no endpoint: {hint}params.base_url"
         if urlparse(url).scheme not in {"http", "https"}:
-            return f"base URL must start with http:// or https:// (got {url!r})"
+            return f"base URL must start with http:// or https:// (got {strip_credentials(url)!r})"
         if self.params.api_key_env and not self._api_key() and not _is_local(url):
-            return f"{self.params.api_key_env} is not set (the API key for {url})"
+            return f"{self.params.api_key_env} is not set (the API key for {strip_credentials(url)})"
         for header, env in self.params.header_env.items():
             if not os.environ.get(env):
                 return f"{env} is not set (the value of header {header})"
@@ -202,12 +206,12 @@ class OpenAICompatBackend:
             response = self.client.get(url, headers=self._headers(), timeout=min(self.params.connect_timeout_s, 10.0))
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
-                self.redact(f"cannot reach {self.base_url()}: {_describe_http_error(exc)}")
+                self.redact(f"cannot reach {self.public_url()}: {_describe_http_error(exc)}")
             ) from None
         if response.status_code in {401, 403}:
             who = self.params.api_key_env or "the API key"
             raise BackendUnavailable(
-                f"{self.base_url()} refused the credentials (HTTP {response.status_code}): check {who}"
+                f"{self.public_url()} refused the credentials (HTTP {response.status_code}): check {who}"
             )
         if response.status_code == 200:
             with contextlib.suppress(ValueError, AttributeError, TypeError):
@@ -271,6 +275,7 @@ class OpenAICompatBackend:
     def _open(self, stack: contextlib.ExitStack, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
         """Send the request, retrying 429/5xx/connection errors with backoff; return a 200 response."""
         url = f"{self.base_url()}{path}"
+        shown = f"{self.public_url()}{path}"
         last = ""
         for attempt in range(self.params.max_retries + 1):
             retry_after: float | None = None
@@ -281,10 +286,10 @@ class OpenAICompatBackend:
             else:
                 if response.status_code == 200:
                     return response
-                detail = _error_detail(response)
+                detail = _error_detail(response, self.redact)
                 last = f"HTTP {response.status_code}{': ' + detail if detail else ''}"
                 if response.status_code not in RETRYABLE_STATUS:
-                    raise EndpointError(self.redact(f"{url}: {last}"))
+                    raise EndpointError(self.redact(f"{shown}: {last}"))
                 retry_after = _retry_after_s(response.headers.get("retry-after"))
                 response.close()
             if attempt == self.params.max_retries:
@@ -292,11 +297,11 @@ class OpenAICompatBackend:
             wait = self._backoff(attempt, retry_after)
             if time.monotonic() + wait > deadline:
                 raise EndpointError(
-                    self.redact(f"{url}: {last}; no time left for a retry within {self.params.timeout_s:g}s")
+                    self.redact(f"{shown}: {last}; no time left for a retry within {self.params.timeout_s:g}s")
                 )
             time.sleep(wait)
         tries = self.params.max_retries + 1
-        raise EndpointError(self.redact(f"{url}: {last} (gave up after {tries} attempt{'s' if tries > 1 else ''})"))
+        raise EndpointError(self.redact(f"{shown}: {last} (gave up after {tries} attempt{'s' if tries > 1 else ''})"))
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         path, body = self._body(request)
@@ -322,7 +327,8 @@ class OpenAICompatBackend:
                         done = True
                         break
                     if event.get("error"):
-                        raise EndpointError(self.redact(f"server error mid-stream: {_short(event['error'])}"))
+                        detail = _short(self.redact(str(event["error"])))
+                        raise EndpointError(self.redact(f"server error mid-stream: {detail}"))
                     if isinstance(event.get("usage"), dict):
                         server_usage = event["usage"]
                     text, reason = _choice_delta(event, chat)
@@ -341,6 +347,8 @@ class OpenAICompatBackend:
                 raise EndpointError(
                     f"no data for {self.params.stall_timeout_s:g}s mid-stream (server stalled)"
                 ) from None
+            except EndpointError as exc:  # a malformed event quotes what the server sent
+                raise EndpointError(self.redact(str(exc))) from None
             if watchdog.fired and not finish:  # the cut can also look like the server closing the stream
                 raise EndpointError(
                     f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream (no complete event)"
@@ -385,7 +393,7 @@ class OpenAICompatBackend:
             "model": self.spec.name,
             "api_model": self.params.model,
             "api": self.params.api,
-            "base_url": self.base_url(),
+            "base_url": self.public_url(),
             "api_key_env": self.params.api_key_env,
             "token_counts": "server usage; fallback "
             + ("re-tokenized with " + self.params.tokenizer if self.params.tokenizer else "chunk count"),
@@ -472,7 +480,8 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str]:
     return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or "")
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    """The server's error message, redacted *before* it is shortened (a cut must not leave a key's prefix)."""
     try:
         raw = response.read()
     except httpx.HTTPError:
@@ -480,10 +489,11 @@ def _error_detail(response: httpx.Response) -> str:
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            return _short(data["error"].get("message") or data["error"])
-        return _short(data)
+            data = data["error"].get("message") or data["error"]
     except ValueError:
-        return _short(raw.decode("utf-8", "replace"))
+        data = raw.decode("utf-8", "replace")
+    text = data if isinstance(data, str) else json.dumps(data, default=str)
+    return _short(redact(text))
 
 
 def _describe_http_error(exc: httpx.HTTPError) -> str:

@@ -10,6 +10,7 @@ import click
 
 from harness import __version__
 from harness.errors import UserError
+from harness.secrets import redact
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
 COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
@@ -22,7 +23,7 @@ class TierbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except click.UsageError as exc:
             # click's own format spreads a bad flag over four lines; keep every user error on one
