@@ -280,7 +280,14 @@ class OpenAICompatBackend:
         for attempt in range(self.params.max_retries + 1):
             retry_after: float | None = None
             try:
-                response = stack.enter_context(self.client.stream("POST", url, json=body, headers=self._headers()))
+                # waiting for the response headers is bounded by the deadline too
+                wait = max(min(self.params.stall_timeout_s, deadline - time.monotonic()), 1e-3)
+                timeout = httpx.Timeout(
+                    connect=self.params.connect_timeout_s, read=wait, write=self.params.connect_timeout_s, pool=wait
+                )
+                response = stack.enter_context(
+                    self.client.stream("POST", url, json=body, headers=self._headers(), timeout=timeout)
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
                 last = _describe_http_error(exc)
             else:
@@ -297,7 +304,7 @@ class OpenAICompatBackend:
             wait = self._backoff(attempt, retry_after)
             if time.monotonic() + wait > deadline:
                 raise EndpointError(
-                    self.redact(f"{shown}: {last}; no time left for a retry within {self.params.timeout_s:g}s")
+                    self.redact(f"{shown}: {last}; no time left for a retry before the request deadline")
                 )
             time.sleep(wait)
         tries = self.params.max_retries + 1
@@ -307,8 +314,9 @@ class OpenAICompatBackend:
         path, body = self._body(request)
         chat = self._uses_chat(request)
         slots = self._slots if self._slots is not None else contextlib.nullcontext()
+        limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
         with slots, contextlib.ExitStack() as stack:
-            deadline = time.monotonic() + self.params.timeout_s
+            deadline = time.monotonic() + limit
             response = self._open(stack, path, body, deadline)
             watchdog = stack.enter_context(_Deadline(response, deadline))
             parts: list[str] = []
@@ -319,7 +327,7 @@ class OpenAICompatBackend:
             try:
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
-                        raise EndpointError(f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream")
+                        raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream")
                     event = _parse_sse_line(line)
                     if event is None:
                         continue
@@ -340,7 +348,7 @@ class OpenAICompatBackend:
             except httpx.HTTPError as exc:
                 if watchdog.fired or time.monotonic() > deadline:
                     raise EndpointError(
-                        f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream (no complete event)"
+                        f"request exceeded its {limit:g}s deadline mid-stream (no complete event)"
                     ) from None
                 if not isinstance(exc, httpx.ReadTimeout):
                     raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
@@ -350,9 +358,7 @@ class OpenAICompatBackend:
             except EndpointError as exc:  # a malformed event quotes what the server sent
                 raise EndpointError(self.redact(str(exc))) from None
             if watchdog.fired and not finish:  # the cut can also look like the server closing the stream
-                raise EndpointError(
-                    f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream (no complete event)"
-                )
+                raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream (no complete event)")
             if not finish:
                 how = "sent [DONE]" if done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")

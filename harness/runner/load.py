@@ -12,6 +12,7 @@ the run. Failed requests are counted in the error rate and never enter latency f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import threading
@@ -32,19 +33,31 @@ _GRACE_S = 0.5
 
 
 class Deadline:
-    """Wraps a backend's stream so that a slow stream fails at the request deadline."""
+    """Wraps a backend's stream so that a slow stream fails at the request deadline.
+
+    The deadline is checked between chunks here, and handed to the backend in the request
+    (``timeout_s``) so that a network backend also cuts a silent or trickling stream.
+    """
 
     def __init__(self, backend: Backend, deadline: float) -> None:
         self.backend = backend
         self.deadline = deadline
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        # the backend learns the deadline too, so it can cut a stream that sends nothing at all
+        left = max(self.deadline - time.perf_counter(), 1e-3)
+        request = dataclasses.replace(request, timeout_s=min(left, request.timeout_s or math.inf))
         stream = self.backend.stream(request, usage)
         try:
             for chunk in stream:
                 if time.perf_counter() > self.deadline:
                     raise TimeoutError("request exceeded request_timeout_s")
                 yield chunk
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or time.perf_counter() < self.deadline:
+                raise
+            # the backend cut the request at the deadline it was given: the same timeout, said the same way
+            raise TimeoutError("request exceeded request_timeout_s") from None
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
