@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -40,16 +39,15 @@ from dataclasses import dataclass, field
 
 NOBODY = 65534
 WORKDIR = "/sandbox"
-_VERDICT_FD = 3
 _VERDICT_LIMIT = 2**20
 
 # Runs inside the sandbox (python -I -S -c). It reads the job from stdin, runs the solution,
-# then evaluates each probe and writes one JSON line per probe to fd 3.
+# then evaluates each probe and writes one JSON line per probe to the verdict descriptor.
 _RUNNER = r"""
 def _main(read=__import__("sys").stdin.read, loads=__import__("json").loads, dumps=__import__("json").dumps,
           fdopen=__import__("os").fdopen, show=repr, kind=type):
     job = loads(read())
-    out = fdopen(3, "w", encoding="utf-8", buffering=1)
+    out = fdopen(job.pop("fd"), "w", encoding="utf-8", buffering=1)
     space = {"__name__": "__main__"}
     try:
         exec(compile(job["code"], "solution.py", "exec"), space)
@@ -97,12 +95,24 @@ class SandboxResult:
     values: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
-def _limit(limits: Limits) -> None:  # runs in the child between fork and exec
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * 2**20,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * 2**20,) * 2)
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def _limits(limits: Limits) -> list[str]:
+    """A ``prlimit`` prefix setting the rlimits (soft = hard) for bwrap and all it starts.
+
+    prlimit rather than ``preexec_fn``: the caller may have threads (a loaded model), and Python
+    code between fork and exec can deadlock there.
+    """
+    prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
+    if prlimit is None:
+        raise SandboxUnavailable("prlimit (util-linux) is not installed")
+    return [
+        prlimit,
+        f"--cpu={limits.cpu_s}",
+        f"--as={limits.memory_mb * 2**20}",
+        f"--fsize={limits.file_mb * 2**20}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
 
 
 def _interpreters() -> list[str]:
@@ -117,6 +127,7 @@ def _interpreters() -> list[str]:
 def _command(bwrap: str, python: str, limits: Limits) -> list[str]:
     """The bwrap command line: namespaces, read-only system, one private writable tmpfs."""
     args = [
+        *_limits(limits),
         bwrap,
         "--unshare-all",
         "--unshare-user",
@@ -150,10 +161,10 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-    job = json.dumps({"code": code, "probes": list(probes)}).encode()
     user, group, groups = _identity()
     started = time.perf_counter()
     with tempfile.TemporaryFile(prefix="tierbench-verdict-") as verdict:
+        job = json.dumps({"code": code, "probes": list(probes), "fd": verdict.fileno()}).encode()
         process = subprocess.Popen(
             _command(bwrap, python, limits),
             env={},
@@ -161,9 +172,8 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(_VERDICT_FD, verdict.fileno()),
+            pass_fds=(verdict.fileno(),),
             start_new_session=True,
-            preexec_fn=functools.partial(_child_setup, limits, verdict.fileno()),
             user=user,
             group=group,
             extra_groups=groups,
@@ -193,14 +203,6 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
     if code_ != 0 and not values and last.startswith("bwrap:"):
         return SandboxResult("crashed", code_, seconds, last, stdout, values)
     return SandboxResult("finished", code_, seconds, last, stdout, values)
-
-
-def _child_setup(limits: Limits, verdict: int) -> None:
-    """In the child before exec: the verdict file on fd 3 (bwrap passes it on), then the limits."""
-    if verdict != _VERDICT_FD:
-        os.dup2(verdict, _VERDICT_FD)
-        os.close(verdict)
-    _limit(limits)
 
 
 def _kill_group(pid: int) -> None:

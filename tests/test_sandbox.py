@@ -37,12 +37,12 @@ def _value(code: str, probe: str, limits: Limits = LIMITS) -> tuple[str, str]:
 
 def test_good_code_gives_its_values_and_writes_inside_work() -> None:
     code = "open('scratch.txt', 'w').write('ok')\ndef add(a, b):\n    return a + b\n"
-    result = run_python(code, ["add(2, 3)", "open('scratch.txt').read()", "1 / 0"], LIMITS)
-    assert result.values == {
-        0: ("value", "5"),
-        1: ("value", "'ok'"),
-        2: ("error", "ZeroDivisionError: division by zero"),
-    }
+    limits = "[__import__('resource').getrlimit(getattr(__import__('resource'), n)) for n in ('RLIMIT_CPU', 'RLIMIT_AS', 'RLIMIT_NPROC', 'RLIMIT_FSIZE')]"
+    result = run_python(code, ["add(2, 3)", "open('scratch.txt').read()", "1 / 0", limits], LIMITS)
+    assert result.values[0] == ("value", "5") and result.values[1] == ("value", "'ok'")
+    assert result.values[2] == ("error", "ZeroDivisionError: division by zero")
+    expected = [LIMITS.cpu_s, LIMITS.memory_mb * 2**20, LIMITS.processes, LIMITS.file_mb * 2**20]
+    assert result.values[3] == ("value", repr([(n, n) for n in expected]))
 
 
 def test_infinite_loop_and_runaway_memory_are_stopped() -> None:
