@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 NOBODY = 65534
 WORKDIR = "/sandbox"
@@ -163,15 +164,20 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
     user, group, groups = _identity()
     started = time.perf_counter()
-    with tempfile.TemporaryFile(prefix="tierbench-verdict-") as verdict:
+    # output goes to files, not pipes: RLIMIT_FSIZE then caps what the code can print
+    with (
+        tempfile.TemporaryFile(prefix="tierbench-verdict-") as verdict,
+        tempfile.TemporaryFile(prefix="tierbench-out-") as out_file,
+        tempfile.TemporaryFile(prefix="tierbench-err-") as err_file,
+    ):
         job = json.dumps({"code": code, "probes": list(probes), "fd": verdict.fileno()}).encode()
         process = subprocess.Popen(
             _command(bwrap, python, limits),
             env={},
             cwd="/",
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=out_file,
+            stderr=err_file,
             pass_fds=(verdict.fileno(),),
             start_new_session=True,
             user=user,
@@ -179,19 +185,17 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
             extra_groups=groups,
         )
         try:
-            out, err = process.communicate(job, timeout=limits.wall_s)
+            process.communicate(job, timeout=limits.wall_s)
             timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            timed_out = process.poll() is None
         finally:
             _kill_group(process.pid)
-        if timed_out:
-            out, err = process.communicate()
+        process.wait()
         seconds = time.perf_counter() - started
-        verdict.seek(0)
-        values = _read_values(verdict.read(_VERDICT_LIMIT))
-    stdout = out.decode("utf-8", "replace")[-10000:]
-    detail = err.decode("utf-8", "replace").strip()
+        values = _read_values(_head(verdict, _VERDICT_LIMIT))
+        stdout = _head(out_file, 10000).decode("utf-8", "replace")
+        detail = _head(err_file, 10000).decode("utf-8", "replace").strip()
     last = detail.splitlines()[-1][:300] if detail else ""
     code_ = process.returncode
     if timed_out:
@@ -203,6 +207,11 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
     if code_ != 0 and not values and last.startswith("bwrap:"):
         return SandboxResult("crashed", code_, seconds, last, stdout, values)
     return SandboxResult("finished", code_, seconds, last, stdout, values)
+
+
+def _head(handle: IO[bytes], limit: int) -> bytes:
+    handle.seek(0)
+    return handle.read(limit)
 
 
 def _kill_group(pid: int) -> None:

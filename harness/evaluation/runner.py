@@ -18,6 +18,7 @@ from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
 from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
+from harness.secrets import clip
 
 DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
 
@@ -114,7 +115,7 @@ def run_tasks(
         except UserError:
             raise
         except Exception as exc:  # one broken task is reported, the others still run
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            reason = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue

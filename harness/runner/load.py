@@ -26,6 +26,7 @@ from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.secrets import clip
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
@@ -253,7 +254,7 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
     prices = getattr(getattr(point.backend, "spec", None), "prices", None)
     costs = [request_cost_usd(prices, r["prompt_tokens"], r["output_tokens"]) for r in measured]
     sources = sorted({str(r["token_count_source"]) for r in ok})
-    errors = Counter(str(r["error"])[:100] for r in measured if r["error"])
+    errors = Counter(clip(str(r["error"]), 100) for r in measured if r["error"])
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "kind": scenario.kind,
