@@ -32,6 +32,7 @@ _SECRET_PARTS = frozenset(
     {"key", "apikey", "token", "secret", "password", "passwd", "pwd", "auth", "authorization",
      "cookie", "credential", "credentials", "session", "signature", "bearer"}
 )  # fmt: skip
+_SECRET_WORDS = ("secret", "password", "passwd", "apikey", "accesstoken", "authtoken", "bearer", "cookie", "credential")
 _TOKEN_VALUE = re.compile(
     r"^\s*(bearer|basic|token|digest)\s+\S+|^\s*(sk|pk|rk|ghp|gho|ghs|xox[abpr]|hf|glpat)[-_][A-Za-z0-9_-]{8,}",
     re.IGNORECASE,
@@ -41,8 +42,11 @@ _OPAQUE = re.compile(r"^[A-Za-z0-9_\-.=+/]{24,}$")
 
 def looks_secret_name(name: str) -> bool:
     """Whether a field or header name says it carries a credential (``api_key``, ``X-Auth-Token``)."""
-    parts = re.split(r"[_\-.\s]+", name.strip().lower())
-    return any(part in _SECRET_PARTS for part in parts) or name.strip().lower() in {"apikey", "xapikey"}
+    lowered = name.strip().lower()
+    if any(part in _SECRET_PARTS for part in re.split(r"[_\-.\s]+", lowered)):
+        return True
+    compact = re.sub(r"[^a-z]", "", lowered)  # camelCase and run-together names: apiKey, accessToken
+    return any(word in compact for word in _SECRET_WORDS)
 
 
 def looks_secret_value(value: str) -> bool:
