@@ -111,6 +111,10 @@ def secrets_of_params(params: Mapping[str, Any], environ: Mapping[str, str] | No
                     found.append(held)
         elif isinstance(value, Mapping):
             found += secrets_of_params(value, env)
+        elif isinstance(value, list):  # e.g. a cascade's tiers: whole model specs
+            for item in value:
+                if isinstance(item, Mapping):
+                    found += secrets_of_params(item, env)
         elif isinstance(value, str) and looks_secret_name(str(key)):
             found.append(value)  # refused in a catalog, but a spec built in code may still carry one
         elif isinstance(value, str) and "://" in value:
@@ -229,6 +233,12 @@ def inline_secret(params: Mapping[str, Any], where: str = "params") -> str | Non
             nested = inline_secret({k: v for k, v in value.items() if isinstance(v, Mapping)}, field)
             if nested:
                 return nested
+            continue
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                nested = inline_secret(item, f"{field}.{index}") if isinstance(item, Mapping) else None
+                if nested:
+                    return nested
             continue
         if looks_secret_name(name) and value not in (None, "", False):
             return f"{field}: a credential written inline; name an environment variable with 'api_key_env' instead"
