@@ -22,9 +22,11 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results.checks import check_meta, check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.secrets import redact_data, secrets_known, use_params
+from harness.strictjson import JSONRefused, check_depth
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
@@ -70,15 +72,22 @@ class RunStore:
     def read_meta(self) -> dict[str, Any]:
         try:
             data = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            check_depth(data)
         except FileNotFoundError:
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)") from None
+        except IsADirectoryError:
+            raise UserError(f"{self.meta_path}: is a directory, expected the run's JSON record") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UserError(f"{self.meta_path}: corrupted (not valid JSON)") from None
+        except (RecursionError, JSONRefused):
+            raise UserError(f"{self.meta_path}: corrupted (nested deeper than JSON records go)") from None
         if not isinstance(data, dict):
             raise UserError(f"{self.meta_path}: corrupted (expected a JSON object)")
+        data = check_meta(data, self.meta_path)
         models = data.get("models")
-        if isinstance(models, list):  # the run names the variables that held its secrets: redact them here too
-            use_params(m["params"] for m in models if isinstance(m, dict) and isinstance(m.get("params"), dict))
+        entries = models.values() if isinstance(models, dict) else models if isinstance(models, list) else []
+        # the run names the variables that held its secrets: whatever this process writes is redacted of them
+        use_params(m["params"] for m in entries if isinstance(m, dict) and isinstance(m.get("params"), dict))
         return data
 
     # -- tables -------------------------------------------------------------------------------
@@ -99,9 +108,10 @@ class RunStore:
         if not path.exists():
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
+        return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
     @property
