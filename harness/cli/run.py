@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from harness.catalog import load_catalog
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import read_options, refuse_plan_flags
-from harness.cli.summary_table import print_summary
+from harness.cli.summary_table import print_projections, print_recommendations, print_summary
 from harness.config.suite import Constraints, SuiteSpec
 from harness.errors import UserError
 from harness.results.store import RunStore
@@ -26,6 +26,7 @@ from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
 from harness.safetext import terminal
+from harness.secrets import use_params
 from harness.suites import load_suite
 
 
@@ -205,6 +206,7 @@ def command(
     refuse_duplicates("--profiles", comma_list(profiles))
     _check_tasks(task_list or [])
     catalog = load_catalog(catalog_path)
+    use_params(model.params for model in catalog.models)  # from here on, everything written is redacted
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
@@ -277,6 +279,7 @@ def command(
     store.write_meta(meta)
     summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
     print_summary(console, summary)
+    print_projections(console, store.read_table("projections"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
@@ -287,5 +290,6 @@ def command(
         from harness.report import write_report
 
         paths = write_report(run_dir)
+        print_recommendations(console, paths.recommendations)
         console.print(f"Report: {terminal(paths.html)}")
     console.print(f"Run directory: {terminal(run_dir)}")

@@ -43,6 +43,7 @@ from harness.runner.collect import read_cell_status
 from harness.runner.executor import LocalExecutor, ProgressCallback
 from harness.runner.planner import Plan, PlannedCell
 from harness.runner.worker import CellFiles
+from harness.secrets import use_params
 
 PROFILE_RESOURCE = "profile:{name}"
 # attempts per cell when nodes die under it (Ray's own retries would restart it from scratch)
@@ -95,6 +96,7 @@ def _run_remote_cell(
 ) -> dict[str, Any]:
     """Body of the Ray task: run the worker in a scratch directory, streaming its records home."""
     spec = CellSpec.model_validate_json(spec_json)
+    use_params([spec.model.params])  # a reason quoting the worker's log is redacted here as on the driver
     with tempfile.TemporaryDirectory(prefix="tierbench-cell-") as scratch:
         update: dict[str, Any] = {"run_dir": scratch}
         if spec.profile.name == "host":  # the node's own cores and memory, not the driver's
