@@ -61,6 +61,26 @@ def _meta_is_list(tmp: Path) -> None:
     (tmp / "run" / "meta.json").write_text("[1, 2, 3]", encoding="utf-8")
 
 
+def _edit_meta(tmp: Path, edit: Callable[[dict[str, object]], None]) -> None:
+    _good_run(tmp)
+    path = tmp / "run" / "meta.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    edit(meta)
+    path.write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _meta_other_version(tmp: Path) -> None:
+    _edit_meta(tmp, lambda meta: meta.update(schema_version=99))
+
+
+def _meta_before_versions(tmp: Path) -> None:
+    _edit_meta(tmp, lambda meta: meta.pop("schema_version"))
+
+
+def _meta_missing_field(tmp: Path) -> None:
+    _edit_meta(tmp, lambda meta: meta.pop("options"))
+
+
 def _cells_garbage(tmp: Path) -> None:
     _good_run(tmp)
     (tmp / "run" / "cells.parquet").write_bytes(b"this is not parquet at all")
@@ -329,6 +349,30 @@ CASES: list[Case] = [
     Case("resume-not-a-run", ("run", "--resume", "{tmp}/run"), ("run", "meta.json"), _no_meta),
     Case("resume-meta-not-json", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_not_json),
     Case("resume-meta-not-object", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_is_list),
+    Case(
+        "resume-meta-other-schema-version",
+        ("run", "--resume", "{tmp}/run"),
+        ("meta.json", "'schema_version' is 99", "schema version 1"),
+        _meta_other_version,
+    ),
+    Case(
+        "report-meta-without-schema-version",
+        ("report", "{tmp}/run"),
+        ("meta.json", "'schema_version' is missing", "schema version 1"),
+        _meta_before_versions,
+    ),
+    Case(
+        "gate-meta-missing-field",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("meta.json", "field 'options' is missing", "schema version 1"),
+        _meta_missing_field,
+    ),
+    Case(
+        "compare-meta-missing-field",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("meta.json", "field 'options' is missing", "schema version 1"),
+        _meta_missing_field,
+    ),
     Case(
         "baseline-from-non-run", ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"), ("run", "meta.json"), _no_meta
     ),

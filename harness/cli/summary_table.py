@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-STATUS_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "does_not_fit": "magenta", "partial": "yellow"}
+from harness.results.schema import CellStatus
+
+STATUS_STYLE: dict[str, str] = {
+    CellStatus.OK: "green",
+    CellStatus.SKIPPED: "yellow",
+    CellStatus.FAILED: "red",
+    CellStatus.DOES_NOT_FIT: "magenta",
+}
 
 
 def _num(value: Any, fmt: str, scale: float = 1.0) -> str:

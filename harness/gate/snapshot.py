@@ -19,12 +19,12 @@ from typing import Any
 import pandas as pd
 
 from harness.results import RunStore
+from harness.results.schema import dump_record
 
 CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
 ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
 REQUEST_KEYS = ["model", "profile", "scenario", "point", "repetition", "index", "error"]
 REQUEST_VALUES = ["ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps"]
-OK_STATUSES = frozenset({"ok", "done", "complete", "completed", "success", "succeeded"})
 
 
 @dataclass
@@ -150,7 +150,7 @@ def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
 def from_run(path: Path) -> Snapshot:
     """Read what the gate needs from a run directory (UserError when it is not one)."""
     store = RunStore.open(path)
-    meta = store.read_meta()
+    meta = dump_record(store.read_meta())
     cells = normalize_cells(store.read_table("cells"))
     items = items_from_samples(store.read_samples())
     requests = normalize_requests(store.read_table("requests"))

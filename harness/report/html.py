@@ -69,8 +69,8 @@ def _constraint_items(view: RunView) -> list[tuple[str, str]]:
 
 
 def _run_items(view: RunView) -> list[tuple[str, str]]:
-    meta = view.meta
-    keep = ("run_id", "status", "created_at", "created", "finished_at", "tierbench_version", "git_revision")
+    meta = view.meta.model_dump(mode="json")
+    keep = ("run_id", "status", "created_at", "finished_at", "tierbench_version", "git_revision")
     rows = [(k, text(meta[k])) for k in keep if text(meta.get(k))]
     rows.append(("run directory", str(view.run_dir)))
     rows.append(("suite", view.suite_name))
@@ -97,7 +97,8 @@ def render_html(
         host_items=_flat(host),
         package_items=[(k, text(v) or "not installed") for k, v in view.packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
-        model_items=[(name, _flat(spec)) for name, spec in view.models.items()],
+        model_items=[(name, _flat(spec)) for name, spec in view.models.items()]
+        + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],
         glossary=sorted({**GLOSSARY, **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
         per_task=PER_TASK,
         version=__version__,

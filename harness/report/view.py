@@ -23,11 +23,20 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.report.samples import SamplePage, read_samples
 from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
+from harness.results.schema import CellStatus, RunMeta
 
-RAN = ("ok", "partial")
-NOT_RUN = ("failed", "skipped", "does_not_fit")
+NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
+CAVEAT_WHAT: dict[str, str] = {
+    CellStatus.FAILED: "failed",
+    CellStatus.SKIPPED: "was skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
 LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
-STATUS_WHY = {"failed": "cell failed", "skipped": "cell skipped", "does_not_fit": "does not fit the profile"}
+STATUS_WHY: dict[str, str] = {
+    CellStatus.FAILED: "cell failed",
+    CellStatus.SKIPPED: "cell skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
 
 
 def not_run_why(status: str) -> str:
@@ -70,7 +79,7 @@ class CellView:
 
     @property
     def ran(self) -> bool:
-        return self.status in RAN
+        return self.status == CellStatus.OK
 
     @property
     def label(self) -> str:
@@ -119,7 +128,7 @@ class Caveat:
 @dataclass
 class RunView:
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
     suite_name: str
     suite_description: str
     created: str
@@ -149,48 +158,23 @@ class RunView:
 
 
 # -- meta ---------------------------------------------------------------------------------------
-def _suite(meta: dict[str, Any]) -> dict[str, Any]:
-    suite = meta.get("suite")
-    spec = meta.get("spec") or meta.get("suite_spec")
-    if isinstance(suite, dict):
-        return suite
-    if isinstance(spec, dict):
-        return {"name": suite or spec.get("name", ""), **spec}
-    return {"name": text(suite)}
-
-
-def _constraints(meta: dict[str, Any], suite: dict[str, Any]) -> tuple[Constraints, str]:
+def _constraints(meta: RunMeta) -> tuple[Constraints, str]:
     """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
-    raw = suite.get("constraints", meta.get("constraints"))
+    raw = meta.suite.get("constraints")
     if not isinstance(raw, dict):
         return Constraints(), "none set (no accuracy floor, latency SLO or memory budget)"
     try:
         parsed = Constraints.model_validate(raw)
     except ValidationError as exc:
         return Constraints(), f"ignored: meta.json constraints are invalid ({exc.errors()[0]['msg']})"
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    flags = (options or {}).get("constraints") or {}
-    from_cli = sorted(k for k, v in flags.items() if v is not None) if isinstance(flags, dict) else []
+    from_cli = sorted(meta.options.constraints.given())
     if from_cli:
         return parsed, f"from the suite file; set on the command line: {', '.join(from_cli)}"
     return parsed, "from the suite file"
 
 
-def _suite_tasks(meta: dict[str, Any], suite: dict[str, Any]) -> list[str]:
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    override = (options or {}).get("tasks")
-    if isinstance(override, str) and override.strip():
-        return [t.strip() for t in override.split(",") if t.strip()]
-    return [text(t) for t in suite.get("tasks") or []]
-
-
-def _by_name(value: Any) -> dict[str, dict[str, Any]]:
-    """profiles/models in meta as a dict by name, whether stored as a list or a mapping."""
-    if isinstance(value, dict):
-        return {str(k): (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()}
-    if isinstance(value, list):
-        return {str(v.get("name", i)): v for i, v in enumerate(value) if isinstance(v, dict)}
-    return {}
+def _by_name(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(v.get("name", i)): v for i, v in enumerate(records)}
 
 
 # -- tables -------------------------------------------------------------------------------------
@@ -465,13 +449,8 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
     notes: list[Caveat] = []
     emulated: set[str] = set()
     for c in view_cells:
-        if c.status != "ok":
-            what = {
-                "failed": "failed",
-                "skipped": "was skipped",
-                "does_not_fit": "does not fit the profile",
-                "partial": "finished only partly",
-            }.get(c.status, c.status)
+        if c.status != CellStatus.OK:
+            what = CAVEAT_WHAT.get(c.status, c.status)
             notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
@@ -522,33 +501,33 @@ def build_view(run_dir: Path) -> RunView:
     """Read a run directory into the view model."""
     store = RunStore.open(run_dir)
     meta = store.read_meta()
-    suite = _suite(meta)
-    constraints, note = _constraints(meta, suite)
-    models = _by_name(meta.get("models"))
-    profiles = _by_name(meta.get("profiles"))
+    constraints, note = _constraints(meta)
+    models = _by_name(meta.models)
+    profiles = _by_name(meta.profiles)
     cells_df = store.read_table("cells")
     requests = store.read_table("requests")
     scores_df = store.read_table("scores")
     tiers = {text(r["model"]): text(r.get("tier")) for r in _records(cells_df)}
     tiers.update({k: text(v.get("tier")) for k, v in models.items() if text(v.get("tier"))})
     scores = _score_rows(scores_df, tiers)
-    suite_tasks = _suite_tasks(meta, suite)
+    suite_tasks = (
+        meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
+    )
     tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
     measured = _measured(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-    packages = meta.get("packages") or meta.get("versions") or (host or {}).get("packages") or {}
+    packages = meta.host.get("packages") or {}
     return RunView(
         run_dir=run_dir,
         meta=meta,
-        suite_name=text(suite.get("name")) or run_dir.name,
-        suite_description=text(suite.get("description")),
-        created=text(meta.get("created") or meta.get("created_at")),
-        git_revision=text(meta.get("git_revision") or meta.get("git") or meta.get("revision")),
+        suite_name=text(meta.suite.get("name")) or run_dir.name,
+        suite_description=text(meta.suite.get("description")),
+        created=meta.created_at,
+        git_revision=text(meta.git_revision),
         constraints=constraints,
         constraints_note=note,
-        host=host or {},
+        host=meta.host,
         packages=packages if isinstance(packages, dict) else {},
         profiles=profiles,
         models=models,

@@ -1,12 +1,4 @@
-"""The run directory on disk.
-
-Layout::
-
-    RUN/meta.json            host, versions, config, git revision
-    RUN/cells.parquet        one row per (model, profile) cell
-    RUN/requests.parquet     perf requests     RUN/scores.parquet   task scores
-    RUN/samples.jsonl        per-item records
-    RUN/cells/<cell_id>/     what a worker writes while it runs (jsonl appends, final status)
+"""The run directory on disk (paths: harness.results.layout; meta.json: harness.results.schema).
 
 Every whole-file write goes to a temporary file and is renamed into place, so a killed run
 never leaves a half-written table; jsonl appends tolerate a torn last line.
@@ -24,6 +16,8 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.results.layout import CellFiles, RunLayout
+from harness.results.schema import RunMeta, dump_record, read_record
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
@@ -35,6 +29,7 @@ class RunStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = RunLayout(root)
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
@@ -61,25 +56,20 @@ class RunStore:
     # -- metadata -----------------------------------------------------------------------------
     @property
     def meta_path(self) -> Path:
-        return self.root / "meta.json"
+        return self.layout.meta
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_json(self.meta_path, meta)
+    def write_meta(self, meta: RunMeta) -> None:
+        atomic_write_json(self.meta_path, dump_record(meta))
 
-    def read_meta(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UserError(f"{self.meta_path}: corrupted (not valid JSON)") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{self.meta_path}: corrupted (expected a JSON object)")
-        return data
+    def read_meta(self) -> RunMeta:
+        """The run's typed metadata; one-line UserError for another schema version or a missing field."""
+        if not self.meta_path.exists():
+            raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
+        return read_record(self.meta_path, RunMeta, versioned=True)
 
     # -- tables -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
-        return self.root / f"{name}.parquet"
+        return self.layout.table(name)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         columns = _COLUMNS.get(name)
@@ -102,7 +92,7 @@ class RunStore:
     # -- samples ------------------------------------------------------------------------------
     @property
     def samples_path(self) -> Path:
-        return self.root / "samples.jsonl"
+        return self.layout.samples
 
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
         body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in records)
@@ -112,5 +102,5 @@ class RunStore:
         return read_jsonl(self.samples_path)
 
     # -- per-cell scratch ---------------------------------------------------------------------
-    def cell_dir(self, cell_id: str) -> Path:
-        return self.root / "cells" / cell_id
+    def cell_files(self, cell_id: str) -> CellFiles:
+        return self.layout.cell(cell_id)

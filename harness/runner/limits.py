@@ -16,7 +16,6 @@ delegation) and reports the peak it saw. ``memory_mechanism_note`` records why n
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from harness.config.profile import HardwareProfile
 from harness.meters.memory import read_status
+from harness.results.schema import OverBudget
 from harness.runner.cell import EXIT_OVER_BUDGET
 
 THREAD_VARIABLES = ("TIERBENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -136,13 +136,13 @@ class MemoryWatchdog:
             status = read_status()
             rss = status.get("VmRSS", 0.0)
             if rss > self.budget_mb:
-                record = {
-                    "peak_rss_mb": max(rss, status.get("VmHWM", 0.0)),
-                    "budget_mb": self.budget_mb,
-                    "rss_anon_mb": status.get("RssAnon"),
-                    "rss_file_mb": status.get("RssFile"),
-                    "limit_mechanism": self.mechanism,
-                    "cpus": self.cpus,
-                }
-                self.report_path.write_text(json.dumps(record))
+                record = OverBudget(
+                    peak_rss_mb=max(rss, status.get("VmHWM", 0.0)),
+                    budget_mb=self.budget_mb,
+                    rss_anon_mb=status.get("RssAnon"),
+                    rss_file_mb=status.get("RssFile"),
+                    limit_mechanism=self.mechanism,
+                    cpus=self.cpus,
+                )
+                self.report_path.write_text(record.model_dump_json())
                 os._exit(EXIT_OVER_BUDGET)
