@@ -171,8 +171,8 @@ class GateRule(BaseModel):
         return None
 
 
-class GateRules(BaseModel):
-    """Statistical settings and the list of rules of one gate."""
+class StatSettings(BaseModel):
+    """How two runs are compared: the same settings serve ``compare``, the report and the gate."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -182,13 +182,9 @@ class GateRules(BaseModel):
     min_requests: int = Field(default=10, ge=1, description="Fewer measured requests than this: inconclusive.")
     bootstrap_iterations: int = Field(default=2000, ge=200, le=100_000, description="Bootstrap resamples.")
     seed: int = Field(default=0, description="Seed of the bootstrap, so verdicts are reproducible.")
-    on_inconclusive: Literal["fail", "warn"] = Field(
-        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
-    )
-    rules: list[GateRule] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _alpha_or_level(self) -> GateRules:
+    def _alpha_or_level(self) -> StatSettings:
         if self.alpha is not None:
             if "level" in self.model_fields_set and abs(self.level - (1 - self.alpha)) > 1e-9:
                 raise ValueError("give level or alpha, not both")
@@ -198,3 +194,12 @@ class GateRules(BaseModel):
     @property
     def significance(self) -> float:
         return 1 - self.level
+
+
+class GateRules(StatSettings):
+    """Statistical settings and the list of rules of one gate."""
+
+    on_inconclusive: Literal["fail", "warn"] = Field(
+        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
+    )
+    rules: list[GateRule] = Field(min_length=1)

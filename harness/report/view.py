@@ -21,9 +21,9 @@ from harness.meters.latency import summarize
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
-from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
 from harness.results.schema import CellStatus, RunMeta
+from harness.stats import Z95, statistic_interval
 
 NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
 CAVEAT_WHAT: dict[str, str] = {
@@ -276,7 +276,7 @@ def _latency_estimate(
             return Estimate(None, missing=f"all {len(errors)} measured requests failed: {errors.iloc[0][:120]}")
         return Estimate(None, missing=f"no {column} recorded")
     p95 = float(np.percentile(values, 95))
-    ci = bootstrap_percentile_ci(values, 95, n_boot=500, seed=len(values))
+    ci = statistic_interval(values, "p95", iterations=500, seed=len(values))
     return Estimate(p95, *(ci or (None, None)))
 
 

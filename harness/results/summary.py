@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 
 from harness.meters.latency import summarize
+from harness.stats import Z95
 
 # The metric that stands for a task's accuracy, in order of preference.
 PRIMARY_METRICS = ("acc", "exact_match", "pass", "pass@1", "follow", "field_acc", "f1", "rougeL", "acc_norm")
-Z95 = 1.959963984540054
 
 
 def primary_scores(scores: pd.DataFrame) -> pd.DataFrame:
