@@ -17,7 +17,6 @@ from harness.cli.summary_table import print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
-from harness.results.summary import cell_summary
 from harness.runner.collect import collect
 from harness.runner.executor import LocalExecutor
 from harness.runner.lock import RunLock
@@ -181,8 +180,9 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
     meta.status = "interrupted" if interrupted else "complete"
     meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     store.write_meta(meta)
-    summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
-    print_summary(console, summary)
+    from harness.report.view import build_view
+
+    print_summary(console, build_view(run_dir))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {run_dir}; continue with: tierbench run --resume {run_dir}"

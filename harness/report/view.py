@@ -152,10 +152,6 @@ class RunView:
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
 
-    @property
-    def profile_names(self) -> list[str]:
-        return list(dict.fromkeys(c.profile for c in self.cells))
-
 
 # -- meta ---------------------------------------------------------------------------------------
 def _constraints(meta: RunMeta) -> tuple[Constraints, str]:

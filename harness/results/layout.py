@@ -80,14 +80,6 @@ class RunLayout:
     def samples(self) -> Path:
         return self.root / "samples.jsonl"
 
-    @property
-    def report_html(self) -> Path:
-        return self.root / "report.html"
-
-    @property
-    def report_md(self) -> Path:
-        return self.root / "report.md"
-
     def table(self, name: str) -> Path:
         return self.root / f"{name}.parquet"
 

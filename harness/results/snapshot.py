@@ -23,7 +23,6 @@ from harness.results.schema import dump_record
 
 CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
 ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
-REQUEST_KEYS = ["model", "profile", "scenario", "point", "repetition", "index", "error"]
 REQUEST_VALUES = ["ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps"]
 
 
