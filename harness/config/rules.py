@@ -16,36 +16,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.config.models import Tier
+from harness.metrics import CELL_METRICS as CELL_METRICS_
+from harness.metrics import REQUEST_METRICS, Better
 
 Source = Literal["items", "requests", "cells"]
-Direction = Literal["lower", "higher"]
+Direction = Better
 
-# Per-request latency fields (requests.parquet) and whether lower or higher is better.
+# Gate names of per-request fields (requests.parquet) and of one-number-per-cell metrics, from the registry.
 REQUEST_FIELDS: dict[str, tuple[str, Direction, str]] = {
-    "ttft": ("ttft_s", "lower", "s"),
-    "e2e": ("e2e_s", "lower", "s"),
-    "tpot": ("tpot_s", "lower", "s"),
-    "decode_tps": ("decode_tps", "higher", "tok/s"),
-    "prefill_tps": ("prefill_tps", "higher", "tok/s"),
+    m.column.removesuffix("_s"): (m.column, m.better, m.unit) for m in REQUEST_METRICS if m.better
 }
 REQUEST_STATS = ("mean", "p50", "p90", "p95", "p99")
-
-# One-number-per-cell metrics (cells.parquet columns, or derived from them).
-CELL_METRICS: dict[str, tuple[Direction, str]] = {
-    "peak_rss_mb": ("lower", "MiB"),
-    "peak_anon_mb": ("lower", "MiB"),
-    "peak_file_mb": ("lower", "MiB"),
-    "load_time_s": ("lower", "s"),
-    "model_load_s": ("lower", "s"),
-    "energy_j": ("lower", "J"),
-    "energy_per_request_j": ("lower", "J"),
-    "cpu_time_s": ("lower", "s"),
-    "energy_per_token_j": ("lower", "J"),
-    "seconds_per_request": ("lower", "s"),
-    "cost_per_1k_requests_usd": ("lower", "USD"),
-    "cost_per_mtok_usd": ("lower", "USD"),
-    "energy_cost_per_1k_requests_usd": ("lower", "USD"),
-}
+CELL_METRICS: dict[str, tuple[Direction, str]] = {m.column: (m.better, m.unit) for m in CELL_METRICS_ if m.better}
 CELL_PREFIX = "cell:"
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

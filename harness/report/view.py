@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
 from harness.meters.latency import summarize
+from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
@@ -31,7 +32,6 @@ CAVEAT_WHAT: dict[str, str] = {
     CellStatus.SKIPPED: "was skipped",
     CellStatus.DOES_NOT_FIT: "does not fit the profile",
 }
-LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
 STATUS_WHY: dict[str, str] = {
     CellStatus.FAILED: "cell failed",
     CellStatus.SKIPPED: "cell skipped",
@@ -422,7 +422,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
         ok = group[group["_ok"]]
         warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
         errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
-        for metric in LATENCY_METRICS:
+        for metric in REQUEST_COLUMNS:
             if metric not in ok:
                 continue
             summary = summarize(ok[metric].map(clean).tolist())

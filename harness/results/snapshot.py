@@ -18,12 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from harness.metrics import REQUEST_COLUMNS
 from harness.results import RunStore
 from harness.results.schema import dump_record
 
 CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
 ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
-REQUEST_VALUES = ["ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps"]
 
 
 @dataclass
@@ -139,7 +139,7 @@ def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
         out["error"] = frame["error"].map(lambda e: bool(e) and not (isinstance(e, float) and math.isnan(e)))
     else:
         out["error"] = False
-    for column in REQUEST_VALUES:
+    for column in REQUEST_COLUMNS:
         out[column] = (
             pd.to_numeric(frame[column], errors="coerce").astype(float) if column in frame.columns else math.nan
         )
