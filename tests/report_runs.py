@@ -126,7 +126,7 @@ def make_run(
                 **(
                     {
                         "cost_per_1k_requests_usd": (0.01 if model == "nano" else 0.025) if ran else None,
-                        "fit": status != "does_not_fit",
+                        "fit": "does_not_fit" if status == "does_not_fit" else "fits",
                         "fit_reason": reason if status == "does_not_fit" else "",
                     }
                     if with_cost

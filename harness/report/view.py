@@ -24,6 +24,7 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
 from harness.results.schema import CellStatus, RunMeta
+from harness.results.values import measured_requests
 from harness.stats import Z95, statistic_interval
 
 NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
@@ -178,18 +179,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
 
 
-def _measured(requests: pd.DataFrame) -> pd.DataFrame:
-    """Requests that count for latency: not warm-ups, no error."""
-    if requests.empty:
-        return requests
-    keep = pd.Series(True, index=requests.index)
-    if "warmup" in requests:
-        keep &= ~requests["warmup"].fillna(False).astype(bool)
-    if "error" in requests:
-        keep &= ~requests["error"].map(lambda e: bool(text(e))).astype(bool)
-    return requests.loc[keep]
-
-
 def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
     rows: list[TaskScore] = []
     if scores.empty:
@@ -248,8 +237,6 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
 def _stderr(score: TaskScore) -> float | None:
     if score.stderr is not None:
         return score.stderr
-    if score.ci_low is not None and score.ci_high is not None:
-        return (score.ci_high - score.ci_low) / (2 * Z95)
     if score.value is not None and score.n and 0 <= score.value <= 1:
         return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
     return None
@@ -335,15 +322,8 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
 
 
 def _fit(cell: dict[str, Any]) -> bool | None:
-    raw = cell.get("fit")
-    if isinstance(raw, bool | np.bool_):
-        return bool(raw)
-    word = text(raw).strip().lower()
-    if word in ("yes", "true", "fits", "ok", "1"):
-        return True
-    if word in ("no", "false", "does_not_fit", "0"):
-        return False
-    return None
+    """fitcost's verdict: fits, does_not_fit or unknown."""
+    return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
 
 
 def _cells(
@@ -510,7 +490,7 @@ def build_view(run_dir: Path) -> RunView:
         meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
     )
     tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
-    measured = _measured(requests)
+    measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
     packages = meta.host.get("packages") or {}
