@@ -166,7 +166,7 @@ def run_cell(spec: CellSpec) -> CellResult:
     notes = list(limits.notes)
     watchdog = None
     if spec.enforce_memory:
-        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget).start()
+        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget)
         notes.append(memory_mechanism_note())
     result = CellResult(
         threads=limits.threads,
@@ -176,7 +176,7 @@ def run_cell(spec: CellSpec) -> CellResult:
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
-    with MemorySampler() as memory:
+    with MemorySampler(on_sample=watchdog) as memory:
         meter.start()
         try:
             backend = create_backend(spec.model)
@@ -213,8 +213,6 @@ def run_cell(spec: CellSpec) -> CellResult:
             result.status, result.reason = CellStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
         finally:
             reading = meter.stop()
-            if watchdog is not None:
-                watchdog.stop()
     peak = memory.result
     # the kernel syncs per-thread RSS counters lazily, so an earlier reading can exceed a later VmHWM
     peaks = [v for v in (peak.peak_rss_mb, result.serving_peak_rss_mb) if v is not None]
