@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from harness.cli.options import comma_list
+from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
+from harness.cli.resume import refuse_plan_flags
 from harness.cli.summary_table import print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
@@ -23,6 +23,7 @@ from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
 from harness.runner.request import RunRequest
+from harness.safetext import terminal
 
 
 class CellProgress:
@@ -33,7 +34,7 @@ class CellProgress:
         self.tasks: dict[str, TaskID] = {}
 
     def add(self, cell_id: str) -> None:
-        self.tasks[cell_id] = self.progress.add_task(f"{cell_id}: waiting", total=None)
+        self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
 
     def __call__(self, cell_id: str, event: dict[str, Any]) -> None:
         task = self.tasks.get(cell_id)
@@ -41,18 +42,18 @@ class CellProgress:
             return
         kind = event.get("type")
         if kind == "phase":
-            self.progress.update(task, description=escape(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
+            self.progress.update(task, description=terminal(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
         elif kind == "progress":
             label = event.get("label")
             self.progress.update(
                 task,
-                description=escape(f"{cell_id}: {label}"),  # task names come from user files
+                description=terminal(f"{cell_id}: {label}"),  # task names come from user files
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
         elif kind == "finished":
             status = event.get("status")
-            self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
+            self.progress.update(task, description=terminal(f"{cell_id}: {status}"), total=1, completed=1)
 
 
 def _check_tasks(names: list[str]) -> None:
@@ -94,16 +95,23 @@ def _default_out(suite_name: str) -> Path:
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/<timestamp>-<suite>).")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), help="Resume an interrupted run directory.")
-@click.option("--cell-timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Seconds per cell.")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Constraint: mean accuracy floor (0-1).")
-@click.option("--max-p95-latency", type=click.FloatRange(min=0, min_open=True), help="Constraint: p95 E2E seconds.")
-@click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
+@click.option("--cell-timeout", type=FiniteFloatRange(min=1), default=3600, show_default=True, help="Seconds per cell.")
+@click.option("--min-accuracy", type=FiniteFloatRange(0, 1), help="Constraint: mean accuracy floor (0-1).")
+@click.option("--max-p95-latency", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: p95 E2E seconds.")
+@click.option("--max-memory-mb", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
 def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
+    if resume_dir is not None:
+        refuse_plan_flags(click.get_current_context())
     options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
+    if flags["out"] is not None:
+        check_out_path(flags["out"])
+    refuse_duplicates("--tasks", options.tasks)
+    refuse_duplicates("--models", options.models)
+    refuse_duplicates("--profiles", options.profiles)
     if options.data_dir is not None:
         from harness.evaluation.runner import resolve_data_dir
 
@@ -138,9 +146,10 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
     console = Console() if Console().is_terminal else Console(width=180)
     if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
+    plan = plan_run(request, run_dir)
+    # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
-    plan = plan_run(request, run_dir)
     if resume:
         meta = store.read_meta()
     else:
@@ -185,12 +194,13 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
     print_summary(console, build_view(run_dir))
     if interrupted:
         console.print(
-            f"[yellow]Interrupted.[/] Partial results in {run_dir}; continue with: tierbench run --resume {run_dir}"
+            f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
+            f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
         raise SystemExit(130)
     if report:
         from harness.report import write_report
 
         paths = write_report(run_dir)
-        console.print(f"Report: {paths.html}")
-    console.print(f"Run directory: {run_dir}")
+        console.print(f"Report: {terminal(paths.html)}")
+    console.print(f"Run directory: {terminal(run_dir)}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from harness.meters.latency import summarize
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.view import CellView, RunView
 from harness.results.schema import CellStatus
+from harness.safetext import terminal
 
 STATUS_STYLE: dict[str, str] = {
     CellStatus.OK: "green",
@@ -53,11 +53,11 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         energy = f"{label}{_num(numbers.get('energy_j_low'), '.0f')}–{_num(numbers.get('energy_j_high'), '.0f')}"
     anon, file = _num(numbers.get("peak_anon_mb"), ".0f"), _num(numbers.get("peak_file_mb"), ".0f")
     return [
-        escape(cell.model),
-        cell.tier,
-        cell.backend,
-        escape(cell.profile),
-        f"[{STATUS_STYLE.get(cell.status, 'white')}]{cell.status}[/]",
+        terminal(cell.model),
+        terminal(cell.tier),
+        terminal(cell.backend),
+        terminal(cell.profile),
+        f"[{STATUS_STYLE.get(cell.status, 'white')}]{terminal(cell.status)}[/]",
         acc_text,
         _seconds(ttft.get("p50"), ".3f"),
         _seconds(cell.get(P95_E2E.key).value, ".2f"),
@@ -80,5 +80,5 @@ def print_summary(console: Console, view: RunView) -> None:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup
             console.print(
-                f"  [bold]{escape(cell.model)}@{escape(cell.profile)}[/]: {cell.status} — {escape(cell.reason)}"
+                f"  [bold]{terminal(cell.model)}@{terminal(cell.profile)}[/]: {terminal(cell.status)} — {terminal(cell.reason)}"
             )

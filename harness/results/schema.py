@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import UserError
+from harness.strictjson import JSONRefused, loads
 
 SCHEMA_VERSION = 1
 
@@ -155,9 +156,13 @@ def _field(loc: tuple[int | str, ...]) -> str:
 def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> Record:
     """``path`` parsed as ``model``; one-line UserError naming the file, the field and the version."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads(path.read_bytes())
     except FileNotFoundError:
         raise UserError(f"{path}: missing; the run directory is incomplete") from None
+    except IsADirectoryError:
+        raise UserError(f"{path}: is a directory, expected the run's JSON record") from None
+    except JSONRefused as exc:
+        raise UserError(f"{path}: corrupted ({exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError(f"{path}: corrupted (not valid JSON)") from None
     if not isinstance(data, dict):

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
@@ -85,9 +86,10 @@ class RunStore:
         if not path.exists():
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
+        return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
     @property

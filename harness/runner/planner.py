@@ -100,6 +100,7 @@ def plan_run(request: RunRequest, run_dir: Path) -> Plan:
                 data_dir=str(request.data_dir) if request.data_dir else None,
                 scenarios=suite.scenarios,
                 enforce_memory=profile.name != "host",
+                self_check=suite.self_check_tasks(request.tasks),
             )
             plan.cells.append(PlannedCell(spec, reason))
     return plan
