@@ -35,9 +35,9 @@ class ConstraintFlags(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_accuracy: float | None = None
-    max_p95_e2e_s: float | None = None
-    max_memory_mb: float | None = None
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+    max_p95_e2e_s: float | None = Field(default=None, gt=0)
+    max_memory_mb: float | None = Field(default=None, gt=0)
     objective: Literal["cheapest", "fastest", "most_accurate"] | None = None
 
     def given(self) -> dict[str, Any]:
@@ -53,10 +53,10 @@ class RunOptions(BaseModel):
     models: list[str] | None = Field(default=None, description="--models (None: the suite's).")
     profiles: list[str] | None = Field(default=None, description="--profiles (None: the suite's).")
     tasks: list[str] | None = Field(default=None, description="--tasks (None: the suite's).")
-    limit: int | None = Field(default=None, description="--limit (None: the suite's).")
+    limit: int | None = Field(default=None, ge=1, description="--limit (None: the suite's).")
     catalog: str | None = Field(default=None, description="--catalog merged over the default catalog.")
     data_dir: str | None = Field(default=None, description="--data-dir or $TIERBENCH_DATA_DIR.")
-    cell_timeout_s: float = Field(default=3600.0, description="--cell-timeout.")
+    cell_timeout_s: float = Field(default=3600.0, ge=1, description="--cell-timeout.")
     constraints: ConstraintFlags = Field(default_factory=ConstraintFlags)
 
 
