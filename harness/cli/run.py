@@ -24,6 +24,7 @@ from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
 from harness.runner.request import RunRequest
 from harness.safetext import terminal
+from harness.secrets import use_params
 
 
 class CellProgress:
@@ -144,6 +145,7 @@ def _options(flags: dict[str, Any]) -> RunOptions:
 
 def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> None:
     console = Console() if Console().is_terminal else Console(width=180)
+    use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
     if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
     plan = plan_run(request, run_dir)

@@ -19,6 +19,7 @@ from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS,
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import RunMeta, dump_record, read_record
+from harness.secrets import redact_data, secrets_known, use_params
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
@@ -66,7 +67,10 @@ class RunStore:
         """The run's typed metadata; one-line UserError for another schema version or a missing field."""
         if not self.meta_path.exists():
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
-        return read_record(self.meta_path, RunMeta, versioned=True)
+        meta = read_record(self.meta_path, RunMeta, versioned=True)
+        # the run names the variables that held its secrets: whatever this process writes is redacted of them
+        use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
+        return meta
 
     # -- tables -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
@@ -78,7 +82,7 @@ class RunStore:
             for column in columns:
                 if column not in frame.columns:
                     frame[column] = None
-        atomic_write_bytes(self.table_path(name), frame.to_parquet(index=False))
+        atomic_write_bytes(self.table_path(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
         """A results table; an empty frame with the declared columns when the run has none."""
@@ -97,7 +101,7 @@ class RunStore:
         return self.layout.samples
 
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
-        body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in records)
+        body = "".join(json.dumps(redact_data(r), default=str, ensure_ascii=False) + "\n" for r in records)
         atomic_write_bytes(self.samples_path, body.encode("utf-8"))
 
     def read_samples(self) -> list[dict[str, Any]]:
@@ -106,3 +110,14 @@ class RunStore:
     # -- per-cell scratch ---------------------------------------------------------------------
     def cell_files(self, cell_id: str) -> CellFiles:
         return self.layout.cell(cell_id)
+
+
+def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell through the redaction step (a no-op when no secret is known)."""
+    texts = [c for c in frame.columns if frame[c].dtype == object]
+    if not texts or not secrets_known():
+        return frame
+    frame = frame.copy()
+    for column in texts:
+        frame[column] = frame[column].map(redact_data)
+    return frame

@@ -40,6 +40,7 @@ from harness.runner.limits import (
     observed_cpus,
 )
 from harness.runner.scenarios import count_requests, request_key, run_scenario
+from harness.secrets import RedactingStream, clip, use_params
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -206,12 +207,12 @@ def run_cell(spec: CellSpec) -> CellResult:
                 _run_tasks(backend, spec, files, events)
             backend.close()
         except BackendUnavailable as exc:
-            result.status, result.reason = CellStatus.SKIPPED, str(exc)
+            result.status, result.reason = CellStatus.SKIPPED, clip(str(exc), 2000)
         except (UserError, ModelLoadError) as exc:
-            result.status, result.reason = CellStatus.FAILED, str(exc)
+            result.status, result.reason = CellStatus.FAILED, clip(str(exc), 2000)
         except Exception as exc:
             traceback.print_exc()
-            result.status, result.reason = CellStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
+            result.status, result.reason = CellStatus.FAILED, clip(f"{type(exc).__name__}: {exc}", 500)
         finally:
             reading = meter.stop()
     peak = memory.result
@@ -250,6 +251,10 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     spec_path = Path(argv[1])
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
+    # before anything is written: every file, event and log line of this process is redacted
+    use_params([spec.model.params])
+    sys.stderr = RedactingStream(sys.stderr)
+    sys.stdout = RedactingStream(sys.stdout)
     result = run_cell(spec)
     atomic_write_json(CellFiles(spec_path.parent).result, dump_record(result))
     return 0
