@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import refuse_plan_flags
-from harness.cli.summary_table import print_summary
+from harness.cli.summary_table import print_projections, print_recommendations, print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
@@ -194,6 +194,7 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
     from harness.report.view import build_view
 
     print_summary(console, build_view(run_dir))
+    print_projections(console, store.read_table("projections"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
@@ -204,5 +205,6 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
         from harness.report import write_report
 
         paths = write_report(run_dir)
+        print_recommendations(console, paths.recommendations)
         console.print(f"Report: {terminal(paths.html)}")
     console.print(f"Run directory: {terminal(run_dir)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,11 @@ from harness.results.schema import CellStatus, RunMeta
 from harness.results.values import measured_requests
 from harness.stats import Z95, statistic_interval
 
+if TYPE_CHECKING:
+    from harness.report.projections import ProjectionRow
+
+# "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
+PROJECTED = "projected"
 NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
 CAVEAT_WHAT: dict[str, str] = {
     CellStatus.FAILED: "failed",
@@ -77,10 +82,11 @@ class CellView:
     fit: bool | None = None
     fit_reason: str = ""
     cost_basis: str = ""
+    projected_from: str = ""
 
     @property
     def ran(self) -> bool:
-        return self.status == CellStatus.OK
+        return self.status in (CellStatus.OK, PROJECTED)
 
     @property
     def label(self) -> str:
@@ -149,6 +155,7 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    projections: list[ProjectionRow] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
@@ -494,6 +501,12 @@ def build_view(run_dir: Path) -> RunView:
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
     packages = meta.host.get("packages") or {}
+    from harness.report.projections import caveats as projection_caveats
+    from harness.report.projections import projection_rows
+
+    projections = projection_rows(store.read_table("projections"))
+    caveats = _caveats(cells, scores, samples, set(cells_df.columns))
+    caveats += [Caveat("projected", subject, body) for subject, body in projection_caveats(projections)]
     return RunView(
         run_dir=run_dir,
         meta=meta,
@@ -511,7 +524,7 @@ def build_view(run_dir: Path) -> RunView:
         scores=scores,
         latency=_latency_rows(requests, measured),
         samples=samples,
-        caveats=_caveats(cells, scores, samples, set(cells_df.columns)),
+        caveats=caveats,
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
@@ -519,4 +532,5 @@ def build_view(run_dir: Path) -> RunView:
             {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
+        projections=projections,
     )

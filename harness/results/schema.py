@@ -114,6 +114,13 @@ class CellResult(BaseModel):
     gpu_peak_reserved_mb: float | None = None
     gpu_process_mb: float | None = None
     cpu_time_s: float | None = Field(default=None, description="User + system CPU time of the cell's process.")
+    model_path: str | None = Field(default=None, description="The local model file (projections read its facts).")
+    # this machine's roofline under the cell's threads and CPUs (harness.meters.roofline)
+    roofline_threads: float | None = None
+    roofline_bandwidth_gbs: float | None = None
+    roofline_gflops: float | None = None
+    roofline_single_bandwidth_gbs: float | None = None
+    roofline_error: str | None = None
     duration_s: float | None = None
     backend_info: dict[str, Any] = Field(default_factory=dict, description="Backend.describe(); goes to meta.json.")
 

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from harness.fitcost import enrich_cells
+from harness.projection import project_run
 from harness.results.columns import LOAD_COLUMNS
 from harness.results.files import read_jsonl
 from harness.results.layout import CellFiles
@@ -90,7 +91,9 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}
-    store.write_table("cells", enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models))
+    cells_table = enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models)
+    store.write_table("cells", cells_table)
+    store.write_table("projections", project_run(cells_table, requests_table, profiles))
     store.write_table("requests", requests_table)
     store.write_table("scores", pd.DataFrame(score_rows))
     store.write_table("load", pd.DataFrame(load_rows, columns=LOAD_COLUMNS))

@@ -26,6 +26,7 @@ from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
+from harness.meters.roofline import probe_columns
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellResult, CellStatus, dump_record
@@ -193,9 +194,14 @@ def run_cell(spec: CellSpec) -> CellResult:
             result.load_time_s = time.time() - spec.spawn_time if spec.spawn_time else result.model_load_s
             result.backend_info = backend.describe()
             result.model_file_mb = result.backend_info.get("model_file_mb")
+            result.model_path = result.backend_info.get("model_path")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
+                if result.model_path:
+                    # this machine's roofline under the same threads, CPUs and load (harness.projection);
+                    # only a local model file is ever projected, so a remote API cell skips it
+                    result = result.model_copy(update=probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
