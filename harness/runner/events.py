@@ -9,6 +9,8 @@ from typing import Any
 from harness.secrets import redact_data
 
 EVENT_FD_VARIABLE = "TIERBENCH_EVENT_FD"
+# the Ray node a cell's worker runs on, recorded in its result (harness.runner.ray_executor)
+NODE_ID_VARIABLE = "TIERBENCH_RAY_NODE_ID"
 
 
 class EventChannel:

@@ -37,12 +37,14 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from harness.config.profile import HardwareProfile
 from harness.errors import UserError
 from harness.results.files import atomic_write_json
+from harness.results.layout import CellFiles
+from harness.results.schema import CellOutcome, CellStatus
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
-from harness.runner.collect import read_cell_status
+from harness.runner.collect import read_cell_result
+from harness.runner.events import NODE_ID_VARIABLE
 from harness.runner.executor import LocalExecutor, ProgressCallback
 from harness.runner.planner import Plan, PlannedCell
-from harness.runner.worker import CellFiles
 from harness.secrets import use_params
 
 PROFILE_RESOURCE = "profile:{name}"
@@ -93,7 +95,7 @@ def node_host_profile(node_cpus: float) -> HardwareProfile:
 
 def _run_remote_cell(
     spec_json: str, start: dict[str, bytes], mailbox: Any, attempt: str, cell_timeout_s: float, node_cpus: float
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Body of the Ray task: run the worker in a scratch directory, streaming its records home."""
     spec = CellSpec.model_validate_json(spec_json)
     use_params([spec.model.params])  # a reason quoting the worker's log is redacted here as on the driver
@@ -103,6 +105,7 @@ def _run_remote_cell(
             update["profile"] = node_host_profile(node_cpus)
         spec = spec.model_copy(update=update)
         files = CellFiles(Path(scratch) / "cells" / spec.cell_id)
+        os.environ[NODE_ID_VARIABLE] = ray.get_runtime_context().get_node_id()  # this process serves one cell
         cellsync.restore(files.dir, start)
         tail = cellsync.CellTail(files.dir)
         tail.mark()
@@ -135,7 +138,7 @@ def _run_remote_cell(
             stop.set()
             pumper.join()
             flush()  # the last records and status.json reach the driver before the outcome does
-    return outcome
+    return outcome.model_dump(mode="json") if outcome is not None else None
 
 
 _cell_task = ray.remote(max_calls=1, max_retries=0)(_run_remote_cell)
@@ -158,18 +161,18 @@ class RayExecutor:
         self.address = address
         self.resource_wait_s = resource_wait_s
         self.share_nodes = share_nodes
-        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.outcomes: dict[str, CellOutcome] = {}
 
-    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]:
-        outcomes: dict[str, dict[str, Any]] = {}
+    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
+        outcomes: dict[str, CellOutcome] = {}
         self.outcomes = outcomes
         queue: deque[PlannedCell] = deque()
         for planned in plan.cells:
             spec = planned.spec
             if planned.skip_reason:
-                outcomes[spec.cell_id] = {"status": "skipped", "reason": planned.skip_reason}
+                outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
                 self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-            elif resume and (read_cell_status(CellFiles(run_dir / "cells" / spec.cell_id)) or {}).get("status") == "ok":
+            elif resume and _finished_ok(CellFiles(run_dir / "cells" / spec.cell_id)):
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
             else:
                 queue.append(planned)
@@ -181,6 +184,11 @@ class RayExecutor:
         finally:
             ray.shutdown()
         return outcomes
+
+
+def _finished_ok(files: CellFiles) -> bool:
+    result = read_cell_result(files)
+    return result is not None and result.status == CellStatus.OK
 
 
 def check_address(address: str | None) -> None:
@@ -224,7 +232,7 @@ class _Sweep:
     """The driver's loop: place queued cells on free nodes, apply streamed records, settle outcomes."""
 
     def __init__(
-        self, executor: RayExecutor, run_dir: Path, queue: deque[PlannedCell], outcomes: dict[str, dict[str, Any]]
+        self, executor: RayExecutor, run_dir: Path, queue: deque[PlannedCell], outcomes: dict[str, CellOutcome]
     ) -> None:
         self.x = executor
         self.run_dir = run_dir
@@ -267,11 +275,11 @@ class _Sweep:
                 if time.monotonic() - since >= self.x.resource_wait_s:
                     self.queue.remove(planned)
                     wanted = ", ".join(f"{k}={v:g}" for k, v in need.items())
-                    self.outcomes[spec.cell_id] = {
-                        "status": "skipped",
-                        "reason": f"no Ray node offers {wanted} (waited {self.x.resource_wait_s:g}s); start a node "
+                    self.outcomes[spec.cell_id] = CellOutcome(
+                        status=CellStatus.SKIPPED,
+                        reason=f"no Ray node offers {wanted} (waited {self.x.resource_wait_s:g}s); start a node "
                         f"with those resources (docs/scale-out.md)",
-                    }
+                    )
                     self.x.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
                 continue
             self.waiting_since.pop(spec.cell_id, None)
@@ -288,7 +296,7 @@ class _Sweep:
         spec = planned.spec
         files = self._files(spec.cell_id)
         files.dir.mkdir(parents=True, exist_ok=True)
-        files.status.unlink(missing_ok=True)
+        files.result.unlink(missing_ok=True)
         files.over_budget.unlink(missing_ok=True)
         atomic_write_json(files.spec, spec.model_dump(mode="json"))
         attempt = uuid.uuid4().hex
@@ -325,24 +333,27 @@ class _Sweep:
 
     def _settle(self, cell_id: str) -> None:
         ref, planned, node_id, _ = self.running.pop(cell_id)
+        outcome: CellOutcome | None
         try:
-            outcome: dict[str, Any] = ray.get(ref)
+            returned = ray.get(ref)
+            outcome = CellOutcome.model_validate(returned) if returned is not None else None
         except RayTaskError as exc:  # our own code failed inside the task: a bug, not a lost node
             first = str(exc).strip().splitlines()[-1][:300]
-            outcome = {"status": "failed", "reason": f"Ray task failed: {first}"}
+            outcome = CellOutcome(status=CellStatus.FAILED, reason=f"Ray task failed: {first}")
         except RayError as exc:  # the node or its Ray worker died: back to the queue
             if self.attempts.get(cell_id, 0) < MAX_ATTEMPTS:
                 self.queue.appendleft(planned)
                 self.x.on_event(cell_id, {"type": "phase", "name": f"requeued ({type(exc).__name__})"})
                 return
-            outcome = {
-                "status": "failed",
-                "reason": f"lost {MAX_ATTEMPTS} times to node failures ({type(exc).__name__}); "
+            outcome = CellOutcome(
+                status=CellStatus.FAILED,
+                reason=f"lost {MAX_ATTEMPTS} times to node failures ({type(exc).__name__}); "
                 "continue with 'tierbench run --resume'",
-            }
-        outcome["node_id"] = node_id
-        self.outcomes[cell_id] = outcome
-        self.x.on_event(cell_id, {"type": "finished", "status": outcome.get("status", "ok")})
+            )
+        if outcome is not None:
+            self.outcomes[cell_id] = outcome.model_copy(update={"node_id": node_id})
+        status = outcome.status if outcome is not None else CellStatus.OK
+        self.x.on_event(cell_id, {"type": "finished", "status": str(status)})
 
     def _interrupt(self) -> None:
         """Ctrl-C: stop every remote cell, keep what it sent, and mark the rest for --resume."""
@@ -353,10 +364,10 @@ class _Sweep:
         except (RayError, GetTimeoutError):
             pass
         for cell_id, (_, _, node_id, _) in self.running.items():
-            self.outcomes[cell_id] = {
-                "status": "failed",
-                "reason": "interrupted; continue with 'tierbench run --resume'",
-                "node_id": node_id,
-            }
+            self.outcomes[cell_id] = CellOutcome(
+                status=CellStatus.FAILED, reason="interrupted; continue with 'tierbench run --resume'", node_id=node_id
+            )
         for planned in self.queue:
-            self.outcomes[planned.spec.cell_id] = {"status": "skipped", "reason": "not run: the run was interrupted"}
+            self.outcomes[planned.spec.cell_id] = CellOutcome(
+                status=CellStatus.SKIPPED, reason="not run: the run was interrupted"
+            )
