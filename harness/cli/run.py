@@ -21,6 +21,7 @@ from harness.results.store import RunStore
 from harness.results.summary import cell_summary
 from harness.runner.collect import collect
 from harness.runner.executor import LocalExecutor
+from harness.runner.fidelity import fidelity_text, measured_models, run_fidelity
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
@@ -149,6 +150,12 @@ def command(
     task_list = comma_list(tasks) if tasks is not None else list(suite.tasks)
     _check_tasks(task_list or [])
     catalog = load_catalog(catalog_path)
+    if catalog.ladders:  # quantization ladders become ordinary models here, deriving the rungs this run uses
+        from harness.ladder.expand import expand_catalog
+
+        catalog = expand_catalog(
+            catalog, comma_list(models) or suite.models, log=lambda line: console.print(escape(line))
+        )
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
@@ -164,6 +171,8 @@ def command(
         limit=limit or suite.limit,
         data_dir=data_dir,
     )
+    if measured_models(plan):
+        fidelity_text(suite.fidelity)  # a bad text file costs no model time
     options_record = {
         "suite_source": suite_name,
         "models": models,
@@ -212,6 +221,15 @@ def command(
             outcomes = executor.outcomes
         finally:
             signal.signal(signal.SIGTERM, previous)
+    if not interrupted:
+        try:
+            fidelity = run_fidelity(
+                plan, run_dir, suite.fidelity, timeout_s=cell_timeout, log=lambda line: console.print(escape(line))
+            )
+            if fidelity is not None:
+                store.write_table("fidelity", fidelity)
+        except KeyboardInterrupt:
+            interrupted = True
     collect(store, specs, outcomes)
     meta["status"] = "interrupted" if interrupted else "complete"
     meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -54,8 +54,9 @@ def summary_table(summary: pd.DataFrame) -> Table:
             energy = f"{label}{_num(row.get('energy_j_low'), '.0f')}–{_num(row.get('energy_j_high'), '.0f')}"
         memory = f"{_num(row.get('peak_rss_mb'), '.0f')} ({_num(row.get('peak_anon_mb'), '.0f')}/{_num(row.get('peak_file_mb'), '.0f')})"
         status_text = f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+        quant = row.get("quant_label")
         table.add_row(
-            str(row.get("model")),
+            escape(str(row.get("model")) + (f"\n({quant})" if isinstance(quant, str) and quant else "")),
             str(row.get("tier")),
             str(row.get("backend")),
             str(row.get("profile")),

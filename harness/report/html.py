@@ -14,6 +14,7 @@ from harness.meters.glossary import GLOSSARY
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
+from harness.report.ladder import Ladder
 from harness.report.recommend import Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
@@ -24,6 +25,9 @@ REPORT_TERMS: dict[str, str] = {
     "p95 E2E / p95 TTFT": "95th percentile of end-to-end latency / time to first token over a cell's measured requests; the interval is a percentile bootstrap (500 resamples).",
     "energy_per_request_j": "Energy per measured request; for an estimate the range scales with the cell's energy range.",
     "cost_per_1k_requests_usd": "What 1,000 requests cost: API list prices for API models, the profile's hourly and electricity prices for local models.",
+    "KL divergence": "Of a quantization rung's next-token distribution from its source's, averaged over the positions of a fixed text: sum over the vocabulary of P_source * (log P_source - log P_rung), in nats (docs/quantization.md).",
+    "top-token agreement": "Share of the text's positions where a rung's most likely next token is the source's.",
+    "bits per weight": "A GGUF file's tensor bytes x 8 divided by its parameter count (embeddings and norms included), read from the file.",
     "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
     "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. Accuracy: McNemar's exact test on paired items, else a two-proportion z-test; latency: bootstrap CI of the ratio.",
@@ -80,7 +84,11 @@ def _run_items(view: RunView) -> list[tuple[str, str]]:
 
 
 def render_html(
-    view: RunView, recommendations: Sequence[Recommendation], charts: Sequence[Chart], comparison: Comparison | None
+    view: RunView,
+    recommendations: Sequence[Recommendation],
+    charts: Sequence[Chart],
+    comparison: Comparison | None,
+    ladders: Sequence[Ladder] = (),
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.host.items() if k != "packages"}
@@ -89,6 +97,7 @@ def render_html(
         recommendations=recommendations,
         charts=charts,
         comparison=comparison,
+        ladders=ladders,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},
