@@ -85,11 +85,12 @@ def derive_ladder(
     allow_requantize: bool,
     cache: QuantCache,
     where: str = "--types",
+    what: str = "source",
     log: Callable[[str], None] = lambda _: None,
 ) -> list[Rung]:
     """Every rung of ``types`` from ``source``: the source itself, a cached file, or derived now."""
-    check_gguf(source, "source")
-    source_info = read_info(source, "source")
+    check_gguf(source, what)
+    source_info = read_info(source, what)
     check_targets(source_info, types, allow_requantize, where)
     assert source_info.file_type is not None
     sha = cache.source_sha256(source)

@@ -119,6 +119,7 @@ def expand_catalog(
             allow_requantize=ladder.allow_requantize,
             cache=cache,
             where=f"catalog ladder '{ladder.name}' types",
+            what=f"catalog ladder '{ladder.name}' source",
             log=log,
         )
         added += [rung_spec(ladder, rung) for rung in rungs]
