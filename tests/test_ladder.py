@@ -21,7 +21,7 @@ import pytest
 from harness.ladder.derive import check_targets, parse_types
 from harness.ladder.gguf_file import GgufInfo
 from harness.ladder.quant_types import BY_NAME
-from harness.report.ladder import Rung, knee
+from harness.report.ladder import LadderRung, knee
 from harness.report.view import Estimate
 
 pytest.importorskip("llama_cpp")
@@ -251,9 +251,9 @@ def test_requantizing_needs_the_flag_and_f16_does_not() -> None:
     assert [t.name for t in parse_types(["q2_k", "Q8_0", "Q4_K_M"])] == ["Q8_0", "Q4_K_M", "Q2_K"]
 
 
-def _rung(name: str, bpw: float, acc: float, low: float, high: float) -> Rung:
+def _rung(name: str, bpw: float, acc: float, low: float, high: float) -> LadderRung:
     e = Estimate(None, missing="n/a")
-    return Rung(name, "host", name.upper(), bpw, None, "", "", "ok", Estimate(acc, low, high), e, e, e, e, e, e)
+    return LadderRung(name, "host", name.upper(), bpw, None, "", "", "ok", Estimate(acc, low, high), e, e, e, e, e, e)
 
 
 def test_knee_is_the_last_rung_before_accuracy_leaves_the_top_interval() -> None:

@@ -21,7 +21,7 @@ from harness.results import RunStore
 
 
 @dataclass(frozen=True)
-class Rung:
+class LadderRung:
     model: str
     profile: str
     quant_type: str
@@ -43,7 +43,7 @@ class Rung:
 class Ladder:
     name: str
     profile: str
-    rungs: list[Rung]
+    rungs: list[LadderRung]
     knee: str
     reference_ppl: Estimate = field(default_factory=lambda: Estimate(None, missing="no fidelity measured"))
     chart: Chart | None = None
@@ -80,7 +80,7 @@ def _decode(view: RunView, model: str, profile: str) -> Estimate:
     return Estimate(float(np.median(values)), *(ci or (None, None)))
 
 
-def knee(rungs: list[Rung]) -> str:
+def knee(rungs: list[LadderRung]) -> str:
     """Where accuracy first falls below the top rung's 95% interval, walking down the bit widths."""
     ran = [r for r in rungs if r.accuracy.value is not None]
     if len(ran) < 2:
@@ -153,7 +153,7 @@ def build_ladders(view: RunView) -> list[Ladder]:
         if cell is None:
             continue
         fid = fidelity.get(model)
-        rung = Rung(
+        rung = LadderRung(
             model=model,
             profile=profile,
             quant_type=text(row.get("quant_type")),
