@@ -261,3 +261,21 @@ def test_knee_is_the_last_rung_before_accuracy_leaves_the_top_interval() -> None
              _rung("q3_k_m", 3.9, 0.44, 0.36, 0.52), _rung("q2_k", 3.0, 0.30, 0.22, 0.38)]  # fmt: skip
     assert knee(rungs).startswith("Below Q4_K_M accuracy drops by more than its 95% interval: Q3_K_M")
     assert knee(rungs[:2]).startswith("No rung's accuracy falls below Q8_0's 95% interval")
+
+
+def test_cache_never_uses_a_torn_file_and_sweeps_dead_partials(tmp_path: Path) -> None:
+    from harness.ladder.cache import QuantCache
+    from harness.results.files import atomic_write_json
+
+    cache = QuantCache.open(tmp_path)
+    final = cache.target("ab" * 32, "q2_k")
+    final.write_bytes(b"GGUF" + b"\0" * 100)
+    assert cache.lookup(final) is None  # renamed into place, but its sidecar was never written
+    atomic_write_json(cache.sidecar(final), {"size_bytes": 50})
+    assert cache.lookup(final) is None  # the sidecar describes another file
+    atomic_write_json(cache.sidecar(final), {"size_bytes": 104})
+    assert cache.lookup(final) == {"size_bytes": 104}
+    dead = cache.root / f".{final.name}.999999999.partial"  # no such process
+    dead.write_bytes(b"GGUF half")
+    QuantCache.open(tmp_path)
+    assert not dead.exists()
