@@ -14,6 +14,7 @@ from harness.backends.registry import create_backend
 from harness.catalog import load_catalog
 from harness.config.models import TIER_ORDER, ModelSpec
 from harness.errors import BackendUnavailable, ConfigError
+from harness.safetext import terminal
 
 
 def runnable(spec: ModelSpec) -> tuple[bool, str]:
@@ -26,10 +27,25 @@ def runnable(spec: ModelSpec) -> tuple[bool, str]:
         reason = backend.check()
     except BackendUnavailable as exc:
         reason = str(exc)
+    if reason is None and spec.backend == "cascade":
+        return True, f"ready: {_chain(spec)}"
     return (reason is None), (reason or "ready")
 
 
+def _chain(spec: ModelSpec) -> str:
+    """``nano -> mini (multiple_choice: mc_margin >= 0.3; ...)``: what a cascade does, in one line."""
+    params = spec.params
+    rules = []
+    signal, threshold = params.get("signal"), params.get("threshold")
+    for kind, name in signal.items() if isinstance(signal, dict) else [("items", signal)]:
+        value = threshold.get(name) if isinstance(threshold, dict) else threshold
+        rules.append(f"{kind}: stay when {name} >= {value}")
+    return " -> ".join(str(n) for n in params.get("chain", [])) + f" ({'; '.join(rules)})"
+
+
 def _price(spec: ModelSpec) -> str:
+    if spec.backend == "cascade":
+        return "every tier tried"
     if spec.prices is None:
         return "hardware"
     return f"${spec.prices.input_per_mtok:g} in / ${spec.prices.output_per_mtok:g} out per 1M"
@@ -74,16 +90,16 @@ def list_models(catalog_path: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Models ({catalog_path or 'default catalog'})")
+    table = Table(title=terminal(f"Models ({catalog_path or 'default catalog'})"))
     for column in ("name", "tier", "backend", "runnable", "reason", "cost"):
         table.add_column(column, overflow="fold")
     for row, spec in zip(rows, sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)), strict=True):
         table.add_row(
-            row["name"],
-            row["tier"],
-            row["backend"],
+            terminal(row["name"]),
+            terminal(row["tier"]),
+            terminal(row["backend"]),
             "yes" if row["runnable"] else "no",
-            row["reason"],
-            _price(spec),
+            terminal(row["reason"]),
+            terminal(_price(spec)),
         )
     Console(width=160).print(table)

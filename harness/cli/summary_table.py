@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from harness.safetext import terminal
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "does_not_fit": "magenta", "partial": "yellow"}
 
@@ -53,13 +54,13 @@ def summary_table(summary: pd.DataFrame) -> Table:
             label = "est. " if row.get("energy_source") == "estimate" else ""
             energy = f"{label}{_num(row.get('energy_j_low'), '.0f')}–{_num(row.get('energy_j_high'), '.0f')}"
         memory = f"{_num(row.get('peak_rss_mb'), '.0f')} ({_num(row.get('peak_anon_mb'), '.0f')}/{_num(row.get('peak_file_mb'), '.0f')})"
-        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
-        quant = row.get("quant_label")
+        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{terminal(status)}[/]"
+        quant = row.get("quant_label")  # a quantization rung's type, bits per weight and source
         table.add_row(
-            escape(str(row.get("model")) + (f"\n({quant})" if isinstance(quant, str) and quant else "")),
-            str(row.get("tier")),
-            str(row.get("backend")),
-            str(row.get("profile")),
+            terminal(row.get("model")) + (f"\n({terminal(quant)})" if isinstance(quant, str) and quant else ""),
+            terminal(row.get("tier")),
+            terminal(row.get("backend")),
+            terminal(row.get("profile")),
             status_text,
             acc_text,
             _seconds(row.get("ttft_s_p50"), ".3f"),
@@ -77,7 +78,7 @@ def print_summary(console: Console, summary: pd.DataFrame) -> None:
     problems = summary[summary["status"].fillna("ok") != "ok"]
     for _, row in problems.iterrows():
         # a reason can quote a server's error or a file name: print it as text, never as rich markup
-        reason = escape(str(row.get("reason") or ""))
+        reason = terminal(row.get("reason") or "")
         console.print(
-            f"  [bold]{escape(str(row['model']))}@{escape(str(row['profile']))}[/]: {row['status']} — {reason}"
+            f"  [bold]{terminal(row['model'])}@{terminal(row['profile'])}[/]: {terminal(row['status'])} — {reason}"
         )

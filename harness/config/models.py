@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Tier = Literal["nano", "mini", "full"]
-TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2}
+Tier = Literal["nano", "mini", "full", "hybrid"]
+# hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
+TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
 
 
 class Prices(BaseModel):
     """List prices in US dollars per one million tokens."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
     output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens.")
@@ -23,14 +24,14 @@ class Prices(BaseModel):
 class ModelSpec(BaseModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(
         min_length=1,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Short name used on the command line (e.g. nano).",
     )
-    tier: Tier = Field(description="The tier this model serves: nano, mini or full.")
+    tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
     backend: str = Field(min_length=1, description="Registered backend name (llamacpp, openai, transformers...).")
     description: str = Field(default="", description="What the model is, for the report.")
     params: dict[str, Any] = Field(default_factory=dict, description="Backend settings, validated by the backend.")
@@ -55,7 +56,7 @@ class ModelSpec(BaseModel):
 class Catalog(BaseModel):
     """A list of models and quantization ladders; names are unique."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     models: list[ModelSpec] = Field(min_length=1)
     ladders: list[LadderSpec] = Field(
