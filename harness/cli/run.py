@@ -26,6 +26,7 @@ from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
 from harness.safetext import terminal
+from harness.secrets import use_params
 from harness.suites import load_suite
 
 
@@ -166,6 +167,7 @@ def command(
         catalog = expand_catalog(
             catalog, comma_list(models) or suite.models, log=lambda line: console.print(terminal(line))
         )
+    use_params(model.params for model in catalog.models)  # from here on, everything written is redacted
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")

@@ -37,6 +37,7 @@ from harness.runner.limits import (
     observed_cpus,
 )
 from harness.runner.scenarios import count_requests, request_key, run_scenario
+from harness.secrets import RedactingStream, clip, use_params
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -217,12 +218,12 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
                 _run_tasks(backend, spec, files, events)
             backend.close()
         except BackendUnavailable as exc:
-            row.update(status="skipped", reason=str(exc))
+            row.update(status="skipped", reason=clip(str(exc), 2000))
         except (UserError, ModelLoadError) as exc:
-            row.update(status="failed", reason=str(exc))
+            row.update(status="failed", reason=clip(str(exc), 2000))
         except Exception as exc:
             traceback.print_exc()
-            row.update(status="failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+            row.update(status="failed", reason=clip(f"{type(exc).__name__}: {exc}", 500))
         finally:
             reading = meter.stop()
             if watchdog is not None:
@@ -260,6 +261,10 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     spec_path = Path(argv[1])
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
+    # before anything is written: every file, event and log line of this process is redacted
+    use_params([spec.model.params])
+    sys.stderr = RedactingStream(sys.stderr)
+    sys.stdout = RedactingStream(sys.stdout)
     row = run_cell(spec)
     atomic_write_json(CellFiles(spec_path.parent).status, row)
     return 0
