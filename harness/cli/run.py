@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from harness.catalog import load_catalog
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import read_options, refuse_plan_flags
-from harness.cli.summary_table import print_summary
+from harness.cli.summary_table import print_projections, print_recommendations, print_summary
 from harness.config.suite import Constraints, SuiteSpec
 from harness.errors import UserError
 from harness.results.store import RunStore
@@ -249,6 +249,7 @@ def command(
     store.write_meta(meta)
     summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
     print_summary(console, summary)
+    print_projections(console, store.read_table("projections"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
@@ -259,5 +260,6 @@ def command(
         from harness.report import write_report
 
         paths = write_report(run_dir)
+        print_recommendations(console, paths.recommendations)
         console.print(f"Report: {terminal(paths.html)}")
     console.print(f"Run directory: {terminal(run_dir)}")

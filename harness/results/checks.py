@@ -44,6 +44,11 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
         "prefill_tps",
     ),
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
+    "projections": tuple(
+        f"{figure}{end}"
+        for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
+        for end in ("", "_low", "_high")
+    ),
 }
 _HOW = "re-run the cells with 'tierbench run --resume' or restore the file"
 

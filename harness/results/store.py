@@ -23,14 +23,20 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.results.checks import check_meta, check_table
-from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
+from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.secrets import redact_data, secrets_known, use_params
 from harness.strictjson import JSONRefused, check_depth
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
-_COLUMNS = {"cells": CELL_COLUMNS, "requests": REQUEST_COLUMNS, "scores": SCORE_COLUMNS, "load": LOAD_COLUMNS}
+_COLUMNS = {
+    "cells": CELL_COLUMNS,
+    "requests": REQUEST_COLUMNS,
+    "scores": SCORE_COLUMNS,
+    "load": LOAD_COLUMNS,
+    "projections": PROJECTION_COLUMNS,
+}
 
 
 class RunStore:

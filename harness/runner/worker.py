@@ -25,6 +25,7 @@ from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
+from harness.meters.roofline import probe_columns
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
@@ -202,9 +203,14 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             row["load_time_s"] = time.time() - spec.spawn_time if spec.spawn_time else row["model_load_s"]
             row["model_info"] = backend.describe()
             row["model_file_mb"] = row["model_info"].get("model_file_mb")
+            row["model_path"] = row["model_info"].get("model_path")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
+                if row.get("model_path"):
+                    # this machine's roofline under the same threads, CPUs and load (harness.projection);
+                    # only a local model file is ever projected, so a remote API cell skips it
+                    row.update(probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
