@@ -15,9 +15,9 @@ import pandas as pd
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
-from harness.report.stats import bootstrap_percentile_ci
 from harness.report.view import Estimate, RunView, not_run_why
 from harness.results import RunStore
+from harness.stats import statistic_interval
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _decode(view: RunView, model: str, profile: str) -> Estimate:
     values = mine["decode_tps"].map(clean).dropna().to_numpy(dtype=float)
     if values.size == 0:
         return Estimate(None, missing="no decode throughput recorded")
-    ci = bootstrap_percentile_ci(values, 50, n_boot=500, seed=values.size)
+    ci = statistic_interval(values, "p50", iterations=500, seed=values.size)
     return Estimate(float(np.median(values)), *(ci or (None, None)))
 
 
