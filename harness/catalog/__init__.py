@@ -63,7 +63,7 @@ def resolve_cascades(catalog: Catalog, origin: dict[str, str], default_origin: s
                 )
             tiers.append(tier.model_dump(mode="json"))
         models.append(model.model_copy(update={"params": {**model.params, "tiers": tiers}}))
-    return Catalog(models=models)
+    return Catalog(models=models, ladders=catalog.ladders)  # ladders expand later, before planning
 
 
 def _check_backend_params(catalog: Catalog, data: Any, path: Path) -> None:

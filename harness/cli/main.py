@@ -16,7 +16,18 @@ from harness.safetext import one_line
 from harness.secrets import redact
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
-COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
+COMMAND_MODULES = (
+    "run",
+    "report",
+    "compare",
+    "tasks",
+    "models",
+    "profiles",
+    "doctor",
+    "gate",
+    "baseline",
+    "quantize",
+)
 
 
 class TierbenchGroup(click.Group):

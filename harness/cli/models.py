@@ -67,9 +67,15 @@ def command() -> None:
 def list_models(catalog_path: Path | None, as_json: bool) -> None:
     """Every model with its tier and backend, and whether it can run on this machine (with the reason)."""
     catalog = load_catalog(catalog_path)
+    if catalog.ladders:  # list every rung; a run derives the ones it selects
+        from harness.ladder.expand import expand_catalog
+
+        catalog = expand_catalog(catalog, wanted=[])
     rows: list[dict[str, Any]] = []
     for spec in sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)):
         ok, reason = runnable(spec)
+        if ok and spec.labels.get("ladder") and "model_path" not in spec.params:
+            reason = "ready (quantization rung: derived from its source on first use)"
         rows.append(
             {
                 "name": spec.name,

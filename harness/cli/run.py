@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
 from harness.runner.collect import collect
 from harness.runner.executor import Executor, LocalExecutor
+from harness.runner.fidelity import fidelity_text, measured_models, run_fidelity
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
@@ -207,10 +209,17 @@ def _run(
     report: bool,
 ) -> None:
     console = Console() if Console().is_terminal else Console(width=180)
+    if request.catalog.ladders:  # quantization ladders become ordinary models here, deriving the rungs this run uses
+        from harness.ladder.expand import expand_catalog
+
+        catalog = expand_catalog(request.catalog, request.models, log=lambda line: console.print(terminal(line)))
+        request = dataclasses.replace(request, catalog=catalog)
     use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
     if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
     plan = plan_run(request, run_dir, on_cluster=on_cluster)
+    if measured_models(plan):
+        fidelity_text(request.suite.fidelity)  # a bad text file costs no model time
     # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
@@ -249,6 +258,19 @@ def _run(
             outcomes = executor.outcomes
         finally:
             signal.signal(signal.SIGTERM, previous)
+    if not interrupted:
+        try:
+            fidelity = run_fidelity(
+                plan,
+                run_dir,
+                request.suite.fidelity,
+                timeout_s=request.options.cell_timeout_s,
+                log=lambda line: console.print(terminal(line)),
+            )
+            if fidelity is not None:
+                store.write_table("fidelity", fidelity)
+        except KeyboardInterrupt:
+            interrupted = True
     meta.backends.update(collect(store, specs, outcomes))
     meta.status = "interrupted" if interrupted else "complete"
     meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")

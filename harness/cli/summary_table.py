@@ -59,7 +59,7 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         energy = f"{label}{_num(numbers.get('energy_j_low'), '.0f')}–{_num(numbers.get('energy_j_high'), '.0f')}"
     anon, file = _num(numbers.get("peak_anon_mb"), ".0f"), _num(numbers.get("peak_file_mb"), ".0f")
     return [
-        terminal(cell.model),
+        terminal(cell.model) + (f"\n({terminal(cell.quant_label)})" if cell.quant_label else ""),  # a rung's label
         terminal(cell.tier),
         terminal(cell.backend),
         terminal(cell.profile),

@@ -38,6 +38,10 @@ class ModelSpec(BaseModel):
     description: str = Field(default="", description="What the model is, for the report.")
     params: dict[str, Any] = Field(default_factory=dict, description="Backend settings, validated by the backend.")
     prices: Prices | None = Field(default=None, description="API prices; local models are costed by hardware.")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Facts shown beside the name in tables and the report (a ladder rung's type, bits per weight, source).",
+    )
 
     @field_validator("params")
     @classmethod
@@ -49,11 +53,14 @@ class ModelSpec(BaseModel):
 
 
 class Catalog(BaseModel):
-    """A list of models; names are unique."""
+    """A list of models and quantization ladders; names are unique."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     models: list[ModelSpec] = Field(min_length=1)
+    ladders: list[LadderSpec] = Field(
+        default_factory=list, description="Quantization ladders, expanded into one model per rung before planning."
+    )
 
     @field_validator("models")
     @classmethod
@@ -69,6 +76,15 @@ class Catalog(BaseModel):
         return next((m for m in self.models if m.name == name), None)
 
     def merged_with(self, other: Catalog) -> Catalog:
-        """Models in ``other`` replace same-named ones here and add the rest."""
+        """Models and ladders in ``other`` replace same-named ones here and add the rest."""
         names = {m.name for m in other.models}
-        return Catalog(models=[m for m in self.models if m.name not in names] + list(other.models))
+        ladders = {ladder.name for ladder in other.ladders}
+        return Catalog(
+            models=[m for m in self.models if m.name not in names] + list(other.models),
+            ladders=[x for x in self.ladders if x.name not in ladders] + list(other.ladders),
+        )
+
+
+from harness.config.ladder import LadderSpec  # noqa: E402  (ladder.py imports Tier from here)
+
+Catalog.model_rebuild()

@@ -55,6 +55,17 @@ class Constraints(BaseModel):
     objective: Literal["cheapest", "fastest", "most_accurate"] = "cheapest"
 
 
+class FidelitySpec(BaseModel):
+    """How a quantization rung's fidelity to its source is measured (docs/quantization.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, description="UTF-8 text file to score (default: the shipped text).")
+    max_tokens: int = Field(default=1024, ge=16, le=1_000_000, description="Tokens of the text to score.")
+    block_tokens: int = Field(default=256, ge=16, le=8192, description="Context of each evaluated block.")
+    unit_tokens: int = Field(default=32, ge=1, le=4096, description="Consecutive positions per bootstrap unit.")
+
+
 class SuiteSpec(BaseModel):
     """A named set of accuracy tasks and performance scenarios."""
 
@@ -73,6 +84,9 @@ class SuiteSpec(BaseModel):
         default=False,
         description="Under --executor ray, let cells run side by side on one node (their latency figures then "
         "disturb each other; by default a node runs one cell at a time).",
+    )
+    fidelity: FidelitySpec = Field(
+        default_factory=FidelitySpec, description="Fidelity measurement for models labelled with a reference."
     )
     self_check: bool | list[str] = Field(
         default=False,

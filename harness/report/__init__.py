@@ -22,6 +22,7 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     from harness.report.charts import all_charts
     from harness.report.compare import compare_views
     from harness.report.html import render_html
+    from harness.report.ladder import build_ladders
     from harness.report.markdown import render_markdown
     from harness.report.projections import recommendation_cells
     from harness.report.view import build_view
@@ -31,7 +32,10 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     comparison = compare_views(view, build_view(baseline)) if baseline is not None else None
     recommendations = recommend(recommendation_cells(view.cells, view.projections), view.constraints)
     charts = all_charts(view.cells, view.scores)
+    ladders = build_ladders(view)
     paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
-    atomic_write_bytes(paths.html, render_html(view, recommendations, charts, comparison).encode("utf-8"))
-    atomic_write_bytes(paths.markdown, render_markdown(view, recommendations, comparison).encode("utf-8"))
+    html = render_html(view, recommendations, charts, comparison, ladders=ladders)
+    atomic_write_bytes(paths.html, html.encode("utf-8"))
+    markdown = render_markdown(view, recommendations, comparison, ladders=ladders)
+    atomic_write_bytes(paths.markdown, markdown.encode("utf-8"))
     return ReportPaths(paths.html, paths.markdown, tuple(recommendations))

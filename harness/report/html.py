@@ -14,6 +14,7 @@ from harness.metrics import glossary
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
+from harness.report.ladder import Ladder
 from harness.report.recommend import Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
@@ -22,6 +23,9 @@ from harness.report.view import CellView, RunView, not_run_why
 REPORT_TERMS: dict[str, str] = {
     "accuracy": "Mean over the suite's tasks of each task's primary metric (e.g. acc, exact_match); its 95% CI combines the tasks' standard errors.",
     "p95 E2E / p95 TTFT": "95th percentile of end-to-end latency / time to first token over a cell's measured requests; the interval is a percentile bootstrap (500 resamples).",
+    "KL divergence": "Of a quantization rung's next-token distribution from its source's, averaged over the positions of a fixed text: sum over the vocabulary of P_source * (log P_source - log P_rung), in nats (docs/quantization.md).",
+    "top-token agreement": "Share of the text's positions where a rung's most likely next token is the source's.",
+    "bits per weight": "A GGUF file's tensor bytes x 8 divided by its parameter count (embeddings and norms included), read from the file.",
     "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
     "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. The same tests as 'tierbench gate': accuracy by McNemar's mid-p test on the items both runs scored, with a paired-bootstrap interval; latency by a bootstrap over requests stratified by scenario point, with the interval of the ratio.",
@@ -78,7 +82,11 @@ def _run_items(view: RunView) -> list[tuple[str, str]]:
 
 
 def render_html(
-    view: RunView, recommendations: Sequence[Recommendation], charts: Sequence[Chart], comparison: Comparison | None
+    view: RunView,
+    recommendations: Sequence[Recommendation],
+    charts: Sequence[Chart],
+    comparison: Comparison | None,
+    ladders: Sequence[Ladder] = (),
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.host.items() if k != "packages"}
@@ -87,6 +95,7 @@ def render_html(
         recommendations=recommendations,
         charts=charts,
         comparison=comparison,
+        ladders=ladders,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt
+from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import Recommendation
 from harness.report.view import Estimate, RunView
@@ -68,7 +69,7 @@ def _results(view: RunView) -> list[str]:
         estimated = c.energy_source == "estimate" and c.get(ENERGY.key).known
         energy = _est(c.get(ENERGY.key), ENERGY.kind) + (" est." if estimated else "")
         lines.append(
-            f"| {md(c.model)} | {md(c.tier)} | {md(profile)} | {md(status)} | {_est(c.get(ACCURACY.key), ACCURACY.kind)} "
+            f"| {md(c.model + (f' ({c.quant_label})' if c.quant_label else ''))} | {md(c.tier)} | {md(profile)} | {md(status)} | {_est(c.get(ACCURACY.key), ACCURACY.kind)} "
             f"| {_est(c.get(P95_E2E.key), P95_E2E.kind)} | {_est(c.get(MEMORY.key), MEMORY.kind)} "
             f"| {energy} | {_est(c.get(COST.key), COST.kind)} |"
         )
@@ -140,7 +141,31 @@ def _comparison(comparison: Comparison) -> list[str]:
     return lines
 
 
-def render_markdown(view: RunView, recs: Sequence[Recommendation], comparison: Comparison | None) -> str:
+def _ladders(ladders: Sequence[Ladder]) -> list[str]:
+    lines: list[str] = []
+    for ladder in ladders:
+        lines += [
+            f"### Ladder {md(ladder.name)} on {md(ladder.profile)}",
+            "",
+            md(ladder.knee),
+            "",
+            "| Rung | Bits/weight | Accuracy | KL divergence | Top-token agreement | Perplexity | Peak memory | Decode tok/s | Energy / request |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in ladder.rungs:
+            lines.append(
+                f"| {md(r.model)} ({md(r.label or r.quant_type)}) | {fmt(r.bits_per_weight, 'plain')} "
+                f"| {_est(r.accuracy, ACCURACY.kind)} | {_est(r.kl, 'plain')} | {_est(r.top1, 'percent')} "
+                f"| {_est(r.ppl, 'plain')} | {_est(r.memory, MEMORY.kind)} | {_est(r.decode_tps, 'rate')} "
+                f"| {_est(r.energy, ENERGY.kind)} |"
+            )
+        lines.append("")
+    return lines
+
+
+def render_markdown(
+    view: RunView, recs: Sequence[Recommendation], comparison: Comparison | None, ladders: Sequence[Ladder] = ()
+) -> str:
     lines = [
         f"## tierbench: {md(view.suite_name)} (`{md(view.run_dir.name)}`)",
         "",
@@ -152,6 +177,8 @@ def render_markdown(view: RunView, recs: Sequence[Recommendation], comparison: C
     ]
     if view.projections:
         lines += ["", *_projections(view)]
+    if ladders:
+        lines += ["", *_ladders(ladders)]
     if comparison is not None:
         lines += ["", *_comparison(comparison)]
     if view.caveats:

@@ -83,6 +83,7 @@ class CellView:
     fit_reason: str = ""
     cost_basis: str = ""
     projected_from: str = ""
+    quant_label: str = ""  # a quantization rung's type, bits per weight and source (catalog labels)
 
     @property
     def ran(self) -> bool:
@@ -390,6 +391,7 @@ def _cells(
                 fit=_fit(r),
                 fit_reason=text(r.get("fit_reason")),
                 cost_basis=text(r.get("cost_basis")),
+                quant_label=text(r.get("quant_label")),
             )
         )
     out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))

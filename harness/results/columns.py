@@ -148,6 +148,46 @@ LOAD_COLUMNS = [
     "cost_usd",
 ]
 
+# Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
+# the cells table so every reader can show them beside the name (docs/quantization.md).
+LABEL_COLUMNS = [
+    "ladder",
+    "quant_type",
+    "bits_per_weight",
+    "quant_file_mb",
+    "quant_source",
+    "requantized_from",
+    "quant_label",
+]
+CELL_COLUMNS += LABEL_COLUMNS
+
+# One row per model with a fidelity reference: its next-token fidelity to the source model.
+FIDELITY_COLUMNS = [
+    "model",
+    "ladder",
+    "quant_type",
+    "reference",
+    "text",
+    "tokens",
+    "positions",
+    "block_tokens",
+    "kl_mean",
+    "kl_ci_low",
+    "kl_ci_high",
+    "kl_p99",
+    "top1_agreement",
+    "top1_ci_low",
+    "top1_ci_high",
+    "ppl",
+    "ppl_ci_low",
+    "ppl_ci_high",
+    "ppl_reference",
+    "ppl_reference_ci_low",
+    "ppl_reference_ci_high",
+    "status",
+    "reason",
+]
+
 # One row per (model, profile, scenario, point) projected from a host cell onto a profile's
 # roofline (harness.projection; docs/profiles.md). Never mixed into the measured tables.
 PROJECTION_COLUMNS = [

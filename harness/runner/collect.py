@@ -8,7 +8,7 @@ import pandas as pd
 
 from harness.fitcost import enrich_cells
 from harness.projection import project_run
-from harness.results.columns import LOAD_COLUMNS
+from harness.results.columns import LABEL_COLUMNS, LOAD_COLUMNS
 from harness.results.files import read_jsonl
 from harness.results.layout import CellFiles
 from harness.results.schema import CellOutcome, CellResult, read_record
@@ -26,7 +26,18 @@ def cell_base_row(spec: CellSpec) -> dict[str, Any]:
         "emulated_on": spec.emulated_on,
         "memory_budget_mb": spec.profile.memory_mb,
         "threads": spec.profile.effective_threads,
+        **label_columns(spec),
     }
+
+
+def label_columns(spec: CellSpec) -> dict[str, Any]:
+    """The model's catalog labels that the tables declare (numbers as numbers)."""
+    labels = spec.model.labels
+    row: dict[str, Any] = {k: labels[k] for k in LABEL_COLUMNS if k in labels}
+    for key in ("bits_per_weight", "quant_file_mb"):
+        if key in row:
+            row[key] = float(row[key])
+    return row
 
 
 def read_cell_result(files: CellFiles) -> CellResult | None:

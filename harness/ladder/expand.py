@@ -1,0 +1,126 @@
+"""Catalog expansion: each ladder entry becomes ordinary llamacpp model specs before planning.
+
+Nothing downstream knows a rung from any other model except by its ``labels`` (type, bits per
+weight, file size, source, "requantized from ..."), which the run tables and the report show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.config.ladder import LadderSpec
+from harness.config.models import Catalog, ModelSpec
+from harness.errors import BackendUnavailable, UserError
+from harness.ladder.cache import QuantCache
+from harness.ladder.derive import Rung, derive_ladder, parse_types
+
+# label keys (also the cells-table column names, see harness.results.columns.LABEL_COLUMNS)
+LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, REFERENCE, DESCRIPTION = (
+    "ladder",
+    "quant_type",
+    "bits_per_weight",
+    "quant_file_mb",
+    "quant_source",
+    "requantized_from",
+    "fidelity_reference",
+    "quant_label",
+)
+
+
+def source_path(ladder: LadderSpec) -> Path:
+    """The ladder's source GGUF (a model package's file is assembled on first use)."""
+    src = ladder.source
+    if src.model_path:
+        return Path(src.model_path).expanduser()
+    from harness.backends.local_models import resolve_model_file
+
+    assert src.model_package and src.model_file
+    return resolve_model_file(src.model_package, src.model_file)
+
+
+def rung_spec(ladder: LadderSpec, rung: Rung) -> ModelSpec:
+    """One rung as a plain llamacpp model, labelled with what it is."""
+    labels = {
+        LADDER: ladder.name,
+        QUANT_TYPE: rung.type.name,
+        BPW: f"{rung.info.bits_per_weight:.3f}",
+        FILE_MB: f"{rung.info.size_mb:.1f}",
+        SOURCE: f"{rung.source.name} ({rung.source_type}, sha256 {rung.source_sha256[:12]})",
+        REFERENCE: str(rung.source),
+        DESCRIPTION: rung.label(),
+    }
+    if rung.requantized_from:
+        labels[REQUANTIZED_FROM] = rung.requantized_from
+    base = ladder.description or f"{ladder.name} ladder"
+    return ModelSpec(
+        name=ladder.rung_name(rung.type.name),
+        tier=ladder.tier,
+        backend="llamacpp",
+        description=f"{base} — {rung.label()}",
+        params={**ladder.params, "model_path": str(rung.path)},
+        labels=labels,
+    )
+
+
+def _placeholder_specs(ladder: LadderSpec, note: str) -> list[ModelSpec]:
+    """Rungs not derived in this command; if planned, the backend's check names why they cannot run."""
+    src = ladder.source
+    params = {**ladder.params, **src.model_dump(exclude_none=True)}
+    return [
+        ModelSpec(
+            name=ladder.rung_name(t),
+            tier=ladder.tier,
+            backend="llamacpp",
+            description=f"{ladder.description} — {t} ({note})",
+            params=params,
+            labels={LADDER: ladder.name, QUANT_TYPE: t},
+        )
+        for t in ladder.types
+    ]
+
+
+def expand_catalog(
+    catalog: Catalog,
+    wanted: list[str] | None,
+    *,
+    cache_dir: Path | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> Catalog:
+    """The catalog with every ladder's rungs added as models; rungs of ``wanted`` models are derived now.
+
+    A ladder none of whose rungs is wanted still lists its rungs (so ``--models`` can name them)
+    without deriving anything.
+    """
+    if not catalog.ladders:
+        return catalog
+    known = {m.name for m in catalog.models}
+    added: list[ModelSpec] = []
+    cache: QuantCache | None = None
+    for index, ladder in enumerate(catalog.ladders):
+        names = [ladder.rung_name(t) for t in ladder.types]
+        clash = next((n for n in names if n in known), None)
+        if clash:
+            raise UserError(f"catalog ladders[{index}] '{ladder.name}': rung name '{clash}' is also a model's name")
+        if wanted is not None and not set(names) & set(wanted):
+            added += _placeholder_specs(ladder, "derived when a run selects it")
+            continue
+        try:
+            source = source_path(ladder)
+        except BackendUnavailable as exc:
+            added += _placeholder_specs(ladder, f"not derived: {exc}")
+            continue
+        if cache is None:
+            cache = QuantCache.open(cache_dir)
+        types = parse_types(ladder.types, f"catalog ladders[{index}] '{ladder.name}' types")
+        rungs = derive_ladder(
+            source,
+            types,
+            allow_requantize=ladder.allow_requantize,
+            cache=cache,
+            where=f"catalog ladder '{ladder.name}' types",
+            what=f"catalog ladder '{ladder.name}' source",
+            log=log,
+        )
+        added += [rung_spec(ladder, rung) for rung in rungs]
+    return Catalog(models=[*catalog.models, *added], ladders=catalog.ladders)

@@ -1,0 +1,183 @@
+"""The ladder view: every rung of a quantization ladder against its bits per weight, with the knee.
+
+Rungs are ordinary cells; this view only groups the cells whose labels name a ladder, and joins
+the run's fidelity table. It reads the run directory, never a backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from harness.report.charts import Chart, _figure, to_svg
+from harness.report.formatting import clean, text
+from harness.report.metrics import ACCURACY, ENERGY, MEMORY
+from harness.report.view import Estimate, RunView, not_run_why
+from harness.results import RunStore
+from harness.stats import statistic_interval
+
+
+@dataclass(frozen=True)
+class LadderRung:
+    model: str
+    profile: str
+    quant_type: str
+    bits_per_weight: float | None
+    file_mb: float | None
+    label: str
+    requantized_from: str
+    status: str
+    accuracy: Estimate
+    kl: Estimate
+    top1: Estimate
+    ppl: Estimate
+    memory: Estimate
+    decode_tps: Estimate
+    energy: Estimate
+
+
+@dataclass
+class Ladder:
+    name: str
+    profile: str
+    rungs: list[LadderRung]
+    knee: str
+    reference_ppl: Estimate = field(default_factory=lambda: Estimate(None, missing="no fidelity measured"))
+    chart: Chart | None = None
+
+
+def _fidelity(store: RunStore) -> dict[str, dict[str, object]]:
+    path = store.table_path("fidelity")
+    if not path.exists():
+        return {}
+    frame = pd.read_parquet(path)
+    return {str(r["model"]): dict(r) for _, r in frame.iterrows()}
+
+
+def _est(row: dict[str, object] | None, key: str, low: str, high: str) -> Estimate:
+    if not row:
+        return Estimate(None, missing="no fidelity measured for this model")
+    if text(row.get("status")) not in ("", "ok"):
+        return Estimate(None, missing=f"fidelity failed: {text(row.get('reason'))}")
+    return Estimate(clean(row.get(key)), clean(row.get(low)), clean(row.get(high)))
+
+
+def _decode(view: RunView, model: str, profile: str) -> Estimate:
+    """Median decode tokens/s of the rung's measured requests, with a bootstrap interval."""
+    frame = view.requests
+    if frame.empty or "decode_tps" not in frame:
+        return Estimate(None, missing="no performance scenario ran")
+    mine = frame[(frame["model"] == model) & (frame["profile"] == profile)]
+    if "warmup" in mine:
+        mine = mine[~mine["warmup"].fillna(False).astype(bool)]
+    values = mine["decode_tps"].map(clean).dropna().to_numpy(dtype=float)
+    if values.size == 0:
+        return Estimate(None, missing="no decode throughput recorded")
+    ci = statistic_interval(values, "p50", iterations=500, seed=values.size)
+    return Estimate(float(np.median(values)), *(ci or (None, None)))
+
+
+def knee(rungs: list[LadderRung]) -> str:
+    """Where accuracy first falls below the top rung's 95% interval, walking down the bit widths."""
+    ran = [r for r in rungs if r.accuracy.value is not None]
+    if len(ran) < 2:
+        return "Too few rungs with an accuracy to find a knee."
+    top = ran[0]
+    if top.accuracy.low is None:
+        return f"{top.quant_type} has no accuracy interval, so no drop can be called significant."
+    for above, rung in itertools.pairwise(ran):
+        assert rung.accuracy.value is not None and top.accuracy.value is not None
+        if rung.accuracy.value < top.accuracy.low:
+            return (
+                f"Below {above.quant_type} accuracy drops by more than its 95% interval: {rung.quant_type} scores "
+                f"{rung.accuracy.value:.0%} against {top.quant_type}'s {top.accuracy.value:.0%} "
+                f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%})."
+            )
+    return (
+        f"No rung's accuracy falls below {top.quant_type}'s 95% interval "
+        f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%}): down to {ran[-1].quant_type} "
+        "the differences are within noise at this item count."
+    )
+
+
+def _chart(ladder: Ladder) -> Chart:
+    key = f"ladder-{ladder.name}-{ladder.profile}"
+    title = f"Ladder {ladder.name} on {ladder.profile}: accuracy and KL divergence vs bits per weight"
+    points = [r for r in ladder.rungs if r.bits_per_weight is not None]
+    if not points:
+        return Chart(key, title, None, "No rung has a bits-per-weight label.")
+    fig = _figure(7.0, 3.0)
+    panels = ((ACCURACY.label, "accuracy"), ("KL divergence (nats)", "kl"))
+    for i, (label, attr) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, i + 1)
+        xs: list[float] = []
+        ys: list[float] = []
+        lo: list[float] = []
+        hi: list[float] = []
+        names: list[str] = []
+        for r in points:
+            e: Estimate = getattr(r, attr)
+            if e.value is None or r.bits_per_weight is None:
+                continue
+            xs.append(r.bits_per_weight)
+            ys.append(e.value)
+            lo.append(max(e.value - (e.low if e.low is not None else e.value), 0.0))
+            hi.append(max((e.high if e.high is not None else e.value) - e.value, 0.0))
+            names.append(r.quant_type)
+        if xs:
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color="#1f77b4")
+            for x, y, name in zip(xs, ys, names, strict=True):
+                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.set_xlabel("bits per weight")
+        ax.set_ylabel(label)
+    return Chart(key, title, to_svg(fig, key, title))
+
+
+def build_ladders(view: RunView) -> list[Ladder]:
+    """One ladder per (ladder label, profile), rungs from highest to lowest bits per weight."""
+    store = RunStore.open(view.run_dir)
+    cells = store.read_table("cells")
+    if cells.empty or "ladder" not in cells:
+        return []
+    fidelity = _fidelity(store)
+    ladders: dict[tuple[str, str], Ladder] = {}
+    for _, row in cells.iterrows():
+        name = text(row.get("ladder"))
+        if not name:
+            continue
+        model, profile = text(row.get("model")), text(row.get("profile"))
+        cell = view.cell(model, profile)
+        if cell is None:
+            continue
+        fid = fidelity.get(model)
+        rung = LadderRung(
+            model=model,
+            profile=profile,
+            quant_type=text(row.get("quant_type")),
+            bits_per_weight=clean(row.get("bits_per_weight")),
+            file_mb=clean(row.get("quant_file_mb")),
+            label=text(row.get("quant_label")),
+            requantized_from=text(row.get("requantized_from")),
+            status=cell.status,
+            accuracy=cell.get(ACCURACY.key),
+            kl=_est(fid, "kl_mean", "kl_ci_low", "kl_ci_high"),
+            top1=_est(fid, "top1_agreement", "top1_ci_low", "top1_ci_high"),
+            ppl=_est(fid, "ppl", "ppl_ci_low", "ppl_ci_high"),
+            memory=cell.get(MEMORY.key),
+            decode_tps=_decode(view, model, profile) if cell.ran else Estimate(None, missing=not_run_why(cell.status)),
+            energy=cell.get(ENERGY.key),
+        )
+        ladder = ladders.setdefault((name, profile), Ladder(name, profile, [], ""))
+        ladder.rungs.append(rung)
+        if fid and ladder.reference_ppl.value is None:
+            ladder.reference_ppl = _est(fid, "ppl_reference", "ppl_reference_ci_low", "ppl_reference_ci_high")
+    out = []
+    for ladder in ladders.values():
+        ladder.rungs.sort(key=lambda r: -(r.bits_per_weight or 0.0))
+        ladder.knee = knee(ladder.rungs)
+        ladder.chart = _chart(ladder)
+        out.append(ladder)
+    return out
