@@ -60,6 +60,8 @@ class CellProgress:
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
+        elif kind == "message":
+            self.progress.console.print(escape(f"{cell_id}: {event.get('text')}"))
         elif kind == "finished":
             status = event.get("status")
             self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
@@ -105,6 +107,18 @@ def _default_out(suite_name: str) -> Path:
 @click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
+@click.option(
+    "--quiet-host",
+    is_flag=True,
+    help="Before each cell, wait until other processes take at most 25% of its cores (see --quiet-host-wait).",
+)
+@click.option(
+    "--quiet-host-wait",
+    type=click.FloatRange(min=1),
+    default=120,
+    show_default=True,
+    help="Longest wait in seconds for a quiet host per cell; the cell then runs anyway and says so.",
+)
 def command(
     suite_name: str,
     models: str | None,
@@ -121,6 +135,8 @@ def command(
     max_memory_mb: float | None,
     objective: str | None,
     no_report: bool,
+    quiet_host: bool,
+    quiet_host_wait: float,
 ) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     console = Console() if Console().is_terminal else Console(width=180)
@@ -202,7 +218,9 @@ def command(
         bars = CellProgress(progress)
         for spec in specs:
             bars.add(spec.cell_id)
-        executor = LocalExecutor(cell_timeout_s=cell_timeout, on_event=bars)
+        executor = LocalExecutor(
+            cell_timeout_s=cell_timeout, on_event=bars, quiet_host_s=quiet_host_wait if quiet_host else None
+        )
         outcomes: dict[str, dict[str, Any]] = {}
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:

@@ -71,8 +71,24 @@ def summary_table(summary: pd.DataFrame) -> Table:
     return table
 
 
+def contention_lines(summary: pd.DataFrame) -> list[str]:
+    """One line per cell whose neighbours took more of its cores than the meter allows."""
+    if "contended" not in summary.columns:
+        return []
+    lines = []
+    for _, row in summary[summary["contended"].fillna(False).astype(bool)].iterrows():
+        share = _num(row.get("host_other_cpu_share"), ".0%")
+        lines.append(
+            f"{row['model']}@{row['profile']}: contended — other processes took {share} of its "
+            f"{_num(row.get('cores_seen'), '.0f')} cores; its latency is not the model's (rerun with --quiet-host)"
+        )
+    return lines
+
+
 def print_summary(console: Console, summary: pd.DataFrame) -> None:
     console.print(summary_table(summary))
+    for line in contention_lines(summary):
+        console.print(f"  [yellow]{escape(line)}[/]")
     problems = summary[summary["status"].fillna("ok") != "ok"]
     for _, row in problems.iterrows():
         # a reason can quote a server's error or a file name: print it as text, never as rich markup

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
+from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
@@ -403,6 +404,9 @@ def _cells(
                 "slowdown_vs_host",
                 "fit_required_mb",
                 "energy_cost_per_1k_requests_usd",
+                "host_other_cpu_share",
+                "host_steal_share",
+                "cores_seen",
             )
         }
         out.append(
@@ -461,6 +465,24 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
     return rows
 
 
+def _host_caveats(c: CellView) -> list[Caveat]:
+    """Threads used vs cores seen, and what other processes took of those cores while it ran."""
+    share, cores, threads = (c.numbers.get(k) for k in ("host_other_cpu_share", "cores_seen", "threads"))
+    if share is None or cores is None or not c.ran:
+        return []
+    steal = c.numbers.get("host_steal_share")
+    steal_text = f", steal {steal:.0%}" if steal else ""
+    used = f"{int(threads)} thread(s) on {int(cores)} core(s) seen" if threads is not None else f"{int(cores)} core(s)"
+    if share > CONTENDED_SHARE:
+        text = (
+            f"{c.label} ran contended: other processes took {share:.0%} of its cores{steal_text} "
+            f"(limit {CONTENDED_SHARE:.0%}; {used}); its latency and throughput are not the model's. "
+            "Rerun with tierbench run --quiet-host."
+        )
+        return [Caveat("contended", c.label, text)]
+    return [Caveat("host", c.label, f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
+
+
 def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
     notes: list[Caveat] = []
     emulated: set[str] = set()
@@ -493,6 +515,7 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
                     f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
                 )
             )
+        notes.extend(_host_caveats(c))
         errors = c.numbers.get("n_errors")
         if errors:
             notes.append(Caveat("requests", c.label, f"{int(errors)} request(s) of {c.label} failed and are excluded."))

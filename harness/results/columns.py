@@ -65,6 +65,20 @@ COST_COLUMNS = [
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 CELL_COLUMNS += FITCOST_COLUMNS
 
+# How busy the host was while the cell ran (harness.meters.contention; docs/metrics.md), and what
+# ``tierbench run --quiet-host`` saw before it started.
+CONTENTION_COLUMNS = [
+    "host_other_cpu_share",
+    "host_steal_share",
+    "cpu_freq_mhz_mean",
+    "cores_seen",
+    "contended",
+    "quiet_wait_s",
+    "quiet_busy_share",
+    "quiet_calm",
+]
+CELL_COLUMNS += CONTENTION_COLUMNS
+
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
     "cell_id",

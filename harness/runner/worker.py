@@ -22,6 +22,7 @@ from typing import Any
 from harness.backends.base import Backend
 from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
+from harness.meters.contention import ContentionMeter
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
@@ -186,7 +187,8 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
-    with MemorySampler() as memory:
+    contention = ContentionMeter()  # after the limits: it watches the CPUs the cell was given
+    with MemorySampler() as memory, contention:
         meter.start()
         try:
             backend = create_backend(spec.model)
@@ -236,6 +238,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         peak_file_mb=result.peak_file_mb,
         **reading.columns(),
         **gpu_memory().columns(),
+        **contention.result.columns(),
         duration_s=time.time() - started,
         notes="; ".join(notes),
     )
