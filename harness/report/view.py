@@ -24,6 +24,7 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.report.samples import SamplePage, read_samples
 from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
+from harness.results.summary import repetition_spread
 
 RAN = ("ok", "partial")
 NOT_RUN = ("failed", "skipped", "does_not_fit")
@@ -409,6 +410,8 @@ def _cells(
                 "cores_seen",
             )
         }
+        if not measured.empty and "cell_id" in measured.columns:
+            numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
         out.append(
             CellView(
                 model=r["model"],
@@ -516,6 +519,16 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
                 )
             )
         notes.extend(_host_caveats(c))
+        spread, reps = c.numbers.get("e2e_s_rep_spread"), c.numbers.get("repetitions")
+        if spread is not None and reps:
+            notes.append(
+                Caveat(
+                    "repetitions",
+                    c.label,
+                    f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
+                    "(largest over its points): the spread between runs, beside the interval within one.",
+                )
+            )
         errors = c.numbers.get("n_errors")
         if errors:
             notes.append(Caveat("requests", c.label, f"{int(errors)} request(s) of {c.label} failed and are excluded."))

@@ -101,6 +101,10 @@ REQUEST_COLUMNS = [
     "error",
     "scheduled_s",
     "dispatch_delay_s",
+    # on the last measured request of a grid point: why it stopped and the relative half-width of
+    # the 95% interval of its median E2E then (harness.runner.precision; docs/metrics.md)
+    "stop_reason",
+    "median_ci_rel",
 ]
 
 # One row per (cell, task, metric).

@@ -78,8 +78,24 @@ def latency_summary(requests: pd.DataFrame) -> pd.DataFrame:
             for stat, value in stats.items():
                 row[f"{metric}_{stat}"] = value
         row["output_tokens_total"] = int(group["output_tokens"].fillna(0).sum())
+        row.update(repetition_spread(group))
         rows.append(row)
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+def repetition_spread(group: pd.DataFrame) -> dict[str, Any]:
+    """Spread of the median E2E between repetitions of a point: (max - min) / median of the
+    repetitions' medians, the largest over the cell's points; None with a single repetition."""
+    if "repetition" not in group.columns or group["e2e_s"].dropna().empty:
+        return {"e2e_s_rep_spread": None, "repetitions": 1}
+    spreads: list[float] = []
+    most = 1
+    for _, point in group.groupby(["scenario", "point"], sort=False):
+        medians = point.groupby("repetition")["e2e_s"].median().dropna()
+        most = max(most, len(medians))
+        if len(medians) > 1 and float(medians.median()) > 0:
+            spreads.append(float((medians.max() - medians.min()) / medians.median()))
+    return {"e2e_s_rep_spread": max(spreads) if spreads else None, "repetitions": most}
 
 
 def cell_summary(cells: pd.DataFrame, requests: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:

@@ -133,9 +133,10 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
-        if scenario.kind != "grid":
+        if scenario.kind != "grid" or scenario.target_ci is not None:
             _drop_partial_scenario(files, scenario.name)
-        summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=done)
+        fresh = scenario.kind != "grid" or scenario.target_ci is not None  # run again whole
+        summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
 
