@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from harness.catalog import load_catalog
 from harness.cli.options import comma_list
-from harness.cli.summary_table import print_summary
+from harness.cli.summary_table import print_published, print_summary
 from harness.config.suite import Constraints, SuiteSpec
 from harness.errors import UserError
 from harness.results.store import RunStore
@@ -150,6 +151,8 @@ def command(
         min_accuracy, max_p95_latency = constraints.get("min_accuracy"), constraints.get("max_p95_e2e_s")
         max_memory_mb, objective = constraints.get("max_memory_mb"), constraints.get("objective")
         out = resume_dir
+    if data_dir is None and os.environ.get("TIERBENCH_DATA_DIR"):  # the documented fallback, recorded in meta
+        data_dir = Path(os.environ["TIERBENCH_DATA_DIR"])
     if data_dir is not None and not data_dir.is_dir():
         raise UserError(f"--data-dir {data_dir}: not a directory")
     suite = load_suite(suite_name)
@@ -236,6 +239,7 @@ def command(
     store.write_meta(meta)
     summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
     print_summary(console, summary)
+    print_published(console, store.read_meta(), store.read_table("scores"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {run_dir}; continue with: tierbench run --resume {run_dir}"

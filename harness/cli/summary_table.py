@@ -96,3 +96,41 @@ def print_summary(console: Console, summary: pd.DataFrame) -> None:
         console.print(
             f"  [bold]{escape(str(row['model']))}@{escape(str(row['profile']))}[/]: {row['status']} — {reason}"
         )
+
+
+def print_published(console: Console, meta: dict[str, Any], scores: pd.DataFrame, label: str = "") -> None:
+    """Measured scores beside the ones the models' authors published, where this run has both."""
+    from harness.results.published import TOLERANCE, compare_published
+
+    rows = compare_published(meta, scores)
+    if not rows:
+        return
+    table = Table(title=f"{label}published vs measured (agrees: within our 95% CI ± {TOLERANCE * 100:.0f} pts)")
+    for name in (
+        "model",
+        "benchmark",
+        "metric",
+        "shots",
+        "measured ±95% (n)",
+        "published",
+        "diff",
+        "verdict",
+        "source",
+    ):
+        table.add_column(name, justify="right" if name in ("shots", "published", "diff") else "left")
+    for r in rows:
+        interval = (
+            f" [{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}]" if r.ci_low is not None and r.ci_high is not None else ""
+        )
+        table.add_row(
+            f"{r.model}@{r.profile}",
+            r.benchmark,
+            r.metric,
+            str(r.shots),
+            f"{r.measured * 100:.1f}{interval} (n={r.n})",
+            f"{r.published * 100:.1f}",
+            f"{r.difference * 100:+.1f}",
+            r.verdict,
+            escape(f"{r.variant}: {r.source}"),
+        )
+    console.print(table)

@@ -17,6 +17,7 @@ from harness.report.formatting import fmt, fmt_range, text
 from harness.report.recommend import Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
+from harness.results.published import TOLERANCE
 
 # Terms the report itself introduces, next to the measurement definitions from the meters.
 REPORT_TERMS: dict[str, str] = {
@@ -89,6 +90,7 @@ def render_html(
         recommendations=recommendations,
         charts=charts,
         comparison=comparison,
+        published_tolerance=TOLERANCE,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},

@@ -24,6 +24,7 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.report.samples import SamplePage, read_samples
 from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
+from harness.results.published import PublishedComparison, compare_published
 from harness.results.summary import repetition_spread
 
 RAN = ("ok", "partial")
@@ -141,6 +142,8 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    # the authors' published scores beside ours (harness.results.published)
+    published: list[PublishedComparison] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
@@ -600,4 +603,5 @@ def build_view(run_dir: Path) -> RunView:
             {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
+        published=compare_published(meta, scores_df),
     )
