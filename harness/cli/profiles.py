@@ -13,6 +13,7 @@ from rich.table import Table
 from harness.config.profile import HardwareProfile
 from harness.hardware import all_profiles, get_profile, host_profile
 from harness.runner.planner import emulation
+from harness.safetext import terminal
 
 
 def _accelerator(profile: HardwareProfile) -> str:
@@ -79,14 +80,14 @@ def list_profiles(as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            str(row["name"]),
-            str(row["class"]),
-            str(row["cores"]),
-            str(row["threads"]),
+            terminal(row["name"]),
+            terminal(row["class"]),
+            terminal(row["cores"]),
+            terminal(row["threads"]),
             f"{float(row['memory_mb']) / 1024:.1f} GiB",
-            str(row["accelerator"]),
+            terminal(row["accelerator"]),
             f"{float(row['usd_per_hour']):g}",
-            f"{row['here']}: {row['reason']}",
+            terminal(f"{row['here']}: {row['reason']}"),
         )
     Console().print(table)
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from harness.safetext import terminal
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "failed": "red", "does_not_fit": "magenta", "partial": "yellow"}
 
@@ -53,12 +54,12 @@ def summary_table(summary: pd.DataFrame) -> Table:
             label = "est. " if row.get("energy_source") == "estimate" else ""
             energy = f"{label}{_num(row.get('energy_j_low'), '.0f')}–{_num(row.get('energy_j_high'), '.0f')}"
         memory = f"{_num(row.get('peak_rss_mb'), '.0f')} ({_num(row.get('peak_anon_mb'), '.0f')}/{_num(row.get('peak_file_mb'), '.0f')})"
-        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+        status_text = f"[{STATUS_STYLE.get(status, 'white')}]{terminal(status)}[/]"
         table.add_row(
-            str(row.get("model")),
-            str(row.get("tier")),
-            str(row.get("backend")),
-            str(row.get("profile")),
+            terminal(row.get("model")),
+            terminal(row.get("tier")),
+            terminal(row.get("backend")),
+            terminal(row.get("profile")),
             status_text,
             acc_text,
             _seconds(row.get("ttft_s_p50"), ".3f"),
@@ -88,13 +89,13 @@ def contention_lines(summary: pd.DataFrame) -> list[str]:
 def print_summary(console: Console, summary: pd.DataFrame) -> None:
     console.print(summary_table(summary))
     for line in contention_lines(summary):
-        console.print(f"  [yellow]{escape(line)}[/]")
+        console.print(f"  [yellow]{terminal(line)}[/]")
     problems = summary[summary["status"].fillna("ok") != "ok"]
     for _, row in problems.iterrows():
         # a reason can quote a server's error or a file name: print it as text, never as rich markup
-        reason = escape(str(row.get("reason") or ""))
+        reason = terminal(row.get("reason") or "")
         console.print(
-            f"  [bold]{escape(str(row['model']))}@{escape(str(row['profile']))}[/]: {row['status']} — {reason}"
+            f"  [bold]{terminal(row['model'])}@{terminal(row['profile'])}[/]: {terminal(row['status'])} — {reason}"
         )
 
 
@@ -123,14 +124,14 @@ def print_published(console: Console, meta: dict[str, Any], scores: pd.DataFrame
             f" [{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}]" if r.ci_low is not None and r.ci_high is not None else ""
         )
         table.add_row(
-            f"{r.model}@{r.profile}",
-            r.benchmark,
-            r.metric,
+            terminal(f"{r.model}@{r.profile}"),
+            terminal(r.benchmark),
+            terminal(r.metric),
             str(r.shots),
             f"{r.measured * 100:.1f}{interval} (n={r.n})",
             f"{r.published * 100:.1f}",
             f"{r.difference * 100:+.1f}",
             r.verdict,
-            escape(f"{r.variant}: {r.source}"),
+            terminal(f"{r.variant}: {r.source}"),
         )
     console.print(table)

@@ -14,7 +14,7 @@ TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
 class Prices(BaseModel):
     """List prices in US dollars per one million tokens."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
     output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens.")
@@ -41,7 +41,7 @@ class PublishedScore(BaseModel):
 class ModelSpec(BaseModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(
         min_length=1,
@@ -72,7 +72,7 @@ class ModelSpec(BaseModel):
 class Catalog(BaseModel):
     """A list of models; names are unique."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     models: list[ModelSpec] = Field(min_length=1)
 

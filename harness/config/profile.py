@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Accelerator(BaseModel):
     """A GPU or NPU the device has; ``kind: none`` for CPU-only devices."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
@@ -26,7 +26,7 @@ class Accelerator(BaseModel):
 class PowerModel(BaseModel):
     """Idle and full-load power of the whole device, with where each figure comes from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     idle_watts: float = Field(gt=0, description="Whole-device draw when idle, in watts.")
     max_watts: float = Field(gt=0, description="Whole-device draw at full load, in watts.")
@@ -44,7 +44,7 @@ class PowerModel(BaseModel):
 class CostModel(BaseModel):
     """What running the device costs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     usd_per_hour: float = Field(ge=0, description="Rental or amortised hardware cost per hour.")
     usd_per_kwh: float = Field(default=0.15, ge=0, description="Electricity price.")
@@ -54,7 +54,7 @@ class CostModel(BaseModel):
 class HardwareProfile(BaseModel):
     """A target device. ``host`` is detected from this machine."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""

@@ -10,14 +10,15 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import Recommendation
 from harness.report.view import Estimate, RunView
 from harness.results.published import comparison_lines
+from harness.safetext import one_line
 
 MAX_DELTA_ROWS = 60
 
 
 def md(value: object) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no raw HTML, one line."""
+    """Text safe inside a Markdown table cell: no pipes, no raw HTML, one line, no control characters."""
     body = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return body.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return one_line(body.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "'"))
 
 
 def _est(e: Estimate, kind: str) -> str:

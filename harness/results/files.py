@@ -83,6 +83,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             records.append(json.loads(raw.decode("utf-8")))
+        except RecursionError:  # nested thousands deep: no record of ours looks like that
+            raise UserError(
+                f"{path}:{number}: corrupted record (nested too deep); delete the line or the run"
+            ) from None
         except (UnicodeDecodeError, json.JSONDecodeError):
             if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
                 break  # torn last line from an interrupted append

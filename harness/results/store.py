@@ -22,8 +22,10 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
+from harness.results.checks import check_meta, check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.strictjson import JSONRefused, check_depth
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
@@ -69,13 +71,18 @@ class RunStore:
     def read_meta(self) -> dict[str, Any]:
         try:
             data = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            check_depth(data)
         except FileNotFoundError:
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)") from None
+        except IsADirectoryError:
+            raise UserError(f"{self.meta_path}: is a directory, expected the run's JSON record") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UserError(f"{self.meta_path}: corrupted (not valid JSON)") from None
+        except (RecursionError, JSONRefused):
+            raise UserError(f"{self.meta_path}: corrupted (nested deeper than JSON records go)") from None
         if not isinstance(data, dict):
             raise UserError(f"{self.meta_path}: corrupted (expected a JSON object)")
-        return data
+        return check_meta(data, self.meta_path)
 
     # -- tables -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
@@ -95,9 +102,10 @@ class RunStore:
         if not path.exists():
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
+        return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
     @property
