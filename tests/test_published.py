@@ -62,7 +62,8 @@ def test_report_and_compare_show_published_beside_measured(
         run = make_run(tmp_path / name, seed=seed)
         store = RunStore.open(run)
         meta = store.read_meta()
-        meta["models"]["nano"]["published"] = [_pub("piqa", "acc", 0.663)]
+        nano = next(m for m in meta.models if m["name"] == "nano")
+        nano["published"] = [_pub("piqa", "acc", 0.663)]
         store.write_meta(meta)
         runs.append(run)
     view = build_view(runs[1])

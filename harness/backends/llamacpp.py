@@ -269,7 +269,7 @@ class LlamaCppBackend:
         info: dict[str, Any] = {"backend": "llamacpp", "model": self.spec.name}
         try:
             path = self.model_path()
-            info.update(model_file=path.name, model_file_mb=round(path.stat().st_size / 2**20, 2))
+            info.update(model_file=path.name, model_path=str(path), model_file_mb=round(path.stat().st_size / 2**20, 2))
         except BackendUnavailable:
             pass
         try:

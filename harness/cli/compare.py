@@ -21,8 +21,8 @@ _STYLE = {"better": "green", "worse": "red"}
 def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
     """Deltas of run B against baseline run A: ▲ significantly better, ▼ worse, ≈ within noise.
 
-    Accuracy uses McNemar's exact test on items both runs scored (a two-proportion z-test when
-    items differ); latency uses a bootstrap confidence interval on the ratio of percentiles.
+    The tests are the gate's: accuracy by McNemar's mid-p test on the items both runs scored
+    (paired-bootstrap interval), latency by a bootstrap over requests stratified by scenario point.
     """
     from harness.report.compare import compare_views
     from harness.report.formatting import fmt
@@ -68,7 +68,9 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
 
     for label, path in (("A", baseline_dir), ("B", current_dir)):
         store = RunStore.open(path)
-        print_published(console, store.read_meta(), store.read_table("scores"), label=f"{label}: ")
+        print_published(
+            console, store.read_meta().model_dump(mode="json"), store.read_table("scores"), label=f"{label}: "
+        )
     console.print(
         f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "
         "(▲ better, ▼ worse, * p<0.05, ** p<0.01, ≈ no significant change)."

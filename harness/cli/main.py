@@ -13,6 +13,7 @@ import click
 from harness import __version__
 from harness.errors import UserError
 from harness.safetext import one_line
+from harness.secrets import redact
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
 COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
@@ -25,7 +26,7 @@ class TierbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:
             # a path the file system refuses outright (a name over NAME_MAX): the user's to fix

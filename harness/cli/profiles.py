@@ -27,6 +27,8 @@ def _emulation_line(profile: HardwareProfile, host: HardwareProfile) -> tuple[st
     """(verdict, reason): native, emulated or cannot, with why."""
     emulated_on, skip = emulation(profile, host)
     if skip is not None:
+        if profile.performance is not None:
+            return "no", f"{skip}; a run projects host results onto it instead"
         return "no", skip
     if emulated_on is None:
         return "native", "this machine"
@@ -101,6 +103,13 @@ def show(name: str, as_json: bool) -> None:
     data = _resolved(profile)
     verdict, reason = _emulation_line(profile, host_profile())
     data["on_this_host"] = {"verdict": verdict, "reason": reason}
+    if profile.name == "host":
+        # host's roofline is measured, not written down: every run measures it again in each cell
+        from dataclasses import asdict
+
+        from harness.meters.roofline import measure
+
+        data["performance_measured"] = {k: round(v, 2) for k, v in asdict(measure(profile.cores)).items()}
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

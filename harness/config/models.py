@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.secrets import inline_secret
+
 Tier = Literal["nano", "mini", "full", "hybrid"]
 # hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
 TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
@@ -60,12 +62,9 @@ class ModelSpec(BaseModel):
     @field_validator("params")
     @classmethod
     def _no_inline_secrets(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for key in params:
-            if key.lower() in {"api_key", "apikey", "key", "token", "secret", "password"}:
-                raise ValueError(
-                    f"'{key}' must not be written in a config file; name an environment variable "
-                    "with 'api_key_env' instead"
-                )
+        problem = inline_secret(params)
+        if problem:
+            raise ValueError(problem)
         return params
 
 

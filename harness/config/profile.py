@@ -51,6 +51,41 @@ class CostModel(BaseModel):
     source: str = Field(default="", description="Where the prices come from.")
 
 
+class PerformanceModel(BaseModel):
+    """The figures a roofline projection needs (docs/profiles.md), each with where it comes from.
+
+    ``basis: peak`` figures are vendor/microarchitecture maxima; ``measured`` figures are what a
+    benchmark sustained. The projection scales peak figures by a sustained fraction before use.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    architecture: str = Field(min_length=1, description="CPU instruction set (x86_64, aarch64) of the cores.")
+    memory_bandwidth_gbs: float = Field(gt=0, description="DRAM bandwidth the CPU cores can use, GB/s.")
+    memory_bandwidth_source: str = Field(min_length=1, description="Where memory_bandwidth_gbs comes from.")
+    cpu_gflops_per_core: float = Field(gt=0, description="FP32 FMA throughput of one core, GFLOP/s.")
+    cpu_compute_source: str = Field(min_length=1, description="Where cpu_gflops_per_core comes from.")
+    accelerator_bandwidth_gbs: float | None = Field(default=None, gt=0, description="GPU/NPU memory bandwidth, GB/s.")
+    accelerator_gflops: float | None = Field(default=None, gt=0, description="GPU/NPU dense FP16 throughput, GFLOP/s.")
+    accelerator_source: str = Field(default="", description="Where the accelerator figures come from.")
+    storage_read_mbs: float | None = Field(
+        default=None, gt=0, description="Sequential read of the model's storage, MB/s."
+    )
+    storage_source: str = Field(default="", description="Where storage_read_mbs comes from.")
+    basis: Literal["peak", "measured"] = Field(
+        default="peak", description="Datasheet maxima or sustained measurements."
+    )
+    verified: bool = Field(default=False, description="False: figures not yet checked against the cited source.")
+
+    @model_validator(mode="after")
+    def _sources_for_optional_figures(self) -> PerformanceModel:
+        if (self.accelerator_bandwidth_gbs or self.accelerator_gflops) and not self.accelerator_source:
+            raise ValueError("accelerator figures need accelerator_source")
+        if self.storage_read_mbs and not self.storage_source:
+            raise ValueError("storage_read_mbs needs storage_source")
+        return self
+
+
 class HardwareProfile(BaseModel):
     """A target device. ``host`` is detected from this machine."""
 
@@ -65,6 +100,9 @@ class HardwareProfile(BaseModel):
     accelerator: Accelerator = Field(default_factory=Accelerator)
     power: PowerModel
     cost: CostModel
+    performance: PerformanceModel | None = Field(
+        default=None, description="Roofline figures for projecting host results onto this device."
+    )
     extends: str | None = None
     sources: list[str] = Field(default_factory=list, description="Citations for the figures above.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,18 +19,32 @@ from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
+from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
-from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
 from harness.results.published import PublishedComparison, compare_published
-from harness.results.summary import repetition_spread
+from harness.results.schema import CellStatus, RunMeta
+from harness.results.values import measured_requests
+from harness.stats import Z95, statistic_interval
 
-RAN = ("ok", "partial")
-NOT_RUN = ("failed", "skipped", "does_not_fit")
-LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
-STATUS_WHY = {"failed": "cell failed", "skipped": "cell skipped", "does_not_fit": "does not fit the profile"}
+if TYPE_CHECKING:
+    from harness.report.projections import ProjectionRow
+
+# "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
+PROJECTED = "projected"
+NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
+CAVEAT_WHAT: dict[str, str] = {
+    CellStatus.FAILED: "failed",
+    CellStatus.SKIPPED: "was skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
+STATUS_WHY: dict[str, str] = {
+    CellStatus.FAILED: "cell failed",
+    CellStatus.SKIPPED: "cell skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
 
 
 def not_run_why(status: str) -> str:
@@ -70,10 +84,11 @@ class CellView:
     fit: bool | None = None
     fit_reason: str = ""
     cost_basis: str = ""
+    projected_from: str = ""
 
     @property
     def ran(self) -> bool:
-        return self.status in RAN
+        return self.status in (CellStatus.OK, PROJECTED)
 
     @property
     def label(self) -> str:
@@ -122,7 +137,7 @@ class Caveat:
 @dataclass
 class RunView:
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
     suite_name: str
     suite_description: str
     created: str
@@ -142,77 +157,37 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    projections: list[ProjectionRow] = field(default_factory=list)
     # the authors' published scores beside ours (harness.results.published)
     published: list[PublishedComparison] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
 
-    @property
-    def profile_names(self) -> list[str]:
-        return list(dict.fromkeys(c.profile for c in self.cells))
-
 
 # -- meta ---------------------------------------------------------------------------------------
-def _suite(meta: dict[str, Any]) -> dict[str, Any]:
-    suite = meta.get("suite")
-    spec = meta.get("spec") or meta.get("suite_spec")
-    if isinstance(suite, dict):
-        return suite
-    if isinstance(spec, dict):
-        return {"name": suite or spec.get("name", ""), **spec}
-    return {"name": text(suite)}
-
-
-def _constraints(meta: dict[str, Any], suite: dict[str, Any]) -> tuple[Constraints, str]:
+def _constraints(meta: RunMeta) -> tuple[Constraints, str]:
     """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
-    raw = suite.get("constraints", meta.get("constraints"))
+    raw = meta.suite.get("constraints")
     if not isinstance(raw, dict):
         return Constraints(), "none set (no accuracy floor, latency SLO or memory budget)"
     try:
         parsed = Constraints.model_validate(raw)
     except ValidationError as exc:
         return Constraints(), f"ignored: meta.json constraints are invalid ({exc.errors()[0]['msg']})"
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    flags = (options or {}).get("constraints") or {}
-    from_cli = sorted(k for k, v in flags.items() if v is not None) if isinstance(flags, dict) else []
+    from_cli = sorted(meta.options.constraints.given())
     if from_cli:
         return parsed, f"from the suite file; set on the command line: {', '.join(from_cli)}"
     return parsed, "from the suite file"
 
 
-def _suite_tasks(meta: dict[str, Any], suite: dict[str, Any]) -> list[str]:
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    override = (options or {}).get("tasks")
-    if isinstance(override, str) and override.strip():
-        return [t.strip() for t in override.split(",") if t.strip()]
-    return [text(t) for t in suite.get("tasks") or []]
-
-
-def _by_name(value: Any) -> dict[str, dict[str, Any]]:
-    """profiles/models in meta as a dict by name, whether stored as a list or a mapping."""
-    if isinstance(value, dict):
-        return {str(k): (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()}
-    if isinstance(value, list):
-        return {str(v.get("name", i)): v for i, v in enumerate(value) if isinstance(v, dict)}
-    return {}
+def _by_name(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(v.get("name", i)): v for i, v in enumerate(records)}
 
 
 # -- tables -------------------------------------------------------------------------------------
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
-
-
-def _measured(requests: pd.DataFrame) -> pd.DataFrame:
-    """Requests that count for latency: not warm-ups, no error."""
-    if requests.empty:
-        return requests
-    keep = pd.Series(True, index=requests.index)
-    if "warmup" in requests:
-        keep &= ~requests["warmup"].fillna(False).astype(bool)
-    if "error" in requests:
-        keep &= ~requests["error"].map(lambda e: bool(text(e))).astype(bool)
-    return requests.loc[keep]
 
 
 def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
@@ -273,8 +248,6 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
 def _stderr(score: TaskScore) -> float | None:
     if score.stderr is not None:
         return score.stderr
-    if score.ci_low is not None and score.ci_high is not None:
-        return (score.ci_high - score.ci_low) / (2 * Z95)
     if score.value is not None and score.n and 0 <= score.value <= 1:
         return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
     return None
@@ -297,7 +270,7 @@ def _latency_estimate(
             return Estimate(None, missing=f"all {len(errors)} measured requests failed: {errors.iloc[0][:120]}")
         return Estimate(None, missing=f"no {column} recorded")
     p95 = float(np.percentile(values, 95))
-    ci = bootstrap_percentile_ci(values, 95, n_boot=500, seed=len(values))
+    ci = statistic_interval(values, "p95", iterations=500, seed=len(values))
     return Estimate(p95, *(ci or (None, None)))
 
 
@@ -359,16 +332,24 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
     return Estimate(None, missing="no API price for the model and no cost model for the profile")
 
 
+def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
+    """Spread of the median E2E between repetitions of a point: (max - min) / median of the
+    repetitions' medians, the largest over the cell's points; None with a single repetition."""
+    if "repetition" not in group.columns or group["e2e_s"].dropna().empty:
+        return {"e2e_s_rep_spread": None, "repetitions": 1}
+    spreads: list[float] = []
+    most = 1
+    for _, point in group.groupby(["scenario", "point"], sort=False):
+        medians = point.groupby("repetition")["e2e_s"].median().dropna()
+        most = max(most, len(medians))
+        if len(medians) > 1 and float(medians.median()) > 0:
+            spreads.append(float((medians.max() - medians.min()) / medians.median()))
+    return {"e2e_s_rep_spread": max(spreads) if spreads else None, "repetitions": float(most)}
+
+
 def _fit(cell: dict[str, Any]) -> bool | None:
-    raw = cell.get("fit")
-    if isinstance(raw, bool | np.bool_):
-        return bool(raw)
-    word = text(raw).strip().lower()
-    if word in ("yes", "true", "fits", "ok", "1"):
-        return True
-    if word in ("no", "false", "does_not_fit", "0"):
-        return False
-    return None
+    """fitcost's verdict: fits, does_not_fit or unknown."""
+    return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
 
 
 def _cells(
@@ -452,7 +433,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
         ok = group[group["_ok"]]
         warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
         errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
-        for metric in LATENCY_METRICS:
+        for metric in REQUEST_COLUMNS:
             if metric not in ok:
                 continue
             summary = summarize(ok[metric].map(clean).tolist())
@@ -493,13 +474,8 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
     notes: list[Caveat] = []
     emulated: set[str] = set()
     for c in view_cells:
-        if c.status != "ok":
-            what = {
-                "failed": "failed",
-                "skipped": "was skipped",
-                "does_not_fit": "does not fit the profile",
-                "partial": "finished only partly",
-            }.get(c.status, c.status)
+        if c.status != CellStatus.OK:
+            what = CAVEAT_WHAT.get(c.status, c.status)
             notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
@@ -561,33 +537,39 @@ def build_view(run_dir: Path) -> RunView:
     """Read a run directory into the view model."""
     store = RunStore.open(run_dir)
     meta = store.read_meta()
-    suite = _suite(meta)
-    constraints, note = _constraints(meta, suite)
-    models = _by_name(meta.get("models"))
-    profiles = _by_name(meta.get("profiles"))
+    constraints, note = _constraints(meta)
+    models = _by_name(meta.models)
+    profiles = _by_name(meta.profiles)
     cells_df = store.read_table("cells")
     requests = store.read_table("requests")
     scores_df = store.read_table("scores")
     tiers = {text(r["model"]): text(r.get("tier")) for r in _records(cells_df)}
     tiers.update({k: text(v.get("tier")) for k, v in models.items() if text(v.get("tier"))})
     scores = _score_rows(scores_df, tiers)
-    suite_tasks = _suite_tasks(meta, suite)
+    suite_tasks = (
+        meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
+    )
     tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
-    measured = _measured(requests)
+    measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-    packages = meta.get("packages") or meta.get("versions") or (host or {}).get("packages") or {}
+    packages = meta.host.get("packages") or {}
+    from harness.report.projections import caveats as projection_caveats
+    from harness.report.projections import projection_rows
+
+    projections = projection_rows(store.read_table("projections"))
+    caveats = _caveats(cells, scores, samples, set(cells_df.columns))
+    caveats += [Caveat("projected", subject, body) for subject, body in projection_caveats(projections)]
     return RunView(
         run_dir=run_dir,
         meta=meta,
-        suite_name=text(suite.get("name")) or run_dir.name,
-        suite_description=text(suite.get("description")),
-        created=text(meta.get("created") or meta.get("created_at")),
-        git_revision=text(meta.get("git_revision") or meta.get("git") or meta.get("revision")),
+        suite_name=text(meta.suite.get("name")) or run_dir.name,
+        suite_description=text(meta.suite.get("description")),
+        created=meta.created_at,
+        git_revision=text(meta.git_revision),
         constraints=constraints,
         constraints_note=note,
-        host=host or {},
+        host=meta.host,
         packages=packages if isinstance(packages, dict) else {},
         profiles=profiles,
         models=models,
@@ -595,7 +577,7 @@ def build_view(run_dir: Path) -> RunView:
         scores=scores,
         latency=_latency_rows(requests, measured),
         samples=samples,
-        caveats=_caveats(cells, scores, samples, set(cells_df.columns)),
+        caveats=caveats,
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
@@ -603,5 +585,6 @@ def build_view(run_dir: Path) -> RunView:
             {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
-        published=compare_published(meta, scores_df),
+        published=compare_published(meta.model_dump(mode="json"), scores_df),
+        projections=projections,
     )

@@ -44,6 +44,11 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
         "prefill_tps",
     ),
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
+    "projections": tuple(
+        f"{figure}{end}"
+        for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
+        for end in ("", "_low", "_high")
+    ),
 }
 _HOW = "re-run the cells with 'tierbench run --resume' or restore the file"
 
@@ -84,25 +89,3 @@ def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             shown = repr(value)[:40]
             raise UserError(f"{path}: column '{column}' row {row}: {shown} where a number belongs; {_HOW}")
     return frame
-
-
-META_TYPES: dict[str, tuple[type, ...]] = {
-    "run_id": (str,),
-    "status": (str,),
-    "suite": (dict, str),
-    "models": (list, dict),  # a list of specs, or a mapping by name (older runs)
-    "profiles": (list, dict),
-    "options": (dict,),
-    "host": (dict,),
-    "git_revision": (str, type(None)),
-}
-_TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", type(None): "null"}
-
-
-def check_meta(meta: dict[str, object], path: Path) -> dict[str, object]:
-    """``meta`` unchanged when its known fields have their JSON types; a one-line UserError otherwise."""
-    for key, types in META_TYPES.items():
-        if key in meta and not isinstance(meta[key], types):
-            expected = " or ".join(_TYPE_NAMES[t] for t in types)
-            raise UserError(f"{path}: field '{key}' is {type(meta[key]).__name__}; expected {expected}")
-    return meta

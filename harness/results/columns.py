@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-CELL_KEY = ["model", "profile"]
-
 # One row per (model, profile) cell.
 CELL_COLUMNS = [
     "cell_id",
@@ -64,6 +62,16 @@ COST_COLUMNS = [
 ]
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 CELL_COLUMNS += FITCOST_COLUMNS
+# The cell's own machine roofline, measured after its perf scenarios (harness.meters.roofline).
+ROOFLINE_COLUMNS = [
+    "roofline_threads",
+    "roofline_bandwidth_gbs",
+    "roofline_gflops",
+    "roofline_single_bandwidth_gbs",
+    "roofline_error",
+    "model_path",
+]
+CELL_COLUMNS += ROOFLINE_COLUMNS
 
 # How busy the host was while the cell ran (harness.meters.contention; docs/metrics.md), and what
 # ``tierbench run --quiet-host`` saw before it started.
@@ -123,24 +131,6 @@ SCORE_COLUMNS = [
     "reason",
 ]
 
-# samples.jsonl records: cell_id, model, profile, task, doc_id, prompt, response, target, correct,
-# score, latency_s, prompt_tokens, output_tokens.
-SAMPLE_FIELDS = [
-    "cell_id",
-    "model",
-    "profile",
-    "task",
-    "doc_id",
-    "prompt",
-    "response",
-    "target",
-    "correct",
-    "score",
-    "latency_s",
-    "prompt_tokens",
-    "output_tokens",
-]
-
 # One row per point of a load scenario (concurrency level or request rate) on a server backend.
 LOAD_COLUMNS = [
     "cell_id",
@@ -173,4 +163,50 @@ LOAD_COLUMNS = [
     "cost_usd",
 ]
 
-TABLES = ("cells", "requests", "scores", "load")
+# One row per (model, profile, scenario, point) projected from a host cell onto a profile's
+# roofline (harness.projection; docs/profiles.md). Never mixed into the measured tables.
+PROJECTION_COLUMNS = [
+    "model",
+    "tier",
+    "profile",
+    "projected_from",
+    "status",
+    "reason",
+    "not_emulated_reason",
+    "emulated_on",
+    "scenario",
+    "point",
+    "n_requests",
+    "prompt_tokens",
+    "output_tokens",
+    "compute_target",
+    "decode_bound",
+    "prefill_bound",
+    "decode_efficiency",
+    "prefill_efficiency",
+    "host_disturbed",
+    "band_low",
+    "band_high",
+    "decode_tps",
+    "decode_tps_low",
+    "decode_tps_high",
+    "prefill_tps",
+    "prefill_tps_low",
+    "prefill_tps_high",
+    "ttft_p95_s",
+    "ttft_p95_s_low",
+    "ttft_p95_s_high",
+    "e2e_p95_s",
+    "e2e_p95_s_low",
+    "e2e_p95_s_high",
+    "load_time_s",
+    "load_time_s_low",
+    "load_time_s_high",
+    "energy_per_request_j_low",
+    "energy_per_request_j_high",
+    "cost_per_1k_requests_usd_low",
+    "cost_per_1k_requests_usd_high",
+    "fit",
+    "fit_reason",
+    "basis",
+]
