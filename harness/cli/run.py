@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import refuse_plan_flags
-from harness.cli.summary_table import print_projections, print_recommendations, print_summary
+from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
@@ -54,6 +55,8 @@ class CellProgress:
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
+        elif kind == "message":
+            self.progress.console.print(terminal(f"{cell_id}: {event.get('text')}"))
         elif kind == "finished":
             status = event.get("status")
             self.progress.update(task, description=terminal(f"{cell_id}: {status}"), total=1, completed=1)
@@ -104,6 +107,18 @@ def _default_out(suite_name: str) -> Path:
 @click.option("--max-memory-mb", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
+@click.option(
+    "--quiet-host",
+    is_flag=True,
+    help="Before each cell, wait until other processes take at most 25% of its cores (see --quiet-host-wait).",
+)
+@click.option(
+    "--quiet-host-wait",
+    type=FiniteFloatRange(min=1),
+    default=120,
+    show_default=True,
+    help="Longest wait in seconds for a quiet host per cell; the cell then runs anyway and says so.",
+)
 def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
@@ -119,7 +134,9 @@ def command(**flags: Any) -> None:
         from harness.evaluation.runner import resolve_data_dir
 
         options.data_dir = str(resolve_data_dir(Path(options.data_dir)))
-    request = RunRequest.resolve(options)
+    # --quiet-host is not a plan flag: a resumed run may take it (or leave it) afresh
+    quiet_host_s = float(flags["quiet_host_wait"]) if flags["quiet_host"] else None
+    request = replace(RunRequest.resolve(options), quiet_host_s=quiet_host_s)
     _check_tasks(request.tasks)
     run_dir = resume_dir or flags["out"] or _default_out(request.suite.name)
     _run(request, run_dir, resume=resume_dir is not None, report=not flags["no_report"])
@@ -187,7 +204,9 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
         bars = CellProgress(progress)
         for spec in specs:
             bars.add(spec.cell_id)
-        executor = LocalExecutor(cell_timeout_s=request.options.cell_timeout_s, on_event=bars)
+        executor = LocalExecutor(
+            cell_timeout_s=request.options.cell_timeout_s, on_event=bars, quiet_host_s=request.quiet_host_s
+        )
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:
             outcomes = executor.run(plan, run_dir, resume=resume)
@@ -217,6 +236,7 @@ def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> N
 
     print_summary(console, build_view(run_dir))
     print_projections(console, store.read_table("projections"))
+    print_published(console, store.read_meta().model_dump(mode="json"), store.read_table("scores"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
