@@ -6,6 +6,7 @@ import dataclasses
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import refuse_plan_flags
-from harness.cli.summary_table import print_projections, print_recommendations, print_summary
+from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
@@ -60,6 +61,8 @@ class CellProgress:
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
+        elif kind == "message":
+            self.progress.console.print(terminal(f"{cell_id}: {event.get('text')}"))
         elif kind == "finished":
             status = event.get("status")
             self.progress.update(task, description=terminal(f"{name}: {status}"), total=1, completed=1)
@@ -81,10 +84,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 def _executor_factory(
     name: str, ray_address: str | None, ray_wait: float, share_nodes: bool
-) -> Callable[[float, CellProgress], Executor]:
+) -> Callable[[float, CellProgress, float | None], Executor]:
     """How cells will run; checked before the run directory exists (Ray missing is a user error)."""
     if name == "local":
-        return lambda timeout, bars: LocalExecutor(cell_timeout_s=timeout, on_event=bars)
+        return lambda timeout, bars, quiet_host_s: LocalExecutor(
+            cell_timeout_s=timeout, on_event=bars, quiet_host_s=quiet_host_s
+        )
     try:
         from harness.runner.ray_executor import RayExecutor, check_address
     except ImportError:
@@ -92,7 +97,7 @@ def _executor_factory(
             "--executor ray: Ray is not installed; pip install 'tierbench[ray]' (or pip install ray)"
         ) from None
     check_address(ray_address)
-    return lambda timeout, bars: RayExecutor(
+    return lambda timeout, bars, quiet_host_s: RayExecutor(  # nodes are quiet by placement: one cell each
         timeout, bars, address=ray_address or None, resource_wait_s=ray_wait, share_nodes=share_nodes
     )
 
@@ -147,6 +152,18 @@ def _default_out(suite_name: str) -> Path:
     show_default=True,
     help="Seconds a cell waits for a Ray node offering its resources before it is recorded as skipped.",
 )
+@click.option(
+    "--quiet-host",
+    is_flag=True,
+    help="Before each cell, wait until other processes take at most 25% of its cores (see --quiet-host-wait).",
+)
+@click.option(
+    "--quiet-host-wait",
+    type=FiniteFloatRange(min=1),
+    default=120,
+    show_default=True,
+    help="Longest wait in seconds for a quiet host per cell; the cell then runs anyway and says so.",
+)
 def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
@@ -162,7 +179,9 @@ def command(**flags: Any) -> None:
         from harness.evaluation.runner import resolve_data_dir
 
         options.data_dir = str(resolve_data_dir(Path(options.data_dir)))
-    request = RunRequest.resolve(options)
+    # --quiet-host is not a plan flag: a resumed run may take it (or leave it) afresh
+    quiet_host_s = float(flags["quiet_host_wait"]) if flags["quiet_host"] else None
+    request = replace(RunRequest.resolve(options), quiet_host_s=quiet_host_s)
     _check_tasks(request.tasks)
     run_dir = resume_dir or flags["out"] or _default_out(request.suite.name)
     make_executor = _executor_factory(
@@ -202,7 +221,7 @@ def _options(flags: dict[str, Any]) -> RunOptions:
 def _run(
     request: RunRequest,
     run_dir: Path,
-    make_executor: Callable[[float, CellProgress], Executor],
+    make_executor: Callable[[float, CellProgress, float | None], Executor],
     *,
     on_cluster: bool,
     resume: bool,
@@ -249,7 +268,7 @@ def _run(
         bars = CellProgress(progress)
         for spec in specs:
             bars.add(spec.cell_id)
-        executor = make_executor(request.options.cell_timeout_s, bars)
+        executor = make_executor(request.options.cell_timeout_s, bars, request.quiet_host_s)
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:
             outcomes = executor.run(plan, run_dir, resume=resume)
@@ -279,6 +298,7 @@ def _run(
 
     print_summary(console, build_view(run_dir))
     print_projections(console, store.read_table("projections"))
+    print_published(console, store.read_meta().model_dump(mode="json"), store.read_table("scores"))
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "

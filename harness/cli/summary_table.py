@@ -10,6 +10,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.view import CellView, RunView
@@ -74,6 +75,20 @@ def _row(view: RunView, cell: CellView) -> list[str]:
     ]
 
 
+def contention_lines(view: RunView) -> list[str]:
+    """One line per cell whose neighbours took more of its cores than the meter allows."""
+    lines = []
+    for cell in view.cells:
+        share = cell.numbers.get("host_other_cpu_share")
+        if share is not None and share > CONTENDED_SHARE:
+            lines.append(
+                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
+                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
+                "(rerun with --quiet-host)"
+            )
+    return lines
+
+
 def print_summary(console: Console, view: RunView) -> None:
     """One row per cell, then why each cell that did not complete stopped."""
     table = Table(title="tierbench results", show_lines=False, header_style="bold")
@@ -82,6 +97,8 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:
         table.add_row(*_row(view, cell))
     console.print(table)
+    for line in contention_lines(view):
+        console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup
@@ -151,3 +168,41 @@ def print_recommendations(console: Console, recommendations: Sequence[Recommenda
             f"[bold]{terminal(r.profile)}[/]: run [bold]{terminal(r.choice.model)}[/]{label}; confidence {r.confidence}"
             + (f" — {terminal('; '.join(r.confidence_notes))}" if r.confidence_notes else "")
         )
+
+
+def print_published(console: Console, meta: dict[str, Any], scores: pd.DataFrame, label: str = "") -> None:
+    """Measured scores beside the ones the models' authors published, where this run has both."""
+    from harness.results.published import TOLERANCE, compare_published
+
+    rows = compare_published(meta, scores)
+    if not rows:
+        return
+    table = Table(title=f"{label}published vs measured (agrees: within our 95% CI ± {TOLERANCE * 100:.0f} pts)")
+    for name in (
+        "model",
+        "benchmark",
+        "metric",
+        "shots",
+        "measured ±95% (n)",
+        "published",
+        "diff",
+        "verdict",
+        "source",
+    ):
+        table.add_column(name, justify="right" if name in ("shots", "published", "diff") else "left")
+    for r in rows:
+        interval = (
+            f" [{r.ci_low * 100:.1f}–{r.ci_high * 100:.1f}]" if r.ci_low is not None and r.ci_high is not None else ""
+        )
+        table.add_row(
+            terminal(f"{r.model}@{r.profile}"),
+            terminal(r.benchmark),
+            terminal(r.metric),
+            str(r.shots),
+            f"{r.measured * 100:.1f}{interval} (n={r.n})",
+            f"{r.published * 100:.1f}",
+            f"{r.difference * 100:+.1f}",
+            r.verdict,
+            terminal(f"{r.variant}: {r.source}"),
+        )
+    console.print(table)

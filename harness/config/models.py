@@ -23,6 +23,23 @@ class Prices(BaseModel):
     source: str = Field(default="", description="Where the prices come from (URL or note).")
 
 
+class PublishedScore(BaseModel):
+    """A score the model's authors published, shown beside ours (docs/tasks.md, "Published scores")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benchmark: str = Field(min_length=1, description="Our task name it corresponds to (e.g. piqa).")
+    metric: str = Field(min_length=1, description="Our metric it is compared with (acc, acc_norm, exact_match).")
+    shots: int = Field(ge=0, description="Few-shot examples the publication used.")
+    value: float = Field(ge=0, le=1, description="The published score as a fraction (66.3% -> 0.663).")
+    source: str = Field(min_length=1, description="Where it was published (URL of the model card or paper).")
+    variant: str = Field(
+        min_length=1, description="The checkpoint it was measured on (e.g. HuggingFaceTB/SmolLM2-135M-Instruct)."
+    )
+    precision: str = Field(default="", description="Weights' precision in the publication (bf16...), if stated.")
+    note: str = Field(default="", description="How the publication's prompt or metric differs from ours.")
+
+
 class ModelSpec(BaseModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
 
@@ -41,6 +58,9 @@ class ModelSpec(BaseModel):
     labels: dict[str, str] = Field(
         default_factory=dict,
         description="Facts shown beside the name in tables and the report (a ladder rung's type, bits per weight, source).",
+    )
+    published: list[PublishedScore] = Field(
+        default_factory=list, description="Scores the model's authors published, each with its source."
     )
 
     @field_validator("params")

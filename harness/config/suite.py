@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Bounds of a precision-target scenario (docs/metrics.md: HF LLM-Perf's >= 10 iterations and >= 10 s).
+DEFAULT_MIN_REQUESTS = 10
+DEFAULT_MIN_DURATION_S = 10.0
+DEFAULT_MAX_REQUESTS = 500
+
+
+@dataclass(frozen=True)
+class PrecisionBounds:
+    min_requests: int
+    min_duration_s: float
+    max_requests: int
 
 
 class PerfScenario(BaseModel):
@@ -31,6 +44,43 @@ class PerfScenario(BaseModel):
     slo_ttft_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TTFT.")
     slo_tpot_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TPOT.")
     slo_e2e_s: float | None = Field(default=None, gt=0, description="Goodput SLO on end-to-end latency.")
+    target_ci: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Grid only: sample each point until the 95% interval of its median E2E lies within "
+        "this share of the median (0.02: +-2%); 'requests' is then ignored.",
+    )
+    min_requests: int | None = Field(
+        default=None, ge=1, le=100_000, description="With target_ci: measured requests before it may stop (10)."
+    )
+    min_duration_s: float | None = Field(
+        default=None, ge=0, description="With target_ci: seconds of measuring before it may stop (10, LLM-Perf)."
+    )
+    max_requests: int | None = Field(
+        default=None, ge=1, le=100_000, description="With target_ci: stop here even if the target is not met (500)."
+    )
+
+    def precision_bounds(self) -> PrecisionBounds:
+        """The bounds of a ``target_ci`` scenario, defaults filled in (docs/metrics.md)."""
+        return PrecisionBounds(
+            min_requests=self.min_requests if self.min_requests is not None else DEFAULT_MIN_REQUESTS,
+            min_duration_s=self.min_duration_s if self.min_duration_s is not None else DEFAULT_MIN_DURATION_S,
+            max_requests=self.max_requests if self.max_requests is not None else DEFAULT_MAX_REQUESTS,
+        )
+
+    @model_validator(mode="after")
+    def _check_precision(self) -> PerfScenario:
+        given = [n for n in ("min_requests", "min_duration_s", "max_requests") if getattr(self, n) is not None]
+        if self.target_ci is None and given:
+            raise ValueError(f"{', '.join(given)} only apply with target_ci (the precision target)")
+        if self.target_ci is not None:
+            if self.kind != "grid":
+                raise ValueError("target_ci applies to kind 'grid' scenarios only")
+            bounds = self.precision_bounds()
+            if bounds.min_requests > bounds.max_requests:
+                raise ValueError(f"min_requests ({bounds.min_requests}) is above max_requests ({bounds.max_requests})")
+        return self
 
     @model_validator(mode="after")
     def _check_kind(self) -> PerfScenario:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.config.rules import GateRule, GateRules, MetricInfo
 from harness.errors import UserError
+from harness.meters.contention import CONTENDED_SHARE
 from harness.results.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
 from harness.results.schema import CellStatus
 from harness.results.snapshot import Snapshot
@@ -41,6 +42,8 @@ class RuleResult:
     verdict: Verdict
     reason: str
     measure: Measure = field(default_factory=Measure)
+    # a timing verdict withheld because a neighbour took the cell's cores: reported, never failing
+    contended: bool = False
 
     @property
     def name(self) -> str:
@@ -62,6 +65,8 @@ class GateReport:
     warnings: list[str] = field(default_factory=list)
 
     def fails(self, result: RuleResult) -> bool:
+        if result.contended:
+            return False
         if result.verdict in ("regressed", "not_comparable"):
             return True
         return result.verdict == "inconclusive" and self.settings.on_inconclusive == "fail"
@@ -285,7 +290,39 @@ def _judge_cell(
     else:
         result.measure = _measure(rule, run, base, row, match.iloc[0], settings)
         result.verdict, result.reason = judge(rule, result.measure, settings)
+        _withhold_if_contended(result, row, match.iloc[0])
     return result
+
+
+def _is_timing(info: MetricInfo) -> bool:
+    return info.source == "requests" or info.unit in ("s", "tok/s")
+
+
+def _contention(row: pd.Series) -> float | None:
+    share: Any = row.get("host_other_cpu_share")
+    try:
+        value = float(share)
+    except (TypeError, ValueError):
+        return None
+    return value if not math.isnan(value) and value > CONTENDED_SHARE else None
+
+
+def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series) -> None:
+    """A timing change measured while other processes held the cell's cores says nothing about
+    the model: the verdict becomes inconclusive with the figure, and does not fail the gate."""
+    if not _is_timing(result.info) or result.verdict not in ("regressed", "improved"):
+        return
+    sides = [(name, _contention(r)) for name, r in (("run", run_row), ("baseline", base_row))]
+    busy = [f"in the {name} other processes took {share:.0%} of its cores" for name, share in sides if share]
+    if not busy:
+        return
+    would_be = result.verdict
+    result.contended = True
+    result.verdict = "inconclusive"
+    result.reason = (
+        f"host contended ({'; '.join(busy)}; limit {CONTENDED_SHARE:.0%}), so not called {would_be} "
+        f"({result.reason}); rerun on a quiet host (tierbench run --quiet-host)"
+    )
 
 
 def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:

@@ -18,6 +18,7 @@ from harness.report.ladder import Ladder
 from harness.report.recommend import Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
+from harness.results.published import TOLERANCE
 
 # Terms the report itself introduces, next to the metric registry's definitions (harness.metrics).
 REPORT_TERMS: dict[str, str] = {
@@ -96,6 +97,7 @@ def render_html(
         charts=charts,
         comparison=comparison,
         ladders=ladders,
+        published_tolerance=TOLERANCE,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},

@@ -10,6 +10,7 @@ from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import Recommendation
 from harness.report.view import Estimate, RunView
+from harness.results.published import comparison_lines
 from harness.safetext import one_line
 
 MAX_DELTA_ROWS = 60
@@ -181,6 +182,8 @@ def render_markdown(
         lines += ["", *_ladders(ladders)]
     if comparison is not None:
         lines += ["", *_comparison(comparison)]
+    if view.published:
+        lines += ["", "### Published vs measured", ""] + [f"- {md(line)}" for line in comparison_lines(view.published)]
     if view.caveats:
         lines += ["", "### Caveats", ""] + [f"- {md(c.text)}" for c in view.caveats]
     lines += [

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
+from harness.meters.contention import CONTENDED_SHARE
 from harness.report.formatting import fmt
 from harness.report.metrics import ACCURACY, COST, MEMORY, P95_E2E, P95_TTFT, MetricInfo
 from harness.report.view import CellView
@@ -187,6 +188,10 @@ def _confidence(
     if choice.tasks_total and choice.tasks_scored < choice.tasks_total:
         notes.append(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
         weak += 1
+    share = choice.numbers.get("host_other_cpu_share")
+    if share is not None and share > CONTENDED_SHARE:
+        notes.append(f"the host was contended: other processes took {share:.0%} of {choice.model}'s cores")
+        weak += 2
     if choice.projected_from:
         notes.append(
             f"latency, energy and cost on {choice.profile} are projected from {choice.projected_from} "

@@ -17,12 +17,14 @@ from pydantic import ValidationError
 
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
+from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
+from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import CellStatus, RunMeta
 from harness.results.values import measured_requests
 from harness.stats import Z95, statistic_interval
@@ -157,6 +159,8 @@ class RunView:
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
     projections: list[ProjectionRow] = field(default_factory=list)
+    # the authors' published scores beside ours (harness.results.published)
+    published: list[PublishedComparison] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
@@ -329,6 +333,21 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
     return Estimate(None, missing="no API price for the model and no cost model for the profile")
 
 
+def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
+    """Spread of the median E2E between repetitions of a point: (max - min) / median of the
+    repetitions' medians, the largest over the cell's points; None with a single repetition."""
+    if "repetition" not in group.columns or group["e2e_s"].dropna().empty:
+        return {"e2e_s_rep_spread": None, "repetitions": 1}
+    spreads: list[float] = []
+    most = 1
+    for _, point in group.groupby(["scenario", "point"], sort=False):
+        medians = point.groupby("repetition")["e2e_s"].median().dropna()
+        most = max(most, len(medians))
+        if len(medians) > 1 and float(medians.median()) > 0:
+            spreads.append(float((medians.max() - medians.min()) / medians.median()))
+    return {"e2e_s_rep_spread": max(spreads) if spreads else None, "repetitions": float(most)}
+
+
 def _fit(cell: dict[str, Any]) -> bool | None:
     """fitcost's verdict: fits, does_not_fit or unknown."""
     return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
@@ -371,8 +390,13 @@ def _cells(
                 "slowdown_vs_host",
                 "fit_required_mb",
                 "energy_cost_per_1k_requests_usd",
+                "host_other_cpu_share",
+                "host_steal_share",
+                "cores_seen",
             )
         }
+        if not measured.empty and "cell_id" in measured.columns:
+            numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
         out.append(
             CellView(
                 model=r["model"],
@@ -430,6 +454,24 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
     return rows
 
 
+def _host_caveats(c: CellView) -> list[Caveat]:
+    """Threads used vs cores seen, and what other processes took of those cores while it ran."""
+    share, cores, threads = (c.numbers.get(k) for k in ("host_other_cpu_share", "cores_seen", "threads"))
+    if share is None or cores is None or not c.ran:
+        return []
+    steal = c.numbers.get("host_steal_share")
+    steal_text = f", steal {steal:.0%}" if steal else ""
+    used = f"{int(threads)} thread(s) on {int(cores)} core(s) seen" if threads is not None else f"{int(cores)} core(s)"
+    if share > CONTENDED_SHARE:
+        text = (
+            f"{c.label} ran contended: other processes took {share:.0%} of its cores{steal_text} "
+            f"(limit {CONTENDED_SHARE:.0%}; {used}); its latency and throughput are not the model's. "
+            "Rerun with tierbench run --quiet-host."
+        )
+        return [Caveat("contended", c.label, text)]
+    return [Caveat("host", c.label, f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
+
+
 def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
     notes: list[Caveat] = []
     emulated: set[str] = set()
@@ -455,6 +497,17 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
                     "energy",
                     c.label,
                     f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
+                )
+            )
+        notes.extend(_host_caveats(c))
+        spread, reps = c.numbers.get("e2e_s_rep_spread"), c.numbers.get("repetitions")
+        if spread is not None and reps:
+            notes.append(
+                Caveat(
+                    "repetitions",
+                    c.label,
+                    f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
+                    "(largest over its points): the spread between runs, beside the interval within one.",
                 )
             )
         errors = c.numbers.get("n_errors")
@@ -534,5 +587,6 @@ def build_view(run_dir: Path) -> RunView:
             {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
+        published=compare_published(meta.model_dump(mode="json"), scores_df),
         projections=projections,
     )

@@ -76,6 +76,20 @@ ROOFLINE_COLUMNS = [
 ]
 CELL_COLUMNS += ROOFLINE_COLUMNS
 
+# How busy the host was while the cell ran (harness.meters.contention; docs/metrics.md), and what
+# ``tierbench run --quiet-host`` saw before it started.
+CONTENTION_COLUMNS = [
+    "host_other_cpu_share",
+    "host_steal_share",
+    "cpu_freq_mhz_mean",
+    "cores_seen",
+    "contended",
+    "quiet_wait_s",
+    "quiet_busy_share",
+    "quiet_calm",
+]
+CELL_COLUMNS += CONTENTION_COLUMNS
+
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
     "cell_id",
@@ -98,6 +112,10 @@ REQUEST_COLUMNS = [
     "error",
     "scheduled_s",
     "dispatch_delay_s",
+    # on the last measured request of a grid point: why it stopped and the relative half-width of
+    # the 95% interval of its median E2E then (harness.runner.precision; docs/metrics.md)
+    "stop_reason",
+    "median_ci_rel",
 ]
 
 # One row per (cell, task, metric).

@@ -123,12 +123,19 @@ class CellResult(BaseModel):
     roofline_gflops: float | None = None
     roofline_single_bandwidth_gbs: float | None = None
     roofline_error: str | None = None
+    host_other_cpu_share: float | None = Field(
+        default=None, description="Share of the cell's cores other processes took while it ran (0-1)."
+    )
+    host_steal_share: float | None = Field(default=None, description="Steal time share of the cell's cores (0-1).")
+    cpu_freq_mhz_mean: float | None = None
+    cores_seen: int | None = Field(default=None, description="CPUs the cell's affinity let it use.")
+    contended: bool | None = Field(default=None, description="Neighbours took more than the contention threshold.")
     duration_s: float | None = None
     backend_info: dict[str, Any] = Field(default_factory=dict, description="Backend.describe(); goes to meta.json.")
 
 
 class CellOutcome(BaseModel):
-    """The parent's verdict on a cell whose worker did not finish normally (or never ran)."""
+    """The parent's verdict on a cell whose worker did not finish normally (or never ran), or what --quiet-host saw."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -141,6 +148,9 @@ class CellOutcome(BaseModel):
     limit_mechanism: str | None = None
     cpus: str | None = None
     node_id: str | None = Field(default=None, description="The Ray node the cell last ran on (--executor ray).")
+    quiet_wait_s: float | None = Field(default=None, description="--quiet-host: seconds waited before the cell.")
+    quiet_busy_share: float | None = Field(default=None, description="--quiet-host: others' last share seen.")
+    quiet_calm: bool | None = Field(default=None, description="--quiet-host: the host was calm when the cell began.")
 
 
 class OverBudget(BaseModel):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.meters.contention import wait_for_quiet
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
 from harness.results.layout import CellFiles, RunLayout
@@ -75,8 +76,12 @@ def _log_tail(path: Path, lines: int = 3) -> str:
 class LocalExecutor:
     """Runs cells in fresh subprocesses on this machine."""
 
-    def __init__(self, cell_timeout_s: float, on_event: ProgressCallback | None = None) -> None:
+    def __init__(
+        self, cell_timeout_s: float, on_event: ProgressCallback | None = None, quiet_host_s: float | None = None
+    ) -> None:
         self.cell_timeout_s = cell_timeout_s
+        # --quiet-host: wait up to this long before each cell for other processes to calm down
+        self.quiet_host_s = quiet_host_s
         self.on_event = on_event or (lambda cell, event: None)
         # how each cell ended where its worker's own result does not say; still complete when
         # run() ends by KeyboardInterrupt
@@ -111,11 +116,40 @@ class LocalExecutor:
             if previous is not None and previous.status == CellStatus.OK:
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
                 continue
+            quiet = self._wait_for_quiet(spec)
             outcome = self.run_cell(spec, files)
+            if outcome is not None and quiet:
+                outcome = outcome.model_copy(update=quiet)
+            elif outcome is None and quiet:
+                # the worker's own result stands; the outcome only carries what --quiet-host saw
+                own = read_cell_result(files)
+                if own is not None:
+                    outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
             if outcome is not None:
                 outcomes[spec.cell_id] = outcome
             finished = outcome.status if outcome is not None else CellStatus.OK
             self.on_event(spec.cell_id, {"type": "finished", "status": str(finished)})
+
+    def _wait_for_quiet(self, spec: CellSpec) -> dict[str, Any]:
+        """Under --quiet-host, wait (bounded) until others leave the cell's cores mostly idle."""
+        if self.quiet_host_s is None:
+            return {}
+        available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        cpus = available[: spec.profile.cores] if available else None
+        self.on_event(
+            spec.cell_id, {"type": "phase", "name": f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"}
+        )
+        seen = wait_for_quiet(self.quiet_host_s, cpus=cpus)
+        if not seen.calm:
+            share = f"{seen.busy_share:.0%}" if seen.busy_share is not None else "?"
+            self.on_event(
+                spec.cell_id,
+                {
+                    "type": "message",
+                    "text": f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway",
+                },
+            )
+        return seen.columns()
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
         """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands)."""

@@ -27,9 +27,21 @@ from harness.runner.cell import EXIT_OVER_BUDGET
 THREAD_VARIABLES = ("TIERBENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def cell_threads(profile: HardwareProfile) -> int:
+    """Threads a cell runs: the profile's own figure, else one per core its CPU set can give it.
+
+    A profile's core count may exceed what this process may run on (a container's cpuset, a
+    ``taskset``): more threads than usable cores make llama.cpp's threads wait on each other.
+    """
+    if profile.threads:
+        return profile.threads
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(profile.cores, usable))
+
+
 def thread_environment(profile: HardwareProfile) -> dict[str, str]:
     """Environment variables that cap the runtimes' thread pools to the profile."""
-    threads = str(profile.effective_threads)
+    threads = str(cell_threads(profile))
     return dict.fromkeys(THREAD_VARIABLES, threads)
 
 
@@ -73,7 +85,7 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
             except (ProcessLookupError, PermissionError):
                 continue  # a thread that already ended, or one we may not move
         os.sched_setaffinity(0, cpus)
-    return AppliedLimits(profile.effective_threads, cpus, profile.memory_mb, notes)
+    return AppliedLimits(cell_threads(profile), cpus, profile.memory_mb, notes)
 
 
 def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:

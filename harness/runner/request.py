@@ -28,6 +28,8 @@ class RunRequest:
     tasks: list[str]
     limit: int | None
     data_dir: Path | None
+    # --quiet-host: wait up to this long before each cell for a calm host; not recorded, not a plan flag
+    quiet_host_s: float | None = None
 
     @classmethod
     def resolve(cls, options: RunOptions) -> RunRequest:

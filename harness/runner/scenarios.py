@@ -8,6 +8,7 @@ prompt, so no request is flattered by a prefix cached from the previous one.
 
 from __future__ import annotations
 
+import math
 import time
 import zlib
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
 from harness.runner.load import Deadline
+from harness.runner.precision import median_interval, stop_reason
 
 RequestRecord = dict[str, Any]
 OnRequest = Callable[[RequestRecord], None]
@@ -35,8 +37,13 @@ def count_requests(scenarios: Iterable[PerfScenario]) -> int:
     total = 0
     for s in scenarios:
         points = len(grid_points(s)) if s.kind == "grid" else len(s.concurrency) if s.kind == "concurrency" else 1
-        total += points * s.repetitions * (s.requests + s.warmup)
+        total += points * s.repetitions * (_planned(s) + s.warmup)
     return total
+
+
+def _planned(scenario: PerfScenario) -> int:
+    """Measured requests a point may take: its count, or its cap under a precision target."""
+    return scenario.precision_bounds().max_requests if scenario.target_ci is not None else scenario.requests
 
 
 def run_grid(
@@ -46,19 +53,33 @@ def run_grid(
     seed: int,
     on_request: OnRequest,
     done: set[tuple[str, str, int, int]] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> None:
-    """Single-stream requests over the grid, bounded by count and ``max_duration_s``."""
+    """Single-stream requests over the grid, bounded by count (or a precision target) and time.
+
+    The last measured request of each point and repetition carries ``stop_reason`` (why the point
+    stopped: ``requests``, ``target_met``, ``max_requests``, ``max_duration``) and ``median_ci_rel``
+    (the relative half-width of the 95% interval of the point's median E2E at that moment).
+    """
     done = done or set()
-    started = time.monotonic()
+    started = clock()
     for prompt_tokens, output_tokens in grid_points(scenario):
         point = f"pp{prompt_tokens}/tg{output_tokens}"
         for repetition in range(scenario.repetitions):
-            for index in range(scenario.warmup + scenario.requests):
+            e2e: list[float] = []
+            attempted = 0
+            first_measured: float | None = None
+            index = 0
+            while index < scenario.warmup + _planned(scenario):
                 key = (scenario.name, point, repetition, index)
                 if key in done:
+                    index += 1
                     continue
-                if time.monotonic() - started > scenario.max_duration_s:
+                if clock() - started > scenario.max_duration_s:
                     return
+                warmup = index < scenario.warmup
+                if not warmup and first_measured is None:
+                    first_measured = clock()
                 prompt_seed = zlib.crc32(
                     repr((seed, scenario.name, prompt_tokens, output_tokens, repetition, index)).encode()
                 )
@@ -68,9 +89,23 @@ def run_grid(
                 timing = timed_generate(
                     bounded,
                     GenerationRequest(prompt=prompt, max_tokens=output_tokens, ignore_eos=True, seed=seed),
+                    clock=clock,
                 )
                 row = timing.row()
                 row.pop("itl_s", None)
+                reason: str | None = None
+                ci_rel: float | None = None
+                if not warmup:
+                    attempted += 1
+                    if row.get("e2e_s") is not None and not row.get("error"):
+                        e2e.append(float(row["e2e_s"]))
+                    now = clock()
+                    assert first_measured is not None
+                    reason = stop_reason(scenario, e2e, attempted, now - first_measured, now - started)
+                    if reason is None and attempted >= _planned(scenario):
+                        reason = "max_requests" if scenario.target_ci is not None else "requests"
+                    if reason is not None:
+                        ci_rel = median_interval(e2e).rel_halfwidth
                 on_request(
                     {
                         **row,
@@ -78,13 +113,20 @@ def run_grid(
                         "point": point,
                         "repetition": repetition,
                         "index": index,
-                        "warmup": index < scenario.warmup,
+                        "warmup": warmup,
                         "concurrency": 1,
                         "itl_s": timing.itl_s,
                         "scheduled_s": None,
                         "dispatch_delay_s": None,
+                        "stop_reason": reason,
+                        "median_ci_rel": ci_rel if ci_rel is None or math.isfinite(ci_rel) else None,
                     }
                 )
+                if reason == "max_duration":
+                    return
+                if reason is not None:
+                    break
+                index += 1
 
 
 def run_scenario(
@@ -98,7 +140,9 @@ def run_scenario(
     """Dispatch on the scenario kind; load scenarios (concurrency, rate) need a server backend."""
     if scenario.kind == "grid":
         run_grid(backend, scenario, seed=seed, on_request=on_request, done=done)
-        return None
+        # a precision-target scenario is resumed whole (its stopping rule needs every request):
+        # this record marks it finished; it adds no row to the load table
+        return {"scenario": scenario.name, "kind": "grid"} if scenario.target_ci is not None else None
     from harness.runner.load import run_load_scenario
 
     summary: dict[str, Any] = run_load_scenario(backend, scenario, seed=seed, on_request=on_request)

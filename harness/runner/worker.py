@@ -24,6 +24,7 @@ from typing import Any
 from harness.backends.base import Backend
 from harness.backends.registry import create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
+from harness.meters.contention import ContentionMeter
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
@@ -122,9 +123,10 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
-        if scenario.kind != "grid":
+        if scenario.kind != "grid" or scenario.target_ci is not None:
             _drop_partial_scenario(files, scenario.name)
-        summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=done)
+        fresh = scenario.kind != "grid" or scenario.target_ci is not None  # run again whole
+        summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
 
@@ -182,7 +184,8 @@ def run_cell(spec: CellSpec) -> CellResult:
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
-    with MemorySampler(on_sample=watchdog) as memory:
+    contention = ContentionMeter()  # after the limits: it watches the CPUs the cell was given
+    with MemorySampler(on_sample=watchdog) as memory, contention:
         meter.start()
         try:
             backend = create_backend(spec.model)
@@ -235,6 +238,7 @@ def run_cell(spec: CellSpec) -> CellResult:
             "peak_file_mb": peak.peak_file_mb,
             **reading.columns(),
             **gpu_memory().columns(),
+            **contention.result.columns(),
             "cpu_time_s": _cpu_time_s(),
             "duration_s": time.time() - started,
             "notes": "; ".join(notes),

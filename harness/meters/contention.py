@@ -1,0 +1,228 @@
+"""How busy the host was around a cell: CPU taken by other processes, steal time, clock speed.
+
+A latency figure measured while a neighbour held a core is not the model's latency (llama.cpp's
+worker threads spin on a barrier when one core is taken away; FIELD_NOTES measured ~10x slower
+scoring beside one busy process). The meter reads the kernel's per-CPU counters in /proc/stat
+for the CPUs the cell may run on, subtracts the CPU time of the cell's own process tree (psutil),
+and calls what is left the neighbours' share of the cores the cell was given. Steal time (a
+hypervisor running another guest on our vCPU) is reported apart. A cell whose neighbours took
+more than ``CONTENDED_SHARE`` of its cores is flagged ``contended``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+PROC_STAT = Path("/proc/stat")
+# Share of the cell's cores that other processes may take before the cell is flagged.
+CONTENDED_SHARE = 0.25
+# Ticks of /proc/stat that count as a CPU being busy (steal is reported apart; guest is inside user).
+_BUSY_FIELDS = (0, 1, 2, 5, 6)  # user, nice, system, irq, softirq
+_STEAL_FIELD = 7
+
+
+def cell_cpus() -> list[int]:
+    """The CPUs this process may run on (its affinity), or every CPU where that is not known."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class CpuTicks:
+    """Seconds of busy, steal and total time summed over a set of CPUs."""
+
+    busy_s: float
+    steal_s: float
+    total_s: float
+
+
+def read_ticks(cpus: list[int], stat: Path = PROC_STAT) -> CpuTicks | None:
+    """Busy/steal/total seconds of ``cpus`` from /proc/stat; None where it cannot be read."""
+    try:
+        lines = stat.read_text().splitlines()
+    except OSError:
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    wanted = {f"cpu{n}" for n in cpus}
+    busy = steal = total = 0
+    found = False
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if name not in wanted:
+            continue
+        values = [int(v) for v in rest.split()]
+        found = True
+        busy += sum(values[i] for i in _BUSY_FIELDS if i < len(values))
+        steal += values[_STEAL_FIELD] if len(values) > _STEAL_FIELD else 0
+        # guest time is already inside user; the first 8 fields are the whole of the CPU's time
+        total += sum(values[:8])
+    return CpuTicks(busy / hz, steal / hz, total / hz) if found else None
+
+
+def tree_cpu_s(process: psutil.Process) -> float:
+    """CPU seconds of ``process`` and its live children (and children it already waited for)."""
+    total = 0.0
+    try:
+        times = process.cpu_times()
+        total += times.user + times.system + times.children_user + times.children_system
+        children = process.children(recursive=True)
+    except psutil.Error:
+        return total
+    for child in children:
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_freq_mhz(cpus: list[int]) -> float | None:
+    """Mean current clock of ``cpus`` in MHz where the kernel exposes it, else None."""
+    try:
+        freqs = psutil.cpu_freq(percpu=True)
+    except (OSError, NotImplementedError, AttributeError):
+        return None
+    values = [freqs[n].current for n in cpus if n < len(freqs) and freqs[n].current > 0]
+    return sum(values) / len(values) if values else None
+
+
+@dataclass
+class ContentionResult:
+    """What the neighbours took while the cell ran (shares of the cell's cores, 0-1)."""
+
+    other_cpu_share: float | None
+    steal_share: float | None
+    cpu_freq_mhz_mean: float | None
+    cores: int
+    threshold: float = CONTENDED_SHARE
+
+    @property
+    def contended(self) -> bool:
+        return self.other_cpu_share is not None and self.other_cpu_share > self.threshold
+
+    def columns(self) -> dict[str, float | bool | int | None]:
+        return {
+            "host_other_cpu_share": self.other_cpu_share,
+            "host_steal_share": self.steal_share,
+            "cpu_freq_mhz_mean": self.cpu_freq_mhz_mean,
+            "cores_seen": self.cores,
+            "contended": self.contended,
+        }
+
+
+class ContentionMeter:
+    """``with ContentionMeter() as m: ...`` then ``m.result``: the neighbours' share over the block.
+
+    The share comes from counters read at both ends, so it is exact for the whole block; a thread
+    only samples the clock speed (every ``interval_s``) for its mean.
+    """
+
+    def __init__(
+        self, cpus: list[int] | None = None, interval_s: float = 0.5, threshold: float = CONTENDED_SHARE
+    ) -> None:
+        self.cpus = cpus if cpus is not None else cell_cpus()
+        self.interval_s = interval_s
+        self.threshold = threshold
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._freqs: list[float] = []
+        self._start: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
+        self._end: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
+
+    def _snapshot(self) -> tuple[CpuTicks | None, float, float]:
+        return read_ticks(self.cpus), tree_cpu_s(self._process), time.monotonic()
+
+    def _sample_freq(self) -> None:
+        freq = cpu_freq_mhz(self.cpus)
+        if freq is not None:
+            self._freqs.append(freq)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample_freq()
+
+    def __enter__(self) -> ContentionMeter:
+        self._start = self._snapshot()
+        self._sample_freq()
+        self._thread = threading.Thread(target=self._run, name="contention-meter", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        self._end = self._snapshot()
+
+    @property
+    def result(self) -> ContentionResult:
+        return share_between(self._start, self._end, len(self.cpus), self._freqs, self.threshold)
+
+
+def share_between(
+    start: tuple[CpuTicks | None, float, float],
+    end: tuple[CpuTicks | None, float, float],
+    cores: int,
+    freqs: list[float],
+    threshold: float = CONTENDED_SHARE,
+) -> ContentionResult:
+    """Neighbours' share of ``cores`` between two (ticks, own CPU s, monotonic s) snapshots."""
+    (t0, own0, _), (t1, own1, _) = start, end
+    freq = sum(freqs) / len(freqs) if freqs else None
+    if t0 is None or t1 is None or t1.total_s <= t0.total_s:
+        return ContentionResult(None, None, freq, cores, threshold)
+    # the kernel's own total (busy + idle) of these CPUs is the capacity: no wall-clock skew
+    capacity = t1.total_s - t0.total_s
+    others = (t1.busy_s - t0.busy_s) - (own1 - own0)
+    steal = t1.steal_s - t0.steal_s
+    return ContentionResult(
+        other_cpu_share=min(1.0, max(0.0, others / capacity)),
+        steal_share=min(1.0, max(0.0, steal / capacity)),
+        cpu_freq_mhz_mean=freq,
+        cores=cores,
+        threshold=threshold,
+    )
+
+
+def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> float | None:
+    """Share of ``cpus`` that other processes kept busy over ``window_s`` (this process excluded)."""
+    meter = ContentionMeter(cpus, interval_s=window_s * 2)
+    with meter:
+        time.sleep(window_s)
+    return meter.result.other_cpu_share
+
+
+@dataclass
+class QuietWait:
+    """What ``--quiet-host`` saw before a cell: how long it waited and the last busy share."""
+
+    waited_s: float
+    busy_share: float | None
+    calm: bool
+
+    def columns(self) -> dict[str, float | bool | None]:
+        return {"quiet_wait_s": self.waited_s, "quiet_busy_share": self.busy_share, "quiet_calm": self.calm}
+
+
+def wait_for_quiet(
+    max_wait_s: float, threshold: float = CONTENDED_SHARE, cpus: list[int] | None = None, window_s: float = 1.0
+) -> QuietWait:
+    """Sample the host until other processes take at most ``threshold`` of ``cpus``, or give up."""
+    started = time.monotonic()
+    share = host_busy_share(cpus, window_s)
+    while share is not None and share > threshold and time.monotonic() - started < max_wait_s:
+        share = host_busy_share(cpus, window_s)
+    calm = share is None or share <= threshold
+    return QuietWait(time.monotonic() - started, share, calm)
