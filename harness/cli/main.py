@@ -12,7 +12,7 @@ from harness import __version__
 from harness.errors import UserError
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
-COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline")
+COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline", "cascade")
 
 
 class TierbenchGroup(click.Group):
