@@ -57,7 +57,8 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _correct(value: Any) -> bool | None:
+def correct_value(value: Any) -> bool | None:
+    """A sample's correctness as a bool (a score of at least 0.5 counts as correct), None when absent."""
     if isinstance(value, bool):
         return value
     number = finite_or_none(value)
@@ -152,7 +153,7 @@ def join_items(
             excluded[f"not answered by {', '.join(missing)}"] += 1
             continue
         present = [r for r in records if r is not None]
-        correct = [_correct(r.get("correct")) for r in present]
+        correct = [correct_value(r.get("correct")) for r in present]
         if any(c is None for c in correct):
             excluded["no correctness recorded"] += 1
             continue

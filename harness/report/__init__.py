@@ -18,6 +18,7 @@ class ReportPaths:
 
 def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     """Write RUN/report.html and RUN/report.md (with deltas against ``baseline`` when given)."""
+    from harness.report.cascade import build_cascade_section
     from harness.report.charts import all_charts
     from harness.report.compare import compare_views
     from harness.report.html import render_html
@@ -29,7 +30,8 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     comparison = compare_views(view, build_view(baseline)) if baseline is not None else None
     recommendations = recommend(view.cells, view.constraints)
     charts = all_charts(view.cells, view.scores)
+    cascade = build_cascade_section(run_dir, view.constraints)
     paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
-    atomic_write_bytes(paths.html, render_html(view, recommendations, charts, comparison).encode("utf-8"))
-    atomic_write_bytes(paths.markdown, render_markdown(view, recommendations, comparison).encode("utf-8"))
+    atomic_write_bytes(paths.html, render_html(view, recommendations, charts, comparison, cascade).encode("utf-8"))
+    atomic_write_bytes(paths.markdown, render_markdown(view, recommendations, comparison, cascade).encode("utf-8"))
     return paths

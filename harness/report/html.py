@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness import __version__
 from harness.config.models import TIER_ORDER
 from harness.meters.glossary import GLOSSARY
+from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
@@ -26,6 +27,8 @@ REPORT_TERMS: dict[str, str] = {
     "cost_per_1k_requests_usd": "What 1,000 requests cost: API list prices for API models, the profile's hourly and electricity prices for local models.",
     "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
+    "cascade": "Cheapest tier first; an item escalates to the next tier when its confidence is below that tier's threshold, and every tier tried is paid. Replayed from the tiers' own samples (docs/cascade.md).",
+    "PGR / APGR / CPT": "Performance gap recovered (share of the last tier's accuracy gain over the first), its average over the curve, and the share of requests reaching the last tier needed to recover 50% / 80% of the gap (RouteLLM's definitions).",
     "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. Accuracy: McNemar's exact test on paired items, else a two-proportion z-test; latency: bootstrap CI of the ratio.",
 }
 WIDE_CHARTS = ("tier-scaling", "per-task")
@@ -80,7 +83,11 @@ def _run_items(view: RunView) -> list[tuple[str, str]]:
 
 
 def render_html(
-    view: RunView, recommendations: Sequence[Recommendation], charts: Sequence[Chart], comparison: Comparison | None
+    view: RunView,
+    recommendations: Sequence[Recommendation],
+    charts: Sequence[Chart],
+    comparison: Comparison | None,
+    cascade: CascadeSection | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.host.items() if k != "packages"}
@@ -89,6 +96,9 @@ def render_html(
         recommendations=recommendations,
         charts=charts,
         comparison=comparison,
+        cascade=cascade,
+        cascade_figure=figure_text,
+        cascade_excluded=excluded_text,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},
