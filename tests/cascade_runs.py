@@ -33,17 +33,20 @@ def make_cascade_run(
     constraints: dict[str, Any] | None = None,
     extra_cells: list[dict[str, Any]] | None = None,
     extra_samples: list[dict[str, Any]] | None = None,
+    extra_models: list[dict[str, Any]] | None = None,
+    tiers: list[tuple[Any, ...]] | None = None,
 ) -> Path:
     """A run of nano, mini and full on ``n`` items per task where confidence predicts nano's and mini's errors.
 
     ``missing`` drops that many items (the first ones) from a model's samples.
     """
     rng = np.random.default_rng(seed)
+    tiers = tiers or TIERS
     store = RunStore.create(root)
     store.write_meta(
         {
             "suite": {"name": "cascade-test", "tasks": list(tasks), "constraints": constraints or {}},
-            "models": [{"name": m, "tier": t, "backend": b} for m, _, t, b, *_ in TIERS],
+            "models": [{"name": m, "tier": t, "backend": b} for m, _, t, b, *_ in tiers] + (extra_models or []),
         }
     )
     cells = [
@@ -59,15 +62,16 @@ def make_cascade_run(
             "seconds_per_request": seconds,
             "energy_source": "estimate" if energy is not None else "none",
         }
-        for m, p, t, b, cost, energy, seconds in TIERS
+        for m, p, t, b, cost, energy, seconds in tiers
     ]
     store.write_table("cells", pd.DataFrame(cells + (extra_cells or [])))
     records: list[dict[str, Any]] = []
     skill = {"nano": 0.55, "mini": 0.7, "full": 0.9}
+    # per item, each model's correctness depends on the item's difficulty; nano's confidence tracks it
     for task in tasks:
         for i in range(n):
             difficulty = rng.uniform()
-            for model, profile, *_ in TIERS:
+            for model, profile, *_ in tiers:
                 if missing and i < missing.get(model, 0):
                     continue
                 right = bool(rng.uniform() < skill[model] * (1.2 - 0.4 * difficulty))
@@ -79,7 +83,9 @@ def make_cascade_run(
                     "task": task,
                     "doc_id": i,
                     "correct": right,
-                    "latency_s": {"nano": 0.1, "mini": 0.3, "full": 1.0}[model] * (1 + rng.uniform()),
+                    "latency_s": {"nano": 0.1, "mini": 0.3, "full": 1.0}[model]
+                    * (1 + rng.uniform())
+                    * (3 if profile != "host" else 1),
                 }
                 if confidence:
                     record["confidence"] = {"mc_margin": margin, "mc_margin_norm": None}
