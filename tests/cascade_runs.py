@@ -88,6 +88,9 @@ def make_cascade_run(
                     * (3 if profile != "host" else 1),
                 }
                 if confidence:
+                    # two choices whose softmax probabilities differ by the margin, as part A writes them
+                    best, other = (1 + margin) / 2, (1 - margin) / 2
+                    record["choice_loglik"] = [float(np.log(best)), float(np.log(max(other, 1e-9)))]
                     record["confidence"] = {"mc_margin": margin, "mc_margin_norm": None}
                 records.append(record)
     store.write_samples(records + (extra_samples or []))

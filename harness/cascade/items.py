@@ -137,15 +137,18 @@ def _confidence(record: dict[str, Any], signal: str) -> float | None:
 
 
 def join_items(
-    by_cell: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]], steps: list[Step], signal: str, where: str
+    by_cell: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]], steps: list[Step], signal: str | None, where: str
 ) -> ItemTable:
-    """Aligned arrays of the items every tier answered; the rest counted by reason in ``excluded``."""
+    """Aligned arrays of the items every tier answered; the rest counted by reason in ``excluded``.
+
+    With ``signal`` None no item is left out for want of a signal (confidence is then all NaN).
+    """
     k = len(steps)
     all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
     rows: list[tuple[list[bool], list[float], list[float], list[float]]] = []
-    uses_check = signal in SIGNALS and SIGNALS[signal].extra_cost
+    uses_check = signal is not None and signal in SIGNALS and SIGNALS[signal].extra_cost
     for key in all_keys:
         records = [by_cell[step.key].get(key) for step in steps]
         missing = [steps[i].model for i, r in enumerate(records) if r is None]
@@ -157,8 +160,8 @@ def join_items(
         if any(c is None for c in correct):
             excluded["no correctness recorded"] += 1
             continue
-        conf = [_confidence(r, signal) for r in present]
-        if any(c is None for c in conf[:-1]):
+        conf = [_confidence(r, signal) if signal is not None else None for r in present]
+        if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue
         latency = [finite_or_none(r.get("latency_s")) for r in present]
