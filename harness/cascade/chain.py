@@ -35,10 +35,6 @@ class Step:
     energy_source: str
 
     @property
-    def label(self) -> str:
-        return self.model
-
-    @property
     def key(self) -> tuple[str, str]:
         return (self.model, self.profile)
 

@@ -142,7 +142,8 @@ def select_steps(run_dir: Path, config: ReplayConfig) -> list[Step]:
     if len(steps) < 2:
         names = ", ".join(s.model for s in steps) or "none"
         raise UserError(
-            f"{run_dir}: a cascade needs two tiers that ran on one profile (local tiers here: {names}); pass --chain"
+            f"{run_dir}: a cascade needs two local tiers that ran on one profile (here: {names}); "
+            "name a chain with tierbench cascade RUN --chain"
         )
     return steps
 

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import click
 
-from harness.errors import UserError
-
 
 def _value(value: object) -> float | None:
     """A finite number from a table cell (pandas turns None into NaN), else None."""
@@ -69,8 +67,6 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
 
     from harness.cascade import ReplayConfig, replay_run, write_outputs
 
-    if points < 3:
-        raise UserError(f"--thresholds {points}: the sweep needs at least 3 points")
     result = replay_run(run_dir, ReplayConfig(chain=chain, signal=signal, seed=seed, points=points, profile=profile))
     frame = result.frame()
     summary = result.summary
