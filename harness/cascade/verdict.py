@@ -35,6 +35,8 @@ class Goal:
     def from_meta(cls, meta: dict[str, Any]) -> Goal:
         """The constraints recorded in meta.json's suite (defaults when absent or invalid)."""
         suite = meta.get("suite")
+        if not isinstance(suite, dict):
+            suite = meta.get("spec") or meta.get("suite_spec")
         raw = suite.get("constraints") if isinstance(suite, dict) else meta.get("constraints")
         try:
             return cls.of(Constraints.model_validate(raw)) if isinstance(raw, dict) else cls()
