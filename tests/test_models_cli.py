@@ -56,8 +56,27 @@ def test_user_catalog_is_merged_and_each_model_says_why(tmp_path: Path) -> None:
     assert "unknown backend 'not-installed'" in str(rows["plugin"]["reason"])
     assert rows["cloud"]["prices"] == {"input_per_mtok": 1.25, "output_per_mtok": 10.0, "source": ""}
     assert [row["tier"] for row in rows.values()] == sorted(
-        (row["tier"] for row in rows.values()), key=["nano", "mini", "full"].index
+        (row["tier"] for row in rows.values()), key=["nano", "mini", "full", "hybrid"].index
     )
+    # the default cascade chains the replaced nano: it says which tier stops it
+    assert rows["nano-mini"]["runnable"] is False
+    assert rows["nano-mini"]["reason"] == "chain tier 'nano' cannot run: model file not found: /nowhere/nano.gguf"
+
+
+def test_a_runnable_cascade_says_what_it_chains_and_a_bad_chain_is_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["models", "list", "--json"], env={"OPENAI_API_KEY": ""})
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert rows["nano-mini"]["tier"] == "hybrid" and rows["nano-mini"]["backend"] == "cascade"
+    if rows["nano"]["runnable"] and rows["mini"]["runnable"]:
+        assert str(rows["nano-mini"]["reason"]).startswith("ready: nano -> mini (multiple_choice: stay when mc_margin")
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "models:\n  - {name: c, tier: hybrid, backend: cascade, params: {chain: [nano, nope], signal: mc_margin, threshold: 0.2}}\n"
+    )
+    result = CliRunner().invoke(cli, ["models", "list", "--catalog", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}: model 'c' params.chain names unknown model 'nope'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_table_output_and_help(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from servers.llama_server import llama_server  # noqa: F401  (fixture)
 
-from harness.backends.base import Backend, GenerationRequest
+from harness.backends.base import Backend, GenerationRequest, StreamUsage
 from harness.backends.registry import create_backend
 from harness.catalog import default_catalog
 from harness.config.models import ModelSpec
@@ -94,3 +94,20 @@ def test_latency_agrees_with_in_process_within_http_overhead(
     print(f"\nnano in-process vs over HTTP (best of 3): {best}")
     assert best["http"]["ttft_s"] - best["in-process"]["ttft_s"] < 0.5, best
     assert 0.33 < best["http"]["decode_tps"] / best["in-process"]["decode_tps"] < 3.0, best
+
+
+@pytest.mark.parametrize(("api", "chat"), [("completions", False), ("chat", True)])
+def test_token_logprobs_over_http_match_in_process(
+    llama_server: str,  # noqa: F811
+    local_nano: Backend,
+    api: str,
+    chat: bool,
+) -> None:
+    remote = http_nano(llama_server, api)
+    request = GenerationRequest(prompt="The capital of France is", max_tokens=6, chat=chat, logprobs=True)
+    remote_usage, local_usage = StreamUsage(), StreamUsage()
+    over_http = timed_generate(remote, request, usage=remote_usage)
+    in_process = timed_generate(local_nano, request, usage=local_usage)
+    assert over_http.error is None and over_http.text == in_process.text
+    assert remote_usage.token_logprobs is not None and local_usage.token_logprobs is not None
+    assert remote_usage.token_logprobs == pytest.approx(local_usage.token_logprobs, abs=1e-2)

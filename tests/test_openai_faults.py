@@ -67,6 +67,23 @@ def test_stream_uses_server_usage_and_sends_the_key(server: tuple[str, FaultStat
     assert SECRET not in repr(backend.describe())
 
 
+def test_an_endpoint_without_logprobs_records_none_and_perf_requests_never_ask(server: tuple[str, FaultState]) -> None:
+    url, state = server
+    backend = make(url)
+    backend.load()
+    usage = StreamUsage()
+    assert (
+        timed_generate(backend, GenerationRequest(prompt="hi", max_tokens=4, logprobs=True), usage=usage).error is None
+    )
+    assert usage.token_logprobs is None  # this server sends none: missing, never invented
+    assert state.requests[-1]["body"]["logprobs"] is True and state.requests[-1]["body"]["top_logprobs"] == 1
+    assert timed_generate(backend, REQUEST).error is None and "logprobs" not in state.requests[-1]["body"]
+    off = make(url, logprobs=False)
+    off.load()
+    assert timed_generate(off, GenerationRequest(prompt="hi", max_tokens=4, logprobs=True)).error is None
+    assert "logprobs" not in state.requests[-1]["body"]
+
+
 def test_gpt5_style_request_fields(server: tuple[str, FaultState]) -> None:
     url, state = server
     backend = make(url, max_tokens_field="max_completion_tokens", send_temperature=False)

@@ -86,3 +86,17 @@ def test_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     backend = create_backend(spec(**NANO))
     with pytest.raises(MissingDependency, match=r"pip install 'tierbench\[hf\]'"):
         backend.load()
+
+
+@pytest.mark.slow
+def test_generated_token_logprobs_are_the_logits_of_the_answer(nano_hf: TransformersBackend) -> None:
+    from harness.backends.base import StreamUsage
+
+    prompt = "The capital of France is"
+    usage = StreamUsage()
+    timing = timed_generate(nano_hf, GenerationRequest(prompt=prompt, max_tokens=5, logprobs=True), usage=usage)
+    assert timing.error is None and usage.token_logprobs is not None
+    assert len(usage.token_logprobs) == timing.output_tokens == 5
+    # the same answer scored by a fresh forward pass over prompt + answer
+    ((total, greedy),) = nano_hf.loglikelihood([(prompt, timing.text)])
+    assert greedy and sum(usage.token_logprobs) == pytest.approx(total, abs=1e-3)

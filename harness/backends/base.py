@@ -25,6 +25,7 @@ class GenerationRequest:
     chat: bool = False
     ignore_eos: bool = False
     seed: int = 0
+    logprobs: bool = False  # evaluation asks for them (confidence signals); perf requests never do
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class StreamUsage:
     source: TokenCountSource = "backend"
     finish_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # natural-log probability of each generated token, filled only when the request asked for
+    # ``logprobs`` and the runtime can give them (None: not asked, or not available)
+    token_logprobs: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,31 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release resources."""
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """Every log-likelihood request of one item (a multiple-choice document's choices, in order)."""
+
+    pairs: list[tuple[str, str]]
+    choice_lengths: list[int] | None = None  # characters per choice, as lm-eval's acc_norm counts them
+
+
+@dataclass(frozen=True)
+class ItemScores:
+    """Log-likelihoods of one item's requests (in order) and what a composite backend did for it."""
+
+    results: list[tuple[float, bool]]
+    trace: dict[str, Any] | None = None  # extra sample fields, e.g. which cascade tier answered
+
+
+@runtime_checkable
+class ItemScoringBackend(Protocol):
+    """A backend that must see every request of one item together (a cascade decides per item).
+
+    The lm-eval adapter hands such a backend whole items (all choices of one document) instead
+    of loose request chunks; every other backend gets ``loglikelihood`` as before.
+    """
+
+    def loglikelihood_items(self, items: Sequence[ItemRequest]) -> list[ItemScores]:
+        """For each item, its requests' (log P(continuation | context), greedy) and a trace."""

@@ -209,6 +209,8 @@ class LlamaCppBackend:
         import llama_cpp
 
         vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        logprobs: list[float] | None = [] if request.logprobs else None
+        n_vocab = int(llm.n_vocab())
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         produced = 0
         text_so_far = ""
@@ -228,6 +230,8 @@ class LlamaCppBackend:
                 usage.finish_reason = "stop"
                 break
             produced += 1
+            if logprobs is not None:  # evaluation only: perf requests never pay for this
+                logprobs.append(_sampled_logprob(llm._ctx.ctx, n_vocab, int(token)))
             piece = decoder.decode(bytes(llm.detokenize([token], prev_tokens=None)))
             text_so_far += piece
             stop_at = _find_stop(text_so_far, request.stop, emitted)
@@ -248,6 +252,7 @@ class LlamaCppBackend:
         if emitted < len(text_so_far):  # flush text held back for stop matching
             yield Chunk(text_so_far[emitted:], 0)
         usage.output_tokens = produced
+        usage.token_logprobs = logprobs
 
     # -- scoring ------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
@@ -278,6 +283,19 @@ class LlamaCppBackend:
             info["n_threads"] = self._llm.n_threads if hasattr(self._llm, "n_threads") else None
             info["model_arch"] = self._llm.metadata.get("general.architecture")
         return info
+
+
+def _sampled_logprob(ctx: Any, n_vocab: int, token: int) -> float:
+    """log softmax of the logits the sampler just used (the model's own distribution, temperature 1)."""
+    import ctypes
+
+    import llama_cpp
+    import numpy as np
+
+    pointer = ctypes.cast(llama_cpp.llama_get_logits_ith(ctx, -1), ctypes.POINTER(ctypes.c_float))
+    row = np.ctypeslib.as_array(pointer, shape=(n_vocab,))
+    top = float(row.max())
+    return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
 
 
 def _find_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:

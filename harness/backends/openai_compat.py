@@ -64,6 +64,11 @@ class OpenAIParams(BaseModel):
     )
     send_temperature: bool = Field(default=True, description="False for models that reject a temperature.")
     send_seed: bool = True
+    logprobs: bool = Field(
+        default=True,
+        description="Ask for token log-probabilities on evaluation requests (confidence signals); false for "
+        "endpoints that reject the field (OpenAI's reasoning models). Perf requests never ask.",
+    )
     timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one whole request.")
     stall_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence allowed mid-stream.")
     connect_timeout_s: float = Field(default=10.0, gt=0)
@@ -258,6 +263,8 @@ class OpenAICompatBackend:
             body["seed"] = request.seed
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.logprobs and p.logprobs:
+            body.update({"logprobs": True, "top_logprobs": 1} if "messages" in body else {"logprobs": 1})
         body.update(p.extra_body)
         return path, body
 
@@ -309,6 +316,7 @@ class OpenAICompatBackend:
             server_usage: dict[str, Any] | None = None
             finish = ""
             done = False
+            logprobs: list[float] | None = None  # stays None when the endpoint sends none
             try:
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
@@ -325,6 +333,8 @@ class OpenAICompatBackend:
                         server_usage = event["usage"]
                     text, reason = _choice_delta(event, chat)
                     finish = reason or finish
+                    if request.logprobs:
+                        logprobs = _choice_logprobs(event, chat, logprobs)
                     if text:
                         chunks += 1
                         parts.append(text)
@@ -339,6 +349,7 @@ class OpenAICompatBackend:
                 how = "sent [DONE]" if done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
         usage.finish_reason = finish
+        usage.token_logprobs = logprobs
         self._fill_usage(usage, request, server_usage, "".join(parts), chunks)
 
     def _fill_usage(
@@ -427,6 +438,26 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str]:
     else:
         text = choice.get("text")
     return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or "")
+
+
+def _choice_logprobs(event: dict[str, Any], chat: bool, so_far: list[float] | None) -> list[float] | None:
+    """``so_far`` extended with the token log-probabilities of one stream event, where it has any.
+
+    Completions carry ``logprobs.token_logprobs`` (a list of floats); chat carries
+    ``logprobs.content`` (a list of {token, logprob}). Nothing found leaves ``so_far`` as it was.
+    """
+    choices = event.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
+    block = choice.get("logprobs")
+    if not isinstance(block, dict):
+        return so_far
+    raw = [e.get("logprob") if isinstance(e, dict) else None for e in block.get("content") or []] if chat else None
+    if raw is None:
+        raw = block.get("token_logprobs") or []
+    values = [float(v) for v in raw if isinstance(v, int | float)]
+    if not values:
+        return so_far
+    return [*(so_far or []), *values]
 
 
 def _error_detail(response: httpx.Response) -> str:

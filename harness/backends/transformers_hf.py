@@ -226,13 +226,16 @@ class TransformersBackend:
             gen.update(do_sample=False, temperature=None, top_k=None, top_p=None)
         if request.ignore_eos:
             gen["min_new_tokens"] = request.max_tokens
+        if request.logprobs:  # evaluation only: the raw logits of every step, read after the stream
+            gen.update(output_logits=True, return_dict_in_generate=True)
+        produced: list[Any] = []
 
         def run() -> None:
             try:
                 if request.temperature > 0:
                     torch.manual_seed(request.seed)
                 with torch.inference_mode():
-                    model.generate(**gen)
+                    produced.append(model.generate(**gen))
             except BaseException as exc:
                 streamer.queue.put(exc)
             finally:
@@ -282,6 +285,9 @@ class TransformersBackend:
             cancel.set()
             thread.join(timeout=60)
         usage.output_tokens = len(out)
+        if request.logprobs:
+            logits = getattr(produced[0], "logits", None) if produced else None
+            usage.token_logprobs = _token_logprobs(logits, out) if logits is not None else None
 
     # -- scoring ------------------------------------------------------------------------------
     def _prefix_token(self) -> int:
@@ -362,6 +368,19 @@ class TransformersBackend:
                 weights_dtype=str(next(self._model.parameters()).dtype),
             )
         return info
+
+
+def _token_logprobs(step_logits: Any, tokens: list[int]) -> list[float] | None:
+    """log softmax of each step's raw logits at the token generated there (temperature 1)."""
+    import torch
+
+    if len(step_logits) < len(tokens):
+        return None
+    values = []
+    for logits, token in zip(step_logits, tokens, strict=False):
+        row = logits[0].float()
+        values.append(float(row[token] - torch.logsumexp(row, dim=-1)))
+    return values
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:

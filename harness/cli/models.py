@@ -26,10 +26,25 @@ def runnable(spec: ModelSpec) -> tuple[bool, str]:
         reason = backend.check()
     except BackendUnavailable as exc:
         reason = str(exc)
+    if reason is None and spec.backend == "cascade":
+        return True, f"ready: {_chain(spec)}"
     return (reason is None), (reason or "ready")
 
 
+def _chain(spec: ModelSpec) -> str:
+    """``nano -> mini (multiple_choice: mc_margin >= 0.3; ...)``: what a cascade does, in one line."""
+    params = spec.params
+    rules = []
+    signal, threshold = params.get("signal"), params.get("threshold")
+    for kind, name in signal.items() if isinstance(signal, dict) else [("items", signal)]:
+        value = threshold.get(name) if isinstance(threshold, dict) else threshold
+        rules.append(f"{kind}: stay when {name} >= {value}")
+    return " -> ".join(str(n) for n in params.get("chain", [])) + f" ({'; '.join(rules)})"
+
+
 def _price(spec: ModelSpec) -> str:
+    if spec.backend == "cascade":
+        return "every tier tried"
     if spec.prices is None:
         return "hardware"
     return f"${spec.prices.input_per_mtok:g} in / ${spec.prices.output_per_mtok:g} out per 1M"

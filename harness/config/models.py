@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Tier = Literal["nano", "mini", "full"]
-TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2}
+Tier = Literal["nano", "mini", "full", "hybrid"]
+# hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
+TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
 
 
 class Prices(BaseModel):
@@ -30,7 +31,7 @@ class ModelSpec(BaseModel):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         description="Short name used on the command line (e.g. nano).",
     )
-    tier: Tier = Field(description="The tier this model serves: nano, mini or full.")
+    tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
     backend: str = Field(min_length=1, description="Registered backend name (llamacpp, openai, transformers...).")
     description: str = Field(default="", description="What the model is, for the report.")
     params: dict[str, Any] = Field(default_factory=dict, description="Backend settings, validated by the backend.")

@@ -69,6 +69,17 @@ class SuiteSpec(BaseModel):
     seed: int = 1234
     models: list[str] | None = Field(default=None, description="Model names (default: every runnable tier).")
     profiles: list[str] = Field(default=["host"])
+    self_check: bool | list[str] = Field(
+        default=False,
+        description="Ask each model whether its own answer is correct (AutoMix-style confidence signal, "
+        "an extra scored request per item, costed separately): true for every task, or a list of task names.",
+    )
+
+    def self_check_tasks(self, tasks: list[str]) -> list[str]:
+        """Which of ``tasks`` get the self-check signal."""
+        if self.self_check is True:
+            return list(tasks)
+        return [t for t in tasks if self.self_check and t in self.self_check]
 
     @model_validator(mode="after")
     def _not_empty(self) -> SuiteSpec:

@@ -1,8 +1,10 @@
 """Any tierbench backend as an lm-eval ``LM``: every request measured, cached for resume.
 
 Log-likelihood requests go to ``backend.loglikelihood`` in chunks (the llama.cpp backend reuses
-shared contexts within a chunk); generation requests go one by one through
-``timed_generate``, so each carries its latency and token counts into the per-item samples.
+shared contexts within a chunk); a backend that decides per item (the live cascade, see
+``ItemScoringBackend``) gets whole items instead: every choice of one document together.
+Generation requests go one by one through ``timed_generate`` with ``logprobs`` asked for, so
+each carries its latency, token counts and token log-probabilities into the per-item samples.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lm_eval.api.model import LM
 
-from harness.backends.base import Backend, GenerationRequest
+from harness.backends.base import Backend, GenerationRequest, ItemRequest, ItemScoringBackend, StreamUsage
+from harness.backends.confidence import SELF_CHECK_NO, SELF_CHECK_YES, self_check_prompt, yes_probability
 from harness.evaluation.sink import EvalSink
 from harness.meters.latency import timed_generate
 
@@ -31,6 +35,8 @@ class ItemCost:
     prompt_tokens: int = 0
     output_tokens: int = 0
     errors: int = 0
+    token_logprobs: list[float] | None = None  # of the generated answer, where the backend gave them
+    trace: dict[str, Any] | None = None  # what a composite backend (a cascade) did for this item
 
 
 def request_key(task: str, kind: str, args: Any) -> str:
@@ -48,11 +54,14 @@ class TierbenchLM(LM):
         self.sink = sink
         self.seed = seed
         self.costs: dict[tuple[str, int], ItemCost] = defaultdict(ItemCost)
+        self.doc_to_choice: Callable[[Any], list[str]] | None = None  # set per task by the runner
 
     def _cost(self, instance: Any) -> ItemCost:
         return self.costs[(str(instance.task_name), int(instance.doc_id))]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        if isinstance(self.backend, ItemScoringBackend):
+            return self._loglikelihood_items(self.backend, requests)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
         todo: list[int] = []
         for index, instance in enumerate(requests):
@@ -82,6 +91,49 @@ class TierbenchLM(LM):
             self.sink.progress(label, done, len(requests))
         return [r for r in results if r is not None]
 
+    def _loglikelihood_items(self, backend: ItemScoringBackend, requests: list[Any]) -> list[tuple[float, bool]]:
+        """Hand the backend whole items (all requests of one document, in order), cached per item."""
+        items: dict[tuple[str, int], list[int]] = {}
+        for index, instance in enumerate(requests):
+            items.setdefault((str(instance.task_name), int(instance.doc_id)), []).append(index)
+        results: list[tuple[float, bool] | None] = [None] * len(requests)
+        todo: list[tuple[tuple[str, int], list[int], str]] = []
+        for item, indices in items.items():
+            key = request_key(item[0], "loglikelihood_item", [list(requests[i].args) for i in indices])
+            hit = self.sink.cached(key)
+            if isinstance(hit, dict) and len(hit.get("results", [])) == len(indices):
+                for i, (logprob, greedy) in zip(indices, hit["results"], strict=True):
+                    results[i] = (float(logprob), bool(greedy))
+                self.costs[item].trace = hit.get("trace")
+            else:
+                todo.append((item, indices, key))
+        label = str(requests[0].task_name) if requests else "loglikelihood"
+        done = len(requests) - sum(len(indices) for _, indices, _ in todo)
+        for item, indices, key in todo:
+            pairs = [(str(requests[i].args[0]), str(requests[i].args[1])) for i in indices]
+            started = time.perf_counter()
+            lengths = self._choice_lengths(requests[indices[0]])
+            scored = backend.loglikelihood_items([ItemRequest(pairs, lengths)])[0]
+            cost = self.costs[item]
+            cost.latency_s += time.perf_counter() - started
+            cost.prompt_tokens += sum(self.backend.count_tokens(c + x) for c, x in pairs)
+            cost.trace = scored.trace
+            for i, (logprob, greedy) in zip(indices, scored.results, strict=True):
+                results[i] = (float(logprob), bool(greedy))
+            self.sink.store(key, {"results": [list(r) for r in scored.results], "trace": scored.trace})
+            done += len(indices)
+            self.sink.progress(label, done, len(requests))
+        return [r for r in results if r is not None]
+
+    def _choice_lengths(self, instance: Any) -> list[int] | None:
+        """Characters of each choice of the instance's document, as lm-eval's acc_norm divides by."""
+        if self.doc_to_choice is None or getattr(instance, "doc", None) is None:
+            return None
+        try:
+            return [len(str(c)) for c in self.doc_to_choice(instance.doc)]
+        except Exception:  # a task whose choices are not a plain list: the backend falls back on its own
+            return None
+
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         out: list[float] = []
         for done, instance in enumerate(requests, 1):
@@ -108,23 +160,60 @@ class TierbenchLM(LM):
             max_tokens = int(gen_kwargs.get("max_gen_toks", 256))
             key = request_key(str(instance.task_name), "generate_until", [context, sorted(until), max_tokens])
             hit = self.sink.cached(key)
+            cost = self._cost(instance)
             if hit is None:
                 request = GenerationRequest(
-                    prompt=str(context), max_tokens=max_tokens, stop=tuple(until), chat=False, seed=self.seed
+                    prompt=str(context),
+                    max_tokens=max_tokens,
+                    stop=tuple(until),
+                    chat=False,
+                    seed=self.seed,
+                    logprobs=True,
                 )
-                timing = timed_generate(self.backend, request)
+                usage = StreamUsage()
+                timing = timed_generate(self.backend, request, usage=usage)
                 text = _cut(timing.text, until)
-                cost = self._cost(instance)
                 cost.latency_s += timing.e2e_s or 0.0
                 cost.prompt_tokens += timing.prompt_tokens
                 cost.output_tokens += timing.output_tokens
                 if timing.error:  # a failed request scores as an empty (wrong) answer, and is counted
                     cost.errors += 1
-                self.sink.store(key, text)
-                hit = text
+                logprobs = None if timing.error else usage.token_logprobs
+                trace = usage.extra.get("trace")
+                hit = {"text": text, "logprobs": logprobs, "trace": trace}
+                self.sink.store(key, hit)
+            if isinstance(hit, dict):  # stored with its log-probabilities (older runs stored the text alone)
+                cost.token_logprobs = hit.get("logprobs")
+                cost.trace = hit.get("trace")
+                hit = hit.get("text", "")
             out.append(str(hit))
             self.sink.progress(str(instance.task_name), done, len(requests))
         return out
+
+    def self_check(self, task: str, question: str, answer: str) -> dict[str, Any]:
+        """AutoMix-style self-verification: P("Yes") for the tier's own answer, and what asking cost.
+
+        Two scored continuations (" Yes", " No") after the verification prompt; a backend without
+        log-likelihoods (or a composite one) gives None, recorded as missing, never a guess.
+        """
+        missing: dict[str, Any] = {"self_check": None, "self_check_latency_s": None}
+        missing.update(self_check_prompt_tokens=None, self_check_output_tokens=None)
+        if not self.backend.capabilities.loglikelihood or isinstance(self.backend, ItemScoringBackend):
+            return missing
+        prompt = self_check_prompt(question, answer)
+        key = request_key(task, "self_check", [prompt])
+        hit = self.sink.cached(key)
+        if not isinstance(hit, dict):
+            started = time.perf_counter()
+            (yes, _), (no, _) = self.backend.loglikelihood([(prompt, SELF_CHECK_YES), (prompt, SELF_CHECK_NO)])
+            hit = {
+                "self_check": yes_probability(yes, no),
+                "self_check_latency_s": time.perf_counter() - started,
+                "self_check_prompt_tokens": self.backend.count_tokens(prompt),
+                "self_check_output_tokens": 0,  # scored, not generated
+            }
+            self.sink.store(key, hit)
+        return dict(hit)
 
 
 def _cut(text: str, until: list[str]) -> str:

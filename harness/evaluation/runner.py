@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from harness.backends.base import Backend
+from harness.backends.confidence import gen_confidence, mc_confidence, normalised_logliks
 from harness.errors import UserError
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
 from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
+from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
 
 DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
 
@@ -84,9 +87,20 @@ def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
 
 
 def run_tasks(
-    backend: Backend, tasks: list[str], *, limit: int | None, seed: int, data_dir: Path | None, sink: EvalSink
+    backend: Backend,
+    tasks: list[str],
+    *,
+    limit: int | None,
+    seed: int,
+    data_dir: Path | None,
+    sink: EvalSink,
+    self_check: Collection[str] = (),
 ) -> None:
-    """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``."""
+    """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``.
+
+    Tasks named in ``self_check`` also ask the model whether each of its answers is correct
+    (an extra, separately costed request per item).
+    """
     from harness.evaluation.lm_adapter import TierbenchLM
 
     defs = [get_taskdef(name) for name in tasks]  # every name and file checked before any work
@@ -104,7 +118,9 @@ def run_tasks(
         np.random.seed(seed)
         lm = TierbenchLM(backend, sink, seed)
         try:
-            results = _evaluate(lm, build_task(task, docs, seed), limit, seed)
+            built = build_task(task, docs, seed)
+            lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
+            results = _evaluate(lm, built, limit, seed)
         except UserError:
             raise
         except Exception as exc:  # one broken task is reported, the others still run
@@ -112,7 +128,7 @@ def run_tasks(
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
-        _emit(task, results, lm, sink, seed)
+        _emit(task, results, lm, sink, seed, _Evidence(built, lm, task.name in self_check))
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
@@ -146,7 +162,47 @@ def _row(
     }
 
 
-def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int) -> None:
+@dataclass(frozen=True)
+class _Evidence:
+    """What a sample's confidence fields are computed from: the lm-eval task and the adapter."""
+
+    built: Any  # the lm-eval ConfigurableTask (its doc_to_choice gives acc_norm's choice lengths)
+    lm: Any  # the TierbenchLM that served the task (per-item costs, log-probabilities, traces)
+    self_check: bool
+
+    def fields(self, task: TaskDef, record: dict[str, Any], cost: Any, chosen: Any) -> dict[str, Any]:
+        """choice_loglik(_norm) or none, ``confidence``, a cascade's trace, and the self-check's cost."""
+        out: dict[str, Any] = {}
+        confidence: dict[str, float | None]
+        answer = ""
+        if task.output_type == "multiple_choice":
+            choices = [str(c) for c in self.built.doc_to_choice(record["doc"])]
+            logliks = [float(r[0]) for r in record.get("filtered_resps") or []][: len(choices)]
+            lengths = [len(c) for c in choices][: len(logliks)]
+            out[CHOICE_LOGLIK_FIELD] = logliks
+            out[CHOICE_LOGLIK_NORM_FIELD] = normalised_logliks(logliks, lengths)
+            confidence = mc_confidence(logliks, lengths)
+            if isinstance(chosen, int) and 0 <= chosen < len(choices):
+                answer = _argument(record, chosen, "arg_1")
+        elif task.output_type == "generate_until":
+            confidence = gen_confidence(cost.token_logprobs if cost else None)
+            resps = record.get("resps")
+            answer = str(resps[0][0]) if isinstance(resps, list) and resps and resps[0] else ""
+        else:
+            confidence = {}
+        if self.self_check:
+            check = self.lm.self_check(task.name, _prompt(record), answer)
+            confidence["self_check"] = check.pop("self_check")
+            out.update(check)
+        out[CONFIDENCE_FIELD] = confidence
+        if cost is not None and cost.trace:
+            out.update(cost.trace)
+        return out
+
+
+def _emit(
+    task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence | None = None
+) -> None:
     from lm_eval.api.registry import get_aggregation
 
     samples = results["samples"][task.name]
@@ -166,6 +222,7 @@ def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed:
                 response = int(np.argmax([float(r[0]) for r in response]))  # the chosen option
             elif isinstance(response, list) and len(response) == 1:
                 response = response[0]
+            extra = evidence.fields(task, record, cost, response) if evidence is not None else {}
             sink.sample(
                 {
                     "task": task.name,
@@ -179,6 +236,7 @@ def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed:
                     "latency_s": cost.latency_s if cost else None,
                     "prompt_tokens": cost.prompt_tokens if cost else None,
                     "output_tokens": cost.output_tokens if cost else None,
+                    **extra,
                 }
             )
         for spec in task.config["metric_list"]:
@@ -201,6 +259,19 @@ def _prompt(record: dict[str, Any]) -> str:
         return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
     if isinstance(args, list | tuple) and args:
         return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
+    return ""
+
+
+def _argument(record: dict[str, Any], index: int, name: str) -> str:
+    """One argument of the ``index``-th request of a logged sample (lm-eval 0.4's gen_args_N layout)."""
+    args = record.get("arguments")
+    if isinstance(args, dict):
+        entry = args.get(f"gen_args_{index}")
+        return str(entry.get(name, "")) if isinstance(entry, dict) else ""
+    if isinstance(args, list | tuple) and index < len(args):
+        entry = args[index]
+        position = int(name.rsplit("_", 1)[-1])
+        return str(entry[position]) if isinstance(entry, list | tuple) and position < len(entry) else ""
     return ""
 
 

@@ -124,14 +124,20 @@ def timing_from_events(
 
 
 def timed_generate(
-    backend: Backend, request: GenerationRequest, clock: Clock = time.perf_counter, warmup: bool = False
+    backend: Backend,
+    request: GenerationRequest,
+    clock: Clock = time.perf_counter,
+    warmup: bool = False,
+    usage: StreamUsage | None = None,
 ) -> RequestTiming:
     """Run one streamed request and time it. Backend errors become a recorded error, not a raise.
 
     The loop does as little as possible per chunk (one clock read, two appends) so that the
-    harness costs the measured program almost nothing (see benchmarks/overhead.py).
+    harness costs the measured program almost nothing (see benchmarks/overhead.py). A caller
+    that wants what the backend reported beside the text (token log-probabilities, a cascade's
+    trace) passes its own ``usage`` and reads it afterwards.
     """
-    usage = StreamUsage()
+    usage = usage if usage is not None else StreamUsage()
     times: list[float] = []
     tokens: list[int] = []
     parts: list[str] = []

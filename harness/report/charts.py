@@ -162,7 +162,8 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
     """How each headline metric grows from nano to mini to full, one line per profile."""
     key, title = "tier-scaling", "Tier scaling"
     usable = [m for m in SCALING if any(c.ran and c.get(m.key).known for c in cells)]
-    tiers = sorted({c.tier for c in cells if c.ran}, key=lambda t: TIER_ORDER.get(t, 9))
+    # a hybrid (cascade) row is no step on the nano -> mini -> full scale: it is drawn beside the tiers elsewhere
+    tiers = sorted({c.tier for c in cells if c.ran and c.tier != "hybrid"}, key=lambda t: TIER_ORDER.get(t, 9))
     if not usable or not tiers:
         left_out = [
             f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran

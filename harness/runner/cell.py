@@ -29,6 +29,7 @@ class CellSpec(BaseModel):
     scenarios: list[PerfScenario] = Field(default_factory=list)
     spawn_time: float = 0.0
     enforce_memory: bool = True
+    self_check: list[str] = Field(default_factory=list, description="Tasks whose answers the model checks itself.")
 
 
 def cell_id_for(model: str, profile: str) -> str:

@@ -109,6 +109,7 @@ def plan_run(
                 data_dir=str(data_dir) if data_dir else None,
                 scenarios=suite.scenarios,
                 enforce_memory=enforce_memory and profile.name != "host",
+                self_check=suite.self_check_tasks(tasks),
             )
             plan.cells.append(PlannedCell(spec, reason))
     return plan

@@ -161,6 +161,7 @@ def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: Event
             seed=spec.seed,
             data_dir=Path(spec.data_dir) if spec.data_dir else None,
             sink=sink,
+            self_check=spec.self_check,
         )
         sink.finish(pending)
 

@@ -1,0 +1,262 @@
+"""A live cascade: several catalog models behind one backend, "cheapest first, escalate when unsure".
+
+Each item goes through the chain in order and stays at the first tier whose confidence signal
+clears that tier's threshold (``value >= threshold``); the last tier always answers. A
+multiple-choice item is decided as a whole (all its choices scored by a tier, then its margin
+judged: the lm-eval adapter hands this backend whole items, see ``ItemScoringBackend``). A
+generated answer is decided on the cheaper tier's full answer and its token log-probabilities,
+so a kept answer reaches the caller only once the decision is made, and an escalated one after
+the cheaper tier's whole attempt: the latency measured is what a user of the cascade waits.
+
+An item whose signal is missing (an endpoint without logprobs, a signal that does not apply to
+the item's kind) escalates: no evidence of confidence is no confidence. The tiers' specs are
+embedded in this model's params by the catalog (``harness.catalog.resolve_cascades``), so a
+cell's worker needs nothing but its own spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.backends.base import Backend, Capabilities, Chunk, GenerationRequest, ItemRequest, ItemScores, StreamUsage
+from harness.backends.confidence import (
+    SELF_CHECK_NO,
+    SELF_CHECK_YES,
+    gen_confidence,
+    mc_confidence,
+    self_check_prompt,
+    yes_probability,
+)
+from harness.config.loading import validate
+from harness.config.models import ModelSpec
+from harness.errors import BackendUnavailable
+from harness.results.signals import SIGNALS
+
+KINDS = ("multiple_choice", "generate")
+TRACE_TIER = "cascade_tier"
+TRACE_CONFIDENCE = "cascade_confidence"
+
+
+class CascadeParams(BaseModel):
+    """Settings of a cascade model in the catalog."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chain: list[str] = Field(min_length=2, description="Catalog model names, cheapest first; the last always answers.")
+    signal: str | dict[str, str] = Field(
+        description="Confidence signal that decides (harness/results/signals.py), or one per item kind: "
+        "{multiple_choice: mc_margin, generate: gen_logprob_mean}."
+    )
+    threshold: float | list[float] | dict[str, float | list[float]] = Field(
+        description="Stay at a tier when its signal >= threshold: one for every non-final tier, one per "
+        "non-final tier, or (with a signal per kind) a mapping signal name -> either."
+    )
+    tiers: list[dict[str, Any]] = Field(
+        default_factory=list, description="Filled in by the catalog: the chain's model specs (do not write)."
+    )
+
+    @field_validator("chain")
+    @classmethod
+    def _distinct(cls, chain: list[str]) -> list[str]:
+        if len(set(chain)) != len(chain):
+            raise ValueError(f"chain names a model twice: {chain}")
+        return chain
+
+    @model_validator(mode="after")
+    def _rules_complete(self) -> CascadeParams:
+        self.rules()  # raises ValueError naming what is wrong
+        return self
+
+    def rules(self) -> dict[str, tuple[str, list[float]]]:
+        """Item kind -> (signal name, one threshold per non-final tier)."""
+        steps = len(self.chain) - 1
+        by_kind = self.signal if isinstance(self.signal, dict) else _kinds_of(self.signal)
+        out: dict[str, tuple[str, list[float]]] = {}
+        for kind, name in by_kind.items():
+            if kind not in KINDS:
+                raise ValueError(f"signal: unknown item kind '{kind}' (use {' or '.join(KINDS)})")
+            if name not in SIGNALS:
+                raise ValueError(f"signal: unknown confidence signal '{name}' (known: {', '.join(SIGNALS)})")
+            if SIGNALS[name].applies_to not in (kind, "any"):
+                raise ValueError(f"signal '{name}' applies to {SIGNALS[name].applies_to} items, not {kind}")
+            raw = self.threshold
+            if isinstance(raw, dict):
+                if name not in raw:
+                    raise ValueError(f"threshold: no entry for signal '{name}'")
+                raw = raw[name]
+            values = [float(raw)] * steps if isinstance(raw, int | float) else [float(v) for v in raw]
+            if len(values) != steps:
+                raise ValueError(
+                    f"threshold: give one value, or one per non-final tier ({steps} for a chain of {steps + 1})"
+                )
+            out[kind] = (name, values)
+        return out
+
+
+def _kinds_of(name: str) -> dict[str, str]:
+    applies = SIGNALS[name].applies_to if name in SIGNALS else "multiple_choice"
+    return {kind: name for kind in KINDS} if applies == "any" else {applies: name}
+
+
+class CascadeBackend:
+    """Several tier backends served as one model; every item answered by one tier of the chain."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.params = validate(CascadeParams, spec.params, f"model '{spec.name}' params")
+        self.rules = self.params.rules()
+        if len(self.params.tiers) != len(self.params.chain):
+            raise BackendUnavailable(f"cascade '{spec.name}': its chain was not resolved against a catalog")
+        from harness.backends.registry import create_backend
+
+        self.tiers: list[tuple[str, Backend]] = [
+            (name, create_backend(ModelSpec.model_validate(tier)))
+            for name, tier in zip(self.params.chain, self.params.tiers, strict=True)
+        ]
+        caps = [backend.capabilities for _, backend in self.tiers]
+        self.capabilities = Capabilities(
+            loglikelihood=all(c.loglikelihood for c in caps), streaming=True, concurrent=False, chat=True
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def check(self) -> str | None:
+        """The first tier that cannot run here, or a signal a non-final tier cannot give."""
+        for name, backend in self.tiers:
+            reason = backend.check()
+            if reason:
+                return f"chain tier '{name}' cannot run: {reason}"
+        for kind, (signal_name, _) in self.rules.items():
+            needs_scores = kind == "multiple_choice" or signal_name == "self_check"
+            for name, backend in self.tiers[:-1]:
+                if needs_scores and not backend.capabilities.loglikelihood:
+                    return f"chain tier '{name}' gives no log-likelihoods; signal '{signal_name}' needs them"
+        return None
+
+    def load(self) -> None:
+        for _, backend in self.tiers:
+            backend.load()
+
+    def close(self) -> None:
+        for _, backend in self.tiers:
+            backend.close()
+
+    # -- tokens -------------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return self.tiers[0][1].count_tokens(text)
+
+    def make_prompt(self, n_tokens: int, seed: int) -> str:
+        return self.tiers[0][1].make_prompt(n_tokens, seed)
+
+    # -- deciding -----------------------------------------------------------------------------
+    def _stays(self, kind: str, step: int, confidence: dict[str, float | None]) -> bool:
+        rule = self.rules.get(kind)
+        if rule is None:
+            return False
+        value = confidence.get(rule[0])
+        return value is not None and value >= rule[1][step]
+
+    def _wants_self_check(self, kind: str) -> bool:
+        rule = self.rules.get(kind)
+        return rule is not None and rule[0] == "self_check"
+
+    @staticmethod
+    def _self_check(backend: Backend, question: str, answer: str) -> float | None:
+        if not backend.capabilities.loglikelihood:
+            return None
+        prompt = self_check_prompt(question, answer)
+        (yes, _), (no, _) = backend.loglikelihood([(prompt, SELF_CHECK_YES), (prompt, SELF_CHECK_NO)])
+        return yes_probability(yes, no)
+
+    # -- generation ---------------------------------------------------------------------------
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        tried: dict[str, dict[str, float | None]] = {}
+        cost = 0.0
+        priced = False
+        last = len(self.tiers) - 1
+        for step, (name, backend) in enumerate(self.tiers):
+            inner = StreamUsage()
+            if step == last:  # the last tier answers whatever it says: stream it live
+                yield from backend.stream(request, inner)
+                tried[name] = gen_confidence(inner.token_logprobs)
+            else:
+                try:
+                    chunks = list(backend.stream(replace(request, logprobs=True), inner))
+                except Exception as exc:  # a failed cheaper tier escalates; the chain still answers
+                    tried[name] = gen_confidence(None)
+                    usage.extra.setdefault("cascade_errors", []).append(f"{name}: {type(exc).__name__}: {exc}"[:300])
+                    continue
+                confidence = gen_confidence(inner.token_logprobs)
+                if self._wants_self_check("generate"):
+                    text = "".join(c.text for c in chunks)
+                    confidence["self_check"] = self._self_check(backend, request.prompt, text)
+                tried[name] = confidence
+                if isinstance(inner.extra.get("cost_usd"), float):
+                    cost, priced = cost + inner.extra["cost_usd"], True
+                if not self._stays("generate", step, confidence):
+                    continue
+                yield from chunks
+            if isinstance(inner.extra.get("cost_usd"), float) and step == last:
+                cost, priced = cost + inner.extra["cost_usd"], True
+            usage.prompt_tokens = inner.prompt_tokens
+            usage.output_tokens = inner.output_tokens
+            usage.source = inner.source
+            usage.finish_reason = inner.finish_reason
+            usage.token_logprobs = inner.token_logprobs if request.logprobs else None
+            usage.extra["trace"] = {TRACE_TIER: name, TRACE_CONFIDENCE: tried}
+            if usage.extra.get("cascade_errors"):
+                usage.extra["trace"]["cascade_errors"] = usage.extra["cascade_errors"]
+            if priced:
+                usage.extra["cost_usd"] = cost
+            return
+
+    # -- scoring ------------------------------------------------------------------------------
+    def loglikelihood_items(self, items: Sequence[ItemRequest]) -> list[ItemScores]:
+        """Each item's choices scored by the first tier confident in its pick (the last tier always)."""
+        return [self._score_item(item.pairs, item.choice_lengths) for item in items]
+
+    def _score_item(self, pairs: list[tuple[str, str]], choice_lengths: Sequence[int] | None) -> ItemScores:
+        lengths = list(choice_lengths) if choice_lengths is not None else [len(c.removeprefix(" ")) for _, c in pairs]
+        tried: dict[str, dict[str, float | None]] = {}
+        last = len(self.tiers) - 1
+        for step, (name, backend) in enumerate(self.tiers):
+            results = backend.loglikelihood(pairs)
+            logliks = [float(r[0]) for r in results]
+            confidence = mc_confidence(logliks[: len(lengths)], lengths[: len(logliks)])
+            if self._wants_self_check("multiple_choice") and step < last:
+                chosen = max(range(len(logliks)), key=logliks.__getitem__)
+                confidence["self_check"] = self._self_check(backend, pairs[0][0], pairs[chosen][1])
+            tried[name] = confidence
+            if step == last or self._stays("multiple_choice", step, confidence):
+                return ItemScores(results=results, trace={TRACE_TIER: name, TRACE_CONFIDENCE: tried})
+        raise AssertionError("unreachable: the last tier always answers")
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[tuple[float, bool]]:
+        """Requests not grouped into items are one item (the adapter always groups them)."""
+        return self._score_item(list(requests), None).results
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[float]:
+        """Perplexity has no per-item confidence here: the last tier scores it."""
+        return self.tiers[-1][1].loglikelihood_rolling(texts)
+
+    def describe(self) -> dict[str, Any]:
+        tiers = {name: backend.describe() for name, backend in self.tiers}
+        sizes = [info.get("model_file_mb") for info in tiers.values()]
+        return {
+            "backend": "cascade",
+            "model": self.spec.name,
+            "chain": list(self.params.chain),
+            "rules": {kind: {"signal": s, "thresholds": t} for kind, (s, t) in self.rules.items()},
+            "tiers": tiers,
+            # every tier's weights live in the cascade's process; unknown if any tier's size is
+            "model_file_mb": sum(sizes) if all(isinstance(v, int | float) for v in sizes) else None,
+        }
+
+
+def create(spec: ModelSpec) -> CascadeBackend:
+    """Entry-point factory."""
+    return CascadeBackend(spec)
