@@ -14,7 +14,9 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         # Always one line, even when it quotes a value from a file that holds a line break.
-        return super().__str__().replace("\r", "\\r").replace("\n", "\\n")
+        from harness.safetext import one_line
+
+        return one_line(super().__str__())
 
 
 class ConfigError(UserError):

@@ -69,6 +69,7 @@ def host_profile() -> HardwareProfile:
 
 # Fields a profile never inherits through ``extends``: its identity is its own.
 NOT_INHERITED = ("name", "extends")
+MAX_EXTENDS = 8  # a real family is two or three deep; a longer chain is a mistake or an attack
 
 
 def _parent_raw(parent: str, path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
@@ -95,6 +96,8 @@ def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(parent, str):
         raise ConfigError(f"{path}: field 'extends': must be a profile name")
     name = str(data.get("name", path.stem))
+    if len(chain) >= MAX_EXTENDS:
+        raise ConfigError(f"{path}: field 'extends': chain longer than {MAX_EXTENDS} profiles; extend a shallower one")
     if parent in chain or parent == name:
         cycle = " -> ".join((*chain, name, parent))
         raise ConfigError(f"{path}: field 'extends': cycle ({cycle})")

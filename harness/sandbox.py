@@ -1,61 +1,71 @@
-"""Run untrusted Python (model-written code) in a throwaway subprocess, never in-process.
+"""Run untrusted Python (model-written code) contained by the operating system, not by Python.
 
-Containment, each layer independent of the others:
-- a fresh ``python -I`` process in an empty temporary directory that is deleted afterwards, with
-  an empty environment;
-- kernel limits: CPU seconds, address space (memory), file size, no core dumps; a wall-clock
-  timeout that kills the whole process group;
-- a network namespace with no interfaces when the kernel lets us create one (``unshare``);
-- a Python audit hook, installed before the code runs and impossible to remove, that refuses
-  sockets, subprocesses, and any file write, rename or delete outside the sandbox directory.
+Containment comes from bubblewrap (``bwrap``) and the kernel, so nothing the code does inside
+can switch it off:
+- a separate unprivileged identity: when tierbench runs as root, bwrap is started as
+  ``nobody`` (uid/gid 65534, no supplementary groups); inside, a new user namespace without
+  capabilities, and no further user namespaces (``--disable-userns``);
+- new pid, network, ipc and uts namespaces: no network at all (not even loopback), and the
+  code sees and can signal only its own processes;
+- an empty environment, and a filesystem holding only read-only ``/usr`` (and the interpreter's
+  own prefix), a fresh ``/proc`` and ``/dev``, and one private size-limited tmpfs ``/sandbox``:
+  the only writable place, gone when the run ends;
+- rlimits on CPU seconds, address space, processes and file size; a wall-clock deadline at which
+  the whole process group is killed, and with it the pid namespace (its init dies, the kernel
+  kills every process left in it, however it forked or detached).
+
+The verdict cannot be forged from inside: the sandbox only *computes values* (``probes``,
+expressions such as ``add(2, 3)``) and writes their ``repr`` to a private file descriptor. The
+expected answers never enter the sandbox; the caller compares outside, on plain data. Exit
+codes and printed text are not evidence of anything.
+
+Where bwrap is missing or cannot create namespaces, ``run_python`` raises ``SandboxUnavailable``
+with a one-line reason: there is no weaker fallback.
 """
 
 from __future__ import annotations
 
-import ctypes
+import functools
+import json
 import os
-import resource
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO
 
-CLONE_NEWNET = 0x40000000
+NOBODY = 65534
+WORKDIR = "/sandbox"
+_VERDICT_LIMIT = 2**20
 
-_GUARD = r"""
-import os, sys
-_ROOT = os.path.realpath(os.getcwd())
-_BLOCK = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo", "subprocess.Popen",
-          "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "pty.spawn", "ctypes.dlopen"}
-_PATHS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.symlink", "os.link",
-          "os.truncate", "shutil.rmtree", "shutil.move", "shutil.copyfile"}
-def _inside(path):
+# Runs inside the sandbox (python -I -S -c). It reads the job from stdin, runs the solution,
+# then evaluates each probe and writes one JSON line per probe to the verdict descriptor.
+_RUNNER = r"""
+def _main(read=__import__("sys").stdin.read, loads=__import__("json").loads, dumps=__import__("json").dumps,
+          fdopen=__import__("os").fdopen, show=repr, kind=type):
+    job = loads(read())
+    out = fdopen(job.pop("fd"), "w", encoding="utf-8", buffering=1)
+    space = {"__name__": "__main__"}
     try:
-        path = os.fspath(path)
-    except TypeError:
-        return True  # file descriptors: already opened, so already checked
-    if isinstance(path, bytes):
-        path = path.decode("utf-8", "replace")
-    real = os.path.realpath(os.path.join(_ROOT, path))
-    return real == _ROOT or real.startswith(_ROOT + os.sep)
-def _hook(event, args):
-    if event in _BLOCK or event.startswith("socket."):
-        raise PermissionError(f"sandbox: {event} is not allowed")
-    if event == "open" and args and args[0] is not None:
-        mode, flags = (args[1] or "r"), (args[2] or 0)
-        writing = any(c in str(mode) for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND)
-        if writing and not _inside(args[0]):
-            raise PermissionError(f"sandbox: writing {args[0]!r} is not allowed")
-    if event in _PATHS and args and not all(_inside(a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))):
-        raise PermissionError(f"sandbox: {event} outside the sandbox is not allowed")
-sys.addaudithook(_hook)
-del _hook
-__file__ = "solution.py"
-exec(compile(open("solution.py", encoding="utf-8").read(), "solution.py", "exec"), {"__name__": "__main__"})
+        exec(compile(job["code"], "solution.py", "exec"), space)
+    except BaseException as exc:
+        out.write(dumps([-1, "error", kind(exc).__name__ + ": " + str(exc)[:300]]) + "\n")
+    for index, probe in enumerate(job["probes"]):
+        try:
+            record = [index, "value", show(eval(probe, space))[:100000]]
+        except BaseException as exc:
+            record = [index, "error", kind(exc).__name__ + ": " + str(exc)[:300]]
+        out.write(dumps(record) + "\n")
+_main()
 """
+
+
+class SandboxUnavailable(RuntimeError):
+    """No OS-level sandbox here; the message says why in one line."""
 
 
 @dataclass(frozen=True)
@@ -66,66 +76,186 @@ class Limits:
     cpu_s: int = 5
     memory_mb: int = 512
     file_mb: int = 1
+    disk_mb: int = 16
+    processes: int = 32
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """How the code ended: ``status`` is passed | failed | timeout | memory | blocked."""
+    """How the run ended (``status``: finished | timeout | memory | crashed) and what it computed.
 
-    passed: bool
+    ``values`` maps a probe's index to ``("value", repr text)`` or ``("error", message)``; a probe
+    absent from it never finished. Index -1 holds an error raised while defining the solution.
+    """
+
     status: str
     returncode: int | None
     seconds: float
     detail: str
     stdout: str = ""
+    values: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
-def _limit(limits: Limits) -> None:  # runs in the child between fork and exec
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * 2**20,) * 2)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * 2**20,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)  # no network at all, where permitted
-    except Exception:
-        pass  # the audit hook still refuses sockets
+def _limits(limits: Limits) -> list[str]:
+    """A ``prlimit`` prefix setting the rlimits (soft = hard) for bwrap and all it starts.
+
+    prlimit rather than ``preexec_fn``: the caller may have threads (a loaded model), and Python
+    code between fork and exec can deadlock there.
+    """
+    prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
+    if prlimit is None:
+        raise SandboxUnavailable("prlimit (util-linux) is not installed")
+    return [
+        prlimit,
+        f"--cpu={limits.cpu_s}",
+        f"--as={limits.memory_mb * 2**20}",
+        f"--fsize={limits.file_mb * 2**20}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
 
 
-def run_python(code: str, limits: Limits | None = None) -> SandboxResult:
-    """Run ``code`` as a script; passed means exit code 0 within the limits."""
-    limits = limits or Limits()
+def _interpreters() -> list[str]:
+    """Pythons to run the code with: this one, then the system's (reachable by ``nobody``)."""
+    found = [os.path.realpath(sys.executable)]
+    system = shutil.which("python3", path="/usr/bin:/bin")
+    if system and os.path.realpath(system) not in found:
+        found.append(os.path.realpath(system))
+    return found
+
+
+def _command(bwrap: str, python: str, limits: Limits) -> list[str]:
+    """The bwrap command line: namespaces, read-only system, one private writable tmpfs."""
+    args = [
+        *_limits(limits),
+        bwrap,
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+    ]
+    args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    prefix = os.path.dirname(os.path.dirname(python))
+    if not prefix.startswith("/usr/") and prefix != "/usr":
+        args += ["--ro-bind", prefix, prefix]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(limits.disk_mb * 2**20), "--tmpfs", WORKDIR]
+    args += ["--remount-ro", "/", "--chdir", WORKDIR, "--", python, "-I", "-S", "-B", "-c", _RUNNER]
+    return args
+
+
+def _identity() -> tuple[int | None, int | None, list[int] | None]:
+    """(user, group, extra groups) for Popen: root drops to ``nobody`` before bwrap starts."""
+    if os.geteuid() != 0:
+        return None, None, None
+    return NOBODY, NOBODY, []
+
+
+def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> SandboxResult:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    user, group, groups = _identity()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="tierbench-sandbox-") as folder:
-        Path(folder, "solution.py").write_text(code, encoding="utf-8")
-        Path(folder, "guard.py").write_text(_GUARD, encoding="utf-8")
+    # output goes to files, not pipes: RLIMIT_FSIZE then caps what the code can print
+    with (
+        tempfile.TemporaryFile(prefix="tierbench-verdict-") as verdict,
+        tempfile.TemporaryFile(prefix="tierbench-out-") as out_file,
+        tempfile.TemporaryFile(prefix="tierbench-err-") as err_file,
+    ):
+        job = json.dumps({"code": code, "probes": list(probes), "fd": verdict.fileno()}).encode()
         process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "guard.py"],
-            cwd=folder,
-            env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "HOME": folder, "TMPDIR": folder},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=lambda: _limit(limits),
+            _command(bwrap, python, limits),
+            env={},
+            cwd="/",
+            stdin=subprocess.PIPE,
+            stdout=out_file,
+            stderr=err_file,
+            pass_fds=(verdict.fileno(),),
+            start_new_session=True,
+            user=user,
+            group=group,
+            extra_groups=groups,
         )
         try:
-            out, err = process.communicate(timeout=limits.wall_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return SandboxResult(
-                False, "timeout", None, time.perf_counter() - started, f"killed after {limits.wall_s} s"
-            )
-    seconds = time.perf_counter() - started
-    detail = err.decode("utf-8", "replace")[-2000:]
+            process.communicate(job, timeout=limits.wall_s)
+            timed_out = False
+        except (subprocess.TimeoutExpired, BrokenPipeError):
+            timed_out = process.poll() is None
+        finally:
+            _kill_group(process.pid)
+        process.wait()
+        seconds = time.perf_counter() - started
+        values = _read_values(_head(verdict, _VERDICT_LIMIT))
+        stdout = _head(out_file, 10000).decode("utf-8", "replace")
+        detail = _head(err_file, 10000).decode("utf-8", "replace").strip()
+    last = detail.splitlines()[-1][:300] if detail else ""
     code_ = process.returncode
-    stdout = out.decode("utf-8", "replace")[-10000:]
-    if code_ == 0:
-        return SandboxResult(True, "passed", 0, seconds, "", stdout)
-    if code_ in (-signal.SIGXCPU, -signal.SIGKILL):
-        return SandboxResult(False, "timeout", code_, seconds, "CPU time limit")
-    if "MemoryError" in detail:
-        return SandboxResult(False, "memory", code_, seconds, "memory limit")
-    if "sandbox:" in detail:
-        return SandboxResult(False, "blocked", code_, seconds, detail.strip().splitlines()[-1])
-    return SandboxResult(False, "failed", code_, seconds, detail.strip().splitlines()[-1] if detail.strip() else "")
+    if timed_out:
+        return SandboxResult("timeout", code_, seconds, f"killed after {limits.wall_s:g} s", stdout, values)
+    if code_ in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        return SandboxResult("timeout", code_, seconds, "CPU time limit", stdout, values)
+    if "MemoryError" in detail or any(text.startswith("MemoryError") for _, text in values.values()):
+        return SandboxResult("memory", code_, seconds, "memory limit", stdout, values)
+    if code_ != 0 and not values and last.startswith("bwrap:"):
+        return SandboxResult("crashed", code_, seconds, last, stdout, values)
+    return SandboxResult("finished", code_, seconds, last, stdout, values)
+
+
+def _head(handle: IO[bytes], limit: int) -> bytes:
+    handle.seek(0)
+    return handle.read(limit)
+
+
+def _kill_group(pid: int) -> None:
+    """Kill bwrap's whole process group; its pid namespace dies with its init."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_values(raw: bytes) -> dict[int, tuple[str, str]]:
+    """Probe records from the verdict file; the last record of an index counts, junk is skipped."""
+    values: dict[int, tuple[str, str]] = {}
+    for line in raw.decode("utf-8", "replace").split("\n"):
+        try:
+            index, kind, text = json.loads(line)
+        except (ValueError, TypeError):
+            continue
+        if isinstance(index, int) and kind in {"value", "error"} and isinstance(text, str):
+            values[index] = (kind, text)
+    return values
+
+
+@functools.cache
+def _working_interpreter() -> str:
+    """The first interpreter that runs in the sandbox here; SandboxUnavailable names why none does."""
+    reasons = []
+    for python in _interpreters():
+        result = _execute(python, "", ["1 + 1"], Limits(wall_s=20.0))
+        if result.values.get(0) == ("value", "2"):
+            return python
+        reasons.append(result.detail or f"{python} exited with {result.returncode}")
+    raise SandboxUnavailable(f"the code sandbox cannot start here: {reasons[0]}")
+
+
+def unavailable() -> str | None:
+    """Why code cannot be run contained on this machine, or None when it can."""
+    try:
+        _working_interpreter()
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def run_python(code: str, probes: Sequence[str] = (), limits: Limits | None = None) -> SandboxResult:
+    """Run ``code`` contained, then evaluate each probe expression in its namespace."""
+    return _execute(_working_interpreter(), code, probes, limits or Limits())

@@ -2,12 +2,14 @@
 
 It records every request's headers (so a test can prove a key was really sent) and answers in
 one of three ways: ``stream`` (a short SSE completion with usage), ``hang`` (accept the request
-and never answer, to exercise timeouts) or ``echo`` (an HTTP 400 whose body quotes the request's
-credentials, as some servers do, to exercise redaction of error messages).
+and never answer, to exercise timeouts) or ``echo`` (an HTTP 400 whose body quotes every header
+and the body it received, HTTP Basic credentials decoded, as careless proxies do, to exercise
+redaction of error messages). ``echo_in_stream`` makes a successful stream quote them as well.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -26,6 +28,8 @@ class StubState:
     seen: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     posts: int = 0
+    echo_in_stream: bool = False
+    pad: int = 0  # characters before the quote, to put a secret across a truncation boundary
 
 
 def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
@@ -43,6 +47,14 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _quote(self, body: Any) -> str:
+            """Every header (Authorization first, Basic credentials decoded) and the body, padded."""
+            headers = {"Authorization": self.headers.get("Authorization"), **dict(self.headers)}
+            auth = str(headers["Authorization"] or "")
+            if auth.startswith("Basic "):
+                headers["Authorization"] = f"Basic {base64.b64decode(auth[6:]).decode()} ({auth[6:]})"
+            return "." * state.pad + json.dumps(headers) + " body=" + json.dumps(body)
+
         def do_GET(self) -> None:
             state.seen.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
             self._json(200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
@@ -59,15 +71,15 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 state.release.wait(600)
                 return
             if mode == "echo":
-                quoted = f"{self.headers.get('Authorization')} / {self.headers.get('X-Org-Token')}"
-                self._json(400, {"error": {"message": f"Incorrect API key provided: {quoted}"}})
+                self._json(400, {"error": {"message": f"Incorrect API key provided: {self._quote(body)}"}})
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
             for i in range(state.tokens):
-                event = {"choices": [{"index": 0, "delta": {"content": f" w{i}"}, "finish_reason": None}]}
+                text = f" w{i} {self._quote(body)}" if state.echo_in_stream and i == 0 else f" w{i}"
+                event = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                 self.wfile.flush()
             usage = {"prompt_tokens": 8, "completion_tokens": state.tokens, "total_tokens": 8 + state.tokens}
@@ -80,8 +92,8 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def openai_stub(mode: str = "stream") -> Iterator[tuple[str, StubState]]:
+def openai_stub(mode: str = "stream", echo_in_stream: bool = False, pad: int = 0) -> Iterator[tuple[str, StubState]]:
     """Serve on a free port; yields (base_url ending in /v1, state)."""
-    state = StubState(mode=mode)
+    state = StubState(mode=mode, echo_in_stream=echo_in_stream, pad=pad)
     with serve(_handler(state), state.release.set) as base_url:
         yield base_url, state

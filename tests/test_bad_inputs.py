@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
-from gate_runs import write_run
+from gate_runs import Cell, write_run
 
 from harness.cli.main import cli
 
@@ -124,6 +126,75 @@ def _file_in_the_way(tmp: Path) -> None:
 def _gate_rules(tmp: Path) -> None:
     _good_run(tmp)
     (tmp / "gate.yaml").write_text("rules:\n  - metric: accuracy\n    max_drop_points: 1\n", encoding="utf-8")
+
+
+# -- hardening (issue 17): file kinds, bounds, non-finite numbers, typed run records -----------------
+def _fifo(name: str) -> Setup:
+    """A named pipe where a file belongs: opening it would wait forever for a writer."""
+
+    def setup(tmp: Path) -> None:
+        _good_run(tmp)
+        os.mkfifo(tmp / name)
+
+    return setup
+
+
+def _fifo_with_rules(name: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        os.mkfifo(tmp / name)
+
+    return setup
+
+
+def _fifo_task_data(tmp: Path) -> None:
+    text = (BAD / "tasks" / "data_missing_file.yaml").read_text(encoding="utf-8")
+    (tmp / "task.yaml").write_text(text.replace("nowhere.jsonl", "pipe.jsonl"), encoding="utf-8")
+    os.mkfifo(tmp / "pipe.jsonl")
+
+
+def _deep_yaml(tmp: Path) -> None:
+    (tmp / "deep.yaml").write_text("name: deep\ntasks: [arithmetic]\ndescription: " + "[" * 5000, encoding="utf-8")
+
+
+def _long_extends(tmp: Path) -> None:
+    body = "class: edge\ncores: 1\nmemory_mb: 1024\npower: {idle_watts: 1, max_watts: 2, source: x}\ncost: {usd_per_hour: 0}\n"
+    (tmp / "p0.yaml").write_text(f"name: p0\n{body}", encoding="utf-8")
+    for i in range(1, 20):
+        (tmp / f"p{i}.yaml").write_text(f"name: p{i}\nextends: p{i - 1}\n", encoding="utf-8")
+
+
+def _baseline_nan(tmp: Path) -> None:
+    path = _baseline(tmp)
+    document = json.loads(gzip.decompress(path.read_bytes()))
+    document["payload"]["cells"]["peak_rss_mb"] = [float("nan")]
+    path.write_bytes(gzip.compress(json.dumps(document).encode()))
+
+
+def _edit_table(name: str, column: str, value: object) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / f"{name}.parquet"
+        frame = pd.read_parquet(path)
+        frame[column] = [value] * len(frame)
+        frame.to_parquet(path, index=False)
+
+    return setup
+
+
+def _edit_meta(**fields: object) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / "meta.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        for key, value in fields.items():
+            if key == "options":
+                meta.setdefault("options", {}).update(value)  # type: ignore[call-overload]
+            else:
+                meta[key] = value
+        path.write_text(json.dumps(meta), encoding="utf-8")
+
+    return setup
 
 
 T = "{bad}/tasks/"
@@ -392,6 +463,121 @@ CASES: list[Case] = [
         ("base.json.gz", "version"),
         _baseline_future,
     ),
+    # -- hardening (issue 17) -----------------------------------------------------------------------
+    Case("yaml-alias-bomb", _run("--catalog", "{bad}/catalog_alias_bomb.yaml"), ("catalog_alias_bomb.yaml", "alias")),
+    Case(
+        "yaml-duplicate-key",
+        _run("--suite", "{bad}/suite_duplicate_key.yaml"),
+        ("suite_duplicate_key.yaml", "line 6", "duplicate key 'limit'"),
+    ),
+    Case("yaml-too-deep", _run("--suite", "{tmp}/deep.yaml"), ("deep.yaml", "nested deeper"), _deep_yaml),
+    Case(
+        "yaml-nan-in-profile",
+        _run("--profiles", "{bad}/profile_nan_power.yaml"),
+        ("profile_nan_power.yaml", "line 6", "non-finite"),
+    ),
+    Case(
+        "yaml-inf-in-suite",
+        _run("--suite", "{bad}/suite_infinite_timeout.yaml"),
+        ("suite_infinite_timeout.yaml", "line 6", "non-finite"),
+    ),
+    Case(
+        "rules-nan-limit",
+        (*GATE, "{bad}/rules_nan_limit.yaml"),
+        ("rules_nan_limit.yaml", "line 4", "non-finite"),
+        _good_run,
+    ),
+    Case(
+        "rules-nan-string",
+        (*GATE, "{bad}/rules_nan_string.yaml"),
+        ("rules_nan_string.yaml:4", "ceiling", "finite"),
+        _good_run,
+    ),
+    Case("flag-cell-timeout-nan", _run("--cell-timeout", "nan"), ("--cell-timeout", "finite")),
+    Case("flag-max-memory-inf", _run("--max-memory-mb", "inf"), ("--max-memory-mb", "finite")),
+    Case(
+        "baseline-nan",
+        ("gate", "{tmp}/run", "--baseline", "{tmp}/base.json.gz", "--rules", "{tmp}/gate.yaml"),
+        ("--baseline", "base.json.gz", "non-finite"),
+        _baseline_nan,
+    ),
+    Case(
+        "run-cells-text-in-number",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("cells.parquet", "peak_rss_mb", "'lots'"),
+        _edit_table("cells", "peak_rss_mb", "lots"),
+    ),
+    Case(
+        "run-requests-infinite",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("requests.parquet", "ttft_s", "non-finite"),
+        _edit_table("requests", "ttft_s", float("inf")),
+    ),
+    Case(
+        "run-meta-wrong-type",
+        ("report", "{tmp}/run"),
+        ("meta.json", "field 'models'", "list"),
+        _edit_meta(models="nano"),
+    ),
+    Case(
+        "resume-meta-option-wrong-type",
+        ("run", "--resume", "{tmp}/run"),
+        ("meta.json", "options.limit"),
+        _edit_meta(options={"limit": "ten"}),
+    ),
+    Case(
+        "resume-with-conflicting-flag",
+        ("run", "--resume", "{tmp}/run", "--models", "mini"),
+        ("--models", "--resume"),
+        _good_run,
+    ),
+    Case(
+        "suite-is-a-fifo", _run("--suite", "{tmp}/pipe.yaml"), ("pipe.yaml", "not a regular file"), _fifo("pipe.yaml")
+    ),
+    Case(
+        "catalog-is-a-fifo",
+        _run("--catalog", "{tmp}/pipe.yaml"),
+        ("pipe.yaml", "not a regular file"),
+        _fifo("pipe.yaml"),
+    ),
+    Case("catalog-is-a-directory", _run("--catalog", "{bad}"), ("data/bad", "is a directory")),
+    Case(
+        "profile-is-a-fifo",
+        _run("--profiles", "{tmp}/pipe.yaml"),
+        ("pipe.yaml", "not a regular file"),
+        _fifo("pipe.yaml"),
+    ),
+    Case("rules-is-a-fifo", (*GATE, "{tmp}/pipe.yaml"), ("pipe.yaml", "not a regular file"), _fifo("pipe.yaml")),
+    Case(
+        "baseline-is-a-fifo",
+        ("gate", "{tmp}/run", "--baseline", "{tmp}/pipe.gz", "--rules", "{tmp}/gate.yaml"),
+        ("--baseline", "pipe.gz", "not a regular file"),
+        _fifo_with_rules("pipe.gz"),
+    ),
+    Case(
+        "task-data-is-a-fifo", _run("--tasks", "{tmp}/task.yaml"), ("pipe.jsonl", "not a regular file"), _fifo_task_data
+    ),
+    Case(
+        "profile-extends-chain-too-long",
+        _run("--profiles", "{tmp}/p19.yaml"),
+        ("extends", "chain longer than"),
+        _long_extends,
+    ),
+    Case("flag-out-too-long", _run("--out", "{tmp}/" + "x" * 300), ("--out", "300 bytes")),
+    Case("report-path-too-long", ("report", "{tmp}/" + "y" * 300), ("yyyy", "too long")),
+    Case("profile-path-too-long", _run("--profiles", "z" * 300), ("zzzz", "too long")),
+    Case("flag-out-not-utf8", _run("--out", "{tmp}/caf\udce9"), ("--out", "UTF-8")),
+    Case(
+        "suite-duplicate-task",
+        _run("--suite", "{bad}/suite_duplicate_task.yaml"),
+        ("suite_duplicate_task.yaml", "arithmetic", "twice"),
+    ),
+    Case(
+        "suite-duplicate-scenario",
+        _run("--suite", "{bad}/suite_duplicate_scenario.yaml"),
+        ("suite_duplicate_scenario.yaml", "short"),
+    ),
+    Case("flag-task-twice", _run("--tasks", "arithmetic,arithmetic"), ("--tasks", "arithmetic", "twice")),
     Case(
         "baseline-not-a-baseline",
         ("baseline", "show", "{tmp}/notes.txt"),
@@ -406,7 +592,7 @@ def _expand(text: str, tmp: Path) -> str:
 
 
 def test_the_catalogue_is_large_enough() -> None:
-    assert len(CASES) >= 30
+    assert len(CASES) >= 110
     assert len({case.id for case in CASES}) == len(CASES)
 
 
@@ -424,3 +610,38 @@ def test_bad_input_is_one_line_and_exit_code_2(case: Case, tmp_path: Path) -> No
     assert err.startswith("Error: "), err
     for needle in case.expect:
         assert _expand(needle, tmp_path) in err, f"{needle!r} not in: {err}"
+    if "{tmp}/out" in case.args:  # an input error leaves no run directory behind
+        assert not (tmp_path / "out").exists(), "a run directory was created for an input error"
+
+
+# -- inputs that are valid but used to break a reader ---------------------------------------------
+def test_markup_in_names_and_reasons_is_printed_as_text(tmp_path: Path) -> None:
+    """``[/]`` or ``[bold]`` in a name, path or reason is data: rich must not read it as markup."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "models:\n  - name: weird\n    tier: nano\n    backend: llamacpp\n"
+        f"    params: {{model_path: '{tmp_path}/[/]no[bold].gguf'}}\n",
+        encoding="utf-8",
+    )
+    listed = CliRunner().invoke(cli, ["models", "list", "--catalog", str(catalog)])
+    assert listed.exit_code == 0, listed.output
+    assert "weird" in listed.output
+    marked = "nano[/]x[bold]"
+    write_run(tmp_path / "a", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
+    write_run(tmp_path / "b", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
+    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"])
+    assert compared.exit_code == 0, f"{compared.output}\n{compared.exception!r}"
+    assert "[/INST]" in compared.output
+
+
+def test_jsonl_with_line_separators_inside_strings_loads(tmp_path: Path) -> None:
+    """U+2028/U+2029 are valid raw inside a JSON string; ``str.splitlines`` used to cut the line there."""
+    from harness.evaluation.taskdefs import load_taskdef, read_docs
+
+    items = [{"question": f"line\u2028break\u2029{i}", "answer": str(i)} for i in range(3)]
+    data = "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items)
+    (tmp_path / "items.jsonl").write_text(data, encoding="utf-8")
+    text = (BAD / "tasks" / "data_missing_file.yaml").read_text(encoding="utf-8")
+    (tmp_path / "task.yaml").write_text(text.replace("nowhere.jsonl", "items.jsonl"), encoding="utf-8")
+    docs = read_docs(load_taskdef(tmp_path / "task.yaml", "custom"), None)
+    assert [doc["question"] for doc in docs] == [item["question"] for item in items]

@@ -53,6 +53,9 @@ def test_shipped_profiles_load_and_cite_sources() -> None:
         assert profile.sources, f"{name}: cite where the figures come from"
         assert profile.power.source.strip() and profile.cost.source.strip(), name
         assert profile.power.max_watts >= profile.power.idle_watts > 0
+        perf = profile.performance  # roofline figures for projection, each with its source
+        assert perf is not None and perf.memory_bandwidth_source and perf.cpu_compute_source, name
+        assert perf.storage_read_mbs and perf.storage_source, name
 
 
 def test_edge_1c_1gb_is_one_core_one_gib() -> None:

@@ -25,6 +25,9 @@ class GenerationRequest:
     chat: bool = False
     ignore_eos: bool = False
     seed: int = 0
+    # the longest the whole request may take from the call to stream(); a backend that waits on a
+    # network cuts the request there even while nothing arrives (None: the backend's own limit)
+    timeout_s: float | None = None
     logprobs: bool = False  # evaluation asks for them (confidence signals); perf requests never do
 
 

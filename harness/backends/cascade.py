@@ -44,7 +44,7 @@ TRACE_CONFIDENCE = "cascade_confidence"
 class CascadeParams(BaseModel):
     """Settings of a cascade model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     chain: list[str] = Field(min_length=2, description="Catalog model names, cheapest first; the last always answers.")
     signal: str | dict[str, str] = Field(

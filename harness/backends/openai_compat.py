@@ -15,9 +15,10 @@ import email.utils
 import json
 import os
 import random
+import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 from urllib.parse import urlparse
 
@@ -31,6 +32,7 @@ from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback
 from harness.config.loading import validate
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
+from harness.secrets import Redactor, clip, secrets_of_params, strip_credentials, url_password
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "proxy-authorization"})
@@ -40,7 +42,7 @@ _LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0"})
 class OpenAIParams(BaseModel):
     """Settings of an OpenAI-compatible model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = Field(min_length=1, description="Model name the server expects (e.g. gpt-5-mini).")
     api: Literal["chat", "completions", "auto"] = Field(
@@ -140,19 +142,22 @@ class OpenAICompatBackend:
         url = url or (self.params.base_url or "")
         return url.rstrip("/") or None
 
+    def public_url(self) -> str | None:
+        """The endpoint as it may be shown and stored: without ``user:pass@``."""
+        url = self.base_url()
+        return strip_credentials(url) if url else None
+
     def _api_key(self) -> str | None:
         env = self.params.api_key_env
         return (os.environ.get(env) or None) if env else None
 
-    def _secrets(self) -> list[str]:
-        values = [self._api_key() or ""] + [os.environ.get(env, "") for env in self.params.header_env.values()]
-        return [v for v in values if len(v) >= 4]
-
     def redact(self, text: str) -> str:
-        """``text`` with every configured secret replaced by ***."""
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
+        """``text`` through the process's redaction step, knowing this backend's secrets too."""
+        own = secrets_of_params(self.params.model_dump())
+        url = self.base_url()
+        if url and (password := url_password(url)):
+            own.append(password)
+        return clip(Redactor(own).text(text), 2000)
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", **self.params.headers}
@@ -172,9 +177,9 @@ class OpenAICompatBackend:
             hint = f"set {self.params.base_url_env} or " if self.params.base_url_env else "set "
             return f"no endpoint: {hint}params.base_url"
         if urlparse(url).scheme not in {"http", "https"}:
-            return f"base URL must start with http:// or https:// (got {url!r})"
+            return f"base URL must start with http:// or https:// (got {strip_credentials(url)!r})"
         if self.params.api_key_env and not self._api_key() and not _is_local(url):
-            return f"{self.params.api_key_env} is not set (the API key for {url})"
+            return f"{self.params.api_key_env} is not set (the API key for {strip_credentials(url)})"
         for header, env in self.params.header_env.items():
             if not os.environ.get(env):
                 return f"{env} is not set (the value of header {header})"
@@ -206,12 +211,12 @@ class OpenAICompatBackend:
             response = self.client.get(url, headers=self._headers(), timeout=min(self.params.connect_timeout_s, 10.0))
         except httpx.HTTPError as exc:
             raise BackendUnavailable(
-                self.redact(f"cannot reach {self.base_url()}: {_describe_http_error(exc)}")
+                self.redact(f"cannot reach {self.public_url()}: {_describe_http_error(exc)}")
             ) from None
         if response.status_code in {401, 403}:
             who = self.params.api_key_env or "the API key"
             raise BackendUnavailable(
-                f"{self.base_url()} refused the credentials (HTTP {response.status_code}): check {who}"
+                f"{self.public_url()} refused the credentials (HTTP {response.status_code}): check {who}"
             )
         if response.status_code == 200:
             with contextlib.suppress(ValueError, AttributeError, TypeError):
@@ -277,20 +282,28 @@ class OpenAICompatBackend:
     def _open(self, stack: contextlib.ExitStack, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
         """Send the request, retrying 429/5xx/connection errors with backoff; return a 200 response."""
         url = f"{self.base_url()}{path}"
+        shown = f"{self.public_url()}{path}"
         last = ""
         for attempt in range(self.params.max_retries + 1):
             retry_after: float | None = None
             try:
-                response = stack.enter_context(self.client.stream("POST", url, json=body, headers=self._headers()))
+                # waiting for the response headers is bounded by the deadline too
+                wait = max(min(self.params.stall_timeout_s, deadline - time.monotonic()), 1e-3)
+                timeout = httpx.Timeout(
+                    connect=self.params.connect_timeout_s, read=wait, write=self.params.connect_timeout_s, pool=wait
+                )
+                response = stack.enter_context(
+                    self.client.stream("POST", url, json=body, headers=self._headers(), timeout=timeout)
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadTimeout) as exc:
                 last = _describe_http_error(exc)
             else:
                 if response.status_code == 200:
                     return response
-                detail = _error_detail(response)
+                detail = _error_detail(response, self.redact)
                 last = f"HTTP {response.status_code}{': ' + detail if detail else ''}"
                 if response.status_code not in RETRYABLE_STATUS:
-                    raise EndpointError(self.redact(f"{url}: {last}"))
+                    raise EndpointError(self.redact(f"{shown}: {last}"))
                 retry_after = _retry_after_s(response.headers.get("retry-after"))
                 response.close()
             if attempt == self.params.max_retries:
@@ -298,19 +311,21 @@ class OpenAICompatBackend:
             wait = self._backoff(attempt, retry_after)
             if time.monotonic() + wait > deadline:
                 raise EndpointError(
-                    self.redact(f"{url}: {last}; no time left for a retry within {self.params.timeout_s:g}s")
+                    self.redact(f"{shown}: {last}; no time left for a retry before the request deadline")
                 )
             time.sleep(wait)
         tries = self.params.max_retries + 1
-        raise EndpointError(self.redact(f"{url}: {last} (gave up after {tries} attempt{'s' if tries > 1 else ''})"))
+        raise EndpointError(self.redact(f"{shown}: {last} (gave up after {tries} attempt{'s' if tries > 1 else ''})"))
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         path, body = self._body(request)
         chat = self._uses_chat(request)
         slots = self._slots if self._slots is not None else contextlib.nullcontext()
+        limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
         with slots, contextlib.ExitStack() as stack:
-            deadline = time.monotonic() + self.params.timeout_s
+            deadline = time.monotonic() + limit
             response = self._open(stack, path, body, deadline)
+            watchdog = stack.enter_context(_Deadline(response, deadline))
             parts: list[str] = []
             chunks = 0
             server_usage: dict[str, Any] | None = None
@@ -320,7 +335,7 @@ class OpenAICompatBackend:
             try:
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
-                        raise EndpointError(f"request exceeded its {self.params.timeout_s:g}s deadline mid-stream")
+                        raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream")
                     event = _parse_sse_line(line)
                     if event is None:
                         continue
@@ -328,7 +343,8 @@ class OpenAICompatBackend:
                         done = True
                         break
                     if event.get("error"):
-                        raise EndpointError(self.redact(f"server error mid-stream: {_short(event['error'])}"))
+                        detail = _short(self.redact(str(event["error"])))
+                        raise EndpointError(self.redact(f"server error mid-stream: {detail}"))
                     if isinstance(event.get("usage"), dict):
                         server_usage = event["usage"]
                     text, reason = _choice_delta(event, chat)
@@ -339,12 +355,20 @@ class OpenAICompatBackend:
                         chunks += 1
                         parts.append(text)
                         yield Chunk(text, 1)
-            except httpx.ReadTimeout:
+            except httpx.HTTPError as exc:
+                if watchdog.fired or time.monotonic() > deadline:
+                    raise EndpointError(
+                        f"request exceeded its {limit:g}s deadline mid-stream (no complete event)"
+                    ) from None
+                if not isinstance(exc, httpx.ReadTimeout):
+                    raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
                 raise EndpointError(
                     f"no data for {self.params.stall_timeout_s:g}s mid-stream (server stalled)"
                 ) from None
-            except httpx.HTTPError as exc:
-                raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
+            except EndpointError as exc:  # a malformed event quotes what the server sent
+                raise EndpointError(self.redact(str(exc))) from None
+            if watchdog.fired and not finish:  # the cut can also look like the server closing the stream
+                raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream (no complete event)")
             if not finish:
                 how = "sent [DONE]" if done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
@@ -386,7 +410,7 @@ class OpenAICompatBackend:
             "model": self.spec.name,
             "api_model": self.params.model,
             "api": self.params.api,
-            "base_url": self.base_url(),
+            "base_url": self.public_url(),
             "api_key_env": self.params.api_key_env,
             "token_counts": "server usage; fallback "
             + ("re-tokenized with " + self.params.tokenizer if self.params.tokenizer else "chunk count"),
@@ -397,6 +421,39 @@ class OpenAICompatBackend:
         if self.spec.prices is not None:
             info["prices"] = self.spec.prices.model_dump()
         return info
+
+
+class _Deadline:
+    """Cut a response's connection at the request deadline, even while the server sends nothing.
+
+    httpx's read timeout bounds each silence, not the whole request, and a server that trickles a
+    byte at a time never completes a line for the loop to check the clock: a timer shuts the socket
+    down at the deadline, which wakes the blocked read with an error.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self.fired = False
+        self._response = response
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        self.fired = True
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        else:  # no socket to shut (another transport): closing the response is the next best thing
+            with contextlib.suppress(Exception):
+                self._response.close()
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 def _parse_sse_line(line: str) -> dict[str, Any] | str | None:
@@ -460,7 +517,8 @@ def _choice_logprobs(event: dict[str, Any], chat: bool, so_far: list[float] | No
     return [*(so_far or []), *values]
 
 
-def _error_detail(response: httpx.Response) -> str:
+def _error_detail(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    """The server's error message, redacted *before* it is shortened (a cut must not leave a key's prefix)."""
     try:
         raw = response.read()
     except httpx.HTTPError:
@@ -468,10 +526,11 @@ def _error_detail(response: httpx.Response) -> str:
     try:
         data = json.loads(raw)
         if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            return _short(data["error"].get("message") or data["error"])
-        return _short(data)
+            data = data["error"].get("message") or data["error"]
     except ValueError:
-        return _short(raw.decode("utf-8", "replace"))
+        data = raw.decode("utf-8", "replace")
+    text = data if isinstance(data, str) else json.dumps(data, default=str)
+    return _short(redact(text))
 
 
 def _describe_http_error(exc: httpx.HTTPError) -> str:

@@ -34,7 +34,7 @@ _END = object()
 class TransformersParams(BaseModel):
     """Settings of a transformers model in the catalog."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model_path: str | None = Field(default=None, description="Local model directory, or a .gguf file.")
     gguf_file: str | None = Field(default=None, description="GGUF file name inside model_path (a directory).")

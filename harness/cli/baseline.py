@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from harness.safetext import one_line
+
 
 @click.group("baseline")
 def command() -> None:
@@ -23,7 +25,7 @@ def save_command(run_dir: Path, to: Path) -> None:
 
     snapshot = save(run_dir, to)
     click.echo(
-        f"saved baseline {to} ({to.stat().st_size / 1024:.1f} KiB): {len(snapshot.cells)} cells, "
+        f"saved baseline {one_line(to)} ({to.stat().st_size / 1024:.1f} KiB): {len(snapshot.cells)} cells, "
         f"{len(snapshot.items)} items, {len(snapshot.requests)} requests"
     )
 
@@ -35,12 +37,13 @@ def show_command(path: Path) -> None:
     from harness.gate.baseline import load
 
     snapshot = load(path)
-    click.echo(f"{path}: valid tierbench baseline from {snapshot.meta.get('run_id', snapshot.source)}")
+    click.echo(
+        f"{one_line(path)}: valid tierbench baseline from {one_line(snapshot.meta.get('run_id', snapshot.source))}"
+    )
     for _, row in snapshot.cells.iterrows():
         model, profile = str(row["model"]), str(row["profile"])
         items = snapshot.items[(snapshot.items["model"] == model) & (snapshot.items["profile"] == profile)]
         requests = snapshot.requests[(snapshot.requests["model"] == model) & (snapshot.requests["profile"] == profile)]
         tasks = ", ".join(sorted(set(items["task"].astype(str)))) or "no tasks"
-        click.echo(
-            f"  {row['tier']}: {model}@{profile} ({row['status']}): {len(items)} items ({tasks}), {len(requests)} requests"
-        )
+        line = f"  {row['tier']}: {model}@{profile} ({row['status']}): {len(items)} items ({tasks}), {len(requests)} requests"
+        click.echo(one_line(line))

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import UserError
+from harness.safetext import terminal
 
 _STYLE = {"better": "green", "worse": "red"}
 
@@ -35,7 +36,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
             raise UserError(f"{label}: {exc}") from None
     comparison = compare_views(views[1], views[0])
     console = Console() if Console().is_terminal else Console(width=160)
-    table = Table(title=f"{comparison.current_name} vs baseline {comparison.baseline_name}")
+    table = Table(title=terminal(f"{comparison.current_name} vs baseline {comparison.baseline_name}"))
     for column in ("Model", "Profile", "Metric", "A", "B", "Change", "95% CI", "p", "Verdict"):
         table.add_column(column, justify="right" if column in ("A", "B", "Change", "p") else "left")
     for d in comparison.rows:
@@ -43,15 +44,15 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
             continue
         style = _STYLE.get(d.verdict, "")
         table.add_row(
-            d.model,
-            d.profile,
-            d.metric,
+            terminal(d.model),
+            terminal(d.profile),
+            terminal(d.metric),
             fmt(d.baseline, d.kind),
             fmt(d.current, d.kind),
-            f"{d.marker} {d.change_text}",
-            d.ci_text or "—",
+            terminal(f"{d.marker} {d.change_text}"),
+            terminal(d.ci_text or "—"),
             fmt(d.p_value, "pvalue"),
-            d.verdict_text,
+            terminal(d.verdict_text),
             style=style,
         )
     console.print(table)
@@ -61,7 +62,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
         ("Not compared", comparison.not_compared),
     ):
         if items:
-            console.print(f"{label}: {'; '.join(items)}")
+            console.print(f"{label}: {'; '.join(items)}", markup=False, highlight=False)
     console.print(
         f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "
         "(▲ better, ▼ worse, * p<0.05, ** p<0.01, ≈ no significant change)."

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -10,6 +12,8 @@ import click
 
 from harness import __version__
 from harness.errors import UserError
+from harness.safetext import one_line
+from harness.secrets import redact
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
 COMMAND_MODULES = ("run", "report", "compare", "tasks", "models", "profiles", "doctor", "gate", "baseline", "cascade")
@@ -22,12 +26,21 @@ class TierbenchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except UserError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {redact(str(exc))}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:
+            # a path the file system refuses outright (a name over NAME_MAX): the user's to fix
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            name = os.fsdecode(exc.filename) if exc.filename is not None else "a path"
+            click.echo(
+                f"Error: {one_line(name)[:200]}...: name too long for the file system; choose a shorter path", err=True
+            )
+            sys.exit(UserError.exit_code)
         except click.UsageError as exc:
             # click's own format spreads a bad flag over four lines; keep every user error on one
             where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{where}", err=True)
+            click.echo(f"Error: {one_line(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
 
 

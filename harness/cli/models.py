@@ -14,6 +14,7 @@ from harness.backends.registry import create_backend
 from harness.catalog import load_catalog
 from harness.config.models import TIER_ORDER, ModelSpec
 from harness.errors import BackendUnavailable, ConfigError
+from harness.safetext import terminal
 
 
 def runnable(spec: ModelSpec) -> tuple[bool, str]:
@@ -83,16 +84,16 @@ def list_models(catalog_path: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Models ({catalog_path or 'default catalog'})")
+    table = Table(title=terminal(f"Models ({catalog_path or 'default catalog'})"))
     for column in ("name", "tier", "backend", "runnable", "reason", "cost"):
         table.add_column(column, overflow="fold")
     for row, spec in zip(rows, sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)), strict=True):
         table.add_row(
-            row["name"],
-            row["tier"],
-            row["backend"],
+            terminal(row["name"]),
+            terminal(row["tier"]),
+            terminal(row["backend"]),
             "yes" if row["runnable"] else "no",
-            row["reason"],
-            _price(spec),
+            terminal(row["reason"]),
+            terminal(_price(spec)),
         )
     Console(width=160).print(table)

@@ -13,6 +13,7 @@ from rich.table import Table
 from harness.config.profile import HardwareProfile
 from harness.hardware import all_profiles, get_profile, host_profile
 from harness.runner.planner import emulation
+from harness.safetext import terminal
 
 
 def _accelerator(profile: HardwareProfile) -> str:
@@ -26,6 +27,8 @@ def _emulation_line(profile: HardwareProfile, host: HardwareProfile) -> tuple[st
     """(verdict, reason): native, emulated or cannot, with why."""
     emulated_on, skip = emulation(profile, host)
     if skip is not None:
+        if profile.performance is not None:
+            return "no", f"{skip}; a run projects host results onto it instead"
         return "no", skip
     if emulated_on is None:
         return "native", "this machine"
@@ -79,14 +82,14 @@ def list_profiles(as_json: bool) -> None:
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
-            str(row["name"]),
-            str(row["class"]),
-            str(row["cores"]),
-            str(row["threads"]),
+            terminal(row["name"]),
+            terminal(row["class"]),
+            terminal(row["cores"]),
+            terminal(row["threads"]),
             f"{float(row['memory_mb']) / 1024:.1f} GiB",
-            str(row["accelerator"]),
+            terminal(row["accelerator"]),
             f"{float(row['usd_per_hour']):g}",
-            f"{row['here']}: {row['reason']}",
+            terminal(f"{row['here']}: {row['reason']}"),
         )
     Console().print(table)
 
@@ -100,6 +103,13 @@ def show(name: str, as_json: bool) -> None:
     data = _resolved(profile)
     verdict, reason = _emulation_line(profile, host_profile())
     data["on_this_host"] = {"verdict": verdict, "reason": reason}
+    if profile.name == "host":
+        # host's roofline is measured, not written down: every run measures it again in each cell
+        from dataclasses import asdict
+
+        from harness.meters.roofline import measure
+
+        data["performance_measured"] = {k: round(v, 2) for k, v in asdict(measure(profile.cores)).items()}
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from harness.errors import UserError
+from harness.safetext import one_line
 
 
 @click.command("report")
@@ -30,5 +31,5 @@ def command(run_dir: Path, baseline: Path | None) -> None:
         except UserError as exc:
             raise UserError(f"--baseline: {exc}") from None
     paths = write_report(run_dir, baseline=baseline)
-    click.echo(str(paths.html))
-    click.echo(str(paths.markdown))
+    click.echo(one_line(paths.html))  # a path is user text: one line, never a workflow command
+    click.echo(one_line(paths.markdown))

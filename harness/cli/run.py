@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from harness.catalog import load_catalog
-from harness.cli.options import comma_list
-from harness.cli.summary_table import print_summary
+from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
+from harness.cli.resume import read_options, refuse_plan_flags
+from harness.cli.summary_table import print_projections, print_recommendations, print_summary
 from harness.config.suite import Constraints, SuiteSpec
 from harness.errors import UserError
 from harness.results.store import RunStore
@@ -24,6 +24,8 @@ from harness.runner.executor import LocalExecutor
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
+from harness.safetext import terminal
+from harness.secrets import use_params
 from harness.suites import load_suite
 
 
@@ -43,7 +45,7 @@ class CellProgress:
         self.tasks: dict[str, TaskID] = {}
 
     def add(self, cell_id: str) -> None:
-        self.tasks[cell_id] = self.progress.add_task(f"{cell_id}: waiting", total=None)
+        self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
 
     def __call__(self, cell_id: str, event: dict[str, Any]) -> None:
         task = self.tasks.get(cell_id)
@@ -51,18 +53,18 @@ class CellProgress:
             return
         kind = event.get("type")
         if kind == "phase":
-            self.progress.update(task, description=escape(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
+            self.progress.update(task, description=terminal(f"{cell_id}: {event.get('name')}"), total=None, completed=0)
         elif kind == "progress":
             label = event.get("label")
             self.progress.update(
                 task,
-                description=escape(f"{cell_id}: {label}"),  # task names come from user files
+                description=terminal(f"{cell_id}: {label}"),  # task names come from user files
                 total=event.get("total") or None,
                 completed=event.get("done") or 0,
             )
         elif kind == "finished":
             status = event.get("status")
-            self.progress.update(task, description=f"{cell_id}: {status}", total=1, completed=1)
+            self.progress.update(task, description=terminal(f"{cell_id}: {status}"), total=1, completed=1)
 
 
 def _check_tasks(names: list[str]) -> None:
@@ -99,10 +101,10 @@ def _default_out(suite_name: str) -> Path:
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory (default: runs/<timestamp>-<suite>).")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), help="Resume an interrupted run directory.")
-@click.option("--cell-timeout", type=click.FloatRange(min=1), default=3600, show_default=True, help="Seconds per cell.")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), help="Constraint: mean accuracy floor (0-1).")
-@click.option("--max-p95-latency", type=click.FloatRange(min=0, min_open=True), help="Constraint: p95 E2E seconds.")
-@click.option("--max-memory-mb", type=click.FloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
+@click.option("--cell-timeout", type=FiniteFloatRange(min=1), default=3600, show_default=True, help="Seconds per cell.")
+@click.option("--min-accuracy", type=FiniteFloatRange(0, 1), help="Constraint: mean accuracy floor (0-1).")
+@click.option("--max-p95-latency", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: p95 E2E seconds.")
+@click.option("--max-memory-mb", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
 def command(
@@ -125,15 +127,21 @@ def command(
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     console = Console() if Console().is_terminal else Console(width=180)
     if resume_dir is not None:
-        options = RunStore.open(resume_dir).read_meta().get("options", {})
-        suite_name = options.get("suite_source", suite_name)
-        models, profiles, tasks = options.get("models"), options.get("profiles"), options.get("tasks")
-        limit, catalog_path = options.get("limit"), Path(options["catalog"]) if options.get("catalog") else None
-        data_dir = Path(options["data_dir"]) if options.get("data_dir") else None
-        constraints = options.get("constraints", {})
-        min_accuracy, max_p95_latency = constraints.get("min_accuracy"), constraints.get("max_p95_e2e_s")
-        max_memory_mb, objective = constraints.get("max_memory_mb"), constraints.get("objective")
+        refuse_plan_flags(click.get_current_context())
+        stored = read_options(RunStore.open(resume_dir))
+        suite_name, models, profiles, tasks = stored.suite_source, stored.models, stored.profiles, stored.tasks
+        limit, catalog_path = stored.limit, Path(stored.catalog) if stored.catalog else None
+        data_dir = Path(stored.data_dir) if stored.data_dir else None
+        c = stored.constraints
+        min_accuracy, max_p95_latency, max_memory_mb, objective = (
+            c.min_accuracy,
+            c.max_p95_e2e_s,
+            c.max_memory_mb,
+            c.objective,
+        )
         out = resume_dir
+    if out is not None:
+        check_out_path(out)
     if data_dir is not None and not data_dir.is_dir():
         raise UserError(f"--data-dir {data_dir}: not a directory")
     suite = load_suite(suite_name)
@@ -147,13 +155,15 @@ def command(
         },
     )
     task_list = comma_list(tasks) if tasks is not None else list(suite.tasks)
+    refuse_duplicates("--tasks", task_list)
+    refuse_duplicates("--models", comma_list(models))
+    refuse_duplicates("--profiles", comma_list(profiles))
     _check_tasks(task_list or [])
     catalog = load_catalog(catalog_path)
+    use_params(model.params for model in catalog.models)  # from here on, everything written is redacted
     run_dir = out or _default_out(suite.name)
     if resume_dir is None and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
-    store = RunStore.create(run_dir)
-    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     plan = plan_run(
         suite,
         catalog,
@@ -164,6 +174,9 @@ def command(
         limit=limit or suite.limit,
         data_dir=data_dir,
     )
+    # only now, with every input checked (profiles resolve in the planner), make the directory
+    store = RunStore.create(run_dir)
+    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     options_record = {
         "suite_source": suite_name,
         "models": models,
@@ -218,14 +231,17 @@ def command(
     store.write_meta(meta)
     summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
     print_summary(console, summary)
+    print_projections(console, store.read_table("projections"))
     if interrupted:
         console.print(
-            f"[yellow]Interrupted.[/] Partial results in {run_dir}; continue with: tierbench run --resume {run_dir}"
+            f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
+            f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
         raise SystemExit(130)
     if not no_report:
         from harness.report import write_report
 
         paths = write_report(run_dir)
-        console.print(f"Report: {paths.html}")
-    console.print(f"Run directory: {run_dir}")
+        print_recommendations(console, paths.recommendations)
+        console.print(f"Report: {terminal(paths.html)}")
+    console.print(f"Run directory: {terminal(run_dir)}")

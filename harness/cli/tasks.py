@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.evaluation import list_tasks, resolve_data_dir
+from harness.safetext import terminal
 
 
 @click.group("tasks")
@@ -34,5 +35,6 @@ def list_command(data_dir: Path | None, as_json: bool) -> None:
     table = Table("task", "kind", "metrics", "items", "type", "description")
     for info in infos:
         items = "-" if info.items is None else str(info.items)
-        table.add_row(info.name, info.kind, ", ".join(info.metrics), items, info.output_type, info.description)
+        cells = (info.name, info.kind, ", ".join(info.metrics), items, info.output_type, info.description)
+        table.add_row(*(terminal(cell) for cell in cells))
     Console(width=200).print(table)

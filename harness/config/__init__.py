@@ -2,7 +2,7 @@
 
 from harness.config.loading import load_yaml_model, read_yaml, validate
 from harness.config.models import TIER_ORDER, Catalog, ModelSpec, Prices, Tier
-from harness.config.profile import Accelerator, CostModel, HardwareProfile, PowerModel
+from harness.config.profile import Accelerator, CostModel, HardwareProfile, PerformanceModel, PowerModel
 from harness.config.suite import Constraints, PerfScenario, SuiteSpec
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "HardwareProfile",
     "ModelSpec",
     "PerfScenario",
+    "PerformanceModel",
     "PowerModel",
     "Prices",
     "SuiteSpec",

@@ -1,7 +1,15 @@
-"""Read YAML files into typed models, with errors that name the file, field and line."""
+"""Read YAML files into typed models, with errors that name the file, field and line.
+
+The loader is safe (no Python objects) and bounded: an alias bomb, a document nested a thousand
+levels deep, a duplicate key or a ``.nan`` is refused with its line instead of exhausting memory,
+overflowing the stack or being accepted silently.
+"""
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,12 +20,78 @@ from harness.errors import ConfigError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+MAX_ALIASES = 100  # anchors are for reuse of a few blocks; a bomb needs many
+MAX_NODES = 200_000  # nodes after expanding every alias: far above any real config
+MAX_DEPTH = 64
+MAX_CONFIG_BYTES = 16 * 2**20  # a YAML config file; data files (JSONL items) have no cap
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """A document this loader will not build (too many aliases, too deep, duplicate key...)."""
+
 
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader that remembers the line of every mapping key."""
+    """A safe loader that remembers the line of every mapping key and bounds what it builds."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                raise _Refused(
+                    problem=f"more than {MAX_ALIASES} aliases (*name); write the values out", problem_mark=mark
+                )
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise _Refused(problem="an alias refers to a block that contains it", problem_mark=mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(self._sizes.get(id(child), 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(self._sizes.get(id(k), 1) + self._sizes.get(id(v), 1) for k, v in node.value)
+        if size > MAX_NODES:
+            raise _Refused(problem=f"expands to more than {MAX_NODES} values (alias bomb?)", problem_mark=mark)
+        self._sizes[id(node)] = size
+        return node
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _Refused(
+                problem=f"non-finite number '{node.value}' (write a finite number)", problem_mark=node.start_mark
+            )
+        return value
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _LineLoader.construct_yaml_float)
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise _Refused(
+                problem=f"duplicate key '{key}' (each key may appear once)", problem_mark=key_node.start_mark
+            )
+        seen.add(key)
     mapping = loader.construct_mapping(node, deep=True)
     lines = {
         key_node.value: key_node.start_mark.line + 1
@@ -30,35 +104,63 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 class _LineDict(dict[Any, Any]):
     """A dict that also knows the source line of each key."""
 
-    def __init__(self, data: dict[Any, Any], lines: dict[Any, int]) -> None:
-        super().__init__(data)
-        self.lines = lines
+    def __init__(self, data: Any = (), lines: dict[Any, int] | None = None) -> None:
+        super().__init__(data)  # defaults: copy.deepcopy and libraries rebuild it as type(d)()
+        self.lines = lines or {}
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file safely; a syntax or encoding error becomes a one-line ConfigError."""
+def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> None:
+    """Refuse a slot that is missing, a directory, a FIFO or a device before opening it.
+
+    Opening a FIFO blocks until someone writes to it, so the check must come first.
+    """
+    label = f"{prefix}{path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{label}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{label}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{label}: is a directory, expected a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{label}: not a regular file (a pipe or device?); give a {what}")
+    if max_bytes is not None and info.st_size > max_bytes:
+        raise ConfigError(f"{label}: {info.st_size} bytes is too large for a {what} (limit {max_bytes})")
+
+
+def read_text_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> str:
+    """A regular UTF-8 file's text; every failure is a one-line ConfigError naming the file."""
+    check_regular_file(path, what, prefix, max_bytes)
     try:
-        data = yaml.load(text, Loader=_LineLoader)
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{prefix}{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{prefix}{path}: cannot read ({exc.strerror})") from None
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text with the bounded safe loader; any problem is a one-line ConfigError."""
+    try:
+        return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where}: invalid YAML: {exc.problem}") from None
+        kind = "refused YAML" if isinstance(exc, _Refused) else "invalid YAML"
+        raise ConfigError(f"{source}:{where}: {kind}: {exc.problem}") from None
     except yaml.YAMLError as exc:  # e.g. a control character: PyYAML's text spans lines
-        raise ConfigError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
-    return data
+        raise ConfigError(f"{source}: invalid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:  # a guard above should have caught it; never a traceback
+        raise ConfigError(f"{source}: refused YAML: nested too deeply") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file safely; a syntax, encoding or file-kind error becomes a one-line ConfigError."""
+    return parse_yaml(read_text_file(path, "YAML file", max_bytes=MAX_CONFIG_BYTES), str(path))
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:

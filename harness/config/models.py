@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.secrets import inline_secret
+
 Tier = Literal["nano", "mini", "full", "hybrid"]
 # hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
 TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
@@ -14,7 +16,7 @@ TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
 class Prices(BaseModel):
     """List prices in US dollars per one million tokens."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
     output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens.")
@@ -24,7 +26,7 @@ class Prices(BaseModel):
 class ModelSpec(BaseModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(
         min_length=1,
@@ -40,19 +42,16 @@ class ModelSpec(BaseModel):
     @field_validator("params")
     @classmethod
     def _no_inline_secrets(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for key in params:
-            if key.lower() in {"api_key", "apikey", "key", "token", "secret", "password"}:
-                raise ValueError(
-                    f"'{key}' must not be written in a config file; name an environment variable "
-                    "with 'api_key_env' instead"
-                )
+        problem = inline_secret(params)
+        if problem:
+            raise ValueError(problem)
         return params
 
 
 class Catalog(BaseModel):
     """A list of models; names are unique."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     models: list[ModelSpec] = Field(min_length=1)
 

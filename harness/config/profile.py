@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class Accelerator(BaseModel):
     """A GPU or NPU the device has; ``kind: none`` for CPU-only devices."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
@@ -26,7 +26,7 @@ class Accelerator(BaseModel):
 class PowerModel(BaseModel):
     """Idle and full-load power of the whole device, with where each figure comes from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     idle_watts: float = Field(gt=0, description="Whole-device draw when idle, in watts.")
     max_watts: float = Field(gt=0, description="Whole-device draw at full load, in watts.")
@@ -44,17 +44,52 @@ class PowerModel(BaseModel):
 class CostModel(BaseModel):
     """What running the device costs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     usd_per_hour: float = Field(ge=0, description="Rental or amortised hardware cost per hour.")
     usd_per_kwh: float = Field(default=0.15, ge=0, description="Electricity price.")
     source: str = Field(default="", description="Where the prices come from.")
 
 
+class PerformanceModel(BaseModel):
+    """The figures a roofline projection needs (docs/profiles.md), each with where it comes from.
+
+    ``basis: peak`` figures are vendor/microarchitecture maxima; ``measured`` figures are what a
+    benchmark sustained. The projection scales peak figures by a sustained fraction before use.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    architecture: str = Field(min_length=1, description="CPU instruction set (x86_64, aarch64) of the cores.")
+    memory_bandwidth_gbs: float = Field(gt=0, description="DRAM bandwidth the CPU cores can use, GB/s.")
+    memory_bandwidth_source: str = Field(min_length=1, description="Where memory_bandwidth_gbs comes from.")
+    cpu_gflops_per_core: float = Field(gt=0, description="FP32 FMA throughput of one core, GFLOP/s.")
+    cpu_compute_source: str = Field(min_length=1, description="Where cpu_gflops_per_core comes from.")
+    accelerator_bandwidth_gbs: float | None = Field(default=None, gt=0, description="GPU/NPU memory bandwidth, GB/s.")
+    accelerator_gflops: float | None = Field(default=None, gt=0, description="GPU/NPU dense FP16 throughput, GFLOP/s.")
+    accelerator_source: str = Field(default="", description="Where the accelerator figures come from.")
+    storage_read_mbs: float | None = Field(
+        default=None, gt=0, description="Sequential read of the model's storage, MB/s."
+    )
+    storage_source: str = Field(default="", description="Where storage_read_mbs comes from.")
+    basis: Literal["peak", "measured"] = Field(
+        default="peak", description="Datasheet maxima or sustained measurements."
+    )
+    verified: bool = Field(default=False, description="False: figures not yet checked against the cited source.")
+
+    @model_validator(mode="after")
+    def _sources_for_optional_figures(self) -> PerformanceModel:
+        if (self.accelerator_bandwidth_gbs or self.accelerator_gflops) and not self.accelerator_source:
+            raise ValueError("accelerator figures need accelerator_source")
+        if self.storage_read_mbs and not self.storage_source:
+            raise ValueError("storage_read_mbs needs storage_source")
+        return self
+
+
 class HardwareProfile(BaseModel):
     """A target device. ``host`` is detected from this machine."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -65,6 +100,9 @@ class HardwareProfile(BaseModel):
     accelerator: Accelerator = Field(default_factory=Accelerator)
     power: PowerModel
     cost: CostModel
+    performance: PerformanceModel | None = Field(
+        default=None, description="Roofline figures for projecting host results onto this device."
+    )
     extends: str | None = None
     sources: list[str] = Field(default_factory=list, description="Citations for the figures above.")
 

@@ -101,7 +101,7 @@ def parse_metric(name: str) -> MetricInfo:
 class GateRule(BaseModel):
     """One metric that may not regress, for the cells its selectors match."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     metric: str = Field(description="Metric name, e.g. accuracy, accuracy:arithmetic, ttft_p95, peak_rss_mb.")
     name: str | None = Field(default=None, min_length=1, description="Shown in outputs (default: the metric).")
@@ -174,7 +174,7 @@ class GateRule(BaseModel):
 class GateRules(BaseModel):
     """Statistical settings and the list of rules of one gate."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     level: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of intervals and tests.")
     alpha: float | None = Field(default=None, gt=0, lt=0.5, description="Significance level; sets level = 1 - alpha.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class PerfScenario(BaseModel):
@@ -14,7 +14,7 @@ class PerfScenario(BaseModel):
     pp/tg; ``concurrency`` and ``rate`` load a server backend.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     kind: Literal["grid", "concurrency", "rate"] = "grid"
@@ -46,7 +46,7 @@ class PerfScenario(BaseModel):
 class Constraints(BaseModel):
     """What the recommendation must satisfy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min_accuracy: float | None = Field(default=None, ge=0, le=1, description="Mean accuracy floor (0-1).")
     max_p95_e2e_s: float | None = Field(default=None, gt=0, description="p95 end-to-end latency SLO.")
@@ -58,7 +58,7 @@ class Constraints(BaseModel):
 class SuiteSpec(BaseModel):
     """A named set of accuracy tasks and performance scenarios."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -86,3 +86,31 @@ class SuiteSpec(BaseModel):
         if not self.tasks and not self.scenarios:
             raise ValueError("a suite needs at least one task or one scenario")
         return self
+
+    @field_validator("tasks")
+    @classmethod
+    def _unique_tasks(cls, tasks: list[str]) -> list[str]:
+        # results are keyed by name: two entries of one name would merge their rows
+        twice = duplicates(tasks)
+        if twice:
+            raise ValueError(f"task '{twice[0]}' is listed twice; each task may appear once")
+        return tasks
+
+    @field_validator("scenarios")
+    @classmethod
+    def _unique_scenarios(cls, scenarios: list[PerfScenario]) -> list[PerfScenario]:
+        twice = duplicates([s.name for s in scenarios])
+        if twice:
+            raise ValueError(f"two scenarios are named '{twice[0]}'; give each its own name")
+        return scenarios
+
+
+def duplicates(names: list[str]) -> list[str]:
+    """Names that appear more than once, in order of their second appearance."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for name in names:
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    return twice

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.strictjson import jsonl_lines
 
 Doc = dict[str, Any]
 
@@ -28,7 +29,7 @@ def _need(path: Path, flag: str = "--data-dir") -> Path:
 
 # -- piqa -----------------------------------------------------------------------------------
 def piqa_local(root: Path) -> list[Doc]:
-    items = _need(root / "piqa" / "valid.jsonl").read_text(encoding="utf-8").splitlines()
+    items = jsonl_lines(_need(root / "piqa" / "valid.jsonl").read_text(encoding="utf-8"))
     labels = _need(root / "piqa" / "valid-labels.lst").read_text(encoding="utf-8").split()
     docs = [json.loads(line) for line in items if line.strip()]
     if len(docs) != len(labels):
@@ -202,7 +203,7 @@ def mmlu_hub() -> list[Doc]:
 
 # -- gsm8k ----------------------------------------------------------------------------------
 def gsm8k_local(root: Path) -> list[Doc]:
-    lines = _need(root / "gsm8k" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = jsonl_lines(_need(root / "gsm8k" / "test.jsonl").read_text(encoding="utf-8"))
     return [{"question": d["question"], "answer": d["answer"]} for d in map(json.loads, filter(str.strip, lines))]
 
 

@@ -12,13 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from harness import sandbox
 from harness.backends.base import Backend
 from harness.backends.confidence import gen_confidence, mc_confidence, normalised_logliks
 from harness.errors import UserError
+from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
 from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
+from harness.secrets import clip
 
 DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
 
@@ -113,6 +116,10 @@ def run_tasks(
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "unsupported", reason))
             continue
+        if _needs_sandbox(task) and (refused := sandbox.unavailable()):
+            for metric in task.metrics:  # refuse before generating: no silent weaker containment
+                sink.score(_row(task.name, metric, None, "unsupported", refused))
+            continue
         docs = read_docs(task, data_dir)
         random.seed(seed)
         np.random.seed(seed)
@@ -124,11 +131,16 @@ def run_tasks(
         except UserError:
             raise
         except Exception as exc:  # one broken task is reported, the others still run
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+            reason = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
         _emit(task, results, lm, sink, seed, _Evidence(built, lm, task.name in self_check))
+
+
+def _needs_sandbox(task: TaskDef) -> bool:
+    """Whether the task's scorer executes model-written code (and so needs the OS sandbox)."""
+    return task.config.get("process_results") is scorers.code_tests
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:

@@ -8,22 +8,29 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+
+from harness.evaluation.code_checks import compile_test, passes
+from harness.sandbox import Limits, SandboxUnavailable, run_python
 
 Scorer = Callable[[dict[str, Any], list[str]], dict[str, float]]
 
 
 def _safe(zero: dict[str, float]) -> Callable[[Scorer], Scorer]:
-    """Any exception while scoring an answer gives the zero scores instead of aborting the run."""
+    """Any exception while scoring an answer gives the zero scores instead of aborting the run.
+
+    Except a missing sandbox: that is no verdict on the answer, so it stops the task with its reason.
+    """
 
     def wrap(fn: Scorer) -> Scorer:
         @wraps(fn)
         def inner(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
             try:
                 return fn(doc, results)
+            except SandboxUnavailable:
+                raise
             except Exception:
                 return dict(zero)
 
@@ -105,16 +112,22 @@ def constraints(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     return {"follow": float(_check(doc["check"], answer))}
 
 
-def _program(doc: dict[str, Any], completion: str, token: str) -> str:
+def _solution(doc: dict[str, Any], completion: str) -> str:
     body = completion.split("\ndef ")[0].split("\nif __name__")[0].split("\n```")[0]
-    return str(doc["prompt"]) + body + "\n\n" + "\n".join(doc["tests"]) + f"\nprint({token!r})\n"
+    return str(doc["prompt"]) + body + "\n"
 
 
 @_safe({"pass": 0.0})
 def code_tests(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """1 when the completed function passes its hidden tests in the sandbox (time, memory, no network)."""
-    from harness.sandbox import Limits, run_python
+    """1 when the completed function passes its hidden tests, judged outside the sandbox.
 
-    token = f"tierbench-tests-passed-{secrets.token_hex(8)}"  # an early exit(0) never prints it
-    outcome = run_python(_program(doc, results[0], token), Limits(wall_s=5.0, cpu_s=3, memory_mb=512))
-    return {"pass": float(outcome.passed and outcome.stdout.rstrip().endswith(token))}
+    Only the calls into the solution run in the sandbox (``harness.sandbox``); the assert lines are
+    evaluated here on the plain values that come back (``harness.evaluation.code_checks``).
+    """
+    checks, first = [], 0
+    for test in doc["tests"]:
+        checks.append((compile_test(str(test), first), first))
+        first += len(checks[-1][0].probes)
+    probes = [probe for check, _ in checks for probe in check.probes]
+    outcome = run_python(_solution(doc, results[0]), probes, Limits(wall_s=5.0, cpu_s=3, memory_mb=512))
+    return {"pass": float(all(passes(check, start, outcome.values) for check, start in checks))}

@@ -23,9 +23,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from harness import strictjson
+from harness.config.loading import MAX_CONFIG_BYTES, check_regular_file, parse_yaml, read_text_file
 from harness.errors import ConfigError, UserError
+from harness.strictjson import jsonl_lines
 
 OWN_KEYS = {"data", "loader", "about"}
 OUTPUT_TYPES = {"multiple_choice", "generate_until", "loglikelihood", "loglikelihood_rolling"}
@@ -89,16 +90,7 @@ def resolve_callable(ref: str, where: str) -> Callable[..., Any]:
 
 def load_taskdef(path: Path, kind: str) -> TaskDef:
     """Read and check one task file."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read task file: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    raw = parse_yaml(read_text_file(path, "task file", max_bytes=MAX_CONFIG_BYTES), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a task file must be a mapping of lm-eval task fields")
     allowed = _lm_eval_fields() | OWN_KEYS
@@ -119,8 +111,9 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     data: Path | None = None
     if "data" in raw:
         data = (path.parent / str(raw["data"])).resolve()
-        if not data.is_file():
+        if not data.exists():
             raise ConfigError(f"{path}: field 'data': file not found: {data}")
+        check_regular_file(data, "JSONL data file", prefix=f"{path}: field 'data': ")
     if "loader" in raw:
         from harness.evaluation.datasets import LOADERS
 
@@ -180,21 +173,18 @@ def read_docs(task: TaskDef, data_dir: Path | None) -> list[dict[str, Any]]:
 
 def _read_data_file(path: Path) -> list[dict[str, Any]]:
     """Items of a task's JSONL file: objects that all have the first item's fields, of its types."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read data file ({exc.strerror})") from None
+    text = read_text_file(path, "JSONL data file")
     docs: list[dict[str, Any]] = []
     first: dict[str, Any] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(jsonl_lines(text), 1):  # not splitlines: U+2028 is valid inside a string
         if not line.strip():
             continue
         try:
-            doc = json.loads(line)
+            doc = strictjson.loads(line)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path}: line {number}: not JSON ({exc.msg})") from None
+        except strictjson.JSONRefused as exc:
+            raise ConfigError(f"{path}: line {number}: {exc}") from None
         if not isinstance(doc, dict):
             raise ConfigError(f"{path}: line {number}: expected a JSON object of fields, got {type(doc).__name__}")
         if not docs:

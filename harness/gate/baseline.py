@@ -11,12 +11,15 @@ import gzip
 import hashlib
 import json
 import math
+import os
+import stat
 import zlib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from harness import strictjson
 from harness.errors import UserError
 from harness.gate.snapshot import Snapshot, from_run, normalize_cells, normalize_items, normalize_requests
 from harness.results.store import atomic_write_bytes
@@ -93,15 +96,23 @@ def save(run_dir: Path, to: Path) -> Snapshot:
 def load(path: Path) -> Snapshot:
     """Read and verify a baseline file; any damage is a one-line UserError."""
     try:
-        raw = path.read_bytes()
+        info = os.stat(path)
     except FileNotFoundError:
         raise UserError(f"--baseline {path}: file not found; {HOW_TO_MAKE}") from None
-    except IsADirectoryError:
-        raise UserError(f"--baseline {path}: is a directory but not a run directory (no meta.json)") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--baseline {path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"--baseline {path}: is a directory but not a run directory (no meta.json)")
+    if not stat.S_ISREG(info.st_mode):  # reading a FIFO would wait forever for a writer
+        raise UserError(f"--baseline {path}: not a regular file (a pipe or device?); {HOW_TO_MAKE}")
+    try:
+        raw = path.read_bytes()
     except OSError as exc:
         raise UserError(f"--baseline {path}: cannot read ({exc.strerror})") from None
     try:
-        document = json.loads(gzip.decompress(raw).decode("utf-8"))
+        document = strictjson.loads(gzip.decompress(raw).decode("utf-8"))
+    except strictjson.JSONRefused as exc:
+        raise UserError(f"--baseline {path}: corrupted baseline ({exc}); {HOW_TO_MAKE}") from None
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError):
         raise UserError(
             f"--baseline {path}: corrupted or not a tierbench baseline (not gzip JSON); {HOW_TO_MAKE}"

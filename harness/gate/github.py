@@ -12,13 +12,16 @@ from collections.abc import Mapping
 from harness.gate.describe import VERDICT_LABELS
 from harness.gate.evaluate import GateReport
 from harness.gate.markdown import to_markdown
+from harness.safetext import one_line
 
 
 def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """As GitHub's toolkit escapes a command's message; other control characters are made visible."""
+    return one_line(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(text: str) -> str:
+    """A property value: the message escapes plus ``:`` and ``,``, which end a property."""
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 

@@ -9,6 +9,7 @@ from harness.errors import UserError
 from harness.gate.describe import VERDICT_LABELS, counted, result_change, value_text
 from harness.gate.evaluate import GateReport, RuleResult
 from harness.results.store import atomic_write_bytes
+from harness.safetext import xml_text
 
 
 def _details(result: RuleResult, level: float) -> str:
@@ -22,7 +23,7 @@ def _details(result: RuleResult, level: float) -> str:
     if counted(result):
         lines.append(f"n: {counted(result)}")
     lines.extend(f"note: {note}" for note in result.measure.notes)
-    return "\n".join(lines)
+    return xml_text("\n".join(lines), multiline=True)
 
 
 def to_xml(report: GateReport) -> ET.Element:
@@ -45,16 +46,18 @@ def to_xml(report: GateReport) -> ET.Element:
         ("baseline", report.baseline_source),
         ("level", f"{report.settings.level:g}"),
     ):
-        ET.SubElement(properties, "property", name=name, value=value)
+        ET.SubElement(properties, "property", name=name, value=xml_text(value))
     level = report.settings.level
     for result in report.results:
-        case = ET.SubElement(suite, "testcase", classname=f"tierbench.gate.{result.tier}", name=result.name, time="0")
+        classname = xml_text(f"tierbench.gate.{result.tier}")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=xml_text(result.name), time="0")
         if report.fails(result):
-            failure = ET.SubElement(case, "failure", message=f"{VERDICT_LABELS[result.verdict]}: {result.reason}")
+            message = xml_text(f"{VERDICT_LABELS[result.verdict]}: {result.reason}")
+            failure = ET.SubElement(case, "failure", message=message)
             failure.set("type", result.verdict)
             failure.text = _details(result, level)
         elif result.verdict == "inconclusive":
-            ET.SubElement(case, "skipped", message=f"inconclusive: {result.reason}")
+            ET.SubElement(case, "skipped", message=xml_text(f"inconclusive: {result.reason}"))
         ET.SubElement(case, "system-out").text = _details(result, level)
     ET.indent(root)
     return root

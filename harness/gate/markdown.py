@@ -8,6 +8,7 @@ from harness.errors import UserError
 from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
 from harness.gate.evaluate import GateReport, RuleResult
 from harness.results.store import atomic_write_bytes
+from harness.safetext import one_line
 
 _ICONS = {
     "regressed": "❌",
@@ -19,15 +20,22 @@ _ICONS = {
 
 
 def _cell(text: str) -> str:
-    # reasons can quote model output or server errors: no raw HTML in a rendered step summary
+    # reasons can quote model output or server errors: no raw HTML in a rendered step summary,
+    # no line break that ends the table row, no control character (shown as an escape instead)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return one_line(text.replace("|", "\\|").replace("\r\n", " ").replace("\r", " ").replace("\n", " "))
+
+
+def _code(text: str) -> str:
+    """User text inside a code span: a backtick in it would end the span early."""
+    quoted = _cell(text).replace("`", "'")
+    return f"`{quoted}`"
 
 
 def _row(result: RuleResult, level: float) -> str:
     cells = [
         f"{_ICONS[result.verdict]} {VERDICT_LABELS[result.verdict]}",
-        f"`{result.rule.label}`",
+        _code(result.rule.label),
         f"{result.tier}: {result.model}@{result.profile}",
         value_text(result.measure.base_value, result),
         value_text(result.measure.run_value, result),
@@ -43,7 +51,7 @@ def to_markdown(report: GateReport) -> str:
     lines = [
         f"## tierbench gate: {'✅' if report.passed else '❌'} {headline(report)}",
         "",
-        f"Run `{report.run_source}` against baseline `{report.baseline_source}` "
+        f"Run {_code(report.run_source)} against baseline {_code(report.baseline_source)} "
         f"({round(level * 100)}% confidence, {report.settings.bootstrap_iterations} bootstrap resamples).",
         "",
         "| verdict | rule | cell | baseline | run | change | n |",

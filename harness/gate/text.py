@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
 from harness.gate.evaluate import GateReport
+from harness.safetext import one_line, terminal
 
 _STYLES = {
     "regressed": "bold red",
@@ -19,8 +19,15 @@ _STYLES = {
 
 
 def print_summary(report: GateReport, console: Console) -> None:
-    """A table of every verdict, the reason for each, and the overall status."""
-    table = Table(title=f"tierbench gate: {report.run_source} vs {report.baseline_source}", title_justify="left")
+    """A table of every verdict, the reason for each, and the overall status.
+
+    Names, reasons and paths are user or model text: each is shown on one line with control
+    characters made visible, so none can start a line of its own (a GitHub workflow command).
+    The title is a plain unwrapped line rather than a table title, which rich would wrap anywhere.
+    """
+    title = f"tierbench gate: {one_line(report.run_source)} vs {one_line(report.baseline_source)}"
+    console.print(title, highlight=False, markup=False, soft_wrap=True)
+    table = Table()
     for column in ("rule", "cell", "verdict", "baseline", "run", "change", "n"):
         table.add_column(column, overflow="fold")
     for result in report.results:
@@ -28,8 +35,8 @@ def print_summary(report: GateReport, console: Console) -> None:
         if result.verdict == "inconclusive" and not report.fails(result):
             style = "yellow dim"
         table.add_row(
-            escape(result.rule.label),
-            escape(f"{result.tier}: {result.model}@{result.profile}"),
+            terminal(result.rule.label),
+            terminal(f"{result.tier}: {result.model}@{result.profile}"),
             f"[{style}]{VERDICT_LABELS[result.verdict]}[/]" if style else VERDICT_LABELS[result.verdict],
             value_text(result.measure.base_value, result),
             value_text(result.measure.run_value, result),
@@ -39,11 +46,11 @@ def print_summary(report: GateReport, console: Console) -> None:
     console.print(table)
     for result in report.results:  # every verdict explains itself, one line each
         marker = "✗" if report.fails(result) else "•"
-        line = f"{marker} {result.name}: {VERDICT_LABELS[result.verdict]} — {result.reason}"
+        line = f"{marker} {one_line(result.name)}: {VERDICT_LABELS[result.verdict]} — {one_line(result.reason)}"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
         for note in result.measure.notes:
-            console.print(f"    {note}", highlight=False, markup=False, style="dim", soft_wrap=True)
+            console.print(f"    - {one_line(note)}", highlight=False, markup=False, style="dim", soft_wrap=True)
     for warning in report.warnings:
-        console.print(f"warning: {warning}", highlight=False, markup=False, style="yellow", soft_wrap=True)
+        console.print(f"warning: {one_line(warning)}", highlight=False, markup=False, style="yellow", soft_wrap=True)
     style = "bold green" if report.passed else "bold red"
     console.print(f"[{style}]{headline(report)}[/]", highlight=False)

@@ -28,6 +28,7 @@ import numpy as np
 import psutil
 
 from harness.backends.base import Backend, GenerationRequest, StreamUsage, TokenCountSource
+from harness.secrets import clip
 
 Clock = Callable[[], float]
 
@@ -156,7 +157,7 @@ def timed_generate(
             None,
             None,
             None,
-            error=f"{type(exc).__name__}: {exc}"[:500],
+            error=clip(f"{type(exc).__name__}: {exc}", 500),
             warmup=warmup,
         )
         timing.text = "".join(parts)

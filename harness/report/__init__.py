@@ -14,6 +14,7 @@ __all__ = ["Recommendation", "ReportPaths", "recommend", "write_report"]
 class ReportPaths:
     html: Path
     markdown: Path
+    recommendations: tuple[Recommendation, ...] = ()
 
 
 def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
@@ -23,15 +24,16 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     from harness.report.compare import compare_views
     from harness.report.html import render_html
     from harness.report.markdown import render_markdown
+    from harness.report.projections import recommendation_cells
     from harness.report.view import build_view
     from harness.results.store import atomic_write_bytes
 
     view = build_view(run_dir)
     comparison = compare_views(view, build_view(baseline)) if baseline is not None else None
-    recommendations = recommend(view.cells, view.constraints)
+    recommendations = recommend(recommendation_cells(view.cells, view.projections), view.constraints)
     charts = all_charts(view.cells, view.scores)
     cascade = build_cascade_section(run_dir, view.constraints)
     paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
     atomic_write_bytes(paths.html, render_html(view, recommendations, charts, comparison, cascade).encode("utf-8"))
     atomic_write_bytes(paths.markdown, render_markdown(view, recommendations, comparison, cascade).encode("utf-8"))
-    return paths
+    return ReportPaths(paths.html, paths.markdown, tuple(recommendations))

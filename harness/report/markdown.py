@@ -10,14 +10,15 @@ from harness.report.formatting import fmt
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import Recommendation
 from harness.report.view import Estimate, RunView
+from harness.safetext import one_line
 
 MAX_DELTA_ROWS = 60
 
 
 def md(value: object) -> str:
-    """Text safe inside a Markdown table cell: no pipes, no raw HTML, one line."""
+    """Text safe inside a Markdown table cell: no pipes, no raw HTML, one line, no control characters."""
     body = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return body.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    return one_line(body.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "'"))
 
 
 def _est(e: Estimate, kind: str) -> str:
@@ -47,6 +48,8 @@ def _recommendations(recs: Sequence[Recommendation]) -> list[str]:
         if r.choice:
             tier = f" ({md(r.choice.tier)} tier)" if r.choice.tier != r.choice.model else ""
             pick = f"**{md(r.choice.model)}**{tier}"
+            if r.choice.projected_from:
+                pick += f" (projected from {md(r.choice.projected_from)})"
         runner = f"{md(r.runner_up.model)}: {md(r.runner_up_reason)}" if r.runner_up else md(r.runner_up_reason or "—")
         confidence = r.confidence + (f" ({md('; '.join(r.confidence_notes))})" if r.confidence_notes else "")
         lines.append(f"| {md(r.profile)} | {pick} | {md(r.reason)} | {runner} | {confidence} |")
@@ -71,6 +74,44 @@ def _results(view: RunView) -> list[str]:
             f"| {energy} | {_est(c.get(COST.key), COST.kind)} |"
         )
     return lines
+
+
+def _projections(view: RunView) -> list[str]:
+    """Projected figures in a table of their own: ranges, never mixed with measured rows."""
+    lines = [
+        "### Projected figures (projected_from: host; not measured)",
+        "",
+        "| Model | Profile | Why projected | Point | Decode tok/s | Prefill tok/s | p95 TTFT | p95 E2E "
+        "| Load | Energy / request | Fit | Basis |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in view.projections:
+        why = f"also emulated on {p.emulated_on} (see Results)" if p.emulated_on else p.not_emulated_reason or "—"
+        if not p.projected:
+            lines.append(f"| {md(p.model)} | {md(p.profile)} | {md(why)} | not projected: {md(p.reason)} |" + " |" * 8)
+            continue
+        cells = [
+            _range(p.range("decode_tps"), "rate"),
+            _range(p.range("prefill_tps"), "rate"),
+            _range(p.range("ttft_p95_s"), "seconds"),
+            _range(p.range("e2e_p95_s"), "seconds"),
+            _range(p.range("load_time_s"), "seconds"),
+            _range(p.range("energy_per_request_j"), "joules"),
+        ]
+        lines.append(
+            f"| {md(p.model)} | {md(p.profile)} | {md(why)} | {md(p.point)} | {' | '.join(cells)} "
+            f"| {md(p.fit or '—')} | {md(p.compute_target)}; {md(p.basis)} |"
+        )
+    return lines
+
+
+def _range(e: Estimate, kind: str) -> str:
+    """A projected figure: its range first (the honest part), the central value after."""
+    if e.value is None:
+        return f"— ({md(e.missing)})"
+    if e.low is None or e.high is None:
+        return fmt(e.value, kind)
+    return f"{fmt(e.low, kind)}–{fmt(e.high, kind)} (mid {fmt(e.value, kind)})"
 
 
 def _comparison(comparison: Comparison) -> list[str]:
@@ -150,6 +191,8 @@ def render_markdown(
         "",
         *_results(view),
     ]
+    if view.projections:
+        lines += ["", *_projections(view)]
     if cascade is not None:
         lines += ["", *_cascade(cascade)]
     if comparison is not None:

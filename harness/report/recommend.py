@@ -174,11 +174,12 @@ def _confidence(
         est = choice.get(m.key)
         if limit is None or est.value is None:
             continue
+        interval = "projected range" if choice.projected_from else "95% CI"
         if est.high is None:
             notes.append(f"{m.label} has no interval (too few requests)")
             weak += 1
         elif est.high > limit:
-            notes.append(f"{m.label} 95% CI reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
+            notes.append(f"{m.label} {interval} reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
             weak += 1
     if choice.items and choice.items < FEW_ITEMS:
         notes.append(f"accuracy rests on {choice.items} items; run more with a larger --limit")
@@ -186,13 +187,20 @@ def _confidence(
     if choice.tasks_total and choice.tasks_scored < choice.tasks_total:
         notes.append(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
         weak += 1
+    if choice.projected_from:
+        notes.append(
+            f"latency, energy and cost on {choice.profile} are projected from {choice.projected_from} "
+            "(roofline transfer, shown as ranges), not measured on the device"
+        )
+        weak += 2
     if choice.emulated_on:
         notes.append(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
         weak += 1
     if runner_up is not None and metric is not None:
         a, b = choice.get(metric.key), runner_up.get(metric.key)
         if None not in (a.low, a.high, b.low, b.high) and a.low <= b.high and b.low <= a.high:  # type: ignore[operator]
-            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their 95% CIs")
+            within = "projected ranges" if choice.projected_from else "95% CIs"
+            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
             weak += 1
     level = "high" if weak == 0 else ("medium" if weak <= 2 else "low")
     return level, notes
@@ -225,6 +233,8 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
         )
     choice = ranked[0]
     reason = f"{_name(choice)} has {basis} among the tiers that meet every constraint: " + _summary(choice, metric)
+    if choice.projected_from:
+        reason += f" (projected from {choice.projected_from}, not measured)"
     if len(ranked) > 1:
         runner = ranked[1]
         runner_reason = f"also meets every constraint; {_summary(runner, metric)}"

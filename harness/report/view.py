@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,11 @@ from harness.report.samples import SamplePage, read_samples
 from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
 
-RAN = ("ok", "partial")
+if TYPE_CHECKING:
+    from harness.report.projections import ProjectionRow
+
+# "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
+RAN = ("ok", "partial", "projected")
 NOT_RUN = ("failed", "skipped", "does_not_fit")
 LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
 STATUS_WHY = {"failed": "cell failed", "skipped": "cell skipped", "does_not_fit": "does not fit the profile"}
@@ -67,6 +71,7 @@ class CellView:
     fit: bool | None = None
     fit_reason: str = ""
     cost_basis: str = ""
+    projected_from: str = ""
 
     @property
     def ran(self) -> bool:
@@ -139,6 +144,7 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    projections: list[ProjectionRow] = field(default_factory=list)
 
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
@@ -539,6 +545,12 @@ def build_view(run_dir: Path) -> RunView:
     samples = read_samples(store.samples_path)
     host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
     packages = meta.get("packages") or meta.get("versions") or (host or {}).get("packages") or {}
+    from harness.report.projections import caveats as projection_caveats
+    from harness.report.projections import projection_rows
+
+    projections = projection_rows(store.read_table("projections"))
+    caveats = _caveats(cells, scores, samples, set(cells_df.columns))
+    caveats += [Caveat("projected", subject, body) for subject, body in projection_caveats(projections)]
     return RunView(
         run_dir=run_dir,
         meta=meta,
@@ -556,7 +568,7 @@ def build_view(run_dir: Path) -> RunView:
         scores=scores,
         latency=_latency_rows(requests, measured),
         samples=samples,
-        caveats=_caveats(cells, scores, samples, set(cells_df.columns)),
+        caveats=caveats,
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
@@ -564,4 +576,5 @@ def build_view(run_dir: Path) -> RunView:
             {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
+        projections=projections,
     )

@@ -64,6 +64,16 @@ COST_COLUMNS = [
 ]
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 CELL_COLUMNS += FITCOST_COLUMNS
+# The cell's own machine roofline, measured after its perf scenarios (harness.meters.roofline).
+ROOFLINE_COLUMNS = [
+    "roofline_threads",
+    "roofline_bandwidth_gbs",
+    "roofline_gflops",
+    "roofline_single_bandwidth_gbs",
+    "roofline_error",
+    "model_path",
+]
+CELL_COLUMNS += ROOFLINE_COLUMNS
 
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
@@ -155,4 +165,52 @@ LOAD_COLUMNS = [
     "cost_usd",
 ]
 
-TABLES = ("cells", "requests", "scores", "load")
+# One row per (model, profile, scenario, point) projected from a host cell onto a profile's
+# roofline (harness.projection; docs/profiles.md). Never mixed into the measured tables.
+PROJECTION_COLUMNS = [
+    "model",
+    "tier",
+    "profile",
+    "projected_from",
+    "status",
+    "reason",
+    "not_emulated_reason",
+    "emulated_on",
+    "scenario",
+    "point",
+    "n_requests",
+    "prompt_tokens",
+    "output_tokens",
+    "compute_target",
+    "decode_bound",
+    "prefill_bound",
+    "decode_efficiency",
+    "prefill_efficiency",
+    "host_disturbed",
+    "band_low",
+    "band_high",
+    "decode_tps",
+    "decode_tps_low",
+    "decode_tps_high",
+    "prefill_tps",
+    "prefill_tps_low",
+    "prefill_tps_high",
+    "ttft_p95_s",
+    "ttft_p95_s_low",
+    "ttft_p95_s_high",
+    "e2e_p95_s",
+    "e2e_p95_s_low",
+    "e2e_p95_s_high",
+    "load_time_s",
+    "load_time_s_low",
+    "load_time_s_high",
+    "energy_per_request_j_low",
+    "energy_per_request_j_high",
+    "cost_per_1k_requests_usd_low",
+    "cost_per_1k_requests_usd_high",
+    "fit",
+    "fit_reason",
+    "basis",
+]
+
+TABLES = ("cells", "requests", "scores", "load", "projections")

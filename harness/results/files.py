@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harness.errors import UserError
+from harness.secrets import redact_data
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -31,13 +32,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=True, default=str).encode())
+    """Write ``data`` as JSON, redacted (harness.secrets), atomically."""
+    atomic_write_bytes(path, json.dumps(redact_data(data), indent=2, sort_keys=True, default=str).encode())
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as a line and flush it to disk (mending a torn last line first)."""
+    """Append one record, redacted, as a line and flush it to disk (mending a torn last line first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(record, default=str, ensure_ascii=False) + "\n").encode("utf-8")
+    line = (json.dumps(redact_data(record), default=str, ensure_ascii=False) + "\n").encode("utf-8")
     with path.open("a+b") as handle:
         _mend_tail(handle)
         handle.write(line)
@@ -83,6 +85,10 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             records.append(json.loads(raw.decode("utf-8")))
+        except RecursionError:  # nested thousands deep: no record of ours looks like that
+            raise UserError(
+                f"{path}:{number}: corrupted record (nested too deep); delete the line or the run"
+            ) from None
         except (UnicodeDecodeError, json.JSONDecodeError):
             if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
                 break  # torn last line from an interrupted append

@@ -22,12 +22,21 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
+from harness.results.checks import check_meta, check_table
+from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.secrets import redact_data, secrets_known, use_params
+from harness.strictjson import JSONRefused, check_depth
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
-_COLUMNS = {"cells": CELL_COLUMNS, "requests": REQUEST_COLUMNS, "scores": SCORE_COLUMNS, "load": LOAD_COLUMNS}
+_COLUMNS = {
+    "cells": CELL_COLUMNS,
+    "requests": REQUEST_COLUMNS,
+    "scores": SCORE_COLUMNS,
+    "load": LOAD_COLUMNS,
+    "projections": PROJECTION_COLUMNS,
+}
 
 
 class RunStore:
@@ -69,12 +78,22 @@ class RunStore:
     def read_meta(self) -> dict[str, Any]:
         try:
             data = json.loads(self.meta_path.read_text(encoding="utf-8"))
+            check_depth(data)
         except FileNotFoundError:
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)") from None
+        except IsADirectoryError:
+            raise UserError(f"{self.meta_path}: is a directory, expected the run's JSON record") from None
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise UserError(f"{self.meta_path}: corrupted (not valid JSON)") from None
+        except (RecursionError, JSONRefused):
+            raise UserError(f"{self.meta_path}: corrupted (nested deeper than JSON records go)") from None
         if not isinstance(data, dict):
             raise UserError(f"{self.meta_path}: corrupted (expected a JSON object)")
+        data = check_meta(data, self.meta_path)
+        models = data.get("models")
+        entries = models.values() if isinstance(models, dict) else models if isinstance(models, list) else []
+        # the run names the variables that held its secrets: whatever this process writes is redacted of them
+        use_params(m["params"] for m in entries if isinstance(m, dict) and isinstance(m.get("params"), dict))
         return data
 
     # -- tables -------------------------------------------------------------------------------
@@ -87,7 +106,7 @@ class RunStore:
             for column in columns:
                 if column not in frame.columns:
                     frame[column] = None
-        atomic_write_bytes(self.table_path(name), frame.to_parquet(index=False))
+        atomic_write_bytes(self.table_path(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
         """A results table; an empty frame with the declared columns when the run has none."""
@@ -95,9 +114,10 @@ class RunStore:
         if not path.exists():
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
+        return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
     @property
@@ -105,7 +125,7 @@ class RunStore:
         return self.root / "samples.jsonl"
 
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
-        body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in records)
+        body = "".join(json.dumps(redact_data(r), default=str, ensure_ascii=False) + "\n" for r in records)
         atomic_write_bytes(self.samples_path, body.encode("utf-8"))
 
     def read_samples(self) -> list[dict[str, Any]]:
@@ -114,3 +134,14 @@ class RunStore:
     # -- per-cell scratch ---------------------------------------------------------------------
     def cell_dir(self, cell_id: str) -> Path:
         return self.root / "cells" / cell_id
+
+
+def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with every text cell through the redaction step (a no-op when no secret is known)."""
+    texts = [c for c in frame.columns if frame[c].dtype == object]
+    if not texts or not secrets_known():
+        return frame
+    frame = frame.copy()
+    for column in texts:
+        frame[column] = frame[column].map(redact_data)
+    return frame

@@ -15,7 +15,7 @@ EXIT_OVER_BUDGET = 75
 class CellSpec(BaseModel):
     """The work of one (model, profile) pair."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     cell_id: str
     run_dir: str

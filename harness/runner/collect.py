@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from harness.fitcost import enrich_cells
+from harness.projection import project_run
 from harness.results.columns import LOAD_COLUMNS
 from harness.results.store import RunStore, read_jsonl
 from harness.runner.cell import CellSpec
@@ -76,7 +77,9 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}
-    store.write_table("cells", enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models))
+    cells_table = enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models)
+    store.write_table("cells", cells_table)
+    store.write_table("projections", project_run(cells_table, requests_table, profiles))
     store.write_table("requests", requests_table)
     store.write_table("scores", pd.DataFrame(score_rows))
     store.write_table("load", pd.DataFrame(load_rows, columns=LOAD_COLUMNS))

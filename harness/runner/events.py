@@ -6,6 +6,8 @@ import json
 import os
 from typing import Any
 
+from harness.secrets import redact_data
+
 EVENT_FD_VARIABLE = "TIERBENCH_EVENT_FD"
 
 
@@ -19,7 +21,7 @@ class EventChannel:
     def send(self, kind: str, **fields: Any) -> None:
         if self._fd is None:
             return
-        line = (json.dumps({"type": kind, **fields}, default=str) + "\n").encode()
+        line = (json.dumps(redact_data({"type": kind, **fields}), default=str) + "\n").encode()
         try:
             os.write(self._fd, line)
         except OSError:

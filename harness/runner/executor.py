@@ -28,6 +28,7 @@ from harness.runner.events import EVENT_FD_VARIABLE
 from harness.runner.limits import thread_environment
 from harness.runner.planner import Plan
 from harness.runner.worker import CellFiles
+from harness.secrets import clip
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 
@@ -56,7 +57,7 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     except OSError:
         return ""
     interesting = [line for line in text if line.strip() and "llama_" not in line]
-    return " | ".join(interesting[-lines:])[:400]
+    return clip(" | ".join(interesting[-lines:]), 400)
 
 
 class LocalExecutor:

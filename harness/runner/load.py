@@ -12,6 +12,7 @@ the run. Failed requests are counted in the error rate and never enter latency f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import threading
@@ -25,6 +26,7 @@ from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.secrets import clip
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
@@ -32,19 +34,31 @@ _GRACE_S = 0.5
 
 
 class Deadline:
-    """Wraps a backend's stream so that a slow stream fails at the request deadline."""
+    """Wraps a backend's stream so that a slow stream fails at the request deadline.
+
+    The deadline is checked between chunks here, and handed to the backend in the request
+    (``timeout_s``) so that a network backend also cuts a silent or trickling stream.
+    """
 
     def __init__(self, backend: Backend, deadline: float) -> None:
         self.backend = backend
         self.deadline = deadline
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        # the backend learns the deadline too, so it can cut a stream that sends nothing at all
+        left = max(self.deadline - time.perf_counter(), 1e-3)
+        request = dataclasses.replace(request, timeout_s=min(left, request.timeout_s or math.inf))
         stream = self.backend.stream(request, usage)
         try:
             for chunk in stream:
                 if time.perf_counter() > self.deadline:
                     raise TimeoutError("request exceeded request_timeout_s")
                 yield chunk
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) or time.perf_counter() < self.deadline:
+                raise
+            # the backend cut the request at the deadline it was given: the same timeout, said the same way
+            raise TimeoutError("request exceeded request_timeout_s") from None
         finally:
             close = getattr(stream, "close", None)
             if callable(close):
@@ -240,7 +254,7 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
     prices = getattr(getattr(point.backend, "spec", None), "prices", None)
     costs = [request_cost_usd(prices, r["prompt_tokens"], r["output_tokens"]) for r in measured]
     sources = sorted({str(r["token_count_source"]) for r in ok})
-    errors = Counter(str(r["error"])[:100] for r in measured if r["error"])
+    errors = Counter(clip(str(r["error"]), 100) for r in measured if r["error"])
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "kind": scenario.kind,

@@ -12,12 +12,13 @@ from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
 from harness.config.suite import SuiteSpec
 from harness.meters.host import fingerprint
+from harness.secrets import strip_credentials
 
 SECRET_PARAM_HINTS = ("key", "token", "secret", "password", "authorization", "auth")
 
 
 def redact_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Drop values that could be credentials (headers in particular); keep env variable *names*."""
+    """Drop values that could be credentials (headers in particular, URL passwords); keep env variable *names*."""
     clean: dict[str, Any] = {}
     for key, value in params.items():
         lowered = key.lower()
@@ -27,6 +28,8 @@ def redact_params(params: dict[str, Any]) -> dict[str, Any]:
             clean[key] = {k: "<redacted>" for k in value} if lowered == "headers" else redact_params(value)
         elif any(hint in lowered for hint in SECRET_PARAM_HINTS):
             clean[key] = "<redacted>"
+        elif isinstance(value, str) and "://" in value:
+            clean[key] = strip_credentials(value)
         else:
             clean[key] = value
     return clean

@@ -90,6 +90,9 @@ def plan_run(
     plan = Plan(models=models, profiles=profiles)
     for profile in profiles:
         emulated_on, profile_skip = emulation(profile, host)
+        if profile_skip is not None and profile.performance is not None:
+            # the run still answers for this device: harness.projection projects the host cells onto it
+            profile_skip = f"not emulated: {profile_skip}; projected from host instead"
         for model in models:
             reason = profile_skip
             if reason is None:

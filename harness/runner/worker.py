@@ -25,6 +25,7 @@ from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
+from harness.meters.roofline import probe_columns
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
@@ -37,6 +38,7 @@ from harness.runner.limits import (
     observed_cpus,
 )
 from harness.runner.scenarios import count_requests, request_key, run_scenario
+from harness.secrets import RedactingStream, clip, use_params
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -201,9 +203,14 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             row["load_time_s"] = time.time() - spec.spawn_time if spec.spawn_time else row["model_load_s"]
             row["model_info"] = backend.describe()
             row["model_file_mb"] = row["model_info"].get("model_file_mb")
+            row["model_path"] = row["model_info"].get("model_path")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
+                if row.get("model_path"):
+                    # this machine's roofline under the same threads, CPUs and load (harness.projection);
+                    # only a local model file is ever projected, so a remote API cell skips it
+                    row.update(probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
@@ -217,12 +224,12 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
                 _run_tasks(backend, spec, files, events)
             backend.close()
         except BackendUnavailable as exc:
-            row.update(status="skipped", reason=str(exc))
+            row.update(status="skipped", reason=clip(str(exc), 2000))
         except (UserError, ModelLoadError) as exc:
-            row.update(status="failed", reason=str(exc))
+            row.update(status="failed", reason=clip(str(exc), 2000))
         except Exception as exc:
             traceback.print_exc()
-            row.update(status="failed", reason=f"{type(exc).__name__}: {exc}"[:500])
+            row.update(status="failed", reason=clip(f"{type(exc).__name__}: {exc}", 500))
         finally:
             reading = meter.stop()
             if watchdog is not None:
@@ -260,6 +267,10 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     spec_path = Path(argv[1])
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
+    # before anything is written: every file, event and log line of this process is redacted
+    use_params([spec.model.params])
+    sys.stderr = RedactingStream(sys.stderr)
+    sys.stdout = RedactingStream(sys.stdout)
     row = run_cell(spec)
     atomic_write_json(CellFiles(spec_path.parent).status, row)
     return 0

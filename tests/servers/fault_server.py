@@ -9,6 +9,7 @@ The requested model name picks the behaviour, so one server serves every fault c
 - ``500-echo``: HTTP 500 whose body quotes the Authorization header (as careless proxies do).
 - ``malformed``: a 200 stream whose second event is not JSON.
 - ``hang``: sends one chunk, then never another byte.
+- ``trickle``: sends one chunk, then a space every ``delay_s`` (never a whole line) until stopped.
 - ``truncated``: sends two chunks, then closes the connection (no finish_reason, no [DONE]).
 - ``html``: a 200 "stream" that is an HTML error page.
 - ``flaky``: every third request fails with HTTP 400 (not retried), the others are ``ok``.
@@ -139,6 +140,10 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                     return
                 if model == "hang" and i == 1:
                     state.stop.wait(60)
+                    return
+                if model == "trickle" and i == 1:
+                    while not state.stop.wait(0.1):
+                        self._write(b" ")
                     return
                 if model == "truncated" and i == 2:
                     return

@@ -1,0 +1,440 @@
+"""Project measured host cells onto devices this machine does not have (a roofline transfer).
+
+Token generation reads every weight (plus the KV cache) once per token, so it is bounded by
+memory bandwidth; prompt processing does ~2 FLOPs per parameter per token in large batches, so
+it is bounded by compute. For each measured request on ``host`` we compute the host's own
+roofline rate from figures measured in that very cell (``roofline_*`` columns), take the
+request's efficiency against it, and apply that efficiency to the target profile's roofline.
+Model facts come from the model's actual GGUF file: its size, its parameter count and shapes.
+
+The transfer is uncertain (a different core design, a GPU, a datasheet peak instead of a
+measurement), so every projected figure is a range: ``band_low``–``band_high`` times the central
+value, with the band chosen by how far the transfer reaches (:func:`transfer_band`,
+docs/profiles.md shows how these bands compare with published device benchmarks).
+
+Accuracy is never projected: the same file gives the same answers on any hardware. Memory fit
+is the measured working set against the profile's budget (``harness.fitcost``).
+
+A reader of the run directory and the model files: it never imports a backend.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.config.profile import HardwareProfile, PerformanceModel
+from harness.results.columns import PROJECTION_COLUMNS
+from harness.results.values import finite_or_none as _num
+
+HOST = "host"
+J_PER_KWH = 3.6e6
+# llama.cpp processes a prompt in micro-batches of this many tokens; the weights are read once per batch.
+PREFILL_BATCH = 512
+# A datasheet peak is more than any kernel sustains; the host's figures are sustained measurements,
+# so a peak is scaled to a sustained figure first (STREAM-style copies typically reach 60-80% of
+# theoretical DRAM bandwidth; dense FP32 GEMM 80-90% of FMA peak).
+SUSTAINED_BANDWIDTH = 0.7
+SUSTAINED_COMPUTE = 0.8
+# Below this share of its own roofline a host cell was disturbed (e.g. llama.cpp threads spinning
+# while another process holds their core): projections from it are flagged as pessimistic.
+BUSY_EFFICIENCY = 0.2
+# Load time: how much slower or faster the non-I/O part of loading may run than the core ratio says.
+LOAD_BAND = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What a roofline needs to know about one GGUF file."""
+
+    file_bytes: int
+    params: int
+    embedding_params: int
+    output_params: int
+    n_layer: int
+    attention_width: int
+    kv_bytes_per_token: float
+
+    @property
+    def tied(self) -> bool:
+        """Output projection shares the token embedding (read in full for every token's logits)."""
+        return self.output_params == 0
+
+    def weights_read_per_token(self) -> float:
+        """Bytes of weights read per decoded token: all but an untied embedding (one row is gathered)."""
+        if self.tied or self.params == 0:
+            return float(self.file_bytes)
+        return self.file_bytes * (1 - self.embedding_params / self.params)
+
+    def decode_bytes(self, context: float) -> float:
+        return self.weights_read_per_token() + self.kv_bytes_per_token * context
+
+    def decode_flops(self, context: float) -> float:
+        matmul = self.params - (0 if self.tied else self.embedding_params)
+        return 2.0 * matmul + 4.0 * self.n_layer * self.attention_width * context
+
+    def prefill_bytes(self, prompt_tokens: float) -> float:
+        return self.file_bytes / max(min(prompt_tokens, PREFILL_BATCH), 1.0)
+
+    def prefill_flops(self, prompt_tokens: float) -> float:
+        """Per prompt token: logits are computed for the last token only, so the output layer drops out."""
+        matmul = self.params - self.embedding_params - self.output_params
+        return 2.0 * matmul + 4.0 * self.n_layer * self.attention_width * prompt_tokens / 2
+
+
+def _field(reader: Any, key: str) -> Any:
+    field = reader.fields.get(key)
+    if field is None or not field.data:
+        return None
+    value = field.parts[field.data[0]]
+    if getattr(value, "dtype", None) is not None and value.dtype == np.uint8:
+        return bytes(value).decode("utf-8", errors="replace")
+    return value.tolist()[0] if hasattr(value, "tolist") else value
+
+
+@functools.lru_cache(maxsize=16)
+def read_model_facts(path: str) -> ModelFacts:
+    """Parameter count and shapes from the GGUF header (the ``gguf`` package), size from the file."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+    arch = str(_field(reader, "general.architecture") or "llama")
+    params = embedding = output = 0
+    for tensor in reader.tensors:
+        count = int(tensor.n_elements)
+        params += count
+        if tensor.name == "token_embd.weight":
+            embedding = count
+        elif tensor.name == "output.weight":
+            output = count
+    n_layer = int(_field(reader, f"{arch}.block_count") or 0)
+    width = int(_field(reader, f"{arch}.embedding_length") or 0)
+    heads = int(_field(reader, f"{arch}.attention.head_count") or 1)
+    kv_heads = int(_field(reader, f"{arch}.attention.head_count_kv") or heads)
+    key_len = int(_field(reader, f"{arch}.attention.key_length") or (width // max(heads, 1)))
+    value_len = int(_field(reader, f"{arch}.attention.value_length") or key_len)
+    # llama.cpp keeps K and V in f16 by default: 2 bytes per element
+    kv_bytes = 2.0 * n_layer * kv_heads * (key_len + value_len)
+    return ModelFacts(
+        file_bytes=Path(path).stat().st_size,
+        params=params,
+        embedding_params=embedding,
+        output_params=output,
+        n_layer=n_layer,
+        attention_width=heads * key_len,
+        kv_bytes_per_token=kv_bytes,
+    )
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """A roofline: bytes/s from memory and FLOP/s from compute, and what they describe."""
+
+    bandwidth_gbs: float
+    gflops: float
+    label: str
+
+    def rate(self, bytes_per_token: float, flops_per_token: float) -> tuple[float, str]:
+        """Tokens/s the roofline allows, and which roof binds."""
+        t_mem = bytes_per_token / (self.bandwidth_gbs * 1e9)
+        t_cmp = flops_per_token / (self.gflops * 1e9)
+        return (1.0 / max(t_mem, t_cmp), "bandwidth" if t_mem >= t_cmp else "compute")
+
+
+def target_ceiling(profile: HardwareProfile) -> Ceiling | None:
+    """The profile's sustained roofline: its GPU when it has one with figures, else its CPU cores."""
+    perf = profile.performance
+    if perf is None:
+        return None
+    bw_scale = SUSTAINED_BANDWIDTH if perf.basis == "peak" else 1.0
+    cmp_scale = SUSTAINED_COMPUTE if perf.basis == "peak" else 1.0
+    if profile.accelerator.kind == "gpu" and perf.accelerator_bandwidth_gbs and perf.accelerator_gflops:
+        return Ceiling(
+            perf.accelerator_bandwidth_gbs * bw_scale,
+            perf.accelerator_gflops * cmp_scale,
+            f"{profile.accelerator.name or 'GPU'} (all layers offloaded)",
+        )
+    threads = min(profile.effective_threads, profile.cores)
+    return Ceiling(
+        perf.memory_bandwidth_gbs * bw_scale,
+        perf.cpu_gflops_per_core * threads * cmp_scale,
+        f"{threads} {perf.architecture} core(s)",
+    )
+
+
+def transfer_band(perf: PerformanceModel, gpu: bool, host_arch: str) -> tuple[float, float, str]:
+    """(low, high, why): the factor range around a projected throughput.
+
+    The bands are wide on purpose; docs/profiles.md compares them with published benchmarks.
+    """
+    if gpu:
+        return (
+            0.1,
+            1.0,
+            "CPU efficiency carried to a GPU: small models there are bound by kernel launches and "
+            "synchronisation, not bandwidth, so the roofline figure is an upper bound",
+        )
+    if perf.architecture == host_arch and perf.basis == "measured":
+        return 0.75, 1.3, f"same instruction set ({host_arch}), figures measured: run-to-run noise of a shared host"
+    if perf.architecture == host_arch:
+        return 0.6, 1.4, f"same instruction set ({host_arch}), datasheet figures"
+    return (
+        0.5,
+        1.5,
+        f"{host_arch} efficiency carried to {perf.architecture} cores (different kernels and caches)",
+    )
+
+
+def host_disturbed(cell: dict[str, Any]) -> bool:
+    """Several workers moved less memory than one did in the same minute: other processes held the cores."""
+    threads = _num(cell.get("roofline_threads")) or 1
+    many, one = _num(cell.get("roofline_bandwidth_gbs")), _num(cell.get("roofline_single_bandwidth_gbs"))
+    return threads > 1 and many is not None and one is not None and many < one
+
+
+def host_ceiling(cell: dict[str, Any]) -> Ceiling | None:
+    bandwidth, gflops = _num(cell.get("roofline_bandwidth_gbs")), _num(cell.get("roofline_gflops"))
+    if not bandwidth or not gflops:
+        return None
+    threads = _num(cell.get("roofline_threads")) or _num(cell.get("threads")) or 1
+    return Ceiling(bandwidth, gflops, f"host, {int(threads)} thread(s), measured")
+
+
+@dataclass(frozen=True)
+class RequestProjection:
+    prompt_tokens: float
+    output_tokens: float
+    decode_tps: float
+    prefill_tps: float
+    decode_efficiency: float
+    prefill_efficiency: float
+    decode_bound: str
+    prefill_bound: str
+
+
+def project_request(
+    facts: ModelFacts, host: Ceiling, target: Ceiling, prompt: float, output: float, decode: float, prefill: float
+) -> RequestProjection:
+    """One measured request's decode and prefill rates carried from the host roofline to the target's."""
+    context = prompt + output / 2
+    d_bytes, d_flops = facts.decode_bytes(context), facts.decode_flops(context)
+    p_bytes, p_flops = facts.prefill_bytes(prompt), facts.prefill_flops(prompt)
+    host_d, _ = host.rate(d_bytes, d_flops)
+    host_p, _ = host.rate(p_bytes, p_flops)
+    target_d, d_bound = target.rate(d_bytes, d_flops)
+    target_p, p_bound = target.rate(p_bytes, p_flops)
+    eff_d, eff_p = decode / host_d, prefill / host_p
+    return RequestProjection(prompt, output, eff_d * target_d, eff_p * target_p, eff_d, eff_p, d_bound, p_bound)
+
+
+def _e2e(r: RequestProjection, decode_scale: float, prefill_scale: float) -> float:
+    ttft = r.prompt_tokens / (r.prefill_tps * prefill_scale)
+    return ttft + max(r.output_tokens - 1, 0) / (r.decode_tps * decode_scale)
+
+
+def _p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
+    if requests.empty or "cell_id" not in requests.columns:
+        return requests.iloc[0:0]
+    mine = requests[requests["cell_id"] == cell_id]
+    if "warmup" in mine.columns:
+        mine = mine[~mine["warmup"].fillna(False).astype(bool)]
+    if "error" in mine.columns:
+        mine = mine[mine["error"].isna() | (mine["error"] == "")]
+    for column in ("decode_tps", "prefill_tps", "prompt_tokens", "output_tokens"):
+        if column not in mine.columns:
+            return mine.iloc[0:0]
+        mine = mine[mine[column].map(_num).notna()]
+    return mine[(mine["decode_tps"].astype(float) > 0) & (mine["prefill_tps"].astype(float) > 0)]
+
+
+def _load_time(
+    host_cell: dict[str, Any], host: Ceiling, target: Ceiling, perf: PerformanceModel, facts: ModelFacts
+) -> dict[str, float | None]:
+    """Non-I/O part of loading scaled by per-core compute, plus a cold read of the file at the profile's storage speed."""
+    load = _num(host_cell.get("load_time_s"))
+    threads = _num(host_cell.get("roofline_threads")) or 1.0
+    if load is None or not perf.storage_read_mbs:
+        return {"load_time_s": None, "load_time_s_low": None, "load_time_s_high": None}
+    per_core_ratio = (host.gflops / threads) / perf.cpu_gflops_per_core
+    cpu_part = load * per_core_ratio
+    read = facts.file_bytes / (perf.storage_read_mbs * 1e6)
+    return {
+        "load_time_s": cpu_part + read,
+        "load_time_s_low": cpu_part * LOAD_BAND[0] + read,
+        "load_time_s_high": cpu_part * LOAD_BAND[1] + read,
+    }
+
+
+def _skip(model: str, tier: str, profile: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "model": model,
+        "tier": tier,
+        "profile": profile,
+        "projected_from": HOST,
+        "status": "not_projected",
+        "reason": reason,
+        **_cell_context(cell),
+    }
+
+
+def _cell_context(cell: dict[str, Any] | None) -> dict[str, Any]:
+    """What the profile's own cell says: why it was not emulated, or where it was, and its fit."""
+    if cell is None:
+        return {}
+    emulated = cell.get("emulated_on")
+    emulated = None if emulated is None or (isinstance(emulated, float) and math.isnan(emulated)) else str(emulated)
+    return {
+        "not_emulated_reason": str(cell.get("reason") or "") if cell.get("status") == "skipped" else None,
+        "emulated_on": emulated or None,
+        "fit": cell.get("fit"),
+        "fit_reason": cell.get("fit_reason"),
+    }
+
+
+def project_cell(
+    host_cell: dict[str, Any],
+    requests: pd.DataFrame,
+    profile: HardwareProfile,
+    profile_cell: dict[str, Any] | None,
+    host_arch: str,
+) -> list[dict[str, Any]]:
+    """Projection rows (one per scenario point) of one host cell onto one profile, or one row saying why not."""
+    model, tier = str(host_cell.get("model")), str(host_cell.get("tier") or "")
+    perf = profile.performance
+    if perf is None:
+        return [_skip(model, tier, profile.name, "profile has no performance figures to project onto", profile_cell)]
+    if host_cell.get("status") != "ok":
+        reason = f"nothing to project from: {model} on host is {host_cell.get('status')}"
+        return [_skip(model, tier, profile.name, reason, profile_cell)]
+    path = host_cell.get("model_path")
+    if not isinstance(path, str) or not path:
+        reason = "no GGUF file recorded for this cell (a remote API does not run on the device; other backends are not projected)"
+        return [_skip(model, tier, profile.name, reason, profile_cell)]
+    host = host_ceiling(host_cell)
+    if host is None:
+        why = str(host_cell.get("roofline_error") or "no roofline measured in the host cell (no perf scenario ran)")
+        return [_skip(model, tier, profile.name, why, profile_cell)]
+    try:
+        facts = read_model_facts(path)
+    except (OSError, ValueError) as exc:
+        return [_skip(model, tier, profile.name, f"cannot read {path}: {exc}", profile_cell)]
+    target = target_ceiling(profile)
+    assert target is not None  # performance figures exist
+    gpu = profile.accelerator.kind == "gpu" and bool(perf.accelerator_bandwidth_gbs and perf.accelerator_gflops)
+    low, high, why = transfer_band(perf, gpu, host_arch)
+    measured = _measured(requests, str(host_cell.get("cell_id")))
+    if measured.empty:
+        return [_skip(model, tier, profile.name, "the host cell has no measured perf requests", profile_cell)]
+    rows: list[dict[str, Any]] = []
+    keys = [k for k in ("scenario", "point") if k in measured.columns]
+    groups = measured.groupby(keys, sort=False) if keys else [(("", ""), measured)]
+    for key, group in groups:
+        scenario, point = ((*tuple(key), "", ""))[:2] if isinstance(key, tuple) else (key, "")
+        projected = [
+            project_request(
+                facts,
+                host,
+                target,
+                float(r["prompt_tokens"]),
+                float(r["output_tokens"]),
+                float(r["decode_tps"]),
+                float(r["prefill_tps"]),
+            )
+            for r in group.to_dict("records")
+        ]
+        decode = float(np.median([p.decode_tps for p in projected]))
+        prefill = float(np.median([p.prefill_tps for p in projected]))
+        ttfts = [p.prompt_tokens / p.prefill_tps for p in projected]
+        e2e_mid = [_e2e(p, 1.0, 1.0) for p in projected]
+        e2e_slow = [_e2e(p, low, low) for p in projected]
+        e2e_fast = [_e2e(p, high, high) for p in projected]
+        seconds_low, seconds_high = float(np.mean(e2e_fast)), float(np.mean(e2e_slow))
+        rows.append(
+            {
+                "model": model,
+                "tier": tier,
+                "profile": profile.name,
+                "projected_from": HOST,
+                "status": "projected",
+                "reason": why,
+                **_cell_context(profile_cell),
+                "scenario": str(scenario),
+                "point": str(point),
+                "n_requests": len(projected),
+                "prompt_tokens": float(np.mean([p.prompt_tokens for p in projected])),
+                "output_tokens": float(np.mean([p.output_tokens for p in projected])),
+                "compute_target": target.label,
+                "decode_bound": projected[0].decode_bound,
+                "prefill_bound": projected[0].prefill_bound,
+                "decode_efficiency": float(np.median([p.decode_efficiency for p in projected])),
+                "prefill_efficiency": float(np.median([p.prefill_efficiency for p in projected])),
+                "host_disturbed": host_disturbed(host_cell),
+                "band_low": low,
+                "band_high": high,
+                "decode_tps": decode,
+                "decode_tps_low": decode * low,
+                "decode_tps_high": decode * high,
+                "prefill_tps": prefill,
+                "prefill_tps_low": prefill * low,
+                "prefill_tps_high": prefill * high,
+                "ttft_p95_s": _p95(ttfts),
+                "ttft_p95_s_low": _p95(ttfts) / high,
+                "ttft_p95_s_high": _p95(ttfts) / low,
+                "e2e_p95_s": _p95(e2e_mid),
+                "e2e_p95_s_low": _p95(e2e_fast),
+                "e2e_p95_s_high": _p95(e2e_slow),
+                **_load_time(host_cell, host, target, perf, facts),
+                "energy_per_request_j_low": profile.power.idle_watts * seconds_low,
+                "energy_per_request_j_high": profile.power.max_watts * seconds_high,
+                "cost_per_1k_requests_usd_low": 1000
+                * (
+                    profile.cost.usd_per_hour * seconds_low / 3600
+                    + profile.power.idle_watts * seconds_low / J_PER_KWH * profile.cost.usd_per_kwh
+                ),
+                "cost_per_1k_requests_usd_high": 1000
+                * (
+                    profile.cost.usd_per_hour * seconds_high / 3600
+                    + profile.power.max_watts * seconds_high / J_PER_KWH * profile.cost.usd_per_kwh
+                ),
+                "basis": f"{perf.basis} figures{'' if perf.verified else ' (unverified)'}; host roofline {host.label}",
+            }
+        )
+    return rows
+
+
+def project_run(
+    cells: pd.DataFrame,
+    requests: pd.DataFrame,
+    profiles: dict[str, HardwareProfile],
+    host_arch: str | None = None,
+) -> pd.DataFrame:
+    """Every host cell projected onto every other profile of the run (the projections table)."""
+    arch = host_arch or platform.machine()
+    rows: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = cells.to_dict("records") if not cells.empty else []  # type: ignore[assignment]
+    host_cells = [r for r in records if r.get("profile") == HOST]
+    for name, profile in profiles.items():
+        if name == HOST:
+            continue
+        for host_cell in host_cells:
+            own = next(
+                (r for r in records if r.get("profile") == name and r.get("model") == host_cell.get("model")), None
+            )
+            rows.extend(project_cell(host_cell, requests, profile, own, arch))
+    if not host_cells:
+        for r in records:
+            if r.get("profile") != HOST:
+                reason = "no host cell to project from (add host to --profiles)"
+                rows.append(_skip(str(r.get("model")), str(r.get("tier") or ""), str(r.get("profile")), reason, r))
+    return pd.DataFrame(rows, columns=PROJECTION_COLUMNS)

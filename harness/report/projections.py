@@ -1,0 +1,206 @@
+"""Projected figures in the report: their own rows, and stand-in cells for profiles nothing ran on.
+
+Projected figures (harness.projection) are never mixed into measured rows. They appear in a
+table of their own, and where a profile could not be run here at all, the recommendation
+considers the projected cell instead — labelled ``projected from host`` — so every profile of a
+run gets an answer. Where a profile was emulated *and* projected, the measured (emulated) cell
+drives the recommendation and the projection is shown beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+
+from harness.projection import BUSY_EFFICIENCY
+from harness.report.formatting import clean, text
+from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
+from harness.report.view import CellView, Estimate
+
+PROJECTED = "projected"
+
+
+@dataclass(frozen=True)
+class ProjectionRow:
+    """One projected (model, profile, scenario point), or why the pair was not projected."""
+
+    model: str
+    tier: str
+    profile: str
+    projected_from: str
+    status: str
+    reason: str
+    not_emulated_reason: str
+    emulated_on: str
+    point: str
+    compute_target: str
+    numbers: dict[str, float | None]
+    fit: str
+    fit_reason: str
+    basis: str
+    host_disturbed: bool = False
+
+    @property
+    def projected(self) -> bool:
+        return self.status == PROJECTED
+
+    def range(self, key: str) -> Estimate:
+        """The figure ``key`` with its low/high ends."""
+        value, low, high = (self.numbers.get(k) for k in (key, f"{key}_low", f"{key}_high"))
+        if value is None and low is not None and high is not None:
+            value = (low + high) / 2
+        if value is None:
+            return Estimate(None, missing=self.reason or "not projected")
+        return Estimate(value, low, high)
+
+
+NUMBERS = (
+    "decode_tps",
+    "prefill_tps",
+    "ttft_p95_s",
+    "e2e_p95_s",
+    "load_time_s",
+    "energy_per_request_j",
+    "cost_per_1k_requests_usd",
+    "decode_efficiency",
+    "prefill_efficiency",
+    "band_low",
+    "band_high",
+)
+
+
+def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
+    """The projections table as report rows (empty for runs made before projections existed)."""
+    rows: list[ProjectionRow] = []
+    if frame.empty:
+        return rows
+    for r in frame.to_dict("records"):
+        numbers: dict[str, float | None] = {}
+        for key in NUMBERS:
+            for suffix in ("", "_low", "_high"):
+                if f"{key}{suffix}" in r:
+                    numbers[f"{key}{suffix}"] = clean(r.get(f"{key}{suffix}"))
+        rows.append(
+            ProjectionRow(
+                model=text(r.get("model")),
+                tier=text(r.get("tier")),
+                profile=text(r.get("profile")),
+                projected_from=text(r.get("projected_from")) or "host",
+                status=text(r.get("status")),
+                reason=text(r.get("reason")),
+                not_emulated_reason=text(r.get("not_emulated_reason")),
+                emulated_on=text(r.get("emulated_on")),
+                point=" ".join(p for p in (text(r.get("scenario")), text(r.get("point"))) if p),
+                compute_target=text(r.get("compute_target")),
+                numbers=numbers,
+                fit=text(r.get("fit")),
+                fit_reason=text(r.get("fit_reason")),
+                basis=text(r.get("basis")),
+                host_disturbed=bool(r.get("host_disturbed") is True or r.get("host_disturbed") == 1),
+            )
+        )
+    return rows
+
+
+def _worst(rows: Sequence[ProjectionRow], key: str) -> Estimate:
+    """The slowest point's range: a recommendation must hold at every point the suite measured."""
+    known = [r.range(key) for r in rows if r.range(key).known]
+    if not known:
+        return Estimate(None, missing="not projected")
+    return max(known, key=lambda e: e.value or 0.0)
+
+
+def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
+    """A stand-in cell for the recommendation: latency, energy and cost projected; accuracy and memory measured on host."""
+    first = rows[0]
+    energy = _worst(rows, "energy_per_request_j")
+    cost = _worst(rows, "cost_per_1k_requests_usd")
+    metrics: dict[str, Estimate] = {
+        **source.metrics,  # accuracy: same file, same answers
+        P95_E2E.key: _worst(rows, "e2e_p95_s"),
+        P95_TTFT.key: _worst(rows, "ttft_p95_s"),
+        MEMORY.key: source.get(MEMORY.key),  # the measured working set
+        ENERGY.key: energy,
+        COST.key: cost,
+    }
+    fit = {"fits": True, "does_not_fit": False}.get(first.fit)
+    return replace(
+        source,
+        profile=first.profile,
+        status=PROJECTED,
+        reason=f"projected from {first.projected_from}: {first.reason}",
+        emulated_on="",
+        energy_source="estimate",
+        metrics=metrics,
+        fit=fit,
+        fit_reason=first.fit_reason,
+        cost_basis=f"projected: {first.basis}",
+        projected_from=first.projected_from,
+    )
+
+
+def recommendation_cells(cells: Sequence[CellView], projections: Sequence[ProjectionRow]) -> list[CellView]:
+    """The cells the recommendation weighs: measured ones, and a projected one where nothing ran on the profile."""
+    out: list[CellView] = []
+    for cell in cells:
+        rows = [p for p in projections if p.projected and p.model == cell.model and p.profile == cell.profile]
+        source = (
+            next((c for c in cells if c.model == cell.model and c.profile == rows[0].projected_from), None)
+            if rows
+            else None
+        )
+        if not cell.ran and rows and source is not None and source.ran:
+            out.append(projected_cell(source, rows))
+        else:
+            out.append(cell)
+    return out
+
+
+def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
+    """(subject, text) lines for the report's caveats: what a projection is, and when the host looked busy."""
+    notes: list[tuple[str, str]] = []
+    for profile in dict.fromkeys(p.profile for p in projections if p.projected):
+        first = next(p for p in projections if p.projected and p.profile == profile)
+        low, high = first.numbers.get("band_low"), first.numbers.get("band_high")
+        notes.append(
+            (
+                profile,
+                f"{profile}: latency, energy and cost are projected from host onto its roofline "
+                f"({first.compute_target}; range ×{low:g}–×{high:g}: {first.reason}); not measured on the device."
+                if low is not None and high is not None
+                else f"{profile}: figures are projected from host, not measured on the device.",
+            )
+        )
+    for p in projections:
+        if not p.projected or p.profile != _first_profile(projections):
+            continue
+        efficiency = p.numbers.get("decode_efficiency")
+        if p.host_disturbed:
+            notes.append(
+                (
+                    p.model,
+                    f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
+                    "other processes held the cores, so the host measurement, and every projection from it, is disturbed.",
+                )
+            )
+        elif efficiency is not None and efficiency < BUSY_EFFICIENCY:
+            notes.append(
+                (
+                    p.model,
+                    f"{p.model} decoded on host at {efficiency:.0%} of the host's own memory roofline: a busy host "
+                    "(llama.cpp threads waiting on a core another process holds) makes every projection from it pessimistic.",
+                )
+            )
+    return notes
+
+
+def _first_profile(projections: Sequence[ProjectionRow]) -> str:
+    return next((p.profile for p in projections if p.projected), "")
+
+
+def as_dicts(rows: Sequence[ProjectionRow]) -> list[dict[str, Any]]:
+    """Plain rows for templates that prefer mappings."""
+    return [{**r.__dict__, "projected": r.projected} for r in rows]

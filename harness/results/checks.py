@@ -1,0 +1,113 @@
+"""Type checks on tables read back from a run directory.
+
+A run directory is a file tree anyone can edit or damage. The readers (report, gate, compare,
+baseline) do arithmetic on these columns, so a string where a number belongs or an infinity
+would end in a traceback or a silently wrong verdict. NaN is how a table says "not measured",
+so it stays; text and ±inf are refused with the file, column and row.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from harness.errors import UserError
+
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": (
+        "threads",
+        "memory_budget_mb",
+        "load_time_s",
+        "model_load_s",
+        "peak_rss_mb",
+        "peak_anon_mb",
+        "peak_file_mb",
+        "energy_j",
+        "energy_j_low",
+        "energy_j_high",
+        "cpu_time_s",
+        "duration_s",
+        "n_requests",
+        "n_errors",
+    ),
+    "requests": (
+        "repetition",
+        "index",
+        "prompt_tokens",
+        "output_tokens",
+        "ttft_s",
+        "e2e_s",
+        "tpot_s",
+        "decode_tps",
+        "prefill_tps",
+    ),
+    "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
+    "projections": tuple(
+        f"{figure}{end}"
+        for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
+        for end in ("", "_low", "_high")
+    ),
+}
+_HOW = "re-run the cells with 'tierbench run --resume' or restore the file"
+
+
+def _bad_value(series: pd.Series) -> tuple[int, object] | None:
+    """The first row whose value is neither a finite number nor missing."""
+    for row, value in enumerate(series.tolist()):
+        if value is None or value is pd.NA:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            if hasattr(value, "item") and isinstance(value.item(), int | float):  # numpy scalar
+                value = value.item()
+            else:
+                return row, value
+        if isinstance(value, float) and math.isinf(value):
+            return row, value
+    return None
+
+
+def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``frame`` unchanged when its numeric columns hold numbers; a one-line UserError otherwise."""
+    for column in NUMERIC_COLUMNS.get(name, ()):
+        if column not in frame.columns:
+            continue
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        if pd.api.types.is_numeric_dtype(series):
+            values = pd.to_numeric(series, errors="coerce")
+            infinite = values.map(lambda v: isinstance(v, float) and math.isinf(v))
+            if bool(infinite.any()):
+                row = int(infinite.to_numpy().nonzero()[0][0])
+                raise UserError(f"{path}: column '{column}' row {row}: non-finite number ({values.iloc[row]}); {_HOW}")
+            continue
+        bad = _bad_value(series)
+        if bad is not None:
+            row, value = bad
+            shown = repr(value)[:40]
+            raise UserError(f"{path}: column '{column}' row {row}: {shown} where a number belongs; {_HOW}")
+    return frame
+
+
+META_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,),
+    "status": (str,),
+    "suite": (dict, str),
+    "models": (list, dict),  # a list of specs, or a mapping by name (older runs)
+    "profiles": (list, dict),
+    "options": (dict,),
+    "host": (dict,),
+    "git_revision": (str, type(None)),
+}
+_TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", type(None): "null"}
+
+
+def check_meta(meta: dict[str, object], path: Path) -> dict[str, object]:
+    """``meta`` unchanged when its known fields have their JSON types; a one-line UserError otherwise."""
+    for key, types in META_TYPES.items():
+        if key in meta and not isinstance(meta[key], types):
+            expected = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise UserError(f"{path}: field '{key}' is {type(meta[key]).__name__}; expected {expected}")
+    return meta

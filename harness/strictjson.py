@@ -1,0 +1,60 @@
+"""JSON and JSONL parsing that refuses what Python's json module lets through.
+
+``json.loads`` accepts ``NaN`` and ``Infinity`` (not JSON) and recurses once per nesting level,
+so a deep document raises RecursionError; ``str.splitlines`` cuts a JSONL line at U+2028,
+which JSON allows raw inside a string. Every reader of user or run files goes through here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MAX_DEPTH = 64
+
+
+class JSONRefused(ValueError):
+    """A document that is JSON to Python but not acceptable here; the message says why."""
+
+
+def _no_constant(name: str) -> Any:
+    raise JSONRefused(f"non-finite number {name} (write a finite number or null)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf
+        raise JSONRefused(f"number {text} is out of range (not finite)")
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse one JSON document; NaN/Infinity and nesting deeper than MAX_DEPTH are refused."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise JSONRefused(f"nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(value)
+    return value
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise JSONRefused when lists/dicts nest deeper than ``limit`` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise JSONRefused(f"nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSONL text: split on ``\\n`` only (a trailing ``\\r`` is dropped)."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
