@@ -118,8 +118,10 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
         f"Chosen threshold: {chosen['threshold']} (quantile {chosen['quantile']:.2f}): {chosen['how']}",
         f"PGR at the chosen threshold: {fig('pgr', 'ratio')}",
         f"APGR: {fig('apgr', 'ratio')}",
-        f"CPT(50%): {fig('cpt50', 'percent')} of requests to the last tier",
-        f"CPT(80%): {fig('cpt80', 'percent')} of requests to the last tier",
+        f"CPT(50%): {fig('cpt50', 'percent')}"
+        + (" of requests to the last tier" if summary["cpt50"]["value"] is not None else ""),
+        f"CPT(80%): {fig('cpt80', 'percent')}"
+        + (" of requests to the last tier" if summary["cpt80"]["value"] is not None else ""),
         summary["recommendation"],
     ]
     if summary["energy_estimated"]:
