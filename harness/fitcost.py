@@ -23,6 +23,7 @@ from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
 from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS
 from harness.results.values import finite_or_none as _num
+from harness.results.values import measured_requests
 
 MIB_PER_GIB = 1024.0
 J_PER_KWH = 3.6e6
@@ -49,11 +50,7 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
     """Per cell: machine seconds per request (E2E / concurrency), mean token counts, E2E per point."""
     if requests.empty or "cell_id" not in requests.columns or "e2e_s" not in requests.columns:
         return {}
-    measured = requests
-    if "warmup" in measured.columns:
-        measured = measured[~measured["warmup"].fillna(False).astype(bool)]
-    if "error" in measured.columns:
-        measured = measured[measured["error"].isna() | (measured["error"] == "")]
+    measured = measured_requests(requests)
     measured = measured[measured["e2e_s"].notna()]
     stats: dict[str, RequestStats] = {}
     for cell_id, group in measured.groupby("cell_id", sort=False):
@@ -198,7 +195,7 @@ def enrich_cells(
         for column in FITCOST_COLUMNS:
             out[column] = pd.Series(dtype="object" if column in TEXT_COLUMNS else "float64")
         return out
-    rows: list[dict[str, Any]] = cells.to_dict("records")  # type: ignore[assignment]
+    rows = [{str(k): v for k, v in r.items()} for r in cells.to_dict("records")]
     stats = request_stats(requests)
     host_cells = {r.get("model"): str(r.get("cell_id")) for r in rows if r.get("profile") == "host"}
     added: list[dict[str, Any]] = []

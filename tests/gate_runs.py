@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from report_runs import synthetic_meta
 
 from harness.results import RunStore
 
@@ -90,15 +91,8 @@ def write_run(path: Path, cells: list[Cell] | None = None, meta: dict[str, Any] 
     """A run directory with the given cells (default: one healthy nano cell)."""
     cells = cells if cells is not None else [Cell()]
     store = RunStore.create(path)
-    store.write_meta(
-        {
-            "run_id": path.name,
-            "suite": {"name": "synthetic"},
-            "models": [{"name": c.model, "tier": c.tier, "backend": "llamacpp", "params": {}} for c in cells],
-            "host": {"hostname": "testhost"},
-            **(meta or {}),
-        }
-    )
+    models = [{"name": c.model, "tier": c.tier, "backend": "llamacpp", "params": {}} for c in cells]
+    store.write_meta(synthetic_meta(path.name, **{"models": models, **(meta or {})}))
     cell_rows, request_rows, samples = [], [], []
     for cell in cells:
         ok = cell.status == "ok"

@@ -14,6 +14,25 @@ import numpy as np
 import pandas as pd
 
 from harness.results import RunStore
+from harness.results.schema import RunMeta, RunOptions
+
+
+def synthetic_meta(run_id: str, **fields: Any) -> RunMeta:
+    """A valid meta.json for a hand-made run directory; ``fields`` replace the defaults."""
+    record: dict[str, Any] = {
+        "run_id": run_id,
+        "tierbench_version": "0.0.0-test",
+        "created_at": "2025-01-01T00:00:00+0000",
+        "status": "complete",
+        "suite": {"name": "synthetic"},
+        "models": [],
+        "profiles": [],
+        "options": RunOptions(suite_source="synthetic"),
+        "host": {"hostname": "testhost"},
+        **fields,
+    }
+    return RunMeta.model_validate(record)
+
 
 HOSTILE = '<script>alert("pwned")</script><img src=x onerror=alert(1)>'
 
@@ -53,21 +72,27 @@ def make_run(
     rng = np.random.default_rng(seed)
     store = RunStore.create(root)
     store.write_meta(
-        {
-            "suite": {
+        synthetic_meta(
+            root.name,
+            suite={
                 "name": "quick",
                 "description": "synthetic suite for tests",
                 "tasks": ["piqa", "gsm8k", "truthfulqa"],
                 "constraints": constraints
                 or {"min_accuracy": 0.4, "max_p95_e2e_s": 2.0, "max_memory_mb": 4096, "objective": "cheapest"},
             },
-            "host": {"hostname": "ci-host", "cpu_model": "Test CPU", "physical_cores": 2, "memory_mb": 24000},
-            "packages": {"tierbench": "0.1.0", "pandas": pd.__version__},
-            "git_revision": "abc1234",
-            "created": "2025-01-01T00:00:00Z",
-            "profiles": PROFILES,
-            "models": MODELS,
-        }
+            host={
+                "hostname": "ci-host",
+                "cpu_model": "Test CPU",
+                "physical_cores": 2,
+                "memory_mb": 24000,
+                "packages": {"tierbench": "0.1.0", "pandas": pd.__version__},
+            },
+            git_revision="abc1234",
+            created_at="2025-01-01T00:00:00Z",
+            profiles=list(PROFILES.values()),
+            models=[{"name": name, **spec} for name, spec in MODELS.items()],
+        )
     )
     cells, requests, scores, samples = [], [], [], []
     for model, profile, status, reason, acc, e2e, rss in CELLS:
@@ -101,7 +126,7 @@ def make_run(
                 **(
                     {
                         "cost_per_1k_requests_usd": (0.01 if model == "nano" else 0.025) if ran else None,
-                        "fit": status != "does_not_fit",
+                        "fit": "does_not_fit" if status == "does_not_fit" else "fits",
                         "fit_reason": reason if status == "does_not_fit" else "",
                     }
                     if with_cost

@@ -197,6 +197,17 @@ def _edit_meta(**fields: object) -> Setup:
     return setup
 
 
+def _drop_meta(key: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / "meta.json"
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta.pop(key)
+        path.write_text(json.dumps(meta), encoding="utf-8")
+
+    return setup
+
+
 T = "{bad}/tasks/"
 GATE = ("gate", "{tmp}/run", "--baseline", "{tmp}/run", "--rules")
 
@@ -400,6 +411,30 @@ CASES: list[Case] = [
     Case("resume-not-a-run", ("run", "--resume", "{tmp}/run"), ("run", "meta.json"), _no_meta),
     Case("resume-meta-not-json", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_not_json),
     Case("resume-meta-not-object", ("run", "--resume", "{tmp}/run"), ("meta.json", "corrupted"), _meta_is_list),
+    Case(
+        "resume-meta-other-schema-version",
+        ("run", "--resume", "{tmp}/run"),
+        ("meta.json", "'schema_version' is 99", "schema version 1"),
+        _edit_meta(schema_version=99),
+    ),
+    Case(
+        "report-meta-without-schema-version",
+        ("report", "{tmp}/run"),
+        ("meta.json", "'schema_version' is missing", "schema version 1"),
+        _drop_meta("schema_version"),
+    ),
+    Case(
+        "gate-meta-missing-field",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("meta.json", "field 'options' is missing", "schema version 1"),
+        _drop_meta("options"),
+    ),
+    Case(
+        "compare-meta-missing-field",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("meta.json", "field 'options' is missing", "schema version 1"),
+        _drop_meta("options"),
+    ),
     Case(
         "baseline-from-non-run", ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"), ("run", "meta.json"), _no_meta
     ),

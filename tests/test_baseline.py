@@ -14,7 +14,7 @@ from gate_runs import Cell, write_run
 from harness.cli.main import cli
 from harness.errors import UserError
 from harness.gate.baseline import encode, load, load_any, save
-from harness.gate.snapshot import from_run
+from harness.results.snapshot import from_run
 
 
 def test_save_and_load_keep_what_the_gate_needs(tmp_path: Path) -> None:

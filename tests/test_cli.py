@@ -97,9 +97,9 @@ def test_a_model_that_fails_to_load_is_recorded_and_the_others_complete(
 def test_run_writes_tables_meta_report_and_summary(nano_run: Path) -> None:
     store = RunStore.open(nano_run)
     meta = store.read_meta()
-    assert meta["status"] == "complete"
-    assert meta["host"]["cpu_model"] and meta["host"]["packages"]["tierbench"]
-    assert meta["host"]["llama_cpp"].get("version")
+    assert meta.status == "complete"
+    assert meta.host["cpu_model"] and meta.host["packages"]["tierbench"]
+    assert meta.host["llama_cpp"].get("version")
     cells = store.read_table("cells")
     assert list(cells["model"]) == ["nano"] and cells.loc[0, "status"] == "ok"
     for column in ("load_time_s", "peak_rss_mb", "peak_anon_mb", "peak_file_mb", "energy_j_low", "energy_j_high"):

@@ -121,7 +121,7 @@ def test_load_failure_and_segfault_are_recorded_and_the_run_goes_on(tmp_path: Pa
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     store = RunStore.open(out)
-    assert store.read_meta()["status"] == "complete"
+    assert store.read_meta().status == "complete"
     cells = store.read_table("cells").set_index("model")
     # llama.cpp refuses the file at load: the cell cannot run here, and says which file
     assert cells.loc["broken", "status"] == "failed"
@@ -186,7 +186,7 @@ def test_sigterm_stops_the_run_cleanly_and_a_second_run_is_locked_out(tmp_path: 
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
     store = RunStore.open(out)
-    assert store.read_meta()["status"] == "interrupted"
+    assert store.read_meta().status == "interrupted"
     assert list(store.read_table("cells")["model"]) == ["stuck"]
     said = " ".join(output(tmp_path).split())  # rich wraps long lines
     assert "continue with: tierbench run --resume" in said and str(out) in said
@@ -205,7 +205,7 @@ def test_ctrl_c_leaves_a_valid_partial_run_that_resume_completes(tmp_path: Path)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     store = RunStore.open(out)
-    assert store.read_meta()["status"] == "interrupted"
+    assert store.read_meta().status == "interrupted"
     partial = store.read_table("requests")
     assert 2 <= len(partial) < 5
     assert store.read_table("cells").loc[0, "status"] == "failed"  # the interrupted cell says so
@@ -218,7 +218,7 @@ def test_ctrl_c_leaves_a_valid_partial_run_that_resume_completes(tmp_path: Path)
         cwd=REPO, capture_output=True, text=True, timeout=400,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
-    assert store.read_meta()["status"] == "complete"
+    assert store.read_meta().status == "complete"
     assert store.read_table("cells").loc[0, "status"] == "ok"
     requests = store.read_table("requests")
     assert len(requests) == 5 and not requests.duplicated(["scenario", "point", "repetition", "index"]).any()

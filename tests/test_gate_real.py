@@ -110,3 +110,54 @@ def test_bad_inputs_exit_2_with_one_line(
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+# compare's verdict words for the gate's, on a rule with zero tolerance
+_SAME_VERDICT = {"better": {"improved"}, "worse": {"regressed"}, "no significant change": {"no_significant_change"}}
+
+
+@pytest.mark.parametrize("other", ["same", "degraded"])
+def test_compare_and_gate_agree_on_every_shared_metric(gate_runs: dict[str, Path], nano_run: Path, other: str) -> None:
+    """The same two real runs through ``compare`` and through the gate: same intervals, same verdicts."""
+    from harness.config.rules import GateRules, StatSettings
+    from harness.gate import evaluate, from_run
+    from harness.report.compare import compare_views
+    from harness.report.view import build_view
+
+    settings = StatSettings(min_items=5, min_requests=2, bootstrap_iterations=500)
+    comparison = compare_views(build_view(gate_runs[other]), build_view(nano_run), settings)
+    tested = [row for row in comparison.rows if row.gate_metric]
+    assert {row.gate_metric for row in tested} >= {"accuracy", "e2e_p50", "e2e_p95", "ttft_p95"}
+    rules = [
+        {"metric": row.gate_metric, "max_drop_points" if row.mode == "diff" else "max_increase_pct": 0}
+        for row in tested
+    ]
+    gate = evaluate(from_run(gate_runs[other]), from_run(nano_run), GateRules(**settings.model_dump(), rules=rules))
+    verdicts = {r.rule.metric: r for r in gate.results}
+    assert any(row.direction is not None for row in tested), [row.note for row in tested]
+    for row in tested:
+        result = verdicts[row.gate_metric]
+        if row.direction is None:
+            assert result.verdict in ("inconclusive", "not_comparable"), (row.gate_metric, row.note, result.reason)
+            continue
+        change = result.measure.change
+        assert change is not None
+        bounds = (change.diff_low, change.diff_high) if row.mode == "diff" else (change.ratio_low, change.ratio_high)
+        assert (row.low, row.high) == bounds and row.p_value == change.p_value, row.gate_metric
+        assert result.verdict in _SAME_VERDICT[row.verdict], (row.gate_metric, row.verdict, result.reason)
+
+
+def test_data_dir_comes_from_the_environment(tierbench: Tierbench, shared_benchmarks: Path, tmp_path: Path) -> None:
+    """TIERBENCH_DATA_DIR stands in for --data-dir; meta.json records it for --resume."""
+    out = tmp_path / "env-run"
+    result = tierbench("run", "--suite", str(DATA / "tiny-suite.yaml"), "--models", "nano", "--tasks", "piqa",
+                       "--limit", "20", "--no-report", "--out", str(out),
+                       env={"TIERBENCH_DATA_DIR": str(shared_benchmarks)})  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    store = RunStore.open(out)
+    scores = store.read_table("scores")
+    assert set(scores["task"]) == {"piqa"} and set(scores["n"]) == {20}
+    meta = store.read_meta()
+    assert meta.options.data_dir == str(shared_benchmarks.resolve())
+    assert meta.backends["nano@host"]["model_file"].endswith(".gguf")  # Backend.describe(), kept in meta.json
+    assert (store.read_table("cells")["cpu_time_s"] > 0).all()

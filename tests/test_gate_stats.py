@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from harness.gate.stats import Sample, bootstrap_change, mcnemar_midp, paired_difference
+from harness.stats import Sample, bootstrap_change, mcnemar_midp, paired_difference
 
 
 def test_mcnemar_midp_matches_its_definition() -> None:

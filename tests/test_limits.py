@@ -92,16 +92,17 @@ def test_cpu_limits_pin_threads_started_before(tmp_path: Path) -> None:
 
 
 def test_watchdog_stops_process_over_budget(tmp_path: Path) -> None:
-    """The watchdog exits with EXIT_OVER_BUDGET and records the peak once RSS passes the budget."""
+    """The watchdog, fed by the memory sampler, exits with EXIT_OVER_BUDGET and records the peak
+    once RSS passes the budget."""
     report = tmp_path / "over_budget.json"
     result = _python(
         f"""
         import time
         from pathlib import Path
         from harness.runner.limits import MemoryWatchdog
-        from harness.meters.memory import read_status
+        from harness.meters.memory import MemorySampler, read_status
         budget = read_status().get("VmRSS", 0.0) + 64
-        MemoryWatchdog(budget, Path({str(report)!r})).start()
+        MemorySampler(on_sample=MemoryWatchdog(budget, Path({str(report)!r}))).__enter__()
         hog = bytearray(256 * 2**20)  # touched pages: 256 MiB resident
         for i in range(0, len(hog), 4096):
             hog[i] = 1

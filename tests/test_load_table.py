@@ -11,8 +11,8 @@ from report_runs import make_run
 
 from harness.report import write_report
 from harness.results import RunStore
+from harness.results.layout import CellFiles
 from harness.runner.collect import load_points
-from harness.runner.worker import CellFiles
 
 
 def _write_summaries(cell_dir: Path) -> None:

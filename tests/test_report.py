@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from report_runs import make_run
+from report_runs import make_run, synthetic_meta
 
 from harness.cli.main import cli
 from harness.report import write_report
@@ -121,7 +121,7 @@ def test_one_hundred_thousand_samples_keep_the_page_small(tmp_path: Path) -> Non
 
 def test_run_without_cells_or_tables_renders(tmp_path: Path) -> None:
     store = RunStore.create(tmp_path / "empty")
-    store.write_meta({"suite": {"name": "empty", "tasks": []}})
+    store.write_meta(synthetic_meta("empty", suite={"name": "empty", "tasks": []}))
     page = write_report(store.root).html.read_text(encoding="utf-8")
     text = _visible_text(page)
     assert "This run has no cells" in text

@@ -132,7 +132,7 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> N
     assert len(landed) == KILLS, landed
     _finish(_start("--resume", str(killed), log=log), log)
 
-    assert RunStore.open(killed).read_meta()["status"] == "complete"
+    assert RunStore.open(killed).read_meta().status == "complete"
     want, got = _tables(straight), _tables(killed)
     assert set(want["cells"]["status"]) == {"ok"}
     for name, columns in IDENTITY.items():

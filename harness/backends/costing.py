@@ -14,12 +14,3 @@ def request_cost_usd(prices: Prices | None, prompt_tokens: int | None, output_to
     if prices is None or prompt_tokens is None or output_tokens is None:
         return None
     return (prompt_tokens * prices.input_per_mtok + output_tokens * prices.output_per_mtok) / 1_000_000
-
-
-def cost_per_1k_requests_usd(
-    prices: Prices | None, mean_prompt_tokens: float, mean_output_tokens: float
-) -> float | None:
-    """Dollars per thousand requests of the given mean size (a figure decision-makers read)."""
-    if prices is None:
-        return None
-    return 1000 * (mean_prompt_tokens * prices.input_per_mtok + mean_output_tokens * prices.output_per_mtok) / 1_000_000

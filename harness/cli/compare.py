@@ -21,8 +21,8 @@ _STYLE = {"better": "green", "worse": "red"}
 def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
     """Deltas of run B against baseline run A: ▲ significantly better, ▼ worse, ≈ within noise.
 
-    Accuracy uses McNemar's exact test on items both runs scored (a two-proportion z-test when
-    items differ); latency uses a bootstrap confidence interval on the ratio of percentiles.
+    The tests are the gate's: accuracy by McNemar's mid-p test on the items both runs scored
+    (paired-bootstrap interval), latency by a bootstrap over requests stratified by scenario point.
     """
     from harness.report.compare import compare_views
     from harness.report.formatting import fmt

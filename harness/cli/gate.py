@@ -55,8 +55,8 @@ def command(
     from harness.gate.github import publish
     from harness.gate.junit import write_junit
     from harness.gate.markdown import write_markdown
-    from harness.gate.snapshot import from_run
     from harness.gate.text import print_summary
+    from harness.results.snapshot import from_run
 
     rules = load_yaml_model(GateRules, rules_path)
     if not run_dir.exists():

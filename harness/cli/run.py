@@ -11,30 +11,20 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from harness.catalog import load_catalog
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
-from harness.cli.resume import read_options, refuse_plan_flags
+from harness.cli.resume import refuse_plan_flags
 from harness.cli.summary_table import print_projections, print_recommendations, print_summary
-from harness.config.suite import Constraints, SuiteSpec
 from harness.errors import UserError
+from harness.results.schema import ConstraintFlags, RunOptions
 from harness.results.store import RunStore
-from harness.results.summary import cell_summary
 from harness.runner.collect import collect
 from harness.runner.executor import LocalExecutor
 from harness.runner.lock import RunLock
 from harness.runner.meta import build_meta
 from harness.runner.planner import plan_run
+from harness.runner.request import RunRequest
 from harness.safetext import terminal
 from harness.secrets import use_params
-from harness.suites import load_suite
-
-
-def _apply_constraints(suite: SuiteSpec, overrides: dict[str, Any]) -> SuiteSpec:
-    given = {k: v for k, v in overrides.items() if v is not None}
-    if not given:
-        return suite
-    merged = Constraints.model_validate({**suite.constraints.model_dump(), **given})
-    return suite.model_copy(update={"constraints": merged})
 
 
 class CellProgress:
@@ -95,7 +85,12 @@ def _default_out(suite_name: str) -> Path:
 )
 @click.option("--tasks", help="Comma-separated tasks, replacing the suite's task list.")
 @click.option("--limit", type=click.IntRange(min=1), help="Cap on items per task.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Local benchmark data (layout of shared/benchmarks).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    envvar="TIERBENCH_DATA_DIR",
+    help="Local benchmark data (layout of shared/benchmarks; default: $TIERBENCH_DATA_DIR).",
+)
 @click.option(
     "--catalog", "catalog_path", type=click.Path(path_type=Path), help="Model catalog YAML merged over the default."
 )
@@ -107,99 +102,67 @@ def _default_out(suite_name: str) -> Path:
 @click.option("--max-memory-mb", type=FiniteFloatRange(min=0, min_open=True), help="Constraint: peak memory MiB.")
 @click.option("--objective", type=click.Choice(["cheapest", "fastest", "most_accurate"]), help="How to pick a tier.")
 @click.option("--no-report", is_flag=True, help="Do not write report.html at the end.")
-def command(
-    suite_name: str,
-    models: str | None,
-    profiles: str | None,
-    tasks: str | None,
-    limit: int | None,
-    data_dir: Path | None,
-    catalog_path: Path | None,
-    out: Path | None,
-    resume_dir: Path | None,
-    cell_timeout: float,
-    min_accuracy: float | None,
-    max_p95_latency: float | None,
-    max_memory_mb: float | None,
-    objective: str | None,
-    no_report: bool,
-) -> None:
+def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
-    console = Console() if Console().is_terminal else Console(width=180)
+    resume_dir: Path | None = flags["resume_dir"]
     if resume_dir is not None:
         refuse_plan_flags(click.get_current_context())
-        stored = read_options(RunStore.open(resume_dir))
-        suite_name, models, profiles, tasks = stored.suite_source, stored.models, stored.profiles, stored.tasks
-        limit, catalog_path = stored.limit, Path(stored.catalog) if stored.catalog else None
-        data_dir = Path(stored.data_dir) if stored.data_dir else None
-        c = stored.constraints
-        min_accuracy, max_p95_latency, max_memory_mb, objective = (
-            c.min_accuracy,
-            c.max_p95_e2e_s,
-            c.max_memory_mb,
-            c.objective,
-        )
-        out = resume_dir
-    if out is not None:
-        check_out_path(out)
-    if data_dir is not None and not data_dir.is_dir():
-        raise UserError(f"--data-dir {data_dir}: not a directory")
-    suite = load_suite(suite_name)
-    suite = _apply_constraints(
-        suite,
-        {
-            "min_accuracy": min_accuracy,
-            "max_p95_e2e_s": max_p95_latency,
-            "max_memory_mb": max_memory_mb,
-            "objective": objective,
-        },
+    options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
+    if flags["out"] is not None:
+        check_out_path(flags["out"])
+    refuse_duplicates("--tasks", options.tasks)
+    refuse_duplicates("--models", options.models)
+    refuse_duplicates("--profiles", options.profiles)
+    if options.data_dir is not None:
+        from harness.evaluation.runner import resolve_data_dir
+
+        options.data_dir = str(resolve_data_dir(Path(options.data_dir)))
+    request = RunRequest.resolve(options)
+    _check_tasks(request.tasks)
+    run_dir = resume_dir or flags["out"] or _default_out(request.suite.name)
+    _run(request, run_dir, resume=resume_dir is not None, report=not flags["no_report"])
+
+
+def _options(flags: dict[str, Any]) -> RunOptions:
+    """The command line as the record meta.json keeps (and ``--resume`` reads back)."""
+    return RunOptions(
+        suite_source=flags["suite_name"],
+        models=comma_list(flags["models"]),
+        profiles=comma_list(flags["profiles"]),
+        tasks=None if flags["tasks"] is None else comma_list(flags["tasks"]) or [],
+        limit=flags["limit"],
+        catalog=str(flags["catalog_path"]) if flags["catalog_path"] else None,
+        data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
+        cell_timeout_s=flags["cell_timeout"],
+        constraints=ConstraintFlags(
+            min_accuracy=flags["min_accuracy"],
+            max_p95_e2e_s=flags["max_p95_latency"],
+            max_memory_mb=flags["max_memory_mb"],
+            objective=flags["objective"],
+        ),
     )
-    task_list = comma_list(tasks) if tasks is not None else list(suite.tasks)
-    refuse_duplicates("--tasks", task_list)
-    refuse_duplicates("--models", comma_list(models))
-    refuse_duplicates("--profiles", comma_list(profiles))
-    _check_tasks(task_list or [])
-    catalog = load_catalog(catalog_path)
-    use_params(model.params for model in catalog.models)  # from here on, everything written is redacted
-    run_dir = out or _default_out(suite.name)
-    if resume_dir is None and (run_dir / "meta.json").exists():
+
+
+def _run(request: RunRequest, run_dir: Path, *, resume: bool, report: bool) -> None:
+    console = Console() if Console().is_terminal else Console(width=180)
+    use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
+    if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
-    plan = plan_run(
-        suite,
-        catalog,
-        run_dir=run_dir,
-        model_names=comma_list(models) or suite.models,
-        profile_names=comma_list(profiles) or suite.profiles,
-        tasks=task_list or [],
-        limit=limit or suite.limit,
-        data_dir=data_dir,
-    )
+    plan = plan_run(request, run_dir)
     # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
-    options_record = {
-        "suite_source": suite_name,
-        "models": models,
-        "profiles": profiles,
-        "tasks": tasks,
-        "limit": limit,
-        "catalog": str(catalog_path) if catalog_path else None,
-        "data_dir": str(data_dir) if data_dir else None,
-        "constraints": {
-            "min_accuracy": min_accuracy,
-            "max_p95_e2e_s": max_p95_latency,
-            "max_memory_mb": max_memory_mb,
-            "objective": objective,
-        },
-    }
-    meta = (
-        store.read_meta()
-        if resume_dir is not None
-        else build_meta(
-            run_id=run_dir.name, suite=suite, models=plan.models, profiles=plan.profiles, options=options_record
+    if resume:
+        meta = store.read_meta()
+    else:
+        meta = build_meta(
+            run_id=run_dir.name,
+            suite=request.suite,
+            models=plan.models,
+            profiles=plan.profiles,
+            options=request.options,
         )
-    )
-    meta["status"] = "running"
+    meta.status = "running"
     store.write_meta(meta)
 
     specs = [planned.spec for planned in plan.cells]
@@ -215,22 +178,22 @@ def command(
         bars = CellProgress(progress)
         for spec in specs:
             bars.add(spec.cell_id)
-        executor = LocalExecutor(cell_timeout_s=cell_timeout, on_event=bars)
-        outcomes: dict[str, dict[str, Any]] = {}
+        executor = LocalExecutor(cell_timeout_s=request.options.cell_timeout_s, on_event=bars)
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:
-            outcomes = executor.run(plan, run_dir, resume=resume_dir is not None)
+            outcomes = executor.run(plan, run_dir, resume=resume)
         except KeyboardInterrupt:
             interrupted = True
             outcomes = executor.outcomes
         finally:
             signal.signal(signal.SIGTERM, previous)
-    collect(store, specs, outcomes)
-    meta["status"] = "interrupted" if interrupted else "complete"
-    meta["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    meta.backends.update(collect(store, specs, outcomes))
+    meta.status = "interrupted" if interrupted else "complete"
+    meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     store.write_meta(meta)
-    summary = cell_summary(store.read_table("cells"), store.read_table("requests"), store.read_table("scores"))
-    print_summary(console, summary)
+    from harness.report.view import build_view
+
+    print_summary(console, build_view(run_dir))
     print_projections(console, store.read_table("projections"))
     if interrupted:
         console.print(
@@ -238,7 +201,7 @@ def command(
             f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
         raise SystemExit(130)
-    if not no_report:
+    if report:
         from harness.report import write_report
 
         paths = write_report(run_dir)

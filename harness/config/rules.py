@@ -16,36 +16,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.config.models import Tier
+from harness.metrics import CELL_METRICS as CELL_METRICS_
+from harness.metrics import REQUEST_METRICS, Better
 
 Source = Literal["items", "requests", "cells"]
-Direction = Literal["lower", "higher"]
+Direction = Better
 
-# Per-request latency fields (requests.parquet) and whether lower or higher is better.
+# Gate names of per-request fields (requests.parquet) and of one-number-per-cell metrics, from the registry.
 REQUEST_FIELDS: dict[str, tuple[str, Direction, str]] = {
-    "ttft": ("ttft_s", "lower", "s"),
-    "e2e": ("e2e_s", "lower", "s"),
-    "tpot": ("tpot_s", "lower", "s"),
-    "decode_tps": ("decode_tps", "higher", "tok/s"),
-    "prefill_tps": ("prefill_tps", "higher", "tok/s"),
+    m.column.removesuffix("_s"): (m.column, m.better, m.unit) for m in REQUEST_METRICS if m.better
 }
 REQUEST_STATS = ("mean", "p50", "p90", "p95", "p99")
-
-# One-number-per-cell metrics (cells.parquet columns, or derived from them).
-CELL_METRICS: dict[str, tuple[Direction, str]] = {
-    "peak_rss_mb": ("lower", "MiB"),
-    "peak_anon_mb": ("lower", "MiB"),
-    "peak_file_mb": ("lower", "MiB"),
-    "load_time_s": ("lower", "s"),
-    "model_load_s": ("lower", "s"),
-    "energy_j": ("lower", "J"),
-    "energy_per_request_j": ("lower", "J"),
-    "cpu_time_s": ("lower", "s"),
-    "energy_per_token_j": ("lower", "J"),
-    "seconds_per_request": ("lower", "s"),
-    "cost_per_1k_requests_usd": ("lower", "USD"),
-    "cost_per_mtok_usd": ("lower", "USD"),
-    "energy_cost_per_1k_requests_usd": ("lower", "USD"),
-}
+CELL_METRICS: dict[str, tuple[Direction, str]] = {m.column: (m.better, m.unit) for m in CELL_METRICS_ if m.better}
 CELL_PREFIX = "cell:"
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -171,8 +153,8 @@ class GateRule(BaseModel):
         return None
 
 
-class GateRules(BaseModel):
-    """Statistical settings and the list of rules of one gate."""
+class StatSettings(BaseModel):
+    """How two runs are compared: the same settings serve ``compare``, the report and the gate."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -182,13 +164,9 @@ class GateRules(BaseModel):
     min_requests: int = Field(default=10, ge=1, description="Fewer measured requests than this: inconclusive.")
     bootstrap_iterations: int = Field(default=2000, ge=200, le=100_000, description="Bootstrap resamples.")
     seed: int = Field(default=0, description="Seed of the bootstrap, so verdicts are reproducible.")
-    on_inconclusive: Literal["fail", "warn"] = Field(
-        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
-    )
-    rules: list[GateRule] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _alpha_or_level(self) -> GateRules:
+    def _alpha_or_level(self) -> StatSettings:
         if self.alpha is not None:
             if "level" in self.model_fields_set and abs(self.level - (1 - self.alpha)) > 1e-9:
                 raise ValueError("give level or alpha, not both")
@@ -198,3 +176,12 @@ class GateRules(BaseModel):
     @property
     def significance(self) -> float:
         return 1 - self.level
+
+
+class GateRules(StatSettings):
+    """Statistical settings and the list of rules of one gate."""
+
+    on_inconclusive: Literal["fail", "warn"] = Field(
+        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
+    )
+    rules: list[GateRule] = Field(min_length=1)

@@ -53,5 +53,6 @@ class MemorySink:
         """The score of one metric (None if absent or not computed)."""
         for row in self.scores:
             if row["task"] == task and row["metric"] == metric:
-                return row["value"]  # type: ignore[no-any-return]
+                value: float | None = row["value"]
+                return value
         return None

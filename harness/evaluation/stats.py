@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
-Z95 = 1.959963984540054
+from harness.stats import Z95
 
 
 @dataclass(frozen=True)

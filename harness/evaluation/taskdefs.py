@@ -80,12 +80,12 @@ def resolve_callable(ref: str, where: str) -> Callable[..., Any]:
     """``package.module:function`` -> the function (a ConfigError naming ``where`` if absent)."""
     module_name, _, attr = ref.partition(":")
     try:
-        target = getattr(importlib.import_module(module_name), attr)
+        target: object = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError):
         raise ConfigError(f"{where}: cannot import '{ref}' (write it as package.module:function)") from None
     if not callable(target):
         raise ConfigError(f"{where}: '{ref}' is not a function")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def load_taskdef(path: Path, kind: str) -> TaskDef:

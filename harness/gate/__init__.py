@@ -2,6 +2,6 @@
 
 from harness.gate.baseline import load_any, save
 from harness.gate.evaluate import GateReport, RuleResult, evaluate
-from harness.gate.snapshot import Snapshot, from_run
+from harness.results.snapshot import Snapshot, from_run
 
 __all__ = ["GateReport", "RuleResult", "Snapshot", "evaluate", "from_run", "load_any", "save"]

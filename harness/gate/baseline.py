@@ -21,7 +21,7 @@ import pandas as pd
 
 from harness import strictjson
 from harness.errors import UserError
-from harness.gate.snapshot import Snapshot, from_run, normalize_cells, normalize_items, normalize_requests
+from harness.results.snapshot import Snapshot, from_run, normalize_cells, normalize_items, normalize_requests
 from harness.results.store import atomic_write_bytes
 
 FORMAT = "tierbench-baseline"

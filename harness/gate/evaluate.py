@@ -21,8 +21,9 @@ import pandas as pd
 
 from harness.config.rules import GateRule, GateRules, MetricInfo
 from harness.errors import UserError
-from harness.gate.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
-from harness.gate.snapshot import OK_STATUSES, Snapshot
+from harness.results.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
+from harness.results.schema import CellStatus
+from harness.results.snapshot import Snapshot
 
 Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable"]
 VERDICTS: tuple[Verdict, ...] = ("regressed", "not_comparable", "inconclusive", "improved", "no_significant_change")
@@ -82,7 +83,7 @@ class GateReport:
 
 
 def _is_ok(status: object) -> bool:
-    return isinstance(status, str) and status.strip().lower() in OK_STATUSES
+    return status == CellStatus.OK
 
 
 def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) -> pd.DataFrame:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from harness.config.profile import HardwareProfile
 from harness.meters import memory
@@ -77,7 +76,3 @@ def diagnose(
     profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
 ) -> list[Capability]:
     return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities()
-
-
-def as_dicts(capabilities: list[Capability]) -> list[dict[str, Any]]:
-    return [asdict(c) for c in capabilities]

@@ -45,13 +45,6 @@ def _torch_cuda() -> Any:
         return None
 
 
-def reset_peaks() -> None:
-    """Reset PyTorch's peak counters before a measured phase."""
-    cuda = _torch_cuda()
-    if cuda is not None:
-        cuda.reset_peak_memory_stats()
-
-
 def gpu_memory(pid: int | None = None, nvml_api: NvmlApi | None = None, use_nvml: bool = True) -> GpuMemory:
     """PyTorch peaks (if torch is in use) and NVML's per-process figure (if NVML works here)."""
     result = GpuMemory()

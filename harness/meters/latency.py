@@ -20,14 +20,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import psutil
 
-from harness.backends.base import Backend, GenerationRequest, StreamUsage, TokenCountSource
+from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage, TokenCountSource
 from harness.secrets import clip
 
 Clock = Callable[[], float]
@@ -124,8 +124,14 @@ def timing_from_events(
     return RequestTiming(prompt_tokens, n_out, ttft, e2e, tpot, decode_tps, prefill_tps, itl, token_count_source=source)
 
 
+class Streams(Protocol):
+    """What timing a request needs: a backend, or a wrapper around one that bounds its stream."""
+
+    def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]: ...
+
+
 def timed_generate(
-    backend: Backend,
+    backend: Streams,
     request: GenerationRequest,
     clock: Clock = time.perf_counter,
     warmup: bool = False,

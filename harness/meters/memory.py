@@ -11,6 +11,7 @@ started from a lean launcher therefore reports only its own peak.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -72,11 +73,20 @@ class MemoryResult:
 
 
 class MemorySampler:
-    """``with MemorySampler() as m: ...`` then ``m.result`` (also readable while running)."""
+    """``with MemorySampler() as m: ...`` then ``m.result`` (also readable while running).
 
-    def __init__(self, interval_s: float = 0.02, status_path: Path = STATUS) -> None:
+    ``on_sample`` sees every reading (the memory watchdog), so one thread polls /proc for both.
+    """
+
+    def __init__(
+        self,
+        interval_s: float = 0.02,
+        status_path: Path = STATUS,
+        on_sample: Callable[[dict[str, float]], None] | None = None,
+    ) -> None:
         self.interval_s = interval_s
         self.status_path = status_path
+        self.on_sample = on_sample
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._peak_anon = 0.0
@@ -92,6 +102,8 @@ class MemorySampler:
         self.current_rss_mb = status.get("VmRSS", 0.0)
         self._peak_rss = max(self._peak_rss, self.current_rss_mb)
         self._samples += 1
+        if self.on_sample is not None:
+            self.on_sample(status)
         return status
 
     def _run(self) -> None:

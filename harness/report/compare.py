@@ -1,30 +1,32 @@
 """Deltas between two runs with significance, shared by ``report --baseline`` and ``compare``.
 
-Accuracy: McNemar's exact test on the items both runs scored (paired), falling back to a
-two-proportion z-test from the scores table when items do not match. Latency: a bootstrap
-confidence interval on the ratio of percentiles. Memory, energy and cost are single figures per
-cell, so their deltas are shown without a test.
+Tested rows are measured exactly as the gate measures them (harness.results.measure with the
+default ``StatSettings``, harness.stats): accuracy on the items both runs scored (McNemar mid-p,
+paired bootstrap interval), latency bootstrapped over measured requests stratified by scenario
+point. So ``compare`` and ``gate`` give the same interval and the same verdict for a metric.
+Memory, energy and cost are single figures per cell: their deltas are shown without a test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 
-import numpy as np
-
+from harness.config.rules import StatSettings, parse_metric
 from harness.report.formatting import fmt
-from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, MetricInfo
-from harness.report.stats import (
-    DiffResult,
-    RatioResult,
-    bootstrap_ratio_ci,
-    paired_accuracy,
-    proportion_se,
-    unpaired_difference,
-)
-from harness.report.view import CellView, RunView, TaskScore
+from harness.report.metrics import COST, ENERGY, MEMORY, MetricInfo
+from harness.report.view import CellView, RunView
+from harness.results.measure import measure_accuracy, measure_requests
+from harness.results.snapshot import Snapshot, from_run
+from harness.stats import direction
 
-MIN_PAIRED_SHARE = 0.5
+# (gate metric name, row label) of every tested row besides per-task accuracy
+TESTED = (
+    ("accuracy", "Accuracy (all items)"),
+    ("e2e_p50", "p50 E2E latency"),
+    ("e2e_p95", "p95 E2E latency"),
+    ("ttft_p95", "p95 TTFT"),
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,14 @@ class DeltaRow:
     low: float | None = None
     high: float | None = None
     p_value: float | None = None
-    significant: bool | None = None
+    direction: int | None = None  # +1 significantly better, -1 worse, 0 neither, None untested
     test: str = ""
     note: str = ""
+    gate_metric: str = ""  # the gate's name for the same metric ("" for untested rows)
+
+    @property
+    def significant(self) -> bool | None:
+        return None if self.direction is None else self.direction != 0
 
     @property
     def verdict_text(self) -> str:
@@ -60,34 +67,22 @@ class DeltaRow:
         return self.current - self.baseline
 
     @property
-    def better(self) -> bool | None:
-        change = self.change
-        if change is None:
-            return None
-        neutral = 1.0 if self.mode == "ratio" else 0.0
-        if change == neutral:
-            return None
-        return (change > neutral) == self.higher_is_better
-
-    @property
     def verdict(self) -> str:
         if self.change is None:
             return "not comparable"
-        if self.significant is None:
+        if self.direction is None:
             return "not tested"
-        if not self.significant:
-            return "no significant change"
-        return "better" if self.better else "worse"
+        return {1: "better", -1: "worse"}.get(self.direction, "no significant change")
 
     @property
     def marker(self) -> str:
         """▲ significantly better, ▼ significantly worse, ≈ within noise, · untested; * p<0.05, ** p<0.01."""
-        if self.significant is None:
+        if self.direction is None:
             return "·"
-        if not self.significant:
+        if self.direction == 0:
             return "≈"
         stars = "**" if self.p_value is not None and self.p_value < 0.01 else "*"
-        return ("▲" if self.better else "▼") + stars
+        return ("▲" if self.direction > 0 else "▼") + stars
 
     @property
     def change_text(self) -> str:
@@ -130,107 +125,60 @@ class Comparison:
         return [r for r in self.rows if r.verdict == "better"]
 
 
-def _from_diff(base: DeltaRow, result: DiffResult | None) -> DeltaRow:
-    if result is None:
-        return DeltaRow(**{**base.__dict__, "note": "too little data for a test"})
-    return DeltaRow(
-        **{
-            **base.__dict__,
-            "low": result.low,
-            "high": result.high,
-            "p_value": result.p_value,
-            "significant": result.significant,
-            "test": result.test,
-        }
-    )
-
-
-Items = dict[tuple[str, str, str], dict[str, bool]]
-
-
-def _items(view: RunView) -> Items:
-    """Per-item correctness of a run, grouped by (model, profile, task)."""
-    out: Items = {}
-    for (model, profile, task, doc), correct in view.samples.correct.items():
-        out.setdefault((model, profile, task), {})[doc] = correct
-    return out
-
-
-def _task_rows(cur: RunView, base: RunView, cell: CellView, items: tuple[Items, Items]) -> list[DeltaRow]:
-    rows = []
-    mine = {s.task: s for s in cur.scores if s.model == cell.model and s.profile == cell.profile and s.primary}
-    theirs = {s.task: s for s in base.scores if s.model == cell.model and s.profile == cell.profile and s.primary}
-    for task in sorted(set(mine) & set(theirs)):
-        a, b = mine[task], theirs[task]
-        row = DeltaRow(cell.model, cell.profile, f"{task} ({a.metric})", "percent", True, b.value, a.value, "diff")
-        if a.status != "ok" or b.status != "ok" or a.value is None or b.value is None:
-            rows.append(DeltaRow(**{**row.__dict__, "note": f"not scored in both runs ({b.status} → {a.status})"}))
-            continue
-        rows.append(_from_diff(row, _task_test(items, a, b)))
-    return rows
-
-
-def _task_test(items: tuple[Items, Items], a: TaskScore, b: TaskScore) -> DiffResult | None:
-    prefix = (a.model, a.profile, a.task)
-    now, before = items[0].get(prefix, {}), items[1].get(prefix, {})
-    common = sorted(set(now) & set(before))
-    smaller = min(len(now), len(before))
-    if common and smaller and len(common) >= MIN_PAIRED_SHARE * smaller:
-        return paired_accuracy([now[d] for d in common], [before[d] for d in common])
-    se_a = a.stderr if a.stderr is not None else proportion_se(a.value or 0.0, a.n or 0)
-    se_b = b.stderr if b.stderr is not None else proportion_se(b.value or 0.0, b.n or 0)
-    if se_a is None or se_b is None or a.value is None or b.value is None:
+def _tested_row(
+    cell: CellView, gate_metric: str, label: str, pair: tuple[Snapshot, Snapshot], settings: StatSettings
+) -> DeltaRow | None:
+    """One metric of one cell measured as the gate measures it (None when neither run has it)."""
+    info = parse_metric(gate_metric)
+    run, base = pair
+    if info.source == "items":
+        m = measure_accuracy(info, run, base, cell.model, cell.profile, settings)
+    else:
+        m = measure_requests(info, run, base, cell.model, cell.profile, settings)
+    if m.run_value is None and m.base_value is None:
         return None
-    n = (a.n or 0) + (b.n or 0)
-    return unpaired_difference(a.value, se_a, b.value, se_b, n, "two-proportion z-test (items not paired)")
+    ratio = not info.is_accuracy
+    row = DeltaRow(
+        cell.model,
+        cell.profile,
+        label,
+        "percent" if info.is_accuracy else "seconds",
+        info.direction == "higher",
+        m.base_value,
+        m.run_value,
+        "ratio" if ratio else "diff",
+        gate_metric=gate_metric,
+    )
+    why = m.failure or m.not_comparable or m.inconclusive
+    if why or m.change is None:
+        return replace(row, note=why or "no change could be estimated")
+    change = m.change
+    low, high = (change.ratio_low, change.ratio_high) if ratio else (change.diff_low, change.diff_high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return replace(row, note="no finite interval (a zero baseline)")
+    verdict = direction(
+        low,
+        high,
+        change.p_value,
+        neutral=1.0 if ratio else 0.0,
+        significance=settings.significance,
+        worse_if_above=info.direction == "lower",
+    )
+    n = f"{m.n_run} vs {m.n_base} requests" if ratio else f"{m.n_run} paired items"
+    test = f"{change.test}, {n}" + (f"; {'; '.join(m.notes)}" if m.notes else "")
+    return replace(row, low=low, high=high, p_value=change.p_value, direction=verdict, test=test)
 
 
-def _latency_rows(cur: RunView, base: RunView, cell: CellView) -> list[DeltaRow]:
-    rows = []
-    for column, q, label in (
-        ("e2e_s", 50, "p50 E2E latency"),
-        ("e2e_s", 95, "p95 E2E latency"),
-        ("ttft_s", 95, "p95 TTFT"),
-    ):
-        a = _values(cur, cell, column)
-        b = _values(base, cell, column)
-        if a.size == 0 and b.size == 0:
-            continue
-        row = DeltaRow(
-            cell.model,
-            cell.profile,
-            label,
-            "seconds",
-            False,
-            float(np.percentile(b, q)) if b.size else None,
-            float(np.percentile(a, q)) if a.size else None,
-            "ratio",
-        )
-        result: RatioResult | None = bootstrap_ratio_ci(a, b, q, seed=q) if a.size and b.size else None
-        if result is None:
-            rows.append(DeltaRow(**{**row.__dict__, "note": "fewer than 5 requests on a side; no test"}))
-            continue
-        rows.append(
-            DeltaRow(
-                **{
-                    **row.__dict__,
-                    "low": result.low,
-                    "high": result.high,
-                    "p_value": result.p_value,
-                    "significant": result.significant,
-                    "test": f"bootstrap 95% CI of the ratio ({a.size} vs {b.size} requests)",
-                }
-            )
-        )
-    return rows
-
-
-def _values(view: RunView, cell: CellView, column: str) -> np.ndarray:
-    frame = view.requests
-    if frame.empty or column not in frame:
-        return np.array([])
-    mine = frame[(frame["model"] == cell.model) & (frame["profile"] == cell.profile)][column]
-    return mine.dropna().to_numpy(dtype=float)
+def _cell_rows(
+    cell: CellView, current: RunView, baseline: RunView, pair: tuple[Snapshot, Snapshot], settings: StatSettings
+) -> list[DeltaRow]:
+    tasks = sorted(
+        {s.task for s in current.scores if s.model == cell.model and s.profile == cell.profile and s.primary}
+        & {s.task for s in baseline.scores if s.model == cell.model and s.profile == cell.profile and s.primary}
+    )
+    metrics = [TESTED[0], *((f"accuracy:{task}", f"{task} (items)") for task in tasks), *TESTED[1:]]
+    rows = [_tested_row(cell, name, label, pair, settings) for name, label in metrics]
+    return [r for r in rows if r is not None]
 
 
 def _plain_row(cur: CellView, base: CellView, metric: MetricInfo, note: str) -> DeltaRow | None:
@@ -242,21 +190,10 @@ def _plain_row(cur: CellView, base: CellView, metric: MetricInfo, note: str) -> 
     )
 
 
-def _overall_accuracy(cur: CellView, base: CellView) -> DeltaRow | None:
-    a, b = cur.get(ACCURACY.key), base.get(ACCURACY.key)
-    if a.value is None or b.value is None:
-        return None
-    row = DeltaRow(cur.model, cur.profile, "Accuracy (mean over tasks)", "percent", True, b.value, a.value, "diff")
-    if None in (a.low, a.high, b.low, b.high):
-        return DeltaRow(**{**row.__dict__, "note": "no confidence intervals; no test"})
-    se_a = (a.high - a.low) / (2 * 1.959963984540054)  # type: ignore[operator]
-    se_b = (b.high - b.low) / (2 * 1.959963984540054)  # type: ignore[operator]
-    result = unpaired_difference(a.value, se_a, b.value, se_b, cur.items + base.items, "z-test on the task-mean CIs")
-    return _from_diff(row, result)
-
-
-def compare_views(current: RunView, baseline: RunView) -> Comparison:
+def compare_views(current: RunView, baseline: RunView, settings: StatSettings | None = None) -> Comparison:
     """Every comparable metric of every cell present in both runs."""
+    settings = settings or StatSettings()
+    pair = (from_run(current.run_dir), from_run(baseline.run_dir))
     comparison = Comparison(
         baseline.suite_name + f" ({baseline.run_dir.name})", current.suite_name + f" ({current.run_dir.name})"
     )
@@ -264,7 +201,6 @@ def compare_views(current: RunView, baseline: RunView) -> Comparison:
     cur_cells = {(c.model, c.profile): c for c in current.cells}
     comparison.only_current = [c.label for k, c in cur_cells.items() if k not in base_cells]
     comparison.only_baseline = [c.label for k, c in base_cells.items() if k not in cur_cells]
-    items = (_items(current), _items(baseline))
     for key, cell in cur_cells.items():
         old = base_cells.get(key)
         if old is None:
@@ -272,9 +208,7 @@ def compare_views(current: RunView, baseline: RunView) -> Comparison:
         if not (cell.ran and old.ran):
             comparison.not_compared.append(f"{cell.label}: {old.status} in the baseline, {cell.status} now")
             continue
-        rows: list[DeltaRow | None] = [_overall_accuracy(cell, old)]
-        rows += _task_rows(current, baseline, cell, items)
-        rows += _latency_rows(current, baseline, cell)
+        rows: list[DeltaRow | None] = [*_cell_rows(cell, current, baseline, pair, settings)]
         rows.append(_plain_row(cell, old, MEMORY, "one peak per cell; no test"))
         energy_note = (
             "estimated ranges; no test" if "estimate" in (cell.energy_source, old.energy_source) else "no test"

@@ -10,7 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from harness import __version__
 from harness.config.models import TIER_ORDER
-from harness.meters.glossary import GLOSSARY
+from harness.metrics import glossary
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
@@ -19,17 +19,15 @@ from harness.report.recommend import Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
 
-# Terms the report itself introduces, next to the measurement definitions from the meters.
+# Terms the report itself introduces, next to the metric registry's definitions (harness.metrics).
 REPORT_TERMS: dict[str, str] = {
     "accuracy": "Mean over the suite's tasks of each task's primary metric (e.g. acc, exact_match); its 95% CI combines the tasks' standard errors.",
     "p95 E2E / p95 TTFT": "95th percentile of end-to-end latency / time to first token over a cell's measured requests; the interval is a percentile bootstrap (500 resamples).",
-    "energy_per_request_j": "Energy per measured request; for an estimate the range scales with the cell's energy range.",
-    "cost_per_1k_requests_usd": "What 1,000 requests cost: API list prices for API models, the profile's hourly and electricity prices for local models.",
     "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
     "cascade": "Cheapest tier first; an item escalates to the next tier when its confidence is below that tier's threshold, and every tier tried is paid. Replayed from the tiers' own samples (docs/cascade.md).",
     "PGR / APGR / CPT": "Performance gap recovered (share of the last tier's accuracy gain over the first), its average over the curve, and the share of requests reaching the last tier needed to recover 50% / 80% of the gap (RouteLLM's definitions).",
-    "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. Accuracy: McNemar's exact test on paired items, else a two-proportion z-test; latency: bootstrap CI of the ratio.",
+    "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. The same tests as 'tierbench gate': accuracy by McNemar's mid-p test on the items both runs scored, with a paired-bootstrap interval; latency by a bootstrap over requests stratified by scenario point, with the interval of the ratio.",
 }
 WIDE_CHARTS = ("tier-scaling", "per-task")
 _ENV = Environment(
@@ -72,8 +70,8 @@ def _constraint_items(view: RunView) -> list[tuple[str, str]]:
 
 
 def _run_items(view: RunView) -> list[tuple[str, str]]:
-    meta = view.meta
-    keep = ("run_id", "status", "created_at", "created", "finished_at", "tierbench_version", "git_revision")
+    meta = view.meta.model_dump(mode="json")
+    keep = ("run_id", "status", "created_at", "finished_at", "tierbench_version", "git_revision")
     rows = [(k, text(meta[k])) for k in keep if text(meta.get(k))]
     rows.append(("run directory", str(view.run_dir)))
     rows.append(("suite", view.suite_name))
@@ -107,8 +105,9 @@ def render_html(
         host_items=_flat(host),
         package_items=[(k, text(v) or "not installed") for k, v in view.packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
-        model_items=[(name, _flat(spec)) for name, spec in view.models.items()],
-        glossary=sorted({**GLOSSARY, **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
+        model_items=[(name, _flat(spec)) for name, spec in view.models.items()]
+        + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],
+        glossary=sorted({**glossary(), **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
         per_task=PER_TASK,
         version=__version__,
         fmt=fmt,

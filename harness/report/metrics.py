@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.results.summary import PRIMARY_METRICS
+# The metric that stands for a task's accuracy, in order of preference.
+PRIMARY_METRICS = ("acc", "exact_match", "pass", "pass@1", "follow", "field_acc", "f1", "rougeL", "acc_norm")
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,6 @@ ENERGY = MetricInfo("energy_per_request_j", "Energy / request", "joules", False,
 COST = MetricInfo("cost_per_1k_requests_usd", "Cost / 1k requests", "dollars", False, "cost per 1k requests (USD)")
 
 HEADLINE: tuple[MetricInfo, ...] = (ACCURACY, P95_E2E, P95_TTFT, MEMORY, ENERGY, COST)
-BY_KEY = {m.key: m for m in HEADLINE}
 
 
 def primary_metric(metrics: list[str]) -> str | None:

@@ -198,7 +198,15 @@ def _confidence(
         weak += 1
     if runner_up is not None and metric is not None:
         a, b = choice.get(metric.key), runner_up.get(metric.key)
-        if None not in (a.low, a.high, b.low, b.high) and a.low <= b.high and b.low <= a.high:  # type: ignore[operator]
+        a_low, a_high, b_low, b_high = a.low, a.high, b.low, b.high
+        if (
+            a_low is not None
+            and a_high is not None
+            and b_low is not None
+            and b_high is not None
+            and a_low <= b_high
+            and b_low <= a_high
+        ):
             within = "projected ranges" if choice.projected_from else "95% CIs"
             notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
             weak += 1

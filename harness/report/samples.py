@@ -1,8 +1,8 @@
-"""Per-item samples, read as a stream: a first page per task for the report, counts, and correctness.
+"""Per-item samples, read as a stream: a first page per task for the report, and counts.
 
 A run can hold 100k items; the report shows a bounded page of them and links the full jsonl, so
-the page stays small however large the run. Correctness per item is kept (as booleans) because
-paired comparisons between runs need it.
+the page stays small however large the run. Paired comparisons read items through
+harness.results.snapshot instead.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from harness.report.formatting import clean, text
 PER_TASK = 50
 MAX_SHOWN = 1500
 MAX_CHARS = 1200
-
-ItemKey = tuple[str, str, str, str]  # model, profile, task, doc_id
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,7 @@ class SamplePage:
     rows: list[SampleRow] = field(default_factory=list)
     total: int = 0
     per_group: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-    correct: dict[ItemKey, bool] = field(default_factory=dict)
     torn_lines: int = 0
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > len(self.rows)
 
 
 def _short(value: Any, limit: int = MAX_CHARS) -> str:
@@ -85,21 +78,17 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
             group = (text(record.get("model")), text(record.get("profile")), text(record.get("task")))
             page.total += 1
             page.per_group[group] += 1
-            correct = _correct(record.get("correct"))
-            doc_id = text(record.get("doc_id"))
-            if correct is not None:
-                page.correct[(*group, doc_id)] = correct
             if page.per_group[group] <= per_task and len(page.rows) < max_shown:
                 page.rows.append(
                     SampleRow(
                         model=group[0],
                         profile=group[1],
                         task=group[2],
-                        doc_id=_short(doc_id, 80),
+                        doc_id=_short(text(record.get("doc_id")), 80),
                         prompt=_short(record.get("prompt")),
                         response=_short(record.get("response")),
                         target=_short(record.get("target"), 300),
-                        correct=correct,
+                        correct=_correct(record.get("correct")),
                         score=clean(record.get("score")),
                         latency_s=clean(record.get("latency_s")),
                     )

@@ -18,20 +18,31 @@ from pydantic import ValidationError
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
 from harness.meters.latency import summarize
+from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
-from harness.report.stats import Z95, bootstrap_percentile_ci
 from harness.results import RunStore
+from harness.results.schema import CellStatus, RunMeta
+from harness.results.values import measured_requests
+from harness.stats import Z95, statistic_interval
 
 if TYPE_CHECKING:
     from harness.report.projections import ProjectionRow
 
 # "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
-RAN = ("ok", "partial", "projected")
-NOT_RUN = ("failed", "skipped", "does_not_fit")
-LATENCY_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
-STATUS_WHY = {"failed": "cell failed", "skipped": "cell skipped", "does_not_fit": "does not fit the profile"}
+PROJECTED = "projected"
+NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
+CAVEAT_WHAT: dict[str, str] = {
+    CellStatus.FAILED: "failed",
+    CellStatus.SKIPPED: "was skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
+STATUS_WHY: dict[str, str] = {
+    CellStatus.FAILED: "cell failed",
+    CellStatus.SKIPPED: "cell skipped",
+    CellStatus.DOES_NOT_FIT: "does not fit the profile",
+}
 
 
 def not_run_why(status: str) -> str:
@@ -75,7 +86,7 @@ class CellView:
 
     @property
     def ran(self) -> bool:
-        return self.status in RAN
+        return self.status in (CellStatus.OK, PROJECTED)
 
     @property
     def label(self) -> str:
@@ -124,7 +135,7 @@ class Caveat:
 @dataclass
 class RunView:
     run_dir: Path
-    meta: dict[str, Any]
+    meta: RunMeta
     suite_name: str
     suite_description: str
     created: str
@@ -149,71 +160,30 @@ class RunView:
     def cell(self, model: str, profile: str) -> CellView | None:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
 
-    @property
-    def profile_names(self) -> list[str]:
-        return list(dict.fromkeys(c.profile for c in self.cells))
-
 
 # -- meta ---------------------------------------------------------------------------------------
-def _suite(meta: dict[str, Any]) -> dict[str, Any]:
-    suite = meta.get("suite")
-    spec = meta.get("spec") or meta.get("suite_spec")
-    if isinstance(suite, dict):
-        return suite
-    if isinstance(spec, dict):
-        return {"name": suite or spec.get("name", ""), **spec}
-    return {"name": text(suite)}
-
-
-def _constraints(meta: dict[str, Any], suite: dict[str, Any]) -> tuple[Constraints, str]:
+def _constraints(meta: RunMeta) -> tuple[Constraints, str]:
     """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
-    raw = suite.get("constraints", meta.get("constraints"))
+    raw = meta.suite.get("constraints")
     if not isinstance(raw, dict):
         return Constraints(), "none set (no accuracy floor, latency SLO or memory budget)"
     try:
         parsed = Constraints.model_validate(raw)
     except ValidationError as exc:
         return Constraints(), f"ignored: meta.json constraints are invalid ({exc.errors()[0]['msg']})"
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    flags = (options or {}).get("constraints") or {}
-    from_cli = sorted(k for k, v in flags.items() if v is not None) if isinstance(flags, dict) else []
+    from_cli = sorted(meta.options.constraints.given())
     if from_cli:
         return parsed, f"from the suite file; set on the command line: {', '.join(from_cli)}"
     return parsed, "from the suite file"
 
 
-def _suite_tasks(meta: dict[str, Any], suite: dict[str, Any]) -> list[str]:
-    options = meta.get("options") if isinstance(meta.get("options"), dict) else {}
-    override = (options or {}).get("tasks")
-    if isinstance(override, str) and override.strip():
-        return [t.strip() for t in override.split(",") if t.strip()]
-    return [text(t) for t in suite.get("tasks") or []]
-
-
-def _by_name(value: Any) -> dict[str, dict[str, Any]]:
-    """profiles/models in meta as a dict by name, whether stored as a list or a mapping."""
-    if isinstance(value, dict):
-        return {str(k): (v if isinstance(v, dict) else {"value": v}) for k, v in value.items()}
-    if isinstance(value, list):
-        return {str(v.get("name", i)): v for i, v in enumerate(value) if isinstance(v, dict)}
-    return {}
+def _by_name(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {str(v.get("name", i)): v for i, v in enumerate(records)}
 
 
 # -- tables -------------------------------------------------------------------------------------
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(frame.columns, row, strict=True)) for row in frame.itertuples(index=False, name=None)]
-
-
-def _measured(requests: pd.DataFrame) -> pd.DataFrame:
-    """Requests that count for latency: not warm-ups, no error."""
-    if requests.empty:
-        return requests
-    keep = pd.Series(True, index=requests.index)
-    if "warmup" in requests:
-        keep &= ~requests["warmup"].fillna(False).astype(bool)
-    if "error" in requests:
-        keep &= ~requests["error"].map(lambda e: bool(text(e))).astype(bool)
-    return requests.loc[keep]
 
 
 def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
@@ -274,8 +244,6 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
 def _stderr(score: TaskScore) -> float | None:
     if score.stderr is not None:
         return score.stderr
-    if score.ci_low is not None and score.ci_high is not None:
-        return (score.ci_high - score.ci_low) / (2 * Z95)
     if score.value is not None and score.n and 0 <= score.value <= 1:
         return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
     return None
@@ -298,7 +266,7 @@ def _latency_estimate(
             return Estimate(None, missing=f"all {len(errors)} measured requests failed: {errors.iloc[0][:120]}")
         return Estimate(None, missing=f"no {column} recorded")
     p95 = float(np.percentile(values, 95))
-    ci = bootstrap_percentile_ci(values, 95, n_boot=500, seed=len(values))
+    ci = statistic_interval(values, "p95", iterations=500, seed=len(values))
     return Estimate(p95, *(ci or (None, None)))
 
 
@@ -361,15 +329,8 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
 
 
 def _fit(cell: dict[str, Any]) -> bool | None:
-    raw = cell.get("fit")
-    if isinstance(raw, bool | np.bool_):
-        return bool(raw)
-    word = text(raw).strip().lower()
-    if word in ("yes", "true", "fits", "ok", "1"):
-        return True
-    if word in ("no", "false", "does_not_fit", "0"):
-        return False
-    return None
+    """fitcost's verdict: fits, does_not_fit or unknown."""
+    return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
 
 
 def _cells(
@@ -448,7 +409,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
         ok = group[group["_ok"]]
         warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
         errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
-        for metric in LATENCY_METRICS:
+        for metric in REQUEST_COLUMNS:
             if metric not in ok:
                 continue
             summary = summarize(ok[metric].map(clean).tolist())
@@ -471,13 +432,8 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
     notes: list[Caveat] = []
     emulated: set[str] = set()
     for c in view_cells:
-        if c.status != "ok":
-            what = {
-                "failed": "failed",
-                "skipped": "was skipped",
-                "does_not_fit": "does not fit the profile",
-                "partial": "finished only partly",
-            }.get(c.status, c.status)
+        if c.status != CellStatus.OK:
+            what = CAVEAT_WHAT.get(c.status, c.status)
             notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
@@ -528,23 +484,23 @@ def build_view(run_dir: Path) -> RunView:
     """Read a run directory into the view model."""
     store = RunStore.open(run_dir)
     meta = store.read_meta()
-    suite = _suite(meta)
-    constraints, note = _constraints(meta, suite)
-    models = _by_name(meta.get("models"))
-    profiles = _by_name(meta.get("profiles"))
+    constraints, note = _constraints(meta)
+    models = _by_name(meta.models)
+    profiles = _by_name(meta.profiles)
     cells_df = store.read_table("cells")
     requests = store.read_table("requests")
     scores_df = store.read_table("scores")
     tiers = {text(r["model"]): text(r.get("tier")) for r in _records(cells_df)}
     tiers.update({k: text(v.get("tier")) for k, v in models.items() if text(v.get("tier"))})
     scores = _score_rows(scores_df, tiers)
-    suite_tasks = _suite_tasks(meta, suite)
+    suite_tasks = (
+        meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
+    )
     tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
-    measured = _measured(requests)
+    measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
-    host = meta.get("host") if isinstance(meta.get("host"), dict) else {}
-    packages = meta.get("packages") or meta.get("versions") or (host or {}).get("packages") or {}
+    packages = meta.host.get("packages") or {}
     from harness.report.projections import caveats as projection_caveats
     from harness.report.projections import projection_rows
 
@@ -554,13 +510,13 @@ def build_view(run_dir: Path) -> RunView:
     return RunView(
         run_dir=run_dir,
         meta=meta,
-        suite_name=text(suite.get("name")) or run_dir.name,
-        suite_description=text(suite.get("description")),
-        created=text(meta.get("created") or meta.get("created_at")),
-        git_revision=text(meta.get("git_revision") or meta.get("git") or meta.get("revision")),
+        suite_name=text(meta.suite.get("name")) or run_dir.name,
+        suite_description=text(meta.suite.get("description")),
+        created=meta.created_at,
+        git_revision=text(meta.git_revision),
         constraints=constraints,
         constraints_note=note,
-        host=host or {},
+        host=meta.host,
         packages=packages if isinstance(packages, dict) else {},
         profiles=profiles,
         models=models,

@@ -89,25 +89,3 @@ def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
             shown = repr(value)[:40]
             raise UserError(f"{path}: column '{column}' row {row}: {shown} where a number belongs; {_HOW}")
     return frame
-
-
-META_TYPES: dict[str, tuple[type, ...]] = {
-    "run_id": (str,),
-    "status": (str,),
-    "suite": (dict, str),
-    "models": (list, dict),  # a list of specs, or a mapping by name (older runs)
-    "profiles": (list, dict),
-    "options": (dict,),
-    "host": (dict,),
-    "git_revision": (str, type(None)),
-}
-_TYPE_NAMES = {str: "a string", dict: "an object", list: "a list", type(None): "null"}
-
-
-def check_meta(meta: dict[str, object], path: Path) -> dict[str, object]:
-    """``meta`` unchanged when its known fields have their JSON types; a one-line UserError otherwise."""
-    for key, types in META_TYPES.items():
-        if key in meta and not isinstance(meta[key], types):
-            expected = " or ".join(_TYPE_NAMES[t] for t in types)
-            raise UserError(f"{path}: field '{key}' is {type(meta[key]).__name__}; expected {expected}")
-    return meta

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-CELL_KEY = ["model", "profile"]
-
 # One row per (model, profile) cell.
 CELL_COLUMNS = [
     "cell_id",
@@ -115,24 +113,6 @@ SCORE_COLUMNS = [
     "reason",
 ]
 
-# samples.jsonl records: cell_id, model, profile, task, doc_id, prompt, response, target, correct,
-# score, latency_s, prompt_tokens, output_tokens.
-SAMPLE_FIELDS = [
-    "cell_id",
-    "model",
-    "profile",
-    "task",
-    "doc_id",
-    "prompt",
-    "response",
-    "target",
-    "correct",
-    "score",
-    "latency_s",
-    "prompt_tokens",
-    "output_tokens",
-]
-
 # One row per point of a load scenario (concurrency level or request rate) on a server backend.
 LOAD_COLUMNS = [
     "cell_id",
@@ -212,5 +192,3 @@ PROJECTION_COLUMNS = [
     "fit_reason",
     "basis",
 ]
-
-TABLES = ("cells", "requests", "scores", "load", "projections")

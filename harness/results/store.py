@@ -1,12 +1,4 @@
-"""The run directory on disk.
-
-Layout::
-
-    RUN/meta.json            host, versions, config, git revision
-    RUN/cells.parquet        one row per (model, profile) cell
-    RUN/requests.parquet     perf requests     RUN/scores.parquet   task scores
-    RUN/samples.jsonl        per-item records
-    RUN/cells/<cell_id>/     what a worker writes while it runs (jsonl appends, final status)
+"""The run directory on disk (paths: harness.results.layout; meta.json: harness.results.schema).
 
 Every whole-file write goes to a temporary file and is renamed into place, so a killed run
 never leaves a half-written table; jsonl appends tolerate a torn last line.
@@ -22,11 +14,12 @@ from typing import Any
 import pandas as pd
 
 from harness.errors import UserError
-from harness.results.checks import check_meta, check_table
+from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.results.layout import CellFiles, RunLayout
+from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
-from harness.strictjson import JSONRefused, check_depth
 
 __all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
 
@@ -44,6 +37,7 @@ class RunStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.layout = RunLayout(root)
 
     # -- creation -----------------------------------------------------------------------------
     @classmethod
@@ -70,35 +64,23 @@ class RunStore:
     # -- metadata -----------------------------------------------------------------------------
     @property
     def meta_path(self) -> Path:
-        return self.root / "meta.json"
+        return self.layout.meta
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_json(self.meta_path, meta)
+    def write_meta(self, meta: RunMeta) -> None:
+        atomic_write_json(self.meta_path, dump_record(meta))
 
-    def read_meta(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.meta_path.read_text(encoding="utf-8"))
-            check_depth(data)
-        except FileNotFoundError:
-            raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)") from None
-        except IsADirectoryError:
-            raise UserError(f"{self.meta_path}: is a directory, expected the run's JSON record") from None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UserError(f"{self.meta_path}: corrupted (not valid JSON)") from None
-        except (RecursionError, JSONRefused):
-            raise UserError(f"{self.meta_path}: corrupted (nested deeper than JSON records go)") from None
-        if not isinstance(data, dict):
-            raise UserError(f"{self.meta_path}: corrupted (expected a JSON object)")
-        data = check_meta(data, self.meta_path)
-        models = data.get("models")
-        entries = models.values() if isinstance(models, dict) else models if isinstance(models, list) else []
+    def read_meta(self) -> RunMeta:
+        """The run's typed metadata; one-line UserError for another schema version or a missing field."""
+        if not self.meta_path.exists():
+            raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
+        meta = read_record(self.meta_path, RunMeta, versioned=True)
         # the run names the variables that held its secrets: whatever this process writes is redacted of them
-        use_params(m["params"] for m in entries if isinstance(m, dict) and isinstance(m.get("params"), dict))
-        return data
+        use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
+        return meta
 
     # -- tables -------------------------------------------------------------------------------
     def table_path(self, name: str) -> Path:
-        return self.root / f"{name}.parquet"
+        return self.layout.table(name)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         columns = _COLUMNS.get(name)
@@ -122,7 +104,7 @@ class RunStore:
     # -- samples ------------------------------------------------------------------------------
     @property
     def samples_path(self) -> Path:
-        return self.root / "samples.jsonl"
+        return self.layout.samples
 
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
         body = "".join(json.dumps(redact_data(r), default=str, ensure_ascii=False) + "\n" for r in records)
@@ -132,8 +114,8 @@ class RunStore:
         return read_jsonl(self.samples_path)
 
     # -- per-cell scratch ---------------------------------------------------------------------
-    def cell_dir(self, cell_id: str) -> Path:
-        return self.root / "cells" / cell_id
+    def cell_files(self, cell_id: str) -> CellFiles:
+        return self.layout.cell(cell_id)
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:

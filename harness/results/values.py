@@ -1,9 +1,12 @@
-"""Reading numbers out of result tables, where missing values come as None, NaN or pandas NA."""
+"""Reading result tables: numbers whose missing values come as None, NaN or pandas NA, and the
+one definition of a measured request."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+import pandas as pd
 
 
 def finite_or_none(value: Any) -> float | None:
@@ -15,3 +18,15 @@ def finite_or_none(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def measured_requests(requests: pd.DataFrame) -> pd.DataFrame:
+    """The requests every latency figure rests on: not warm-ups, and without an error."""
+    if requests.empty:
+        return requests
+    keep = pd.Series(True, index=requests.index)
+    if "warmup" in requests:
+        keep &= ~requests["warmup"].fillna(False).astype(bool)
+    if "error" in requests:
+        keep &= ~requests["error"].map(lambda e: isinstance(e, str) and e != "")
+    return requests.loc[keep]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,9 +9,11 @@ import pandas as pd
 from harness.fitcost import enrich_cells
 from harness.projection import project_run
 from harness.results.columns import LOAD_COLUMNS
-from harness.results.store import RunStore, read_jsonl
+from harness.results.files import read_jsonl
+from harness.results.layout import CellFiles
+from harness.results.schema import CellOutcome, CellResult, read_record
+from harness.results.store import RunStore
 from harness.runner.cell import CellSpec
-from harness.runner.worker import CellFiles
 
 
 def cell_base_row(spec: CellSpec) -> dict[str, Any]:
@@ -29,14 +29,26 @@ def cell_base_row(spec: CellSpec) -> dict[str, Any]:
     }
 
 
-def read_cell_status(files: CellFiles) -> dict[str, Any] | None:
-    if not files.status.exists():
+def read_cell_result(files: CellFiles) -> CellResult | None:
+    """The worker's result, or None when it did not finish (no file yet)."""
+    if not files.result.exists():
         return None
-    try:
-        data = json.loads(files.status.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_record(files.result, CellResult)
+
+
+def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
+    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
+
+    An outcome exists only where the worker's own result does not tell the whole story (it was
+    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
+    (sampled from outside) fill in for a worker that wrote none.
+    """
+    row = cell_base_row(spec)
+    if result is not None:
+        row.update(result.model_dump(mode="json", exclude={"backend_info"}))
+    if outcome is not None:
+        row.update(outcome.model_dump(mode="json", exclude_none=True))
+    return row
 
 
 def _request_counts(requests: list[dict[str, Any]]) -> dict[str, int]:
@@ -48,24 +60,26 @@ def _request_counts(requests: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str, Any]]) -> None:
-    """Write cells/requests/scores tables and samples.jsonl from every cell's files.
+def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
+    """Write cells/requests/scores/load tables and samples.jsonl from every cell's files.
 
-    ``outcomes`` holds the parent's row for each cell it ran or skipped (status, reason, crash
-    details); a cell's own status.json, when present, provides the measurements.
+    Returns each finished cell's ``Backend.describe()`` for meta.json.
     """
     cell_rows: list[dict[str, Any]] = []
     request_rows: list[dict[str, Any]] = []
     score_rows: list[dict[str, Any]] = []
     samples: list[dict[str, Any]] = []
     load_rows: list[dict[str, Any]] = []
+    backends: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        files = CellFiles(store.cell_dir(spec.cell_id))
+        files = store.cell_files(spec.cell_id)
         ident = {"cell_id": spec.cell_id, "model": spec.model.name, "profile": spec.profile.name}
         requests = read_jsonl(files.requests)
-        row = {**cell_base_row(spec), **(read_cell_status(files) or {}), **outcomes.get(spec.cell_id, {})}
+        result = read_cell_result(files)
+        if result is not None and result.backend_info:
+            backends[spec.cell_id] = result.backend_info
+        row = cell_row(spec, result, outcomes.get(spec.cell_id))
         row.update(_request_counts(requests))
-        row.pop("model_info", None)
         cell_rows.append(row)
         for record in requests:
             request_rows.append({**record, **ident})
@@ -84,12 +98,13 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, dict[str
     store.write_table("scores", pd.DataFrame(score_rows))
     store.write_table("load", pd.DataFrame(load_rows, columns=LOAD_COLUMNS))
     store.write_samples(samples)
+    return backends
 
 
 def load_points(files: CellFiles) -> list[dict[str, Any]]:
     """Rows of the load table from a cell's load-scenario summaries (one per point, or the skip reason)."""
     rows: list[dict[str, Any]] = []
-    for record in read_jsonl(files.dir / "load_summary.jsonl"):
+    for record in read_jsonl(files.load_summary):
         summary = record.get("summary") or {}
         base = {"scenario": summary.get("scenario", record.get("scenario")), "kind": summary.get("kind")}
         if summary.get("skipped"):
@@ -98,8 +113,3 @@ def load_points(files: CellFiles) -> list[dict[str, Any]]:
         for point in summary.get("points") or []:
             rows.append({**base, **{k: v for k, v in point.items() if k in LOAD_COLUMNS}})
     return rows
-
-
-def model_info(store: RunStore, cell_id: str) -> dict[str, Any]:
-    status = read_cell_status(CellFiles(Path(store.cell_dir(cell_id))))
-    return dict(status.get("model_info") or {}) if status else {}

@@ -22,12 +22,13 @@ from typing import Any
 
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
+from harness.results.layout import CellFiles, RunLayout
+from harness.results.schema import CellOutcome, CellStatus, OverBudget, read_record
 from harness.runner.cell import EXIT_OVER_BUDGET, CellSpec
-from harness.runner.collect import read_cell_status
+from harness.runner.collect import read_cell_result
 from harness.runner.events import EVENT_FD_VARIABLE
 from harness.runner.limits import thread_environment
 from harness.runner.planner import Plan
-from harness.runner.worker import CellFiles
 from harness.secrets import clip
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
@@ -66,40 +67,49 @@ class LocalExecutor:
     def __init__(self, cell_timeout_s: float, on_event: ProgressCallback | None = None) -> None:
         self.cell_timeout_s = cell_timeout_s
         self.on_event = on_event or (lambda cell, event: None)
-        # what happened to each cell so far; still complete when run() ends by KeyboardInterrupt
-        self.outcomes: dict[str, dict[str, Any]] = {}
+        # how each cell ended where its worker's own result does not say; still complete when
+        # run() ends by KeyboardInterrupt
+        self.outcomes: dict[str, CellOutcome] = {}
 
-    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, dict[str, Any]]:
-        outcomes: dict[str, dict[str, Any]] = {}
+    def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
+        """Run every planned cell; the outcomes of cells that were skipped or ended abnormally."""
+        outcomes: dict[str, CellOutcome] = {}
         self.outcomes = outcomes
+        layout = RunLayout(run_dir)
         try:
-            self._run_cells(plan, run_dir, resume, outcomes)
+            self._run_cells(plan, layout, resume, outcomes)
         except KeyboardInterrupt:
             for planned in plan.cells:
-                done = read_cell_status(CellFiles(run_dir / "cells" / planned.spec.cell_id)) is not None
+                done = read_cell_result(layout.cell(planned.spec.cell_id)) is not None
                 if planned.spec.cell_id not in outcomes and not done:
-                    outcomes[planned.spec.cell_id] = {"status": "skipped", "reason": "not run: the run was interrupted"}
+                    outcomes[planned.spec.cell_id] = CellOutcome(
+                        status=CellStatus.SKIPPED, reason="not run: the run was interrupted"
+                    )
             raise
         return outcomes
 
-    def _run_cells(self, plan: Plan, run_dir: Path, resume: bool, outcomes: dict[str, dict[str, Any]]) -> None:
+    def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool, outcomes: dict[str, CellOutcome]) -> None:
         for planned in plan.cells:
             spec = planned.spec
-            files = CellFiles(run_dir / "cells" / spec.cell_id)
+            files = layout.cell(spec.cell_id)
             if planned.skip_reason:
-                outcomes[spec.cell_id] = {"status": "skipped", "reason": planned.skip_reason}
+                outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
                 self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
                 continue
-            if resume and (read_cell_status(files) or {}).get("status") == "ok":
+            previous = read_cell_result(files) if resume else None
+            if previous is not None and previous.status == CellStatus.OK:
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
                 continue
-            outcomes[spec.cell_id] = self.run_cell(spec, files)
-            self.on_event(spec.cell_id, {"type": "finished", "status": outcomes[spec.cell_id].get("status", "ok")})
+            outcome = self.run_cell(spec, files)
+            if outcome is not None:
+                outcomes[spec.cell_id] = outcome
+            finished = outcome.status if outcome is not None else CellStatus.OK
+            self.on_event(spec.cell_id, {"type": "finished", "status": str(finished)})
 
-    def run_cell(self, spec: CellSpec, files: CellFiles) -> dict[str, Any]:
-        """Start the worker, watch it, and turn how it ended into a status."""
+    def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
+        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands)."""
         files.dir.mkdir(parents=True, exist_ok=True)
-        files.status.unlink(missing_ok=True)
+        files.result.unlink(missing_ok=True)
         files.over_budget.unlink(missing_ok=True)
         spec = spec.model_copy(update={"spawn_time": time.time()})
         atomic_write_json(files.spec, spec.model_dump(mode="json"))
@@ -128,11 +138,11 @@ class LocalExecutor:
         except KeyboardInterrupt:
             self._stop(process)
             reader.join(timeout=2)
-            self.outcomes[spec.cell_id] = {
-                "status": "failed",
-                "reason": f"interrupted while {watch.phase}; continue with 'tierbench run --resume'",
-                "peak_rss_mb": watch.peak_rss_mb or None,
-            }
+            self.outcomes[spec.cell_id] = CellOutcome(
+                status=CellStatus.FAILED,
+                reason=f"interrupted while {watch.phase}; continue with 'tierbench run --resume'",
+                peak_rss_mb=watch.peak_rss_mb or None,
+            )
             raise
         reader.join(timeout=2)
         return self._outcome(code, timed_out, files, watch)
@@ -175,35 +185,29 @@ class LocalExecutor:
                     watch.phase = str(event.get("name"))
                 self.on_event(cell_id, event)
 
-    def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> dict[str, Any]:
-        seen = {
-            "peak_rss_mb": watch.peak_rss_mb or None,
-            "peak_anon_mb": watch.peak_anon_mb or None,
-            "peak_file_mb": watch.peak_file_mb or None,
-        }
+    def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> CellOutcome | None:
+        def ended(status: CellStatus, reason: str) -> CellOutcome:
+            return CellOutcome(
+                status=status,
+                reason=reason,
+                peak_rss_mb=watch.peak_rss_mb or None,
+                peak_anon_mb=watch.peak_anon_mb or None,
+                peak_file_mb=watch.peak_file_mb or None,
+            )
+
         if timed_out:
-            return {
-                "status": "failed",
-                "reason": f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}",
-                **seen,
-            }
-        if code == 0 and read_cell_status(files) is not None:
-            return {}
+            return ended(CellStatus.FAILED, f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}")
+        if code == 0 and read_cell_result(files) is not None:
+            return None
         if code == EXIT_OVER_BUDGET and files.over_budget.exists():
-            over = json.loads(files.over_budget.read_text())
-            peak_gb = over["peak_rss_mb"] / 1024
-            budget_gb = over["budget_mb"] / 1024
-            return {
-                "status": "does_not_fit",
-                "reason": f"does not fit (peak {peak_gb:.2f} GB > {budget_gb:.2f} GB)",
-                **seen,
-                "peak_rss_mb": over["peak_rss_mb"],
-                **{key: over[key] for key in ("limit_mechanism", "cpus") if key in over},
-            }
+            over = read_record(files.over_budget, OverBudget)
+            reason = f"does not fit (peak {over.peak_rss_mb / 1024:.2f} GB > {over.budget_mb / 1024:.2f} GB)"
+            return ended(CellStatus.DOES_NOT_FIT, reason).model_copy(
+                update={"peak_rss_mb": over.peak_rss_mb, "limit_mechanism": over.limit_mechanism, "cpus": over.cpus}
+            )
         if code < 0:
             # the kernel's OOM killer sends SIGKILL, so say so rather than leave the user guessing
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
-            reason = f"worker killed by {_signal_name(code)} while {watch.phase}{hint}"
-            return {"status": "failed", "reason": reason, **seen}
+            return ended(CellStatus.FAILED, f"worker killed by {_signal_name(code)} while {watch.phase}{hint}")
         tail = _log_tail(files.log)
-        return {"status": "failed", "reason": f"worker exited with code {code} while {watch.phase}: {tail}", **seen}
+        return ended(CellStatus.FAILED, f"worker exited with code {code} while {watch.phase}: {tail}")

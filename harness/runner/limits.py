@@ -16,14 +16,12 @@ delegation) and reports the peak it saw. ``memory_mechanism_note`` records why n
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config.profile import HardwareProfile
-from harness.meters.memory import read_status
+from harness.results.schema import OverBudget
 from harness.runner.cell import EXIT_OVER_BUDGET
 
 THREAD_VARIABLES = ("TIERBENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -112,37 +110,25 @@ def memory_mechanism_note(cgroup_root: Path = Path("/sys/fs/cgroup")) -> str:
 
 
 class MemoryWatchdog:
-    """Stop the process when its resident memory passes ``budget_mb``."""
+    """Stop the process when its resident memory passes ``budget_mb``; fed by the cell's MemorySampler."""
 
     mechanism = WATCHDOG
 
-    def __init__(self, budget_mb: float, report_path: Path, interval_s: float = 0.02) -> None:
+    def __init__(self, budget_mb: float, report_path: Path) -> None:
         self.budget_mb = budget_mb
         self.report_path = report_path
-        self.interval_s = interval_s
         self.cpus = format_cpus(observed_cpus())
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="memory-watchdog", daemon=True)
 
-    def start(self) -> MemoryWatchdog:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            status = read_status()
-            rss = status.get("VmRSS", 0.0)
-            if rss > self.budget_mb:
-                record = {
-                    "peak_rss_mb": max(rss, status.get("VmHWM", 0.0)),
-                    "budget_mb": self.budget_mb,
-                    "rss_anon_mb": status.get("RssAnon"),
-                    "rss_file_mb": status.get("RssFile"),
-                    "limit_mechanism": self.mechanism,
-                    "cpus": self.cpus,
-                }
-                self.report_path.write_text(json.dumps(record))
-                os._exit(EXIT_OVER_BUDGET)
+    def __call__(self, status: dict[str, float]) -> None:
+        rss = status.get("VmRSS", 0.0)
+        if rss > self.budget_mb:
+            record = OverBudget(
+                peak_rss_mb=max(rss, status.get("VmHWM", 0.0)),
+                budget_mb=self.budget_mb,
+                rss_anon_mb=status.get("RssAnon"),
+                rss_file_mb=status.get("RssFile"),
+                limit_mechanism=self.mechanism,
+                cpus=self.cpus,
+            )
+            self.report_path.write_text(record.model_dump_json())
+            os._exit(EXIT_OVER_BUDGET)

@@ -83,7 +83,7 @@ class _Call:
         self.t_send = time.perf_counter()
         proxy = Deadline(self.backend, self.t_send + self.timeout_s)
         try:
-            self.timing = timed_generate(proxy, self.request)  # type: ignore[arg-type]
+            self.timing = timed_generate(proxy, self.request)
         finally:
             self.done.set()
 

@@ -43,8 +43,3 @@ class RunLock:
         handle.write(str(os.getpid()))
         handle.flush()
         return cls(handle)
-
-    def release(self) -> None:
-        if not self._handle.closed:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()

@@ -12,6 +12,7 @@ from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
 from harness.config.suite import SuiteSpec
 from harness.meters.host import fingerprint
+from harness.results.schema import RunMeta, RunOptions
 from harness.secrets import strip_credentials
 
 SECRET_PARAM_HINTS = ("key", "token", "secret", "password", "authorization", "auth")
@@ -61,17 +62,17 @@ def git_revision() -> str | None:
 
 
 def build_meta(
-    *, run_id: str, suite: SuiteSpec, models: list[ModelSpec], profiles: list[HardwareProfile], options: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "run_id": run_id,
-        "tierbench_version": __version__,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "status": "running",
-        "suite": suite.model_dump(mode="json"),
-        "models": [model_record(m) for m in models],
-        "profiles": [p.model_dump(mode="json", by_alias=True) for p in profiles],
-        "options": options,
-        "host": fingerprint(),
-        "git_revision": git_revision(),
-    }
+    *, run_id: str, suite: SuiteSpec, models: list[ModelSpec], profiles: list[HardwareProfile], options: RunOptions
+) -> RunMeta:
+    return RunMeta(
+        run_id=run_id,
+        tierbench_version=__version__,
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        status="running",
+        suite=suite.model_dump(mode="json"),
+        models=[model_record(m) for m in models],
+        profiles=[p.model_dump(mode="json", by_alias=True) for p in profiles],
+        options=options,
+        host=fingerprint(),
+        git_revision=git_revision(),
+    )

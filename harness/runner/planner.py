@@ -9,10 +9,10 @@ from pathlib import Path
 from harness.backends.registry import create_backend
 from harness.config.models import TIER_ORDER, Catalog, ModelSpec
 from harness.config.profile import HardwareProfile
-from harness.config.suite import SuiteSpec
 from harness.errors import BackendUnavailable, UserError
 from harness.hardware import get_profile, host_profile
 from harness.runner.cell import CellSpec, cell_id_for
+from harness.runner.request import RunRequest
 
 
 @dataclass
@@ -67,21 +67,12 @@ def _host_label() -> str:
     return os.uname().nodename if hasattr(os, "uname") else "host"
 
 
-def plan_run(
-    suite: SuiteSpec,
-    catalog: Catalog,
-    *,
-    run_dir: Path,
-    model_names: list[str] | None,
-    profile_names: list[str],
-    tasks: list[str],
-    limit: int | None,
-    data_dir: Path | None,
-    enforce_memory: bool = True,
-) -> Plan:
-    models = select_models(catalog, model_names)
+def plan_run(request: RunRequest, run_dir: Path) -> Plan:
+    """Every (model, profile) cell of the request, with the reason a cell cannot run here."""
+    suite = request.suite
+    models = select_models(request.catalog, request.models)
     profiles: list[HardwareProfile] = []
-    for name in profile_names:
+    for name in request.profiles:
         profile = get_profile(name)
         if profile.name in {p.name for p in profiles}:
             continue
@@ -106,13 +97,13 @@ def plan_run(
                 model=model,
                 profile=profile,
                 emulated_on=emulated_on,
-                tasks=tasks,
-                limit=limit,
+                tasks=request.tasks,
+                limit=request.limit,
                 seed=suite.seed,
-                data_dir=str(data_dir) if data_dir else None,
+                data_dir=str(request.data_dir) if request.data_dir else None,
                 scenarios=suite.scenarios,
-                enforce_memory=enforce_memory and profile.name != "host",
-                self_check=suite.self_check_tasks(tasks),
+                enforce_memory=profile.name != "host",
+                self_check=suite.self_check_tasks(request.tasks),
             )
             plan.cells.append(PlannedCell(spec, reason))
     return plan

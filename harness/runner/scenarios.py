@@ -66,7 +66,7 @@ def run_grid(
                 # past request_timeout_s the stream is abandoned and the request recorded as an error
                 bounded = Deadline(backend, time.perf_counter() + scenario.request_timeout_s)
                 timing = timed_generate(
-                    bounded,  # type: ignore[arg-type]
+                    bounded,
                     GenerationRequest(prompt=prompt, max_tokens=output_tokens, ignore_eos=True, seed=seed),
                 )
                 row = timing.row()

@@ -3,7 +3,7 @@
 ``python -m harness.runner.worker CELL_SPEC.json`` applies the profile's limits, loads the
 backend, runs the perf scenarios and the tasks with every request measured, and writes
 everything to ``RUN/cells/<cell_id>/`` as it goes (jsonl appends), finishing with an atomic
-``status.json``. A worker that dies leaves its appended records behind for the parent and for
+``status.json`` holding its ``CellResult``. A worker that dies leaves its appended records behind for the parent and for
 ``--resume``.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import resource
 import signal
 import sys
 import time
@@ -27,6 +28,8 @@ from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.results.layout import CellFiles, RunLayout
+from harness.results.schema import CellResult, CellStatus, dump_record
 from harness.runner.cell import CellSpec
 from harness.runner.events import EventChannel
 from harness.runner.limits import (
@@ -41,22 +44,6 @@ from harness.runner.scenarios import count_requests, request_key, run_scenario
 from harness.secrets import RedactingStream, clip, use_params
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-class CellFiles:
-    """Paths of a cell's scratch directory."""
-
-    def __init__(self, cell_dir: Path) -> None:
-        self.dir = cell_dir
-        self.requests = cell_dir / "requests.jsonl"
-        self.samples = cell_dir / "samples.jsonl"
-        self.scores = cell_dir / "scores.jsonl"
-        self.responses = cell_dir / "responses.jsonl"
-        self.status = cell_dir / "status.json"
-        self.over_budget = cell_dir / "over_budget.json"
-        self.log = cell_dir / "worker.log"
-        self.spec = cell_dir / "spec.json"
-        self.tasks_done = cell_dir / "tasks_done.json"
 
 
 class FileSink:
@@ -129,7 +116,7 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
         counter["n"] += 1
         events.send("progress", label="latency", done=counter["n"], total=total)
 
-    summaries = files.dir / "load_summary.jsonl"
+    summaries = files.load_summary
     finished_load = {r.get("scenario") for r in read_jsonl(summaries)}
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
@@ -168,27 +155,31 @@ def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: Event
         sink.finish(pending)
 
 
-def run_cell(spec: CellSpec) -> dict[str, Any]:
-    """Do the cell's work and return its status row (without the parent's bookkeeping)."""
-    files = CellFiles(Path(spec.run_dir) / "cells" / spec.cell_id)
+def _cpu_time_s() -> float:
+    """User + system CPU seconds of this cell's process and any children it waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run_cell(spec: CellSpec) -> CellResult:
+    """Do the cell's work and return what it measured (the parent adds how the process ended)."""
+    files = RunLayout(Path(spec.run_dir)).cell(spec.cell_id)
     events = EventChannel()
     limits = apply_cpu_limits(spec.profile)
     notes = list(limits.notes)
     watchdog = None
     if spec.enforce_memory:
-        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget).start()
+        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget)
         notes.append(memory_mechanism_note())
-    row: dict[str, Any] = {
-        "status": "ok",
-        "reason": "",
-        "threads": limits.threads,
-        "cpus": format_cpus(limits.cpus),
-        "limit_mechanism": watchdog.mechanism if watchdog is not None else NO_LIMIT,
-    }
+    result = CellResult(
+        threads=limits.threads,
+        cpus=format_cpus(limits.cpus),
+        limit_mechanism=watchdog.mechanism if watchdog is not None else NO_LIMIT,
+    )
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
     started = time.time()
-    with MemorySampler() as memory:
+    with MemorySampler(on_sample=watchdog) as memory:
         meter.start()
         try:
             backend = create_backend(spec.model)
@@ -198,55 +189,54 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
             events.send("phase", name="loading")
             t0 = time.perf_counter()
             backend.load()
-            row["model_load_s"] = time.perf_counter() - t0
-            row["cpus"] = format_cpus(observed_cpus())  # every thread, the runtime's pool included
-            row["load_time_s"] = time.time() - spec.spawn_time if spec.spawn_time else row["model_load_s"]
-            row["model_info"] = backend.describe()
-            row["model_file_mb"] = row["model_info"].get("model_file_mb")
-            row["model_path"] = row["model_info"].get("model_path")
+            result.model_load_s = time.perf_counter() - t0
+            result.cpus = format_cpus(observed_cpus())  # every thread, the runtime's pool included
+            result.load_time_s = time.time() - spec.spawn_time if spec.spawn_time else result.model_load_s
+            result.backend_info = backend.describe()
+            result.model_file_mb = result.backend_info.get("model_file_mb")
+            result.model_path = result.backend_info.get("model_path")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
-                if row.get("model_path"):
+                if result.model_path:
                     # this machine's roofline under the same threads, CPUs and load (harness.projection);
                     # only a local model file is ever projected, so a remote API cell skips it
-                    row.update(probe_columns(limits.threads))
+                    result = result.model_copy(update=probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             serving = memory.result
-            row.update(
-                serving_peak_rss_mb=serving.peak_rss_mb,
-                serving_peak_anon_mb=serving.peak_anon_mb,
-                serving_peak_file_mb=serving.peak_file_mb,
-            )
+            result.serving_peak_rss_mb = serving.peak_rss_mb
+            result.serving_peak_anon_mb = serving.peak_anon_mb
+            result.serving_peak_file_mb = serving.peak_file_mb
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
             backend.close()
         except BackendUnavailable as exc:
-            row.update(status="skipped", reason=clip(str(exc), 2000))
+            result.status, result.reason = CellStatus.SKIPPED, clip(str(exc), 2000)
         except (UserError, ModelLoadError) as exc:
-            row.update(status="failed", reason=clip(str(exc), 2000))
+            result.status, result.reason = CellStatus.FAILED, clip(str(exc), 2000)
         except Exception as exc:
             traceback.print_exc()
-            row.update(status="failed", reason=clip(f"{type(exc).__name__}: {exc}", 500))
+            result.status, result.reason = CellStatus.FAILED, clip(f"{type(exc).__name__}: {exc}", 500)
         finally:
             reading = meter.stop()
-            if watchdog is not None:
-                watchdog.stop()
-    result = memory.result
+    peak = memory.result
     # the kernel syncs per-thread RSS counters lazily, so an earlier reading can exceed a later VmHWM
-    peaks = [v for v in (result.peak_rss_mb, row.get("serving_peak_rss_mb")) if v is not None]
-    row.update(
-        peak_rss_mb=max(peaks) if peaks else None,
-        peak_anon_mb=result.peak_anon_mb,
-        peak_file_mb=result.peak_file_mb,
-        **reading.columns(),
-        **gpu_memory().columns(),
-        duration_s=time.time() - started,
-        notes="; ".join(notes),
+    peaks = [v for v in (peak.peak_rss_mb, result.serving_peak_rss_mb) if v is not None]
+    return CellResult.model_validate(
+        {
+            **result.model_dump(),
+            "peak_rss_mb": max(peaks) if peaks else None,
+            "peak_anon_mb": peak.peak_anon_mb,
+            "peak_file_mb": peak.peak_file_mb,
+            **reading.columns(),
+            **gpu_memory().columns(),
+            "cpu_time_s": _cpu_time_s(),
+            "duration_s": time.time() - started,
+            "notes": "; ".join(notes),
+        }
     )
-    return row
 
 
 def _die_with_parent() -> None:
@@ -271,8 +261,8 @@ def main(argv: list[str]) -> int:
     use_params([spec.model.params])
     sys.stderr = RedactingStream(sys.stderr)
     sys.stdout = RedactingStream(sys.stdout)
-    row = run_cell(spec)
-    atomic_write_json(CellFiles(spec_path.parent).status, row)
+    result = run_cell(spec)
+    atomic_write_json(CellFiles(spec_path.parent).result, dump_record(result))
     return 0
 
 

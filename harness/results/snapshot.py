@@ -18,13 +18,12 @@ from typing import Any
 
 import pandas as pd
 
+from harness.metrics import REQUEST_COLUMNS
 from harness.results import RunStore
+from harness.results.schema import dump_record
 
 CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
 ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
-REQUEST_KEYS = ["model", "profile", "scenario", "point", "repetition", "index", "error"]
-REQUEST_VALUES = ["ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps"]
-OK_STATUSES = frozenset({"ok", "done", "complete", "completed", "success", "succeeded"})
 
 
 @dataclass
@@ -140,7 +139,7 @@ def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
         out["error"] = frame["error"].map(lambda e: bool(e) and not (isinstance(e, float) and math.isnan(e)))
     else:
         out["error"] = False
-    for column in REQUEST_VALUES:
+    for column in REQUEST_COLUMNS:
         out[column] = (
             pd.to_numeric(frame[column], errors="coerce").astype(float) if column in frame.columns else math.nan
         )
@@ -150,7 +149,7 @@ def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
 def from_run(path: Path) -> Snapshot:
     """Read what the gate needs from a run directory (UserError when it is not one)."""
     store = RunStore.open(path)
-    meta = store.read_meta()
+    meta = dump_record(store.read_meta())
     cells = normalize_cells(store.read_table("cells"))
     items = items_from_samples(store.read_samples())
     requests = normalize_requests(store.read_table("requests"))

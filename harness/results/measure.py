@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from harness.config.rules import GateRules, MetricInfo
-from harness.gate.snapshot import Snapshot
-from harness.gate.stats import Sample, bootstrap_change, paired_difference
+from harness.config.rules import MetricInfo, StatSettings
+from harness.results.snapshot import Snapshot
+from harness.stats import Sample, bootstrap_change, paired_difference
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _preview(values: set[str], limit: int = 3) -> str:
 
 
 def measure_accuracy(
-    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: GateRules
+    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
     """Paired accuracy over the items both runs scored."""
     ri = _cell_rows(run.items, model, profile)
@@ -130,7 +130,7 @@ def measure_accuracy(
 
 
 def measure_requests(
-    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: GateRules
+    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
     """A latency or throughput statistic, bootstrapped over requests (and repetitions)."""
     rr = _cell_rows(run.requests, model, profile)

@@ -1,4 +1,4 @@
-"""Paired and bootstrap statistics for the gate.
+"""The one statistics engine: ``compare``, the report and the gate all test changes here.
 
 - Accuracy: the same items in both runs, so the comparison is paired. For 1/0 outcomes the
   p-value is McNemar's exact test with the mid-p correction (only discordant items carry
@@ -21,6 +21,8 @@ from scipy import stats
 
 FloatArray = NDArray[np.float64]
 Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value per row
+
+Z95 = float(stats.norm.ppf(0.975))  # the two-sided 95% normal quantile, used by every closed-form interval
 
 
 def mcnemar_midp(worse: int, better: int) -> float:
@@ -185,3 +187,29 @@ def bootstrap_change(
         diff_high,
         _two_sided_p(diffs, 0.0),
     )
+
+
+def statistic_interval(
+    values: Sequence[float] | FloatArray, stat_name: str, *, level: float = 0.95, iterations: int = 500, seed: int = 0
+) -> tuple[float, float] | None:
+    """Bootstrap interval of ``stat_name`` (mean or pNN) of one sample; None with fewer than 5 values."""
+    data = np.asarray(values, dtype=float)
+    if data.size < 5:
+        return None
+    sample = Sample(data, np.zeros(data.size, dtype=np.int64), np.zeros(data.size, dtype=np.int64))
+    replicates = bootstrap_replicates(sample, statistic(stat_name), iterations, np.random.default_rng(seed))
+    return _interval(replicates, level)
+
+
+def direction(
+    low: float, high: float, p_value: float | None, *, neutral: float, significance: float, worse_if_above: bool
+) -> int:
+    """+1 significantly better, -1 significantly worse, 0 neither: the test says so and the whole
+    interval lies on one side of ``neutral`` (0 for a difference, 1 for a ratio)."""
+    if p_value is None or p_value >= significance:
+        return 0
+    if low > neutral:
+        return -1 if worse_if_above else 1
+    if high < neutral:
+        return 1 if worse_if_above else -1
+    return 0
