@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from report_runs import synthetic_meta
 
 from harness.results import RunStore
 
@@ -44,10 +45,11 @@ def make_cascade_run(
     tiers = tiers or TIERS
     store = RunStore.create(root)
     store.write_meta(
-        {
-            "suite": {"name": "cascade-test", "tasks": list(tasks), "constraints": constraints or {}},
-            "models": [{"name": m, "tier": t, "backend": b} for m, _, t, b, *_ in tiers] + (extra_models or []),
-        }
+        synthetic_meta(
+            root.name,
+            suite={"name": "cascade-test", "tasks": list(tasks), "constraints": constraints or {}},
+            models=[{"name": m, "tier": t, "backend": b} for m, _, t, b, *_ in tiers] + (extra_models or []),
+        )
     )
     cells = [
         {

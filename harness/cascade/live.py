@@ -21,6 +21,7 @@ from harness.cascade.items import ItemKey, correct_value, item_key, join_items, 
 from harness.cascade.routing import TierRates, outcome
 from harness.errors import UserError
 from harness.results import RunStore
+from harness.results.schema import dump_record
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CONFIDENCE_FIELD, SIGNALS
 from harness.results.values import finite_or_none
 
@@ -168,5 +169,5 @@ def live_comparisons(run_dir: Path) -> list[LiveComparison]:
     rows = [r for r in rows if r.get("backend") == CASCADE_BACKEND and (r.get("status") or "ok") in RAN]
     if not rows:
         return []
-    meta, records = store.read_meta(), store.read_samples()
+    meta, records = dump_record(store.read_meta()), store.read_samples()
     return [compare_cell(r, meta, cells, records) for r in rows]

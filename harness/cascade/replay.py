@@ -29,6 +29,7 @@ from harness.cascade.stats import FIGURES, Figures, measure, random_routing, res
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
 from harness.results import RunStore
+from harness.results.schema import dump_record
 from harness.results.signals import SIGNALS
 
 DEFAULT_POINTS = 21
@@ -159,7 +160,7 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     signal = check_signal(config.signal, by_cell, steps, where)
     items = join_items(by_cell, steps, signal, where)
     if goal is None:
-        goal = Goal.from_meta(store.read_meta())
+        goal = Goal.from_meta(dump_record(store.read_meta()))
     return replay_items(items, steps, signal, config, goal)
 
 
