@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "gate",
     "baseline",
     "quantize",
+    "cascade",
 )
 
 

@@ -19,6 +19,7 @@ class ReportPaths:
 
 def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     """Write RUN/report.html and RUN/report.md (with deltas against ``baseline`` when given)."""
+    from harness.report.cascade import build_cascade_section
     from harness.report.charts import all_charts
     from harness.report.compare import compare_views
     from harness.report.html import render_html
@@ -33,9 +34,10 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     recommendations = recommend(recommendation_cells(view.cells, view.projections), view.constraints)
     charts = all_charts(view.cells, view.scores)
     ladders = build_ladders(view)
+    cascade = build_cascade_section(run_dir, view.constraints)
     paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
-    html = render_html(view, recommendations, charts, comparison, ladders=ladders)
+    html = render_html(view, recommendations, charts, comparison, ladders=ladders, cascade=cascade)
     atomic_write_bytes(paths.html, html.encode("utf-8"))
-    markdown = render_markdown(view, recommendations, comparison, ladders=ladders)
+    markdown = render_markdown(view, recommendations, comparison, ladders=ladders, cascade=cascade)
     atomic_write_bytes(paths.markdown, markdown.encode("utf-8"))
     return ReportPaths(paths.html, paths.markdown, tuple(recommendations))

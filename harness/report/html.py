@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness import __version__
 from harness.config.models import TIER_ORDER
 from harness.metrics import glossary
+from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
@@ -29,6 +30,8 @@ REPORT_TERMS: dict[str, str] = {
     "bits per weight": "A GGUF file's tensor bytes x 8 divided by its parameter count (embeddings and norms included), read from the file.",
     "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
+    "cascade": "Cheapest tier first; an item escalates to the next tier when its confidence is below that tier's threshold, and every tier tried is paid. Replayed from the tiers' own samples (docs/cascade.md).",
+    "PGR / APGR / CPT": "Performance gap recovered (share of the last tier's accuracy gain over the first), its average over the curve, and the share of requests reaching the last tier needed to recover 50% / 80% of the gap (RouteLLM's definitions).",
     "significance markers": "▲/▼ significantly better/worse than the baseline (* p<0.05, ** p<0.01); ≈ no significant change; · not tested. The same tests as 'tierbench gate': accuracy by McNemar's mid-p test on the items both runs scored, with a paired-bootstrap interval; latency by a bootstrap over requests stratified by scenario point, with the interval of the ratio.",
 }
 WIDE_CHARTS = ("tier-scaling", "per-task")
@@ -88,6 +91,7 @@ def render_html(
     charts: Sequence[Chart],
     comparison: Comparison | None,
     ladders: Sequence[Ladder] = (),
+    cascade: CascadeSection | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.host.items() if k != "packages"}
@@ -98,6 +102,9 @@ def render_html(
         comparison=comparison,
         ladders=ladders,
         published_tolerance=TOLERANCE,
+        cascade=cascade,
+        cascade_figure=figure_text,
+        cascade_excluded=excluded_text,
         wide_charts=WIDE_CHARTS,
         constraint_items=_constraint_items(view),
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt
 from harness.report.ladder import Ladder
@@ -164,8 +165,47 @@ def _ladders(ladders: Sequence[Ladder]) -> list[str]:
     return lines
 
 
+def _cascade(section: CascadeSection) -> list[str]:
+    lines = ["### Cascade", ""]
+    if not section.shown:
+        return [*lines, md(section.absent)]
+    s = section.summary
+    lines += [
+        f"**{md(s['recommendation'])}**",
+        "",
+        f"Chain {md(s['chain_text'])} on `{md(s['signal'])}`; thresholds fitted on {s['items']['fit']} items, "
+        f"scored on {s['items']['test']} held-out items ({md(excluded_text(s))}). "
+        f"Chosen threshold {md(s['chosen']['threshold'])}: {md(s['chosen']['how'])}. "
+        f"PGR {md(figure_text(s, 'pgr', 'ratio'))}; APGR {md(figure_text(s, 'apgr', 'ratio'))}; "
+        f"CPT(50%) {md(figure_text(s, 'cpt50', 'percent'))}; CPT(80%) {md(figure_text(s, 'cpt80', 'percent'))}.",
+        "",
+        "| Option | Threshold | Accuracy | Cost / 1k req | p95 latency |",
+        "|---|---|---|---|---|",
+    ]
+    for row in section.rows:
+        lines.append(
+            f"| {md(row['kind'])}: {md(row['label'])} | {md(row.get('threshold') or '')} "
+            f"| {fmt(row['accuracy'], 'percent')} | {fmt(row['cost_per_1k_usd'], 'dollars')} "
+            f"| {fmt(row['latency_p95_s'], 'seconds')} |"
+        )
+    for live in section.live:
+        if live.items:
+            lines.append(
+                f"\nLive cascade {md(live.model)} on {md(live.profile)} (threshold {md(live.threshold)}, "
+                f"{live.items} items): accuracy {fmt(live.live.get('accuracy'), 'percent')} measured, "
+                f"{fmt(live.replayed.get('accuracy'), 'percent')} replayed."
+            )
+        else:
+            lines.append(f"\nLive cascade {md(live.model)} on {md(live.profile)}: no comparison ({md(live.note)}).")
+    return lines
+
+
 def render_markdown(
-    view: RunView, recs: Sequence[Recommendation], comparison: Comparison | None, ladders: Sequence[Ladder] = ()
+    view: RunView,
+    recs: Sequence[Recommendation],
+    comparison: Comparison | None,
+    ladders: Sequence[Ladder] = (),
+    cascade: CascadeSection | None = None,
 ) -> str:
     lines = [
         f"## tierbench: {md(view.suite_name)} (`{md(view.run_dir.name)}`)",
@@ -180,6 +220,8 @@ def render_markdown(
         lines += ["", *_projections(view)]
     if ladders:
         lines += ["", *_ladders(ladders)]
+    if cascade is not None:
+        lines += ["", *_cascade(cascade)]
     if comparison is not None:
         lines += ["", *_comparison(comparison)]
     if view.published:

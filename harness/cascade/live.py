@@ -1,0 +1,173 @@
+"""A live cascade cell (backend ``cascade``) beside the replay's prediction at the same threshold.
+
+The live cell served every item through its chain in one process; the replay predicts what it
+should have measured from the chain tiers' own samples, with the live backend's own rule: an
+item stays at the first tier whose signal is at least that tier's threshold, an item without
+the signal (or of a kind the cascade has no rule for) escalates, the last tier always answers.
+Both are figured on the same items: the ones the live cell and every chain tier answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, resolve_chain
+from harness.cascade.items import ItemKey, correct_value, item_key, join_items, samples_by_cell
+from harness.cascade.routing import TierRates, outcome
+from harness.errors import UserError
+from harness.results import RunStore
+from harness.results.schema import dump_record
+from harness.results.signals import CHOICE_LOGLIK_FIELD, CONFIDENCE_FIELD, SIGNALS
+from harness.results.values import finite_or_none
+
+CASCADE_TIER_FIELD = "cascade_tier"
+KINDS = ("multiple_choice", "generate")
+Rules = dict[str, tuple[str, list[float]]]  # item kind -> (signal, one threshold per non-final tier)
+
+
+@dataclass(frozen=True)
+class LiveComparison:
+    """Measured (live) and predicted (replayed) figures of one live cascade cell, or why there are none."""
+
+    model: str
+    profile: str
+    chain: list[str]
+    signal: str
+    threshold: str
+    items: int = 0
+    live: dict[str, float | None] = field(default_factory=dict)
+    replayed: dict[str, float | None] = field(default_factory=dict)
+    note: str = ""
+
+
+def _params(meta: dict[str, Any], model: str) -> dict[str, Any]:
+    models = meta.get("models")
+    entries = models.values() if isinstance(models, dict) else models if isinstance(models, list) else []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("name") == model:
+            params = entry.get("params")
+            return params if isinstance(params, dict) else {}
+    return {}
+
+
+def rules(params: dict[str, Any], k: int) -> Rules:
+    """The live cascade's rules from its catalog params (``signal`` and ``threshold`` as the backend reads them)."""
+    raw_signal = params.get("signal")
+    if isinstance(raw_signal, str):
+        applies = SIGNALS[raw_signal].applies_to if raw_signal in SIGNALS else "multiple_choice"
+        by_kind = {kind: raw_signal for kind in KINDS} if applies == "any" else {applies: raw_signal}
+    elif isinstance(raw_signal, dict):
+        by_kind = {str(kind): str(name) for kind, name in raw_signal.items()}
+    else:
+        raise ValueError(f"signal {raw_signal!r} is neither a name nor a mapping")
+    out: Rules = {}
+    for kind, name in by_kind.items():
+        raw = params.get("threshold")
+        if isinstance(raw, dict):
+            raw = raw.get(name)
+        values = [raw] * (k - 1) if not isinstance(raw, list) else raw
+        numbers = [finite_or_none(v) for v in values]
+        if len(numbers) != k - 1 or any(v is None for v in numbers):
+            raise ValueError(f"threshold {params.get('threshold')!r} gives no number per tier for {name}")
+        out[kind] = (name, [float(v) for v in numbers if v is not None])
+    return out
+
+
+def _kind(record: dict[str, Any]) -> str:
+    return "multiple_choice" if isinstance(record.get(CHOICE_LOGLIK_FIELD), list) else "generate"
+
+
+def _answer(records: list[dict[str, Any]], rule: tuple[str, list[float]] | None) -> int:
+    last = len(records) - 1
+    if rule is None:
+        return last
+    name, thresholds = rule
+    for step, record in enumerate(records[:-1]):
+        conf = record.get(CONFIDENCE_FIELD)
+        value = finite_or_none(conf.get(name)) if isinstance(conf, dict) else None
+        if value is not None and value >= thresholds[step]:
+            return step
+    return last
+
+
+def _p95(values: np.ndarray) -> float | None:
+    return float(np.percentile(values, 95)) if values.size and np.isfinite(values).all() else None
+
+
+def compare_cell(
+    row: dict[str, Any], meta: dict[str, Any], cells: pd.DataFrame, records: list[dict[str, Any]]
+) -> LiveComparison:
+    """Live figures of one cascade cell and the replay's prediction on the same items."""
+    model, profile = str(row.get("model")), str(row.get("profile"))
+    params = _params(meta, model)
+    chain = [str(name) for name in params.get("chain") or []]
+    signal = params.get("signal")
+    base = LiveComparison(model, profile, chain, str(signal), str(params.get("threshold")))
+    if len(chain) < 2:
+        return _note(base, f"meta.json has no chain of two or more tiers for {model}")
+    try:
+        by_kind = rules(params, len(chain))
+        steps: list[Step] = resolve_chain([(name, profile) for name in chain], cells)
+    except (ValueError, UserError) as exc:
+        return _note(base, f"cannot replay it: {exc}")
+    live: dict[ItemKey, dict[str, Any]] = {
+        item_key(r): r for r in records if r.get("model") == model and r.get("profile") == profile
+    }
+    by_cell = samples_by_cell(records, steps)
+    for key in by_cell:
+        by_cell[key] = {item: rec for item, rec in by_cell[key].items() if item in live}
+    try:
+        items = join_items(by_cell, steps, None, "samples.jsonl")
+    except UserError as exc:
+        return _note(base, str(exc))
+    tier_records = [[by_cell[s.key][key] for s in steps] for key in items.keys]
+    answer = np.array([[_answer(recs, by_kind.get(_kind(recs[0]))) for recs in tier_records]])
+    consulted = None
+    if any(SIGNALS.get(name) is not None and SIGNALS[name].extra_cost for name, _ in by_kind.values()):
+        consulted = np.arange(len(steps) - 1)[None, None, :] <= answer[..., None]
+    predicted_out = outcome(items, answer, TierRates.of(steps), consulted)
+    answered = [live[key] for key in items.keys]
+    tier_of = [str(r.get(CASCADE_TIER_FIELD) or "") for r in answered]
+    latency = np.array([finite_or_none(r.get("latency_s")) or np.nan for r in answered], dtype=float)
+    measured = {
+        "accuracy": float(np.mean([correct_value(r.get("correct")) is True for r in answered])),
+        "escalation": float(np.mean([t != chain[0] for t in tier_of])) if all(tier_of) else None,
+        "latency_p95_s": _p95(latency),
+        "cost_per_1k_usd": finite_or_none(row.get("cost_per_1k_requests_usd")),
+    }
+    predicted = {
+        "accuracy": float(predicted_out.correct.mean()),
+        "escalation": float(predicted_out.reached[0, :, 1].mean()),
+        "latency_p95_s": _p95(predicted_out.latency_s[0]),
+        "cost_per_1k_usd": finite_or_none(1000.0 * predicted_out.cost_usd.mean()),
+    }
+    excluded = sum(items.excluded.values())
+    note = ""
+    if excluded:
+        note = f"{excluded} item(s) of the live cell left out: " + "; ".join(
+            f"{n} {why}" for why, n in items.excluded.items()
+        )
+    return LiveComparison(model, profile, chain, base.signal, base.threshold, items.n, measured, predicted, note)
+
+
+def _note(base: LiveComparison, note: str) -> LiveComparison:
+    return LiveComparison(base.model, base.profile, base.chain, base.signal, base.threshold, note=note)
+
+
+def live_comparisons(run_dir: Path) -> list[LiveComparison]:
+    """One comparison per live cascade cell that ran (none when the run has no such cell)."""
+    store = RunStore.open(run_dir)
+    cells = store.read_table("cells")
+    if cells.empty or "backend" not in cells.columns:
+        return []
+    rows = [dict(zip(cells.columns, r, strict=True)) for r in cells.itertuples(index=False, name=None)]
+    rows = [r for r in rows if r.get("backend") == CASCADE_BACKEND and (r.get("status") or "ok") in RAN]
+    if not rows:
+        return []
+    meta, records = dump_record(store.read_meta()), store.read_samples()
+    return [compare_cell(r, meta, cells, records) for r in rows]
