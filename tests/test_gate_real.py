@@ -144,6 +144,9 @@ def test_compare_and_gate_agree_on_every_shared_metric(gate_runs: dict[str, Path
         assert change is not None
         bounds = (change.diff_low, change.diff_high) if row.mode == "diff" else (change.ratio_low, change.ratio_high)
         assert (row.low, row.high) == bounds and row.p_value == change.p_value, row.gate_metric
+        if result.reason.startswith("host contended"):  # the gate withholds a timing verdict from a busy host
+            assert result.verdict == "inconclusive" and row.gate_metric != "accuracy", result.reason
+            continue
         assert result.verdict in _SAME_VERDICT[row.verdict], (row.gate_metric, row.verdict, result.reason)
 
 

@@ -19,6 +19,7 @@ stated wait.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -212,7 +213,7 @@ def check_address(address: str | None) -> None:
 def _connect(address: str | None) -> None:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or os.environ.get("RAY_ADDRESS") or "a new local Ray instance"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -264,7 +265,7 @@ class _Sweep:
         return CellFiles(self.run_dir / "cells" / cell_id)
 
     def _place(self) -> None:
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
+        nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]
         busy = {entry[2] for entry in self.running.values()}
         for planned in list(self.queue):
             spec = planned.spec
