@@ -12,13 +12,14 @@ more than ``CONTENDED_SHARE`` of its cores is flagged ``contended``.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 import psutil
+
+from harness.meters.periodic import Ticker
 
 PROC_STAT = Path("/proc/stat")
 # Share of the cell's cores that other processes may take before the cell is flagged.
@@ -133,8 +134,7 @@ class ContentionMeter:
         self.interval_s = interval_s
         self.threshold = threshold
         self._process = psutil.Process()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker(self._sample_freq, interval_s, "contention-meter")
         self._freqs: list[float] = []
         self._start: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
         self._end: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
@@ -147,23 +147,16 @@ class ContentionMeter:
         if freq is not None:
             self._freqs.append(freq)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample_freq()
-
     def __enter__(self) -> ContentionMeter:
         self._start = self._snapshot()
         self._sample_freq()
-        self._thread = threading.Thread(target=self._run, name="contention-meter", daemon=True)
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        self._ticker.stop()
         self._end = self._snapshot()
 
     @property

@@ -10,11 +10,12 @@ started from a lean launcher therefore reports only its own peak.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from harness.meters.periodic import Ticker
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -87,8 +88,7 @@ class MemorySampler:
         self.interval_s = interval_s
         self.status_path = status_path
         self.on_sample = on_sample
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker(self.sample, interval_s, "memory-sampler")
         self._peak_anon = 0.0
         self._peak_file = 0.0
         self._peak_rss = 0.0
@@ -106,22 +106,15 @@ class MemorySampler:
             self.on_sample(status)
         return status
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
-
     def __enter__(self) -> MemorySampler:
         self.sample()
-        self._thread = threading.Thread(target=self._run, name="memory-sampler", daemon=True)
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        self._ticker.stop()
         self.sample()
 
     @property
