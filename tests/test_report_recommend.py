@@ -131,3 +131,36 @@ def test_check_cell_reports_each_set_constraint() -> None:
         ("p95 latency SLO", True),
         ("memory budget", False),
     ]
+
+
+def test_a_task_at_zero_or_full_marks_still_widens_the_combined_accuracy_interval() -> None:
+    """0/20, 0/20 and 20/20 have a sample sd of 0 but Wilson intervals of 0-16% and 84-100%: the
+    combined interval of their mean must not collapse to a point (a ladder rung once showed ±0.0)."""
+    from harness.evaluation.stats import mean_estimate
+    from harness.report.view import TaskScore, _accuracy
+
+    def score(task: str, values: list[float]) -> TaskScore:
+        est = mean_estimate(values)
+        return TaskScore(
+            "m",
+            "mini",
+            "host",
+            task,
+            "exact_match",
+            est.value,
+            est.stderr,
+            est.ci_low,
+            est.ci_high,
+            est.n,
+            "ok",
+            "",
+            True,
+        )
+
+    scores = [score("a", [0.0] * 20), score("b", [0.0] * 20), score("c", [1.0] * 20)]
+    estimate, scored, total, items = _accuracy({"model": "m", "profile": "host", "status": "ok"}, scores, 3)
+    assert (scored, total, items) == (3, 3, 60)
+    assert estimate.value is not None and abs(estimate.value - 1 / 3) < 1e-9
+    assert estimate.low is not None and estimate.high is not None
+    # each task's implied standard error is its Wilson width / (2 z) = 0.161 / 3.92, about 0.041
+    assert 0.035 < (estimate.high - estimate.low) / 2 < 0.06

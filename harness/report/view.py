@@ -247,8 +247,18 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
 
 
 def _stderr(score: TaskScore) -> float | None:
+    """The task's standard error, never below what its own 95% interval implies.
+
+    A task every item of which was right (or wrong) has a sample sd of 0, but its Wilson interval
+    is not a point (0/20 is 0-16%): without this floor the combined interval would claim ±0.
+    """
+    implied = None
+    if score.ci_low is not None and score.ci_high is not None:
+        implied = (score.ci_high - score.ci_low) / (2 * Z95)
     if score.stderr is not None:
-        return score.stderr
+        return max(score.stderr, implied or 0.0)
+    if implied is not None:
+        return implied
     if score.value is not None and score.n and 0 <= score.value <= 1:
         return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
     return None
