@@ -120,15 +120,11 @@ class CascadeBackend:
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def check(self) -> str | None:
-        """The first tier that cannot run here, or a signal a non-final tier cannot give."""
-        for name, backend in self.tiers:
-            reason = backend.check()
-            if reason:
-                return f"chain tier '{name}' cannot run: {reason}"
-        return _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers])
-
     def load(self) -> None:
+        # built tiers know their capabilities even where their plugin did not say (a bare factory)
+        reason = _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers])
+        if reason:
+            raise BackendUnavailable(reason)
         for _, backend in self.tiers:
             backend.load()
 

@@ -107,10 +107,6 @@ class LlamaCppBackend:
             self._model_path = _model_file(self.params)
         return self._model_path
 
-    def check(self) -> str | None:
-        """Why this model cannot run here, or None."""
-        return _check(self.spec, self.params)
-
     def load(self) -> None:
         try:
             from llama_cpp import Llama

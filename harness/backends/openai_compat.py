@@ -166,14 +166,10 @@ class OpenAICompatBackend:
                 headers[header] = value
         return headers
 
-    def check(self) -> str | None:
-        """Why this model cannot run here (no URL, no key, bad tokenizer path), or None."""
-        return _check(self.spec, self.params)
-
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:
         """Open the connection pool and prove the endpoint answers; raise BackendUnavailable if not."""
-        reason = self.check()
+        reason = _check(self.spec, self.params)
         if reason:
             raise BackendUnavailable(reason)
         limit = self.params.max_concurrency or 64

@@ -89,10 +89,6 @@ class TransformersBackend:
         """(directory or model id path, GGUF file name inside it or None)."""
         return _source(self.params)
 
-    def check(self) -> str | None:
-        """Why this model cannot run here, or None. Cheap: no import of torch."""
-        return _check(self.spec, self.params)
-
     def load(self) -> None:
         try:
             import torch
@@ -100,7 +96,7 @@ class TransformersBackend:
             transformers: Any = importlib.import_module("transformers")
         except ImportError as exc:
             raise MissingDependency(exc.name or "transformers", "hf") from None
-        reason = self.check()
+        reason = _check(self.spec, self.params)
         if reason:
             raise BackendUnavailable(reason)
         if self.params.device == "cuda" and not torch.cuda.is_available():  # needs torch: not in the cheap check
