@@ -35,7 +35,7 @@ def get_plugin(name: str) -> BackendPlugin[Any]:
         raise UnknownBackend(f"unknown backend '{name}' (registered: {known})")
     try:
         loaded = matches[0].load()
-    except ImportError as exc:
+    except (ImportError, AttributeError) as exc:  # AttributeError: installed metadata older than the code
         raise BackendUnavailable(f"backend '{name}' could not be imported ({exc}); reinstall its package") from None
     if isinstance(loaded, BackendPlugin):
         return loaded
