@@ -271,7 +271,33 @@ CASES: list[Case] = [
     Case(
         "catalog-unknown-backend-param",
         _run("--catalog", "{bad}/catalog_bad_params.yaml", "--models", "typo"),
-        ("catalog_bad_params.yaml", "n_ctxx"),
+        ("catalog_bad_params.yaml:9", "model 'typo' params", "'n_ctxx'", "unknown field"),
+    ),
+    # backend params are validated when the catalog loads, whichever model the command asks for
+    Case(
+        "catalog-backend-param-out-of-range",
+        _run("--catalog", "{bad}/catalog_bad_n_ctx.yaml"),
+        ("catalog_bad_n_ctx.yaml:8", "model 'tight' params", "'n_ctx'", "greater than or equal to 64"),
+    ),
+    Case(
+        "catalog-backend-param-listed",
+        ("models", "list", "--catalog", "{bad}/catalog_bad_n_ctx.yaml"),
+        ("catalog_bad_n_ctx.yaml:8", "model 'tight' params", "'n_ctx'"),
+    ),
+    Case(
+        "catalog-unknown-backend",
+        _run("--catalog", "{bad}/catalog_unknown_backend.yaml"),
+        ("catalog_unknown_backend.yaml:5", "model 'plugin'", "unknown backend 'not-installed'", "llamacpp"),
+    ),
+    Case(
+        "catalog-unknown-backend-listed",
+        ("models", "list", "--catalog", "{bad}/catalog_unknown_backend.yaml"),
+        ("catalog_unknown_backend.yaml:5", "model 'plugin'", "unknown backend 'not-installed'"),
+    ),
+    Case(
+        "catalog-cascade-unknown-tier",
+        _run("--catalog", "{bad}/catalog_cascade_unknown_tier.yaml"),
+        ("catalog_cascade_unknown_tier.yaml", "model 'chained'", "unknown model 'nope'"),
     ),
     Case(
         "catalog-secret-header",

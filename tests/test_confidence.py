@@ -16,6 +16,7 @@ import pytest
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, ItemRequest, StreamUsage
 from harness.backends.cascade import CascadeBackend
 from harness.backends.confidence import gen_confidence, mc_confidence, yes_probability
+from harness.backends.registry import create_backend
 from harness.catalog import default_catalog
 from harness.config.suite import SuiteSpec
 from harness.errors import ConfigError
@@ -67,7 +68,8 @@ class Tier:
 
 
 def cascade(first: Tier, second: Tier) -> CascadeBackend:
-    backend = CascadeBackend(default_catalog().get("nano-mini"))  # type: ignore[arg-type]
+    backend = create_backend(default_catalog().get("nano-mini"))  # type: ignore[arg-type]
+    assert isinstance(backend, CascadeBackend)
     backend.tiers = [("nano", first), ("mini", second)]  # type: ignore[list-item]
     return backend
 

@@ -15,7 +15,7 @@ import pytest
 
 from harness.backends.base import GenerationRequest, StreamUsage
 from harness.backends.confidence import mc_confidence
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model, create_backend
 from harness.catalog import default_catalog
 from harness.evaluation import MemorySink, run_tasks
 from harness.meters.latency import timed_generate
@@ -25,9 +25,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def nano() -> Iterator[Any]:
-    backend = create_backend(default_catalog().get("nano"))  # type: ignore[arg-type]
-    if backend.check():
-        pytest.skip(str(backend.check()))
+    spec = default_catalog().get("nano")
+    assert spec is not None
+    if reason := check_model(spec):
+        pytest.skip(reason)
+    backend = create_backend(spec)
     backend.load()
     yield backend
     backend.close()

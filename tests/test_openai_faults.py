@@ -16,7 +16,7 @@ from servers.fault_server import FaultState, fault_server
 
 from harness.backends.base import GenerationRequest, StreamUsage
 from harness.backends.openai_compat import OpenAICompatBackend
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model, create_backend
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, ConfigError
 from harness.meters.latency import timed_generate
@@ -219,10 +219,10 @@ def test_rejected_key_fails_load(server: tuple[str, FaultState], monkeypatch: py
 def test_check_names_the_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TB_TEST_KEY")
     assert (
-        make("https://api.example.com/v1").check()
+        check_model(make("https://api.example.com/v1").spec)
         == "TB_TEST_KEY is not set (the API key for https://api.example.com/v1)"
     )
-    assert make("http://127.0.0.1:9/v1").check() is None  # a local server needs no key
+    assert check_model(make("http://127.0.0.1:9/v1").spec) is None  # a local server needs no key
     monkeypatch.setenv("TB_BASE", "http://localhost:1234/v1")
     assert make("https://api.example.com/v1", base_url_env="TB_BASE").base_url() == "http://localhost:1234/v1"
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.backends.base import GenerationRequest
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model, create_backend
 from harness.backends.transformers_hf import TransformersBackend
 from harness.config.models import ModelSpec
 from harness.errors import ConfigError, MissingDependency
@@ -30,7 +30,7 @@ def nano_hf() -> Iterator[TransformersBackend]:
         pytest.skip("transformers/torch/gguf not installed: pip install 'tierbench[hf]'")
     backend = create_backend(spec(**NANO))
     assert isinstance(backend, TransformersBackend)
-    assert backend.check() is None
+    assert check_model(spec(**NANO)) is None
     backend.load()
     yield backend
     backend.close()
@@ -74,7 +74,7 @@ def test_loglikelihood_from_logits(nano_hf: TransformersBackend) -> None:
 
 
 def test_missing_model_and_bad_params_say_why() -> None:
-    assert "model path not found" in (create_backend(spec(model_path="/no/such/dir")).check() or "")
+    assert "model path not found" in (check_model(spec(model_path="/no/such/dir")) or "")
     with pytest.raises(ConfigError, match="model_path"):
         create_backend(spec(dtype="float32"))
     with pytest.raises(ConfigError, match="dtype"):

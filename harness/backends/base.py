@@ -65,13 +65,14 @@ class Capabilities:
 
 @runtime_checkable
 class Backend(Protocol):
-    """A loaded (or loadable) model runtime."""
+    """A loaded (or loadable) model runtime, built only in a cell's worker.
+
+    Whether it can run here is its plugin's question, answered without building it
+    (``harness.backends.plugin.BackendPlugin.check``).
+    """
 
     name: str
     capabilities: Capabilities
-
-    def check(self) -> str | None:
-        """Why this model cannot run here (missing package, no API key, no file), or None. Cheap."""
 
     def load(self) -> None:
         """Load weights / open connections. Raises BackendUnavailable when it cannot run here."""

@@ -31,7 +31,8 @@ from harness.backends.confidence import (
     self_check_prompt,
     yes_probability,
 )
-from harness.config.loading import validate
+from harness.backends.plugin import BackendPlugin
+from harness.backends.registry import check_model, create_backend, get_plugin
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
 from harness.results.signals import SIGNALS
@@ -55,7 +56,7 @@ class CascadeParams(BaseModel):
         description="Stay at a tier when its signal >= threshold: one for every non-final tier, one per "
         "non-final tier, or (with a signal per kind) a mapping signal name -> either."
     )
-    tiers: list[dict[str, Any]] = Field(
+    tiers: list[ModelSpec] = Field(
         default_factory=list, description="Filled in by the catalog: the chain's model specs (do not write)."
     )
 
@@ -105,39 +106,25 @@ def _kinds_of(name: str) -> dict[str, str]:
 class CascadeBackend:
     """Several tier backends served as one model; every item answered by one tier of the chain."""
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, params: CascadeParams) -> None:
         self.spec = spec
         self.name = spec.name
-        self.params = validate(CascadeParams, spec.params, f"model '{spec.name}' params")
-        self.rules = self.params.rules()
-        if len(self.params.tiers) != len(self.params.chain):
-            raise BackendUnavailable(f"cascade '{spec.name}': its chain was not resolved against a catalog")
-        from harness.backends.registry import create_backend
-
-        self.tiers: list[tuple[str, Backend]] = [
-            (name, create_backend(ModelSpec.model_validate(tier)))
-            for name, tier in zip(self.params.chain, self.params.tiers, strict=True)
-        ]
+        self.params = params
+        self.rules = params.rules()
+        if len(params.tiers) != len(params.chain):
+            raise BackendUnavailable(_UNRESOLVED.format(name=spec.name))
+        self.tiers: list[tuple[str, Backend]] = [(tier.name, create_backend(tier)) for tier in params.tiers]
         caps = [backend.capabilities for _, backend in self.tiers]
         self.capabilities = Capabilities(
             loglikelihood=all(c.loglikelihood for c in caps), streaming=True, concurrent=False, chat=True
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def check(self) -> str | None:
-        """The first tier that cannot run here, or a signal a non-final tier cannot give."""
-        for name, backend in self.tiers:
-            reason = backend.check()
-            if reason:
-                return f"chain tier '{name}' cannot run: {reason}"
-        for kind, (signal_name, _) in self.rules.items():
-            needs_scores = kind == "multiple_choice" or signal_name == "self_check"
-            for name, backend in self.tiers[:-1]:
-                if needs_scores and not backend.capabilities.loglikelihood:
-                    return f"chain tier '{name}' gives no log-likelihoods; signal '{signal_name}' needs them"
-        return None
-
     def load(self) -> None:
+        # built tiers know their capabilities even where their plugin did not say (a bare factory)
+        reason = _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers])
+        if reason:
+            raise BackendUnavailable(reason)
         for _, backend in self.tiers:
             backend.load()
 
@@ -257,6 +244,35 @@ class CascadeBackend:
         }
 
 
-def create(spec: ModelSpec) -> CascadeBackend:
-    """Entry-point factory."""
-    return CascadeBackend(spec)
+_UNRESOLVED = "cascade '{name}': its chain was not resolved against a catalog"
+
+
+def _signal_problem(
+    rules: dict[str, tuple[str, list[float]]], tiers: Sequence[tuple[str, Capabilities | None]]
+) -> str | None:
+    """A non-final tier that cannot give the signal a rule needs (log-likelihoods), or None.
+
+    A tier whose capabilities are known only once built (a bare-factory plugin) is not judged here.
+    """
+    for kind, (signal_name, _) in rules.items():
+        needs_scores = kind == "multiple_choice" or signal_name == "self_check"
+        for name, caps in tiers[:-1]:
+            if needs_scores and caps is not None and not caps.loglikelihood:
+                return f"chain tier '{name}' gives no log-likelihoods; signal '{signal_name}' needs them"
+    return None
+
+
+def _check(spec: ModelSpec, params: CascadeParams) -> str | None:
+    """Each tier's own cheap check, then whether the tiers can give the signals; builds nothing."""
+    if len(params.tiers) != len(params.chain):
+        return _UNRESOLVED.format(name=spec.name)
+    capabilities: list[tuple[str, Capabilities | None]] = []
+    for tier in params.tiers:
+        reason = check_model(tier)
+        if reason:
+            return f"chain tier '{tier.name}' cannot run: {reason}"
+        capabilities.append((tier.name, get_plugin(tier.backend).capabilities))
+    return _signal_problem(params.rules(), capabilities)
+
+
+plugin = BackendPlugin(name="cascade", params_model=CascadeParams, check=_check, create=CascadeBackend)

@@ -8,6 +8,7 @@ between calls, as llama.cpp's server does.
 from __future__ import annotations
 
 import codecs
+import importlib.util
 import os
 import random
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.local_models import resolve_model_file
-from harness.config.loading import validate
+from harness.backends.plugin import BackendPlugin
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency, ModelLoadError
 
@@ -92,10 +93,10 @@ class LlamaCppBackend:
 
     capabilities = Capabilities(loglikelihood=True, streaming=True, concurrent=False, chat=True)
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, params: LlamaCppParams) -> None:
         self.spec = spec
         self.name = spec.name
-        self.params = validate(LlamaCppParams, spec.params, f"model '{spec.name}' params")
+        self.params = params
         self._llm: Any = None
         self._model_path: Path | None = None
         self._chat_formatter: Any = None
@@ -103,27 +104,8 @@ class LlamaCppBackend:
     # -- lifecycle ----------------------------------------------------------------------------
     def model_path(self) -> Path:
         if self._model_path is None:
-            if self.params.model_path:
-                path = Path(self.params.model_path).expanduser()
-                if not path.is_file():
-                    raise BackendUnavailable(f"model file not found: {path}")
-                self._model_path = path
-            else:
-                assert self.params.model_package and self.params.model_file
-                self._model_path = resolve_model_file(self.params.model_package, self.params.model_file)
+            self._model_path = _model_file(self.params)
         return self._model_path
-
-    def check(self) -> str | None:
-        """Why this model cannot run here, or None."""
-        try:
-            import llama_cpp  # noqa: F401
-        except ImportError:
-            return "llama-cpp-python is not installed: pip install 'tierbench[local]'"
-        try:
-            self.model_path()
-        except BackendUnavailable as exc:
-            return str(exc)
-        return None
 
     def load(self) -> None:
         try:
@@ -310,6 +292,32 @@ def _find_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:
     return best
 
 
-def create(spec: ModelSpec) -> LlamaCppBackend:
-    """Entry-point factory."""
-    return LlamaCppBackend(spec)
+def _model_file(params: LlamaCppParams) -> Path:
+    """The GGUF file the params name (BackendUnavailable when it is not there)."""
+    if params.model_path:
+        path = Path(params.model_path).expanduser()
+        if not path.is_file():
+            raise BackendUnavailable(f"model file not found: {path}")
+        return path
+    assert params.model_package and params.model_file
+    return resolve_model_file(params.model_package, params.model_file)
+
+
+def _check(spec: ModelSpec, params: LlamaCppParams) -> str | None:
+    """Why this model cannot run here, or None: llama-cpp-python is findable and so is the file."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed: pip install 'tierbench[local]'"
+    try:
+        _model_file(params)
+    except BackendUnavailable as exc:
+        return str(exc)
+    return None
+
+
+plugin = BackendPlugin(
+    name="llamacpp",
+    params_model=LlamaCppParams,
+    check=_check,
+    create=LlamaCppBackend,
+    capabilities=LlamaCppBackend.capabilities,
+)

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.backends.llamacpp import _WORDS
+from harness.backends.plugin import BackendPlugin
 from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback_tokenizer
-from harness.config.loading import validate
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
 from harness.secrets import Redactor, clip, secrets_of_params, strip_credentials, url_password
@@ -124,10 +124,10 @@ class OpenAICompatBackend:
 
     capabilities = Capabilities(loglikelihood=False, streaming=True, concurrent=True, chat=True)
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, params: OpenAIParams) -> None:
         self.spec = spec
         self.name = spec.name
-        self.params = validate(OpenAIParams, spec.params, f"model '{spec.name}' params")
+        self.params = params
         self._client: httpx.Client | None = None
         self._slots: threading.BoundedSemaphore | None = (
             threading.BoundedSemaphore(self.params.max_concurrency) if self.params.max_concurrency else None
@@ -137,10 +137,7 @@ class OpenAICompatBackend:
 
     # -- configuration ------------------------------------------------------------------------
     def base_url(self) -> str | None:
-        env = self.params.base_url_env
-        url = (os.environ.get(env) or "").strip() if env else ""
-        url = url or (self.params.base_url or "")
-        return url.rstrip("/") or None
+        return _base_url(self.params)
 
     def public_url(self) -> str | None:
         """The endpoint as it may be shown and stored: without ``user:pass@``."""
@@ -148,8 +145,7 @@ class OpenAICompatBackend:
         return strip_credentials(url) if url else None
 
     def _api_key(self) -> str | None:
-        env = self.params.api_key_env
-        return (os.environ.get(env) or None) if env else None
+        return _api_key(self.params)
 
     def redact(self, text: str) -> str:
         """``text`` through the process's redaction step, knowing this backend's secrets too."""
@@ -170,25 +166,10 @@ class OpenAICompatBackend:
                 headers[header] = value
         return headers
 
-    def check(self) -> str | None:
-        """Why this model cannot run here (no URL, no key, bad tokenizer path), or None."""
-        url = self.base_url()
-        if url is None:
-            hint = f"set {self.params.base_url_env} or " if self.params.base_url_env else "set "
-            return f"no endpoint: {hint}params.base_url"
-        if urlparse(url).scheme not in {"http", "https"}:
-            return f"base URL must start with http:// or https:// (got {strip_credentials(url)!r})"
-        if self.params.api_key_env and not self._api_key() and not _is_local(url):
-            return f"{self.params.api_key_env} is not set (the API key for {strip_credentials(url)})"
-        for header, env in self.params.header_env.items():
-            if not os.environ.get(env):
-                return f"{env} is not set (the value of header {header})"
-        return None
-
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:
         """Open the connection pool and prove the endpoint answers; raise BackendUnavailable if not."""
-        reason = self.check()
+        reason = _check(self.spec, self.params)
         if reason:
             raise BackendUnavailable(reason)
         limit = self.params.max_concurrency or 64
@@ -551,6 +532,39 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def create(spec: ModelSpec) -> OpenAICompatBackend:
-    """Entry-point factory."""
-    return OpenAICompatBackend(spec)
+def _base_url(params: OpenAIParams) -> str | None:
+    """The endpoint root: the environment variable named by base_url_env, else base_url."""
+    env = params.base_url_env
+    url = (os.environ.get(env) or "").strip() if env else ""
+    url = url or (params.base_url or "")
+    return url.rstrip("/") or None
+
+
+def _api_key(params: OpenAIParams) -> str | None:
+    env = params.api_key_env
+    return (os.environ.get(env) or None) if env else None
+
+
+def _check(spec: ModelSpec, params: OpenAIParams) -> str | None:
+    """Why this model cannot run here (no URL, no key, a secret header unset), or None. No network."""
+    url = _base_url(params)
+    if url is None:
+        hint = f"set {params.base_url_env} or " if params.base_url_env else "set "
+        return f"no endpoint: {hint}params.base_url"
+    if urlparse(url).scheme not in {"http", "https"}:
+        return f"base URL must start with http:// or https:// (got {strip_credentials(url)!r})"
+    if params.api_key_env and not _api_key(params) and not _is_local(url):
+        return f"{params.api_key_env} is not set (the API key for {strip_credentials(url)})"
+    for header, env in params.header_env.items():
+        if not os.environ.get(env):
+            return f"{env} is not set (the value of header {header})"
+    return None
+
+
+plugin = BackendPlugin(
+    name="openai",
+    params_model=OpenAIParams,
+    check=_check,
+    create=OpenAICompatBackend,
+    capabilities=OpenAICompatBackend.capabilities,
+)

@@ -1,22 +1,25 @@
 """Find backends through the ``tierbench.backends`` entry-point group.
 
 Built-ins are registered in our own pyproject.toml exactly as a third-party plugin would be.
-Each entry point names a factory ``create(spec: ModelSpec) -> Backend`` that imports its heavy
-dependency lazily and raises ``MissingDependency`` with the extra to install.
+Each entry point names a ``BackendPlugin`` (harness.backends.plugin); one that still names a bare
+``create(spec) -> Backend`` factory is wrapped so it keeps working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
 from harness.backends.base import Backend
+from harness.backends.plugin import BackendPlugin, from_factory
 from harness.config.models import ModelSpec
-from harness.errors import BackendUnavailable
+from harness.errors import BackendUnavailable, ConfigError
 
 GROUP = "tierbench.backends"
 
-BackendFactory = Callable[[ModelSpec], Backend]
+
+class UnknownBackend(ConfigError):
+    """A catalog names a backend no installed distribution registers."""
 
 
 def available_backends() -> dict[str, str]:
@@ -24,19 +27,35 @@ def available_backends() -> dict[str, str]:
     return {ep.name: ep.value for ep in entry_points(group=GROUP)}
 
 
-def get_factory(name: str) -> BackendFactory:
-    """The factory registered under ``name``."""
+def get_plugin(name: str) -> BackendPlugin[Any]:
+    """The plugin registered under ``name`` (UnknownBackend, or BackendUnavailable if it cannot be imported)."""
     matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
     if not matches:
         known = ", ".join(sorted(available_backends())) or "none"
-        raise BackendUnavailable(f"unknown backend '{name}' (registered: {known})")
+        raise UnknownBackend(f"unknown backend '{name}' (registered: {known})")
     try:
-        factory: BackendFactory = matches[0].load()
-    except ImportError as exc:
-        raise BackendUnavailable(f"backend '{name}' could not be imported ({exc}); reinstall tierbench") from None
-    return factory
+        loaded = matches[0].load()
+    except (ImportError, AttributeError) as exc:  # AttributeError: installed metadata older than the code
+        raise BackendUnavailable(f"backend '{name}' could not be imported ({exc}); reinstall its package") from None
+    if isinstance(loaded, BackendPlugin):
+        return loaded
+    if callable(loaded):
+        return from_factory(name, loaded)
+    raise BackendUnavailable(
+        f"backend '{name}': entry point {matches[0].value} is neither a BackendPlugin nor a factory"
+    )
+
+
+def check_model(spec: ModelSpec) -> str | None:
+    """Why ``spec`` cannot run here, or None: its plugin's cheap check on its validated params."""
+    try:
+        plugin = get_plugin(spec.backend)
+        return plugin.check(spec, plugin.params(spec))
+    except BackendUnavailable as exc:
+        return str(exc)
 
 
 def create_backend(spec: ModelSpec) -> Backend:
-    """Build (but do not load) the backend for ``spec``."""
-    return get_factory(spec.backend)(spec)
+    """Build (but do not load) the backend for ``spec``: the cell worker's job, done once per cell."""
+    plugin = get_plugin(spec.backend)
+    return plugin.create(spec, plugin.params(spec))

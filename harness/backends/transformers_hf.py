@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.llamacpp import _WORDS, _find_stop
 from harness.backends.local_models import resolve_model_file
-from harness.config.loading import validate
+from harness.backends.plugin import BackendPlugin
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency
 
@@ -76,10 +76,10 @@ class TransformersBackend:
 
     capabilities = Capabilities(loglikelihood=True, streaming=True, concurrent=False, chat=True)
 
-    def __init__(self, spec: ModelSpec) -> None:
+    def __init__(self, spec: ModelSpec, params: TransformersParams) -> None:
         self.spec = spec
         self.name = spec.name
-        self.params = validate(TransformersParams, spec.params, f"model '{spec.name}' params")
+        self.params = params
         self._model: Any = None
         self._tok: Any = None
         self._device = "cpu"
@@ -87,37 +87,7 @@ class TransformersBackend:
     # -- lifecycle ----------------------------------------------------------------------------
     def source(self) -> tuple[Path, str | None]:
         """(directory or model id path, GGUF file name inside it or None)."""
-        p = self.params
-        if p.model_path:
-            path = Path(p.model_path).expanduser()
-            if path.is_file() and path.suffix == ".gguf":
-                return path.parent, path.name
-            if not path.is_dir():
-                raise BackendUnavailable(f"model path not found: {path}")
-            if p.gguf_file and not (path / p.gguf_file).is_file():
-                raise BackendUnavailable(f"GGUF file not found: {path / p.gguf_file}")
-            return path, p.gguf_file
-        assert p.model_package and p.model_file
-        file = resolve_model_file(p.model_package, p.model_file)
-        return file.parent, file.name
-
-    def check(self) -> str | None:
-        """Why this model cannot run here, or None. Cheap: no import of torch."""
-        for module in ("torch", "transformers"):
-            if importlib.util.find_spec(module) is None:
-                return f"{module} is not installed: pip install 'tierbench[hf]'"
-        try:
-            _, gguf = self.source()
-        except BackendUnavailable as exc:
-            return str(exc)
-        if gguf and importlib.util.find_spec("gguf") is None:
-            return "gguf is not installed (needed to load GGUF files): pip install 'tierbench[hf]'"
-        if self.params.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                return "device 'cuda' requested but no CUDA GPU is available"
-        return None
+        return _source(self.params)
 
     def load(self) -> None:
         try:
@@ -126,9 +96,11 @@ class TransformersBackend:
             transformers: Any = importlib.import_module("transformers")
         except ImportError as exc:
             raise MissingDependency(exc.name or "transformers", "hf") from None
-        reason = self.check()
+        reason = _check(self.spec, self.params)
         if reason:
             raise BackendUnavailable(reason)
+        if self.params.device == "cuda" and not torch.cuda.is_available():  # needs torch: not in the cheap check
+            raise BackendUnavailable("device 'cuda' requested but no CUDA GPU is available")
         threads = self.params.threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
         if threads:
             torch.set_num_threads(threads)
@@ -393,6 +365,43 @@ def _eos_ids(model: Any, tok: Any) -> set[int]:
     return ids
 
 
-def create(spec: ModelSpec) -> TransformersBackend:
-    """Entry-point factory."""
-    return TransformersBackend(spec)
+def _source(p: TransformersParams) -> tuple[Path, str | None]:
+    """(directory or model id path, GGUF file name inside it or None); BackendUnavailable if absent."""
+    if p.model_path:
+        path = Path(p.model_path).expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            return path.parent, path.name
+        if not path.is_dir():
+            raise BackendUnavailable(f"model path not found: {path}")
+        if p.gguf_file and not (path / p.gguf_file).is_file():
+            raise BackendUnavailable(f"GGUF file not found: {path / p.gguf_file}")
+        return path, p.gguf_file
+    assert p.model_package and p.model_file
+    file = resolve_model_file(p.model_package, p.model_file)
+    return file.parent, file.name
+
+
+def _check(spec: ModelSpec, params: TransformersParams) -> str | None:
+    """Why this model cannot run here, or None: the packages are findable and so are the weights.
+
+    Cheap: nothing is imported, so whether a requested CUDA device exists is left to ``load``.
+    """
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: pip install 'tierbench[hf]'"
+    try:
+        _, gguf = _source(params)
+    except BackendUnavailable as exc:
+        return str(exc)
+    if gguf and importlib.util.find_spec("gguf") is None:
+        return "gguf is not installed (needed to load GGUF files): pip install 'tierbench[hf]'"
+    return None
+
+
+plugin = BackendPlugin(
+    name="transformers",
+    params_model=TransformersParams,
+    check=_check,
+    create=TransformersBackend,
+    capabilities=TransformersBackend.capabilities,
+)

@@ -1,4 +1,10 @@
-"""The embedded default model catalog and how to load a user's own."""
+"""The embedded default model catalog and how to load a user's own.
+
+Loading validates every model whole, before anything plans or runs: the catalog's own fields,
+each cascade's chain, and each model's backend ``params`` against its backend plugin's params
+model (harness.backends.plugin). The catalog sits above config and the backend registry and is
+the one place that knows both, so config never imports a backend.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +12,39 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from harness.config.loading import line_of, read_yaml, validate
+from pydantic import ValidationError
+
+from harness.backends.registry import UnknownBackend, get_plugin
+from harness.config.loading import format_validation_error, line_of, read_yaml, validate
 from harness.config.models import Catalog, ModelSpec
-from harness.errors import ConfigError
+from harness.errors import BackendUnavailable, ConfigError
 
 CASCADE_BACKEND = "cascade"
+DEFAULT_SOURCE = "harness/catalog/models.yaml"
+
+# model name -> (file that defined it, that file's parsed YAML, the model's index in its list)
+Sources = dict[str, tuple[str, Any, int]]
 
 
 def default_catalog() -> Catalog:
     """The catalog shipped in the package: nano and mini local GGUF models, full over an API, a cascade."""
-    resource = files("harness.catalog").joinpath("models.yaml")
-    where = "harness/catalog/models.yaml"
-    return resolve_cascades(validate(Catalog, read_yaml(Path(str(resource))), where), {}, where)
+    return load_catalog(None)
 
 
 def load_catalog(path: Path | None) -> Catalog:
-    """The default catalog, with a user catalog's models added or replacing same-named ones."""
-    base = default_catalog()
-    if path is None:
-        return base
-    data = read_yaml(path)
-    user = validate(Catalog, data, str(path))
-    merged = resolve_cascades(base.merged_with(user), {m.name: str(path) for m in user.models}, "the default catalog")
-    resolved = Catalog(models=[m for m in merged.models if m.name in {u.name for u in user.models}])
-    _check_backend_params(resolved, data, path)
-    return merged
+    """The default catalog, with a user catalog's models added or replacing same-named ones; all validated."""
+    data = read_yaml(Path(str(files("harness.catalog").joinpath("models.yaml"))))
+    catalog = validate(Catalog, data, DEFAULT_SOURCE)
+    sources: Sources = {m.name: (DEFAULT_SOURCE, data, i) for i, m in enumerate(catalog.models)}
+    if path is not None:
+        user_data = read_yaml(path)
+        user = validate(Catalog, user_data, str(path))
+        sources.update({m.name: (str(path), user_data, i) for i, m in enumerate(user.models)})
+        catalog = catalog.merged_with(user)
+    catalog = resolve_cascades(catalog, {name: source[0] for name, source in sources.items()}, DEFAULT_SOURCE)
+    for model in catalog.models:
+        check_backend_params(model, *sources[model.name])
+    return catalog
 
 
 def resolve_cascades(catalog: Catalog, origin: dict[str, str], default_origin: str) -> Catalog:
@@ -66,17 +80,21 @@ def resolve_cascades(catalog: Catalog, origin: dict[str, str], default_origin: s
     return Catalog(models=models, ladders=catalog.ladders)  # ladders expand later, before planning
 
 
-def _check_backend_params(catalog: Catalog, data: Any, path: Path) -> None:
-    """Validate each model's backend ``params`` now, so a typo names the catalog file and line."""
-    from harness.backends.registry import create_backend
-    from harness.errors import BackendUnavailable
-
-    for index, model in enumerate(catalog.models):
-        try:
-            create_backend(model)
-        except BackendUnavailable:
-            continue  # the planner reports it as the cell's skip reason
-        except ConfigError as exc:
-            line = line_of(data, ("models", index, "params")) or line_of(data, ("models", index, "name"))
-            where = f"{path}:{line}" if line else str(path)
-            raise ConfigError(f"{where}: {exc}") from None
+def check_backend_params(model: ModelSpec, where: str, data: Any, index: int) -> None:
+    """Validate ``model.params`` against its backend's params model: a one-line ConfigError naming the
+    file, line, model and field. A backend that is registered but cannot be imported is left to the
+    planner, which reports it as the cell's skip reason."""
+    try:
+        plugin = get_plugin(model.backend)
+    except UnknownBackend as exc:
+        line = line_of(data, ("models", index, "backend"))
+        raise ConfigError(f"{where}{f':{line}' if line else ''}: model '{model.name}' field 'backend': {exc}") from None
+    except BackendUnavailable:
+        return
+    try:
+        plugin.params_model.model_validate(model.params)
+    except ValidationError as exc:
+        loc = ("models", index, "params", *exc.errors()[0]["loc"])
+        line = line_of(data, loc) or line_of(data, ("models", index, "name"))
+        source = f"{where}:{line}" if line else where
+        raise ConfigError(format_validation_error(source, exc, subject=f"model '{model.name}' params: ")) from None

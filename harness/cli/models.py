@@ -10,23 +10,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model
 from harness.catalog import load_catalog
 from harness.config.models import TIER_ORDER, ModelSpec
-from harness.errors import BackendUnavailable, ConfigError
 from harness.safetext import terminal
 
 
 def runnable(spec: ModelSpec) -> tuple[bool, str]:
-    """(can run here, reason): the backend's own cheap check, without loading anything."""
-    try:
-        backend = create_backend(spec)
-    except (BackendUnavailable, ConfigError) as exc:
-        return False, str(exc)
-    try:
-        reason = backend.check()
-    except BackendUnavailable as exc:
-        reason = str(exc)
+    """(can run here, reason): the backend plugin's cheap check, without building anything."""
+    reason = check_model(spec)
     if reason is None and spec.backend == "cascade":
         return True, f"ready: {_chain(spec)}"
     return (reason is None), (reason or "ready")

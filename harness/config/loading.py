@@ -180,8 +180,8 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def format_validation_error(source: str, exc: ValidationError, data: Any = None) -> str:
-    """Turn pydantic's multi-line error into one line: file, line, field and reason."""
+def format_validation_error(source: str, exc: ValidationError, data: Any = None, subject: str = "") -> str:
+    """Turn pydantic's multi-line error into one line: file, line, ``subject`` (what holds the field), field, reason."""
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     field = ".".join(str(p) for p in loc) or "(top level)"
@@ -192,7 +192,7 @@ def format_validation_error(source: str, exc: ValidationError, data: Any = None)
         message = "unknown field (check the spelling)"
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{where}: field '{field}': {message}{suffix}"
+    return f"{where}: {subject}field '{field}': {message}{suffix}"
 
 
 def validate(model: type[ModelT], data: Any, source: str) -> ModelT:

@@ -53,7 +53,10 @@ class ModelSpec(BaseModel):
     tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
     backend: str = Field(min_length=1, description="Registered backend name (llamacpp, openai, transformers...).")
     description: str = Field(default="", description="What the model is, for the report.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Backend settings, validated by the backend.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Backend settings, validated against the backend plugin's params model when the catalog loads.",
+    )
     prices: Prices | None = Field(default=None, description="API prices; local models are costed by hardware.")
     labels: dict[str, str] = Field(
         default_factory=dict,

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model
 from harness.config.models import TIER_ORDER, Catalog, ModelSpec
 from harness.config.profile import HardwareProfile
-from harness.errors import BackendUnavailable, UserError
+from harness.errors import UserError
 from harness.hardware import get_profile, host_profile
 from harness.runner.cell import CellSpec, cell_id_for
 from harness.runner.request import RunRequest
@@ -88,12 +88,8 @@ def plan_run(request: RunRequest, run_dir: Path, *, on_cluster: bool = False) ->
             # the run still answers for this device: harness.projection projects the host cells onto it
             profile_skip = f"not emulated: {profile_skip}; projected from host instead"
         for model in models:
-            reason = profile_skip
-            if reason is None:
-                try:
-                    reason = create_backend(model).check()
-                except BackendUnavailable as exc:
-                    reason = str(exc)
+            # the plugin's cheap check on the catalog-validated params: no backend is built here
+            reason = profile_skip if profile_skip is not None else check_model(model)
             spec = CellSpec(
                 cell_id=cell_id_for(model.name, profile.name),
                 run_dir=str(run_dir),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import Backend
-from harness.backends.registry import create_backend
+from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.contention import ContentionMeter
 from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
@@ -188,10 +188,10 @@ def run_cell(spec: CellSpec) -> CellResult:
     with MemorySampler(on_sample=watchdog) as memory, contention:
         meter.start()
         try:
-            backend = create_backend(spec.model)
-            unavailable = backend.check()
+            unavailable = check_model(spec.model)  # again here: the cell may run on another machine
             if unavailable:
                 raise BackendUnavailable(unavailable)
+            backend = create_backend(spec.model)  # the one place a backend is built
             events.send("phase", name="loading")
             t0 = time.perf_counter()
             backend.load()

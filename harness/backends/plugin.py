@@ -1,0 +1,63 @@
+"""The plugin contract: what a backend declares so it can be validated and checked without being built.
+
+A backend module exposes one ``BackendPlugin`` and its ``tierbench.backends`` entry point names
+it. The catalog validates every model's ``params`` against ``params_model`` when it loads; the
+planner asks ``check`` whether the model can run here (cheap: no heavy import, no model load, no
+network); only the cell worker calls ``create``, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from harness.backends.base import Backend, Capabilities
+from harness.config.loading import format_validation_error
+from harness.config.models import ModelSpec
+from harness.errors import ConfigError
+
+ParamsT = TypeVar("ParamsT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class BackendPlugin(Generic[ParamsT]):
+    """One backend: its typed params, a cheap availability check and the factory that builds it."""
+
+    name: str
+    params_model: type[ParamsT]
+    check: Callable[[ModelSpec, ParamsT], str | None]  # why it cannot run here, or None; never builds
+    create: Callable[[ModelSpec, ParamsT], Backend]  # build (not load) the backend: the worker only
+    # what every model of this backend can do, known without building it (None: only once built)
+    capabilities: Capabilities | None = None
+
+    def params(self, spec: ModelSpec) -> ParamsT:
+        """``spec.params`` validated; a one-line ConfigError naming the model and the field."""
+        try:
+            return self.params_model.model_validate(spec.params)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(f"model '{spec.name}' params", exc)) from None
+
+
+class AnyParams(BaseModel):
+    """Params of a bare-factory plugin: it validates them itself when it is built."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def from_factory(name: str, factory: Callable[[ModelSpec], Any]) -> BackendPlugin[AnyParams]:
+    """Wrap a plugin that is still a bare ``create(spec) -> Backend`` factory (the older contract).
+
+    Such a plugin declares no params model or cheap check, so answering "can it run here?" means
+    building it, as before; declare a ``BackendPlugin`` to have its params checked at catalog load.
+    """
+
+    def check(spec: ModelSpec, _: AnyParams) -> str | None:
+        own_check = getattr(factory(spec), "check", None)
+        return own_check() if callable(own_check) else None
+
+    return BackendPlugin(
+        name=name, params_model=AnyParams, check=check, create=lambda spec, _: factory(spec), capabilities=None
+    )
