@@ -1,8 +1,10 @@
 """tierbench's projection for published llama.cpp device benchmarks, next to the published figure.
 
-Takes the efficiency one host cell of a run measured against its own roofline (decode and
-prefill), projects it onto a shipped profile for a model that was published on that device,
-and prints the projected range, the published figure and the error of the central value:
+Takes one host cell of a run and carries it to a model that was published on a shipped profile's
+device, as ``harness.projection`` does for the cell's own model: the efficiency against the
+host's roofline onto the device's roofline (all work parallel), and the host's speed scaled by
+one core's speed and by the two models' FLOPs per token (all work serial on one core). It prints
+both, the range between them, the published figure and the error of the central value:
 
     tierbench run --suite tests/data/perf-only-suite.yaml --models nano --profiles host --out runs/calib
     python benchmarks/projection_check.py runs/calib --cell nano@host
@@ -27,6 +29,7 @@ from harness.projection import (
     host_ceiling,
     project_request,
     read_model_facts,
+    span,
     target_ceiling,
     transfer_band,
 )
@@ -112,6 +115,9 @@ def main() -> None:
     ]
     eff_d = float(np.median([e.decode_efficiency for e in efficiencies]))
     eff_p = float(np.median([e.prefill_efficiency for e in efficiencies]))
+    rate_d, rate_p = float(measured["decode_tps"].median()), float(measured["prefill_tps"].median())
+    context_h = float(measured["prompt_tokens"].median() + measured["output_tokens"].median() / 2)
+    flops_d, flops_p = facts.decode_flops(context_h), facts.prefill_flops(float(measured["prompt_tokens"].median()))
     print(f"{args.cell}: host roofline {host.bandwidth_gbs:.1f} GB/s, {host.gflops:.0f} GFLOP/s ({host.label})")
     print(f"  efficiency against it: decode {eff_d:.2f}, prefill {eff_p:.2f}")
     for pub in published():
@@ -121,20 +127,29 @@ def main() -> None:
         gpu = profile.accelerator.kind == "gpu"
         low, high, _ = transfer_band(profile.performance, gpu, "x86_64")
         context = pub.prompt_tokens + pub.output_tokens / 2
-        decode = eff_d * target.rate(pub.facts.decode_bytes(context), pub.facts.decode_flops(context))[0]
-        prefill = (
-            eff_p
-            * target.rate(pub.facts.prefill_bytes(pub.prompt_tokens), pub.facts.prefill_flops(pub.prompt_tokens))[0]
-        )
+        pub_flops_d = pub.facts.decode_flops(context)
+        pub_flops_p = pub.facts.prefill_flops(pub.prompt_tokens)
+        parallel_d = eff_d * target.rate(pub.facts.decode_bytes(context), pub_flops_d)[0]
+        parallel_p = eff_p * target.rate(pub.facts.prefill_bytes(pub.prompt_tokens), pub_flops_p)[0]
+        core = target.core_gflops / host.core_gflops if target.core_gflops and host.core_gflops else None
+        serial_d = None if core is None else rate_d * core * flops_d / pub_flops_d
+        serial_p = None if core is None else rate_p * core * flops_p / pub_flops_p
         print(f"\n{pub.profile}: {pub.configuration}\n  source: {pub.source}")
-        for name, mid, figure in (("decode", decode, pub.decode_tps), ("prefill", prefill, pub.prefill_tps)):
+        for name, parallel, serial, figure in (
+            ("decode", parallel_d, serial_d, pub.decode_tps),
+            ("prefill", parallel_p, serial_p, pub.prefill_tps),
+        ):
+            rng = span(parallel, serial, (low, high))
+            both = f"parallel {parallel:.1f}" + ("" if serial is None else f", serial {serial:.1f}")
             if figure is None:
-                print(f"  {name}: projected {mid * low:.1f}–{mid * high:.1f} tok/s (mid {mid:.1f}); not published")
+                print(
+                    f"  {name}: projected {rng.low:.1f}–{rng.high:.1f} tok/s (mid {rng.mid:.1f}; {both}); not published"
+                )
                 continue
-            inside = "inside" if mid * low <= figure <= mid * high else "OUTSIDE"
+            inside = "inside" if rng.low <= figure <= rng.high else "OUTSIDE"
             print(
-                f"  {name}: projected {mid * low:.1f}–{mid * high:.1f} tok/s (mid {mid:.1f}); published {figure:g}; "
-                f"error of mid {(mid / figure - 1) * 100:+.0f}%; published figure {inside} the range"
+                f"  {name}: projected {rng.low:.1f}–{rng.high:.1f} tok/s (mid {rng.mid:.1f}; {both}); "
+                f"published {figure:g}; error of mid {(rng.mid / figure - 1) * 100:+.0f}%; published figure {inside} the range"
             )
 
 

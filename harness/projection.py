@@ -135,11 +135,17 @@ def read_model_facts(path: str) -> ModelFacts:
 
 @dataclass(frozen=True)
 class Ceiling:
-    """A roofline: bytes/s from memory and FLOP/s from compute, and what they describe."""
+    """A roofline: bytes/s from memory and FLOP/s from compute, and what they describe.
+
+    ``core_gflops`` is one core's compute: the speed of the work that does not spread over
+    threads (sampling, graph building, synchronisation). None for a GPU, where that work runs
+    on a host CPU the profile does not describe.
+    """
 
     bandwidth_gbs: float
     gflops: float
     label: str
+    core_gflops: float | None = None
 
     def rate(self, bytes_per_token: float, flops_per_token: float) -> tuple[float, str]:
         """Tokens/s the roofline allows, and which roof binds."""
@@ -166,6 +172,7 @@ def target_ceiling(profile: HardwareProfile) -> Ceiling | None:
         perf.memory_bandwidth_gbs * bw_scale,
         perf.cpu_gflops_per_core * threads * cmp_scale,
         f"{threads} {perf.architecture} core(s)",
+        perf.cpu_gflops_per_core * cmp_scale,
     )
 
 
@@ -204,25 +211,64 @@ def host_ceiling(cell: dict[str, Any]) -> Ceiling | None:
     if not bandwidth or not gflops:
         return None
     threads = _num(cell.get("roofline_threads")) or _num(cell.get("threads")) or 1
-    return Ceiling(bandwidth, gflops, f"host, {int(threads)} thread(s), measured")
+    return Ceiling(bandwidth, gflops, f"host, {int(threads)} thread(s), measured", gflops / threads)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A projected rate: its central value and the range around it."""
+
+    mid: float
+    low: float
+    high: float
+
+
+def span(parallel: float, serial: float | None, band: tuple[float, float]) -> Span:
+    """The range between the two transfers, and the band's range around their geometric mean.
+
+    A measured time per token is part work that spreads over threads and meets a roofline
+    (scaled by the roofline ratio: ``parallel``) and part work that runs on one core at a time
+    (scaled by one core's speed: ``serial``). One measurement cannot tell the shares apart, so
+    the truth lies between the two transfers; the centre is their geometric mean, and the
+    transfer band widens the range for the uncertainty of the figures themselves.
+    """
+    if serial is None:
+        return Span(parallel, parallel * band[0], parallel * band[1])
+    mid = math.sqrt(parallel * serial)
+    return Span(mid, min(parallel, serial, mid * band[0]), max(parallel, serial, mid * band[1]))
 
 
 @dataclass(frozen=True)
 class RequestProjection:
     prompt_tokens: float
     output_tokens: float
-    decode_tps: float
-    prefill_tps: float
+    decode: Span
+    prefill: Span
     decode_efficiency: float
     prefill_efficiency: float
     decode_bound: str
     prefill_bound: str
 
+    @property
+    def decode_tps(self) -> float:
+        return self.decode.mid
+
+    @property
+    def prefill_tps(self) -> float:
+        return self.prefill.mid
+
 
 def project_request(
-    facts: ModelFacts, host: Ceiling, target: Ceiling, prompt: float, output: float, decode: float, prefill: float
+    facts: ModelFacts,
+    host: Ceiling,
+    target: Ceiling,
+    prompt: float,
+    output: float,
+    decode: float,
+    prefill: float,
+    band: tuple[float, float] = (1.0, 1.0),
 ) -> RequestProjection:
-    """One measured request's decode and prefill rates carried from the host roofline to the target's."""
+    """One measured request's decode and prefill rates carried from the host to the target (see :func:`span`)."""
     context = prompt + output / 2
     d_bytes, d_flops = facts.decode_bytes(context), facts.decode_flops(context)
     p_bytes, p_flops = facts.prefill_bytes(prompt), facts.prefill_flops(prompt)
@@ -231,16 +277,36 @@ def project_request(
     target_d, d_bound = target.rate(d_bytes, d_flops)
     target_p, p_bound = target.rate(p_bytes, p_flops)
     eff_d, eff_p = decode / host_d, prefill / host_p
-    return RequestProjection(prompt, output, eff_d * target_d, eff_p * target_p, eff_d, eff_p, d_bound, p_bound)
+    core = target.core_gflops / host.core_gflops if target.core_gflops and host.core_gflops else None
+    return RequestProjection(
+        prompt,
+        output,
+        span(eff_d * target_d, None if core is None else decode * core, band),
+        span(eff_p * target_p, None if core is None else prefill * core, band),
+        eff_d,
+        eff_p,
+        d_bound,
+        p_bound,
+    )
 
 
-def _e2e(r: RequestProjection, decode_scale: float, prefill_scale: float) -> float:
-    ttft = r.prompt_tokens / (r.prefill_tps * prefill_scale)
-    return ttft + max(r.output_tokens - 1, 0) / (r.decode_tps * decode_scale)
+def _e2e(r: RequestProjection, which: str) -> float:
+    """End-to-end seconds of one projected request at its central (mid), fastest (high) or slowest (low) rates."""
+    prefill, decode = float(getattr(r.prefill, which)), float(getattr(r.decode, which))
+    return r.prompt_tokens / prefill + max(r.output_tokens - 1, 0) / decode
 
 
 def _p95(values: list[float]) -> float:
     return float(np.percentile(values, 95))
+
+
+def _median(projected: list[RequestProjection], phase: str, which: str) -> float:
+    return float(np.median([getattr(getattr(p, phase), which) for p in projected]))
+
+
+def _ttft_p95(projected: list[RequestProjection], which: str) -> float:
+    """p95 time to first token at the central (mid), fastest (high) or slowest (low) prefill rates."""
+    return _p95([p.prompt_tokens / getattr(p.prefill, which) for p in projected])
 
 
 def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
@@ -350,15 +416,14 @@ def project_cell(
                 float(r["output_tokens"]),
                 float(r["decode_tps"]),
                 float(r["prefill_tps"]),
+                (low, high),
             )
             for r in group.to_dict("records")
         ]
-        decode = float(np.median([p.decode_tps for p in projected]))
-        prefill = float(np.median([p.prefill_tps for p in projected]))
-        ttfts = [p.prompt_tokens / p.prefill_tps for p in projected]
-        e2e_mid = [_e2e(p, 1.0, 1.0) for p in projected]
-        e2e_slow = [_e2e(p, low, low) for p in projected]
-        e2e_fast = [_e2e(p, high, high) for p in projected]
+
+        e2e_mid = [_e2e(p, "mid") for p in projected]
+        e2e_slow = [_e2e(p, "low") for p in projected]
+        e2e_fast = [_e2e(p, "high") for p in projected]
         seconds_low, seconds_high = float(np.mean(e2e_fast)), float(np.mean(e2e_slow))
         rows.append(
             {
@@ -382,15 +447,15 @@ def project_cell(
                 "host_disturbed": host_disturbed(host_cell),
                 "band_low": low,
                 "band_high": high,
-                "decode_tps": decode,
-                "decode_tps_low": decode * low,
-                "decode_tps_high": decode * high,
-                "prefill_tps": prefill,
-                "prefill_tps_low": prefill * low,
-                "prefill_tps_high": prefill * high,
-                "ttft_p95_s": _p95(ttfts),
-                "ttft_p95_s_low": _p95(ttfts) / high,
-                "ttft_p95_s_high": _p95(ttfts) / low,
+                "decode_tps": _median(projected, "decode", "mid"),
+                "decode_tps_low": _median(projected, "decode", "low"),
+                "decode_tps_high": _median(projected, "decode", "high"),
+                "prefill_tps": _median(projected, "prefill", "mid"),
+                "prefill_tps_low": _median(projected, "prefill", "low"),
+                "prefill_tps_high": _median(projected, "prefill", "high"),
+                "ttft_p95_s": _ttft_p95(projected, "mid"),
+                "ttft_p95_s_low": _ttft_p95(projected, "high"),
+                "ttft_p95_s_high": _ttft_p95(projected, "low"),
                 "e2e_p95_s": _p95(e2e_mid),
                 "e2e_p95_s_low": _p95(e2e_fast),
                 "e2e_p95_s_high": _p95(e2e_slow),

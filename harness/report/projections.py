@@ -169,7 +169,8 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
             (
                 profile,
                 f"{profile}: latency, energy and cost are projected from host onto its roofline "
-                f"({first.compute_target}; range ×{low:g}–×{high:g}: {first.reason}); not measured on the device."
+                f"({first.compute_target}; the range spans the roofline and the one-core transfers and "
+                f"×{low:g}–×{high:g} around their centre: {first.reason}); not measured on the device."
                 if low is not None and high is not None
                 else f"{profile}: figures are projected from host, not measured on the device.",
             )
