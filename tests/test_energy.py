@@ -343,8 +343,4 @@ def test_estimate_is_a_range_from_the_power_model() -> None:
     assert reading.idle_j == pytest.approx(20.0, **EXACT)
     assert reading.low_j == pytest.approx(20 * 0.9 + 40 * 0.7, **EXACT)
     assert reading.high_j == pytest.approx(20 * 1.1 + 40 * 1.3, **EXACT)
-    units = reading.per_unit(n_requests=4, n_tokens=120)
-    assert units["j_per_request"] == pytest.approx(15.0, **EXACT)
-    assert units["j_per_token_low"] == pytest.approx(46.0 / 120, **EXACT)
-    assert reading.per_unit(0, 0)["j_per_token"] is None
     assert reading.columns()["energy_source"] == "estimate"

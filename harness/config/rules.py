@@ -49,15 +49,6 @@ class MetricInfo:
         return self.source == "items"
 
 
-def known_metric_names() -> list[str]:
-    """Every fixed metric name, for error messages and docs."""
-    names = ["accuracy", "accuracy:<task>"]
-    names += [f"{field}_{stat}" for field in REQUEST_FIELDS for stat in REQUEST_STATS]
-    names += list(CELL_METRICS)
-    names.append(f"{CELL_PREFIX}<column>")
-    return names
-
-
 def parse_metric(name: str) -> MetricInfo:
     """The meaning of a metric name; ValueError listing the known names when it is unknown."""
     if name == "accuracy":

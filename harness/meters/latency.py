@@ -18,16 +18,14 @@ their own counts, so the ITL list still has ``output tokens - 1`` entries.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
-import psutil
 
-from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage, TokenCountSource
+from harness.backends.base import Chunk, GenerationRequest, StreamUsage, TokenCountSource
 from harness.secrets import clip
 
 Clock = Callable[[], float]
@@ -198,18 +196,6 @@ class LatencySummary:
     n_errors: int  # measured requests that failed: excluded from latency, counted here
     metrics: dict[str, dict[str, float]]  # metric -> count/mean/std/p50/p90/p95/p99
 
-    def flat(self) -> dict[str, float | int]:
-        """``ttft_s_p50``-style columns plus the three counts."""
-        out: dict[str, float | int] = {
-            "n_requests": self.n_requests,
-            "n_warmup": self.n_warmup,
-            "n_errors": self.n_errors,
-        }
-        for metric, stats in self.metrics.items():
-            for stat, value in stats.items():
-                out[f"{metric}_{stat}"] = value
-        return out
-
 
 def aggregate(timings: Sequence[RequestTiming]) -> LatencySummary:
     """Summarise requests: warm-ups and failures excluded (and counted), ITL pooled over tokens."""
@@ -219,25 +205,3 @@ def aggregate(timings: Sequence[RequestTiming]) -> LatencySummary:
     metrics = {name: summarize(getattr(t, name) for t in ok) for name in REQUEST_METRICS}
     metrics["itl_s"] = summarize(gap for t in ok for gap in t.itl_s)
     return LatencySummary(len(ok), len(warm), len(measured) - len(ok), metrics)
-
-
-@dataclass
-class LoadTiming:
-    """Cold start: ``load_time_s`` from process start, ``model_load_s`` for ``backend.load()`` alone."""
-
-    load_time_s: float
-    model_load_s: float
-
-
-def process_start_time(pid: int | None = None) -> float:
-    """When this process started, in ``time.time()`` seconds (the kernel's own record)."""
-    return float(psutil.Process(pid or os.getpid()).create_time())
-
-
-def timed_load(backend: Backend, clock: Clock = time.time, started_at: float | None = None) -> LoadTiming:
-    """Load the backend and report load time; ``started_at`` defaults to this process's start."""
-    origin = process_start_time() if started_at is None else started_at
-    t0 = clock()
-    backend.load()
-    ready = clock()
-    return LoadTiming(load_time_s=ready - origin, model_load_s=ready - t0)

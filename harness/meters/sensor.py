@@ -60,21 +60,6 @@ class EnergyReading:
             "energy_notes": "; ".join(self.notes),
         }
 
-    def per_unit(self, n_requests: int, n_tokens: int) -> dict[str, float | None]:
-        """J/request and J/token (with the estimate's range where there is one); None when undefined."""
-
-        def share(value: float | None, n: int) -> float | None:
-            return value / n if value is not None and n > 0 else None
-
-        return {
-            "j_per_request": share(self.joules, n_requests),
-            "j_per_request_low": share(self.low_j, n_requests),
-            "j_per_request_high": share(self.high_j, n_requests),
-            "j_per_token": share(self.joules, n_tokens),
-            "j_per_token_low": share(self.low_j, n_tokens),
-            "j_per_token_high": share(self.high_j, n_tokens),
-        }
-
 
 class CounterSensor(Protocol):
     """Cumulative energy counters of one sensor, in joules per domain."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import pandas as pd
 
@@ -200,8 +199,3 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
 
 def _first_profile(projections: Sequence[ProjectionRow]) -> str:
     return next((p.profile for p in projections if p.projected), "")
-
-
-def as_dicts(rows: Sequence[ProjectionRow]) -> list[dict[str, Any]]:
-    """Plain rows for templates that prefer mappings."""
-    return [{**r.__dict__, "projected": r.projected} for r in rows]
