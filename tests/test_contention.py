@@ -86,3 +86,31 @@ def test_gate_withholds_a_latency_regression_from_a_contended_cell(tmp_path: Pat
     report = evaluate(from_run(write_run(tmp_path / "run2", [quiet])), from_run(base), rules)
     assert {r.rule.label: r.verdict for r in report.results}["ttft_p95"] == "regressed"
     assert not report.passed
+
+
+@pytest.mark.slow
+def test_quiet_host_waits_for_busy_neighbours_to_finish_and_records_the_wait(
+    tierbench: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """`--quiet-host` before a real cell: two neighbours burn both cores for a few seconds; the run
+    waits them out (bounded by --quiet-host-wait), records how long and what it saw, then measures."""
+    if host_busy_share(window_s=1.0) is None:
+        pytest.skip("/proc/stat is not readable here")
+    burn_for = "import time\nend = time.monotonic() + 6\nwhile time.monotonic() < end:\n    pass\n"
+    procs = [subprocess.Popen([sys.executable, "-c", burn_for]) for _ in range(2)]
+    try:
+        out = tmp_path / "waited"
+        result = tierbench(
+            "run", "--suite", str(TINY), "--models", "nano", "--no-report", "--out", str(out),
+            "--quiet-host", "--quiet-host-wait", "60",
+        )  # fmt: skip
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    cell = pd.read_parquet(out / "cells.parquet").iloc[0]
+    assert cell["status"] == "ok"
+    assert bool(cell["quiet_calm"]) is True
+    assert 2.0 <= float(cell["quiet_wait_s"]) < 60.0  # it waited for the burners, and not for the whole bound
+    assert float(cell["quiet_busy_share"]) <= CONTENDED_SHARE

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from report_runs import make_run
 
 from harness.catalog import load_catalog
@@ -44,6 +45,22 @@ def test_agreement_is_our_interval_widened_by_the_tolerance() -> None:
     assert TOLERANCE == 0.03
 
 
+def test_a_figure_published_as_a_mean_of_tasks_is_compared_only_when_every_task_ran() -> None:
+    pub = {**_pub("arc_easy", "acc_norm", 0.373), "benchmark": ["arc_easy", "arc_challenge"]}
+    meta = {"models": [{"name": "nano", "published": [pub]}]}
+    only_easy = pd.DataFrame([_score("arc_easy", "acc_norm", 0.465, 0.069)])
+    assert compare_published(meta, only_easy) == []  # half of the mean is not the published figure
+    both = pd.DataFrame(
+        [_score("arc_easy", "acc_norm", 0.465, 0.069), _score("arc_challenge", "acc_norm", 0.285, 0.062)]
+    )
+    (row,) = compare_published(meta, both)
+    assert row.benchmark == "arc_easy + arc_challenge (mean)" and row.n == 400
+    assert row.measured == pytest.approx(0.375)
+    # independent tasks: half-width = sqrt(half_1^2 + half_2^2) / 2
+    assert row.ci_high - row.measured == pytest.approx((0.069**2 + 0.062**2) ** 0.5 / 2, rel=1e-6)
+    assert row.verdict == "agrees"
+
+
 def test_every_default_published_figure_names_its_source_and_a_real_task() -> None:
     from harness.evaluation.taskdefs import get_taskdef
 
@@ -51,7 +68,9 @@ def test_every_default_published_figure_names_its_source_and_a_real_task() -> No
     assert {name for name, _ in published} == {"nano", "mini"}
     for _, p in published:
         assert p.source.startswith("https://huggingface.co/") and p.variant
-        assert p.metric in get_taskdef(p.benchmark).metrics
+        # the exact name a run records (gsm8k's is exact_match/strict-match): else nothing is ever compared
+        for task in [p.benchmark] if isinstance(p.benchmark, str) else p.benchmark:
+            assert p.metric in get_taskdef(task).recorded_metrics, (task, p.metric)
 
 
 def test_report_and_compare_show_published_beside_measured(

@@ -28,8 +28,15 @@ class PublishedScore(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    benchmark: str = Field(min_length=1, description="Our task name it corresponds to (e.g. piqa).")
-    metric: str = Field(min_length=1, description="Our metric it is compared with (acc, acc_norm, exact_match).")
+    benchmark: str | list[str] = Field(
+        min_length=1,
+        description="Our task name it corresponds to (e.g. piqa), or several tasks whose unweighted mean was "
+        "published (SmolLM2's 'ARC (Average)': [arc_easy, arc_challenge]).",
+    )
+    metric: str = Field(
+        min_length=1,
+        description="Our metric it is compared with, as a run records it (acc, acc_norm, exact_match/strict-match).",
+    )
     shots: int = Field(ge=0, description="Few-shot examples the publication used.")
     value: float = Field(ge=0, le=1, description="The published score as a fraction (66.3% -> 0.663).")
     source: str = Field(min_length=1, description="Where it was published (URL of the model card or paper).")

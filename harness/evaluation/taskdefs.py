@@ -51,6 +51,12 @@ class TaskDef:
         return [str(m["metric"]) for m in self.config["metric_list"]]
 
     @property
+    def recorded_metrics(self) -> list[str]:
+        """The metric names a run records for this task: ``metric/filter`` under each named filter."""
+        filters = [str(f["name"]) for f in self.config.get("filter_list") or []] or ["none"]
+        return [m if f == "none" else f"{m}/{f}" for f in filters for m in self.metrics]
+
+    @property
     def output_type(self) -> str:
         return str(self.config["output_type"])
 

@@ -9,10 +9,13 @@ differences move a score by a few points; docs/tasks.md).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+
+from harness.stats import Z95
 
 # Points (as a fraction) added on each side of our 95% interval before calling a gap a disagreement.
 TOLERANCE = 0.03
@@ -59,34 +62,67 @@ def _num(value: Any) -> float | None:
     return None if pd.isna(number) else number
 
 
+def _stderr(row: pd.Series) -> float | None:
+    """A score's standard error, never below what its own 95% interval implies (a task at 0/n is not exact)."""
+    low, high, stderr = _num(row.get("ci_low")), _num(row.get("ci_high")), _num(row.get("stderr"))
+    implied = (high - low) / (2 * Z95) if low is not None and high is not None else None
+    if stderr is None:
+        return implied
+    return max(stderr, implied or 0.0)
+
+
+def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None, int | None]:
+    """(value, ci_low, ci_high, n) of one task's row, or of the unweighted mean of several tasks' rows."""
+    if len(rows) == 1:
+        n = _num(rows[0].get("n"))
+        return (
+            float(rows[0]["value"]),
+            _num(rows[0].get("ci_low")),
+            _num(rows[0].get("ci_high")),
+            int(n) if n is not None else None,
+        )
+    mean = sum(float(r["value"]) for r in rows) / len(rows)
+    errors = [_stderr(r) for r in rows]
+    counts = [_num(r.get("n")) for r in rows]
+    n_total = int(sum(c for c in counts if c is not None)) if all(c is not None for c in counts) else None
+    if any(e is None for e in errors):
+        return mean, None, None, n_total
+    half = Z95 * math.sqrt(sum(e**2 for e in errors if e is not None)) / len(rows)
+    return mean, max(mean - half, 0.0), min(mean + half, 1.0), n_total
+
+
 def compare_published(meta: dict[str, Any], scores: pd.DataFrame) -> list[PublishedComparison]:
-    """Every published score of the run's models that this run measured, beside our value."""
+    """Every published score of the run's models that this run measured, beside our value.
+
+    A figure published as the mean of several tasks is compared when the run measured every one
+    of them for that model on that profile: their unweighted mean, its interval from the tasks'
+    standard errors (independent items).
+    """
     if scores.empty:
         return []
     ok = scores[(scores["status"].fillna("ok") == "ok") & scores["value"].notna()]
     out: list[PublishedComparison] = []
-    models = meta.get("models") or []
-    if isinstance(models, dict):  # older runs keep {name: spec}
-        models = [{"name": name, **spec} for name, spec in models.items() if isinstance(spec, dict)]
-    for spec in models:
+    for spec in meta.get("models") or []:
         for pub in spec.get("published") or []:
-            mine = ok[
-                (ok["model"] == spec.get("name")) & (ok["task"] == pub["benchmark"]) & (ok["metric"] == pub["metric"])
-            ]
-            for _, row in mine.iterrows():
-                n = _num(row.get("n"))
+            tasks = [pub["benchmark"]] if isinstance(pub["benchmark"], str) else list(pub["benchmark"])
+            mine = ok[(ok["model"] == spec.get("name")) & (ok["metric"] == pub["metric"]) & ok["task"].isin(tasks)]
+            for profile, group in mine.groupby("profile", sort=False):
+                rows = [group[group["task"] == task].iloc[0] for task in tasks if (group["task"] == task).any()]
+                if len(rows) != len(tasks):
+                    continue  # a mean over tasks the run did not all measure is not that figure
+                value, low, high, n = _measured(rows)
                 out.append(
                     PublishedComparison(
-                        model=str(row["model"]),
-                        profile=str(row["profile"]),
-                        benchmark=str(pub["benchmark"]),
+                        model=str(spec.get("name")),
+                        profile=str(profile),
+                        benchmark=" + ".join(tasks) + (" (mean)" if len(tasks) > 1 else ""),
                         metric=str(pub["metric"]),
                         shots=int(pub.get("shots") or 0),
                         published=float(pub["value"]),
-                        measured=float(row["value"]),
-                        ci_low=_num(row.get("ci_low")),
-                        ci_high=_num(row.get("ci_high")),
-                        n=int(n) if n is not None else None,
+                        measured=value,
+                        ci_low=low,
+                        ci_high=high,
+                        n=n,
                         source=str(pub.get("source") or ""),
                         variant=str(pub.get("variant") or ""),
                         precision=str(pub.get("precision") or "") or "not stated",
