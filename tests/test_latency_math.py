@@ -46,6 +46,7 @@ class ScriptedBackend:
     usage_tokens: int | None = None
     usage_source: str = "backend"
     fail_after: int | None = None
+    buffered: bool = False
     name: str = "scripted"
     capabilities: Capabilities = field(default_factory=lambda: Capabilities(loglikelihood=False))
 
@@ -53,6 +54,7 @@ class ScriptedBackend:
         submitted = self.clock.now
         usage.prompt_tokens = self.prompt_tokens
         usage.source = self.usage_source  # type: ignore[assignment]
+        usage.buffered = self.buffered
         for i, (offset, text, n_tokens) in enumerate(self.script):
             if self.fail_after is not None and i == self.fail_after:
                 raise ConnectionError("stream cut")
@@ -82,6 +84,17 @@ def test_one_token_per_chunk_gives_every_definition_exactly() -> None:
     assert t.prefill_tps == pytest.approx(10 / 0.5, **EXACT)  # prompt tokens / TTFT
     assert t.text == "abcd"
     assert t.finish_reason == "length"
+
+
+def test_an_answer_held_back_and_sent_at_once_has_no_decode_or_prefill_rate() -> None:
+    """A cascade tier's answer is judged whole before it is shown: the user waits 2 s, then gets
+    every token within a millisecond. TTFT and E2E are what they saw; a decode rate of ~10^4 tok/s
+    (the burst) or a prefill rate from a TTFT that includes the whole generation would be false."""
+    t = run([(2.0, "a", 1), (2.0005, "b", 1), (2.001, "c", 1)], prompt_tokens=10, buffered=True)
+    assert t.ttft_s == pytest.approx(2.0, **EXACT) and t.e2e_s == pytest.approx(2.001, **EXACT)
+    assert t.decode_tps is None and t.tpot_s is None and t.prefill_tps is None and t.itl_s == []
+    streamed = run([(2.0, "a", 1), (2.0005, "b", 1), (2.001, "c", 1)], prompt_tokens=10)
+    assert streamed.decode_tps == pytest.approx(2 / 0.001, rel=1e-6)  # the same burst, if it were a stream
 
 
 def test_multi_token_chunks_share_their_gap_and_first_chunk_extras_have_none() -> None:

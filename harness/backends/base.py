@@ -51,6 +51,9 @@ class StreamUsage:
     # natural-log probability of each generated token, filled only when the request asked for
     # ``logprobs`` and the runtime can give them (None: not asked, or not available)
     token_logprobs: list[float] | None = None
+    # the answer was held back until it was whole and then sent at once (a cascade tier whose answer
+    # had to be judged before it could be shown): its chunk times say nothing about decode speed
+    buffered: bool = False
 
 
 @dataclass(frozen=True)

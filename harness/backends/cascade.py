@@ -186,6 +186,7 @@ class CascadeBackend:
                     cost, priced = cost + inner.extra["cost_usd"], True
                 if not self._stays("generate", step, confidence):
                     continue
+                usage.buffered = True
                 yield from chunks
             if isinstance(inner.extra.get("cost_usd"), float) and step == last:
                 cost, priced = cost + inner.extra["cost_usd"], True

@@ -167,6 +167,11 @@ def timed_generate(
         timing.text = "".join(parts)
         return timing
     timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, usage.output_tokens, usage.source)
+    if usage.buffered:
+        # the first token arrived with the whole answer: TTFT and E2E are what the user saw, but no
+        # decode rate, time per token, inter-token gap or prefill rate can be read from a burst
+        timing.decode_tps = timing.tpot_s = timing.prefill_tps = None
+        timing.itl_s = []
     timing.finish_reason = usage.finish_reason
     timing.text = "".join(parts)
     timing.warmup = warmup
