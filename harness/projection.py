@@ -224,18 +224,18 @@ class Span:
 
 
 def span(parallel: float, serial: float | None, band: tuple[float, float]) -> Span:
-    """The range between the two transfers, and the band's range around their geometric mean.
+    """The range between the two transfers, each widened by the band; the centre is their geometric mean.
 
     A measured time per token is part work that spreads over threads and meets a roofline
     (scaled by the roofline ratio: ``parallel``) and part work that runs on one core at a time
     (scaled by one core's speed: ``serial``). One measurement cannot tell the shares apart, so
-    the truth lies between the two transfers; the centre is their geometric mean, and the
-    transfer band widens the range for the uncertainty of the figures themselves.
+    the truth lies between the two transfers. Each transfer rests on figures measured (or read
+    from a datasheet) with their own uncertainty, so the band widens the lower one downwards and
+    the higher one upwards.
     """
     if serial is None:
         return Span(parallel, parallel * band[0], parallel * band[1])
-    mid = math.sqrt(parallel * serial)
-    return Span(mid, min(parallel, serial, mid * band[0]), max(parallel, serial, mid * band[1]))
+    return Span(math.sqrt(parallel * serial), min(parallel, serial) * band[0], max(parallel, serial) * band[1])
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,15 @@ def test_projection_carries_the_host_efficiency_to_the_target_roofline(nano_file
 
 def test_with_core_speeds_the_range_spans_the_parallel_and_the_serial_transfer(nano_file: str) -> None:
     """Half the roofline but the same core speed (one core of the same host): all-parallel work would
-    halve, all-serial work would not move; the range holds both and the centre is their geometric mean."""
+    halve, all-serial work would not move; the range holds both, each widened by the band, and the
+    centre is their geometric mean."""
     facts = read_model_facts(nano_file)
     host = Ceiling(bandwidth_gbs=20.0, gflops=200.0, label="host, 2 threads", core_gflops=100.0)
     one_core = Ceiling(bandwidth_gbs=10.0, gflops=100.0, label="1 core", core_gflops=100.0)
     r = project_request(facts, host, one_core, prompt=64, output=24, decode=80.0, prefill=200.0, band=(0.75, 1.3))
-    assert r.decode.low == pytest.approx(40.0) and r.decode.high == pytest.approx(80.0)
+    assert r.decode.low == pytest.approx(40.0 * 0.75) and r.decode.high == pytest.approx(80.0 * 1.3)
     assert r.decode.mid == pytest.approx((40.0 * 80.0) ** 0.5)
-    assert r.prefill.low == pytest.approx(100.0) and r.prefill.high == pytest.approx(200.0)
+    assert r.prefill.low == pytest.approx(100.0 * 0.75) and r.prefill.high == pytest.approx(200.0 * 1.3)
     # no core speed on one side (a GPU target): the band around the roofline transfer alone
     gpu = Ceiling(bandwidth_gbs=100.0, gflops=10_000.0, label="gpu")
     g = project_request(facts, host, gpu, prompt=64, output=24, decode=80.0, prefill=200.0, band=(0.1, 1.0))
