@@ -25,6 +25,25 @@ Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value
 Z95 = float(stats.norm.ppf(0.975))  # the two-sided 95% normal quantile, used by every closed-form interval
 
 
+def standard_error(stderr: float | None, ci_low: float | None, ci_high: float | None) -> float | None:
+    """A score's standard error, never below what its own 95% interval implies.
+
+    A task every item of which was right (or wrong) has a sample sd of 0, but its Wilson interval
+    is not a point (0/20 is 0-16%): without this floor a combined interval would claim ±0.
+    """
+    implied = (ci_high - ci_low) / (2 * Z95) if ci_low is not None and ci_high is not None else None
+    if stderr is None:
+        return implied
+    return max(stderr, implied or 0.0)
+
+
+def mean_interval(values: Sequence[float], stderrs: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, low, high): the unweighted mean of independent estimates and its 95% interval."""
+    mean = float(np.mean(values))
+    half = Z95 * math.sqrt(sum(se**2 for se in stderrs)) / len(values)
+    return mean, mean - half, mean + half
+
+
 def mcnemar_midp(worse: int, better: int) -> float:
     """Two-sided mid-p McNemar test from the discordant counts (base right/run wrong, vice versa)."""
     n = worse + better

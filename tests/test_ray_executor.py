@@ -21,8 +21,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
-from harness.results import RunStore
+from run_tables import DETERMINISTIC, IDENTITY, run_tables
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 cluster_utils = pytest.importorskip(
@@ -32,17 +31,6 @@ cluster_utils = pytest.importorskip(
 REPO = Path(__file__).resolve().parents[1]
 EDGE = "edge-1c-1gb"
 UNOFFERED = "raspberry-pi-5-4gb"
-DETERMINISTIC = {
-    "cells": ["model", "profile", "status"],
-    "scores": ["model", "task", "metric", "value", "n"],
-    "samples": ["model", "task", "doc_id", "response", "correct"],
-    "requests": ["model", "scenario", "point", "repetition", "index", "warmup", "prompt_tokens", "output_tokens"],
-}
-IDENTITY = {
-    "scores": ["model", "profile", "task", "metric"],
-    "samples": ["model", "profile", "task", "doc_id", "filter"],
-    "requests": ["model", "profile", "scenario", "point", "repetition", "index"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +78,7 @@ def ray_run(cluster: Any, suite: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def _tables(run: Path, profile: str = "host") -> dict[str, pd.DataFrame]:
-    store = RunStore.open(run)
-    tables = {name: store.read_table(name) for name in ("cells", "scores", "requests")}
-    tables["samples"] = pd.DataFrame(store.read_samples())
-    return {name: frame[frame["profile"] == profile] for name, frame in tables.items()}
+    return {name: frame[frame["profile"] == profile] for name, frame in run_tables(run).items()}
 
 
 def _assert_same(actual: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame], models: list[str]) -> None:

@@ -21,24 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from run_tables import DETERMINISTIC, IDENTITY, run_tables
 
 from harness.results import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20251122
 KILLS = 3
-
-DETERMINISTIC = {
-    "cells": ["model", "profile", "status"],
-    "scores": ["model", "task", "metric", "value", "n"],
-    "samples": ["model", "task", "doc_id", "response", "correct"],
-    "requests": ["model", "scenario", "point", "repetition", "index", "warmup", "prompt_tokens", "output_tokens"],
-}
-IDENTITY = {
-    "scores": ["model", "profile", "task", "metric"],
-    "samples": ["model", "profile", "task", "doc_id", "filter"],
-    "requests": ["model", "profile", "scenario", "point", "repetition", "index"],
-}
 
 
 def _suite(path: Path) -> Path:
@@ -75,13 +64,6 @@ def _progress(run: Path) -> str:
         done = "done" if (cell / "status.json").exists() else "open"
         parts.append(f"{cell.name} {done} " + " ".join(f"{k}={v}" for k, v in counts.items()))
     return "; ".join(parts) or "no cell started"
-
-
-def _tables(run: Path) -> dict[str, pd.DataFrame]:
-    store = RunStore.open(run)
-    tables = {name: store.read_table(name) for name in ("cells", "scores", "requests")}
-    tables["samples"] = pd.DataFrame(store.read_samples())
-    return tables
 
 
 def _deterministic(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -133,7 +115,7 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path: Path) -> N
     _finish(_start("--resume", str(killed), log=log), log)
 
     assert RunStore.open(killed).read_meta().status == "complete"
-    want, got = _tables(straight), _tables(killed)
+    want, got = run_tables(straight), run_tables(killed)
     assert set(want["cells"]["status"]) == {"ok"}
     for name, columns in IDENTITY.items():
         assert not got[name].duplicated(columns).any(), f"{name}: rows written twice across resumes"

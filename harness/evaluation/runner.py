@@ -19,7 +19,7 @@ from harness.errors import UserError
 from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
-from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs
+from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs, recorded_metric_name
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
 from harness.secrets import clip
 
@@ -253,7 +253,7 @@ def _emit(
             )
         for spec in task.config["metric_list"]:
             metric = str(spec["metric"])
-            name = metric if filter_name == "none" else f"{metric}/{filter_name}"
+            name = recorded_metric_name(metric, filter_name)
             values = [r[metric] for r in records if metric in r]
             aggregation = spec.get("aggregation", "mean")
             if aggregation == "mean":

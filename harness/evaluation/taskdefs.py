@@ -34,6 +34,11 @@ NEEDS_LOGLIKELIHOOD = {"multiple_choice", "loglikelihood", "loglikelihood_rollin
 REQUIRED = ("task", "output_type", "doc_to_text", "metric_list")
 
 
+def recorded_metric_name(metric: str, filter_name: str) -> str:
+    """The name a score row carries: lm-eval's metric, qualified by its filter unless that is "none"."""
+    return metric if filter_name == "none" else f"{metric}/{filter_name}"
+
+
 @dataclass(frozen=True)
 class TaskDef:
     """One task file, validated."""
@@ -54,7 +59,7 @@ class TaskDef:
     def recorded_metrics(self) -> list[str]:
         """The metric names a run records for this task: ``metric/filter`` under each named filter."""
         filters = [str(f["name"]) for f in self.config.get("filter_list") or []] or ["none"]
-        return [m if f == "none" else f"{m}/{f}" for f in filters for m in self.metrics]
+        return [recorded_metric_name(m, f) for f in filters for m in self.metrics]
 
     @property
     def output_type(self) -> str:

@@ -27,7 +27,7 @@ from harness.results import RunStore
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import CellStatus, RunMeta
 from harness.results.values import measured_requests
-from harness.stats import Z95, statistic_interval
+from harness.stats import mean_interval, standard_error, statistic_interval
 
 if TYPE_CHECKING:
     from harness.report.projections import ProjectionRow
@@ -236,29 +236,22 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
         else:
             why = "; ".join(sorted({f"{s.task}: {s.status} ({s.reason or 'no reason given'})" for s in mine}))
         return Estimate(None, missing=why), 0, total, 0
-    mean = float(np.mean([s.value for s in ok]))
+    values = [float(s.value) for s in ok if s.value is not None]
     ses = [_stderr(s) for s in ok]
-    if all(se is not None for se in ses):
-        half = Z95 * math.sqrt(sum(se**2 for se in ses if se is not None)) / len(ok)
-        est = Estimate(mean, max(mean - half, 0.0), min(mean + half, 1.0) if mean <= 1 else mean + half)
+    known = [se for se in ses if se is not None]
+    if len(known) == len(ses):
+        mean, low, high = mean_interval(values, known)
+        est = Estimate(mean, max(low, 0.0), min(high, 1.0) if mean <= 1 else high)
     else:
-        est = Estimate(mean)
+        est = Estimate(float(np.mean(values)))
     return est, len(ok), total, items
 
 
 def _stderr(score: TaskScore) -> float | None:
-    """The task's standard error, never below what its own 95% interval implies.
-
-    A task every item of which was right (or wrong) has a sample sd of 0, but its Wilson interval
-    is not a point (0/20 is 0-16%): without this floor the combined interval would claim ±0.
-    """
-    implied = None
-    if score.ci_low is not None and score.ci_high is not None:
-        implied = (score.ci_high - score.ci_low) / (2 * Z95)
-    if score.stderr is not None:
-        return max(score.stderr, implied or 0.0)
-    if implied is not None:
-        return implied
+    """The task's standard error (never below its interval's, see :func:`standard_error`), else binomial."""
+    se = standard_error(score.stderr, score.ci_low, score.ci_high)
+    if se is not None:
+        return se
     if score.value is not None and score.n and 0 <= score.value <= 1:
         return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
     return None

@@ -9,13 +9,12 @@ differences move a score by a few points; docs/tasks.md).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from harness.stats import Z95
+from harness.stats import mean_interval, standard_error
 
 # Points (as a fraction) added on each side of our 95% interval before calling a gap a disagreement.
 TOLERANCE = 0.03
@@ -62,15 +61,6 @@ def _num(value: Any) -> float | None:
     return None if pd.isna(number) else number
 
 
-def _stderr(row: pd.Series) -> float | None:
-    """A score's standard error, never below what its own 95% interval implies (a task at 0/n is not exact)."""
-    low, high, stderr = _num(row.get("ci_low")), _num(row.get("ci_high")), _num(row.get("stderr"))
-    implied = (high - low) / (2 * Z95) if low is not None and high is not None else None
-    if stderr is None:
-        return implied
-    return max(stderr, implied or 0.0)
-
-
 def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None, int | None]:
     """(value, ci_low, ci_high, n) of one task's row, or of the unweighted mean of several tasks' rows."""
     if len(rows) == 1:
@@ -81,14 +71,15 @@ def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None,
             _num(rows[0].get("ci_high")),
             int(n) if n is not None else None,
         )
-    mean = sum(float(r["value"]) for r in rows) / len(rows)
-    errors = [_stderr(r) for r in rows]
+    errors = [standard_error(_num(r.get("stderr")), _num(r.get("ci_low")), _num(r.get("ci_high"))) for r in rows]
     counts = [_num(r.get("n")) for r in rows]
     n_total = int(sum(c for c in counts if c is not None)) if all(c is not None for c in counts) else None
-    if any(e is None for e in errors):
-        return mean, None, None, n_total
-    half = Z95 * math.sqrt(sum(e**2 for e in errors if e is not None)) / len(rows)
-    return mean, max(mean - half, 0.0), min(mean + half, 1.0), n_total
+    values = [float(r["value"]) for r in rows]
+    known = [e for e in errors if e is not None]
+    if len(known) != len(errors):
+        return sum(values) / len(values), None, None, n_total
+    mean, low, high = mean_interval(values, known)
+    return mean, max(low, 0.0), min(high, 1.0), n_total
 
 
 def compare_published(meta: dict[str, Any], scores: pd.DataFrame) -> list[PublishedComparison]:

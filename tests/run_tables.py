@@ -1,0 +1,32 @@
+"""What two runs of the same plan must agree on, and how a test reads a run's tables (resume, Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.results import RunStore
+
+# columns that do not depend on timing: equal between an interrupted-and-resumed (or distributed)
+# run and an uninterrupted local one
+DETERMINISTIC = {
+    "cells": ["model", "profile", "status"],
+    "scores": ["model", "task", "metric", "value", "n"],
+    "samples": ["model", "task", "doc_id", "response", "correct"],
+    "requests": ["model", "scenario", "point", "repetition", "index", "warmup", "prompt_tokens", "output_tokens"],
+}
+# the key of a row: a row written twice (by a resume, or by two nodes) repeats it
+IDENTITY = {
+    "scores": ["model", "profile", "task", "metric"],
+    "samples": ["model", "profile", "task", "doc_id", "filter"],
+    "requests": ["model", "profile", "scenario", "point", "repetition", "index"],
+}
+
+
+def run_tables(run: Path) -> dict[str, pd.DataFrame]:
+    """cells, scores, requests and samples of a finished run."""
+    store = RunStore.open(run)
+    tables = {name: store.read_table(name) for name in ("cells", "scores", "requests")}
+    tables["samples"] = pd.DataFrame(store.read_samples())
+    return tables
