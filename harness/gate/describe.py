@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from harness.gate.evaluate import GateReport, RuleResult, change_text
+from harness.gate.evaluate import GateReport, RuleResult, change_text, format_value
 
 VERDICT_LABELS = {
     "regressed": "REGRESSED",
@@ -19,12 +19,7 @@ def value_text(value: float | None, result: RuleResult) -> str:
     """A metric value in its unit (accuracy as a percentage); an em dash when absent."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    info = result.info
-    if info.is_accuracy:
-        return f"{value * 100:.1f}%"
-    magnitude = abs(value)
-    digits = 4 if magnitude < 0.01 else 3 if magnitude < 10 else 1
-    return f"{value:.{digits}f}{(' ' + info.unit) if info.unit else ''}"
+    return format_value(value, result.info)
 
 
 def result_change(result: RuleResult, level: float) -> str:

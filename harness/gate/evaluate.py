@@ -25,6 +25,7 @@ from harness.meters.contention import CONTENDED_SHARE
 from harness.results.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
 from harness.results.schema import CellStatus
 from harness.results.snapshot import Snapshot
+from harness.results.values import finite_or_none
 
 Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable"]
 VERDICTS: tuple[Verdict, ...] = ("regressed", "not_comparable", "inconclusive", "improved", "no_significant_change")
@@ -95,24 +96,16 @@ def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) 
     """Run cells the rule addresses; a selector naming nothing in the run is a user error."""
     where = f"{rules_source}: rule {index} ({rule.label})"
     cells = run.cells
-    if rule.tier is not None:
-        if rule.tier not in set(cells["tier"].astype(str)):
-            raise UserError(
-                f"{where}: tier '{rule.tier}' is not in the run (run has: {', '.join(run.tiers()) or 'none'})"
-            )
-        cells = cells[cells["tier"].astype(str) == rule.tier]
-    if rule.model is not None:
-        if rule.model not in set(cells["model"].astype(str)):
-            have = ", ".join(sorted(set(cells["model"].astype(str)))) or "none"
-            raise UserError(
-                f"{where}: model '{rule.model}' is not in the run{' tier' if rule.tier else ''} (have: {have})"
-            )
-        cells = cells[cells["model"].astype(str) == rule.model]
-    if rule.profile is not None:
-        if rule.profile not in set(cells["profile"].astype(str)):
-            have = ", ".join(sorted(set(cells["profile"].astype(str)))) or "none"
-            raise UserError(f"{where}: profile '{rule.profile}' is not in the run (have: {have})")
-        cells = cells[cells["profile"].astype(str) == rule.profile]
+    for key in ("tier", "model", "profile"):
+        wanted = getattr(rule, key)
+        if wanted is None:
+            continue
+        have = sorted(set(cells[key].astype(str)))
+        if wanted not in have:
+            scope = " tier" if key == "model" and rule.tier else ""
+            listed = f"{'run has' if key == 'tier' else 'have'}: {', '.join(have) or 'none'}"
+            raise UserError(f"{where}: {key} '{wanted}' is not in the run{scope} ({listed})")
+        cells = cells[cells[key].astype(str) == wanted]
     if cells.empty:
         raise UserError(f"{where}: matches no cell of the run (cells: {', '.join(run.cell_names()) or 'none'})")
     return cells
@@ -139,7 +132,8 @@ def _check_metric_present(rule: GateRule, index: int, run: Snapshot, base: Snaps
             raise UserError(f"{where}: neither the run nor the baseline has a '{info.column}' column in cells.parquet")
 
 
-def _fmt(value: float, info: MetricInfo) -> str:
+def format_value(value: float, info: MetricInfo) -> str:
+    """A metric value in its unit (accuracy as a percentage), for reasons and every output format."""
     if info.is_accuracy:
         return f"{value * 100:.1f}%"
     if math.isinf(value):
@@ -164,19 +158,17 @@ def change_text(change: Change, info: MetricInfo, level: float) -> str:
     return f"{middle:+.1f}% ({label} {low:+.1f}% to {high:+.1f}%)"
 
 
-def _tolerance_bounds(rule: GateRule, change: Change, base_value: float) -> tuple[float, float, float, str]:
-    """(estimate, low, high, tolerance) of the change in the tolerance's unit, plus its text."""
-    tolerance = rule.tolerance
-    info = rule.info
-    if tolerance is None:
-        return change.diff, change.diff_low, change.diff_high, ""
-    kind, value = tolerance
+def _tolerance_bounds(rule: GateRule, change: Change) -> tuple[float, float, str]:
+    """(low, high) of the change's interval in the tolerance's unit, plus the tolerance as text."""
+    if rule.tolerance is None:
+        return change.diff_low, change.diff_high, ""
+    kind, value = rule.tolerance
     if kind == "points":
-        return change.diff * 100, change.diff_low * 100, change.diff_high * 100, f"{value:g} pts"
+        return change.diff_low * 100, change.diff_high * 100, f"{value:g} pts"
     if kind == "pct":
-        return (change.ratio - 1) * 100, (change.ratio_low - 1) * 100, (change.ratio_high - 1) * 100, f"{value:g}%"
-    unit = f" {info.unit}" if info.unit else ""
-    return change.diff, change.diff_low, change.diff_high, f"{value:g}{unit}"
+        return (change.ratio_low - 1) * 100, (change.ratio_high - 1) * 100, f"{value:g}%"
+    unit = f" {rule.info.unit}" if rule.info.unit else ""
+    return change.diff_low, change.diff_high, f"{value:g}{unit}"
 
 
 def _p_text(change: Change, settings: GateRules) -> str:
@@ -198,9 +190,9 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     breaches = []
     if m.run_value is not None:
         if rule.floor is not None and m.run_value < rule.floor:
-            breaches.append(f"{_fmt(m.run_value, info)} is below the floor {_fmt(rule.floor, info)}")
+            breaches.append(f"{format_value(m.run_value, info)} is below the floor {format_value(rule.floor, info)}")
         if rule.ceiling is not None and m.run_value > rule.ceiling:
-            breaches.append(f"{_fmt(m.run_value, info)} is above the ceiling {_fmt(rule.ceiling, info)}")
+            breaches.append(f"{format_value(m.run_value, info)} is above the ceiling {format_value(rule.ceiling, info)}")
     if m.not_comparable:
         if breaches:
             return "regressed", "; ".join(breaches) + f" (baseline not comparable: {m.not_comparable})"
@@ -212,7 +204,7 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     worse_sign = -1.0 if info.direction == "higher" else 1.0
     significant = change.p_value is None or change.p_value < settings.significance
     p_text = _p_text(change, settings)
-    _, low, high, tol_text = _tolerance_bounds(rule, change, m.base_value)
+    low, high, tol_text = _tolerance_bounds(rule, change)
     tolerance = rule.tolerance
     if tolerance is not None:
         limit = tolerance[1]
@@ -299,12 +291,8 @@ def _is_timing(info: MetricInfo) -> bool:
 
 
 def _contention(row: pd.Series) -> float | None:
-    share: Any = row.get("host_other_cpu_share")
-    try:
-        value = float(share)
-    except (TypeError, ValueError):
-        return None
-    return value if not math.isnan(value) and value > CONTENDED_SHARE else None
+    share = finite_or_none(row.get("host_other_cpu_share"))
+    return share if share is not None and share > CONTENDED_SHARE else None
 
 
 def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series) -> None:

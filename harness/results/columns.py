@@ -2,53 +2,7 @@
 
 from __future__ import annotations
 
-# One row per (model, profile) cell.
-CELL_COLUMNS = [
-    "cell_id",
-    "model",
-    "tier",
-    "backend",
-    "profile",
-    "status",
-    "reason",
-    "emulated_on",
-    "threads",
-    "memory_budget_mb",
-    "load_time_s",
-    "model_load_s",
-    "model_file_mb",
-    "peak_rss_mb",
-    "peak_anon_mb",
-    "peak_file_mb",
-    # the same peaks after load and perf scenarios, before the evaluation stack is imported
-    "serving_peak_rss_mb",
-    "serving_peak_anon_mb",
-    "serving_peak_file_mb",
-    "energy_source",
-    "energy_scope",
-    "energy_j",
-    "energy_j_low",
-    "energy_j_high",
-    "energy_idle_j",
-    "energy_dynamic_j",
-    "energy_notes",
-    "gpu_peak_allocated_mb",
-    "gpu_peak_reserved_mb",
-    "gpu_process_mb",
-    "cpu_time_s",
-    "duration_s",
-    "n_requests",
-    "n_errors",
-    "warmup_requests",
-    "started_at",
-    "finished_at",
-    # hardware-profile limits (harness.runner.limits; docs/profiles.md)
-    "cpus",
-    "limit_mechanism",
-    # who measured the cell: the machine's hostname, and the Ray node id under --executor ray
-    "hostname",
-    "node_id",
-]
+from harness.results.schema import CellOutcome, CellResult
 
 # Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).
 FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
@@ -64,31 +18,30 @@ COST_COLUMNS = [
     "energy_cost_per_1k_requests_usd",
 ]
 FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
-CELL_COLUMNS += FITCOST_COLUMNS
-# The cell's own machine roofline, measured after its perf scenarios (harness.meters.roofline).
-ROOFLINE_COLUMNS = [
-    "roofline_threads",
-    "roofline_bandwidth_gbs",
-    "roofline_gflops",
-    "roofline_single_bandwidth_gbs",
-    "roofline_error",
-    "model_path",
-]
-CELL_COLUMNS += ROOFLINE_COLUMNS
 
-# How busy the host was while the cell ran (harness.meters.contention; docs/metrics.md), and what
-# ``tierbench run --quiet-host`` saw before it started.
-CONTENTION_COLUMNS = [
-    "host_other_cpu_share",
-    "host_steal_share",
-    "cpu_freq_mhz_mean",
-    "cores_seen",
-    "contended",
-    "quiet_wait_s",
-    "quiet_busy_share",
-    "quiet_calm",
+# Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
+# the cells table so every reader can show them beside the name (docs/quantization.md).
+LABEL_COLUMNS = [
+    "ladder",
+    "quant_type",
+    "bits_per_weight",
+    "quant_file_mb",
+    "quant_source",
+    "requantized_from",
+    "quant_label",
 ]
-CELL_COLUMNS += CONTENTION_COLUMNS
+
+# One row per (model, profile) cell: the plan (harness.runner.collect), what the worker measured
+# (CellResult) and how the parent saw it end (CellOutcome), the request counts, fit/cost and labels.
+# backend_info goes to meta.json; notes were never declared (a column only where a worker wrote them).
+_PLAN_COLUMNS = ["cell_id", "model", "tier", "backend", "profile", "emulated_on", "memory_budget_mb"]
+_COUNT_COLUMNS = ["n_requests", "n_errors", "warmup_requests", "started_at", "finished_at"]
+_MEASURED_COLUMNS = [*CellResult.model_fields, *CellOutcome.model_fields]
+CELL_COLUMNS = [
+    c
+    for c in dict.fromkeys([*_PLAN_COLUMNS, *_MEASURED_COLUMNS, *_COUNT_COLUMNS, *FITCOST_COLUMNS, *LABEL_COLUMNS])
+    if c not in ("backend_info", "notes")
+]
 
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
@@ -165,19 +118,6 @@ LOAD_COLUMNS = [
     "top_errors",
     "cost_usd",
 ]
-
-# Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
-# the cells table so every reader can show them beside the name (docs/quantization.md).
-LABEL_COLUMNS = [
-    "ladder",
-    "quant_type",
-    "bits_per_weight",
-    "quant_file_mb",
-    "quant_source",
-    "requantized_from",
-    "quant_label",
-]
-CELL_COLUMNS += LABEL_COLUMNS
 
 # One row per model with a fidelity reference: its next-token fidelity to the source model.
 FIDELITY_COLUMNS = [

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.results.values import finite_or_none as _num
 from harness.stats import mean_interval, standard_error
 
 # Points (as a fraction) added on each side of our 95% interval before calling a gap a disagreement.
@@ -53,27 +54,14 @@ class PublishedComparison:
         return "agrees" if self.agrees else "differs"
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return None if pd.isna(number) else number
-
-
 def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None, int | None]:
     """(value, ci_low, ci_high, n) of one task's row, or of the unweighted mean of several tasks' rows."""
+    counts = [c for c in (_num(r.get("n")) for r in rows) if c is not None]
+    n_total = int(sum(counts)) if len(counts) == len(rows) else None
     if len(rows) == 1:
-        n = _num(rows[0].get("n"))
-        return (
-            float(rows[0]["value"]),
-            _num(rows[0].get("ci_low")),
-            _num(rows[0].get("ci_high")),
-            int(n) if n is not None else None,
-        )
+        row = rows[0]
+        return float(row["value"]), _num(row.get("ci_low")), _num(row.get("ci_high")), n_total
     errors = [standard_error(_num(r.get("stderr")), _num(r.get("ci_low")), _num(r.get("ci_high"))) for r in rows]
-    counts = [_num(r.get("n")) for r in rows]
-    n_total = int(sum(c for c in counts if c is not None)) if all(c is not None for c in counts) else None
     values = [float(r["value"]) for r in rows]
     known = [e for e in errors if e is not None]
     if len(known) != len(errors):

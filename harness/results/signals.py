@@ -63,11 +63,3 @@ SIGNALS: dict[str, Signal] = {
         ),
     )
 }
-
-
-def signal(name: str) -> Signal:
-    """The signal called ``name``; KeyError names the known ones."""
-    try:
-        return SIGNALS[name]
-    except KeyError:
-        raise KeyError(f"unknown confidence signal {name!r}; known: {', '.join(SIGNALS)}") from None

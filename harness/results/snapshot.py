@@ -37,9 +37,6 @@ class Snapshot:
     requests: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
-    def tiers(self) -> list[str]:
-        return sorted({str(t) for t in self.cells["tier"].dropna()})
-
     def cell_names(self) -> list[str]:
         return [f"{m}@{p}" for m, p in zip(self.cells["model"], self.cells["profile"], strict=True)]
 
