@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 import os
 import stat
 import zlib
@@ -33,21 +32,10 @@ def _canonical(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str).encode("utf-8")
 
 
-def _column_values(series: pd.Series) -> list[Any]:
-    """JSON-safe values: NaN and missing become null, numpy scalars plain Python."""
-    values: list[Any] = []
-    for value in series.tolist():
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            values.append(None)
-        elif hasattr(value, "item"):
-            values.append(value.item())
-        else:
-            values.append(value)
-    return values
-
-
 def _encode_table(frame: pd.DataFrame) -> dict[str, list[Any]]:
-    return {str(column): _column_values(frame[column]) for column in frame.columns}
+    """Column lists of JSON-safe values: NaN and missing become null, numpy scalars plain Python."""
+    lists = frame.astype(object).where(frame.notna(), None).to_dict(orient="list")
+    return {str(column): values for column, values in lists.items()}
 
 
 def _decode_table(data: Any, name: str, path: Path) -> pd.DataFrame:
