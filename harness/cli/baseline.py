@@ -35,6 +35,7 @@ def save_command(run_dir: Path, to: Path) -> None:
 def show_command(path: Path) -> None:
     """Check a baseline file and list what it holds."""
     from harness.gate.baseline import load
+    from harness.results.measure import cell_rows
 
     snapshot = load(path)
     click.echo(
@@ -42,8 +43,7 @@ def show_command(path: Path) -> None:
     )
     for _, row in snapshot.cells.iterrows():
         model, profile = str(row["model"]), str(row["profile"])
-        items = snapshot.items[(snapshot.items["model"] == model) & (snapshot.items["profile"] == profile)]
-        requests = snapshot.requests[(snapshot.requests["model"] == model) & (snapshot.requests["profile"] == profile)]
+        items, requests = cell_rows(snapshot.items, model, profile), cell_rows(snapshot.requests, model, profile)
         tasks = ", ".join(sorted(set(items["task"].astype(str)))) or "no tasks"
         line = f"  {row['tier']}: {model}@{profile} ({row['status']}): {len(items)} items ({tasks}), {len(requests)} requests"
         click.echo(one_line(line))

@@ -22,7 +22,7 @@ import pandas as pd
 from harness.config.rules import GateRule, GateRules, MetricInfo
 from harness.errors import UserError
 from harness.meters.contention import CONTENDED_SHARE
-from harness.results.measure import Change, Measure, measure_accuracy, measure_cell, measure_requests
+from harness.results.measure import Change, Measure, cell_rows, measure_accuracy, measure_cell, measure_requests
 from harness.results.schema import CellStatus
 from harness.results.snapshot import Snapshot
 from harness.results.values import finite_or_none
@@ -192,7 +192,9 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
         if rule.floor is not None and m.run_value < rule.floor:
             breaches.append(f"{format_value(m.run_value, info)} is below the floor {format_value(rule.floor, info)}")
         if rule.ceiling is not None and m.run_value > rule.ceiling:
-            breaches.append(f"{format_value(m.run_value, info)} is above the ceiling {format_value(rule.ceiling, info)}")
+            breaches.append(
+                f"{format_value(m.run_value, info)} is above the ceiling {format_value(rule.ceiling, info)}"
+            )
     if m.not_comparable:
         if breaches:
             return "regressed", "; ".join(breaches) + f" (baseline not comparable: {m.not_comparable})"
@@ -252,8 +254,7 @@ def _judge_cell(
     """One rule on one run cell: cell health and comparability first, then the metric."""
     model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
     result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
-    same = (base.cells["model"].astype(str) == model) & (base.cells["profile"].astype(str) == profile)
-    match = base.cells[same]
+    match = cell_rows(base.cells, model, profile)
     if str(row["status"]) == "skipped":
         reason = row.get("reason")
         why = f" ({reason})" if isinstance(reason, str) and reason else ""
@@ -318,10 +319,7 @@ def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:
     skipped in the baseline too (e.g. an API tier with no key on either side)."""
     if rule.tier is not None or rule.model is not None or str(row["status"]) != "skipped":
         return True
-    same = (base.cells["model"].astype(str) == str(row["model"])) & (
-        base.cells["profile"].astype(str) == str(row["profile"])
-    )
-    return any(_is_ok(status) for status in base.cells[same]["status"])
+    return any(_is_ok(status) for status in cell_rows(base.cells, str(row["model"]), str(row["profile"]))["status"])
 
 
 def _missing_from_run(rule: GateRule, index: int, run: Snapshot, base: Snapshot) -> list[RuleResult]:

@@ -30,16 +30,9 @@ def to_xml(report: GateReport) -> ET.Element:
     """``<testsuites><testsuite name="tierbench gate">`` with a ``<testcase>`` per verdict."""
     failures = len(report.failures)
     skipped = sum(1 for r in report.results if r.verdict == "inconclusive" and not report.fails(r))
-    root = ET.Element("testsuites", name="tierbench gate", tests=str(len(report.results)), failures=str(failures))
-    suite = ET.SubElement(
-        root,
-        "testsuite",
-        name="tierbench gate",
-        tests=str(len(report.results)),
-        failures=str(failures),
-        errors="0",
-        skipped=str(skipped),
-    )
+    totals = {"name": "tierbench gate", "tests": str(len(report.results)), "failures": str(failures)}
+    root = ET.Element("testsuites", totals)
+    suite = ET.SubElement(root, "testsuite", {**totals, "errors": "0", "skipped": str(skipped)})
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("run", report.run_source),

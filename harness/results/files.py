@@ -36,13 +36,17 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(path, json.dumps(redact_data(data), indent=2, sort_keys=True, default=str).encode())
 
 
+def jsonl_line(record: dict[str, Any]) -> bytes:
+    """One record, redacted, as a UTF-8 JSON line."""
+    return (json.dumps(redact_data(record), default=str, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one record, redacted, as a line and flush it to disk (mending a torn last line first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(redact_data(record), default=str, ensure_ascii=False) + "\n").encode("utf-8")
     with path.open("a+b") as handle:
         _mend_tail(handle)
-        handle.write(line)
+        handle.write(jsonl_line(record))
         handle.flush()
         os.fsync(handle.fileno())
 

@@ -45,7 +45,8 @@ class Measure:
     notes: list[str] = field(default_factory=list)
 
 
-def _cell_rows(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
+def cell_rows(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
+    """The rows of one (model, profile) cell."""
     if frame.empty:
         return frame
     return frame[(frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)]
@@ -61,8 +62,8 @@ def measure_accuracy(
     info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
     """Paired accuracy over the items both runs scored."""
-    ri = _cell_rows(run.items, model, profile)
-    bi = _cell_rows(base.items, model, profile)
+    ri = cell_rows(run.items, model, profile)
+    bi = cell_rows(base.items, model, profile)
     if info.task is not None:
         ri, bi = ri[ri["task"] == info.task], bi[bi["task"] == info.task]
     m = Measure(n_run=len(ri), n_base=len(bi))
@@ -133,8 +134,8 @@ def measure_requests(
     info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
     """A latency or throughput statistic, bootstrapped over requests (and repetitions)."""
-    rr = _cell_rows(run.requests, model, profile)
-    br = _cell_rows(base.requests, model, profile)
+    rr = cell_rows(run.requests, model, profile)
+    br = cell_rows(base.requests, model, profile)
     m = Measure()
     run_strata = set(zip(rr["scenario"].astype(str), rr["point"].astype(str), strict=True))
     base_strata = set(zip(br["scenario"].astype(str), br["point"].astype(str), strict=True))

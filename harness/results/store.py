@@ -6,7 +6,6 @@ never leaves a half-written table; jsonl appends tolerate a torn last line.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
-from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, jsonl_line, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
@@ -62,18 +61,14 @@ class RunStore:
         return cls(root)
 
     # -- metadata -----------------------------------------------------------------------------
-    @property
-    def meta_path(self) -> Path:
-        return self.layout.meta
-
     def write_meta(self, meta: RunMeta) -> None:
-        atomic_write_json(self.meta_path, dump_record(meta))
+        atomic_write_json(self.layout.meta, dump_record(meta))
 
     def read_meta(self) -> RunMeta:
         """The run's typed metadata; one-line UserError for another schema version or a missing field."""
-        if not self.meta_path.exists():
+        if not self.layout.meta.exists():
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
-        meta = read_record(self.meta_path, RunMeta, versioned=True)
+        meta = read_record(self.layout.meta, RunMeta, versioned=True)
         # the run names the variables that held its secrets: whatever this process writes is redacted of them
         use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
         return meta
@@ -107,8 +102,7 @@ class RunStore:
         return self.layout.samples
 
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
-        body = "".join(json.dumps(redact_data(r), default=str, ensure_ascii=False) + "\n" for r in records)
-        atomic_write_bytes(self.samples_path, body.encode("utf-8"))
+        atomic_write_bytes(self.samples_path, b"".join(jsonl_line(r) for r in records))
 
     def read_samples(self) -> list[dict[str, Any]]:
         return read_jsonl(self.samples_path)
