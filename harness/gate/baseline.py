@@ -47,19 +47,13 @@ def _decode_table(data: Any, name: str, path: Path) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def to_payload(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "meta": json.loads(json.dumps(snapshot.meta, default=str)),
-        "source": snapshot.source,
-        "cells": _encode_table(snapshot.cells),
-        "items": _encode_table(snapshot.items),
-        "requests": _encode_table(snapshot.requests),
-    }
-
-
 def encode(snapshot: Snapshot) -> bytes:
     """The bytes of a baseline file (deterministic: same run, same bytes)."""
-    payload = to_payload(snapshot)
+    payload = {
+        "meta": json.loads(json.dumps(snapshot.meta, default=str)),
+        "source": snapshot.source,
+        **{name: _encode_table(getattr(snapshot, name)) for name in ("cells", "items", "requests")},
+    }
     document = {
         "format": FORMAT,
         "version": VERSION,

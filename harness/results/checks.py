@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.errors import UserError
+from harness.metrics import REQUEST_COLUMNS
 
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "cells": (
@@ -32,17 +34,7 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
         "n_requests",
         "n_errors",
     ),
-    "requests": (
-        "repetition",
-        "index",
-        "prompt_tokens",
-        "output_tokens",
-        "ttft_s",
-        "e2e_s",
-        "tpot_s",
-        "decode_tps",
-        "prefill_tps",
-    ),
+    "requests": ("repetition", "index", "prompt_tokens", "output_tokens", *REQUEST_COLUMNS),
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
     "projections": tuple(
         f"{figure}{end}"
@@ -74,14 +66,11 @@ def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if column not in frame.columns:
             continue
         series = frame[column]
-        if pd.api.types.is_bool_dtype(series):
-            continue
         if pd.api.types.is_numeric_dtype(series):
-            values = pd.to_numeric(series, errors="coerce")
-            infinite = values.map(lambda v: isinstance(v, float) and math.isinf(v))
-            if bool(infinite.any()):
-                row = int(infinite.to_numpy().nonzero()[0][0])
-                raise UserError(f"{path}: column '{column}' row {row}: non-finite number ({values.iloc[row]}); {_HOW}")
+            infinite = np.isinf(series.to_numpy(dtype=float, na_value=np.nan))
+            if infinite.any():
+                row = int(infinite.argmax())
+                raise UserError(f"{path}: column '{column}' row {row}: non-finite number ({series.iloc[row]}); {_HOW}")
             continue
         bad = _bad_value(series)
         if bad is not None:

@@ -64,19 +64,9 @@ def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
     rows = []
     for record in records:
         outcome = _outcome(record)
-        if outcome is None or record.get("doc_id") is None:
-            continue
-        rows.append(
-            {
-                "model": str(record.get("model")),
-                "profile": str(record.get("profile")),
-                "task": str(record.get("task")),
-                "doc_id": str(record.get("doc_id")),
-                "outcome": outcome[0],
-                "binary": outcome[1],
-                "target_hash": target_hash(record.get("target")),
-            }
-        )
+        if outcome is not None and record.get("doc_id") is not None:
+            keys = [str(record.get(key)) for key in ("model", "profile", "task", "doc_id")]
+            rows.append([*keys, *outcome, target_hash(record.get("target"))])
     frame = normalize_items(pd.DataFrame(rows, columns=ITEM_COLUMNS))
     return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
 
