@@ -198,15 +198,16 @@ def measure_requests(
 
 
 def _cell_value(cells: pd.DataFrame, row: pd.Series, column: str, suffix: str = "") -> float:
-    """A cell's numeric value; ``energy_per_request_j`` falls back to energy / request count for
-    runs written before the cells table carried it."""
+    """A cell's numeric value (NaN: not measured; a snapshot's cell columns are floats);
+    ``energy_per_request_j`` falls back to energy / request count for runs written before the
+    cells table carried it."""
     name = column + suffix
-    value = pd.to_numeric(pd.Series([row[name]]), errors="coerce").iloc[0] if name in cells.columns else math.nan
-    if pd.isna(value) and column == "energy_per_request_j":
+    value = float(row[name]) if name in cells.columns else math.nan
+    if math.isnan(value) and column == "energy_per_request_j":
         energy = _cell_value(cells, row, "energy_j", suffix)
         count = _cell_value(cells, row, "n_requests")
         return energy / count if count and count > 0 else math.nan
-    return float(value) if pd.notna(value) else math.nan
+    return value
 
 
 def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series) -> Measure:

@@ -84,22 +84,13 @@ def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _numeric_cell_columns(cells: pd.DataFrame) -> list[str]:
-    """Columns whose values are all numbers or missing (an all-missing column counts: not measured)."""
-    numeric = []
-    for column in cells.columns:
-        if column in CELL_KEYS:
-            continue
-        series = cells[column]
-        if pd.api.types.is_bool_dtype(series):
-            continue
-        if pd.api.types.is_numeric_dtype(series):
-            numeric.append(column)
-            continue
-        present = series.dropna()
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-            numeric.append(column)
-    return numeric
+def _is_numeric(series: pd.Series) -> bool:
+    """All numbers or missing (an all-missing column counts: not measured); booleans are not numbers."""
+    if pd.api.types.is_bool_dtype(series):
+        return False
+    if pd.api.types.is_numeric_dtype(series):
+        return True
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in series.dropna())
 
 
 def normalize_cells(cells: pd.DataFrame) -> pd.DataFrame:
@@ -107,8 +98,9 @@ def normalize_cells(cells: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=cells.index)
     for key in CELL_KEYS:
         out[key] = cells[key].astype("string").astype(object) if key in cells.columns else None
-    for column in _numeric_cell_columns(cells):
-        out[column] = pd.to_numeric(cells[column], errors="coerce").astype(float)
+    for column in cells.columns:
+        if column not in CELL_KEYS and _is_numeric(cells[column]):
+            out[column] = pd.to_numeric(cells[column], errors="coerce").astype(float)
     return out.reset_index(drop=True)
 
 
