@@ -51,6 +51,7 @@ def command(
     to $GITHUB_STEP_SUMMARY.
     """
     from harness.gate.baseline import load_any
+    from harness.gate.describe import headline
     from harness.gate.evaluate import evaluate
     from harness.gate.github import publish
     from harness.gate.junit import write_junit
@@ -68,13 +69,10 @@ def command(
         write_junit(report, junit_path)
     if markdown_path is not None:
         write_markdown(report, markdown_path)
-    console = Console(soft_wrap=False, width=max(Console().width, 120))
     if quiet:
-        from harness.gate.describe import headline
-
         click.echo(headline(report))
     else:
-        print_summary(report, console)
+        print_summary(report, Console(soft_wrap=False, width=max(Console().width, 120)))
     for line in publish(report):
         click.echo(line)
     sys.exit(report.exit_code)

@@ -236,7 +236,7 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
 
 
 def _measure(
-    rule: GateRule, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series | None, settings: GateRules
+    rule: GateRule, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series, settings: GateRules
 ) -> Measure:
     info = rule.info
     model, profile = str(run_row["model"]), str(run_row["profile"])
@@ -244,7 +244,6 @@ def _measure(
         return measure_accuracy(info, run, base, model, profile, settings)
     if info.source == "requests":
         return measure_requests(info, run, base, model, profile, settings)
-    assert base_row is not None
     return measure_cell(info, run, base, run_row, base_row)
 
 

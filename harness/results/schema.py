@@ -169,10 +169,6 @@ class OverBudget(BaseModel):
 Record = TypeVar("Record", bound=BaseModel)
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
-
-
 def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> Record:
     """``path`` parsed as ``model``; one-line UserError naming the file, the field and the version."""
     try:
@@ -204,8 +200,9 @@ def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> 
     except ValidationError as exc:
         error = exc.errors()[0]
         what = "is missing" if error["type"] == "missing" else f"is invalid ({error['msg']})"
+        field = ".".join(str(part) for part in error["loc"]) or "(top level)"
         raise UserError(
-            f"{path}: field '{_field(error['loc'])}' {what} (schema version {SCHEMA_VERSION}); "
+            f"{path}: field '{field}' {what} (schema version {SCHEMA_VERSION}); "
             "the file was edited or written by another tierbench: re-run"
         ) from None
 
