@@ -18,52 +18,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+class _CellFile:
+    """A file of a cell's scratch directory: ``files.spec`` is ``files.dir / "spec.json"``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, files: CellFiles, owner: type[CellFiles]) -> Path:
+        return files.dir / self.name
+
+
 @dataclass(frozen=True)
 class CellFiles:
     """Paths of one cell's scratch directory, written by its worker and read by the parent."""
 
     dir: Path
 
-    @property
-    def spec(self) -> Path:
-        return self.dir / "spec.json"
-
-    @property
-    def requests(self) -> Path:
-        return self.dir / "requests.jsonl"
-
-    @property
-    def samples(self) -> Path:
-        return self.dir / "samples.jsonl"
-
-    @property
-    def scores(self) -> Path:
-        return self.dir / "scores.jsonl"
-
-    @property
-    def responses(self) -> Path:
-        return self.dir / "responses.jsonl"
-
-    @property
-    def load_summary(self) -> Path:
-        return self.dir / "load_summary.jsonl"
-
-    @property
-    def tasks_done(self) -> Path:
-        return self.dir / "tasks_done.json"
-
-    @property
-    def result(self) -> Path:
-        """The worker's CellResult, written atomically when it finishes."""
-        return self.dir / "status.json"
-
-    @property
-    def over_budget(self) -> Path:
-        return self.dir / "over_budget.json"
-
-    @property
-    def log(self) -> Path:
-        return self.dir / "worker.log"
+    spec = _CellFile("spec.json")
+    requests = _CellFile("requests.jsonl")
+    samples = _CellFile("samples.jsonl")
+    scores = _CellFile("scores.jsonl")
+    responses = _CellFile("responses.jsonl")
+    load_summary = _CellFile("load_summary.jsonl")
+    tasks_done = _CellFile("tasks_done.json")
+    result = _CellFile("status.json")  # the worker's CellResult, written atomically when it finishes
+    over_budget = _CellFile("over_budget.json")
+    log = _CellFile("worker.log")
 
 
 @dataclass(frozen=True)
