@@ -29,6 +29,4 @@ HEADLINE: tuple[MetricInfo, ...] = (ACCURACY, P95_E2E, P95_TTFT, MEMORY, ENERGY,
 
 def primary_metric(metrics: list[str]) -> str | None:
     """The metric that stands for a task's accuracy (the same choice as the terminal summary and gate)."""
-    if not metrics:
-        return None
-    return next((m for m in PRIMARY_METRICS if m in metrics), metrics[0])
+    return next((m for m in PRIMARY_METRICS if m in metrics), metrics[0] if metrics else None)

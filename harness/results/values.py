@@ -22,8 +22,6 @@ def finite_or_none(value: Any) -> float | None:
 
 def measured_requests(requests: pd.DataFrame) -> pd.DataFrame:
     """The requests every latency figure rests on: not warm-ups, and without an error."""
-    if requests.empty:
-        return requests
     keep = pd.Series(True, index=requests.index)
     if "warmup" in requests:
         keep &= ~requests["warmup"].fillna(False).astype(bool)
