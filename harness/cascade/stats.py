@@ -29,15 +29,11 @@ class Figures:
         """Percentile interval per point (NaN where the figure is unknown)."""
         alpha = (1 - LEVEL) / 2
         boot = self.boot[name]
-        if boot.size == 0 or not np.isfinite(boot).all():
-            low = np.full(boot.shape[0], np.nan)
-            ok = np.isfinite(boot).all(axis=1)
-            high = low.copy()
-            if ok.any():
-                low[ok] = np.quantile(boot[ok], alpha, axis=1)
-                high[ok] = np.quantile(boot[ok], 1 - alpha, axis=1)
-            return low, high
-        return np.quantile(boot, alpha, axis=1), np.quantile(boot, 1 - alpha, axis=1)
+        low, high = np.full(boot.shape[0], np.nan), np.full(boot.shape[0], np.nan)
+        ok = np.isfinite(boot).all(axis=1)
+        if ok.any():
+            low[ok], high[ok] = np.quantile(boot[ok], [alpha, 1 - alpha], axis=1)
+        return low, high
 
 
 def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
