@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cascade.chain import Step
+from harness.cascade.chain import Step, text
 from harness.errors import UserError
 from harness.results.signals import CONFIDENCE_FIELD, SELF_CHECK_COST_FIELDS, SIGNALS
 from harness.results.values import finite_or_none
@@ -53,10 +53,6 @@ class ItemTable:
         )
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def correct_value(value: Any) -> bool | None:
     """A sample's correctness as a bool (a score of at least 0.5 counts as correct), None when absent."""
     if isinstance(value, bool):
@@ -66,7 +62,7 @@ def correct_value(value: Any) -> bool | None:
 
 
 def item_key(record: dict[str, Any]) -> ItemKey:
-    return (_text(record.get("task")), _text(record.get("doc_id")), _text(record.get("filter")))
+    return (text(record.get("task")), text(record.get("doc_id")), text(record.get("filter")))
 
 
 def samples_by_cell(
@@ -76,7 +72,7 @@ def samples_by_cell(
     wanted = {s.key for s in steps}
     out: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]] = {key: {} for key in wanted}
     for record in records:
-        cell = (_text(record.get("model")), _text(record.get("profile")))
+        cell = (text(record.get("model")), text(record.get("profile")))
         if cell in wanted:
             out[cell][item_key(record)] = record
     return out

@@ -8,6 +8,7 @@ reports on. See docs/cascade.md for every definition.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,6 @@ from harness.cascade.stats import FIGURES, Figures, measure, random_routing, res
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
 from harness.results import RunStore
-from harness.results.schema import dump_record
 from harness.results.signals import SIGNALS
 
 DEFAULT_POINTS = 21
@@ -71,9 +71,6 @@ class ReplayResult:
     @property
     def chain(self) -> str:
         return chain_text(self.steps)
-
-    def threshold_text(self, i: int) -> str:
-        return threshold_text(self.thresholds[i])
 
     def frame(self) -> pd.DataFrame:
         """One row per curve point, single tier, random-routing point and the oracle (the cascade.parquet table)."""
@@ -160,7 +157,7 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     signal = check_signal(config.signal, by_cell, steps, where)
     items = join_items(by_cell, steps, signal, where)
     if goal is None:
-        goal = Goal.from_meta(dump_record(store.read_meta()))
+        goal = Goal.from_suite(store.read_meta().suite)
     return replay_items(items, steps, signal, config, goal)
 
 
@@ -213,28 +210,21 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
     boot_weak, boot_strong = tiers.boot["accuracy"][0], tiers.boot["accuracy"][-1]
     n_boot = boot_acc.shape[1]
 
-    def figure(value: float | None, reps: list[float | None]) -> dict[str, float | None]:
+    def figure(gain: Callable[..., float | None], *fraction: float) -> dict[str, float | None]:
+        """A gain on the curve, and its interval over the same gain on every bootstrap resample."""
+        reps = [gain(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b], *fraction) for b in range(n_boot)]
         low, high = gains.interval(reps)
-        return {"value": value, "low": low, "high": high}
+        return {"value": gain(share, acc, weak, strong, *fraction), "low": low, "high": high}
 
-    summary: dict[str, Any] = {
-        "pgr": figure(
-            gains.pgr(float(acc[i]), weak, strong),
-            [gains.pgr(boot_acc[i, b], boot_weak[b], boot_strong[b]) for b in range(n_boot)],
-        ),
-        "apgr": figure(
-            gains.apgr(share, acc, weak, strong),
-            [gains.apgr(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b]) for b in range(n_boot)],
-        ),
+    def pgr_at_chosen(share: np.ndarray, acc: np.ndarray, weak: float, strong: float) -> float | None:
+        return gains.pgr(float(acc[i]), weak, strong)
+
+    summary = {
+        "pgr": figure(pgr_at_chosen),
+        "apgr": figure(gains.apgr),
+        "cpt50": figure(gains.cpt, 0.5),
+        "cpt80": figure(gains.cpt, 0.8),
     }
-    for name, fraction in (("cpt50", 0.5), ("cpt80", 0.8)):
-        summary[name] = figure(
-            gains.cpt(share, acc, weak, strong, fraction),
-            [
-                gains.cpt(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b], fraction)
-                for b in range(n_boot)
-            ],
-        )
 
     def option(name: str, figs: Figures, j: int) -> Option:
         p = figs.point
@@ -242,7 +232,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
 
     beats, sentence = recommendation(
         result.chain,
-        result.threshold_text(i),
+        threshold_text(result.thresholds[i]),
         option(result.chain, curve, i),
         [option(s.model, tiers, j) for j, s in enumerate(result.steps)],
         goal,
@@ -264,7 +254,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         "chosen": {
             "index": i,
             "quantile": float(result.levels[i]),
-            "threshold": result.threshold_text(i),
+            "threshold": threshold_text(result.thresholds[i]),
             "thresholds": [_num(t) for t in result.thresholds[i]],
             "how": result.chosen_how,
             "test": chosen,

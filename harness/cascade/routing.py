@@ -107,9 +107,7 @@ def single_outcome(items: ItemTable, rates: TierRates) -> Outcome:
     """Each tier alone (row j: tier j answers everything and only tier j is paid)."""
     k = items.correct.shape[1]
     n = items.n
-    reached = np.zeros((k, n, k), dtype=bool)
-    for j in range(k):
-        reached[j, :, j] = True
+    reached = np.repeat(np.eye(k, dtype=bool)[:, None, :], n, axis=1)
     return Outcome(
         items.correct.T.astype(float),
         np.repeat(rates.cost_usd[:, None], n, axis=1),

@@ -32,12 +32,9 @@ class Goal:
         return cls(constraints.min_accuracy, constraints.max_p95_e2e_s, constraints.objective)
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any]) -> Goal:
-        """The constraints recorded in meta.json's suite (defaults when absent or invalid)."""
-        suite = meta.get("suite")
-        if not isinstance(suite, dict):
-            suite = meta.get("spec") or meta.get("suite_spec")
-        raw = suite.get("constraints") if isinstance(suite, dict) else meta.get("constraints")
+    def from_suite(cls, suite: dict[str, Any]) -> Goal:
+        """The constraints of the suite recorded in meta.json (defaults when absent or invalid)."""
+        raw = suite.get("constraints")
         try:
             return cls.of(Constraints.model_validate(raw)) if isinstance(raw, dict) else cls()
         except ValueError:
