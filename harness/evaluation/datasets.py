@@ -12,6 +12,7 @@ import csv
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,6 @@ def piqa_local(root: Path) -> list[Doc]:
     ]
 
 
-def piqa_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("baber/piqa", None, "validation")]
-
-
 # -- arc ------------------------------------------------------------------------------------
 _ANSWER = re.compile(r"Answer(\d+): ")
 
@@ -62,22 +59,6 @@ def _arc_local(root: Path, folder: str) -> list[Doc]:
             {"question": question.strip(), "choices": {"text": texts, "label": labels}, "answerKey": labels[gold]}
         )
     return docs
-
-
-def arc_easy_local(root: Path) -> list[Doc]:
-    return _arc_local(root, "arc_easy")
-
-
-def arc_challenge_local(root: Path) -> list[Doc]:
-    return _arc_local(root, "arc_challenge")
-
-
-def arc_easy_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Easy", "test")]
-
-
-def arc_challenge_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Challenge", "test")]
 
 
 # -- hellaswag ------------------------------------------------------------------------------
@@ -258,10 +239,18 @@ def _hub(path: str, name: str | None, split: str) -> Any:
         ) from None
 
 
+def _hub_as_is(path: str, name: str | None, split: str) -> list[Doc]:
+    """A hub dataset whose rows already have the fields the task prompts use."""
+    return [dict(d) for d in _hub(path, name, split)]
+
+
 LOADERS: dict[str, tuple[Callable[[Path], list[Doc]], Callable[[], list[Doc]]]] = {
-    "piqa": (piqa_local, piqa_hub),
-    "arc_easy": (arc_easy_local, arc_easy_hub),
-    "arc_challenge": (arc_challenge_local, arc_challenge_hub),
+    "piqa": (piqa_local, partial(_hub_as_is, "baber/piqa", None, "validation")),
+    "arc_easy": (partial(_arc_local, folder="arc_easy"), partial(_hub_as_is, "allenai/ai2_arc", "ARC-Easy", "test")),
+    "arc_challenge": (
+        partial(_arc_local, folder="arc_challenge"),
+        partial(_hub_as_is, "allenai/ai2_arc", "ARC-Challenge", "test"),
+    ),
     "hellaswag": (hellaswag_local, hellaswag_hub),
     "winogrande": (winogrande_local, winogrande_hub),
     "mmlu": (mmlu_local, mmlu_hub),

@@ -19,7 +19,7 @@ from harness.errors import UserError
 from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
-from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs, recorded_metric_name
+from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, read_docs, recorded_metric_name
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
 from harness.secrets import clip
 
@@ -51,8 +51,8 @@ def resolve_data_dir(flag: Path | None) -> Path | None:
 def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
     """Every built-in and benchmark task; item counts where the data is at hand."""
     out = []
-    for _, path in discover().items():
-        task = load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+    for name in discover():
+        task = get_taskdef(name)
         items: int | None = None
         if task.data is not None or data_dir is not None:
             try:
@@ -212,9 +212,7 @@ class _Evidence:
         return out
 
 
-def _emit(
-    task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence | None = None
-) -> None:
+def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence) -> None:
     from lm_eval.api.registry import get_aggregation
 
     samples = results["samples"][task.name]
@@ -234,7 +232,6 @@ def _emit(
                 response = int(np.argmax([float(r[0]) for r in response]))  # the chosen option
             elif isinstance(response, list) and len(response) == 1:
                 response = response[0]
-            extra = evidence.fields(task, record, cost, response) if evidence is not None else {}
             sink.sample(
                 {
                     "task": task.name,
@@ -248,7 +245,7 @@ def _emit(
                     "latency_s": cost.latency_s if cost else None,
                     "prompt_tokens": cost.prompt_tokens if cost else None,
                     "output_tokens": cost.output_tokens if cost else None,
-                    **extra,
+                    **evidence.fields(task, record, cost, response),
                 }
             )
         for spec in task.config["metric_list"]:
