@@ -112,12 +112,7 @@ def check_signal(
                 f"(they have: {listed})"
             )
         for name in present:
-            coverage[name] += sum(
-                1
-                for r in samples.values()
-                if isinstance(r.get(CONFIDENCE_FIELD), dict)
-                and finite_or_none(r[CONFIDENCE_FIELD].get(name)) is not None
-            )
+            coverage[name] += sum(confidence_of(r, name) is not None for r in samples.values())
     if signal is not None:
         return signal
     free = [name for name in coverage if not (name in SIGNALS and SIGNALS[name].extra_cost)]
@@ -127,7 +122,8 @@ def check_signal(
     return max(candidates, key=lambda name: coverage[name])
 
 
-def _confidence(record: dict[str, Any], signal: str) -> float | None:
+def confidence_of(record: dict[str, Any], signal: str) -> float | None:
+    """A sample's value of one confidence signal (None when it has none)."""
     conf = record.get(CONFIDENCE_FIELD)
     return finite_or_none(conf.get(signal)) if isinstance(conf, dict) else None
 
@@ -156,7 +152,7 @@ def join_items(
         if any(c is None for c in correct):
             excluded["no correctness recorded"] += 1
             continue
-        conf = [_confidence(r, signal) if signal is not None else None for r in present]
+        conf = [confidence_of(r, signal) if signal is not None else None for r in present]
         if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
-from harness.cascade.items import ItemKey, correct_value, item_key, join_items, samples_by_cell
+from harness.cascade.items import ItemKey, confidence_of, correct_value, item_key, join_items, samples_by_cell
 from harness.cascade.routing import TierRates, outcome
 from harness.errors import UserError
 from harness.results import RunStore
 from harness.results.schema import RunMeta
-from harness.results.signals import CHOICE_LOGLIK_FIELD, CONFIDENCE_FIELD, SIGNALS
+from harness.results.signals import CHOICE_LOGLIK_FIELD, SIGNALS
 from harness.results.values import finite_or_none
 
 CASCADE_TIER_FIELD = "cascade_tier"
@@ -84,8 +84,7 @@ def _answer(records: list[dict[str, Any]], rule: tuple[str, list[float]] | None)
         return last
     name, thresholds = rule
     for step, record in enumerate(records[:-1]):
-        conf = record.get(CONFIDENCE_FIELD)
-        value = finite_or_none(conf.get(name)) if isinstance(conf, dict) else None
+        value = confidence_of(record, name)
         if value is not None and value >= thresholds[step]:
             return step
     return last

@@ -7,6 +7,7 @@ reports on. See docs/cascade.md for every definition.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from harness.cascade.stats import FIGURES, Figures, measure, random_routing, res
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
 from harness.results import RunStore
+from harness.results.files import atomic_write_bytes
 from harness.results.signals import SIGNALS
 
 DEFAULT_POINTS = 21
@@ -275,10 +277,6 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
 
 def write_outputs(run_dir: Path, result: ReplayResult) -> tuple[Path, Path]:
     """RUN/cascade.parquet (the curve and baselines) and RUN/cascade.json (the summary), written atomically."""
-    import json
-
-    from harness.results.files import atomic_write_bytes
-
     table, summary = run_dir / "cascade.parquet", run_dir / "cascade.json"
     atomic_write_bytes(table, result.frame().to_parquet(index=False))
     atomic_write_bytes(summary, json.dumps(result.summary, indent=1, ensure_ascii=False).encode("utf-8"))

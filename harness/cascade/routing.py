@@ -50,9 +50,7 @@ class Outcome:
 def thresholds_at(levels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Per level q and escalating tier j, the q-quantile of tier j's confidence; q=0 never and q=1 always escalates."""
     k = confidence.shape[1]
-    out = np.empty((len(levels), k - 1))
-    for j in range(k - 1):
-        out[:, j] = np.quantile(confidence[:, j], np.clip(levels, 0.0, 1.0))
+    out: np.ndarray = np.quantile(confidence[:, : k - 1], np.clip(levels, 0.0, 1.0), axis=0)
     out[levels <= 0.0] = -np.inf
     out[levels >= 1.0] = np.inf
     return out

@@ -23,6 +23,7 @@ from harness.backends.base import Backend, GenerationRequest, ItemRequest, ItemS
 from harness.backends.confidence import SELF_CHECK_NO, SELF_CHECK_YES, self_check_prompt, yes_probability
 from harness.evaluation.sink import EvalSink
 from harness.meters.latency import timed_generate
+from harness.results.signals import SELF_CHECK_COST_FIELDS
 
 CHUNK = 256  # log-likelihood requests per backend call: big enough for prefix reuse, small for progress
 
@@ -196,8 +197,7 @@ class TierbenchLM(LM):
         Two scored continuations (" Yes", " No") after the verification prompt; a backend without
         log-likelihoods (or a composite one) gives None, recorded as missing, never a guess.
         """
-        missing: dict[str, Any] = {"self_check": None, "self_check_latency_s": None}
-        missing.update(self_check_prompt_tokens=None, self_check_output_tokens=None)
+        missing: dict[str, Any] = dict.fromkeys(("self_check", *SELF_CHECK_COST_FIELDS))
         if not self.backend.capabilities.loglikelihood or isinstance(self.backend, ItemScoringBackend):
             return missing
         prompt = self_check_prompt(question, answer)
