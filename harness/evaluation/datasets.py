@@ -146,6 +146,10 @@ def _interleave(by_subject: dict[str, list[Doc]]) -> list[Doc]:
     return out
 
 
+def _mmlu_doc(question: str, choices: list[str], answer: Any, subject: str) -> Doc:
+    return {"question": question, "choices": choices, "answer": int(answer), "subject": subject.replace("_", " ")}
+
+
 def mmlu_local(root: Path) -> list[Doc]:
     folder = root / "mmlu" / "test"
     files = sorted(folder.glob("*_test.csv"))
@@ -157,13 +161,7 @@ def mmlu_local(root: Path) -> list[Doc]:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
         by_subject[subject] = [
-            {
-                "question": r["question"],
-                "choices": [r[f"choice{i}"] for i in range(4)],
-                "answer": int(r["answer"]),
-                "subject": subject.replace("_", " "),
-            }
-            for r in rows
+            _mmlu_doc(r["question"], [r[f"choice{i}"] for i in range(4)], r["answer"], subject) for r in rows
         ]
     return _interleave(by_subject)
 
@@ -172,12 +170,7 @@ def mmlu_hub() -> list[Doc]:
     by_subject: dict[str, list[Doc]] = {}
     for d in _hub("cais/mmlu", "all", "test"):
         by_subject.setdefault(d["subject"], []).append(
-            {
-                "question": d["question"],
-                "choices": list(d["choices"]),
-                "answer": int(d["answer"]),
-                "subject": d["subject"].replace("_", " "),
-            }
+            _mmlu_doc(d["question"], list(d["choices"]), d["answer"], d["subject"])
         )
     return _interleave(by_subject)
 
@@ -201,27 +194,27 @@ def _answers(items: list[str], add_no_comment: bool) -> list[str]:
     return out
 
 
+def _truthfulqa_doc(question: str, correct: list[str], incorrect: list[str]) -> Doc:
+    return {
+        "question": question.strip(),
+        "correct_answers": _answers(correct, True),
+        "incorrect_answers": _answers(incorrect, False),
+    }
+
+
 def truthfulqa_local(root: Path) -> list[Doc]:
     path = _need(root / "truthfulqa" / "TruthfulQA.csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [
-        {
-            "question": r["Question"].strip(),
-            "correct_answers": _answers(r["Correct Answers"].split("; "), True),
-            "incorrect_answers": _answers(r["Incorrect Answers"].split("; "), False),
-        }
+        _truthfulqa_doc(r["Question"], r["Correct Answers"].split("; "), r["Incorrect Answers"].split("; "))
         for r in rows
     ]
 
 
 def truthfulqa_hub() -> list[Doc]:
     return [
-        {
-            "question": d["question"].strip(),
-            "correct_answers": _answers(d["correct_answers"], True),
-            "incorrect_answers": _answers(d["incorrect_answers"], False),
-        }
+        _truthfulqa_doc(d["question"], d["correct_answers"], d["incorrect_answers"])
         for d in _hub("truthfulqa/truthful_qa", "generation", "validation")
     ]
 
