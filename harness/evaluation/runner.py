@@ -262,13 +262,8 @@ def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed:
 
 
 def _prompt(record: dict[str, Any]) -> str:
-    args = record.get("arguments")
-    if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
-        first: Any = next(iter(args.values()), {})
-        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
-    if isinstance(args, list | tuple) and args:
-        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
-    return ""
+    """The context of a logged sample's first request."""
+    return _argument(record, 0, "arg_0")
 
 
 def _argument(record: dict[str, Any], index: int, name: str) -> str:
