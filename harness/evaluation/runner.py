@@ -63,12 +63,6 @@ def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
     return out
 
 
-def _offline() -> None:
-    """A local data directory means no network: keep datasets/hub from trying."""
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
 def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
     """An lm-eval ConfigurableTask over in-memory documents."""
     import datasets
@@ -107,17 +101,19 @@ def run_tasks(
     from harness.evaluation.lm_adapter import TierbenchLM
 
     defs = [get_taskdef(name) for name in tasks]  # every name and file checked before any work
-    if data_dir is not None:
-        _offline()
+    if data_dir is not None:  # a local data directory means no network: keep datasets/hub from trying
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     for task in defs:
+        refused: str | None = None
         if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
-            reason = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+            refused = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+        elif task.config.get("process_results") is scorers.code_tests:
+            # its scorer executes model-written code: refuse before generating, no silent weaker containment
+            refused = sandbox.unavailable()
+        if refused:
             for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "unsupported", reason))
-            continue
-        if _needs_sandbox(task) and (refused := sandbox.unavailable()):
-            for metric in task.metrics:  # refuse before generating: no silent weaker containment
                 sink.score(_row(task.name, metric, None, "unsupported", refused))
             continue
         docs = read_docs(task, data_dir)
@@ -136,11 +132,6 @@ def run_tasks(
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
         _emit(task, results, lm, sink, seed, _Evidence(built, lm, task.name in self_check))
-
-
-def _needs_sandbox(task: TaskDef) -> bool:
-    """Whether the task's scorer executes model-written code (and so needs the OS sandbox)."""
-    return task.config.get("process_results") is scorers.code_tests
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
