@@ -33,6 +33,7 @@ from harness.errors import UserError
 from harness.results import RunStore
 from harness.results.files import atomic_write_bytes
 from harness.results.signals import SIGNALS
+from harness.results.values import finite_or_none
 
 DEFAULT_POINTS = 21
 DEFAULT_BOOT = 1000
@@ -89,8 +90,8 @@ class ReplayResult:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = None
                     continue
                 low, high = figs.interval(name)
-                row[name] = _num(figs.point[name][i])
-                row[f"{name}_low"], row[f"{name}_high"] = _num(low[i]), _num(high[i])
+                row[name] = finite_or_none(figs.point[name][i])
+                row[f"{name}_low"], row[f"{name}_high"] = finite_or_none(low[i]), finite_or_none(high[i])
             rows.append(row)
 
         for i, level in enumerate(self.levels):
@@ -103,11 +104,6 @@ class ReplayResult:
         frame = pd.DataFrame(rows)
         frame.insert(2, "chosen", [r["kind"] == "cascade" and i == self.chosen for i, r in enumerate(rows)])
         return frame
-
-
-def _num(value: Any) -> float | None:
-    number = float(value)
-    return number if np.isfinite(number) else None
 
 
 def threshold_text(thresholds: np.ndarray) -> str:
@@ -133,9 +129,8 @@ def split_halves(items: ItemTable, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(sorted(fit), dtype=int), np.array(sorted(test), dtype=int)
 
 
-def select_steps(run_dir: Path, config: ReplayConfig) -> list[Step]:
-    store = RunStore.open(run_dir)
-    cells = store.read_table("cells")
+def select_steps(run_dir: Path, cells: pd.DataFrame, config: ReplayConfig) -> list[Step]:
+    """The chain asked for, or the run's local tiers on one profile (at least two)."""
     if config.chain is not None:
         return resolve_chain(parse_chain(config.chain), cells, config.profile)
     steps = default_chain(cells, config.profile)
@@ -153,7 +148,7 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     if config.points < 3:
         raise UserError(f"--thresholds {config.points}: the sweep needs at least 3 points")
     store = RunStore.open(run_dir)
-    steps = select_steps(run_dir, config)
+    steps = select_steps(run_dir, store.read_table("cells"), config)
     where = str(store.samples_path)
     by_cell = samples_by_cell(store.read_samples(), steps)
     signal = check_signal(config.signal, by_cell, steps, where)
@@ -239,8 +234,10 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         [option(s.model, tiers, j) for j, s in enumerate(result.steps)],
         goal,
     )
-    chosen = {name: _num(curve.point[name][i]) for name in curve.point}
-    chosen_fit = {name: _num(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")}
+    chosen = {name: finite_or_none(curve.point[name][i]) for name in curve.point}
+    chosen_fit = {
+        name: finite_or_none(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")
+    }
     return {
         "chain": [{"model": s.model, "profile": s.profile, "tier": s.tier, "cell_id": s.cell_id} for s in result.steps],
         "chain_text": result.chain,
@@ -257,7 +254,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
             "index": i,
             "quantile": float(result.levels[i]),
             "threshold": threshold_text(result.thresholds[i]),
-            "thresholds": [_num(t) for t in result.thresholds[i]],
+            "thresholds": [finite_or_none(t) for t in result.thresholds[i]],
             "how": result.chosen_how,
             "test": chosen,
             "fit": chosen_fit,
