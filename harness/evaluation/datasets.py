@@ -69,32 +69,22 @@ def _clean(text: str) -> str:
     return text.replace("  ", " ")
 
 
+def _hellaswag_doc(query: str, choices: list[str], label: Any) -> Doc:
+    return {"query": _clean(query), "choices": [_clean(c) for c in choices], "label": int(label)}
+
+
 def hellaswag_local(root: Path) -> list[Doc]:
     lines = _need(root / "hellaswag" / "hellaswag_val_full.txt").read_text(encoding="utf-8").split("\n")
-    docs = []
-    for at in range(0, len(lines) - 5, 6):
-        docs.append(
-            {
-                "query": _clean(lines[at]),
-                "choices": [_clean(x) for x in lines[at + 2 : at + 6]],
-                "label": int(lines[at + 1]),
-            }
-        )
-    return docs
+    return [_hellaswag_doc(lines[at], lines[at + 2 : at + 6], lines[at + 1]) for at in range(0, len(lines) - 5, 6)]
 
 
 def hellaswag_hub() -> list[Doc]:
-    docs = []
-    for d in _hub("Rowan/hellaswag", None, "validation"):
-        ctx = d["ctx_a"] + " " + d["ctx_b"].capitalize()
-        docs.append(
-            {
-                "query": _clean(d["activity_label"] + ": " + ctx),
-                "choices": [_clean(e) for e in d["endings"]],
-                "label": int(d["label"]),
-            }
+    return [
+        _hellaswag_doc(
+            d["activity_label"] + ": " + d["ctx_a"] + " " + d["ctx_b"].capitalize(), d["endings"], d["label"]
         )
-    return docs
+        for d in _hub("Rowan/hellaswag", None, "validation")
+    ]
 
 
 # -- winogrande -----------------------------------------------------------------------------
