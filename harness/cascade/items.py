@@ -139,7 +139,7 @@ def join_items(
     all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
-    rows: list[tuple[list[bool], list[float], list[float], list[float]]] = []
+    rows: list[tuple[list[bool], list[float | None], list[float | None], list[float]]] = []  # None: NaN
     uses_check = signal is not None and signal in SIGNALS and SIGNALS[signal].extra_cost
     for key in all_keys:
         records = [by_cell[step.key].get(key) for step in steps]
@@ -159,14 +159,7 @@ def join_items(
         latency = [finite_or_none(r.get("latency_s")) for r in present]
         check = [(finite_or_none(r.get(SELF_CHECK_COST_FIELDS[0])) or 0.0) if uses_check else 0.0 for r in present]
         keys.append(key)
-        rows.append(
-            (
-                [bool(c) for c in correct],
-                [np.nan if c is None else c for c in conf],
-                [np.nan if v is None else v for v in latency],
-                check,
-            )
-        )
+        rows.append(([bool(c) for c in correct], conf, latency, check))
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")

@@ -26,13 +26,11 @@ class TierRates:
 
     @classmethod
     def of(cls, steps: list[Step]) -> TierRates:
-        def arr(values: list[float | None]) -> np.ndarray:
-            return np.array([np.nan if v is None else v for v in values], dtype=float)
-
+        """The chain's figures as float arrays (numpy reads a missing figure, None, as NaN)."""
         return cls(
-            arr([s.cost_per_request_usd for s in steps]),
-            arr([s.energy_per_request_j for s in steps]),
-            arr([s.seconds_per_request for s in steps]),
+            np.array([s.cost_per_request_usd for s in steps], dtype=float),
+            np.array([s.energy_per_request_j for s in steps], dtype=float),
+            np.array([s.seconds_per_request for s in steps], dtype=float),
         )
 
 
