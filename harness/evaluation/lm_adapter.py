@@ -64,9 +64,10 @@ class TierbenchLM(LM):
         if isinstance(self.backend, ItemScoringBackend):
             return self._loglikelihood_items(self.backend, requests)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
+        keys = [request_key(str(r.task_name), "loglikelihood", list(r.args)) for r in requests]
         todo: list[int] = []
-        for index, instance in enumerate(requests):
-            hit = self.sink.cached(request_key(str(instance.task_name), "loglikelihood", list(instance.args)))
+        for index, key in enumerate(keys):
+            hit = self.sink.cached(key)
             if hit is not None:
                 results[index] = (float(hit[0]), bool(hit[1]))
             else:
@@ -82,9 +83,7 @@ class TierbenchLM(LM):
             for i, (logprob, greedy) in zip(chunk, scored, strict=True):
                 instance = requests[i]
                 results[i] = (float(logprob), bool(greedy))
-                self.sink.store(
-                    request_key(str(instance.task_name), "loglikelihood", list(instance.args)), [logprob, greedy]
-                )
+                self.sink.store(keys[i], [logprob, greedy])
                 cost = self._cost(instance)
                 cost.latency_s += share
                 cost.prompt_tokens += self.backend.count_tokens(instance.args[0] + instance.args[1])
