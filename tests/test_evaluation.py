@@ -187,4 +187,4 @@ def test_score_intervals_from_scipy_match_their_closed_forms() -> None:
     est = mean_estimate([0.5, 2.0, 3.5, 1.25, 4.0])
     assert est.method == "t" and est.stderr is not None
     half = 2.7764451051977987 * est.stderr  # t(0.975, df=4) x sample sd / sqrt(n)
-    assert (est.ci_low, est.ci_high) == (pytest.approx(2.25 - half), pytest.approx(2.25 + half))
+    assert est.ci_low == pytest.approx(2.25 - half) and est.ci_high == pytest.approx(2.25 + half)
