@@ -83,11 +83,11 @@ def random_routing(cascade: Figures, tiers: Figures, rates: TierRates) -> Figure
     def combine(reach: np.ndarray, accuracy: np.ndarray) -> dict[str, np.ndarray]:
         # reach: (m, [B,] k); accuracy: ([B,] k)
         answered = reach - np.concatenate([reach[..., 1:], np.zeros_like(reach[..., :1])], axis=-1)
-        paid = np.where(reach > 0, reach, 0.0)
+        # a share is never negative; a tier no item reaches adds nothing, even where its rate is unknown (NaN)
         return {
             "accuracy": (answered * accuracy).sum(axis=-1),
-            "cost_per_1k_usd": 1000.0 * (paid * np.where(reach > 0, rates.cost_usd, 0.0)).sum(axis=-1),
-            "energy_per_request_j": (paid * np.where(reach > 0, rates.energy_j, 0.0)).sum(axis=-1),
+            "cost_per_1k_usd": 1000.0 * (reach * np.where(reach > 0, rates.cost_usd, 0.0)).sum(axis=-1),
+            "energy_per_request_j": (reach * np.where(reach > 0, rates.energy_j, 0.0)).sum(axis=-1),
         }
 
     reach_point = np.stack([cascade.point[f"reach_{j}"] for j in range(k)], axis=-1)  # (m, k)

@@ -73,7 +73,7 @@ def choose_point(point: dict[str, np.ndarray], strong_accuracy: float, goal: Goa
             best,
             f"the {goal.objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})",
         )
-    best = min(order, key=lambda i: (-acc[i], cost[i] if _finite(cost[i]) else share[i], i))
+    best = min(order, key=lambda i: (*_objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]), i))
     return best, f"no threshold reaches {what} ({target:.1%}) on the fit half; the most accurate one is shown"
 
 

@@ -22,9 +22,9 @@ from harness.strictjson import jsonl_lines
 Doc = dict[str, Any]
 
 
-def _need(path: Path, flag: str = "--data-dir") -> Path:
+def _need(path: Path) -> Path:
     if not path.is_file():
-        raise UserError(f"{path}: benchmark data file not found (check {flag} or TIERBENCH_DATA_DIR)")
+        raise UserError(f"{path}: benchmark data file not found (check --data-dir or TIERBENCH_DATA_DIR)")
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -55,10 +56,8 @@ def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
         task = get_taskdef(name)
         items: int | None = None
         if task.data is not None or data_dir is not None:
-            try:
+            with contextlib.suppress(UserError):  # the data is not at hand: the count stays unknown
                 items = len(read_docs(task, data_dir))
-            except UserError:
-                items = None
         out.append(TaskInfo(task.name, task.kind, task.metrics, items, task.about, task.output_type))
     return out
 
