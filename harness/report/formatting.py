@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import pandas as pd
+
 from harness.results.values import finite_or_none as clean
 
 __all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
@@ -14,17 +16,10 @@ DASH = "—"
 
 def text(value: Any) -> str:
     """A string field; empty for None/NaN so that "nan" or "None" never reaches the page."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return ""
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return ""
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
     return str(value)
 
 
