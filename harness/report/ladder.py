@@ -15,7 +15,7 @@ import pandas as pd
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
-from harness.report.view import Estimate, RunView, not_run_why
+from harness.report.view import Estimate, RunView, cell_requests, not_run_why
 from harness.results import RunStore
 from harness.stats import statistic_interval
 
@@ -67,12 +67,9 @@ def _est(row: dict[str, object] | None, key: str, low: str, high: str) -> Estima
 
 def _decode(view: RunView, model: str, profile: str) -> Estimate:
     """Median decode tokens/s of the rung's measured requests, with a bootstrap interval."""
-    frame = view.requests
-    if frame.empty or "decode_tps" not in frame:
+    if view.requests.empty or "decode_tps" not in view.requests:
         return Estimate(None, missing="no performance scenario ran")
-    mine = frame[(frame["model"] == model) & (frame["profile"] == profile)]
-    if "warmup" in mine:
-        mine = mine[~mine["warmup"].fillna(False).astype(bool)]
+    mine = cell_requests(view.requests, model, profile)  # measured requests: warm-ups are already left out
     values = mine["decode_tps"].map(clean).dropna().to_numpy(dtype=float)
     if values.size == 0:
         return Estimate(None, missing="no decode throughput recorded")

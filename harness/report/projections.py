@@ -17,9 +17,7 @@ import pandas as pd
 from harness.projection import BUSY_EFFICIENCY
 from harness.report.formatting import clean, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
-from harness.report.view import CellView, Estimate
-
-PROJECTED = "projected"
+from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
 
 
 @dataclass(frozen=True)
@@ -115,17 +113,14 @@ def _worst(rows: Sequence[ProjectionRow], key: str) -> Estimate:
 def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
     """A stand-in cell for the recommendation: latency, energy and cost projected; accuracy and memory measured on host."""
     first = rows[0]
-    energy = _worst(rows, "energy_per_request_j")
-    cost = _worst(rows, "cost_per_1k_requests_usd")
     metrics: dict[str, Estimate] = {
         **source.metrics,  # accuracy: same file, same answers
         P95_E2E.key: _worst(rows, "e2e_p95_s"),
         P95_TTFT.key: _worst(rows, "ttft_p95_s"),
         MEMORY.key: source.get(MEMORY.key),  # the measured working set
-        ENERGY.key: energy,
-        COST.key: cost,
+        ENERGY.key: _worst(rows, "energy_per_request_j"),
+        COST.key: _worst(rows, "cost_per_1k_requests_usd"),
     }
-    fit = {"fits": True, "does_not_fit": False}.get(first.fit)
     return replace(
         source,
         profile=first.profile,
@@ -134,7 +129,7 @@ def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
         emulated_on="",
         energy_source="estimate",
         metrics=metrics,
-        fit=fit,
+        fit=fit_verdict(first.fit),
         fit_reason=first.fit_reason,
         cost_basis=f"projected: {first.basis}",
         projected_from=first.projected_from,
@@ -174,8 +169,10 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
                 else f"{profile}: figures are projected from host, not measured on the device.",
             )
         )
+    # the host measurement's health, said once: on the first projected profile
+    first_profile = next((p.profile for p in projections if p.projected), "")
     for p in projections:
-        if not p.projected or p.profile != _first_profile(projections):
+        if not p.projected or p.profile != first_profile:
             continue
         efficiency = p.numbers.get("decode_efficiency")
         if p.host_disturbed:
@@ -195,7 +192,3 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
                 )
             )
     return notes
-
-
-def _first_profile(projections: Sequence[ProjectionRow]) -> str:
-    return next((p.profile for p in projections if p.projected), "")

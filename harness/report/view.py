@@ -260,12 +260,12 @@ def _stderr(score: TaskScore) -> float | None:
 def _latency_estimate(
     cell: dict[str, Any], all_requests: pd.DataFrame, measured: pd.DataFrame, column: str
 ) -> Estimate:
-    mine_all = _cell_rows(all_requests, cell)
+    mine_all = cell_requests(all_requests, cell["model"], cell["profile"])
     if mine_all.empty:
         if cell["status"] in NOT_RUN:
             return Estimate(None, missing=not_run_why(cell["status"]))
         return Estimate(None, missing="no performance scenario ran for this cell")
-    mine = _cell_rows(measured, cell)
+    mine = cell_requests(measured, cell["model"], cell["profile"])
     values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
     if values.size == 0:
         errors = mine_all["error"].map(text) if "error" in mine_all else pd.Series(dtype=str)
@@ -278,11 +278,11 @@ def _latency_estimate(
     return Estimate(p95, *(ci or (None, None)))
 
 
-def _cell_rows(frame: pd.DataFrame, cell: dict[str, Any]) -> pd.DataFrame:
+def cell_requests(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
+    """The rows of a requests table that belong to one cell (the summary and the ladder read them too)."""
     if frame.empty:
         return frame
-    mask = (frame["model"] == cell["model"]) & (frame["profile"] == cell["profile"])
-    selected: pd.DataFrame = frame.loc[mask]
+    selected: pd.DataFrame = frame.loc[(frame["model"] == model) & (frame["profile"] == profile)]
     return selected
 
 
@@ -351,9 +351,9 @@ def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
     return {"e2e_s_rep_spread": max(spreads) if spreads else None, "repetitions": float(most)}
 
 
-def _fit(cell: dict[str, Any]) -> bool | None:
-    """fitcost's verdict: fits, does_not_fit or unknown."""
-    return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
+def fit_verdict(fit: str) -> bool | None:
+    """fitcost's verdict (fits, does_not_fit or unknown), for measured and projected cells alike."""
+    return {"fits": True, "does_not_fit": False}.get(fit)
 
 
 def _cells(
@@ -415,7 +415,7 @@ def _cells(
                 tasks_scored=scored,
                 tasks_total=total,
                 items=items,
-                fit=_fit(r),
+                fit=fit_verdict(text(r.get("fit"))),
                 fit_reason=text(r.get("fit_reason")),
                 cost_basis=text(r.get("cost_basis")),
                 quant_label=text(r.get("quant_label")),
