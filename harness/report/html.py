@@ -16,7 +16,7 @@ from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
 from harness.report.ladder import Ladder
-from harness.report.recommend import Recommendation
+from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
 from harness.results.published import TOLERANCE
@@ -65,13 +65,11 @@ def _flat(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def _constraint_items(view: RunView) -> list[tuple[str, str]]:
     c = view.constraints
-    return [
-        ("Accuracy floor", fmt(c.min_accuracy, "percent") if c.min_accuracy is not None else "not set"),
-        ("p95 latency SLO", fmt(c.max_p95_e2e_s, "seconds") if c.max_p95_e2e_s is not None else "not set"),
-        ("p95 TTFT SLO", fmt(c.max_p95_ttft_s, "seconds") if c.max_p95_ttft_s is not None else "not set"),
-        ("Memory budget", fmt(c.max_memory_mb, "megabytes") if c.max_memory_mb is not None else "not set"),
-        ("Objective", c.objective.replace("_", " ")),
+    rows = [
+        (name[0].upper() + name[1:], "not set" if getattr(c, field) is None else fmt(getattr(c, field), metric.kind))
+        for field, name, _, metric, _ in LIMITS
     ]
+    return [*rows, ("Objective", c.objective.replace("_", " "))]
 
 
 def _run_items(view: RunView) -> list[tuple[str, str]]:
