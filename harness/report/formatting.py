@@ -31,33 +31,25 @@ def _sig(value: float, digits: int = 3) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def seconds(value: float | None) -> str:
-    if value is None:
-        return DASH
+def seconds(value: float) -> str:
     if abs(value) < 1:
         return f"{_sig(value * 1000)} ms"
     return f"{_sig(value)} s"
 
 
-def megabytes(value: float | None) -> str:
-    if value is None:
-        return DASH
+def megabytes(value: float) -> str:
     if abs(value) >= 1024:
         return f"{_sig(value / 1024)} GB"
     return f"{_sig(value)} MB"
 
 
-def joules(value: float | None) -> str:
-    if value is None:
-        return DASH
+def joules(value: float) -> str:
     if abs(value) >= 1000:
         return f"{_sig(value / 1000)} kJ"
     return f"{_sig(value)} J"
 
 
-def dollars(value: float | None) -> str:
-    if value is None:
-        return DASH
+def dollars(value: float) -> str:
     if value == 0:
         return "$0"
     if abs(value) >= 1:
@@ -65,34 +57,20 @@ def dollars(value: float | None) -> str:
     return f"${_sig(value)}"
 
 
-def percent(value: float | None) -> str:
-    if value is None:
-        return DASH
+def percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def plain(value: float | None) -> str:
-    if value is None:
-        return DASH
-    return _sig(value)
-
-
-def rate(value: float | None) -> str:
+def rate(value: float) -> str:
     """Tokens per second."""
-    if value is None:
-        return DASH
     return f"{_sig(value)} tok/s"
 
 
-def count(value: float | None) -> str:
-    if value is None:
-        return DASH
+def count(value: float) -> str:
     return f"{round(value):,}"
 
 
-def pvalue(value: float | None) -> str:
-    if value is None:
-        return DASH
+def pvalue(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
@@ -103,7 +81,7 @@ FORMATTERS = {
     "joules": joules,
     "dollars": dollars,
     "percent": percent,
-    "plain": plain,
+    "plain": _sig,  # three significant digits, no unit
     "rate": rate,
     "count": count,
 }
@@ -111,7 +89,8 @@ FORMATTERS = {
 
 def fmt(value: float | None, kind: str) -> str:
     """Format ``value`` as ``kind`` (one of FORMATTERS); a dash for a missing value."""
-    return FORMATTERS[kind](clean(value))
+    number = clean(value)
+    return DASH if number is None else FORMATTERS[kind](number)
 
 
 def fmt_range(low: float | None, high: float | None, kind: str) -> str:

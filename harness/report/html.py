@@ -66,8 +66,8 @@ def _flat(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 def _constraint_items(view: RunView) -> list[tuple[str, str]]:
     c = view.constraints
     rows = [
-        (name[0].upper() + name[1:], "not set" if getattr(c, field) is None else fmt(getattr(c, field), metric.kind))
-        for field, name, _, metric, _ in LIMITS
+        (title, "not set" if getattr(c, field) is None else fmt(getattr(c, field), metric.kind))
+        for field, title, _, metric, _ in LIMITS
     ]
     return [*rows, ("Objective", c.objective.replace("_", " "))]
 
@@ -92,7 +92,9 @@ def render_html(
     cascade: CascadeSection | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
-    host = {k: v for k, v in view.host.items() if k != "packages"}
+    host = {k: v for k, v in view.meta.host.items() if k != "packages"}
+    packages = view.meta.host.get("packages")
+    packages = packages if isinstance(packages, dict) else {}
     return template.render(
         view=view,
         recommendations=recommendations,
@@ -109,7 +111,7 @@ def render_html(
         tier_order=TIER_ORDER,
         run_items=_run_items(view),
         host_items=_flat(host),
-        package_items=[(k, text(v) or "not installed") for k, v in view.packages.items()],
+        package_items=[(k, text(v) or "not installed") for k, v in packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
         model_items=[(name, _flat(spec)) for name, spec in view.models.items()]
         + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],

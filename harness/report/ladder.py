@@ -10,7 +10,6 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
@@ -47,14 +46,6 @@ class Ladder:
     knee: str
     reference_ppl: Estimate = field(default_factory=lambda: Estimate(None, missing="no fidelity measured"))
     chart: Chart | None = None
-
-
-def _fidelity(store: RunStore) -> dict[str, dict[str, object]]:
-    path = store.table_path("fidelity")
-    if not path.exists():
-        return {}
-    frame = pd.read_parquet(path)
-    return {str(r["model"]): dict(r) for _, r in frame.iterrows()}
 
 
 def _est(row: dict[str, object] | None, key: str, low: str, high: str) -> Estimate:
@@ -139,7 +130,7 @@ def build_ladders(view: RunView) -> list[Ladder]:
     cells = store.read_table("cells")
     if cells.empty or "ladder" not in cells:
         return []
-    fidelity = _fidelity(store)
+    fidelity = {str(r["model"]): dict(r) for _, r in store.read_table("fidelity").iterrows()}
     ladders: dict[tuple[str, str], Ladder] = {}
     for _, row in cells.iterrows():
         name = text(row.get("ladder"))

@@ -10,7 +10,8 @@ drives the recommendation and the projection is shown beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import pandas as pd
 
@@ -69,36 +70,21 @@ NUMBERS = (
 )
 
 
+# the table's columns each row carries: its figures (each with a low/high end) and its text fields
+NUMBER_COLUMNS = {f"{key}{suffix}" for key in NUMBERS for suffix in ("", "_low", "_high")}
+TEXT_FIELDS = [f.name for f in fields(ProjectionRow) if f.type == "str"]
+
+
 def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
-    if frame.empty:
-        return rows
     for r in frame.to_dict("records"):
-        numbers: dict[str, float | None] = {}
-        for key in NUMBERS:
-            for suffix in ("", "_low", "_high"):
-                if f"{key}{suffix}" in r:
-                    numbers[f"{key}{suffix}"] = clean(r.get(f"{key}{suffix}"))
-        rows.append(
-            ProjectionRow(
-                model=text(r.get("model")),
-                tier=text(r.get("tier")),
-                profile=text(r.get("profile")),
-                projected_from=text(r.get("projected_from")) or "host",
-                status=text(r.get("status")),
-                reason=text(r.get("reason")),
-                not_emulated_reason=text(r.get("not_emulated_reason")),
-                emulated_on=text(r.get("emulated_on")),
-                point=" ".join(p for p in (text(r.get("scenario")), text(r.get("point"))) if p),
-                compute_target=text(r.get("compute_target")),
-                numbers=numbers,
-                fit=text(r.get("fit")),
-                fit_reason=text(r.get("fit_reason")),
-                basis=text(r.get("basis")),
-                host_disturbed=bool(r.get("host_disturbed") is True or r.get("host_disturbed") == 1),
-            )
-        )
+        row: dict[str, Any] = {name: text(r.get(name)) for name in TEXT_FIELDS}
+        row["projected_from"] = row["projected_from"] or "host"
+        row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
+        numbers = {str(k): clean(v) for k, v in r.items() if k in NUMBER_COLUMNS}
+        disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
+        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
     return rows
 
 

@@ -59,12 +59,13 @@ class Recommendation:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-# (constraint field, its name, its symbol in report.md, metric, comparison); "max": the value must not exceed it
+# (constraint field, its title in report.html, its symbol in report.md, metric, comparison);
+# "max" means the value must not exceed the limit
 LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
-    ("min_accuracy", "accuracy floor", "accuracy ≥", ACCURACY, "min"),
+    ("min_accuracy", "Accuracy floor", "accuracy ≥", ACCURACY, "min"),
     ("max_p95_e2e_s", "p95 latency SLO", "p95 E2E ≤", P95_E2E, "max"),
     ("max_p95_ttft_s", "p95 TTFT SLO", "p95 TTFT ≤", P95_TTFT, "max"),
-    ("max_memory_mb", "memory budget", "memory ≤", MEMORY, "max"),
+    ("max_memory_mb", "Memory budget", "memory ≤", MEMORY, "max"),
 )
 
 
@@ -78,11 +79,12 @@ def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
         return checks
     if cell.fit is False:
         checks.append(Check("fits the profile", False, cell.fit_reason or "does not fit the profile", 1.0))
-    for name, label, _, metric, direction in LIMITS:
+    for name, title, _, metric, direction in LIMITS:
         limit = getattr(constraints, name)
         if limit is None:
             continue
         est = cell.get(metric.key)
+        label = title[0].lower() + title[1:]  # in a sentence: "the accuracy floor", "the p95 latency SLO"
         if est.value is None:
             checks.append(
                 Check(label, None, f"{metric.label} unknown ({est.missing}), so the {label} cannot be verified", 1.0)

@@ -24,6 +24,7 @@ from harness.report.formatting import clean, fmt_range, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
+from harness.results.columns import CELL_COLUMNS
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import CellStatus, RunMeta
 from harness.results.values import measured_requests
@@ -50,6 +51,11 @@ STATUS_WHY: dict[str, str] = {
 def not_run_why(status: str) -> str:
     """Why a metric of a cell that did not run is missing."""
     return STATUS_WHY.get(status, f"cell {status}")
+
+
+def _missing(cell: dict[str, Any], why: str) -> Estimate:
+    """A missing figure: a cell that did not run says so before any other reason."""
+    return Estimate(None, missing=not_run_why(cell["status"]) if cell["status"] in NOT_RUN else why)
 
 
 @dataclass(frozen=True)
@@ -140,13 +146,8 @@ class RunView:
     run_dir: Path
     meta: RunMeta
     suite_name: str
-    suite_description: str
-    created: str
-    git_revision: str
     constraints: Constraints
     constraints_note: str
-    host: dict[str, Any]
-    packages: dict[str, Any]
     profiles: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     cells: list[CellView]
@@ -262,9 +263,7 @@ def _latency_estimate(
 ) -> Estimate:
     mine_all = cell_requests(all_requests, cell["model"], cell["profile"])
     if mine_all.empty:
-        if cell["status"] in NOT_RUN:
-            return Estimate(None, missing=not_run_why(cell["status"]))
-        return Estimate(None, missing="no performance scenario ran for this cell")
+        return _missing(cell, "no performance scenario ran for this cell")
     mine = cell_requests(measured, cell["model"], cell["profile"])
     values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
     if values.size == 0:
@@ -290,10 +289,7 @@ def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) ->
     if not present:
         return Estimate(None, missing=absent_why)
     value = clean(cell.get(column))
-    if value is None:
-        why = not_run_why(cell["status"]) if cell["status"] in NOT_RUN else "not recorded for this cell"
-        return Estimate(None, missing=why)
-    return Estimate(value)
+    return _missing(cell, "not recorded for this cell") if value is None else Estimate(value)
 
 
 def _no_requests(cell: dict[str, Any]) -> bool:
@@ -306,13 +302,11 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
         return Estimate(None, missing="energy per request not computed by this run")
     value = clean(cell.get("energy_per_request_j"))
     if value is None:
-        if cell["status"] in NOT_RUN:
-            return Estimate(None, missing=not_run_why(cell["status"]))
         if source in ("", "none"):
-            return Estimate(None, missing="no energy sensor and no power model for this profile")
+            return _missing(cell, "no energy sensor and no power model for this profile")
         if _no_requests(cell):
-            return Estimate(None, missing="no successful perf requests to divide the energy by")
-        return Estimate(None, missing="energy per request not derived for this cell")
+            return _missing(cell, "no successful perf requests to divide the energy by")
+        return _missing(cell, "energy per request not derived for this cell")
     low, high = clean(cell.get("energy_per_request_j_low")), clean(cell.get("energy_per_request_j_high"))
     if low is not None and high is not None:
         return Estimate(value, low, high)
@@ -329,11 +323,9 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
     value = clean(cell.get(COST.key))
     if value is not None:
         return Estimate(value)
-    if cell["status"] in NOT_RUN:
-        return Estimate(None, missing=not_run_why(cell["status"]))
     if _no_requests(cell):
-        return Estimate(None, missing="no successful perf requests to cost")
-    return Estimate(None, missing="no API price for the model and no cost model for the profile")
+        return _missing(cell, "no successful perf requests to cost")
+    return _missing(cell, "no API price for the model and no cost model for the profile")
 
 
 def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
@@ -373,31 +365,8 @@ def _cells(
             ENERGY.key: _energy(r, "energy_per_request_j" in cols),
             COST.key: _cost(r, COST.key in cols),
         }
-        numbers = {
-            k: clean(r.get(k))
-            for k in (
-                "peak_anon_mb",
-                "peak_file_mb",
-                "model_file_mb",
-                "energy_j",
-                "energy_j_low",
-                "energy_j_high",
-                "load_time_s",
-                "cost_per_mtok_usd",
-                "n_requests",
-                "n_errors",
-                "warmup_requests",
-                "threads",
-                "memory_budget_mb",
-                "duration_s",
-                "slowdown_vs_host",
-                "fit_required_mb",
-                "energy_cost_per_1k_requests_usd",
-                "host_other_cpu_share",
-                "host_steal_share",
-                "cores_seen",
-            )
-        }
+        # every cells-table column read as a number: None where it is missing or not a number
+        numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
         out.append(
@@ -558,7 +527,6 @@ def build_view(run_dir: Path) -> RunView:
     measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
-    packages = meta.host.get("packages") or {}
     from harness.report.projections import caveats as projection_caveats
     from harness.report.projections import projection_rows
 
@@ -569,13 +537,8 @@ def build_view(run_dir: Path) -> RunView:
         run_dir=run_dir,
         meta=meta,
         suite_name=text(meta.suite.get("name")) or run_dir.name,
-        suite_description=text(meta.suite.get("description")),
-        created=meta.created_at,
-        git_revision=text(meta.git_revision),
         constraints=constraints,
         constraints_note=note,
-        host=meta.host,
-        packages=packages if isinstance(packages, dict) else {},
         profiles=profiles,
         models=models,
         cells=cells,
