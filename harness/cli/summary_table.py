@@ -119,8 +119,10 @@ SPANS = (
 )
 
 
-def projection_table(projections: pd.DataFrame) -> Table:
+def print_projections(console: Console, projections: pd.DataFrame) -> None:
     """Projected figures in their own table: ranges, labelled, never beside measured numbers."""
+    if projections.empty:
+        return
     table = Table(title="projected from host (roofline; not measured)", header_style="bold")
     for name in ("model", "profile", "why projected", "decode tok/s", "prefill tok/s", "TTFT p95", "E2E p95", "load s"):
         table.add_column(name, justify="left" if name in ("model", "profile", "why projected") else "right")
@@ -133,12 +135,7 @@ def projection_table(projections: pd.DataFrame) -> Table:
             continue
         figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
         table.add_row(terminal(p.model), terminal(p.profile) + " [cyan](projected)[/]", terminal(why), *figures)
-    return table
-
-
-def print_projections(console: Console, projections: pd.DataFrame) -> None:
-    if not projections.empty:
-        console.print(projection_table(projections))
+    console.print(table)
 
 
 def print_recommendations(console: Console, recommendations: Sequence[Recommendation]) -> None:

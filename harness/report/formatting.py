@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from harness.results.values import finite_or_none as clean
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
 
@@ -21,6 +26,11 @@ def text(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return ""
     return str(value)
+
+
+def text_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
+    """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`."""
+    return {f.name: text(record.get(f.name)) for f in fields(cls) if f.type == "str"}
 
 
 def _sig(value: float, digits: int = 3) -> str:

@@ -10,13 +10,12 @@ drives the recommendation and the projection is shown beside it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from harness.projection import BUSY_EFFICIENCY
-from harness.report.formatting import clean, text
+from harness.report.formatting import clean, text, text_fields
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
 from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
 
@@ -70,16 +69,15 @@ NUMBERS = (
 )
 
 
-# the table's columns each row carries: its figures (each with a low/high end) and its text fields
+# the table's figures each row carries, each with its low/high end
 NUMBER_COLUMNS = {f"{key}{suffix}" for key in NUMBERS for suffix in ("", "_low", "_high")}
-TEXT_FIELDS = [f.name for f in fields(ProjectionRow) if f.type == "str"]
 
 
 def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
     for r in frame.to_dict("records"):
-        row: dict[str, Any] = {name: text(r.get(name)) for name in TEXT_FIELDS}
+        row = text_fields(ProjectionRow, r)
         row["projected_from"] = row["projected_from"] or "host"
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
         numbers = {str(k): clean(v) for k, v in r.items() if k in NUMBER_COLUMNS}

@@ -20,7 +20,7 @@ from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
-from harness.report.formatting import clean, fmt_range, text
+from harness.report.formatting import clean, fmt_range, text, text_fields
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
@@ -201,23 +201,19 @@ def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
         ok = group[group["status"] == "ok"]["metric"].map(text).tolist()
         primaries[(str(model), str(profile), str(task))] = primary_metric(ok or group["metric"].map(text).tolist())
     for r in _records(scores):
-        key = (text(r["model"]), text(r["profile"]), text(r["task"]))
+        strings = text_fields(TaskScore, r)
+        key = (strings["model"], strings["profile"], strings["task"])
+        strings.update(tier=tiers.get(key[0], ""), status=strings["status"] or "ok")
         n = clean(r.get("n"))
         rows.append(
             TaskScore(
-                model=key[0],
-                tier=tiers.get(key[0], ""),
-                profile=key[1],
-                task=key[2],
-                metric=text(r.get("metric")),
+                **strings,
                 value=clean(r.get("value")),
                 stderr=clean(r.get("stderr")),
                 ci_low=clean(r.get("ci_low")),
                 ci_high=clean(r.get("ci_high")),
                 n=None if n is None else int(n),
-                status=text(r.get("status")) or "ok",
-                reason=text(r.get("reason")),
-                primary=primaries.get(key) == text(r.get("metric")),
+                primary=primaries.get(key) == strings["metric"],
             )
         )
     return rows
@@ -369,25 +365,17 @@ def _cells(
         numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
+        strings = text_fields(CellView, r)  # model, profile and status were normalized above
+        strings["energy_source"] = strings["energy_source"] or "none"
         out.append(
             CellView(
-                model=r["model"],
-                tier=text(r.get("tier")),
-                backend=text(r.get("backend")),
-                profile=r["profile"],
-                status=r["status"],
-                reason=text(r.get("reason")),
-                emulated_on=text(r.get("emulated_on")),
-                energy_source=text(r.get("energy_source")) or "none",
+                **strings,
                 metrics=metrics,
                 numbers=numbers,
                 tasks_scored=scored,
                 tasks_total=total,
                 items=items,
                 fit=fit_verdict(text(r.get("fit"))),
-                fit_reason=text(r.get("fit_reason")),
-                cost_basis=text(r.get("cost_basis")),
-                quant_label=text(r.get("quant_label")),
             )
         )
     out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))
