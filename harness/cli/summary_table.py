@@ -71,20 +71,6 @@ def _row(view: RunView, cell: CellView) -> list[str]:
     ]
 
 
-def contention_lines(view: RunView) -> list[str]:
-    """One line per cell whose neighbours took more of its cores than the meter allows."""
-    lines = []
-    for cell in view.cells:
-        share = cell.numbers.get("host_other_cpu_share")
-        if share is not None and share > CONTENDED_SHARE:
-            lines.append(
-                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
-                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
-                "(rerun with --quiet-host)"
-            )
-    return lines
-
-
 def print_summary(console: Console, view: RunView) -> None:
     """One row per cell, then why each cell that did not complete stopped."""
     table = Table(title="tierbench results", show_lines=False, header_style="bold")
@@ -93,8 +79,15 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:
         table.add_row(*_row(view, cell))
     console.print(table)
-    for line in contention_lines(view):
-        console.print(f"  [yellow]{terminal(line)}[/]")
+    for cell in view.cells:  # a cell whose neighbours took more of its cores than the meter allows
+        share = cell.numbers.get("host_other_cpu_share")
+        if share is not None and share > CONTENDED_SHARE:
+            line = (
+                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
+                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
+                "(rerun with --quiet-host)"
+            )
+            console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup
