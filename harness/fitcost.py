@@ -46,6 +46,11 @@ class RequestStats:
     e2e_by_point: dict[tuple[str, str], float]
 
 
+def _mean_count(group: pd.DataFrame, column: str) -> float:
+    """Mean of a token count column; a missing count (or column) counts as 0."""
+    return float(group[column].fillna(0).astype(float).mean()) if column in group.columns else 0.0
+
+
 def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
     """Per cell: machine seconds per request (E2E / concurrency), mean token counts, E2E per point."""
     if requests.empty or "cell_id" not in requests.columns or "e2e_s" not in requests.columns:
@@ -67,12 +72,8 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
         stats[str(cell_id)] = RequestStats(
             n=len(group),
             seconds_per_request=float(busy.mean()),
-            prompt_tokens=float(group["prompt_tokens"].fillna(0).astype(float).mean())
-            if "prompt_tokens" in group.columns
-            else 0.0,
-            output_tokens=float(group["output_tokens"].fillna(0).astype(float).mean())
-            if "output_tokens" in group.columns
-            else 0.0,
+            prompt_tokens=_mean_count(group, "prompt_tokens"),
+            output_tokens=_mean_count(group, "output_tokens"),
             e2e_by_point=by_point,
         )
     return stats
@@ -151,12 +152,8 @@ def cost_figures(
     duration = _num(row.get("duration_s"))
     energy_cost = 0.0
     if energy_j is not None and duration:
-        per_request = {
-            "": energy_j,
-            "_low": _num(row.get("energy_j_low")),
-            "_high": _num(row.get("energy_j_high")),
-        }
-        for suffix, joules in per_request.items():
+        for suffix in ("", "_low", "_high"):  # the energy and its interval, per request
+            joules = _num(row.get(f"energy_j{suffix}"))
             if joules is not None:
                 out[f"energy_per_request_j{suffix}"] = joules / duration * stats.seconds_per_request
         energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
@@ -191,10 +188,6 @@ def enrich_cells(
 ) -> pd.DataFrame:
     """The cells table with fit, cost, energy-per-request and slowdown columns added."""
     out = cells.copy()
-    if cells.empty:
-        for column in FITCOST_COLUMNS:
-            out[column] = pd.Series(dtype="object" if column in TEXT_COLUMNS else "float64")
-        return out
     rows = [{str(k): v for k, v in r.items()} for r in cells.to_dict("records")]
     stats = request_stats(requests)
     host_cells = {r.get("model"): str(r.get("cell_id")) for r in rows if r.get("profile") == "host"}

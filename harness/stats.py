@@ -54,7 +54,8 @@ def mcnemar_midp(worse: int, better: int) -> float:
     return min(1.0, max(0.0, p))
 
 
-def _interval(values: FloatArray, level: float) -> tuple[float, float]:
+def percentile_interval(values: FloatArray, level: float) -> tuple[float, float]:
+    """The central ``level`` share of bootstrap replicates (the percentile interval)."""
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(values, [tail, 1.0 - tail])
     return float(low), float(high)
@@ -97,7 +98,7 @@ def paired_difference(
     rng = np.random.default_rng(seed)
     index = rng.integers(0, deltas.size, size=(iterations, deltas.size))
     replicates = deltas[index].mean(axis=1)
-    low, high = _interval(replicates, level)
+    low, high = percentile_interval(replicates, level)
     diff = float(deltas.mean())
     worse = int(np.sum((b > 0.5) & (r < 0.5))) if binary else 0
     better = int(np.sum((b < 0.5) & (r > 0.5))) if binary else 0
@@ -189,12 +190,12 @@ def bootstrap_change(
     base_value = float(stat(base.values[np.newaxis, :])[0])
     run_value = float(stat(run.values[np.newaxis, :])[0])
     diffs = run_reps - base_reps
-    diff_low, diff_high = _interval(diffs, level)
+    diff_low, diff_high = percentile_interval(diffs, level)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = run_reps / base_reps
         ratio = run_value / base_value if base_value != 0 else math.inf
     finite = ratios[np.isfinite(ratios)]
-    ratio_low, ratio_high = _interval(finite, level) if finite.size else (math.nan, math.nan)
+    ratio_low, ratio_high = percentile_interval(finite, level) if finite.size else (math.nan, math.nan)
     return RatioResult(
         base_value,
         run_value,
@@ -217,7 +218,7 @@ def statistic_interval(
         return None
     sample = Sample(data, np.zeros(data.size, dtype=np.int64), np.zeros(data.size, dtype=np.int64))
     replicates = bootstrap_replicates(sample, statistic(stat_name), iterations, np.random.default_rng(seed))
-    return _interval(replicates, level)
+    return percentile_interval(replicates, level)
 
 
 def direction(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,21 @@ def test_statistics() -> None:
     boot = bootstrap_estimate(list(range(50)), lambda xs: float(max(xs)), seed=3)
     assert boot.method == "bootstrap" and boot.ci_low is not None and boot.ci_low <= boot.value
     assert bootstrap_estimate(list(range(50)), lambda xs: float(max(xs)), seed=3) == boot  # seeded
+
+
+def test_score_intervals_from_scipy_match_their_closed_forms() -> None:
+    """The Wilson and t intervals come from scipy.stats: the same figures as the textbook formulas."""
+    z = 1.959963984540054  # the two-sided 95% normal quantile
+    for n in (1, 2, 7, 20, 100):
+        for k in range(n + 1):
+            p, denom = k / n, 1 + z * z / n
+            centre = (p + z * z / (2 * n)) / denom
+            half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+            est = mean_estimate([1.0] * k + [0.0] * (n - k))
+            assert est.method == "wilson"
+            assert est.ci_low == pytest.approx(max(centre - half, 0.0), abs=1e-12), (k, n)
+            assert est.ci_high == pytest.approx(min(centre + half, 1.0), abs=1e-12), (k, n)
+    est = mean_estimate([0.5, 2.0, 3.5, 1.25, 4.0])
+    assert est.method == "t" and est.stderr is not None
+    half = 2.7764451051977987 * est.stderr  # t(0.975, df=4) x sample sd / sqrt(n)
+    assert est.ci_low == pytest.approx(2.25 - half) and est.ci_high == pytest.approx(2.25 + half)

@@ -39,22 +39,23 @@ class Step:
         return (self.model, self.profile)
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
+    """A table or sample field as text: "" for None and for the NaN pandas puts in missing cells."""
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def _step(row: dict[str, Any]) -> Step:
     cost = finite_or_none(row.get("cost_per_1k_requests_usd"))
     return Step(
-        model=_text(row.get("model")),
-        profile=_text(row.get("profile")),
-        cell_id=_text(row.get("cell_id")),
-        tier=_text(row.get("tier")),
-        backend=_text(row.get("backend")),
+        model=text(row.get("model")),
+        profile=text(row.get("profile")),
+        cell_id=text(row.get("cell_id")),
+        tier=text(row.get("tier")),
+        backend=text(row.get("backend")),
         cost_per_request_usd=None if cost is None else cost / 1000.0,
         energy_per_request_j=finite_or_none(row.get("energy_per_request_j")),
         seconds_per_request=finite_or_none(row.get("seconds_per_request")),
-        energy_source=_text(row.get("energy_source")) or "none",
+        energy_source=text(row.get("energy_source")) or "none",
     )
 
 
@@ -76,39 +77,40 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
     return steps
 
 
-def _records(cells: pd.DataFrame) -> list[dict[str, Any]]:
+def cell_rows(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """The cells table as one dict per row (the fields a chain step is read from)."""
     return [dict(zip(cells.columns, row, strict=True)) for row in cells.itertuples(index=False, name=None)]
 
 
 def resolve_chain(steps: list[tuple[str, str | None]], cells: pd.DataFrame, profile: str | None = None) -> list[Step]:
     """The cells a parsed chain names; a tier that did not run (or is ambiguous) is a one-line error."""
-    rows = _records(cells)
+    rows = cell_rows(cells)
     resolved: list[Step] = []
     for name, wanted in steps:
-        mine = [r for r in rows if _text(r.get("model")) == name] or [r for r in rows if _text(r.get("tier")) == name]
+        mine = [r for r in rows if text(r.get("model")) == name] or [r for r in rows if text(r.get("tier")) == name]
         if not mine:
-            known = ", ".join(sorted({_text(r.get("model")) for r in rows})) or "none"
+            known = ", ".join(sorted({text(r.get("model")) for r in rows})) or "none"
             raise UserError(f"--chain: tier {name!r} is not in this run (its models: {known}); run it first")
         where = wanted or profile
         if where is not None:
-            on = [r for r in mine if _text(r.get("profile")) == where]
+            on = [r for r in mine if text(r.get("profile")) == where]
             if not on:
-                ran_on = ", ".join(sorted({_text(r.get("profile")) for r in mine}))
+                ran_on = ", ".join(sorted({text(r.get("profile")) for r in mine}))
                 raise UserError(f"--chain: {name} did not run on profile {where!r} (it ran on: {ran_on})")
             mine = on
-        models = sorted({_text(r.get("model")) for r in mine})
+        models = sorted({text(r.get("model")) for r in mine})
         if len(models) > 1:
             raise UserError(f"--chain: tier {name!r} matches several models ({', '.join(models)}); name the model")
         if len(mine) > 1:
-            on_list = ", ".join(sorted(_text(r.get("profile")) for r in mine))
+            on_list = ", ".join(sorted(text(r.get("profile")) for r in mine))
             raise UserError(
                 f"--chain: {name} ran on several profiles ({on_list}); write {name}@PROFILE or pass --profile"
             )
         row = mine[0]
-        status = _text(row.get("status")) or "ok"
+        status = text(row.get("status")) or "ok"
         if status not in RAN:
-            why = _text(row.get("reason")) or "no reason recorded"
-            raise UserError(f"--chain: tier {name} did not run on {_text(row.get('profile'))} ({status}: {why})")
+            why = text(row.get("reason")) or "no reason recorded"
+            raise UserError(f"--chain: tier {name} did not run on {text(row.get('profile'))} ({status}: {why})")
         resolved.append(_step(row))
     if len({s.key for s in resolved}) != len(resolved):
         raise UserError("--chain: two names resolve to the same cell; name each tier once")
@@ -117,11 +119,11 @@ def resolve_chain(steps: list[tuple[str, str | None]], cells: pd.DataFrame, prof
 
 def default_chain(cells: pd.DataFrame, profile: str | None = None) -> list[Step]:
     """The run's local tiers that ran, cheapest first (tier order where a cost is missing), on one profile."""
-    rows = [r for r in _records(cells) if (_text(r.get("status")) or "ok") in RAN]
-    rows = [r for r in rows if _text(r.get("backend")) in LOCAL_BACKENDS]
-    profiles = list(dict.fromkeys(_text(r.get("profile")) for r in rows))
+    rows = [r for r in cell_rows(cells) if (text(r.get("status")) or "ok") in RAN]
+    rows = [r for r in rows if text(r.get("backend")) in LOCAL_BACKENDS]
+    profiles = list(dict.fromkeys(text(r.get("profile")) for r in rows))
     chosen = profile if profile is not None else ("host" if "host" in profiles else (profiles[0] if profiles else None))
-    steps = [_step(r) for r in rows if _text(r.get("profile")) == chosen]
+    steps = [_step(r) for r in rows if text(r.get("profile")) == chosen]
 
     def order(step: Step) -> tuple[float, int, str]:
         cost = step.cost_per_request_usd

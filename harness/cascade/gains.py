@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import trapezoid
 
+from harness.stats import percentile_interval
+
 
 def _gap(weak: float, strong: float) -> float | None:
     gap = strong - weak
@@ -63,4 +65,4 @@ def interval(values: list[float | None]) -> tuple[float | None, float | None]:
     defined = np.array([v for v in values if v is not None], dtype=float)
     if not values or defined.size < 0.95 * len(values):
         return None, None
-    return float(np.quantile(defined, 0.025)), float(np.quantile(defined, 0.975))
+    return percentile_interval(defined, 0.95)

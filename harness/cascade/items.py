@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.cascade.chain import Step
+from harness.cascade.chain import Step, text
 from harness.errors import UserError
 from harness.results.signals import CONFIDENCE_FIELD, SELF_CHECK_COST_FIELDS, SIGNALS
 from harness.results.values import finite_or_none
@@ -53,10 +53,6 @@ class ItemTable:
         )
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def correct_value(value: Any) -> bool | None:
     """A sample's correctness as a bool (a score of at least 0.5 counts as correct), None when absent."""
     if isinstance(value, bool):
@@ -66,7 +62,7 @@ def correct_value(value: Any) -> bool | None:
 
 
 def item_key(record: dict[str, Any]) -> ItemKey:
-    return (_text(record.get("task")), _text(record.get("doc_id")), _text(record.get("filter")))
+    return (text(record.get("task")), text(record.get("doc_id")), text(record.get("filter")))
 
 
 def samples_by_cell(
@@ -76,7 +72,7 @@ def samples_by_cell(
     wanted = {s.key for s in steps}
     out: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]] = {key: {} for key in wanted}
     for record in records:
-        cell = (_text(record.get("model")), _text(record.get("profile")))
+        cell = (text(record.get("model")), text(record.get("profile")))
         if cell in wanted:
             out[cell][item_key(record)] = record
     return out
@@ -116,12 +112,7 @@ def check_signal(
                 f"(they have: {listed})"
             )
         for name in present:
-            coverage[name] += sum(
-                1
-                for r in samples.values()
-                if isinstance(r.get(CONFIDENCE_FIELD), dict)
-                and finite_or_none(r[CONFIDENCE_FIELD].get(name)) is not None
-            )
+            coverage[name] += sum(confidence_of(r, name) is not None for r in samples.values())
     if signal is not None:
         return signal
     free = [name for name in coverage if not (name in SIGNALS and SIGNALS[name].extra_cost)]
@@ -131,7 +122,8 @@ def check_signal(
     return max(candidates, key=lambda name: coverage[name])
 
 
-def _confidence(record: dict[str, Any], signal: str) -> float | None:
+def confidence_of(record: dict[str, Any], signal: str) -> float | None:
+    """A sample's value of one confidence signal (None when it has none)."""
     conf = record.get(CONFIDENCE_FIELD)
     return finite_or_none(conf.get(signal)) if isinstance(conf, dict) else None
 
@@ -147,7 +139,7 @@ def join_items(
     all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
-    rows: list[tuple[list[bool], list[float], list[float], list[float]]] = []
+    rows: list[tuple[list[bool], list[float | None], list[float | None], list[float]]] = []  # None: NaN
     uses_check = signal is not None and signal in SIGNALS and SIGNALS[signal].extra_cost
     for key in all_keys:
         records = [by_cell[step.key].get(key) for step in steps]
@@ -160,21 +152,14 @@ def join_items(
         if any(c is None for c in correct):
             excluded["no correctness recorded"] += 1
             continue
-        conf = [_confidence(r, signal) if signal is not None else None for r in present]
+        conf = [confidence_of(r, signal) if signal is not None else None for r in present]
         if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue
         latency = [finite_or_none(r.get("latency_s")) for r in present]
         check = [(finite_or_none(r.get(SELF_CHECK_COST_FIELDS[0])) or 0.0) if uses_check else 0.0 for r in present]
         keys.append(key)
-        rows.append(
-            (
-                [bool(c) for c in correct],
-                [np.nan if c is None else c for c in conf],
-                [np.nan if v is None else v for v in latency],
-                check,
-            )
-        )
+        rows.append(([bool(c) for c in correct], conf, latency, check))
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")

@@ -9,20 +9,20 @@ Both are figured on the same items: the ones the live cell and every chain tier 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, resolve_chain
-from harness.cascade.items import ItemKey, correct_value, item_key, join_items, samples_by_cell
+from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
+from harness.cascade.items import ItemKey, confidence_of, correct_value, item_key, join_items, samples_by_cell
 from harness.cascade.routing import TierRates, outcome
 from harness.errors import UserError
 from harness.results import RunStore
-from harness.results.schema import dump_record
-from harness.results.signals import CHOICE_LOGLIK_FIELD, CONFIDENCE_FIELD, SIGNALS
+from harness.results.schema import RunMeta
+from harness.results.signals import CHOICE_LOGLIK_FIELD, SIGNALS
 from harness.results.values import finite_or_none
 
 CASCADE_TIER_FIELD = "cascade_tier"
@@ -45,14 +45,10 @@ class LiveComparison:
     note: str = ""
 
 
-def _params(meta: dict[str, Any], model: str) -> dict[str, Any]:
-    models = meta.get("models")
-    entries = models.values() if isinstance(models, dict) else models if isinstance(models, list) else []
-    for entry in entries:
-        if isinstance(entry, dict) and entry.get("name") == model:
-            params = entry.get("params")
-            return params if isinstance(params, dict) else {}
-    return {}
+def _params(meta: RunMeta, model: str) -> dict[str, Any]:
+    """The catalog params meta.json recorded for ``model`` ({} when it has none)."""
+    params = next((entry.get("params") for entry in meta.models if entry.get("name") == model), None)
+    return params if isinstance(params, dict) else {}
 
 
 def rules(params: dict[str, Any], k: int) -> Rules:
@@ -88,8 +84,7 @@ def _answer(records: list[dict[str, Any]], rule: tuple[str, list[float]] | None)
         return last
     name, thresholds = rule
     for step, record in enumerate(records[:-1]):
-        conf = record.get(CONFIDENCE_FIELD)
-        value = finite_or_none(conf.get(name)) if isinstance(conf, dict) else None
+        value = confidence_of(record, name)
         if value is not None and value >= thresholds[step]:
             return step
     return last
@@ -100,7 +95,7 @@ def _p95(values: np.ndarray) -> float | None:
 
 
 def compare_cell(
-    row: dict[str, Any], meta: dict[str, Any], cells: pd.DataFrame, records: list[dict[str, Any]]
+    row: dict[str, Any], meta: RunMeta, cells: pd.DataFrame, records: list[dict[str, Any]]
 ) -> LiveComparison:
     """Live figures of one cascade cell and the replay's prediction on the same items."""
     model, profile = str(row.get("model")), str(row.get("profile"))
@@ -109,12 +104,12 @@ def compare_cell(
     signal = params.get("signal")
     base = LiveComparison(model, profile, chain, str(signal), str(params.get("threshold")))
     if len(chain) < 2:
-        return _note(base, f"meta.json has no chain of two or more tiers for {model}")
+        return replace(base, note=f"meta.json has no chain of two or more tiers for {model}")
     try:
         by_kind = rules(params, len(chain))
         steps: list[Step] = resolve_chain([(name, profile) for name in chain], cells)
     except (ValueError, UserError) as exc:
-        return _note(base, f"cannot replay it: {exc}")
+        return replace(base, note=f"cannot replay it: {exc}")
     live: dict[ItemKey, dict[str, Any]] = {
         item_key(r): r for r in records if r.get("model") == model and r.get("profile") == profile
     }
@@ -124,7 +119,7 @@ def compare_cell(
     try:
         items = join_items(by_cell, steps, None, "samples.jsonl")
     except UserError as exc:
-        return _note(base, str(exc))
+        return replace(base, note=str(exc))
     tier_records = [[by_cell[s.key][key] for s in steps] for key in items.keys]
     answer = np.array([[_answer(recs, by_kind.get(_kind(recs[0]))) for recs in tier_records]])
     consulted = None
@@ -152,11 +147,7 @@ def compare_cell(
         note = f"{excluded} item(s) of the live cell left out: " + "; ".join(
             f"{n} {why}" for why, n in items.excluded.items()
         )
-    return LiveComparison(model, profile, chain, base.signal, base.threshold, items.n, measured, predicted, note)
-
-
-def _note(base: LiveComparison, note: str) -> LiveComparison:
-    return LiveComparison(base.model, base.profile, base.chain, base.signal, base.threshold, note=note)
+    return replace(base, items=items.n, live=measured, replayed=predicted, note=note)
 
 
 def live_comparisons(run_dir: Path) -> list[LiveComparison]:
@@ -165,9 +156,8 @@ def live_comparisons(run_dir: Path) -> list[LiveComparison]:
     cells = store.read_table("cells")
     if cells.empty or "backend" not in cells.columns:
         return []
-    rows = [dict(zip(cells.columns, r, strict=True)) for r in cells.itertuples(index=False, name=None)]
-    rows = [r for r in rows if r.get("backend") == CASCADE_BACKEND and (r.get("status") or "ok") in RAN]
+    rows = [r for r in cell_rows(cells) if r.get("backend") == CASCADE_BACKEND and (r.get("status") or "ok") in RAN]
     if not rows:
         return []
-    meta, records = dump_record(store.read_meta()), store.read_samples()
-    return [compare_cell(r, meta, cells, records) for r in rows]
+    meta, samples = store.read_meta(), store.read_samples()
+    return [compare_cell(r, meta, cells, samples) for r in rows]

@@ -7,7 +7,9 @@ reports on. See docs/cascade.md for every definition.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +31,9 @@ from harness.cascade.stats import FIGURES, Figures, measure, random_routing, res
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
 from harness.results import RunStore
-from harness.results.schema import dump_record
+from harness.results.files import atomic_write_bytes
 from harness.results.signals import SIGNALS
+from harness.results.values import finite_or_none
 
 DEFAULT_POINTS = 21
 DEFAULT_BOOT = 1000
@@ -72,9 +75,6 @@ class ReplayResult:
     def chain(self) -> str:
         return chain_text(self.steps)
 
-    def threshold_text(self, i: int) -> str:
-        return threshold_text(self.thresholds[i])
-
     def frame(self) -> pd.DataFrame:
         """One row per curve point, single tier, random-routing point and the oracle (the cascade.parquet table)."""
         k = len(self.steps)
@@ -90,8 +90,8 @@ class ReplayResult:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = None
                     continue
                 low, high = figs.interval(name)
-                row[name] = _num(figs.point[name][i])
-                row[f"{name}_low"], row[f"{name}_high"] = _num(low[i]), _num(high[i])
+                row[name] = finite_or_none(figs.point[name][i])
+                row[f"{name}_low"], row[f"{name}_high"] = finite_or_none(low[i]), finite_or_none(high[i])
             rows.append(row)
 
         for i, level in enumerate(self.levels):
@@ -104,11 +104,6 @@ class ReplayResult:
         frame = pd.DataFrame(rows)
         frame.insert(2, "chosen", [r["kind"] == "cascade" and i == self.chosen for i, r in enumerate(rows)])
         return frame
-
-
-def _num(value: Any) -> float | None:
-    number = float(value)
-    return number if np.isfinite(number) else None
 
 
 def threshold_text(thresholds: np.ndarray) -> str:
@@ -134,9 +129,8 @@ def split_halves(items: ItemTable, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.array(sorted(fit), dtype=int), np.array(sorted(test), dtype=int)
 
 
-def select_steps(run_dir: Path, config: ReplayConfig) -> list[Step]:
-    store = RunStore.open(run_dir)
-    cells = store.read_table("cells")
+def select_steps(run_dir: Path, cells: pd.DataFrame, config: ReplayConfig) -> list[Step]:
+    """The chain asked for, or the run's local tiers on one profile (at least two)."""
     if config.chain is not None:
         return resolve_chain(parse_chain(config.chain), cells, config.profile)
     steps = default_chain(cells, config.profile)
@@ -154,13 +148,13 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     if config.points < 3:
         raise UserError(f"--thresholds {config.points}: the sweep needs at least 3 points")
     store = RunStore.open(run_dir)
-    steps = select_steps(run_dir, config)
+    steps = select_steps(run_dir, store.read_table("cells"), config)
     where = str(store.samples_path)
     by_cell = samples_by_cell(store.read_samples(), steps)
     signal = check_signal(config.signal, by_cell, steps, where)
     items = join_items(by_cell, steps, signal, where)
     if goal is None:
-        goal = Goal.from_meta(dump_record(store.read_meta()))
+        goal = Goal.from_suite(store.read_meta().suite)
     return replay_items(items, steps, signal, config, goal)
 
 
@@ -213,28 +207,21 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
     boot_weak, boot_strong = tiers.boot["accuracy"][0], tiers.boot["accuracy"][-1]
     n_boot = boot_acc.shape[1]
 
-    def figure(value: float | None, reps: list[float | None]) -> dict[str, float | None]:
+    def figure(gain: Callable[..., float | None], *fraction: float) -> dict[str, float | None]:
+        """A gain on the curve, and its interval over the same gain on every bootstrap resample."""
+        reps = [gain(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b], *fraction) for b in range(n_boot)]
         low, high = gains.interval(reps)
-        return {"value": value, "low": low, "high": high}
+        return {"value": gain(share, acc, weak, strong, *fraction), "low": low, "high": high}
 
-    summary: dict[str, Any] = {
-        "pgr": figure(
-            gains.pgr(float(acc[i]), weak, strong),
-            [gains.pgr(boot_acc[i, b], boot_weak[b], boot_strong[b]) for b in range(n_boot)],
-        ),
-        "apgr": figure(
-            gains.apgr(share, acc, weak, strong),
-            [gains.apgr(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b]) for b in range(n_boot)],
-        ),
+    def pgr_at_chosen(share: np.ndarray, acc: np.ndarray, weak: float, strong: float) -> float | None:
+        return gains.pgr(float(acc[i]), weak, strong)
+
+    summary = {
+        "pgr": figure(pgr_at_chosen),
+        "apgr": figure(gains.apgr),
+        "cpt50": figure(gains.cpt, 0.5),
+        "cpt80": figure(gains.cpt, 0.8),
     }
-    for name, fraction in (("cpt50", 0.5), ("cpt80", 0.8)):
-        summary[name] = figure(
-            gains.cpt(share, acc, weak, strong, fraction),
-            [
-                gains.cpt(boot_share[:, b], boot_acc[:, b], boot_weak[b], boot_strong[b], fraction)
-                for b in range(n_boot)
-            ],
-        )
 
     def option(name: str, figs: Figures, j: int) -> Option:
         p = figs.point
@@ -242,13 +229,15 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
 
     beats, sentence = recommendation(
         result.chain,
-        result.threshold_text(i),
+        threshold_text(result.thresholds[i]),
         option(result.chain, curve, i),
         [option(s.model, tiers, j) for j, s in enumerate(result.steps)],
         goal,
     )
-    chosen = {name: _num(curve.point[name][i]) for name in curve.point}
-    chosen_fit = {name: _num(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")}
+    chosen = {name: finite_or_none(curve.point[name][i]) for name in curve.point}
+    chosen_fit = {
+        name: finite_or_none(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")
+    }
     return {
         "chain": [{"model": s.model, "profile": s.profile, "tier": s.tier, "cell_id": s.cell_id} for s in result.steps],
         "chain_text": result.chain,
@@ -264,8 +253,8 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         "chosen": {
             "index": i,
             "quantile": float(result.levels[i]),
-            "threshold": result.threshold_text(i),
-            "thresholds": [_num(t) for t in result.thresholds[i]],
+            "threshold": threshold_text(result.thresholds[i]),
+            "thresholds": [finite_or_none(t) for t in result.thresholds[i]],
             "how": result.chosen_how,
             "test": chosen,
             "fit": chosen_fit,
@@ -285,10 +274,6 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
 
 def write_outputs(run_dir: Path, result: ReplayResult) -> tuple[Path, Path]:
     """RUN/cascade.parquet (the curve and baselines) and RUN/cascade.json (the summary), written atomically."""
-    import json
-
-    from harness.results.files import atomic_write_bytes
-
     table, summary = run_dir / "cascade.parquet", run_dir / "cascade.json"
     atomic_write_bytes(table, result.frame().to_parquet(index=False))
     atomic_write_bytes(summary, json.dumps(result.summary, indent=1, ensure_ascii=False).encode("utf-8"))

@@ -26,13 +26,11 @@ class TierRates:
 
     @classmethod
     def of(cls, steps: list[Step]) -> TierRates:
-        def arr(values: list[float | None]) -> np.ndarray:
-            return np.array([np.nan if v is None else v for v in values], dtype=float)
-
+        """The chain's figures as float arrays (numpy reads a missing figure, None, as NaN)."""
         return cls(
-            arr([s.cost_per_request_usd for s in steps]),
-            arr([s.energy_per_request_j for s in steps]),
-            arr([s.seconds_per_request for s in steps]),
+            np.array([s.cost_per_request_usd for s in steps], dtype=float),
+            np.array([s.energy_per_request_j for s in steps], dtype=float),
+            np.array([s.seconds_per_request for s in steps], dtype=float),
         )
 
 
@@ -50,9 +48,7 @@ class Outcome:
 def thresholds_at(levels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Per level q and escalating tier j, the q-quantile of tier j's confidence; q=0 never and q=1 always escalates."""
     k = confidence.shape[1]
-    out = np.empty((len(levels), k - 1))
-    for j in range(k - 1):
-        out[:, j] = np.quantile(confidence[:, j], np.clip(levels, 0.0, 1.0))
+    out: np.ndarray = np.quantile(confidence[:, : k - 1], np.clip(levels, 0.0, 1.0), axis=0)
     out[levels <= 0.0] = -np.inf
     out[levels >= 1.0] = np.inf
     return out
@@ -107,9 +103,7 @@ def single_outcome(items: ItemTable, rates: TierRates) -> Outcome:
     """Each tier alone (row j: tier j answers everything and only tier j is paid)."""
     k = items.correct.shape[1]
     n = items.n
-    reached = np.zeros((k, n, k), dtype=bool)
-    for j in range(k):
-        reached[j, :, j] = True
+    reached = np.repeat(np.eye(k, dtype=bool)[:, None, :], n, axis=1)
     return Outcome(
         items.correct.T.astype(float),
         np.repeat(rates.cost_usd[:, None], n, axis=1),

@@ -29,15 +29,11 @@ class Figures:
         """Percentile interval per point (NaN where the figure is unknown)."""
         alpha = (1 - LEVEL) / 2
         boot = self.boot[name]
-        if boot.size == 0 or not np.isfinite(boot).all():
-            low = np.full(boot.shape[0], np.nan)
-            ok = np.isfinite(boot).all(axis=1)
-            high = low.copy()
-            if ok.any():
-                low[ok] = np.quantile(boot[ok], alpha, axis=1)
-                high[ok] = np.quantile(boot[ok], 1 - alpha, axis=1)
-            return low, high
-        return np.quantile(boot, alpha, axis=1), np.quantile(boot, 1 - alpha, axis=1)
+        low, high = np.full(boot.shape[0], np.nan), np.full(boot.shape[0], np.nan)
+        ok = np.isfinite(boot).all(axis=1)
+        if ok.any():
+            low[ok], high[ok] = np.quantile(boot[ok], [alpha, 1 - alpha], axis=1)
+        return low, high
 
 
 def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -87,11 +83,11 @@ def random_routing(cascade: Figures, tiers: Figures, rates: TierRates) -> Figure
     def combine(reach: np.ndarray, accuracy: np.ndarray) -> dict[str, np.ndarray]:
         # reach: (m, [B,] k); accuracy: ([B,] k)
         answered = reach - np.concatenate([reach[..., 1:], np.zeros_like(reach[..., :1])], axis=-1)
-        paid = np.where(reach > 0, reach, 0.0)
+        # a share is never negative; a tier no item reaches adds nothing, even where its rate is unknown (NaN)
         return {
             "accuracy": (answered * accuracy).sum(axis=-1),
-            "cost_per_1k_usd": 1000.0 * (paid * np.where(reach > 0, rates.cost_usd, 0.0)).sum(axis=-1),
-            "energy_per_request_j": (paid * np.where(reach > 0, rates.energy_j, 0.0)).sum(axis=-1),
+            "cost_per_1k_usd": 1000.0 * (reach * np.where(reach > 0, rates.cost_usd, 0.0)).sum(axis=-1),
+            "energy_per_request_j": (reach * np.where(reach > 0, rates.energy_j, 0.0)).sum(axis=-1),
         }
 
     reach_point = np.stack([cascade.point[f"reach_{j}"] for j in range(k)], axis=-1)  # (m, k)

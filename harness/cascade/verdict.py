@@ -32,12 +32,9 @@ class Goal:
         return cls(constraints.min_accuracy, constraints.max_p95_e2e_s, constraints.objective)
 
     @classmethod
-    def from_meta(cls, meta: dict[str, Any]) -> Goal:
-        """The constraints recorded in meta.json's suite (defaults when absent or invalid)."""
-        suite = meta.get("suite")
-        if not isinstance(suite, dict):
-            suite = meta.get("spec") or meta.get("suite_spec")
-        raw = suite.get("constraints") if isinstance(suite, dict) else meta.get("constraints")
+    def from_suite(cls, suite: dict[str, Any]) -> Goal:
+        """The constraints of the suite recorded in meta.json (defaults when absent or invalid)."""
+        raw = suite.get("constraints")
         try:
             return cls.of(Constraints.model_validate(raw)) if isinstance(raw, dict) else cls()
         except ValueError:
@@ -76,7 +73,7 @@ def choose_point(point: dict[str, np.ndarray], strong_accuracy: float, goal: Goa
             best,
             f"the {goal.objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})",
         )
-    best = min(order, key=lambda i: (-acc[i], cost[i] if _finite(cost[i]) else share[i], i))
+    best = min(order, key=lambda i: (*_objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]), i))
     return best, f"no threshold reaches {what} ({target:.1%}) on the fit half; the most accurate one is shown"
 
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 
 import click
 
-
-def _value(value: object) -> float | None:
-    """A finite number from a table cell (pandas turns None into NaN), else None."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+from harness.results.values import finite_or_none  # pandas turns a table's None into NaN
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -32,7 +26,7 @@ def _fmt(value: float | None, kind: str) -> str:
 
 def _ci(row: Mapping[Hashable, object], name: str, kind: str) -> str:
     """The value, and its 95% interval on a second line."""
-    value, low, high = (_value(row.get(key)) for key in (name, f"{name}_low", f"{name}_high"))
+    value, low, high = (finite_or_none(row.get(key)) for key in (name, f"{name}_low", f"{name}_high"))
     text = _fmt(value, kind)
     if value is not None and low is not None and high is not None and low != high:
         text += f"\n{_fmt(low, kind)}–{_fmt(high, kind)}"
@@ -86,7 +80,7 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
     for i, row in enumerate(shown):
         escalation = [_ci(row, f"reach_{j}", "percent") for j in range(1, k)]
         is_curve = row["kind"] == "cascade"
-        quantile = _value(row.get("quantile"))
+        quantile = finite_or_none(row.get("quantile"))
         table.add_row(
             ("★ " if row["chosen"] else "") + ("" if is_curve else str(row["kind"])),
             escape(str(row["label"])) if not is_curve or i == 0 else "",
@@ -118,10 +112,11 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
         f"Chosen threshold: {chosen['threshold']} (quantile {chosen['quantile']:.2f}): {chosen['how']}",
         f"PGR at the chosen threshold: {fig('pgr', 'ratio')}",
         f"APGR: {fig('apgr', 'ratio')}",
-        f"CPT(50%): {fig('cpt50', 'percent')}"
-        + (" of requests to the last tier" if summary["cpt50"]["value"] is not None else ""),
-        f"CPT(80%): {fig('cpt80', 'percent')}"
-        + (" of requests to the last tier" if summary["cpt80"]["value"] is not None else ""),
+        *(
+            f"CPT({share}%): {fig(f'cpt{share}', 'percent')}"
+            + (" of requests to the last tier" if summary[f"cpt{share}"]["value"] is not None else "")
+            for share in (50, 80)
+        ),
         summary["recommendation"],
     ]
     if summary["energy_estimated"]:

@@ -12,6 +12,7 @@ import csv
 import json
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ from harness.strictjson import jsonl_lines
 Doc = dict[str, Any]
 
 
-def _need(path: Path, flag: str = "--data-dir") -> Path:
+def _need(path: Path) -> Path:
     if not path.is_file():
-        raise UserError(f"{path}: benchmark data file not found (check {flag} or TIERBENCH_DATA_DIR)")
+        raise UserError(f"{path}: benchmark data file not found (check --data-dir or TIERBENCH_DATA_DIR)")
     return path
 
 
@@ -38,10 +39,6 @@ def piqa_local(root: Path) -> list[Doc]:
         {"goal": d["goal"], "sol1": d["sol1"], "sol2": d["sol2"], "label": int(y)}
         for d, y in zip(docs, labels, strict=True)
     ]
-
-
-def piqa_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("baber/piqa", None, "validation")]
 
 
 # -- arc ------------------------------------------------------------------------------------
@@ -64,22 +61,6 @@ def _arc_local(root: Path, folder: str) -> list[Doc]:
     return docs
 
 
-def arc_easy_local(root: Path) -> list[Doc]:
-    return _arc_local(root, "arc_easy")
-
-
-def arc_challenge_local(root: Path) -> list[Doc]:
-    return _arc_local(root, "arc_challenge")
-
-
-def arc_easy_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Easy", "test")]
-
-
-def arc_challenge_hub() -> list[Doc]:
-    return [dict(d) for d in _hub("allenai/ai2_arc", "ARC-Challenge", "test")]
-
-
 # -- hellaswag ------------------------------------------------------------------------------
 def _clean(text: str) -> str:
     """HellaSwag's WikiHow artefacts: bracketed tags and the doubled spaces they leave."""
@@ -88,32 +69,22 @@ def _clean(text: str) -> str:
     return text.replace("  ", " ")
 
 
+def _hellaswag_doc(query: str, choices: list[str], label: Any) -> Doc:
+    return {"query": _clean(query), "choices": [_clean(c) for c in choices], "label": int(label)}
+
+
 def hellaswag_local(root: Path) -> list[Doc]:
     lines = _need(root / "hellaswag" / "hellaswag_val_full.txt").read_text(encoding="utf-8").split("\n")
-    docs = []
-    for at in range(0, len(lines) - 5, 6):
-        docs.append(
-            {
-                "query": _clean(lines[at]),
-                "choices": [_clean(x) for x in lines[at + 2 : at + 6]],
-                "label": int(lines[at + 1]),
-            }
-        )
-    return docs
+    return [_hellaswag_doc(lines[at], lines[at + 2 : at + 6], lines[at + 1]) for at in range(0, len(lines) - 5, 6)]
 
 
 def hellaswag_hub() -> list[Doc]:
-    docs = []
-    for d in _hub("Rowan/hellaswag", None, "validation"):
-        ctx = d["ctx_a"] + " " + d["ctx_b"].capitalize()
-        docs.append(
-            {
-                "query": _clean(d["activity_label"] + ": " + ctx),
-                "choices": [_clean(e) for e in d["endings"]],
-                "label": int(d["label"]),
-            }
+    return [
+        _hellaswag_doc(
+            d["activity_label"] + ": " + d["ctx_a"] + " " + d["ctx_b"].capitalize(), d["endings"], d["label"]
         )
-    return docs
+        for d in _hub("Rowan/hellaswag", None, "validation")
+    ]
 
 
 # -- winogrande -----------------------------------------------------------------------------
@@ -165,6 +136,10 @@ def _interleave(by_subject: dict[str, list[Doc]]) -> list[Doc]:
     return out
 
 
+def _mmlu_doc(question: str, choices: list[str], answer: Any, subject: str) -> Doc:
+    return {"question": question, "choices": choices, "answer": int(answer), "subject": subject.replace("_", " ")}
+
+
 def mmlu_local(root: Path) -> list[Doc]:
     folder = root / "mmlu" / "test"
     files = sorted(folder.glob("*_test.csv"))
@@ -176,13 +151,7 @@ def mmlu_local(root: Path) -> list[Doc]:
         with path.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
         by_subject[subject] = [
-            {
-                "question": r["question"],
-                "choices": [r[f"choice{i}"] for i in range(4)],
-                "answer": int(r["answer"]),
-                "subject": subject.replace("_", " "),
-            }
-            for r in rows
+            _mmlu_doc(r["question"], [r[f"choice{i}"] for i in range(4)], r["answer"], subject) for r in rows
         ]
     return _interleave(by_subject)
 
@@ -191,12 +160,7 @@ def mmlu_hub() -> list[Doc]:
     by_subject: dict[str, list[Doc]] = {}
     for d in _hub("cais/mmlu", "all", "test"):
         by_subject.setdefault(d["subject"], []).append(
-            {
-                "question": d["question"],
-                "choices": list(d["choices"]),
-                "answer": int(d["answer"]),
-                "subject": d["subject"].replace("_", " "),
-            }
+            _mmlu_doc(d["question"], list(d["choices"]), d["answer"], d["subject"])
         )
     return _interleave(by_subject)
 
@@ -220,27 +184,27 @@ def _answers(items: list[str], add_no_comment: bool) -> list[str]:
     return out
 
 
+def _truthfulqa_doc(question: str, correct: list[str], incorrect: list[str]) -> Doc:
+    return {
+        "question": question.strip(),
+        "correct_answers": _answers(correct, True),
+        "incorrect_answers": _answers(incorrect, False),
+    }
+
+
 def truthfulqa_local(root: Path) -> list[Doc]:
     path = _need(root / "truthfulqa" / "TruthfulQA.csv")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     return [
-        {
-            "question": r["Question"].strip(),
-            "correct_answers": _answers(r["Correct Answers"].split("; "), True),
-            "incorrect_answers": _answers(r["Incorrect Answers"].split("; "), False),
-        }
+        _truthfulqa_doc(r["Question"], r["Correct Answers"].split("; "), r["Incorrect Answers"].split("; "))
         for r in rows
     ]
 
 
 def truthfulqa_hub() -> list[Doc]:
     return [
-        {
-            "question": d["question"].strip(),
-            "correct_answers": _answers(d["correct_answers"], True),
-            "incorrect_answers": _answers(d["incorrect_answers"], False),
-        }
+        _truthfulqa_doc(d["question"], d["correct_answers"], d["incorrect_answers"])
         for d in _hub("truthfulqa/truthful_qa", "generation", "validation")
     ]
 
@@ -258,10 +222,18 @@ def _hub(path: str, name: str | None, split: str) -> Any:
         ) from None
 
 
+def _hub_as_is(path: str, name: str | None, split: str) -> list[Doc]:
+    """A hub dataset whose rows already have the fields the task prompts use."""
+    return [dict(d) for d in _hub(path, name, split)]
+
+
 LOADERS: dict[str, tuple[Callable[[Path], list[Doc]], Callable[[], list[Doc]]]] = {
-    "piqa": (piqa_local, piqa_hub),
-    "arc_easy": (arc_easy_local, arc_easy_hub),
-    "arc_challenge": (arc_challenge_local, arc_challenge_hub),
+    "piqa": (piqa_local, partial(_hub_as_is, "baber/piqa", None, "validation")),
+    "arc_easy": (partial(_arc_local, folder="arc_easy"), partial(_hub_as_is, "allenai/ai2_arc", "ARC-Easy", "test")),
+    "arc_challenge": (
+        partial(_arc_local, folder="arc_challenge"),
+        partial(_hub_as_is, "allenai/ai2_arc", "ARC-Challenge", "test"),
+    ),
     "hellaswag": (hellaswag_local, hellaswag_hub),
     "winogrande": (winogrande_local, winogrande_hub),
     "mmlu": (mmlu_local, mmlu_hub),

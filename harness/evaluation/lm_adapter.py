@@ -23,6 +23,7 @@ from harness.backends.base import Backend, GenerationRequest, ItemRequest, ItemS
 from harness.backends.confidence import SELF_CHECK_NO, SELF_CHECK_YES, self_check_prompt, yes_probability
 from harness.evaluation.sink import EvalSink
 from harness.meters.latency import timed_generate
+from harness.results.signals import SELF_CHECK_COST_FIELDS
 
 CHUNK = 256  # log-likelihood requests per backend call: big enough for prefix reuse, small for progress
 
@@ -63,9 +64,10 @@ class TierbenchLM(LM):
         if isinstance(self.backend, ItemScoringBackend):
             return self._loglikelihood_items(self.backend, requests)
         results: list[tuple[float, bool] | None] = [None] * len(requests)
+        keys = [request_key(str(r.task_name), "loglikelihood", list(r.args)) for r in requests]
         todo: list[int] = []
-        for index, instance in enumerate(requests):
-            hit = self.sink.cached(request_key(str(instance.task_name), "loglikelihood", list(instance.args)))
+        for index, key in enumerate(keys):
+            hit = self.sink.cached(key)
             if hit is not None:
                 results[index] = (float(hit[0]), bool(hit[1]))
             else:
@@ -81,9 +83,7 @@ class TierbenchLM(LM):
             for i, (logprob, greedy) in zip(chunk, scored, strict=True):
                 instance = requests[i]
                 results[i] = (float(logprob), bool(greedy))
-                self.sink.store(
-                    request_key(str(instance.task_name), "loglikelihood", list(instance.args)), [logprob, greedy]
-                )
+                self.sink.store(keys[i], [logprob, greedy])
                 cost = self._cost(instance)
                 cost.latency_s += share
                 cost.prompt_tokens += self.backend.count_tokens(instance.args[0] + instance.args[1])
@@ -196,8 +196,7 @@ class TierbenchLM(LM):
         Two scored continuations (" Yes", " No") after the verification prompt; a backend without
         log-likelihoods (or a composite one) gives None, recorded as missing, never a guess.
         """
-        missing: dict[str, Any] = {"self_check": None, "self_check_latency_s": None}
-        missing.update(self_check_prompt_tokens=None, self_check_output_tokens=None)
+        missing: dict[str, Any] = dict.fromkeys(("self_check", *SELF_CHECK_COST_FIELDS))
         if not self.backend.capabilities.loglikelihood or isinstance(self.backend, ItemScoringBackend):
             return missing
         prompt = self_check_prompt(question, answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -19,7 +20,7 @@ from harness.errors import UserError
 from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
-from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, load_taskdef, read_docs, recorded_metric_name
+from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, read_docs, recorded_metric_name
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
 from harness.secrets import clip
 
@@ -51,22 +52,14 @@ def resolve_data_dir(flag: Path | None) -> Path | None:
 def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
     """Every built-in and benchmark task; item counts where the data is at hand."""
     out = []
-    for _, path in discover().items():
-        task = load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+    for name in discover():
+        task = get_taskdef(name)
         items: int | None = None
         if task.data is not None or data_dir is not None:
-            try:
+            with contextlib.suppress(UserError):  # the data is not at hand: the count stays unknown
                 items = len(read_docs(task, data_dir))
-            except UserError:
-                items = None
         out.append(TaskInfo(task.name, task.kind, task.metrics, items, task.about, task.output_type))
     return out
-
-
-def _offline() -> None:
-    """A local data directory means no network: keep datasets/hub from trying."""
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
@@ -107,17 +100,19 @@ def run_tasks(
     from harness.evaluation.lm_adapter import TierbenchLM
 
     defs = [get_taskdef(name) for name in tasks]  # every name and file checked before any work
-    if data_dir is not None:
-        _offline()
+    if data_dir is not None:  # a local data directory means no network: keep datasets/hub from trying
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     for task in defs:
+        refused: str | None = None
         if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
-            reason = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+            refused = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+        elif task.config.get("process_results") is scorers.code_tests:
+            # its scorer executes model-written code: refuse before generating, no silent weaker containment
+            refused = sandbox.unavailable()
+        if refused:
             for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "unsupported", reason))
-            continue
-        if _needs_sandbox(task) and (refused := sandbox.unavailable()):
-            for metric in task.metrics:  # refuse before generating: no silent weaker containment
                 sink.score(_row(task.name, metric, None, "unsupported", refused))
             continue
         docs = read_docs(task, data_dir)
@@ -136,11 +131,6 @@ def run_tasks(
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
         _emit(task, results, lm, sink, seed, _Evidence(built, lm, task.name in self_check))
-
-
-def _needs_sandbox(task: TaskDef) -> bool:
-    """Whether the task's scorer executes model-written code (and so needs the OS sandbox)."""
-    return task.config.get("process_results") is scorers.code_tests
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
@@ -212,9 +202,7 @@ class _Evidence:
         return out
 
 
-def _emit(
-    task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence | None = None
-) -> None:
+def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence) -> None:
     from lm_eval.api.registry import get_aggregation
 
     samples = results["samples"][task.name]
@@ -234,7 +222,6 @@ def _emit(
                 response = int(np.argmax([float(r[0]) for r in response]))  # the chosen option
             elif isinstance(response, list) and len(response) == 1:
                 response = response[0]
-            extra = evidence.fields(task, record, cost, response) if evidence is not None else {}
             sink.sample(
                 {
                     "task": task.name,
@@ -248,7 +235,7 @@ def _emit(
                     "latency_s": cost.latency_s if cost else None,
                     "prompt_tokens": cost.prompt_tokens if cost else None,
                     "output_tokens": cost.output_tokens if cost else None,
-                    **extra,
+                    **evidence.fields(task, record, cost, response),
                 }
             )
         for spec in task.config["metric_list"]:
@@ -265,13 +252,8 @@ def _emit(
 
 
 def _prompt(record: dict[str, Any]) -> str:
-    args = record.get("arguments")
-    if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
-        first: Any = next(iter(args.values()), {})
-        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
-    if isinstance(args, list | tuple) and args:
-        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
-    return ""
+    """The context of a logged sample's first request."""
+    return _argument(record, 0, "arg_0")
 
 
 def _argument(record: dict[str, Any], index: int, name: str) -> str:

@@ -51,8 +51,7 @@ class MemorySink:
 
     def value(self, task: str, metric: str) -> float | None:
         """The score of one metric (None if absent or not computed)."""
-        for row in self.scores:
-            if row["task"] == task and row["metric"] == metric:
-                value: float | None = row["value"]
-                return value
-        return None
+        value: float | None = next(
+            (r["value"] for r in self.scores if (r["task"], r["metric"]) == (task, metric)), None
+        )
+        return value

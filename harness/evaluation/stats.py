@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
-from harness.stats import Z95
+from harness.stats import percentile_interval
 
 
 @dataclass(frozen=True)
@@ -35,16 +35,11 @@ def mean_estimate(values: Sequence[float]) -> Estimate:
     mean = float(data.mean())
     stderr = float(data.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     if np.isin(data, (0.0, 1.0)).all():
-        denom = 1 + Z95**2 / n
-        centre = (mean + Z95**2 / (2 * n)) / denom
-        half = Z95 * math.sqrt(mean * (1 - mean) / n + Z95**2 / (4 * n * n)) / denom
-        low = 0.0 if mean == 0.0 else max(centre - half, 0.0)
-        high = 1.0 if mean == 1.0 else min(centre + half, 1.0)
-        return Estimate(mean, stderr, low, high, n, "wilson")
+        wilson = st.binomtest(int(data.sum()), n).proportion_ci(0.95, method="wilson")
+        return Estimate(mean, stderr, float(wilson.low), float(wilson.high), n, "wilson")
     if stderr is None:
         return Estimate(mean, None, None, None, n, "t")
-    t = float(st.t.ppf(0.975, n - 1))
-    low, high = mean - t * stderr, mean + t * stderr
+    low, high = (float(x) for x in st.t.interval(0.95, n - 1, loc=mean, scale=stderr))
     if data.min() >= 0.0 and data.max() <= 1.0:  # a bounded score (a share, ROUGE): so is its interval
         low, high = max(low, 0.0), min(high, 1.0)
     return Estimate(mean, stderr, low, high, n, "t")
@@ -59,8 +54,5 @@ def bootstrap_estimate(
         return Estimate(math.nan, None, None, None, 0, "none")
     value = float(aggregate(list(items)))
     rng = np.random.default_rng(seed)
-    draws = [float(aggregate([items[i] for i in rng.integers(0, n, n)])) for _ in range(iters)]
-    arr = np.asarray(draws)
-    return Estimate(
-        value, float(arr.std(ddof=1)), float(np.percentile(arr, 2.5)), float(np.percentile(arr, 97.5)), n, "bootstrap"
-    )
+    draws = np.asarray([float(aggregate([items[i] for i in rng.integers(0, n, n)])) for _ in range(iters)])
+    return Estimate(value, float(draws.std(ddof=1)), *percentile_interval(draws, 0.95), n, "bootstrap")

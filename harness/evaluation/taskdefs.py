@@ -70,10 +70,6 @@ class TaskDef:
         return self.output_type in NEEDS_LOGLIKELIHOOD
 
 
-def tasks_root() -> Path:
-    return Path(str(files("harness.tasks")))
-
-
 def _lm_eval_fields() -> set[str]:
     from lm_eval.api.task import TaskConfig
 
@@ -148,9 +144,9 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     return TaskDef(str(raw["task"]), path, kind, config, data, raw.get("loader"), str(raw.get("about", "")))
 
 
-def discover(root: Path | None = None) -> dict[str, Path]:
+def discover() -> dict[str, Path]:
     """Task name -> file, for the built-in and benchmark folders (names are the file stems)."""
-    base = root or tasks_root()
+    base = Path(str(files("harness.tasks")))
     found: dict[str, Path] = {}
     for folder in ("builtin", "benchmarks"):
         for path in sorted((base / folder).glob("*.yaml")):
