@@ -13,7 +13,7 @@ from gate_runs import Cell, write_run
 
 from harness.cli.main import cli
 from harness.errors import UserError
-from harness.gate.baseline import encode, load, load_any, save
+from harness.gate.baseline import _encode_table, encode, load, load_any, save
 from harness.results.snapshot import from_run
 
 
@@ -37,6 +37,24 @@ def test_save_and_load_keep_what_the_gate_needs(tmp_path: Path) -> None:
 def test_same_run_gives_the_same_bytes(tmp_path: Path) -> None:
     run = write_run(tmp_path / "run")
     assert encode(from_run(run)) == encode(from_run(run))
+
+
+def test_tables_are_stored_as_plain_json_values() -> None:
+    """NaN and every pandas missing value become null, numpy scalars plain numbers: the checksum
+    covers these bytes, so they are pinned (the same as the per-value loop this encoding replaced)."""
+    frame = pd.DataFrame(
+        {
+            "f": [1.5, float("nan")],
+            "i": [1, 2],
+            "b": [True, False],
+            "s": pd.array(["x", None], dtype="string"),
+            "n": pd.array([4, None], dtype="Int64"),
+            "o": pd.Series(["y", None], dtype=object),
+        }
+    )
+    assert json.dumps(_encode_table(frame), allow_nan=False) == (
+        '{"f": [1.5, null], "i": [1, 2], "b": [true, false], "s": ["x", null], "n": [4, null], "o": ["y", null]}'
+    )
 
 
 def test_a_run_directory_can_serve_as_baseline(tmp_path: Path) -> None:
