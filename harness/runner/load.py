@@ -92,9 +92,7 @@ class _Call:
         finished = self.done.wait(self.timeout_s + _GRACE_S)
         if finished and self.timing is not None:
             return self.timing
-        return RequestTiming(
-            0, 0, None, None, None, None, None, error=f"TimeoutError: no complete response within {self.timeout_s:g}s"
-        )
+        return RequestTiming(0, 0, error=f"TimeoutError: no complete response within {self.timeout_s:g}s")
 
 
 @dataclass

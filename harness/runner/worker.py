@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,7 @@ class FileSink:
         if files.tasks_done.exists():
             self._finished_tasks = set(json.loads(files.tasks_done.read_text(encoding="utf-8")))
         for path in (files.samples, files.scores):
-            self._drop_unfinished(path)
-
-    def _drop_unfinished(self, path: Path) -> None:
-        records = read_jsonl(path)
-        keep = [r for r in records if r.get("task") in self._finished_tasks]
-        if len(keep) < len(records):
-            body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in keep)
-            atomic_write_bytes(path, body.encode("utf-8"))
+            _keep_records(path, lambda r: r.get("task") in self._finished_tasks)
 
     def task_done(self, task: str) -> bool:
         return task in self._finished_tasks
@@ -123,21 +117,21 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
-        if scenario.kind != "grid" or scenario.target_ci is not None:
-            _drop_partial_scenario(files, scenario.name)
         fresh = scenario.kind != "grid" or scenario.target_ci is not None  # run again whole
+        if fresh:  # a load scenario cut off mid-way: drop the requests its first attempt recorded
+            _keep_records(files.requests, lambda r, name=scenario.name: r.get("scenario") != name)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
 
 
-def _drop_partial_scenario(files: CellFiles, scenario: str) -> None:
-    """A load scenario cut off mid-way is run again whole; drop the requests its first attempt recorded."""
-    records = read_jsonl(files.requests)
-    kept = [r for r in records if r.get("scenario") != scenario]
-    if len(kept) != len(records):
+def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite a jsonl file (atomically, only when something goes) without the records ``keep`` rejects."""
+    records = read_jsonl(path)
+    kept = [r for r in records if keep(r)]
+    if len(kept) < len(records):
         body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in kept)
-        atomic_write_bytes(files.requests, body.encode("utf-8"))
+        atomic_write_bytes(path, body.encode("utf-8"))
 
 
 def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
