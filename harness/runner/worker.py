@@ -119,7 +119,7 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
             continue
         fresh = scenario.kind != "grid" or scenario.target_ci is not None  # run again whole
         if fresh:  # a load scenario cut off mid-way: drop the requests its first attempt recorded
-            _keep_records(files.requests, lambda r, name=scenario.name: r.get("scenario") != name)
+            _keep_records(files.requests, lambda r: r.get("scenario") != scenario.name)  # noqa: B023 (called at once)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
