@@ -144,9 +144,6 @@ class OpenAICompatBackend:
         url = self.base_url()
         return strip_credentials(url) if url else None
 
-    def _api_key(self) -> str | None:
-        return _api_key(self.params)
-
     def redact(self, text: str) -> str:
         """``text`` through the process's redaction step, knowing this backend's secrets too."""
         own = secrets_of_params(self.params.model_dump())
@@ -157,7 +154,7 @@ class OpenAICompatBackend:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", **self.params.headers}
-        key = self._api_key()
+        key = _api_key(self.params)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         for header, env in self.params.header_env.items():

@@ -26,10 +26,11 @@ from harness.backends.base import Backend
 from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.contention import ContentionMeter
-from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
+from harness.meters.energy import EnergyMeter, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
+from harness.meters.sensor import EnergyReading
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellResult, CellStatus, dump_record
