@@ -84,10 +84,6 @@ class TransformersBackend:
         self._device = "cpu"
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def source(self) -> tuple[Path, str | None]:
-        """(directory or model id path, GGUF file name inside it or None)."""
-        return _source(self.params)
-
     def load(self) -> None:
         try:
             import torch
@@ -104,7 +100,7 @@ class TransformersBackend:
         if threads:
             torch.set_num_threads(threads)
         self._device = "cuda" if self.params.device != "cpu" and torch.cuda.is_available() else "cpu"
-        directory, gguf = self.source()
+        directory, gguf = _source(self.params)
         kwargs: dict[str, Any] = {"local_files_only": True}
         if gguf:
             kwargs["gguf_file"] = gguf
@@ -305,7 +301,7 @@ class TransformersBackend:
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "transformers", "model": self.spec.name}
         try:
-            directory, gguf = self.source()
+            directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))

@@ -25,7 +25,7 @@ from typing import Any
 from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
-from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.meters.latency import REQUEST_METRICS, RequestTiming, summarize, timed_generate
 from harness.secrets import clip
 
 OnRequest = Callable[[dict[str, Any]], None]
@@ -129,13 +129,7 @@ class _Point:
             "index": index,
             "warmup": warmup,
             "concurrency": in_flight,
-            "prompt_tokens": timing.prompt_tokens,
-            "output_tokens": timing.output_tokens,
-            "ttft_s": timing.ttft_s,
-            "e2e_s": timing.e2e_s,
-            "tpot_s": timing.tpot_s,
-            "decode_tps": timing.decode_tps,
-            "prefill_tps": timing.prefill_tps,
+            **{k: getattr(timing, k) for k in ("prompt_tokens", "output_tokens", *REQUEST_METRICS)},
             "token_count_source": timing.token_count_source,
             "error": timing.error,
             "scheduled_s": scheduled - self.t0,

@@ -205,10 +205,7 @@ def run_cell(spec: CellSpec) -> CellResult:
                     result = result.model_copy(update=probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
-            serving = memory.result
-            result.serving_peak_rss_mb = serving.peak_rss_mb
-            result.serving_peak_anon_mb = serving.peak_anon_mb
-            result.serving_peak_file_mb = serving.peak_file_mb
+            result = result.model_copy(update={f"serving_{k}": v for k, v in memory.result.columns().items()})
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
@@ -228,9 +225,8 @@ def run_cell(spec: CellSpec) -> CellResult:
     return CellResult.model_validate(
         {
             **result.model_dump(),
+            **peak.columns(),
             "peak_rss_mb": max(peaks) if peaks else None,
-            "peak_anon_mb": peak.peak_anon_mb,
-            "peak_file_mb": peak.peak_file_mb,
             **reading.columns(),
             **gpu_memory().columns(),
             **contention.result.columns(),
