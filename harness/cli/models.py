@@ -63,8 +63,9 @@ def list_models(catalog_path: Path | None, as_json: bool) -> None:
         from harness.ladder.expand import expand_catalog
 
         catalog = expand_catalog(catalog, wanted=[])
+    specs = sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name))
     rows: list[dict[str, Any]] = []
-    for spec in sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)):
+    for spec in specs:
         ok, reason = runnable(spec)
         if ok and spec.labels.get("ladder") and "model_path" not in spec.params:
             reason = "ready (quantization rung: derived from its source on first use)"
@@ -85,7 +86,7 @@ def list_models(catalog_path: Path | None, as_json: bool) -> None:
     table = Table(title=terminal(f"Models ({catalog_path or 'default catalog'})"))
     for column in ("name", "tier", "backend", "runnable", "reason", "cost"):
         table.add_column(column, overflow="fold")
-    for row, spec in zip(rows, sorted(catalog.models, key=lambda m: (TIER_ORDER[m.tier], m.name)), strict=True):
+    for row, spec in zip(rows, specs, strict=True):
         table.add_row(
             terminal(row["name"]),
             terminal(row["tier"]),

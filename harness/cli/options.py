@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from harness.config.suite import duplicates
 from harness.errors import UserError
 
 
@@ -50,8 +51,6 @@ def comma_list(value: str | None) -> list[str] | None:
 
 def refuse_duplicates(flag: str, names: list[str] | None) -> None:
     """Results are keyed by name: ``--tasks a,a`` would merge two runs of one task into one row."""
-    seen: set[str] = set()
-    for name in names or []:
-        if name in seen:
-            raise UserError(f"{flag}: '{name}' is given twice; name each once")
-        seen.add(name)
+    twice = duplicates(names or [])
+    if twice:
+        raise UserError(f"{flag}: '{twice[0]}' is given twice; name each once")

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from harness.config.suite import duplicates
 from harness.secrets import inline_secret
 
 Tier = Literal["nano", "mini", "full", "hybrid"]
@@ -95,11 +96,9 @@ class Catalog(BaseModel):
     @field_validator("models")
     @classmethod
     def _unique_names(cls, models: list[ModelSpec]) -> list[ModelSpec]:
-        seen: set[str] = set()
-        for model in models:
-            if model.name in seen:
-                raise ValueError(f"model name '{model.name}' appears twice")
-            seen.add(model.name)
+        twice = duplicates([model.name for model in models])
+        if twice:
+            raise ValueError(f"model name '{twice[0]}' appears twice")
         return models
 
     def get(self, name: str) -> ModelSpec | None:
