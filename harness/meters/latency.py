@@ -31,8 +31,6 @@ from harness.secrets import clip
 Clock = Callable[[], float]
 
 PERCENTILES = (50, 90, 95, 99)
-# Per-request figures summarised over measured requests; ITL is pooled over tokens instead.
-REQUEST_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
 
 
 @dataclass
@@ -184,23 +182,3 @@ def summarize(values: Iterable[float | None]) -> dict[str, float]:
     for p in PERCENTILES:
         out[f"p{p}"] = float(np.percentile(data, p))
     return out
-
-
-@dataclass
-class LatencySummary:
-    """Aggregates over the measured requests of one scenario point."""
-
-    n_requests: int  # measured, successful
-    n_warmup: int  # excluded from every statistic, counted here
-    n_errors: int  # measured requests that failed: excluded from latency, counted here
-    metrics: dict[str, dict[str, float]]  # metric -> count/mean/std/p50/p90/p95/p99
-
-
-def aggregate(timings: Sequence[RequestTiming]) -> LatencySummary:
-    """Summarise requests: warm-ups and failures excluded (and counted), ITL pooled over tokens."""
-    warm = [t for t in timings if t.warmup]
-    measured = [t for t in timings if not t.warmup]
-    ok = [t for t in measured if t.error is None]
-    metrics = {name: summarize(getattr(t, name) for t in ok) for name in REQUEST_METRICS}
-    metrics["itl_s"] = summarize(gap for t in ok for gap in t.itl_s)
-    return LatencySummary(len(ok), len(warm), len(measured) - len(ok), metrics)

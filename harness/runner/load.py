@@ -25,7 +25,8 @@ from typing import Any
 from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
-from harness.meters.latency import REQUEST_METRICS, RequestTiming, summarize, timed_generate
+from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
 
 OnRequest = Callable[[dict[str, Any]], None]
@@ -129,7 +130,7 @@ class _Point:
             "index": index,
             "warmup": warmup,
             "concurrency": in_flight,
-            **{k: getattr(timing, k) for k in ("prompt_tokens", "output_tokens", *REQUEST_METRICS)},
+            **{k: getattr(timing, k) for k in ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS)},
             "token_count_source": timing.token_count_source,
             "error": timing.error,
             "scheduled_s": scheduled - self.t0,
