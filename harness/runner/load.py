@@ -32,6 +32,8 @@ from harness.secrets import clip
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
 _GRACE_S = 0.5
+# what each request record takes from its RequestTiming (ITL and the text stay out of load records)
+_TIMING_FIELDS = ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS, "token_count_source", "error")
 
 
 class Deadline:
@@ -130,9 +132,7 @@ class _Point:
             "index": index,
             "warmup": warmup,
             "concurrency": in_flight,
-            **{k: getattr(timing, k) for k in ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS)},
-            "token_count_source": timing.token_count_source,
-            "error": timing.error,
+            **{k: getattr(timing, k) for k in _TIMING_FIELDS},
             "scheduled_s": scheduled - self.t0,
             "dispatch_delay_s": max(sent - scheduled, 0.0),
         }
