@@ -13,7 +13,8 @@ from rich.table import Table
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
-from harness.report.view import CellView, RunView
+from harness.report.projections import projection_rows
+from harness.report.view import CellView, Estimate, RunView, cell_requests
 from harness.results.schema import CellStatus
 from harness.safetext import terminal
 
@@ -40,12 +41,7 @@ def _seconds(value: float | None, fmt: str) -> str:
 
 
 def _row(view: RunView, cell: CellView) -> list[str]:
-    requests = view.requests
-    mine = (
-        requests[(requests["model"] == cell.model) & (requests["profile"] == cell.profile)]
-        if len(requests)
-        else requests
-    )
+    mine = cell_requests(view.requests, cell.model, cell.profile)
     ttft = summarize(mine["ttft_s"].tolist()) if len(mine) else {}
     decode = summarize(mine["decode_tps"].tolist()) if len(mine) else {}
     accuracy = cell.get(ACCURACY.key)
@@ -75,20 +71,6 @@ def _row(view: RunView, cell: CellView) -> list[str]:
     ]
 
 
-def contention_lines(view: RunView) -> list[str]:
-    """One line per cell whose neighbours took more of its cores than the meter allows."""
-    lines = []
-    for cell in view.cells:
-        share = cell.numbers.get("host_other_cpu_share")
-        if share is not None and share > CONTENDED_SHARE:
-            lines.append(
-                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
-                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
-                "(rerun with --quiet-host)"
-            )
-    return lines
-
-
 def print_summary(console: Console, view: RunView) -> None:
     """One row per cell, then why each cell that did not complete stopped."""
     table = Table(title="tierbench results", show_lines=False, header_style="bold")
@@ -97,8 +79,15 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:
         table.add_row(*_row(view, cell))
     console.print(table)
-    for line in contention_lines(view):
-        console.print(f"  [yellow]{terminal(line)}[/]")
+    for cell in view.cells:  # a cell whose neighbours took more of its cores than the meter allows
+        share = cell.numbers.get("host_other_cpu_share")
+        if share is not None and share > CONTENDED_SHARE:
+            line = (
+                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
+                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
+                "(rerun with --quiet-host)"
+            )
+            console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup
@@ -107,54 +96,39 @@ def print_summary(console: Console, view: RunView) -> None:
             )
 
 
-def _span(row: Any, key: str, fmt: str, unit: str = "") -> str:
-    low, high = row.get(f"{key}_low"), row.get(f"{key}_high")
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
+def _span(e: Estimate, fmt: str, unit: str = "") -> str:
+    if e.low is None or e.high is None:
         return "—"
-    return f"{_num(low, fmt)}–{_num(high, fmt)}{unit}"
+    return f"{_num(e.low, fmt)}–{_num(e.high, fmt)}{unit}"
 
 
-def projection_table(projections: pd.DataFrame) -> Table:
-    """Projected figures in their own table: ranges, labelled, never beside measured numbers."""
-    table = Table(title="projected from host (roofline; not measured)", header_style="bold")
-    for name in ("model", "profile", "why projected", "decode tok/s", "prefill tok/s", "TTFT p95", "E2E p95", "load s"):
-        table.add_column(name, justify="left" if name in ("model", "profile", "why projected") else "right")
-    for _, row in projections.iterrows():
-        emulated = row.get("emulated_on")
-        why = (
-            f"also emulated on {emulated}"
-            if isinstance(emulated, str) and emulated
-            else str(row.get("not_emulated_reason") or "")
-        )
-        why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
-        if row.get("status") != "projected":
-            table.add_row(
-                terminal(row.get("model")),
-                terminal(row.get("profile")),
-                terminal(why),
-                "not projected: " + terminal(row.get("reason")),
-                "",
-                "",
-                "",
-                "",
-            )
-            continue
-        table.add_row(
-            terminal(row.get("model")),
-            terminal(row.get("profile")) + " [cyan](projected)[/]",
-            terminal(why),
-            _span(row, "decode_tps", ".1f"),
-            _span(row, "prefill_tps", ".0f"),
-            _span(row, "ttft_p95_s", ".3f", " s"),
-            _span(row, "e2e_p95_s", ".2f", " s"),
-            _span(row, "load_time_s", ".1f"),
-        )
-    return table
+# (projection figure, format, unit) of each column after the first three
+SPANS = (
+    ("decode_tps", ".1f", ""),
+    ("prefill_tps", ".0f", ""),
+    ("ttft_p95_s", ".3f", " s"),
+    ("e2e_p95_s", ".2f", " s"),
+    ("load_time_s", ".1f", ""),
+)
 
 
 def print_projections(console: Console, projections: pd.DataFrame) -> None:
-    if not projections.empty:
-        console.print(projection_table(projections))
+    """Projected figures in their own table: ranges, labelled, never beside measured numbers."""
+    if projections.empty:
+        return
+    table = Table(title="projected from host (roofline; not measured)", header_style="bold")
+    for name in ("model", "profile", "why projected", "decode tok/s", "prefill tok/s", "TTFT p95", "E2E p95", "load s"):
+        table.add_column(name, justify="left" if name in ("model", "profile", "why projected") else "right")
+    for p in projection_rows(projections):
+        why = f"also emulated on {p.emulated_on}" if p.emulated_on else p.not_emulated_reason
+        why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
+        if not p.projected:
+            figures = ["not projected: " + terminal(p.reason), "", "", "", ""]
+            table.add_row(terminal(p.model), terminal(p.profile), terminal(why), *figures)
+            continue
+        figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
+        table.add_row(terminal(p.model), terminal(p.profile) + " [cyan](projected)[/]", terminal(why), *figures)
+    console.print(table)
 
 
 def print_recommendations(console: Console, recommendations: Sequence[Recommendation]) -> None:

@@ -35,9 +35,9 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     charts = all_charts(view.cells, view.scores)
     ladders = build_ladders(view)
     cascade = build_cascade_section(run_dir, view.constraints)
-    paths = ReportPaths(run_dir / "report.html", run_dir / "report.md")
+    paths = ReportPaths(run_dir / "report.html", run_dir / "report.md", tuple(recommendations))
     html = render_html(view, recommendations, charts, comparison, ladders=ladders, cascade=cascade)
     atomic_write_bytes(paths.html, html.encode("utf-8"))
     markdown = render_markdown(view, recommendations, comparison, ladders=ladders, cascade=cascade)
     atomic_write_bytes(paths.markdown, markdown.encode("utf-8"))
-    return ReportPaths(paths.html, paths.markdown, tuple(recommendations))
+    return paths

@@ -95,10 +95,6 @@ def build_cascade_section(run_dir: Path, constraints: Constraints) -> CascadeSec
     return CascadeSection(source=source, summary=summary, rows=shown, chart=cascade_chart(rows, summary), live=live)
 
 
-def _known(rows: list[dict[str, Any]], name: str) -> bool:
-    return all(r.get(name) is not None for r in rows)
-
-
 def cascade_chart(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Chart:
     """Accuracy against cost per 1k requests: the curve, each single tier, random escalation and the oracle."""
     curve = [r for r in rows if r["kind"] == "cascade"]
@@ -107,7 +103,7 @@ def cascade_chart(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Chart:
     oracle = [r for r in rows if r["kind"] == "oracle"]
     if not curve or not tiers:
         return Chart(KEY, TITLE, None, "Nothing to draw: the replay has no curve.")
-    by_cost = _known(curve + tiers + random + oracle, "cost_per_1k_usd")
+    by_cost = all(r.get("cost_per_1k_usd") is not None for r in curve + tiers + random + oracle)
     k = len(tiers)
     x_name = "cost_per_1k_usd" if by_cost else f"reach_{k - 1}"
     x_label = (

@@ -93,11 +93,16 @@ def _err(est: Estimate) -> tuple[float, float] | None:
     return max(est.value - est.low, 0.0), max(est.high - est.value, 0.0)
 
 
+def _not_run(cells: Sequence[CellView]) -> list[str]:
+    """Each cell that did not run, with why: what every chart leaves out."""
+    return [f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran]
+
+
 def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[str]:
     out = []
     for c in cells:
         if not c.ran:
-            out.append(f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})")
+            out += _not_run([c])
             continue
         for m in metrics:
             est = c.get(m.key)
@@ -165,10 +170,7 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
     # a hybrid (cascade) row is no step on the nano -> mini -> full scale: it is drawn beside the tiers elsewhere
     tiers = sorted({c.tier for c in cells if c.ran and c.tier != "hybrid"}, key=lambda t: TIER_ORDER.get(t, 9))
     if not usable or not tiers:
-        left_out = [
-            f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran
-        ]
-        why = "; ".join(left_out) if left_out else "no cell produced a headline metric"
+        why = "; ".join(_not_run(cells)) or "no cell produced a headline metric"
         return Chart(key, title, None, f"Nothing to draw: {why}.")
     fig = _figure(2.4 * len(usable) + 0.6, 2.9)
     axes = fig.subplots(1, len(usable), squeeze=False)[0]
@@ -210,10 +212,7 @@ def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> C
     ok = [s for s in scores if s.primary and s.status == "ok" and s.value is not None]
     missing = sorted({f"{s.task} ({s.model} on {s.profile}): {s.status}" for s in scores if s.primary and s not in ok})
     if not ok:
-        not_run = [
-            f"{c.label} ({not_run_why(c.status)}: {c.reason or 'no reason recorded'})" for c in cells if not c.ran
-        ]
-        why = "; ".join(missing + not_run) or "the suite ran no accuracy tasks"
+        why = "; ".join(missing + _not_run(cells)) or "the suite ran no accuracy tasks"
         return Chart(key, title, None, f"Nothing to draw: {why}.")
     tasks = list(dict.fromkeys(s.task for s in ok))
     series = list(dict.fromkeys((s.model, s.profile) for s in ok))

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from harness.results.values import finite_or_none as clean
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
 
@@ -14,18 +21,16 @@ DASH = "—"
 
 def text(value: Any) -> str:
     """A string field; empty for None/NaN so that "nan" or "None" never reaches the page."""
-    if value is None:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return ""
-    try:
-        import pandas as pd
-
-        if value is pd.NA or value is pd.NaT:
-            return ""
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
     return str(value)
+
+
+def text_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
+    """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`."""
+    return {f.name: text(record.get(f.name)) for f in fields(cls) if f.type == "str"}
 
 
 def _sig(value: float, digits: int = 3) -> str:
@@ -36,33 +41,25 @@ def _sig(value: float, digits: int = 3) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def seconds(value: float | None) -> str:
-    if value is None:
-        return DASH
+def seconds(value: float) -> str:
     if abs(value) < 1:
         return f"{_sig(value * 1000)} ms"
     return f"{_sig(value)} s"
 
 
-def megabytes(value: float | None) -> str:
-    if value is None:
-        return DASH
+def megabytes(value: float) -> str:
     if abs(value) >= 1024:
         return f"{_sig(value / 1024)} GB"
     return f"{_sig(value)} MB"
 
 
-def joules(value: float | None) -> str:
-    if value is None:
-        return DASH
+def joules(value: float) -> str:
     if abs(value) >= 1000:
         return f"{_sig(value / 1000)} kJ"
     return f"{_sig(value)} J"
 
 
-def dollars(value: float | None) -> str:
-    if value is None:
-        return DASH
+def dollars(value: float) -> str:
     if value == 0:
         return "$0"
     if abs(value) >= 1:
@@ -70,34 +67,20 @@ def dollars(value: float | None) -> str:
     return f"${_sig(value)}"
 
 
-def percent(value: float | None) -> str:
-    if value is None:
-        return DASH
+def percent(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
-def plain(value: float | None) -> str:
-    if value is None:
-        return DASH
-    return _sig(value)
-
-
-def rate(value: float | None) -> str:
+def rate(value: float) -> str:
     """Tokens per second."""
-    if value is None:
-        return DASH
     return f"{_sig(value)} tok/s"
 
 
-def count(value: float | None) -> str:
-    if value is None:
-        return DASH
+def count(value: float) -> str:
     return f"{round(value):,}"
 
 
-def pvalue(value: float | None) -> str:
-    if value is None:
-        return DASH
+def pvalue(value: float) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
@@ -108,7 +91,7 @@ FORMATTERS = {
     "joules": joules,
     "dollars": dollars,
     "percent": percent,
-    "plain": plain,
+    "plain": _sig,  # three significant digits, no unit
     "rate": rate,
     "count": count,
 }
@@ -116,7 +99,8 @@ FORMATTERS = {
 
 def fmt(value: float | None, kind: str) -> str:
     """Format ``value`` as ``kind`` (one of FORMATTERS); a dash for a missing value."""
-    return FORMATTERS[kind](clean(value))
+    number = clean(value)
+    return DASH if number is None else FORMATTERS[kind](number)
 
 
 def fmt_range(low: float | None, high: float | None, kind: str) -> str:

@@ -16,7 +16,7 @@ from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
 from harness.report.ladder import Ladder
-from harness.report.recommend import Recommendation
+from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
 from harness.report.view import CellView, RunView, not_run_why
 from harness.results.published import TOLERANCE
@@ -65,13 +65,11 @@ def _flat(data: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def _constraint_items(view: RunView) -> list[tuple[str, str]]:
     c = view.constraints
-    return [
-        ("Accuracy floor", fmt(c.min_accuracy, "percent") if c.min_accuracy is not None else "not set"),
-        ("p95 latency SLO", fmt(c.max_p95_e2e_s, "seconds") if c.max_p95_e2e_s is not None else "not set"),
-        ("p95 TTFT SLO", fmt(c.max_p95_ttft_s, "seconds") if c.max_p95_ttft_s is not None else "not set"),
-        ("Memory budget", fmt(c.max_memory_mb, "megabytes") if c.max_memory_mb is not None else "not set"),
-        ("Objective", c.objective.replace("_", " ")),
+    rows = [
+        (title, "not set" if getattr(c, field) is None else fmt(getattr(c, field), metric.kind))
+        for field, title, _, metric, _ in LIMITS
     ]
+    return [*rows, ("Objective", c.objective.replace("_", " "))]
 
 
 def _run_items(view: RunView) -> list[tuple[str, str]]:
@@ -94,7 +92,9 @@ def render_html(
     cascade: CascadeSection | None = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
-    host = {k: v for k, v in view.host.items() if k != "packages"}
+    host = {k: v for k, v in view.meta.host.items() if k != "packages"}
+    packages = view.meta.host.get("packages")
+    packages = packages if isinstance(packages, dict) else {}
     return template.render(
         view=view,
         recommendations=recommendations,
@@ -111,7 +111,7 @@ def render_html(
         tier_order=TIER_ORDER,
         run_items=_run_items(view),
         host_items=_flat(host),
-        package_items=[(k, text(v) or "not installed") for k, v in view.packages.items()],
+        package_items=[(k, text(v) or "not installed") for k, v in packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
         model_items=[(name, _flat(spec)) for name, spec in view.models.items()]
         + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],

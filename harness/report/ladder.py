@@ -10,12 +10,11 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
-from harness.report.view import Estimate, RunView, not_run_why
+from harness.report.view import Estimate, RunView, cell_requests, not_run_why
 from harness.results import RunStore
 from harness.stats import statistic_interval
 
@@ -49,14 +48,6 @@ class Ladder:
     chart: Chart | None = None
 
 
-def _fidelity(store: RunStore) -> dict[str, dict[str, object]]:
-    path = store.table_path("fidelity")
-    if not path.exists():
-        return {}
-    frame = pd.read_parquet(path)
-    return {str(r["model"]): dict(r) for _, r in frame.iterrows()}
-
-
 def _est(row: dict[str, object] | None, key: str, low: str, high: str) -> Estimate:
     if not row:
         return Estimate(None, missing="no fidelity measured for this model")
@@ -67,12 +58,9 @@ def _est(row: dict[str, object] | None, key: str, low: str, high: str) -> Estima
 
 def _decode(view: RunView, model: str, profile: str) -> Estimate:
     """Median decode tokens/s of the rung's measured requests, with a bootstrap interval."""
-    frame = view.requests
-    if frame.empty or "decode_tps" not in frame:
+    if view.requests.empty or "decode_tps" not in view.requests:
         return Estimate(None, missing="no performance scenario ran")
-    mine = frame[(frame["model"] == model) & (frame["profile"] == profile)]
-    if "warmup" in mine:
-        mine = mine[~mine["warmup"].fillna(False).astype(bool)]
+    mine = cell_requests(view.requests, model, profile)  # measured requests: warm-ups are already left out
     values = mine["decode_tps"].map(clean).dropna().to_numpy(dtype=float)
     if values.size == 0:
         return Estimate(None, missing="no decode throughput recorded")
@@ -142,7 +130,7 @@ def build_ladders(view: RunView) -> list[Ladder]:
     cells = store.read_table("cells")
     if cells.empty or "ladder" not in cells:
         return []
-    fidelity = _fidelity(store)
+    fidelity = {str(r["model"]): dict(r) for _, r in store.read_table("fidelity").iterrows()}
     ladders: dict[tuple[str, str], Ladder] = {}
     for _, row in cells.iterrows():
         name = text(row.get("ladder"))

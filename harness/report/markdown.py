@@ -9,7 +9,7 @@ from harness.report.compare import Comparison
 from harness.report.formatting import fmt
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
-from harness.report.recommend import Recommendation
+from harness.report.recommend import LIMITS, Recommendation
 from harness.report.view import Estimate, RunView
 from harness.results.published import comparison_lines
 from harness.safetext import one_line
@@ -33,13 +33,11 @@ def _est(e: Estimate, kind: str) -> str:
 
 def _constraints(view: RunView) -> str:
     c = view.constraints
-    parts = [
-        f"accuracy ≥ {fmt(c.min_accuracy, 'percent')}" if c.min_accuracy is not None else None,
-        f"p95 E2E ≤ {fmt(c.max_p95_e2e_s, 'seconds')}" if c.max_p95_e2e_s is not None else None,
-        f"p95 TTFT ≤ {fmt(c.max_p95_ttft_s, 'seconds')}" if c.max_p95_ttft_s is not None else None,
-        f"memory ≤ {fmt(c.max_memory_mb, 'megabytes')}" if c.max_memory_mb is not None else None,
+    given = [
+        f"{symbol} {fmt(getattr(c, field), metric.kind)}"
+        for field, _, symbol, metric, _ in LIMITS
+        if getattr(c, field) is not None
     ]
-    given = [p for p in parts if p]
     return f"{', '.join(given) or 'none'}; objective: {c.objective.replace('_', ' ')} ({md(view.constraints_note)})"
 
 

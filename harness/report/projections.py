@@ -15,11 +15,9 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.projection import BUSY_EFFICIENCY
-from harness.report.formatting import clean, text
+from harness.report.formatting import clean, text, text_fields
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
-from harness.report.view import CellView, Estimate
-
-PROJECTED = "projected"
+from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
 
 
 @dataclass(frozen=True)
@@ -71,36 +69,20 @@ NUMBERS = (
 )
 
 
+# the table's figures each row carries, each with its low/high end
+NUMBER_COLUMNS = {f"{key}{suffix}" for key in NUMBERS for suffix in ("", "_low", "_high")}
+
+
 def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
-    if frame.empty:
-        return rows
     for r in frame.to_dict("records"):
-        numbers: dict[str, float | None] = {}
-        for key in NUMBERS:
-            for suffix in ("", "_low", "_high"):
-                if f"{key}{suffix}" in r:
-                    numbers[f"{key}{suffix}"] = clean(r.get(f"{key}{suffix}"))
-        rows.append(
-            ProjectionRow(
-                model=text(r.get("model")),
-                tier=text(r.get("tier")),
-                profile=text(r.get("profile")),
-                projected_from=text(r.get("projected_from")) or "host",
-                status=text(r.get("status")),
-                reason=text(r.get("reason")),
-                not_emulated_reason=text(r.get("not_emulated_reason")),
-                emulated_on=text(r.get("emulated_on")),
-                point=" ".join(p for p in (text(r.get("scenario")), text(r.get("point"))) if p),
-                compute_target=text(r.get("compute_target")),
-                numbers=numbers,
-                fit=text(r.get("fit")),
-                fit_reason=text(r.get("fit_reason")),
-                basis=text(r.get("basis")),
-                host_disturbed=bool(r.get("host_disturbed") is True or r.get("host_disturbed") == 1),
-            )
-        )
+        row = text_fields(ProjectionRow, r)
+        row["projected_from"] = row["projected_from"] or "host"
+        row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
+        numbers = {str(k): clean(v) for k, v in r.items() if k in NUMBER_COLUMNS}
+        disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
+        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
     return rows
 
 
@@ -115,17 +97,14 @@ def _worst(rows: Sequence[ProjectionRow], key: str) -> Estimate:
 def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
     """A stand-in cell for the recommendation: latency, energy and cost projected; accuracy and memory measured on host."""
     first = rows[0]
-    energy = _worst(rows, "energy_per_request_j")
-    cost = _worst(rows, "cost_per_1k_requests_usd")
     metrics: dict[str, Estimate] = {
         **source.metrics,  # accuracy: same file, same answers
         P95_E2E.key: _worst(rows, "e2e_p95_s"),
         P95_TTFT.key: _worst(rows, "ttft_p95_s"),
         MEMORY.key: source.get(MEMORY.key),  # the measured working set
-        ENERGY.key: energy,
-        COST.key: cost,
+        ENERGY.key: _worst(rows, "energy_per_request_j"),
+        COST.key: _worst(rows, "cost_per_1k_requests_usd"),
     }
-    fit = {"fits": True, "does_not_fit": False}.get(first.fit)
     return replace(
         source,
         profile=first.profile,
@@ -134,7 +113,7 @@ def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
         emulated_on="",
         energy_source="estimate",
         metrics=metrics,
-        fit=fit,
+        fit=fit_verdict(first.fit),
         fit_reason=first.fit_reason,
         cost_basis=f"projected: {first.basis}",
         projected_from=first.projected_from,
@@ -174,8 +153,10 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
                 else f"{profile}: figures are projected from host, not measured on the device.",
             )
         )
+    # the host measurement's health, said once: on the first projected profile
+    first_profile = next((p.profile for p in projections if p.projected), "")
     for p in projections:
-        if not p.projected or p.profile != _first_profile(projections):
+        if not p.projected or p.profile != first_profile:
             continue
         efficiency = p.numbers.get("decode_efficiency")
         if p.host_disturbed:
@@ -195,7 +176,3 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
                 )
             )
     return notes
-
-
-def _first_profile(projections: Sequence[ProjectionRow]) -> str:
-    return next((p.profile for p in projections if p.projected), "")

@@ -59,19 +59,14 @@ class Recommendation:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-# (constraint field, metric, comparison) ; "max" means the value must not exceed the limit
-_LIMITS: tuple[tuple[str, MetricInfo, str], ...] = (
-    ("min_accuracy", ACCURACY, "min"),
-    ("max_p95_e2e_s", P95_E2E, "max"),
-    ("max_p95_ttft_s", P95_TTFT, "max"),
-    ("max_memory_mb", MEMORY, "max"),
+# (constraint field, its title in report.html, its symbol in report.md, metric, comparison);
+# "max" means the value must not exceed the limit
+LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
+    ("min_accuracy", "Accuracy floor", "accuracy ≥", ACCURACY, "min"),
+    ("max_p95_e2e_s", "p95 latency SLO", "p95 E2E ≤", P95_E2E, "max"),
+    ("max_p95_ttft_s", "p95 TTFT SLO", "p95 TTFT ≤", P95_TTFT, "max"),
+    ("max_memory_mb", "Memory budget", "memory ≤", MEMORY, "max"),
 )
-_NAMES = {
-    "min_accuracy": "accuracy floor",
-    "max_p95_e2e_s": "p95 latency SLO",
-    "max_p95_ttft_s": "p95 TTFT SLO",
-    "max_memory_mb": "memory budget",
-}
 
 
 def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
@@ -84,12 +79,12 @@ def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
         return checks
     if cell.fit is False:
         checks.append(Check("fits the profile", False, cell.fit_reason or "does not fit the profile", 1.0))
-    for name, metric, direction in _LIMITS:
+    for name, title, _, metric, direction in LIMITS:
         limit = getattr(constraints, name)
         if limit is None:
             continue
         est = cell.get(metric.key)
-        label = _NAMES[name]
+        label = title[0].lower() + title[1:]  # in a sentence: "the accuracy floor", "the p95 latency SLO"
         if est.value is None:
             checks.append(
                 Check(label, None, f"{metric.label} unknown ({est.missing}), so the {label} cannot be verified", 1.0)

@@ -70,8 +70,7 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
             try:
                 record = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # torn, or nested absurdly deep
-                page.torn_lines += 1
-                continue
+                record = None
             if not isinstance(record, dict):
                 page.torn_lines += 1
                 continue

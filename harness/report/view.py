@@ -20,10 +20,11 @@ from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
-from harness.report.formatting import clean, fmt_range, text
+from harness.report.formatting import clean, fmt_range, text, text_fields
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
+from harness.results.columns import CELL_COLUMNS
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import CellStatus, RunMeta
 from harness.results.values import measured_requests
@@ -50,6 +51,11 @@ STATUS_WHY: dict[str, str] = {
 def not_run_why(status: str) -> str:
     """Why a metric of a cell that did not run is missing."""
     return STATUS_WHY.get(status, f"cell {status}")
+
+
+def _missing(cell: dict[str, Any], why: str) -> Estimate:
+    """A missing figure: a cell that did not run says so before any other reason."""
+    return Estimate(None, missing=not_run_why(cell["status"]) if cell["status"] in NOT_RUN else why)
 
 
 @dataclass(frozen=True)
@@ -140,13 +146,8 @@ class RunView:
     run_dir: Path
     meta: RunMeta
     suite_name: str
-    suite_description: str
-    created: str
-    git_revision: str
     constraints: Constraints
     constraints_note: str
-    host: dict[str, Any]
-    packages: dict[str, Any]
     profiles: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     cells: list[CellView]
@@ -200,23 +201,19 @@ def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
         ok = group[group["status"] == "ok"]["metric"].map(text).tolist()
         primaries[(str(model), str(profile), str(task))] = primary_metric(ok or group["metric"].map(text).tolist())
     for r in _records(scores):
-        key = (text(r["model"]), text(r["profile"]), text(r["task"]))
+        strings = text_fields(TaskScore, r)
+        key = (strings["model"], strings["profile"], strings["task"])
+        strings.update(tier=tiers.get(key[0], ""), status=strings["status"] or "ok")
         n = clean(r.get("n"))
         rows.append(
             TaskScore(
-                model=key[0],
-                tier=tiers.get(key[0], ""),
-                profile=key[1],
-                task=key[2],
-                metric=text(r.get("metric")),
+                **strings,
                 value=clean(r.get("value")),
                 stderr=clean(r.get("stderr")),
                 ci_low=clean(r.get("ci_low")),
                 ci_high=clean(r.get("ci_high")),
                 n=None if n is None else int(n),
-                status=text(r.get("status")) or "ok",
-                reason=text(r.get("reason")),
-                primary=primaries.get(key) == text(r.get("metric")),
+                primary=primaries.get(key) == strings["metric"],
             )
         )
     return rows
@@ -260,12 +257,10 @@ def _stderr(score: TaskScore) -> float | None:
 def _latency_estimate(
     cell: dict[str, Any], all_requests: pd.DataFrame, measured: pd.DataFrame, column: str
 ) -> Estimate:
-    mine_all = _cell_rows(all_requests, cell)
+    mine_all = cell_requests(all_requests, cell["model"], cell["profile"])
     if mine_all.empty:
-        if cell["status"] in NOT_RUN:
-            return Estimate(None, missing=not_run_why(cell["status"]))
-        return Estimate(None, missing="no performance scenario ran for this cell")
-    mine = _cell_rows(measured, cell)
+        return _missing(cell, "no performance scenario ran for this cell")
+    mine = cell_requests(measured, cell["model"], cell["profile"])
     values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
     if values.size == 0:
         errors = mine_all["error"].map(text) if "error" in mine_all else pd.Series(dtype=str)
@@ -278,11 +273,11 @@ def _latency_estimate(
     return Estimate(p95, *(ci or (None, None)))
 
 
-def _cell_rows(frame: pd.DataFrame, cell: dict[str, Any]) -> pd.DataFrame:
+def cell_requests(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
+    """The rows of a requests table that belong to one cell (the summary and the ladder read them too)."""
     if frame.empty:
         return frame
-    mask = (frame["model"] == cell["model"]) & (frame["profile"] == cell["profile"])
-    selected: pd.DataFrame = frame.loc[mask]
+    selected: pd.DataFrame = frame.loc[(frame["model"] == model) & (frame["profile"] == profile)]
     return selected
 
 
@@ -290,10 +285,7 @@ def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) ->
     if not present:
         return Estimate(None, missing=absent_why)
     value = clean(cell.get(column))
-    if value is None:
-        why = not_run_why(cell["status"]) if cell["status"] in NOT_RUN else "not recorded for this cell"
-        return Estimate(None, missing=why)
-    return Estimate(value)
+    return _missing(cell, "not recorded for this cell") if value is None else Estimate(value)
 
 
 def _no_requests(cell: dict[str, Any]) -> bool:
@@ -306,13 +298,11 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
         return Estimate(None, missing="energy per request not computed by this run")
     value = clean(cell.get("energy_per_request_j"))
     if value is None:
-        if cell["status"] in NOT_RUN:
-            return Estimate(None, missing=not_run_why(cell["status"]))
         if source in ("", "none"):
-            return Estimate(None, missing="no energy sensor and no power model for this profile")
+            return _missing(cell, "no energy sensor and no power model for this profile")
         if _no_requests(cell):
-            return Estimate(None, missing="no successful perf requests to divide the energy by")
-        return Estimate(None, missing="energy per request not derived for this cell")
+            return _missing(cell, "no successful perf requests to divide the energy by")
+        return _missing(cell, "energy per request not derived for this cell")
     low, high = clean(cell.get("energy_per_request_j_low")), clean(cell.get("energy_per_request_j_high"))
     if low is not None and high is not None:
         return Estimate(value, low, high)
@@ -329,11 +319,9 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
     value = clean(cell.get(COST.key))
     if value is not None:
         return Estimate(value)
-    if cell["status"] in NOT_RUN:
-        return Estimate(None, missing=not_run_why(cell["status"]))
     if _no_requests(cell):
-        return Estimate(None, missing="no successful perf requests to cost")
-    return Estimate(None, missing="no API price for the model and no cost model for the profile")
+        return _missing(cell, "no successful perf requests to cost")
+    return _missing(cell, "no API price for the model and no cost model for the profile")
 
 
 def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
@@ -351,9 +339,9 @@ def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
     return {"e2e_s_rep_spread": max(spreads) if spreads else None, "repetitions": float(most)}
 
 
-def _fit(cell: dict[str, Any]) -> bool | None:
-    """fitcost's verdict: fits, does_not_fit or unknown."""
-    return {"fits": True, "does_not_fit": False}.get(text(cell.get("fit")))
+def fit_verdict(fit: str) -> bool | None:
+    """fitcost's verdict (fits, does_not_fit or unknown), for measured and projected cells alike."""
+    return {"fits": True, "does_not_fit": False}.get(fit)
 
 
 def _cells(
@@ -373,52 +361,21 @@ def _cells(
             ENERGY.key: _energy(r, "energy_per_request_j" in cols),
             COST.key: _cost(r, COST.key in cols),
         }
-        numbers = {
-            k: clean(r.get(k))
-            for k in (
-                "peak_anon_mb",
-                "peak_file_mb",
-                "model_file_mb",
-                "energy_j",
-                "energy_j_low",
-                "energy_j_high",
-                "load_time_s",
-                "cost_per_mtok_usd",
-                "n_requests",
-                "n_errors",
-                "warmup_requests",
-                "threads",
-                "memory_budget_mb",
-                "duration_s",
-                "slowdown_vs_host",
-                "fit_required_mb",
-                "energy_cost_per_1k_requests_usd",
-                "host_other_cpu_share",
-                "host_steal_share",
-                "cores_seen",
-            )
-        }
+        # every cells-table column read as a number: None where it is missing or not a number
+        numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
+        strings = text_fields(CellView, r)  # model, profile and status were normalized above
+        strings["energy_source"] = strings["energy_source"] or "none"
         out.append(
             CellView(
-                model=r["model"],
-                tier=text(r.get("tier")),
-                backend=text(r.get("backend")),
-                profile=r["profile"],
-                status=r["status"],
-                reason=text(r.get("reason")),
-                emulated_on=text(r.get("emulated_on")),
-                energy_source=text(r.get("energy_source")) or "none",
+                **strings,
                 metrics=metrics,
                 numbers=numbers,
                 tasks_scored=scored,
                 tasks_total=total,
                 items=items,
-                fit=_fit(r),
-                fit_reason=text(r.get("fit_reason")),
-                cost_basis=text(r.get("cost_basis")),
-                quant_label=text(r.get("quant_label")),
+                fit=fit_verdict(text(r.get("fit"))),
             )
         )
     out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))
@@ -558,7 +515,6 @@ def build_view(run_dir: Path) -> RunView:
     measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.samples_path)
-    packages = meta.host.get("packages") or {}
     from harness.report.projections import caveats as projection_caveats
     from harness.report.projections import projection_rows
 
@@ -569,13 +525,8 @@ def build_view(run_dir: Path) -> RunView:
         run_dir=run_dir,
         meta=meta,
         suite_name=text(meta.suite.get("name")) or run_dir.name,
-        suite_description=text(meta.suite.get("description")),
-        created=meta.created_at,
-        git_revision=text(meta.git_revision),
         constraints=constraints,
         constraints_note=note,
-        host=meta.host,
-        packages=packages if isinstance(packages, dict) else {},
         profiles=profiles,
         models=models,
         cells=cells,
