@@ -304,11 +304,6 @@ def _median(projected: list[RequestProjection], phase: str, which: str) -> float
     return float(np.median([getattr(getattr(p, phase), which) for p in projected]))
 
 
-def _ttft_p95(projected: list[RequestProjection], which: str) -> float:
-    """p95 time to first token at the central (mid), fastest (high) or slowest (low) prefill rates."""
-    return _p95([p.prompt_tokens / getattr(p.prefill, which) for p in projected])
-
-
 def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
     if requests.empty or "cell_id" not in requests.columns:
         return requests.iloc[0:0]
@@ -342,13 +337,14 @@ def _load_time(
     }
 
 
-def _skip(model: str, tier: str, profile: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
+def _row(model: str, tier: str, profile: str, status: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
+    """The fields every projection row starts with, projected or not."""
     return {
         "model": model,
         "tier": tier,
         "profile": profile,
         "projected_from": HOST,
-        "status": "not_projected",
+        "status": status,
         "reason": reason,
         **_cell_context(cell),
     }
@@ -377,31 +373,36 @@ def project_cell(
 ) -> list[dict[str, Any]]:
     """Projection rows (one per scenario point) of one host cell onto one profile, or one row saying why not."""
     model, tier = str(host_cell.get("model")), str(host_cell.get("tier") or "")
+
+    def skip(reason: str) -> list[dict[str, Any]]:
+        return [_row(model, tier, profile.name, "not_projected", reason, profile_cell)]
+
     perf = profile.performance
     if perf is None:
-        return [_skip(model, tier, profile.name, "profile has no performance figures to project onto", profile_cell)]
+        return skip("profile has no performance figures to project onto")
     if host_cell.get("status") != "ok":
-        reason = f"nothing to project from: {model} on host is {host_cell.get('status')}"
-        return [_skip(model, tier, profile.name, reason, profile_cell)]
+        return skip(f"nothing to project from: {model} on host is {host_cell.get('status')}")
     path = host_cell.get("model_path")
     if not isinstance(path, str) or not path:
-        reason = "no GGUF file recorded for this cell (a remote API does not run on the device; other backends are not projected)"
-        return [_skip(model, tier, profile.name, reason, profile_cell)]
+        return skip(
+            "no GGUF file recorded for this cell (a remote API does not run on the device; other backends are not projected)"
+        )
     host = host_ceiling(host_cell)
     if host is None:
-        why = str(host_cell.get("roofline_error") or "no roofline measured in the host cell (no perf scenario ran)")
-        return [_skip(model, tier, profile.name, why, profile_cell)]
+        return skip(
+            str(host_cell.get("roofline_error") or "no roofline measured in the host cell (no perf scenario ran)")
+        )
     try:
         facts = read_model_facts(path)
     except (OSError, ValueError) as exc:
-        return [_skip(model, tier, profile.name, f"cannot read {path}: {exc}", profile_cell)]
+        return skip(f"cannot read {path}: {exc}")
     target = target_ceiling(profile)
     assert target is not None  # performance figures exist
     gpu = profile.accelerator.kind == "gpu" and bool(perf.accelerator_bandwidth_gbs and perf.accelerator_gflops)
     low, high, why = transfer_band(perf, gpu, host_arch)
     measured = _measured(requests, str(host_cell.get("cell_id")))
     if measured.empty:
-        return [_skip(model, tier, profile.name, "the host cell has no measured perf requests", profile_cell)]
+        return skip("the host cell has no measured perf requests")
     rows: list[dict[str, Any]] = []
     keys = [k for k in ("scenario", "point") if k in measured.columns]
     groups = measured.groupby(keys, sort=False) if keys else [(("", ""), measured)]
@@ -420,61 +421,39 @@ def project_cell(
             )
             for r in group.to_dict("records")
         ]
-
-        e2e_mid = [_e2e(p, "mid") for p in projected]
-        e2e_slow = [_e2e(p, "low") for p in projected]
-        e2e_fast = [_e2e(p, "high") for p in projected]
-        seconds_low, seconds_high = float(np.mean(e2e_fast)), float(np.mean(e2e_slow))
-        rows.append(
-            {
-                "model": model,
-                "tier": tier,
-                "profile": profile.name,
-                "projected_from": HOST,
-                "status": "projected",
-                "reason": why,
-                **_cell_context(profile_cell),
-                "scenario": str(scenario),
-                "point": str(point),
-                "n_requests": len(projected),
-                "prompt_tokens": float(np.mean([p.prompt_tokens for p in projected])),
-                "output_tokens": float(np.mean([p.output_tokens for p in projected])),
-                "compute_target": target.label,
-                "decode_bound": projected[0].decode_bound,
-                "prefill_bound": projected[0].prefill_bound,
-                "decode_efficiency": float(np.median([p.decode_efficiency for p in projected])),
-                "prefill_efficiency": float(np.median([p.prefill_efficiency for p in projected])),
-                "host_disturbed": host_disturbed(host_cell),
-                "band_low": low,
-                "band_high": high,
-                "decode_tps": _median(projected, "decode", "mid"),
-                "decode_tps_low": _median(projected, "decode", "low"),
-                "decode_tps_high": _median(projected, "decode", "high"),
-                "prefill_tps": _median(projected, "prefill", "mid"),
-                "prefill_tps_low": _median(projected, "prefill", "low"),
-                "prefill_tps_high": _median(projected, "prefill", "high"),
-                "ttft_p95_s": _ttft_p95(projected, "mid"),
-                "ttft_p95_s_low": _ttft_p95(projected, "high"),
-                "ttft_p95_s_high": _ttft_p95(projected, "low"),
-                "e2e_p95_s": _p95(e2e_mid),
-                "e2e_p95_s_low": _p95(e2e_fast),
-                "e2e_p95_s_high": _p95(e2e_slow),
-                **_load_time(host_cell, host, target, perf, facts),
-                "energy_per_request_j_low": profile.power.idle_watts * seconds_low,
-                "energy_per_request_j_high": profile.power.max_watts * seconds_high,
-                "cost_per_1k_requests_usd_low": 1000
-                * (
-                    profile.cost.usd_per_hour * seconds_low / 3600
-                    + profile.power.idle_watts * seconds_low / J_PER_KWH * profile.cost.usd_per_kwh
-                ),
-                "cost_per_1k_requests_usd_high": 1000
-                * (
-                    profile.cost.usd_per_hour * seconds_high / 3600
-                    + profile.power.max_watts * seconds_high / J_PER_KWH * profile.cost.usd_per_kwh
-                ),
-                "basis": f"{perf.basis} figures{'' if perf.verified else ' (unverified)'}; host roofline {host.label}",
-            }
-        )
+        row = {
+            **_row(model, tier, profile.name, "projected", why, profile_cell),
+            "scenario": str(scenario),
+            "point": str(point),
+            "n_requests": len(projected),
+            "prompt_tokens": float(np.mean([p.prompt_tokens for p in projected])),
+            "output_tokens": float(np.mean([p.output_tokens for p in projected])),
+            "compute_target": target.label,
+            "decode_bound": projected[0].decode_bound,
+            "prefill_bound": projected[0].prefill_bound,
+            "decode_efficiency": float(np.median([p.decode_efficiency for p in projected])),
+            "prefill_efficiency": float(np.median([p.prefill_efficiency for p in projected])),
+            "host_disturbed": host_disturbed(host_cell),
+            "band_low": low,
+            "band_high": high,
+            **_load_time(host_cell, host, target, perf, facts),
+            "basis": f"{perf.basis} figures{'' if perf.verified else ' (unverified)'}; host roofline {host.label}",
+        }
+        # rates at the central (mid), slowest (low) or fastest (high) transfer; a time's low end
+        # comes from the fastest rates and its high end from the slowest
+        for suffix, rate, time_rate in (("", "mid", "mid"), ("_low", "low", "high"), ("_high", "high", "low")):
+            row[f"decode_tps{suffix}"] = _median(projected, "decode", rate)
+            row[f"prefill_tps{suffix}"] = _median(projected, "prefill", rate)
+            row[f"ttft_p95_s{suffix}"] = _p95([p.prompt_tokens / getattr(p.prefill, time_rate) for p in projected])
+            row[f"e2e_p95_s{suffix}"] = _p95([_e2e(p, time_rate) for p in projected])
+        # energy and cost per request: idle power over the fastest mean request, full power over the slowest
+        for end, watts, rate in (("low", profile.power.idle_watts, "high"), ("high", profile.power.max_watts, "low")):
+            seconds = float(np.mean([_e2e(p, rate) for p in projected]))
+            row[f"energy_per_request_j_{end}"] = watts * seconds
+            row[f"cost_per_1k_requests_usd_{end}"] = 1000 * (
+                profile.cost.usd_per_hour * seconds / 3600 + watts * seconds / J_PER_KWH * profile.cost.usd_per_kwh
+            )
+        rows.append(row)
     return rows
 
 
@@ -501,5 +480,9 @@ def project_run(
         for r in records:
             if r.get("profile") != HOST:
                 reason = "no host cell to project from (add host to --profiles)"
-                rows.append(_skip(str(r.get("model")), str(r.get("tier") or ""), str(r.get("profile")), reason, r))
+                rows.append(
+                    _row(
+                        str(r.get("model")), str(r.get("tier") or ""), str(r.get("profile")), "not_projected", reason, r
+                    )
+                )
     return pd.DataFrame(rows, columns=PROJECTION_COLUMNS)

@@ -151,18 +151,11 @@ def _command(bwrap: str, python: str, limits: Limits) -> list[str]:
     return args
 
 
-def _identity() -> tuple[int | None, int | None, list[int] | None]:
-    """(user, group, extra groups) for Popen: root drops to ``nobody`` before bwrap starts."""
-    if os.geteuid() != 0:
-        return None, None, None
-    return NOBODY, NOBODY, []
-
-
 def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> SandboxResult:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-    user, group, groups = _identity()
+    root = os.geteuid() == 0  # root drops to ``nobody`` before bwrap starts
     started = time.perf_counter()
     # output goes to files, not pipes: RLIMIT_FSIZE then caps what the code can print
     with (
@@ -180,9 +173,9 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
             stderr=err_file,
             pass_fds=(verdict.fileno(),),
             start_new_session=True,
-            user=user,
-            group=group,
-            extra_groups=groups,
+            user=NOBODY if root else None,
+            group=NOBODY if root else None,
+            extra_groups=[] if root else None,
         )
         try:
             process.communicate(job, timeout=limits.wall_s)

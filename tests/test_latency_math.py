@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.meters.latency import (
     RequestTiming,
-    aggregate,
     allocate_tokens,
     summarize,
     timed_generate,
@@ -149,33 +148,6 @@ def test_failed_request_is_recorded_not_raised() -> None:
     t = run([(0.5, "a", 1), (1.0, "b", 1)], fail_after=1)
     assert t.error == "ConnectionError: stream cut"
     assert t.ttft_s is None and t.output_tokens == 1 and t.text == "a"
-
-
-def test_aggregate_excludes_and_counts_warmups_and_errors() -> None:
-    clock = FakeClock()
-    fast = ScriptedBackend(clock, [(0.25, "a", 1), (0.5, "b", 1)])
-    slow = ScriptedBackend(clock, [(4.0, "a", 1), (8.0, "b", 1)])
-    broken = ScriptedBackend(clock, [(0.5, "a", 1)], fail_after=0)
-    timings = [
-        timed_generate(slow, REQUEST, clock=clock, warmup=True),  # type: ignore[arg-type]
-        timed_generate(fast, REQUEST, clock=clock),  # type: ignore[arg-type]
-        timed_generate(fast, REQUEST, clock=clock),  # type: ignore[arg-type]
-        timed_generate(broken, REQUEST, clock=clock),  # type: ignore[arg-type]
-    ]
-    summary = aggregate(timings)
-    assert (summary.n_requests, summary.n_warmup, summary.n_errors) == (2, 1, 1)
-    assert summary.metrics["ttft_s"]["count"] == 2
-    assert summary.metrics["ttft_s"]["p99"] == pytest.approx(0.25, **EXACT)  # the slow warm-up is not in
-    assert summary.metrics["e2e_s"]["mean"] == pytest.approx(0.5, **EXACT)
-
-
-def test_itl_percentiles_are_pooled_over_tokens_not_requests() -> None:
-    many = RequestTiming(8, 10, 0.1, 1.0, 0.1, 10.0, 80.0, itl_s=[0.1] * 9)
-    few = RequestTiming(8, 2, 0.1, 0.6, 0.5, 2.0, 80.0, itl_s=[0.5])
-    summary = aggregate([many, few])
-    assert summary.metrics["itl_s"]["count"] == 10
-    assert summary.metrics["itl_s"]["mean"] == pytest.approx(1.4 / 10, **EXACT)  # not (0.1 + 0.5) / 2
-    assert summary.metrics["tpot_s"]["mean"] == pytest.approx(0.3, **EXACT)  # per request
 
 
 def test_summary_statistics_follow_their_documented_definitions() -> None:

@@ -162,8 +162,7 @@ class CascadeBackend:
     # -- generation ---------------------------------------------------------------------------
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         tried: dict[str, dict[str, float | None]] = {}
-        cost = 0.0
-        priced = False
+        costs: list[float] = []  # of every tier that answered with a price, escalated or not
         last = len(self.tiers) - 1
         for step, (name, backend) in enumerate(self.tiers):
             inner = StreamUsage()
@@ -183,13 +182,13 @@ class CascadeBackend:
                     confidence["self_check"] = self._self_check(backend, request.prompt, text)
                 tried[name] = confidence
                 if isinstance(inner.extra.get("cost_usd"), float):
-                    cost, priced = cost + inner.extra["cost_usd"], True
+                    costs.append(inner.extra["cost_usd"])
                 if not self._stays("generate", step, confidence):
                     continue
                 usage.buffered = True
                 yield from chunks
             if isinstance(inner.extra.get("cost_usd"), float) and step == last:
-                cost, priced = cost + inner.extra["cost_usd"], True
+                costs.append(inner.extra["cost_usd"])
             usage.prompt_tokens = inner.prompt_tokens
             usage.output_tokens = inner.output_tokens
             usage.source = inner.source
@@ -198,8 +197,8 @@ class CascadeBackend:
             usage.extra["trace"] = {TRACE_TIER: name, TRACE_CONFIDENCE: tried}
             if usage.extra.get("cascade_errors"):
                 usage.extra["trace"]["cascade_errors"] = usage.extra["cascade_errors"]
-            if priced:
-                usage.extra["cost_usd"] = cost
+            if costs:
+                usage.extra["cost_usd"] = sum(costs)
             return
 
     # -- scoring ------------------------------------------------------------------------------

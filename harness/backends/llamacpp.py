@@ -64,6 +64,39 @@ _WORDS = [
 ]
 
 
+def random_words(n_tokens: int, seed: int) -> str:
+    """Random common words, deterministic in ``seed``: a few more than ``n_tokens`` for a backend to trim."""
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_WORDS) for _ in range(n_tokens + 8))
+
+
+class StopText:
+    """Generated text, released as soon as it cannot be the start of a stop sequence."""
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = [stop for stop in stops if stop]
+        self.text = ""
+        self.emitted = 0
+        self._hold = max((len(s) for s in stops), default=0)
+
+    def advance(self, text: str) -> tuple[str, bool]:
+        """The text newly released now that the output reads ``text``, and whether a stop sequence ended it."""
+        self.text = text
+        # the earliest stop sequence that ends after what was already released
+        found = [i for stop in self.stops if (i := text.find(stop, max(self.emitted - len(stop) + 1, 0))) != -1]
+        if found:
+            released, self.emitted = text[self.emitted : max(min(found), self.emitted)], len(text)
+            return released, True
+        # hold back text that might be the start of a stop sequence
+        safe = max(len(text) - self._hold + 1 if self._hold else len(text), self.emitted)
+        released, self.emitted = text[self.emitted : safe], safe
+        return released, False
+
+    def rest(self) -> str:
+        """What is still held back when generation ends without a stop sequence."""
+        return self.text[self.emitted :]
+
+
 class LlamaCppParams(BaseModel):
     """Settings of a llamacpp model in the catalog."""
 
@@ -148,9 +181,7 @@ class LlamaCppBackend:
 
     def make_prompt(self, n_tokens: int, seed: int) -> str:
         """Random common words, trimmed to exactly ``n_tokens`` tokens (with BOS)."""
-        rng = random.Random(seed)
-        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
-        tokens = self.tokenize(" ".join(words), add_bos=True)[:n_tokens]
+        tokens = self.tokenize(random_words(n_tokens, seed), add_bos=True)[:n_tokens]
         body = tokens[1:] if tokens and tokens[0] == self.llm.token_bos() else tokens
         return bytes(self.llm.detokenize(body)).decode("utf-8", errors="ignore").strip()
 
@@ -195,9 +226,7 @@ class LlamaCppBackend:
         n_vocab = int(llm.n_vocab())
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         produced = 0
-        text_so_far = ""
-        emitted = 0
-        hold = max((len(s) for s in request.stop), default=0)
+        out = StopText(request.stop)
         usage.finish_reason = "length"
         for token in llm.generate(
             prompt_tokens,
@@ -215,24 +244,15 @@ class LlamaCppBackend:
             if logprobs is not None:  # evaluation only: perf requests never pay for this
                 logprobs.append(_sampled_logprob(llm._ctx.ctx, n_vocab, int(token)))
             piece = decoder.decode(bytes(llm.detokenize([token], prev_tokens=None)))
-            text_so_far += piece
-            stop_at = _find_stop(text_so_far, request.stop, emitted)
-            if stop_at is not None:
-                yield Chunk(text_so_far[emitted : max(stop_at, emitted)], 1)
-                emitted = len(text_so_far)
+            released, stopped = out.advance(out.text + piece)
+            yield Chunk(released, 1)
+            if stopped:
                 usage.finish_reason = "stop"
                 break
-            # hold back text that might be the start of a stop sequence
-            safe = len(text_so_far) - hold + 1 if hold else len(text_so_far)
-            safe = max(safe, emitted)
-            yield Chunk(text_so_far[emitted:safe], 1)
-            emitted = safe
             if produced >= request.max_tokens:
                 break
-        else:
-            usage.finish_reason = "length"
-        if emitted < len(text_so_far):  # flush text held back for stop matching
-            yield Chunk(text_so_far[emitted:], 0)
+        if out.rest():  # flush text held back for stop matching
+            yield Chunk(out.rest(), 0)
         usage.output_tokens = produced
         usage.token_logprobs = logprobs
 
@@ -278,18 +298,6 @@ def _sampled_logprob(ctx: Any, n_vocab: int, token: int) -> float:
     row = np.ctypeslib.as_array(pointer, shape=(n_vocab,))
     top = float(row.max())
     return float(row[token]) - top - float(np.log(np.exp(row - top).sum()))
-
-
-def _find_stop(text: str, stops: tuple[str, ...], start: int) -> int | None:
-    """Index of the earliest stop sequence in ``text`` that ends after ``start``."""
-    best: int | None = None
-    for stop in stops:
-        if not stop:
-            continue
-        index = text.find(stop, max(start - len(stop) + 1, 0))
-        if index != -1 and (best is None or index < best):
-            best = index
-    return best
 
 
 def _model_file(params: LlamaCppParams) -> Path:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
-from harness.backends.llamacpp import _WORDS
+from harness.backends.llamacpp import random_words
 from harness.backends.plugin import BackendPlugin
 from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback_tokenizer
 from harness.config.models import ModelSpec
@@ -144,9 +144,6 @@ class OpenAICompatBackend:
         url = self.base_url()
         return strip_credentials(url) if url else None
 
-    def _api_key(self) -> str | None:
-        return _api_key(self.params)
-
     def redact(self, text: str) -> str:
         """``text`` through the process's redaction step, knowing this backend's secrets too."""
         own = secrets_of_params(self.params.model_dump())
@@ -157,7 +154,7 @@ class OpenAICompatBackend:
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream", **self.params.headers}
-        key = self._api_key()
+        key = _api_key(self.params)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         for header, env in self.params.header_env.items():
@@ -223,11 +220,10 @@ class OpenAICompatBackend:
 
     def make_prompt(self, n_tokens: int, seed: int) -> str:
         """Random common words: exact under a fallback tokenizer, else about one token a word."""
-        rng = random.Random(seed)
-        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
+        words = random_words(n_tokens, seed)
         if self._tokenizer is not None:
-            return self._tokenizer.truncate(" ".join(words), n_tokens)
-        return " ".join(words[:n_tokens])
+            return self._tokenizer.truncate(words, n_tokens)
+        return " ".join(words.split()[:n_tokens])
 
     # -- generation ---------------------------------------------------------------------------
     def _uses_chat(self, request: GenerationRequest) -> bool:

@@ -13,7 +13,6 @@ import importlib
 import importlib.util
 import os
 import queue
-import random
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
-from harness.backends.llamacpp import _WORDS, _find_stop
+from harness.backends.llamacpp import StopText, random_words
 from harness.backends.local_models import resolve_model_file
 from harness.backends.plugin import BackendPlugin
 from harness.config.models import ModelSpec
@@ -85,10 +84,6 @@ class TransformersBackend:
         self._device = "cpu"
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def source(self) -> tuple[Path, str | None]:
-        """(directory or model id path, GGUF file name inside it or None)."""
-        return _source(self.params)
-
     def load(self) -> None:
         try:
             import torch
@@ -105,7 +100,7 @@ class TransformersBackend:
         if threads:
             torch.set_num_threads(threads)
         self._device = "cuda" if self.params.device != "cpu" and torch.cuda.is_available() else "cpu"
-        directory, gguf = self.source()
+        directory, gguf = _source(self.params)
         kwargs: dict[str, Any] = {"local_files_only": True}
         if gguf:
             kwargs["gguf_file"] = gguf
@@ -141,9 +136,7 @@ class TransformersBackend:
 
     def make_prompt(self, n_tokens: int, seed: int) -> str:
         """Random common words, trimmed to ``n_tokens`` tokens."""
-        rng = random.Random(seed)
-        words = [rng.choice(_WORDS) for _ in range(n_tokens + 8)]
-        ids = self._encode(" ".join(words))[:n_tokens]
+        ids = self._encode(random_words(n_tokens, seed))[:n_tokens]
         text: str = self._tok.decode(ids)
         return text.strip()
 
@@ -216,9 +209,7 @@ class TransformersBackend:
         thread = threading.Thread(target=run, daemon=True, name="tierbench-hf-generate")
         thread.start()
         out: list[int] = []
-        text = ""
-        emitted = 0
-        hold = max((len(s) for s in request.stop), default=0)
+        text = StopText(request.stop)
         usage.finish_reason = "length"
         try:
             while True:
@@ -238,21 +229,15 @@ class TransformersBackend:
                     if decoded.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
                         yield Chunk("", 1)
                         continue
-                    text = decoded
-                    at = _find_stop(text, request.stop, emitted)
-                    if at is not None:
-                        yield Chunk(text[emitted : max(at, emitted)], 1)
-                        emitted = len(text)
+                    released, stop_hit = text.advance(decoded)
+                    yield Chunk(released, 1)
+                    if stop_hit:
                         usage.finish_reason = "stop"
-                        stop_hit = True
                         break
-                    safe = max(len(text) - hold + 1 if hold else len(text), emitted)
-                    yield Chunk(text[emitted:safe], 1)
-                    emitted = safe
                 if stop_hit:
                     break
-            if emitted < len(text):  # flush text held back for stop matching
-                yield Chunk(text[emitted:], 0)
+            if text.rest():  # flush text held back for stop matching
+                yield Chunk(text.rest(), 0)
         finally:
             cancel.set()
             thread.join(timeout=60)
@@ -316,7 +301,7 @@ class TransformersBackend:
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "transformers", "model": self.spec.name}
         try:
-            directory, gguf = self.source()
+            directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))

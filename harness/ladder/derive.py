@@ -132,14 +132,7 @@ def _derive(
                 f"derived {target.name}: llama.cpp wrote file type {answer.get('ftype')}, expected {target.ftype}; "
                 "nothing was cached"
             )
-        n_params = int(answer["n_params"])
-        info = GgufInfo(
-            file_type=target,
-            ftype=target.ftype,
-            bits_per_weight=8 * int(answer["tensor_bytes"]) / n_params,
-            n_params=n_params,
-            size_bytes=partial.stat().st_size,
-        )
+        info = GgufInfo.from_tool(answer, partial.stat().st_size)
         os.replace(partial, final)
         atomic_write_json(
             cache.sidecar(final),

@@ -14,7 +14,7 @@ positions (neighbouring positions are correlated, so single positions would over
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,8 @@ class PositionStats:
     nll_reference: list[float]
 
     def extend(self, other: PositionStats) -> None:
-        self.kl += other.kl
-        self.agree += other.agree
-        self.nll += other.nll
-        self.nll_reference += other.nll_reference
+        for field in fields(self):
+            getattr(self, field.name).extend(getattr(other, field.name))
 
 
 def _log_softmax(logits: NDArray[np.float32]) -> FloatArray:
@@ -106,31 +104,19 @@ def block_bootstrap(
 
 
 def summarize(stats: PositionStats, unit: int, seed: int = 0) -> dict[str, Any]:
-    """The fidelity row of one model: means with 95% intervals."""
-    kl, kl_lo, kl_hi = block_bootstrap(stats.kl, unit, seed)
-    agree, ag_lo, ag_hi = block_bootstrap(stats.agree, unit, seed)
-    nll, nll_lo, nll_hi = block_bootstrap(stats.nll, unit, seed)
-    ref, ref_lo, ref_hi = block_bootstrap(stats.nll_reference, unit, seed)
-
-    def exp(x: float | None) -> float | None:
-        return None if x is None else float(np.exp(x))
-
-    return {
-        "positions": len(stats.kl),
-        "kl_mean": kl,
-        "kl_ci_low": kl_lo,
-        "kl_ci_high": kl_hi,
-        "kl_p99": float(np.percentile(stats.kl, 99)),
-        "top1_agreement": agree,
-        "top1_ci_low": ag_lo,
-        "top1_ci_high": ag_hi,
-        "ppl": exp(nll),
-        "ppl_ci_low": exp(nll_lo),
-        "ppl_ci_high": exp(nll_hi),
-        "ppl_reference": exp(ref),
-        "ppl_reference_ci_low": exp(ref_lo),
-        "ppl_reference_ci_high": exp(ref_hi),
-    }
+    """The fidelity row of one model: means with 95% intervals (perplexity: exp of the NLL's)."""
+    row: dict[str, Any] = {"positions": len(stats.kl), "kl_p99": float(np.percentile(stats.kl, 99))}
+    for values, mean_key, prefix, exp in (
+        (stats.kl, "kl_mean", "kl", False),
+        (stats.agree, "top1_agreement", "top1", False),
+        (stats.nll, "ppl", "ppl", True),
+        (stats.nll_reference, "ppl_reference", "ppl_reference", True),
+    ):
+        figures: tuple[float | None, ...] = block_bootstrap(values, unit, seed)
+        if exp:
+            figures = tuple(None if x is None else float(np.exp(x)) for x in figures)
+        row.update(zip((mean_key, f"{prefix}_ci_low", f"{prefix}_ci_high"), figures, strict=True))
+    return row
 
 
 # -- measurement through llama-cpp-python ------------------------------------------------------

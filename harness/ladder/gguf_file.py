@@ -47,6 +47,13 @@ class GgufInfo:
         }
 
     @classmethod
+    def from_tool(cls, answer: dict[str, Any], size_bytes: int) -> GgufInfo:
+        """What ``llama_tool`` read from a file (type, parameters, tensor bytes) and the file's size."""
+        n_params = int(answer["n_params"])
+        bits = 8 * int(answer["tensor_bytes"]) / n_params if n_params else 0.0
+        return cls.from_json({**answer, "bits_per_weight": bits, "size_bytes": size_bytes})
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> GgufInfo:
         ftype = data.get("ftype")
         return cls(
@@ -108,11 +115,4 @@ def read_info(path: Path, what: str = "model file") -> GgufInfo:
     if "error" in answer:
         detail = last_problem(stderr) or answer["error"]
         raise UserError(f"{what} {path}: damaged or unsupported GGUF file ({detail})")
-    n_params = int(answer["n_params"])
-    return GgufInfo(
-        file_type=type_of_ftype(answer["ftype"]) if answer.get("ftype") is not None else None,
-        ftype=answer.get("ftype"),
-        bits_per_weight=8 * int(answer["tensor_bytes"]) / n_params if n_params else 0.0,
-        n_params=n_params,
-        size_bytes=path.stat().st_size,
-    )
+    return GgufInfo.from_tool(answer, path.stat().st_size)

@@ -30,17 +30,6 @@ from harness.meters.sensor import (
     SensorUnavailable,
 )
 
-__all__ = [
-    "DYNAMIC_UNCERTAINTY",
-    "IDLE_UNCERTAINTY",
-    "EnergyMeter",
-    "EnergyReading",
-    "EnergySource",
-    "EstimateMeter",
-    "MeterChain",
-    "select_meter",
-]
-
 # Relative uncertainty of a linear utilisation power model (idle part, dynamic part).
 IDLE_UNCERTAINTY = 0.10
 DYNAMIC_UNCERTAINTY = 0.30

@@ -31,21 +31,19 @@ from harness.secrets import clip
 Clock = Callable[[], float]
 
 PERCENTILES = (50, 90, 95, 99)
-# Per-request figures summarised over measured requests; ITL is pooled over tokens instead.
-REQUEST_METRICS = ("ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps")
 
 
 @dataclass
 class RequestTiming:
-    """What one request measured. Times are seconds; ``None`` where undefined."""
+    """What one request measured. Times are seconds; ``None`` where undefined (or the request failed)."""
 
     prompt_tokens: int
     output_tokens: int
-    ttft_s: float | None
-    e2e_s: float | None
-    tpot_s: float | None
-    decode_tps: float | None
-    prefill_tps: float | None
+    ttft_s: float | None = None
+    e2e_s: float | None = None
+    tpot_s: float | None = None
+    decode_tps: float | None = None
+    prefill_tps: float | None = None
     itl_s: list[float] = field(default_factory=list)
     token_count_source: TokenCountSource = "backend"
     finish_reason: str = ""
@@ -100,7 +98,7 @@ def timing_from_events(
     counted = sum(k for _, k in events)
     n_out = output_tokens if output_tokens is not None else counted
     if not events or n_out <= 0:
-        return RequestTiming(prompt_tokens, max(n_out, 0), None, None, None, None, None, token_count_source=source)
+        return RequestTiming(prompt_tokens, max(n_out, 0), token_count_source=source)
     times = [t for t, _ in events]
     allocated = allocate_tokens([k for _, k in events], n_out)
     ttft = times[0] - t_submit
@@ -153,19 +151,13 @@ def timed_generate(
             tokens.append(chunk.n_tokens)
             parts.append(chunk.text)
     except Exception as exc:  # a failed request is counted, never folded into latency
-        timing = RequestTiming(
+        return RequestTiming(
             usage.prompt_tokens or 0,
             sum(k for k in tokens if k > 0),
-            None,
-            None,
-            None,
-            None,
-            None,
             error=clip(f"{type(exc).__name__}: {exc}", 500),
+            text="".join(parts),
             warmup=warmup,
         )
-        timing.text = "".join(parts)
-        return timing
     timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, usage.output_tokens, usage.source)
     if usage.buffered:
         # the first token arrived with the whole answer: TTFT and E2E are what the user saw, but no
@@ -190,23 +182,3 @@ def summarize(values: Iterable[float | None]) -> dict[str, float]:
     for p in PERCENTILES:
         out[f"p{p}"] = float(np.percentile(data, p))
     return out
-
-
-@dataclass
-class LatencySummary:
-    """Aggregates over the measured requests of one scenario point."""
-
-    n_requests: int  # measured, successful
-    n_warmup: int  # excluded from every statistic, counted here
-    n_errors: int  # measured requests that failed: excluded from latency, counted here
-    metrics: dict[str, dict[str, float]]  # metric -> count/mean/std/p50/p90/p95/p99
-
-
-def aggregate(timings: Sequence[RequestTiming]) -> LatencySummary:
-    """Summarise requests: warm-ups and failures excluded (and counted), ITL pooled over tokens."""
-    warm = [t for t in timings if t.warmup]
-    measured = [t for t in timings if not t.warmup]
-    ok = [t for t in measured if t.error is None]
-    metrics = {name: summarize(getattr(t, name) for t in ok) for name in REQUEST_METRICS}
-    metrics["itl_s"] = summarize(gap for t in ok for gap in t.itl_s)
-    return LatencySummary(len(ok), len(warm), len(measured) - len(ok), metrics)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from harness.meters.periodic import Ticker
 from harness.meters.sensor import EnergySource, SensorError, SensorUnavailable
 
 
@@ -100,13 +101,11 @@ class _PowerIntegrator:
     def __init__(self, api: NvmlApi, indices: list[int], interval_s: float, clock: Callable[[], float]) -> None:
         self.api = api
         self.indices = indices
-        self.interval_s = interval_s
         self.clock = clock
         self.joules = dict.fromkeys(indices, 0.0)
         self._last: dict[int, tuple[float, float]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker = Ticker(self._background_sample, interval_s, "nvml-power", join_s=5.0)
         self.error: str | None = None
 
     def sample(self) -> None:
@@ -122,21 +121,17 @@ class _PowerIntegrator:
     def start(self, background: bool) -> None:
         self.sample()
         if background:
-            self._thread = threading.Thread(target=self._loop, name="nvml-power", daemon=True)
-            self._thread.start()
+            self._ticker.start()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
+    def _background_sample(self) -> None:
+        if self.error is None:  # after a failure the sensor's read() reports it
             try:
                 self.sample()
             except SensorError as exc:
                 self.error = str(exc)
-                return
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+        self._ticker.stop()
 
 
 class NvmlSensor:

@@ -155,16 +155,10 @@ def probe_columns(threads: int, timeout_s: float = 120.0) -> dict[str, float | s
             timeout=timeout_s,
             check=True,
         )
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-        columns: dict[str, float | str] = {
-            "roofline_threads": float(found["threads"]),
-            "roofline_bandwidth_gbs": float(found["bandwidth_gbs"]),
-            "roofline_gflops": float(found["gflops"]),
-        }
-        if found.get("single_bandwidth_gbs") is not None:
-            columns["roofline_single_bandwidth_gbs"] = float(found["single_bandwidth_gbs"])
-        return columns
-    except (OSError, subprocess.SubprocessError, ValueError, KeyError, IndexError) as exc:
+        found = asdict(Roofline(**json.loads(done.stdout.strip().splitlines()[-1])))
+        # every figure but the probe's own duration, as roofline_<field>; one not measured is left out
+        return {f"roofline_{k}": float(v) for k, v in found.items() if k != "seconds" and v is not None}
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError, IndexError) as exc:
         return {"roofline_error": f"roofline probe failed: {type(exc).__name__}"}
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from harness.meters.periodic import Ticker
+
 EnergySource = Literal["rapl", "nvml", "rapl+nvml", "estimate", "none"]
 
 
@@ -102,8 +104,7 @@ class CounterMeter:
         self._total: dict[str, float] = {}
         self._t0 = 0.0
         self._idle_w: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticker: Ticker | None = None
         self._poll_error: str | None = None
 
     def _delta(self, domain: str, previous: float, current: float) -> float:
@@ -132,9 +133,8 @@ class CounterMeter:
         self._total = dict.fromkeys(self._last, 0.0)
         self._t0 = self.clock()
         if self.poll_s > 0:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._poll_loop, name=f"{self.source}-poll", daemon=True)
-            self._thread.start()
+            self._ticker = Ticker(self._background_poll, self.poll_s, f"{self.source}-poll", join_s=5.0)
+            self._ticker.start()
 
     def poll(self) -> None:
         """Fold the counters' progress since the last read into the totals (catches every wrap)."""
@@ -144,19 +144,17 @@ class CounterMeter:
                 self._total[domain] += self._delta(domain, self._last[domain], value)
             self._last = current
 
-    def _poll_loop(self) -> None:
-        while not self._stop.wait(self.poll_s):
+    def _background_poll(self) -> None:
+        if self._poll_error is None:  # after a failure stop() reports it; polling on would add nothing
             try:
                 self.poll()
             except SensorError as exc:
                 self._poll_error = str(exc)
-                return
 
     def stop(self) -> EnergyReading:
         """The reading since start. Raises SensorError if the sensor failed (the chain degrades)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
+        if self._ticker is not None:
+            self._ticker.stop()
         try:
             if self._poll_error is not None:
                 raise SensorError(self._poll_error)

@@ -90,11 +90,7 @@ class CellTail:
             st = os.fstat(handle.fileno())
             streamed = name.endswith(".jsonl") or name == LOG
             if not streamed:
-                if seen is not None and (seen.inode, seen.offset, seen.mtime_ns) == (
-                    st.st_ino,
-                    st.st_size,
-                    st.st_mtime_ns,
-                ):
+                if seen == _Seen(st.st_ino, st.st_size, st.st_mtime_ns):
                     return None
                 data = handle.read()
                 self._seen[name] = _Seen(st.st_ino, len(data), st.st_mtime_ns)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +54,6 @@ class ChildWatch:
     peak_anon_mb: float = 0.0
     peak_file_mb: float = 0.0
     phase: str = "starting"
-    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _signal_name(code: int) -> str:
@@ -71,6 +70,12 @@ def _log_tail(path: Path, lines: int = 3) -> str:
         return ""
     interesting = [line for line in text if line.strip() and "llama_" not in line]
     return clip(" | ".join(interesting[-lines:]), 400)
+
+
+def finished_ok(files: CellFiles) -> bool:
+    """Whether the cell's worker finished with an ok result (``--resume`` does not run it again)."""
+    result = read_cell_result(files)
+    return result is not None and result.status == CellStatus.OK
 
 
 class LocalExecutor:
@@ -112,8 +117,7 @@ class LocalExecutor:
                 outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
                 self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
                 continue
-            previous = read_cell_result(files) if resume else None
-            if previous is not None and previous.status == CellStatus.OK:
+            if resume and finished_ok(files):
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
                 continue
             quiet = self._wait_for_quiet(spec)

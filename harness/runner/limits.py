@@ -55,7 +55,6 @@ TASK_DIR = Path("/proc/self/task")
 class AppliedLimits:
     threads: int
     cpus: list[int]
-    memory_budget_mb: float | None
     notes: list[str]
 
 
@@ -85,7 +84,7 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
             except (ProcessLookupError, PermissionError):
                 continue  # a thread that already ended, or one we may not move
         os.sched_setaffinity(0, cpus)
-    return AppliedLimits(cell_threads(profile), cpus, profile.memory_mb, notes)
+    return AppliedLimits(cell_threads(profile), cpus, notes)
 
 
 def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:

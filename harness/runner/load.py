@@ -26,11 +26,14 @@ from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
 _GRACE_S = 0.5
+# what each request record takes from its RequestTiming (ITL and the text stay out of load records)
+_TIMING_FIELDS = ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS, "token_count_source", "error")
 
 
 class Deadline:
@@ -92,9 +95,7 @@ class _Call:
         finished = self.done.wait(self.timeout_s + _GRACE_S)
         if finished and self.timing is not None:
             return self.timing
-        return RequestTiming(
-            0, 0, None, None, None, None, None, error=f"TimeoutError: no complete response within {self.timeout_s:g}s"
-        )
+        return RequestTiming(0, 0, error=f"TimeoutError: no complete response within {self.timeout_s:g}s")
 
 
 @dataclass
@@ -131,15 +132,7 @@ class _Point:
             "index": index,
             "warmup": warmup,
             "concurrency": in_flight,
-            "prompt_tokens": timing.prompt_tokens,
-            "output_tokens": timing.output_tokens,
-            "ttft_s": timing.ttft_s,
-            "e2e_s": timing.e2e_s,
-            "tpot_s": timing.tpot_s,
-            "decode_tps": timing.decode_tps,
-            "prefill_tps": timing.prefill_tps,
-            "token_count_source": timing.token_count_source,
-            "error": timing.error,
+            **{k: getattr(timing, k) for k in _TIMING_FIELDS},
             "scheduled_s": scheduled - self.t0,
             "dispatch_delay_s": max(sent - scheduled, 0.0),
         }

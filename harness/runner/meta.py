@@ -45,17 +45,15 @@ def model_record(model: ModelSpec) -> dict[str, Any]:
 def git_revision() -> str | None:
     """The tierbench source checkout's revision, when it runs from one."""
     source = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+
     try:
-        out = subprocess.run(
-            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        out = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{out}{'-dirty' if dirty else ''}" if out else None

@@ -42,9 +42,8 @@ from harness.results.layout import CellFiles
 from harness.results.schema import CellOutcome, CellStatus
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
-from harness.runner.collect import read_cell_result
 from harness.runner.events import NODE_ID_VARIABLE
-from harness.runner.executor import LocalExecutor, ProgressCallback
+from harness.runner.executor import LocalExecutor, ProgressCallback, finished_ok
 from harness.runner.planner import Plan, PlannedCell
 from harness.secrets import use_params
 
@@ -173,7 +172,7 @@ class RayExecutor:
             if planned.skip_reason:
                 outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
                 self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-            elif resume and _finished_ok(CellFiles(run_dir / "cells" / spec.cell_id)):
+            elif resume and finished_ok(CellFiles(run_dir / "cells" / spec.cell_id)):
                 self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
             else:
                 queue.append(planned)
@@ -185,11 +184,6 @@ class RayExecutor:
         finally:
             ray.shutdown()
         return outcomes
-
-
-def _finished_ok(files: CellFiles) -> bool:
-    result = read_cell_result(files)
-    return result is not None and result.status == CellStatus.OK
 
 
 def check_address(address: str | None) -> None:

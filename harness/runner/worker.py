@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ from harness.backends.base import Backend
 from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.contention import ContentionMeter
-from harness.meters.energy import EnergyMeter, EnergyReading, select_meter
+from harness.meters.energy import EnergyMeter, select_meter
 from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
+from harness.meters.sensor import EnergyReading
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellResult, CellStatus, dump_record
@@ -65,14 +67,7 @@ class FileSink:
         if files.tasks_done.exists():
             self._finished_tasks = set(json.loads(files.tasks_done.read_text(encoding="utf-8")))
         for path in (files.samples, files.scores):
-            self._drop_unfinished(path)
-
-    def _drop_unfinished(self, path: Path) -> None:
-        records = read_jsonl(path)
-        keep = [r for r in records if r.get("task") in self._finished_tasks]
-        if len(keep) < len(records):
-            body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in keep)
-            atomic_write_bytes(path, body.encode("utf-8"))
+            _keep_records(path, lambda r: r.get("task") in self._finished_tasks)
 
     def task_done(self, task: str) -> bool:
         return task in self._finished_tasks
@@ -123,21 +118,21 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
-        if scenario.kind != "grid" or scenario.target_ci is not None:
-            _drop_partial_scenario(files, scenario.name)
         fresh = scenario.kind != "grid" or scenario.target_ci is not None  # run again whole
+        if fresh:  # a load scenario cut off mid-way: drop the requests its first attempt recorded
+            _keep_records(files.requests, lambda r: r.get("scenario") != scenario.name)  # noqa: B023 (called at once)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
             append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
 
 
-def _drop_partial_scenario(files: CellFiles, scenario: str) -> None:
-    """A load scenario cut off mid-way is run again whole; drop the requests its first attempt recorded."""
-    records = read_jsonl(files.requests)
-    kept = [r for r in records if r.get("scenario") != scenario]
-    if len(kept) != len(records):
+def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrite a jsonl file (atomically, only when something goes) without the records ``keep`` rejects."""
+    records = read_jsonl(path)
+    kept = [r for r in records if keep(r)]
+    if len(kept) < len(records):
         body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in kept)
-        atomic_write_bytes(files.requests, body.encode("utf-8"))
+        atomic_write_bytes(path, body.encode("utf-8"))
 
 
 def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
@@ -210,10 +205,7 @@ def run_cell(spec: CellSpec) -> CellResult:
                     result = result.model_copy(update=probe_columns(limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
-            serving = memory.result
-            result.serving_peak_rss_mb = serving.peak_rss_mb
-            result.serving_peak_anon_mb = serving.peak_anon_mb
-            result.serving_peak_file_mb = serving.peak_file_mb
+            result = result.model_copy(update={f"serving_{k}": v for k, v in memory.result.columns().items()})
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
@@ -233,9 +225,8 @@ def run_cell(spec: CellSpec) -> CellResult:
     return CellResult.model_validate(
         {
             **result.model_dump(),
+            **peak.columns(),
             "peak_rss_mb": max(peaks) if peaks else None,
-            "peak_anon_mb": peak.peak_anon_mb,
-            "peak_file_mb": peak.peak_file_mb,
             **reading.columns(),
             **gpu_memory().columns(),
             **contention.result.columns(),
