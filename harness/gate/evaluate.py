@@ -100,7 +100,7 @@ def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) 
         wanted = getattr(rule, key)
         if wanted is None:
             continue
-        have = sorted(set(cells[key].astype(str)))
+        have = sorted(set(cells[key].dropna().astype(str)))
         if wanted not in have:
             scope = " tier" if key == "model" and rule.tier else ""
             listed = f"{'run has' if key == 'tier' else 'have'}: {', '.join(have) or 'none'}"
