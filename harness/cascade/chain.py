@@ -47,7 +47,11 @@ def text(value: Any) -> str:
 def _step(row: dict[str, Any]) -> Step:
     cost = finite_or_none(row.get("cost_per_1k_requests_usd"))
     return Step(
-        *(text(row.get(name)) for name in ("model", "profile", "cell_id", "tier", "backend")),
+        model=text(row.get("model")),
+        profile=text(row.get("profile")),
+        cell_id=text(row.get("cell_id")),
+        tier=text(row.get("tier")),
+        backend=text(row.get("backend")),
         cost_per_request_usd=None if cost is None else cost / 1000.0,
         energy_per_request_j=finite_or_none(row.get("energy_per_request_j")),
         seconds_per_request=finite_or_none(row.get("seconds_per_request")),
