@@ -135,7 +135,6 @@ def join_items(
 
     With ``signal`` None no item is left out for want of a signal (confidence is then all NaN).
     """
-    k = len(steps)
     all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
@@ -163,11 +162,5 @@ def join_items(
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")
-    return ItemTable(
-        keys,
-        np.array([r[0] for r in rows], dtype=bool).reshape(len(keys), k),
-        np.array([r[1] for r in rows], dtype=float).reshape(len(keys), k),
-        np.array([r[2] for r in rows], dtype=float).reshape(len(keys), k),
-        np.array([r[3] for r in rows], dtype=float).reshape(len(keys), k),
-        excluded,
-    )
+    columns = [np.array(column, dtype=float) for column in zip(*rows, strict=True)]
+    return ItemTable(keys, columns[0].astype(bool), columns[1], columns[2], columns[3], excluded)
