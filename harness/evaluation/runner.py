@@ -151,17 +151,13 @@ def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, An
 def _row(
     task: str, metric: str, est: Estimate | None, status: str, reason: str = "", value: float | None = None
 ) -> dict[str, Any]:
-    return {
-        "task": task,
-        "metric": metric,
-        "value": value if value is not None else (est.value if est else None),
-        "stderr": est.stderr if est else None,
-        "ci_low": est.ci_low if est else None,
-        "ci_high": est.ci_high if est else None,
-        "n": est.n if est else 0,
-        "status": status,
-        "reason": reason,
-    }
+    """One score row; ``value`` (lm-eval's own aggregate) overrides the estimate's."""
+    figures: dict[str, Any] = {"value": None, "stderr": None, "ci_low": None, "ci_high": None, "n": 0}
+    if est is not None:
+        figures = {name: getattr(est, name) for name in figures}
+    if value is not None:
+        figures["value"] = value
+    return {"task": task, "metric": metric, **figures, "status": status, "reason": reason}
 
 
 def _evidence(
