@@ -121,8 +121,7 @@ def fit_verdict(
 def _reference_cell(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A cell of the same model that ran here, ``host`` first."""
     same = [r for r in rows if r.get("model") == row.get("model") and _memory_need(r) is not None]
-    same.sort(key=lambda r: r.get("profile") != "host")
-    return same[0] if same else None
+    return min(same, key=lambda r: r.get("profile") != "host", default=None)
 
 
 def cost_figures(
