@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.suite import duplicates
+from harness.config.suite import first_duplicate
 from harness.secrets import inline_secret
 
 Tier = Literal["nano", "mini", "full", "hybrid"]
@@ -154,9 +154,9 @@ class Catalog(BaseModel):
     @field_validator("models")
     @classmethod
     def _unique_names(cls, models: list[ModelSpec]) -> list[ModelSpec]:
-        twice = duplicates([model.name for model in models])
-        if twice:
-            raise ValueError(f"model name '{twice[0]}' appears twice")
+        twice = first_duplicate([model.name for model in models])
+        if twice is not None:
+            raise ValueError(f"model name '{twice}' appears twice")
         return models
 
     def get(self, name: str) -> ModelSpec | None:
