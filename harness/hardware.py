@@ -22,12 +22,8 @@ HOST_IDLE_W_PER_CORE = 2.5
 HOST_MAX_W_PER_CORE = 12.0
 
 
-def shipped_dir() -> Path:
-    return Path(str(files("harness.hardware_profiles")))
-
-
 def shipped_profile_paths() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(shipped_dir().glob("*.yaml"))}
+    return {path.stem: path for path in sorted(Path(str(files("harness.hardware_profiles"))).glob("*.yaml"))}
 
 
 @functools.lru_cache(maxsize=1)

@@ -44,10 +44,6 @@ def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _resolved(profile: HardwareProfile) -> dict[str, Any]:
-    return _drop_empty(profile.model_dump(mode="json", by_alias=True))
-
-
 @click.group("profiles")
 def command() -> None:
     """List and inspect hardware profiles (YAML in hardware_profiles/, or your own file)."""
@@ -100,7 +96,7 @@ def list_profiles(as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     """The fully resolved profile NAME (a shipped name, host, or a YAML path), extends merged in."""
     profile = get_profile(name, flag="NAME")
-    data = _resolved(profile)
+    data = _drop_empty(profile.model_dump(mode="json", by_alias=True))
     verdict, reason = _emulation_line(profile, host_profile())
     data["on_this_host"] = {"verdict": verdict, "reason": reason}
     if profile.name == "host":
