@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import time
 from collections.abc import Callable
@@ -102,10 +101,6 @@ def _executor_factory(
     )
 
 
-def _default_out(suite_name: str) -> Path:
-    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{suite_name}"
-
-
 @click.command("run")
 @click.option(
     "--suite", "suite_name", default="quick", show_default=True, help="Built-in suite name or a suite YAML file."
@@ -183,16 +178,15 @@ def command(**flags: Any) -> None:
     quiet_host_s = float(flags["quiet_host_wait"]) if flags["quiet_host"] else None
     request = replace(RunRequest.resolve(options), quiet_host_s=quiet_host_s)
     _check_tasks(request.tasks)
-    run_dir = resume_dir or flags["out"] or _default_out(request.suite.name)
+    run_dir = resume_dir or flags["out"] or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{request.suite.name}"
     make_executor = _executor_factory(
         flags["executor"], flags["ray_address"], flags["ray_wait"], request.suite.share_nodes
     )
-    on_cluster = flags["executor"] == "ray"
     _run(
         request,
         run_dir,
         make_executor,
-        on_cluster=on_cluster,
+        on_cluster=flags["executor"] == "ray",
         resume=resume_dir is not None,
         report=not flags["no_report"],
     )
@@ -232,7 +226,7 @@ def _run(
         from harness.ladder.expand import expand_catalog
 
         catalog = expand_catalog(request.catalog, request.models, log=lambda line: console.print(terminal(line)))
-        request = dataclasses.replace(request, catalog=catalog)
+        request = replace(request, catalog=catalog)
     use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
     if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
