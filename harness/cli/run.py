@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.resume import refuse_plan_flags
@@ -33,13 +33,10 @@ from harness.secrets import use_params
 class CellProgress:
     """A progress bar per cell, fed by worker events."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, cell_ids: list[str]) -> None:
         self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
+        self.tasks = {cell_id: progress.add_task(terminal(f"{cell_id}: waiting"), total=None) for cell_id in cell_ids}
         self.where: dict[str, str] = {}  # the node each cell runs on (Ray executor)
-
-    def add(self, cell_id: str) -> None:
-        self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
 
     def __call__(self, cell_id: str, event: dict[str, Any]) -> None:
         task = self.tasks.get(cell_id)
@@ -259,9 +256,7 @@ def _run(
         console=console,
         transient=False,
     ) as progress:
-        bars = CellProgress(progress)
-        for spec in specs:
-            bars.add(spec.cell_id)
+        bars = CellProgress(progress, [spec.cell_id for spec in specs])
         executor = make_executor(request.options.cell_timeout_s, bars, request.quiet_host_s)
         previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
         try:

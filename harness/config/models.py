@@ -132,7 +132,7 @@ class LadderSpec(BaseModel):
     @field_validator("params")
     @classmethod
     def _no_source_in_params(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for key in ("model_path", "model_package", "model_file"):
+        for key in LadderSource.model_fields:
             if key in params:
                 raise ValueError(f"'{key}' belongs under 'source', not 'params'")
         return params
