@@ -16,13 +16,6 @@ from harness.runner.planner import emulation
 from harness.safetext import terminal
 
 
-def _accelerator(profile: HardwareProfile) -> str:
-    acc = profile.accelerator
-    if acc.kind == "none":
-        return "none"
-    return f"{acc.kind}: {acc.name or '?'} ({acc.memory_gb:g} GB)"
-
-
 def _emulation_line(profile: HardwareProfile, host: HardwareProfile) -> tuple[str, str]:
     """(verdict, reason): native, emulated or cannot, with why."""
     emulated_on, skip = emulation(profile, host)
@@ -57,6 +50,8 @@ def list_profiles(as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for profile in all_profiles():
         verdict, reason = _emulation_line(profile, host)
+        acc = profile.accelerator
+        accelerator = "none" if acc.kind == "none" else f"{acc.kind}: {acc.name or '?'} ({acc.memory_gb:g} GB)"
         rows.append(
             {
                 "name": profile.name,
@@ -64,7 +59,7 @@ def list_profiles(as_json: bool) -> None:
                 "cores": profile.cores,
                 "threads": profile.effective_threads,
                 "memory_mb": profile.memory_mb,
-                "accelerator": _accelerator(profile),
+                "accelerator": accelerator,
                 "usd_per_hour": profile.cost.usd_per_hour,
                 "here": verdict,
                 "reason": reason,
