@@ -43,9 +43,7 @@ def check_out_path(path: Path, flag: str = "--out") -> None:
 
 def comma_list(value: str | None) -> list[str] | None:
     """``"a, b,c"`` -> ``["a", "b", "c"]``; None or empty stays None."""
-    if value is None:
-        return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
     return items or None
 
 

@@ -74,10 +74,6 @@ def _check_tasks(names: list[str]) -> None:
             read_docs(task, None)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _executor_factory(
     name: str, ray_address: str | None, ray_wait: float, share_nodes: bool
 ) -> Callable[[float, CellProgress, float | None], Executor]:
@@ -258,7 +254,8 @@ def _run(
     ) as progress:
         bars = CellProgress(progress, [spec.cell_id for spec in specs])
         executor = make_executor(request.options.cell_timeout_s, bars, request.quiet_host_s)
-        previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
+        # `kill` stops as cleanly as Ctrl-C: SIGTERM raises KeyboardInterrupt like SIGINT does
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             outcomes = executor.run(plan, run_dir, resume=resume)
         except KeyboardInterrupt:
