@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
-from harness.cli.resume import refuse_plan_flags
 from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
@@ -28,6 +28,37 @@ from harness.runner.planner import plan_run
 from harness.runner.request import RunRequest
 from harness.safetext import terminal
 from harness.secrets import use_params
+
+# run options that shape the plan; --cell-timeout and --no-report may change on resume
+PLAN_FLAGS = {
+    "suite_name": "--suite",
+    "models": "--models",
+    "profiles": "--profiles",
+    "tasks": "--tasks",
+    "limit": "--limit",
+    "data_dir": "--data-dir",
+    "catalog_path": "--catalog",
+    "out": "--out",
+    "min_accuracy": "--min-accuracy",
+    "max_p95_latency": "--max-p95-latency",
+    "max_memory_mb": "--max-memory-mb",
+    "objective": "--objective",
+}
+
+
+def _refuse_plan_flags(ctx: click.Context) -> None:
+    """One line naming the first plan-shaping flag given together with --resume.
+
+    A resumed run must measure exactly what it started to measure: it keeps the options its
+    meta.json stores (typed and checked by ``RunOptions``), so such a flag is refused, never ignored.
+    """
+    for name, flag in PLAN_FLAGS.items():
+        # only the command line: $TIERBENCH_DATA_DIR set in the shell is not a request to change the plan
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            raise UserError(
+                f"{flag} cannot be combined with --resume: a resumed run keeps the options stored in its "
+                f"meta.json; drop {flag} (or start a new run with --out)"
+            )
 
 
 class CellProgress:
@@ -156,7 +187,7 @@ def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
     if resume_dir is not None:
-        refuse_plan_flags(click.get_current_context())
+        _refuse_plan_flags(click.get_current_context())
     options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
     if flags["out"] is not None:
         check_out_path(flags["out"])
