@@ -143,9 +143,7 @@ class SuiteSpec(BaseModel):
 
     def self_check_tasks(self, tasks: list[str]) -> list[str]:
         """Which of ``tasks`` get the self-check signal."""
-        if self.self_check is True:
-            return list(tasks)
-        return [t for t in tasks if self.self_check and t in self.self_check]
+        return [t for t in tasks if self.self_check is True or t in (self.self_check or ())]
 
     @model_validator(mode="after")
     def _not_empty(self) -> SuiteSpec:
