@@ -208,12 +208,12 @@ def compare_views(current: RunView, baseline: RunView, settings: StatSettings | 
         if not (cell.ran and old.ran):
             comparison.not_compared.append(f"{cell.label}: {old.status} in the baseline, {cell.status} now")
             continue
-        rows: list[DeltaRow | None] = [*_cell_rows(cell, current, baseline, pair, settings)]
-        rows.append(_plain_row(cell, old, MEMORY, "one peak per cell; no test"))
-        energy_note = (
-            "estimated ranges; no test" if "estimate" in (cell.energy_source, old.energy_source) else "no test"
+        estimated = "estimate" in (cell.energy_source, old.energy_source)
+        plain = (
+            (MEMORY, "one peak per cell; no test"),
+            (ENERGY, "estimated ranges; no test" if estimated else "no test"),
+            (COST, "derived from prices and time; no test"),
         )
-        rows.append(_plain_row(cell, old, ENERGY, energy_note))
-        rows.append(_plain_row(cell, old, COST, "derived from prices and time; no test"))
-        comparison.rows.extend(r for r in rows if r is not None)
+        rows = [_plain_row(cell, old, metric, note) for metric, note in plain]
+        comparison.rows += _cell_rows(cell, current, baseline, pair, settings) + [r for r in rows if r is not None]
     return comparison

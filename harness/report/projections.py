@@ -54,25 +54,6 @@ class ProjectionRow:
         return Estimate(value, low, high)
 
 
-NUMBERS = (
-    "decode_tps",
-    "prefill_tps",
-    "ttft_p95_s",
-    "e2e_p95_s",
-    "load_time_s",
-    "energy_per_request_j",
-    "cost_per_1k_requests_usd",
-    "decode_efficiency",
-    "prefill_efficiency",
-    "band_low",
-    "band_high",
-)
-
-
-# the table's figures each row carries, each with its low/high end
-NUMBER_COLUMNS = {f"{key}{suffix}" for key in NUMBERS for suffix in ("", "_low", "_high")}
-
-
 def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
@@ -80,7 +61,8 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
         row = text_fields(ProjectionRow, r)
         row["projected_from"] = row["projected_from"] or "host"
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
-        numbers = {str(k): clean(v) for k, v in r.items() if k in NUMBER_COLUMNS}
+        # every other column read as a number: None where it is missing or not a number
+        numbers = {str(k): clean(v) for k, v in r.items() if k not in row}
         disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
         rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
     return rows
@@ -125,12 +107,10 @@ def recommendation_cells(cells: Sequence[CellView], projections: Sequence[Projec
     out: list[CellView] = []
     for cell in cells:
         rows = [p for p in projections if p.projected and p.model == cell.model and p.profile == cell.profile]
-        source = (
-            next((c for c in cells if c.model == cell.model and c.profile == rows[0].projected_from), None)
-            if rows
-            else None
+        source = next(
+            (c for c in cells if rows and c.model == cell.model and c.profile == rows[0].projected_from), None
         )
-        if not cell.ran and rows and source is not None and source.ran:
+        if not cell.ran and source is not None and source.ran:
             out.append(projected_cell(source, rows))
         else:
             out.append(cell)
@@ -155,9 +135,7 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
         )
     # the host measurement's health, said once: on the first projected profile
     first_profile = next((p.profile for p in projections if p.projected), "")
-    for p in projections:
-        if not p.projected or p.profile != first_profile:
-            continue
+    for p in (p for p in projections if p.projected and p.profile == first_profile):
         efficiency = p.numbers.get("decode_efficiency")
         if p.host_disturbed:
             notes.append(

@@ -226,13 +226,11 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
     total = max(len({s.task for s in mine}), n_tasks_suite)
     items = sum(s.n or 0 for s in ok)
     if not ok:
-        if cell["status"] in NOT_RUN:
-            why = not_run_why(cell["status"])
-        elif not mine:
+        if not mine:
             why = "no accuracy tasks ran" if n_tasks_suite == 0 else "no task scores recorded"
         else:
             why = "; ".join(sorted({f"{s.task}: {s.status} ({s.reason or 'no reason given'})" for s in mine}))
-        return Estimate(None, missing=why), 0, total, 0
+        return _missing(cell, why), 0, total, 0
     values = [float(s.value) for s in ok if s.value is not None]
     ses = [_stderr(s) for s in ok]
     known = [se for se in ses if se is not None]
@@ -399,18 +397,8 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
             if metric not in ok:
                 continue
             summary = summarize(ok[metric].map(clean).tolist())
-            rows.append(
-                LatencyRow(
-                    str(model),
-                    str(profile),
-                    str(scenario),
-                    str(point),
-                    metric,
-                    {k: clean(v) for k, v in summary.items()},
-                    errs,
-                    warm,
-                )
-            )
+            stats = {k: clean(v) for k, v in summary.items()}
+            rows.append(LatencyRow(str(model), str(profile), str(scenario), str(point), metric, stats, errs, warm))
     return rows
 
 
