@@ -101,24 +101,17 @@ def _chart(ladder: Ladder) -> Chart:
     panels = ((ACCURACY.label, "accuracy"), ("KL divergence (nats)", "kl"))
     for i, (label, attr) in enumerate(panels):
         ax = fig.add_subplot(1, 2, i + 1)
-        xs: list[float] = []
-        ys: list[float] = []
-        lo: list[float] = []
-        hi: list[float] = []
-        names: list[str] = []
-        for r in points:
-            e: Estimate = getattr(r, attr)
-            if e.value is None or r.bits_per_weight is None:
-                continue
-            xs.append(r.bits_per_weight)
-            ys.append(e.value)
-            lo.append(max(e.value - (e.low if e.low is not None else e.value), 0.0))
-            hi.append(max((e.high if e.high is not None else e.value) - e.value, 0.0))
-            names.append(r.quant_type)
-        if xs:
+        drawn: list[tuple[LadderRung, Estimate]] = [(r, getattr(r, attr)) for r in points if getattr(r, attr).known]
+        if drawn:
+            # every point has a bits per weight and every drawn estimate a value: "or 0.0" only narrows the type
+            xs = [r.bits_per_weight or 0.0 for r, _ in drawn]
+            ys = [e.value or 0.0 for _, e in drawn]
+            # each side of the error bar where the interval has that end
+            lo = [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for _, e in drawn]
+            hi = [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for _, e in drawn]
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color="#1f77b4")
-            for x, y, name in zip(xs, ys, names, strict=True):
-                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            for x, y, (r, _) in zip(xs, ys, drawn, strict=True):
+                ax.annotate(r.quant_type, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel("bits per weight")
         ax.set_ylabel(label)
     return Chart(key, title, to_svg(fig, key, title))

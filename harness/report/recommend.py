@@ -222,22 +222,14 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     ranked = sorted(eligible, key=lambda c: _rank_key(c, metric))
     misses = sorted((c for c in candidates if not c.eligible and c.cell.ran), key=_miss_key)
     if not ranked:
-        closest = misses[0] if misses else None
-        if closest is None:
+        if not misses:
             reason = f"No tier ran on {profile}: " + "; ".join(f"{c.cell.model} {_why_not(c)}" for c in candidates)
-        else:
-            reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
+            return Recommendation(profile, constraints.objective, basis, None, reason, None, "", "none", [], candidates)
+        closest = misses[0]
+        reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
+        runner_reason = _why_not(closest)
         return Recommendation(
-            profile,
-            constraints.objective,
-            basis,
-            None,
-            reason,
-            closest.cell if closest else None,
-            _why_not(closest) if closest else "",
-            "none",
-            [],
-            candidates,
+            profile, constraints.objective, basis, None, reason, closest.cell, runner_reason, "none", [], candidates
         )
     choice = ranked[0]
     reason = f"{_name(choice)} has {basis} among the tiers that meet every constraint: " + _summary(choice, metric)

@@ -35,12 +35,12 @@ if TYPE_CHECKING:
 
 # "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
 PROJECTED = "projected"
-NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
 CAVEAT_WHAT: dict[str, str] = {
     CellStatus.FAILED: "failed",
     CellStatus.SKIPPED: "was skipped",
     CellStatus.DOES_NOT_FIT: "does not fit the profile",
 }
+# why a figure is missing, for each status of a cell that did not run
 STATUS_WHY: dict[str, str] = {
     CellStatus.FAILED: "cell failed",
     CellStatus.SKIPPED: "cell skipped",
@@ -55,7 +55,7 @@ def not_run_why(status: str) -> str:
 
 def _missing(cell: dict[str, Any], why: str) -> Estimate:
     """A missing figure: a cell that did not run says so before any other reason."""
-    return Estimate(None, missing=not_run_why(cell["status"]) if cell["status"] in NOT_RUN else why)
+    return Estimate(None, missing=STATUS_WHY.get(cell["status"], why))
 
 
 @dataclass(frozen=True)
