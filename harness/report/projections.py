@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.projection import BUSY_EFFICIENCY
-from harness.report.formatting import clean, text, text_fields
+from harness.report.formatting import clean, row_fields, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
 from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
 
@@ -58,7 +58,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
     for r in frame.to_dict("records"):
-        row = text_fields(ProjectionRow, r)
+        row = row_fields(ProjectionRow, r)
         row["projected_from"] = row["projected_from"] or "host"
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
         # every other column read as a number: None where it is missing or not a number

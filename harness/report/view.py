@@ -20,7 +20,7 @@ from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
-from harness.report.formatting import clean, fmt_range, text, text_fields
+from harness.report.formatting import clean, fmt_range, row_fields, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
@@ -201,21 +201,11 @@ def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
         ok = group[group["status"] == "ok"]["metric"].map(text).tolist()
         primaries[(str(model), str(profile), str(task))] = primary_metric(ok or group["metric"].map(text).tolist())
     for r in _records(scores):
-        strings = text_fields(TaskScore, r)
-        key = (strings["model"], strings["profile"], strings["task"])
-        strings.update(tier=tiers.get(key[0], ""), status=strings["status"] or "ok")
+        row = row_fields(TaskScore, r)  # the text fields and value, stderr, ci_low, ci_high
+        key = (row["model"], row["profile"], row["task"])
+        row.update(tier=tiers.get(key[0], ""), status=row["status"] or "ok")
         n = clean(r.get("n"))
-        rows.append(
-            TaskScore(
-                **strings,
-                value=clean(r.get("value")),
-                stderr=clean(r.get("stderr")),
-                ci_low=clean(r.get("ci_low")),
-                ci_high=clean(r.get("ci_high")),
-                n=None if n is None else int(n),
-                primary=primaries.get(key) == strings["metric"],
-            )
-        )
+        rows.append(TaskScore(**row, n=None if n is None else int(n), primary=primaries.get(key) == row["metric"]))
     return rows
 
 
@@ -363,7 +353,7 @@ def _cells(
         numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
-        strings = text_fields(CellView, r)  # model, profile and status were normalized above
+        strings = row_fields(CellView, r)  # its text fields; model, profile and status were normalized above
         strings["energy_source"] = strings["energy_source"] or "none"
         out.append(
             CellView(
