@@ -22,13 +22,11 @@ from harness.stats import statistic_interval
 @dataclass(frozen=True)
 class LadderRung:
     model: str
-    profile: str
     quant_type: str
     bits_per_weight: float | None
     file_mb: float | None
     label: str
     requantized_from: str
-    status: str
     accuracy: Estimate
     kl: Estimate
     top1: Estimate
@@ -136,13 +134,11 @@ def build_ladders(view: RunView) -> list[Ladder]:
         fid = fidelity.get(model)
         rung = LadderRung(
             model=model,
-            profile=profile,
             quant_type=text(row.get("quant_type")),
             bits_per_weight=clean(row.get("bits_per_weight")),
             file_mb=clean(row.get("quant_file_mb")),
             label=text(row.get("quant_label")),
             requantized_from=text(row.get("requantized_from")),
-            status=cell.status,
             accuracy=cell.get(ACCURACY.key),
             kl=_est(fid, "kl_mean", "kl_ci_low", "kl_ci_high"),
             top1=_est(fid, "top1_agreement", "top1_ci_low", "top1_ci_high"),

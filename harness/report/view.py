@@ -383,9 +383,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
         ok = group[group["_ok"]]
         warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
         errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
-        for metric in REQUEST_COLUMNS:
-            if metric not in ok:
-                continue
+        for metric in (m for m in REQUEST_COLUMNS if m in ok):
             summary = summarize(ok[metric].map(clean).tolist())
             stats = {k: clean(v) for k, v in summary.items()}
             rows.append(LatencyRow(str(model), str(profile), str(scenario), str(point), metric, stats, errs, warm))
