@@ -117,21 +117,18 @@ def recommendation_cells(cells: Sequence[CellView], projections: Sequence[Projec
     return out
 
 
-def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
-    """(subject, text) lines for the report's caveats: what a projection is, and when the host looked busy."""
-    notes: list[tuple[str, str]] = []
+def caveats(projections: Sequence[ProjectionRow]) -> list[str]:
+    """Lines for the report's caveats: what a projection is, and when the host looked busy."""
+    notes: list[str] = []
     for profile in dict.fromkeys(p.profile for p in projections if p.projected):
         first = next(p for p in projections if p.projected and p.profile == profile)
         low, high = first.numbers.get("band_low"), first.numbers.get("band_high")
         notes.append(
-            (
-                profile,
-                f"{profile}: latency, energy and cost are projected from host onto its roofline "
-                f"({first.compute_target}; the range spans the roofline and the one-core transfers and "
-                f"×{low:g}–×{high:g} around their centre: {first.reason}); not measured on the device."
-                if low is not None and high is not None
-                else f"{profile}: figures are projected from host, not measured on the device.",
-            )
+            f"{profile}: latency, energy and cost are projected from host onto its roofline "
+            f"({first.compute_target}; the range spans the roofline and the one-core transfers and "
+            f"×{low:g}–×{high:g} around their centre: {first.reason}); not measured on the device."
+            if low is not None and high is not None
+            else f"{profile}: figures are projected from host, not measured on the device."
         )
     # the host measurement's health, said once: on the first projected profile
     first_profile = next((p.profile for p in projections if p.projected), "")
@@ -139,18 +136,12 @@ def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
         efficiency = p.numbers.get("decode_efficiency")
         if p.host_disturbed:
             notes.append(
-                (
-                    p.model,
-                    f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
-                    "other processes held the cores, so the host measurement, and every projection from it, is disturbed.",
-                )
+                f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
+                "other processes held the cores, so the host measurement, and every projection from it, is disturbed."
             )
         elif efficiency is not None and efficiency < BUSY_EFFICIENCY:
             notes.append(
-                (
-                    p.model,
-                    f"{p.model} decoded on host at {efficiency:.0%} of the host's own memory roofline: a busy host "
-                    "(llama.cpp threads waiting on a core another process holds) makes every projection from it pessimistic.",
-                )
+                f"{p.model} decoded on host at {efficiency:.0%} of the host's own memory roofline: a busy host "
+                "(llama.cpp threads waiting on a core another process holds) makes every projection from it pessimistic."
             )
     return notes

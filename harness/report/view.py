@@ -136,8 +136,9 @@ class LatencyRow:
 
 @dataclass(frozen=True)
 class Caveat:
+    """One line of the report's caveats, tagged with its kind (cell, energy, projected, ...)."""
+
     kind: str
-    subject: str
     text: str
 
 
@@ -404,8 +405,8 @@ def _host_caveats(c: CellView) -> list[Caveat]:
             f"(limit {CONTENDED_SHARE:.0%}; {used}); its latency and throughput are not the model's. "
             "Rerun with tierbench run --quiet-host."
         )
-        return [Caveat("contended", c.label, text)]
-    return [Caveat("host", c.label, f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
+        return [Caveat("contended", text)]
+    return [Caveat("host", f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
 
 
 def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
@@ -414,13 +415,12 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
     for c in view_cells:
         if c.status != CellStatus.OK:
             what = CAVEAT_WHAT.get(c.status, c.status)
-            notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
+            notes.append(Caveat("cell", f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
             notes.append(
                 Caveat(
                     "emulated",
-                    c.profile,
                     f"{c.profile} was emulated on {c.emulated_on} (thread and memory caps): "
                     "its latency and energy are not native figures of that device.",
                 )
@@ -431,7 +431,6 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
             notes.append(
                 Caveat(
                     "energy",
-                    c.label,
                     f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
                 )
             )
@@ -441,20 +440,18 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
             notes.append(
                 Caveat(
                     "repetitions",
-                    c.label,
                     f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
                     "(largest over its points): the spread between runs, beside the interval within one.",
                 )
             )
         errors = c.numbers.get("n_errors")
         if errors:
-            notes.append(Caveat("requests", c.label, f"{int(errors)} request(s) of {c.label} failed and are excluded."))
+            notes.append(Caveat("requests", f"{int(errors)} request(s) of {c.label} failed and are excluded."))
     for s in scores:
         if s.status != "ok" and s.primary:
             notes.append(
                 Caveat(
                     "task",
-                    f"{s.task} / {s.model} on {s.profile}",
                     f"Task {s.task} is {s.status} for {s.model} on {s.profile}: {s.reason or 'no reason recorded'}.",
                 )
             )
@@ -463,11 +460,9 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
         ("energy_per_request_j", "Energy per request was not computed by this run."),
     ):
         if column not in cols:
-            notes.append(Caveat("data", column, why))
+            notes.append(Caveat("data", why))
     if samples.torn_lines:
-        notes.append(
-            Caveat("data", "samples.jsonl", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped.")
-        )
+        notes.append(Caveat("data", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped."))
     return notes
 
 
@@ -496,7 +491,7 @@ def build_view(run_dir: Path) -> RunView:
 
     projections = projection_rows(store.read_table("projections"))
     caveats = _caveats(cells, scores, samples, set(cells_df.columns))
-    caveats += [Caveat("projected", subject, body) for subject, body in projection_caveats(projections)]
+    caveats += [Caveat("projected", body) for body in projection_caveats(projections)]
     return RunView(
         run_dir=run_dir,
         meta=meta,
