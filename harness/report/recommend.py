@@ -48,8 +48,6 @@ class Candidate:
 @dataclass(frozen=True)
 class Recommendation:
     profile: str
-    objective: str
-    basis: str
     choice: CellView | None
     reason: str
     runner_up: CellView | None
@@ -224,13 +222,10 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     if not ranked:
         if not misses:
             reason = f"No tier ran on {profile}: " + "; ".join(f"{c.cell.model} {_why_not(c)}" for c in candidates)
-            return Recommendation(profile, constraints.objective, basis, None, reason, None, "", "none", [], candidates)
+            return Recommendation(profile, None, reason, None, "", "none", [], candidates)
         closest = misses[0]
         reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
-        runner_reason = _why_not(closest)
-        return Recommendation(
-            profile, constraints.objective, basis, None, reason, closest.cell, runner_reason, "none", [], candidates
-        )
+        return Recommendation(profile, None, reason, closest.cell, _why_not(closest), "none", [], candidates)
     choice = ranked[0]
     reason = f"{_name(choice)} has {basis} among the tiers that meet every constraint: " + _summary(choice, metric)
     if choice.projected_from:
@@ -244,9 +239,7 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     else:
         runner, runner_reason = None, "no other tier ran on this profile"
     level, notes = _confidence(choice, ranked[1] if len(ranked) > 1 else None, constraints, metric)
-    return Recommendation(
-        profile, constraints.objective, basis, choice, reason, runner, runner_reason, level, notes, candidates
-    )
+    return Recommendation(profile, choice, reason, runner, runner_reason, level, notes, candidates)
 
 
 def recommend(cells: Sequence[CellView], constraints: Constraints) -> list[Recommendation]:
