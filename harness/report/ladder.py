@@ -151,10 +151,8 @@ def build_ladders(view: RunView) -> list[Ladder]:
         ladder.rungs.append(rung)
         if fid and ladder.reference_ppl.value is None:
             ladder.reference_ppl = _est(fid, "ppl_reference", "ppl_reference_ci_low", "ppl_reference_ci_high")
-    out = []
     for ladder in ladders.values():
         ladder.rungs.sort(key=lambda r: -(r.bits_per_weight or 0.0))
         ladder.knee = knee(ladder.rungs)
         ladder.chart = _chart(ladder)
-        out.append(ladder)
-    return out
+    return list(ladders.values())

@@ -71,9 +71,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
 def _worst(rows: Sequence[ProjectionRow], key: str) -> Estimate:
     """The slowest point's range: a recommendation must hold at every point the suite measured."""
     known = [r.range(key) for r in rows if r.range(key).known]
-    if not known:
-        return Estimate(None, missing="not projected")
-    return max(known, key=lambda e: e.value or 0.0)
+    return max(known, key=lambda e: e.value or 0.0, default=Estimate(None, missing="not projected"))
 
 
 def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:

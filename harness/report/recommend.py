@@ -69,12 +69,9 @@ LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
 
 def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
     """Every constraint that applies to ``cell``, each with a verdict and a one-line detail."""
-    checks: list[Check] = []
     if not cell.ran:
-        checks.append(
-            Check("ran", False, f"{cell.status.replace('_', ' ')}: {cell.reason or 'no reason recorded'}", 1.0)
-        )
-        return checks
+        return [Check("ran", False, f"{cell.status.replace('_', ' ')}: {cell.reason or 'no reason recorded'}", 1.0)]
+    checks: list[Check] = []
     if cell.fit is False:
         checks.append(Check("fits the profile", False, cell.fit_reason or "does not fit the profile", 1.0))
     for name, title, _, metric, direction in LIMITS:
