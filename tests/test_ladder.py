@@ -254,7 +254,7 @@ def test_requantizing_needs_the_flag_and_f16_does_not() -> None:
 
 def _rung(name: str, bpw: float, acc: float, low: float, high: float) -> LadderRung:
     e = Estimate(None, missing="n/a")
-    return LadderRung(name, "host", name.upper(), bpw, None, "", "", "ok", Estimate(acc, low, high), e, e, e, e, e, e)
+    return LadderRung(name, name.upper(), bpw, None, "", "", Estimate(acc, low, high), e, e, e, e, e, e)
 
 
 def test_knee_is_the_last_rung_before_accuracy_leaves_the_top_interval() -> None:

@@ -99,16 +99,14 @@ def _not_run(cells: Sequence[CellView]) -> list[str]:
 
 
 def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[str]:
+    """Each cell a chart leaves out, with why: it did not run, or the first of ``metrics`` it lacks."""
     out = []
     for c in cells:
+        gap = next((m for m in metrics if not c.get(m.key).known), None)  # the first metric it lacks
         if not c.ran:
             out += _not_run([c])
-            continue
-        for m in metrics:
-            est = c.get(m.key)
-            if est.value is None:
-                out.append(f"{c.label}: no {m.label.lower()} ({est.missing})")
-                break
+        elif gap is not None:
+            out.append(f"{c.label}: no {gap.label.lower()} ({c.get(gap.key).missing})")
     return out
 
 

@@ -37,7 +37,6 @@ class DeltaRow:
     profile: str
     metric: str
     kind: str
-    higher_is_better: bool
     baseline: float | None
     current: float | None
     mode: str  # "diff" (current - baseline), "ratio" (current / baseline) or "plain" (no test)
@@ -130,11 +129,8 @@ def _tested_row(
 ) -> DeltaRow | None:
     """One metric of one cell measured as the gate measures it (None when neither run has it)."""
     info = parse_metric(gate_metric)
-    run, base = pair
-    if info.source == "items":
-        m = measure_accuracy(info, run, base, cell.model, cell.profile, settings)
-    else:
-        m = measure_requests(info, run, base, cell.model, cell.profile, settings)
+    measure = measure_accuracy if info.source == "items" else measure_requests
+    m = measure(info, *pair, cell.model, cell.profile, settings)
     if m.run_value is None and m.base_value is None:
         return None
     ratio = not info.is_accuracy
@@ -143,7 +139,6 @@ def _tested_row(
         cell.profile,
         label,
         "percent" if info.is_accuracy else "seconds",
-        info.direction == "higher",
         m.base_value,
         m.run_value,
         "ratio" if ratio else "diff",
@@ -185,9 +180,7 @@ def _plain_row(cur: CellView, base: CellView, metric: MetricInfo, note: str) -> 
     a, b = cur.get(metric.key), base.get(metric.key)
     if a.value is None and b.value is None:
         return None
-    return DeltaRow(
-        cur.model, cur.profile, metric.label, metric.kind, metric.higher_is_better, b.value, a.value, "plain", note=note
-    )
+    return DeltaRow(cur.model, cur.profile, metric.label, metric.kind, b.value, a.value, "plain", note=note)
 
 
 def compare_views(current: RunView, baseline: RunView, settings: StatSettings | None = None) -> Comparison:
@@ -208,12 +201,12 @@ def compare_views(current: RunView, baseline: RunView, settings: StatSettings | 
         if not (cell.ran and old.ran):
             comparison.not_compared.append(f"{cell.label}: {old.status} in the baseline, {cell.status} now")
             continue
-        rows: list[DeltaRow | None] = [*_cell_rows(cell, current, baseline, pair, settings)]
-        rows.append(_plain_row(cell, old, MEMORY, "one peak per cell; no test"))
-        energy_note = (
-            "estimated ranges; no test" if "estimate" in (cell.energy_source, old.energy_source) else "no test"
+        estimated = "estimate" in (cell.energy_source, old.energy_source)
+        plain = (
+            (MEMORY, "one peak per cell; no test"),
+            (ENERGY, "estimated ranges; no test" if estimated else "no test"),
+            (COST, "derived from prices and time; no test"),
         )
-        rows.append(_plain_row(cell, old, ENERGY, energy_note))
-        rows.append(_plain_row(cell, old, COST, "derived from prices and time; no test"))
-        comparison.rows.extend(r for r in rows if r is not None)
+        rows = [_plain_row(cell, old, metric, note) for metric, note in plain]
+        comparison.rows += _cell_rows(cell, current, baseline, pair, settings) + [r for r in rows if r is not None]
     return comparison

@@ -28,9 +28,11 @@ def text(value: Any) -> str:
     return str(value)
 
 
-def text_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
-    """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`."""
-    return {f.name: text(record.get(f.name)) for f in fields(cls) if f.type == "str"}
+def row_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
+    """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`, each
+    ``float | None`` field through :func:`clean`."""
+    readers = {"str": text, "float | None": clean}
+    return {f.name: readers[str(f.type)](record.get(f.name)) for f in fields(cls) if f.type in readers}
 
 
 def _sig(value: float, digits: int = 3) -> str:

@@ -22,13 +22,11 @@ from harness.stats import statistic_interval
 @dataclass(frozen=True)
 class LadderRung:
     model: str
-    profile: str
     quant_type: str
     bits_per_weight: float | None
     file_mb: float | None
     label: str
     requantized_from: str
-    status: str
     accuracy: Estimate
     kl: Estimate
     top1: Estimate
@@ -101,24 +99,17 @@ def _chart(ladder: Ladder) -> Chart:
     panels = ((ACCURACY.label, "accuracy"), ("KL divergence (nats)", "kl"))
     for i, (label, attr) in enumerate(panels):
         ax = fig.add_subplot(1, 2, i + 1)
-        xs: list[float] = []
-        ys: list[float] = []
-        lo: list[float] = []
-        hi: list[float] = []
-        names: list[str] = []
-        for r in points:
-            e: Estimate = getattr(r, attr)
-            if e.value is None or r.bits_per_weight is None:
-                continue
-            xs.append(r.bits_per_weight)
-            ys.append(e.value)
-            lo.append(max(e.value - (e.low if e.low is not None else e.value), 0.0))
-            hi.append(max((e.high if e.high is not None else e.value) - e.value, 0.0))
-            names.append(r.quant_type)
-        if xs:
+        drawn: list[tuple[LadderRung, Estimate]] = [(r, getattr(r, attr)) for r in points if getattr(r, attr).known]
+        if drawn:
+            # every point has a bits per weight and every drawn estimate a value: "or 0.0" only narrows the type
+            xs = [r.bits_per_weight or 0.0 for r, _ in drawn]
+            ys = [e.value or 0.0 for _, e in drawn]
+            # each side of the error bar where the interval has that end
+            lo = [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for _, e in drawn]
+            hi = [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for _, e in drawn]
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color="#1f77b4")
-            for x, y, name in zip(xs, ys, names, strict=True):
-                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            for x, y, (r, _) in zip(xs, ys, drawn, strict=True):
+                ax.annotate(r.quant_type, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel("bits per weight")
         ax.set_ylabel(label)
     return Chart(key, title, to_svg(fig, key, title))
@@ -143,13 +134,11 @@ def build_ladders(view: RunView) -> list[Ladder]:
         fid = fidelity.get(model)
         rung = LadderRung(
             model=model,
-            profile=profile,
             quant_type=text(row.get("quant_type")),
             bits_per_weight=clean(row.get("bits_per_weight")),
             file_mb=clean(row.get("quant_file_mb")),
             label=text(row.get("quant_label")),
             requantized_from=text(row.get("requantized_from")),
-            status=cell.status,
             accuracy=cell.get(ACCURACY.key),
             kl=_est(fid, "kl_mean", "kl_ci_low", "kl_ci_high"),
             top1=_est(fid, "top1_agreement", "top1_ci_low", "top1_ci_high"),
@@ -162,10 +151,8 @@ def build_ladders(view: RunView) -> list[Ladder]:
         ladder.rungs.append(rung)
         if fid and ladder.reference_ppl.value is None:
             ladder.reference_ppl = _est(fid, "ppl_reference", "ppl_reference_ci_low", "ppl_reference_ci_high")
-    out = []
     for ladder in ladders.values():
         ladder.rungs.sort(key=lambda r: -(r.bits_per_weight or 0.0))
         ladder.knee = knee(ladder.rungs)
         ladder.chart = _chart(ladder)
-        out.append(ladder)
-    return out
+    return list(ladders.values())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.projection import BUSY_EFFICIENCY
-from harness.report.formatting import clean, text, text_fields
+from harness.report.formatting import clean, row_fields, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
 from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
 
@@ -54,33 +54,15 @@ class ProjectionRow:
         return Estimate(value, low, high)
 
 
-NUMBERS = (
-    "decode_tps",
-    "prefill_tps",
-    "ttft_p95_s",
-    "e2e_p95_s",
-    "load_time_s",
-    "energy_per_request_j",
-    "cost_per_1k_requests_usd",
-    "decode_efficiency",
-    "prefill_efficiency",
-    "band_low",
-    "band_high",
-)
-
-
-# the table's figures each row carries, each with its low/high end
-NUMBER_COLUMNS = {f"{key}{suffix}" for key in NUMBERS for suffix in ("", "_low", "_high")}
-
-
 def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
     """The projections table as report rows (empty for runs made before projections existed)."""
     rows: list[ProjectionRow] = []
     for r in frame.to_dict("records"):
-        row = text_fields(ProjectionRow, r)
+        row = row_fields(ProjectionRow, r)
         row["projected_from"] = row["projected_from"] or "host"
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
-        numbers = {str(k): clean(v) for k, v in r.items() if k in NUMBER_COLUMNS}
+        # every other column read as a number: None where it is missing or not a number
+        numbers = {str(k): clean(v) for k, v in r.items() if k not in row}
         disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
         rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
     return rows
@@ -89,9 +71,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
 def _worst(rows: Sequence[ProjectionRow], key: str) -> Estimate:
     """The slowest point's range: a recommendation must hold at every point the suite measured."""
     known = [r.range(key) for r in rows if r.range(key).known]
-    if not known:
-        return Estimate(None, missing="not projected")
-    return max(known, key=lambda e: e.value or 0.0)
+    return max(known, key=lambda e: e.value or 0.0, default=Estimate(None, missing="not projected"))
 
 
 def projected_cell(source: CellView, rows: Sequence[ProjectionRow]) -> CellView:
@@ -125,54 +105,41 @@ def recommendation_cells(cells: Sequence[CellView], projections: Sequence[Projec
     out: list[CellView] = []
     for cell in cells:
         rows = [p for p in projections if p.projected and p.model == cell.model and p.profile == cell.profile]
-        source = (
-            next((c for c in cells if c.model == cell.model and c.profile == rows[0].projected_from), None)
-            if rows
-            else None
+        source = next(
+            (c for c in cells if rows and c.model == cell.model and c.profile == rows[0].projected_from), None
         )
-        if not cell.ran and rows and source is not None and source.ran:
+        if not cell.ran and source is not None and source.ran:
             out.append(projected_cell(source, rows))
         else:
             out.append(cell)
     return out
 
 
-def caveats(projections: Sequence[ProjectionRow]) -> list[tuple[str, str]]:
-    """(subject, text) lines for the report's caveats: what a projection is, and when the host looked busy."""
-    notes: list[tuple[str, str]] = []
+def caveats(projections: Sequence[ProjectionRow]) -> list[str]:
+    """Lines for the report's caveats: what a projection is, and when the host looked busy."""
+    notes: list[str] = []
     for profile in dict.fromkeys(p.profile for p in projections if p.projected):
         first = next(p for p in projections if p.projected and p.profile == profile)
         low, high = first.numbers.get("band_low"), first.numbers.get("band_high")
         notes.append(
-            (
-                profile,
-                f"{profile}: latency, energy and cost are projected from host onto its roofline "
-                f"({first.compute_target}; the range spans the roofline and the one-core transfers and "
-                f"×{low:g}–×{high:g} around their centre: {first.reason}); not measured on the device."
-                if low is not None and high is not None
-                else f"{profile}: figures are projected from host, not measured on the device.",
-            )
+            f"{profile}: latency, energy and cost are projected from host onto its roofline "
+            f"({first.compute_target}; the range spans the roofline and the one-core transfers and "
+            f"×{low:g}–×{high:g} around their centre: {first.reason}); not measured on the device."
+            if low is not None and high is not None
+            else f"{profile}: figures are projected from host, not measured on the device."
         )
     # the host measurement's health, said once: on the first projected profile
     first_profile = next((p.profile for p in projections if p.projected), "")
-    for p in projections:
-        if not p.projected or p.profile != first_profile:
-            continue
+    for p in (p for p in projections if p.projected and p.profile == first_profile):
         efficiency = p.numbers.get("decode_efficiency")
         if p.host_disturbed:
             notes.append(
-                (
-                    p.model,
-                    f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
-                    "other processes held the cores, so the host measurement, and every projection from it, is disturbed.",
-                )
+                f"While {p.model} ran on host, its threads together moved less memory than one thread alone: "
+                "other processes held the cores, so the host measurement, and every projection from it, is disturbed."
             )
         elif efficiency is not None and efficiency < BUSY_EFFICIENCY:
             notes.append(
-                (
-                    p.model,
-                    f"{p.model} decoded on host at {efficiency:.0%} of the host's own memory roofline: a busy host "
-                    "(llama.cpp threads waiting on a core another process holds) makes every projection from it pessimistic.",
-                )
+                f"{p.model} decoded on host at {efficiency:.0%} of the host's own memory roofline: a busy host "
+                "(llama.cpp threads waiting on a core another process holds) makes every projection from it pessimistic."
             )
     return notes

@@ -48,8 +48,6 @@ class Candidate:
 @dataclass(frozen=True)
 class Recommendation:
     profile: str
-    objective: str
-    basis: str
     choice: CellView | None
     reason: str
     runner_up: CellView | None
@@ -71,12 +69,9 @@ LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
 
 def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
     """Every constraint that applies to ``cell``, each with a verdict and a one-line detail."""
-    checks: list[Check] = []
     if not cell.ran:
-        checks.append(
-            Check("ran", False, f"{cell.status.replace('_', ' ')}: {cell.reason or 'no reason recorded'}", 1.0)
-        )
-        return checks
+        return [Check("ran", False, f"{cell.status.replace('_', ' ')}: {cell.reason or 'no reason recorded'}", 1.0)]
+    checks: list[Check] = []
     if cell.fit is False:
         checks.append(Check("fits the profile", False, cell.fit_reason or "does not fit the profile", 1.0))
     for name, title, _, metric, direction in LIMITS:
@@ -222,23 +217,12 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     ranked = sorted(eligible, key=lambda c: _rank_key(c, metric))
     misses = sorted((c for c in candidates if not c.eligible and c.cell.ran), key=_miss_key)
     if not ranked:
-        closest = misses[0] if misses else None
-        if closest is None:
+        if not misses:
             reason = f"No tier ran on {profile}: " + "; ".join(f"{c.cell.model} {_why_not(c)}" for c in candidates)
-        else:
-            reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
-        return Recommendation(
-            profile,
-            constraints.objective,
-            basis,
-            None,
-            reason,
-            closest.cell if closest else None,
-            _why_not(closest) if closest else "",
-            "none",
-            [],
-            candidates,
-        )
+            return Recommendation(profile, None, reason, None, "", "none", [], candidates)
+        closest = misses[0]
+        reason = f"No tier meets the constraints on {profile}; the closest miss is {_name(closest.cell)}."
+        return Recommendation(profile, None, reason, closest.cell, _why_not(closest), "none", [], candidates)
     choice = ranked[0]
     reason = f"{_name(choice)} has {basis} among the tiers that meet every constraint: " + _summary(choice, metric)
     if choice.projected_from:
@@ -252,9 +236,7 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     else:
         runner, runner_reason = None, "no other tier ran on this profile"
     level, notes = _confidence(choice, ranked[1] if len(ranked) > 1 else None, constraints, metric)
-    return Recommendation(
-        profile, constraints.objective, basis, choice, reason, runner, runner_reason, level, notes, candidates
-    )
+    return Recommendation(profile, choice, reason, runner, runner_reason, level, notes, candidates)
 
 
 def recommend(cells: Sequence[CellView], constraints: Constraints) -> list[Recommendation]:

@@ -20,7 +20,7 @@ from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
-from harness.report.formatting import clean, fmt_range, text, text_fields
+from harness.report.formatting import clean, fmt_range, row_fields, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
@@ -35,12 +35,12 @@ if TYPE_CHECKING:
 
 # "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
 PROJECTED = "projected"
-NOT_RUN = (CellStatus.FAILED, CellStatus.SKIPPED, CellStatus.DOES_NOT_FIT)
 CAVEAT_WHAT: dict[str, str] = {
     CellStatus.FAILED: "failed",
     CellStatus.SKIPPED: "was skipped",
     CellStatus.DOES_NOT_FIT: "does not fit the profile",
 }
+# why a figure is missing, for each status of a cell that did not run
 STATUS_WHY: dict[str, str] = {
     CellStatus.FAILED: "cell failed",
     CellStatus.SKIPPED: "cell skipped",
@@ -55,7 +55,7 @@ def not_run_why(status: str) -> str:
 
 def _missing(cell: dict[str, Any], why: str) -> Estimate:
     """A missing figure: a cell that did not run says so before any other reason."""
-    return Estimate(None, missing=not_run_why(cell["status"]) if cell["status"] in NOT_RUN else why)
+    return Estimate(None, missing=STATUS_WHY.get(cell["status"], why))
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,9 @@ class LatencyRow:
 
 @dataclass(frozen=True)
 class Caveat:
+    """One line of the report's caveats, tagged with its kind (cell, energy, projected, ...)."""
+
     kind: str
-    subject: str
     text: str
 
 
@@ -201,21 +202,11 @@ def _score_rows(scores: pd.DataFrame, tiers: dict[str, str]) -> list[TaskScore]:
         ok = group[group["status"] == "ok"]["metric"].map(text).tolist()
         primaries[(str(model), str(profile), str(task))] = primary_metric(ok or group["metric"].map(text).tolist())
     for r in _records(scores):
-        strings = text_fields(TaskScore, r)
-        key = (strings["model"], strings["profile"], strings["task"])
-        strings.update(tier=tiers.get(key[0], ""), status=strings["status"] or "ok")
+        row = row_fields(TaskScore, r)  # the text fields and value, stderr, ci_low, ci_high
+        key = (row["model"], row["profile"], row["task"])
+        row.update(tier=tiers.get(key[0], ""), status=row["status"] or "ok")
         n = clean(r.get("n"))
-        rows.append(
-            TaskScore(
-                **strings,
-                value=clean(r.get("value")),
-                stderr=clean(r.get("stderr")),
-                ci_low=clean(r.get("ci_low")),
-                ci_high=clean(r.get("ci_high")),
-                n=None if n is None else int(n),
-                primary=primaries.get(key) == strings["metric"],
-            )
-        )
+        rows.append(TaskScore(**row, n=None if n is None else int(n), primary=primaries.get(key) == row["metric"]))
     return rows
 
 
@@ -226,13 +217,11 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
     total = max(len({s.task for s in mine}), n_tasks_suite)
     items = sum(s.n or 0 for s in ok)
     if not ok:
-        if cell["status"] in NOT_RUN:
-            why = not_run_why(cell["status"])
-        elif not mine:
+        if not mine:
             why = "no accuracy tasks ran" if n_tasks_suite == 0 else "no task scores recorded"
         else:
             why = "; ".join(sorted({f"{s.task}: {s.status} ({s.reason or 'no reason given'})" for s in mine}))
-        return Estimate(None, missing=why), 0, total, 0
+        return _missing(cell, why), 0, total, 0
     values = [float(s.value) for s in ok if s.value is not None]
     ses = [_stderr(s) for s in ok]
     known = [se for se in ses if se is not None]
@@ -365,7 +354,7 @@ def _cells(
         numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
-        strings = text_fields(CellView, r)  # model, profile and status were normalized above
+        strings = row_fields(CellView, r)  # its text fields; model, profile and status were normalized above
         strings["energy_source"] = strings["energy_source"] or "none"
         out.append(
             CellView(
@@ -395,22 +384,10 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
         ok = group[group["_ok"]]
         warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
         errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
-        for metric in REQUEST_COLUMNS:
-            if metric not in ok:
-                continue
+        for metric in (m for m in REQUEST_COLUMNS if m in ok):
             summary = summarize(ok[metric].map(clean).tolist())
-            rows.append(
-                LatencyRow(
-                    str(model),
-                    str(profile),
-                    str(scenario),
-                    str(point),
-                    metric,
-                    {k: clean(v) for k, v in summary.items()},
-                    errs,
-                    warm,
-                )
-            )
+            stats = {k: clean(v) for k, v in summary.items()}
+            rows.append(LatencyRow(str(model), str(profile), str(scenario), str(point), metric, stats, errs, warm))
     return rows
 
 
@@ -428,8 +405,8 @@ def _host_caveats(c: CellView) -> list[Caveat]:
             f"(limit {CONTENDED_SHARE:.0%}; {used}); its latency and throughput are not the model's. "
             "Rerun with tierbench run --quiet-host."
         )
-        return [Caveat("contended", c.label, text)]
-    return [Caveat("host", c.label, f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
+        return [Caveat("contended", text)]
+    return [Caveat("host", f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
 
 
 def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
@@ -438,13 +415,12 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
     for c in view_cells:
         if c.status != CellStatus.OK:
             what = CAVEAT_WHAT.get(c.status, c.status)
-            notes.append(Caveat("cell", c.label, f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
+            notes.append(Caveat("cell", f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
             notes.append(
                 Caveat(
                     "emulated",
-                    c.profile,
                     f"{c.profile} was emulated on {c.emulated_on} (thread and memory caps): "
                     "its latency and energy are not native figures of that device.",
                 )
@@ -455,7 +431,6 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
             notes.append(
                 Caveat(
                     "energy",
-                    c.label,
                     f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
                 )
             )
@@ -465,20 +440,18 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
             notes.append(
                 Caveat(
                     "repetitions",
-                    c.label,
                     f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
                     "(largest over its points): the spread between runs, beside the interval within one.",
                 )
             )
         errors = c.numbers.get("n_errors")
         if errors:
-            notes.append(Caveat("requests", c.label, f"{int(errors)} request(s) of {c.label} failed and are excluded."))
+            notes.append(Caveat("requests", f"{int(errors)} request(s) of {c.label} failed and are excluded."))
     for s in scores:
         if s.status != "ok" and s.primary:
             notes.append(
                 Caveat(
                     "task",
-                    f"{s.task} / {s.model} on {s.profile}",
                     f"Task {s.task} is {s.status} for {s.model} on {s.profile}: {s.reason or 'no reason recorded'}.",
                 )
             )
@@ -487,11 +460,9 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
         ("energy_per_request_j", "Energy per request was not computed by this run."),
     ):
         if column not in cols:
-            notes.append(Caveat("data", column, why))
+            notes.append(Caveat("data", why))
     if samples.torn_lines:
-        notes.append(
-            Caveat("data", "samples.jsonl", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped.")
-        )
+        notes.append(Caveat("data", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped."))
     return notes
 
 
@@ -520,7 +491,7 @@ def build_view(run_dir: Path) -> RunView:
 
     projections = projection_rows(store.read_table("projections"))
     caveats = _caveats(cells, scores, samples, set(cells_df.columns))
-    caveats += [Caveat("projected", subject, body) for subject, body in projection_caveats(projections)]
+    caveats += [Caveat("projected", body) for body in projection_caveats(projections)]
     return RunView(
         run_dir=run_dir,
         meta=meta,
