@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from harness.errors import UserError
 from harness.results.files import atomic_write_json
 
@@ -84,7 +86,7 @@ class QuantCache:
         """Remove partial files a killed process left behind (their writer no longer runs)."""
         for path in self.root.glob(f".*{PARTIAL_SUFFIX}"):
             pid = path.name.removesuffix(PARTIAL_SUFFIX).rsplit(".", 1)[-1]
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            if pid.isdigit() and psutil.pid_exists(int(pid)) and int(pid) != os.getpid():
                 continue
             path.unlink(missing_ok=True)
 
@@ -111,13 +113,3 @@ class QuantCache:
         except OSError:
             pass  # only a shortcut: the next run hashes again
         return digest
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
