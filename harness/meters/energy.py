@@ -193,11 +193,9 @@ def select_meter(
     for sensor in sensors:
         try:
             sensor.open()
-        except SensorUnavailable as exc:
-            notes.append(f"{sensor.source} unavailable: {exc}")
-            continue
         except SensorError as exc:
-            notes.append(f"{sensor.source} unreadable: {exc}")
+            why = "unavailable" if isinstance(exc, SensorUnavailable) else "unreadable"
+            notes.append(f"{sensor.source} {why}: {exc}")
             continue
         finally:
             sensor.close()
