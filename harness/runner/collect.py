@@ -62,15 +62,6 @@ def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | N
     return row
 
 
-def _request_counts(requests: list[dict[str, Any]]) -> dict[str, int]:
-    measured = [r for r in requests if not r.get("warmup")]
-    return {
-        "n_requests": len(measured),
-        "n_errors": sum(1 for r in measured if r.get("error")),
-        "warmup_requests": sum(1 for r in requests if r.get("warmup")),
-    }
-
-
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
     """Write cells/requests/scores/load tables and samples.jsonl from every cell's files.
 
@@ -90,14 +81,14 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
         if result is not None and result.backend_info:
             backends[spec.cell_id] = result.backend_info
         row = cell_row(spec, result, outcomes.get(spec.cell_id))
-        row.update(_request_counts(requests))
+        measured = [r for r in requests if not r.get("warmup")]
+        row["n_requests"] = len(measured)
+        row["n_errors"] = sum(1 for r in measured if r.get("error"))
+        row["warmup_requests"] = len(requests) - len(measured)
         cell_rows.append(row)
-        for record in requests:
-            request_rows.append({**record, **ident})
-        for score in read_jsonl(files.scores):
-            score_rows.append({**score, **ident})
-        for sample in read_jsonl(files.samples):
-            samples.append({**ident, **sample})
+        request_rows.extend({**record, **ident} for record in requests)
+        score_rows.extend({**score, **ident} for score in read_jsonl(files.scores))
+        samples.extend({**ident, **sample} for sample in read_jsonl(files.samples))
         load_rows.extend({**row, **ident} for row in load_points(files))
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
