@@ -65,10 +65,6 @@ def cell_resources(spec: CellSpec) -> dict[str, float]:
     return need
 
 
-def _offers(total: dict[str, float], need: dict[str, float]) -> bool:
-    return all(total.get(key, 0.0) >= amount for key, amount in need.items())
-
-
 @ray.remote(num_cpus=0)
 class Mailbox:
     """Where remote cells drop their records and progress for the driver to collect."""
@@ -249,7 +245,7 @@ class _Sweep:
         for planned in list(self.queue):
             spec = planned.spec
             need = cell_resources(spec)
-            fitting = [n for n in nodes if _offers(n.get("Resources", {}), need)]
+            fitting = [n for n in nodes if all(n.get("Resources", {}).get(k, 0.0) >= v for k, v in need.items())]
             if not fitting:
                 since = self.waiting_since.setdefault(spec.cell_id, time.monotonic())
                 if time.monotonic() - since >= self.x.resource_wait_s:
