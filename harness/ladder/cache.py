@@ -23,16 +23,6 @@ from harness.results.files import atomic_write_json
 PARTIAL_SUFFIX = ".partial"
 
 
-def default_cache_root() -> Path:
-    """Where derived files go unless the user says otherwise."""
-    override = os.environ.get("TIERBENCH_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("tierbench"))
-
-
 @dataclass(frozen=True)
 class QuantCache:
     """One cache directory of derived files."""
@@ -42,11 +32,16 @@ class QuantCache:
     @classmethod
     def open(cls, root: Path | None = None) -> QuantCache:
         """The cache under ``root`` (default: the user cache), checked writable now, before any work."""
+        override = os.environ.get("TIERBENCH_CACHE_DIR")
         if root is not None:
             flag = "--cache-dir"
+        elif override:
+            root, flag = Path(override).expanduser(), "TIERBENCH_CACHE_DIR"
         else:
-            flag = "TIERBENCH_CACHE_DIR" if os.environ.get("TIERBENCH_CACHE_DIR") else "cache directory"
-        base = (root or default_cache_root()) / "quantized"
+            from platformdirs import user_cache_dir
+
+            root, flag = Path(user_cache_dir("tierbench")), "cache directory"
+        base = root / "quantized"
         try:
             base.mkdir(parents=True, exist_ok=True)
             probe = base / f".write-test-{os.getpid()}"
