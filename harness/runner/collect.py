@@ -16,8 +16,14 @@ from harness.results.store import RunStore
 from harness.runner.cell import CellSpec
 
 
-def cell_base_row(spec: CellSpec) -> dict[str, Any]:
-    return {
+def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
+    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
+
+    An outcome exists only where the worker's own result does not tell the whole story (it was
+    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
+    (sampled from outside) fill in for a worker that wrote none.
+    """
+    row = {
         "cell_id": spec.cell_id,
         "model": spec.model.name,
         "tier": spec.model.tier,
@@ -28,6 +34,11 @@ def cell_base_row(spec: CellSpec) -> dict[str, Any]:
         "threads": spec.profile.effective_threads,
         **label_columns(spec),
     }
+    if result is not None:
+        row.update(result.model_dump(mode="json", exclude={"backend_info"}))
+    if outcome is not None:
+        row.update(outcome.model_dump(mode="json", exclude_none=True))
+    return row
 
 
 def label_columns(spec: CellSpec) -> dict[str, Any]:
@@ -45,21 +56,6 @@ def read_cell_result(files: CellFiles) -> CellResult | None:
     if not files.result.exists():
         return None
     return read_record(files.result, CellResult)
-
-
-def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
-    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
-
-    An outcome exists only where the worker's own result does not tell the whole story (it was
-    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
-    (sampled from outside) fill in for a worker that wrote none.
-    """
-    row = cell_base_row(spec)
-    if result is not None:
-        row.update(result.model_dump(mode="json", exclude={"backend_info"}))
-    if outcome is not None:
-        row.update(outcome.model_dump(mode="json", exclude_none=True))
-    return row
 
 
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
