@@ -31,10 +31,6 @@ class GgufInfo:
     size_bytes: int
 
     @property
-    def type_name(self) -> str:
-        return self.file_type.name if self.file_type else f"ftype {self.ftype}"
-
-    @property
     def size_mb(self) -> float:
         return self.size_bytes / 2**20
 
