@@ -16,11 +16,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.meters.contention import wait_for_quiet
+from harness.meters.contention import cell_cpus, wait_for_quiet
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
 from harness.results.layout import CellFiles, RunLayout
@@ -154,8 +154,7 @@ class LocalExecutor:
         """Under --quiet-host, wait (bounded) until others leave the cell's cores mostly idle."""
         if self.quiet_host_s is None:
             return {}
-        available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        cpus = available[: spec.profile.cores] if available else None
+        cpus = cell_cpus()[: spec.profile.cores]
         self.on_event(
             spec.cell_id, {"type": "phase", "name": f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"}
         )
@@ -249,13 +248,9 @@ class LocalExecutor:
 
     def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> CellOutcome | None:
         def ended(status: CellStatus, reason: str) -> CellOutcome:
-            return CellOutcome(
-                status=status,
-                reason=reason,
-                peak_rss_mb=watch.peak_rss_mb or None,
-                peak_anon_mb=watch.peak_anon_mb or None,
-                peak_file_mb=watch.peak_file_mb or None,
-            )
+            # the peaks the parent sampled; 0 means never seen, so unknown
+            peaks = {k: v or None for k, v in asdict(watch).items() if k.startswith("peak_")}
+            return CellOutcome(status=status, reason=reason, **peaks)
 
         if timed_out:
             return ended(CellStatus.FAILED, f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}")
