@@ -32,8 +32,6 @@ class MissingDependency(BackendUnavailable):
 
     def __init__(self, package: str, extra: str) -> None:
         super().__init__(f"{package} is not installed: pip install 'tierbench[{extra}]'")
-        self.package = package
-        self.extra = extra
 
 
 class ModelLoadError(Exception):

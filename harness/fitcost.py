@@ -59,12 +59,9 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
     measured = measured[measured["e2e_s"].notna()]
     stats: dict[str, RequestStats] = {}
     for cell_id, group in measured.groupby("cell_id", sort=False):
-        concurrency = (
-            group["concurrency"].fillna(1).astype(float).clip(lower=1)
-            if "concurrency" in group.columns
-            else pd.Series(1.0, index=group.index)
-        )
-        busy = group["e2e_s"].astype(float) / concurrency
+        busy = group["e2e_s"].astype(float)
+        if "concurrency" in group.columns:  # a request shares the machine with its concurrent ones
+            busy = busy / group["concurrency"].fillna(1).astype(float).clip(lower=1)
         by_point: dict[tuple[str, str], float] = {}
         if {"scenario", "point"} <= set(group.columns):
             for (scenario, point), part in group.groupby(["scenario", "point"], sort=False):
@@ -124,8 +121,7 @@ def fit_verdict(
 def _reference_cell(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A cell of the same model that ran here, ``host`` first."""
     same = [r for r in rows if r.get("model") == row.get("model") and _memory_need(r) is not None]
-    same.sort(key=lambda r: r.get("profile") != "host")
-    return same[0] if same else None
+    return min(same, key=lambda r: r.get("profile") != "host", default=None)
 
 
 def cost_figures(

@@ -22,12 +22,8 @@ HOST_IDLE_W_PER_CORE = 2.5
 HOST_MAX_W_PER_CORE = 12.0
 
 
-def shipped_dir() -> Path:
-    return Path(str(files("harness.hardware_profiles")))
-
-
 def shipped_profile_paths() -> dict[str, Path]:
-    return {path.stem: path for path in sorted(shipped_dir().glob("*.yaml"))}
+    return {path.stem: path for path in sorted(Path(str(files("harness.hardware_profiles"))).glob("*.yaml"))}
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,17 +68,6 @@ NOT_INHERITED = ("name", "extends")
 MAX_EXTENDS = 8  # a real family is two or three deep; a longer chain is a mistake or an attack
 
 
-def _parent_raw(parent: str, path: Path, chain: tuple[str, ...]) -> dict[str, Any]:
-    """The parent's merged fields: ``host`` as detected, or a profile file near ``path`` / shipped."""
-    if parent == "host":
-        return host_profile().model_dump(mode="json", by_alias=True, exclude_none=True)
-    parent_path = _find_path(parent, path.parent)
-    if parent_path is None:
-        known = ", ".join(["host", *shipped_profile_paths()])
-        raise ConfigError(f"{path}: field 'extends': unknown profile '{parent}' (known: {known})")
-    return _load_raw(parent_path, chain)
-
-
 def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
     """A profile file's fields with its ``extends`` chain merged in (child wins, nested maps merge)."""
     data = read_yaml(path)
@@ -101,7 +86,15 @@ def _load_raw(path: Path, chain: tuple[str, ...] = ()) -> dict[str, Any]:
     if parent in chain or parent == name:
         cycle = " -> ".join((*chain, name, parent))
         raise ConfigError(f"{path}: field 'extends': cycle ({cycle})")
-    merged = {k: v for k, v in _parent_raw(parent, path, (*chain, name)).items() if k not in NOT_INHERITED}
+    # the parent's merged fields: ``host`` as detected, or a profile file beside this one, or a shipped one
+    if parent == "host":
+        inherited = host_profile().model_dump(mode="json", by_alias=True, exclude_none=True)
+    elif (parent_path := _find_path(parent, path.parent)) is not None:
+        inherited = _load_raw(parent_path, (*chain, name))
+    else:
+        known = ", ".join(["host", *shipped_profile_paths()])
+        raise ConfigError(f"{path}: field 'extends': unknown profile '{parent}' (known: {known})")
+    merged = {k: v for k, v in inherited.items() if k not in NOT_INHERITED}
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}

@@ -90,8 +90,7 @@ def _url_secrets(url: str) -> list[str]:
     password = url_password(url)
     if not password:
         return []
-    parts = urlsplit(url)
-    user = unquote(parts.username or "")
+    user = unquote(urlsplit(url).username or "")
     basic = base64.b64encode(f"{user}:{password}".encode()).decode()  # the Authorization header httpx sends
     return [password, basic]
 

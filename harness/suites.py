@@ -10,17 +10,11 @@ from harness.config.suite import SuiteSpec
 from harness.errors import UserError
 
 
-def builtin_suite_paths() -> dict[str, Path]:
-    directory = Path(str(files("harness.tasks"))) / "suites"
-    return {path.stem: path for path in sorted(directory.glob("*.yaml"))}
-
-
 def load_suite(name_or_path: str) -> SuiteSpec:
     """A built-in suite by name, or a suite file by path."""
-    builtin = builtin_suite_paths()
-    if name_or_path in builtin:
-        return load_yaml_model(SuiteSpec, builtin[name_or_path])
-    path = Path(name_or_path)
+    directory = Path(str(files("harness.tasks"))) / "suites"
+    builtin = {path.stem: path for path in sorted(directory.glob("*.yaml"))}
+    path = builtin.get(name_or_path, Path(name_or_path))  # a built-in name wins over a file of that name
     if path.suffix in {".yaml", ".yml"} or path.exists():
         return load_yaml_model(SuiteSpec, path)
     known = ", ".join(builtin) or "none"

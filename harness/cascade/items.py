@@ -78,16 +78,6 @@ def samples_by_cell(
     return out
 
 
-def signals_present(samples: dict[ItemKey, dict[str, Any]]) -> list[str]:
-    """Signal names that at least one of these samples carries a number for, in SIGNALS order."""
-    seen: set[str] = set()
-    for record in samples.values():
-        conf = record.get(CONFIDENCE_FIELD)
-        if isinstance(conf, dict):
-            seen.update(name for name, value in conf.items() if finite_or_none(value) is not None)
-    return [name for name in SIGNALS if name in seen] + sorted(seen - set(SIGNALS))
-
-
 def check_signal(
     signal: str | None, by_cell: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]], steps: list[Step], where: str
 ) -> str:
@@ -104,15 +94,19 @@ def check_signal(
                 f"{where}: samples of {step.model} on {step.profile} carry no confidence (a run from an older "
                 "tierbench); re-run it with this version to replay a cascade"
             )
-        present = signals_present(samples)
+        counts: Counter[str] = Counter()  # samples with a number for each signal
+        for record in samples.values():
+            conf = record.get(CONFIDENCE_FIELD)
+            if isinstance(conf, dict):
+                counts.update(name for name, value in conf.items() if finite_or_none(value) is not None)
+        present = [name for name in SIGNALS if name in counts] + sorted(set(counts) - set(SIGNALS))
         if signal is not None and signal not in present:
             listed = ", ".join(present) or "none"
             raise UserError(
                 f"--signal {signal}: samples of {step.model} on {step.profile} have no {signal!r} values "
                 f"(they have: {listed})"
             )
-        for name in present:
-            coverage[name] += sum(confidence_of(r, name) is not None for r in samples.values())
+        coverage.update({name: counts[name] for name in present})  # in this order: max() breaks ties by it
     if signal is not None:
         return signal
     free = [name for name in coverage if not (name in SIGNALS and SIGNALS[name].extra_cost)]
@@ -135,7 +129,6 @@ def join_items(
 
     With ``signal`` None no item is left out for want of a signal (confidence is then all NaN).
     """
-    k = len(steps)
     all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
@@ -163,11 +156,5 @@ def join_items(
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")
-    return ItemTable(
-        keys,
-        np.array([r[0] for r in rows], dtype=bool).reshape(len(keys), k),
-        np.array([r[1] for r in rows], dtype=float).reshape(len(keys), k),
-        np.array([r[2] for r in rows], dtype=float).reshape(len(keys), k),
-        np.array([r[3] for r in rows], dtype=float).reshape(len(keys), k),
-        excluded,
-    )
+    columns = [np.array(column, dtype=float) for column in zip(*rows, strict=True)]
+    return ItemTable(keys, columns[0].astype(bool), columns[1], columns[2], columns[3], excluded)

@@ -154,8 +154,6 @@ def live_comparisons(run_dir: Path) -> list[LiveComparison]:
     """One comparison per live cascade cell that ran (none when the run has no such cell)."""
     store = RunStore.open(run_dir)
     cells = store.read_table("cells")
-    if cells.empty or "backend" not in cells.columns:
-        return []
     rows = [r for r in cell_rows(cells) if r.get("backend") == CASCADE_BACKEND and (r.get("status") or "ok") in RAN]
     if not rows:
         return []

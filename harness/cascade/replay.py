@@ -81,7 +81,8 @@ class ReplayResult:
         rows: list[dict[str, Any]] = []
 
         def add(kind: str, label: str, figs: Figures, i: int, level: float | None, thr: np.ndarray | None) -> None:
-            row: dict[str, Any] = {"kind": kind, "label": label, "quantile": level}
+            chosen = kind == "cascade" and i == self.chosen
+            row: dict[str, Any] = {"kind": kind, "label": label, "chosen": chosen, "quantile": level}
             row["threshold"] = threshold_text(thr) if thr is not None else None
             for j in range(k - 1):
                 row[f"threshold_{j + 1}"] = None if thr is None else float(thr[j])
@@ -101,9 +102,7 @@ class ReplayResult:
         for i, level in enumerate(self.levels):
             add("random", f"random escalation ({self.chain})", self.random, i, float(level), None)
         add("oracle", f"oracle ({self.chain})", self.oracle, 0, None, None)
-        frame = pd.DataFrame(rows)
-        frame.insert(2, "chosen", [r["kind"] == "cascade" and i == self.chosen for i, r in enumerate(rows)])
-        return frame
+        return pd.DataFrame(rows)
 
 
 def threshold_text(thresholds: np.ndarray) -> str:

@@ -41,22 +41,16 @@ def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
-def _per_item(out: Outcome) -> dict[str, np.ndarray]:
-    values = {
-        "accuracy": out.correct,
-        "cost_per_1k_usd": 1000.0 * out.cost_usd,
-        "energy_per_request_j": out.energy_j,
-    }
-    for j in range(out.reached.shape[-1]):
-        values[f"reach_{j}"] = out.reached[..., j].astype(float)
-    return values
-
-
 def measure(out: Outcome, idx: np.ndarray) -> Figures:
     """Means and latency percentiles per point, on the items and on every resample ``idx``."""
     m, n = out.correct.shape
     n_boot = idx.shape[0]
-    per_item = _per_item(out)
+    per_item = {
+        "accuracy": out.correct,
+        "cost_per_1k_usd": 1000.0 * out.cost_usd,
+        "energy_per_request_j": out.energy_j,
+        **{f"reach_{j}": out.reached[..., j].astype(float) for j in range(out.reached.shape[-1])},
+    }
     point = {name: values.mean(axis=1) for name, values in per_item.items()}
     point["latency_p50_s"], point["latency_p95_s"] = np.percentile(out.latency_s, [50, 95], axis=1)
     boot = {name: np.empty((m, n_boot)) for name in [*per_item, "latency_p50_s", "latency_p95_s"]}

@@ -67,13 +67,13 @@ def choose_point(point: dict[str, np.ndarray], strong_accuracy: float, goal: Goa
     if any(ok):
         best = min(
             (i for i in order if ok[i]),
-            key=lambda i: (*_objective_key(goal.objective, acc[i], cost[i], p95[i], share[i]), i),
+            key=lambda i: _objective_key(goal.objective, acc[i], cost[i], p95[i], share[i]),
         )
         return (
             best,
             f"the {goal.objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})",
         )
-    best = min(order, key=lambda i: (*_objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]), i))
+    best = min(order, key=lambda i: _objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]))
     return best, f"no threshold reaches {what} ({target:.1%}) on the fit half; the most accurate one is shown"
 
 

@@ -41,13 +41,13 @@ def load_catalog(path: Path | None) -> Catalog:
         user = validate(Catalog, user_data, str(path))
         sources.update({m.name: (str(path), user_data, i) for i, m in enumerate(user.models)})
         catalog = catalog.merged_with(user)
-    catalog = resolve_cascades(catalog, {name: source[0] for name, source in sources.items()}, DEFAULT_SOURCE)
+    catalog = resolve_cascades(catalog, sources)
     for model in catalog.models:
         check_backend_params(model, *sources[model.name])
     return catalog
 
 
-def resolve_cascades(catalog: Catalog, origin: dict[str, str], default_origin: str) -> Catalog:
+def resolve_cascades(catalog: Catalog, sources: Sources) -> Catalog:
     """Embed each cascade's chain (the tiers' own specs) in its params, so its cell needs no catalog.
 
     A chain that names an unknown model, a cascade, or the cascade itself is a one-line
@@ -58,7 +58,7 @@ def resolve_cascades(catalog: Catalog, origin: dict[str, str], default_origin: s
         if model.backend != CASCADE_BACKEND:
             models.append(model)
             continue
-        where = origin.get(model.name, default_origin)
+        where = sources[model.name][0]
         chain = model.params.get("chain")
         if not isinstance(chain, list) or not all(isinstance(n, str) for n in chain):
             raise ConfigError(f"{where}: model '{model.name}' params.chain: give a list of catalog model names")

@@ -15,11 +15,6 @@ from harness.meters.host import fingerprint
 from harness.meters.rapl import POWERCAP
 
 
-def _energy_source(capabilities: list[dict[str, object]]) -> str:
-    sensors = [c["name"] for c in capabilities if c["group"] == "energy" and c["available"] and c["name"] != "estimate"]
-    return "+".join(str(s) for s in sensors) or "estimate"
-
-
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of tables.")
 @click.option(
@@ -35,7 +30,8 @@ def command(as_json: bool, powercap_root: Path) -> None:
 
     capabilities = [asdict(c) for c in diagnose(host_profile(), powercap_root)]
     host = fingerprint()
-    source = _energy_source(capabilities)
+    sensors = [c["name"] for c in capabilities if c["group"] == "energy" and c["available"] and c["name"] != "estimate"]
+    source = "+".join(str(s) for s in sensors) or "estimate"
     if as_json:
         click.echo(json.dumps({"energy_source": source, "capabilities": capabilities, "host": host}, indent=2))
         return

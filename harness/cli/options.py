@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from harness.config.suite import duplicates
+from harness.config.suite import first_duplicate
 from harness.errors import UserError
 
 
@@ -43,14 +43,12 @@ def check_out_path(path: Path, flag: str = "--out") -> None:
 
 def comma_list(value: str | None) -> list[str] | None:
     """``"a, b,c"`` -> ``["a", "b", "c"]``; None or empty stays None."""
-    if value is None:
-        return None
-    items = [item.strip() for item in value.split(",") if item.strip()]
+    items = [item.strip() for item in (value or "").split(",") if item.strip()]
     return items or None
 
 
 def refuse_duplicates(flag: str, names: list[str] | None) -> None:
     """Results are keyed by name: ``--tasks a,a`` would merge two runs of one task into one row."""
-    twice = duplicates(names or [])
-    if twice:
-        raise UserError(f"{flag}: '{twice[0]}' is given twice; name each once")
+    twice = first_duplicate(names or [])
+    if twice is not None:
+        raise UserError(f"{flag}: '{twice}' is given twice; name each once")

@@ -16,13 +16,6 @@ from harness.runner.planner import emulation
 from harness.safetext import terminal
 
 
-def _accelerator(profile: HardwareProfile) -> str:
-    acc = profile.accelerator
-    if acc.kind == "none":
-        return "none"
-    return f"{acc.kind}: {acc.name or '?'} ({acc.memory_gb:g} GB)"
-
-
 def _emulation_line(profile: HardwareProfile, host: HardwareProfile) -> tuple[str, str]:
     """(verdict, reason): native, emulated or cannot, with why."""
     emulated_on, skip = emulation(profile, host)
@@ -44,10 +37,6 @@ def _drop_empty(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _resolved(profile: HardwareProfile) -> dict[str, Any]:
-    return _drop_empty(profile.model_dump(mode="json", by_alias=True))
-
-
 @click.group("profiles")
 def command() -> None:
     """List and inspect hardware profiles (YAML in hardware_profiles/, or your own file)."""
@@ -61,6 +50,8 @@ def list_profiles(as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for profile in all_profiles():
         verdict, reason = _emulation_line(profile, host)
+        acc = profile.accelerator
+        accelerator = "none" if acc.kind == "none" else f"{acc.kind}: {acc.name or '?'} ({acc.memory_gb:g} GB)"
         rows.append(
             {
                 "name": profile.name,
@@ -68,7 +59,7 @@ def list_profiles(as_json: bool) -> None:
                 "cores": profile.cores,
                 "threads": profile.effective_threads,
                 "memory_mb": profile.memory_mb,
-                "accelerator": _accelerator(profile),
+                "accelerator": accelerator,
                 "usd_per_hour": profile.cost.usd_per_hour,
                 "here": verdict,
                 "reason": reason,
@@ -100,7 +91,7 @@ def list_profiles(as_json: bool) -> None:
 def show(name: str, as_json: bool) -> None:
     """The fully resolved profile NAME (a shipped name, host, or a YAML path), extends merged in."""
     profile = get_profile(name, flag="NAME")
-    data = _resolved(profile)
+    data = _drop_empty(profile.model_dump(mode="json", by_alias=True))
     verdict, reason = _emulation_line(profile, host_profile())
     data["on_this_host"] = {"verdict": verdict, "reason": reason}
     if profile.name == "host":

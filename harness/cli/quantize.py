@@ -40,15 +40,11 @@ def command(source: Path, types: str, allow_requantize: bool, cache_dir: Path | 
     rungs = derive_ladder(
         source, targets, allow_requantize=allow_requantize, cache=cache, log=lambda line: console.print(escape(line))
     )
-    table = Table(title=f"quantization ladder of {source.name}", header_style="bold")
-    for name, justify in [
-        ("type", "left"),
-        ("bits/weight", "right"),
-        ("MiB", "right"),
-        ("from", "left"),
-        ("file", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table("type", title=f"quantization ladder of {source.name}", header_style="bold")
+    table.add_column("bits/weight", justify="right")
+    table.add_column("MiB", justify="right")
+    table.add_column("from")
+    table.add_column("file")
     for rung in rungs:
         table.add_row(
             rung.type.name,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import time
 from collections.abc import Callable
@@ -11,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
-from harness.cli.resume import refuse_plan_flags
 from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
 from harness.results.schema import ConstraintFlags, RunOptions
@@ -30,17 +29,45 @@ from harness.runner.request import RunRequest
 from harness.safetext import terminal
 from harness.secrets import use_params
 
+# run options that shape the plan; --cell-timeout and --no-report may change on resume
+PLAN_FLAGS = {
+    "suite_name": "--suite",
+    "models": "--models",
+    "profiles": "--profiles",
+    "tasks": "--tasks",
+    "limit": "--limit",
+    "data_dir": "--data-dir",
+    "catalog_path": "--catalog",
+    "out": "--out",
+    "min_accuracy": "--min-accuracy",
+    "max_p95_latency": "--max-p95-latency",
+    "max_memory_mb": "--max-memory-mb",
+    "objective": "--objective",
+}
+
+
+def _refuse_plan_flags(ctx: click.Context) -> None:
+    """One line naming the first plan-shaping flag given together with --resume.
+
+    A resumed run must measure exactly what it started to measure: it keeps the options its
+    meta.json stores (typed and checked by ``RunOptions``), so such a flag is refused, never ignored.
+    """
+    for name, flag in PLAN_FLAGS.items():
+        # only the command line: $TIERBENCH_DATA_DIR set in the shell is not a request to change the plan
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+            raise UserError(
+                f"{flag} cannot be combined with --resume: a resumed run keeps the options stored in its "
+                f"meta.json; drop {flag} (or start a new run with --out)"
+            )
+
 
 class CellProgress:
     """A progress bar per cell, fed by worker events."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, cell_ids: list[str]) -> None:
         self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
+        self.tasks = {cell_id: progress.add_task(terminal(f"{cell_id}: waiting"), total=None) for cell_id in cell_ids}
         self.where: dict[str, str] = {}  # the node each cell runs on (Ray executor)
-
-    def add(self, cell_id: str) -> None:
-        self.tasks[cell_id] = self.progress.add_task(terminal(f"{cell_id}: waiting"), total=None)
 
     def __call__(self, cell_id: str, event: dict[str, Any]) -> None:
         task = self.tasks.get(cell_id)
@@ -78,10 +105,6 @@ def _check_tasks(names: list[str]) -> None:
             read_docs(task, None)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _executor_factory(
     name: str, ray_address: str | None, ray_wait: float, share_nodes: bool
 ) -> Callable[[float, CellProgress, float | None], Executor]:
@@ -100,10 +123,6 @@ def _executor_factory(
     return lambda timeout, bars, quiet_host_s: RayExecutor(  # nodes are quiet by placement: one cell each
         timeout, bars, address=ray_address or None, resource_wait_s=ray_wait, share_nodes=share_nodes
     )
-
-
-def _default_out(suite_name: str) -> Path:
-    return Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{suite_name}"
 
 
 @click.command("run")
@@ -168,7 +187,7 @@ def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
     if resume_dir is not None:
-        refuse_plan_flags(click.get_current_context())
+        _refuse_plan_flags(click.get_current_context())
     options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
     if flags["out"] is not None:
         check_out_path(flags["out"])
@@ -183,16 +202,15 @@ def command(**flags: Any) -> None:
     quiet_host_s = float(flags["quiet_host_wait"]) if flags["quiet_host"] else None
     request = replace(RunRequest.resolve(options), quiet_host_s=quiet_host_s)
     _check_tasks(request.tasks)
-    run_dir = resume_dir or flags["out"] or _default_out(request.suite.name)
+    run_dir = resume_dir or flags["out"] or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{request.suite.name}"
     make_executor = _executor_factory(
         flags["executor"], flags["ray_address"], flags["ray_wait"], request.suite.share_nodes
     )
-    on_cluster = flags["executor"] == "ray"
     _run(
         request,
         run_dir,
         make_executor,
-        on_cluster=on_cluster,
+        on_cluster=flags["executor"] == "ray",
         resume=resume_dir is not None,
         report=not flags["no_report"],
     )
@@ -232,7 +250,7 @@ def _run(
         from harness.ladder.expand import expand_catalog
 
         catalog = expand_catalog(request.catalog, request.models, log=lambda line: console.print(terminal(line)))
-        request = dataclasses.replace(request, catalog=catalog)
+        request = replace(request, catalog=catalog)
     use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
     if not resume and (run_dir / "meta.json").exists():
         raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
@@ -265,11 +283,10 @@ def _run(
         console=console,
         transient=False,
     ) as progress:
-        bars = CellProgress(progress)
-        for spec in specs:
-            bars.add(spec.cell_id)
+        bars = CellProgress(progress, [spec.cell_id for spec in specs])
         executor = make_executor(request.options.cell_timeout_s, bars, request.quiet_host_s)
-        previous = signal.signal(signal.SIGTERM, _terminate)  # `kill` stops as cleanly as Ctrl-C
+        # `kill` stops as cleanly as Ctrl-C: SIGTERM raises KeyboardInterrupt like SIGINT does
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:
             outcomes = executor.run(plan, run_dir, resume=resume)
         except KeyboardInterrupt:

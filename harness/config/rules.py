@@ -20,14 +20,13 @@ from harness.metrics import CELL_METRICS as CELL_METRICS_
 from harness.metrics import REQUEST_METRICS, Better
 
 Source = Literal["items", "requests", "cells"]
-Direction = Better
 
 # Gate names of per-request fields (requests.parquet) and of one-number-per-cell metrics, from the registry.
-REQUEST_FIELDS: dict[str, tuple[str, Direction, str]] = {
+REQUEST_FIELDS: dict[str, tuple[str, Better, str]] = {
     m.column.removesuffix("_s"): (m.column, m.better, m.unit) for m in REQUEST_METRICS if m.better
 }
 REQUEST_STATS = ("mean", "p50", "p90", "p95", "p99")
-CELL_METRICS: dict[str, tuple[Direction, str]] = {m.column: (m.better, m.unit) for m in CELL_METRICS_ if m.better}
+CELL_METRICS: dict[str, tuple[Better, str]] = {m.column: (m.better, m.unit) for m in CELL_METRICS_ if m.better}
 CELL_PREFIX = "cell:"
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -38,7 +37,7 @@ class MetricInfo:
 
     name: str
     source: Source
-    direction: Direction
+    direction: Better
     unit: str
     column: str = ""  # requests/cells column ("" for accuracy)
     stat: str = ""  # mean|p50|p90|p95|p99 for request metrics

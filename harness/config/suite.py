@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, fields
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
-# Bounds of a precision-target scenario (docs/metrics.md: HF LLM-Perf's >= 10 iterations and >= 10 s).
-DEFAULT_MIN_REQUESTS = 10
-DEFAULT_MIN_DURATION_S = 10.0
-DEFAULT_MAX_REQUESTS = 500
 
 
 @dataclass(frozen=True)
 class PrecisionBounds:
-    min_requests: int
-    min_duration_s: float
-    max_requests: int
+    """Bounds of a precision-target scenario (docs/metrics.md: HF LLM-Perf's >= 10 iterations and >= 10 s)."""
+
+    min_requests: int = 10
+    min_duration_s: float = 10.0
+    max_requests: int = 500
 
 
 class PerfScenario(BaseModel):
@@ -63,15 +60,15 @@ class PerfScenario(BaseModel):
 
     def precision_bounds(self) -> PrecisionBounds:
         """The bounds of a ``target_ci`` scenario, defaults filled in (docs/metrics.md)."""
-        return PrecisionBounds(
-            min_requests=self.min_requests if self.min_requests is not None else DEFAULT_MIN_REQUESTS,
-            min_duration_s=self.min_duration_s if self.min_duration_s is not None else DEFAULT_MIN_DURATION_S,
-            max_requests=self.max_requests if self.max_requests is not None else DEFAULT_MAX_REQUESTS,
-        )
+        return PrecisionBounds(**self._given_bounds())
+
+    def _given_bounds(self) -> dict[str, Any]:
+        """The bound fields this scenario sets (the same names as ``PrecisionBounds``)."""
+        return {f.name: value for f in fields(PrecisionBounds) if (value := getattr(self, f.name)) is not None}
 
     @model_validator(mode="after")
     def _check_precision(self) -> PerfScenario:
-        given = [n for n in ("min_requests", "min_duration_s", "max_requests") if getattr(self, n) is not None]
+        given = list(self._given_bounds())
         if self.target_ci is None and given:
             raise ValueError(f"{', '.join(given)} only apply with target_ci (the precision target)")
         if self.target_ci is not None:
@@ -146,9 +143,7 @@ class SuiteSpec(BaseModel):
 
     def self_check_tasks(self, tasks: list[str]) -> list[str]:
         """Which of ``tasks`` get the self-check signal."""
-        if self.self_check is True:
-            return list(tasks)
-        return [t for t in tasks if self.self_check and t in self.self_check]
+        return [t for t in tasks if self.self_check is True or t in (self.self_check or ())]
 
     @model_validator(mode="after")
     def _not_empty(self) -> SuiteSpec:
@@ -160,26 +155,25 @@ class SuiteSpec(BaseModel):
     @classmethod
     def _unique_tasks(cls, tasks: list[str]) -> list[str]:
         # results are keyed by name: two entries of one name would merge their rows
-        twice = duplicates(tasks)
-        if twice:
-            raise ValueError(f"task '{twice[0]}' is listed twice; each task may appear once")
+        twice = first_duplicate(tasks)
+        if twice is not None:
+            raise ValueError(f"task '{twice}' is listed twice; each task may appear once")
         return tasks
 
     @field_validator("scenarios")
     @classmethod
     def _unique_scenarios(cls, scenarios: list[PerfScenario]) -> list[PerfScenario]:
-        twice = duplicates([s.name for s in scenarios])
-        if twice:
-            raise ValueError(f"two scenarios are named '{twice[0]}'; give each its own name")
+        twice = first_duplicate([s.name for s in scenarios])
+        if twice is not None:
+            raise ValueError(f"two scenarios are named '{twice}'; give each its own name")
         return scenarios
 
 
-def duplicates(names: list[str]) -> list[str]:
-    """Names that appear more than once, in order of their second appearance."""
+def first_duplicate(names: list[str]) -> str | None:
+    """The first name to appear a second time, or None when each appears once."""
     seen: set[str] = set()
-    twice: list[str] = []
     for name in names:
-        if name in seen and name not in twice:
-            twice.append(name)
+        if name in seen:
+            return name
         seen.add(name)
-    return twice
+    return None

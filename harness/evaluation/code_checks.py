@@ -58,8 +58,6 @@ class _Split(ast.NodeTransformer):
             return node
         if isinstance(node, ast.Compare | ast.BoolOp | ast.UnaryOp | ast.BinOp | ast.Subscript | ast.Slice):
             return self.generic_visit(node)
-        if isinstance(node, ast.List | ast.Tuple | ast.Set | ast.Dict) and _is_literal(node):
-            return node
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import partial
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +128,8 @@ def winogrande_hub() -> list[Doc]:
 # -- mmlu -----------------------------------------------------------------------------------
 def _interleave(by_subject: dict[str, list[Doc]]) -> list[Doc]:
     """Round-robin over subjects, so that --limit N samples every subject, not the first one."""
-    out: list[Doc] = []
-    queues = [list(docs) for _, docs in sorted(by_subject.items())]
-    while any(queues):
-        for queue in queues:
-            if queue:
-                out.append(queue.pop(0))
-    return out
+    rounds = zip_longest(*(docs for _, docs in sorted(by_subject.items())))
+    return [doc for batch in rounds for doc in batch if doc is not None]
 
 
 def _mmlu_doc(question: str, choices: list[str], answer: Any, subject: str) -> Doc:

@@ -217,10 +217,5 @@ class TierbenchLM(LM):
 
 def _cut(text: str, until: list[str]) -> str:
     """Text before the first stop sequence (backends that cannot stop server-side overshoot)."""
-    end = len(text)
-    for stop in until:
-        if stop:
-            at = text.find(stop)
-            if at != -1:
-                end = min(end, at)
-    return text[:end]
+    ends = [at for stop in until if stop and (at := text.find(stop)) != -1]
+    return text[: min(ends, default=len(text))]

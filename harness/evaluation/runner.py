@@ -130,7 +130,7 @@ def run_tasks(
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
-        _emit(task, results, lm, sink, seed, _Evidence(built, lm, task.name in self_check))
+        _emit(task, results, lm, sink, seed, built, task.name in self_check)
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
@@ -151,58 +151,54 @@ def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, An
 def _row(
     task: str, metric: str, est: Estimate | None, status: str, reason: str = "", value: float | None = None
 ) -> dict[str, Any]:
-    return {
-        "task": task,
-        "metric": metric,
-        "value": value if value is not None else (est.value if est else None),
-        "stderr": est.stderr if est else None,
-        "ci_low": est.ci_low if est else None,
-        "ci_high": est.ci_high if est else None,
-        "n": est.n if est else 0,
-        "status": status,
-        "reason": reason,
-    }
+    """One score row; ``value`` (lm-eval's own aggregate) overrides the estimate's."""
+    figures: dict[str, Any] = {"value": None, "stderr": None, "ci_low": None, "ci_high": None, "n": 0}
+    if est is not None:
+        figures = {name: getattr(est, name) for name in figures}
+    if value is not None:
+        figures["value"] = value
+    return {"task": task, "metric": metric, **figures, "status": status, "reason": reason}
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    """What a sample's confidence fields are computed from: the lm-eval task and the adapter."""
+def _evidence(
+    task: TaskDef, built: Any, lm: Any, self_check: bool, record: dict[str, Any], cost: Any, chosen: Any
+) -> dict[str, Any]:
+    """choice_loglik(_norm) or none, ``confidence``, a cascade's trace, and the self-check's cost.
 
-    built: Any  # the lm-eval ConfigurableTask (its doc_to_choice gives acc_norm's choice lengths)
-    lm: Any  # the TierbenchLM that served the task (per-item costs, log-probabilities, traces)
-    self_check: bool
-
-    def fields(self, task: TaskDef, record: dict[str, Any], cost: Any, chosen: Any) -> dict[str, Any]:
-        """choice_loglik(_norm) or none, ``confidence``, a cascade's trace, and the self-check's cost."""
-        out: dict[str, Any] = {}
-        confidence: dict[str, float | None]
-        answer = ""
-        if task.output_type == "multiple_choice":
-            choices = [str(c) for c in self.built.doc_to_choice(record["doc"])]
-            logliks = [float(r[0]) for r in record.get("filtered_resps") or []][: len(choices)]
-            lengths = [len(c) for c in choices][: len(logliks)]
-            out[CHOICE_LOGLIK_FIELD] = logliks
-            out[CHOICE_LOGLIK_NORM_FIELD] = normalised_logliks(logliks, lengths)
-            confidence = mc_confidence(logliks, lengths)
-            if isinstance(chosen, int) and 0 <= chosen < len(choices):
-                answer = _argument(record, chosen, "arg_1")
-        elif task.output_type == "generate_until":
-            confidence = gen_confidence(cost.token_logprobs if cost else None)
-            resps = record.get("resps")
-            answer = str(resps[0][0]) if isinstance(resps, list) and resps and resps[0] else ""
-        else:
-            confidence = {}
-        if self.self_check:
-            check = self.lm.self_check(task.name, _prompt(record), answer)
-            confidence["self_check"] = check.pop("self_check")
-            out.update(check)
-        out[CONFIDENCE_FIELD] = confidence
-        if cost is not None and cost.trace:
-            out.update(cost.trace)
-        return out
+    ``built`` is the lm-eval ConfigurableTask (its doc_to_choice gives acc_norm's choice lengths),
+    ``lm`` the TierbenchLM that served it (per-item costs, log-probabilities, traces).
+    """
+    out: dict[str, Any] = {}
+    confidence: dict[str, float | None]
+    answer = ""
+    if task.output_type == "multiple_choice":
+        choices = [str(c) for c in built.doc_to_choice(record["doc"])]
+        logliks = [float(r[0]) for r in record.get("filtered_resps") or []][: len(choices)]
+        lengths = [len(c) for c in choices][: len(logliks)]
+        out[CHOICE_LOGLIK_FIELD] = logliks
+        out[CHOICE_LOGLIK_NORM_FIELD] = normalised_logliks(logliks, lengths)
+        confidence = mc_confidence(logliks, lengths)
+        if isinstance(chosen, int) and 0 <= chosen < len(choices):
+            answer = _argument(record, chosen, "arg_1")
+    elif task.output_type == "generate_until":
+        confidence = gen_confidence(cost.token_logprobs if cost else None)
+        resps = record.get("resps")
+        answer = str(resps[0][0]) if isinstance(resps, list) and resps and resps[0] else ""
+    else:
+        confidence = {}
+    if self_check:
+        check = lm.self_check(task.name, _prompt(record), answer)
+        confidence["self_check"] = check.pop("self_check")
+        out.update(check)
+    out[CONFIDENCE_FIELD] = confidence
+    if cost is not None and cost.trace:
+        out.update(cost.trace)
+    return out
 
 
-def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, evidence: _Evidence) -> None:
+def _emit(
+    task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed: int, built: Any, self_check: bool
+) -> None:
     from lm_eval.api.registry import get_aggregation
 
     samples = results["samples"][task.name]
@@ -235,7 +231,7 @@ def _emit(task: TaskDef, results: dict[str, Any], lm: Any, sink: EvalSink, seed:
                     "latency_s": cost.latency_s if cost else None,
                     "prompt_tokens": cost.prompt_tokens if cost else None,
                     "output_tokens": cost.output_tokens if cost else None,
-                    **evidence.fields(task, record, cost, response),
+                    **_evidence(task, built, lm, self_check, record, cost, response),
                 }
             )
         for spec in task.config["metric_list"]:

@@ -70,19 +70,6 @@ class TaskDef:
         return self.output_type in NEEDS_LOGLIKELIHOOD
 
 
-def _lm_eval_fields() -> set[str]:
-    from lm_eval.api.task import TaskConfig
-
-    return {f.name for f in dataclasses.fields(TaskConfig)}
-
-
-def _known_metrics() -> set[str]:
-    import lm_eval.api.metrics  # noqa: F401  (registers the metrics)
-    from lm_eval.api.registry import AGGREGATION_REGISTRY, METRIC_REGISTRY
-
-    return set(METRIC_REGISTRY) | set(AGGREGATION_REGISTRY)
-
-
 def resolve_callable(ref: str, where: str) -> Callable[..., Any]:
     """``package.module:function`` -> the function (a ConfigError naming ``where`` if absent)."""
     module_name, _, attr = ref.partition(":")
@@ -100,7 +87,9 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     raw = parse_yaml(read_text_file(path, "task file", max_bytes=MAX_CONFIG_BYTES), str(path))
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a task file must be a mapping of lm-eval task fields")
-    allowed = _lm_eval_fields() | OWN_KEYS
+    from lm_eval.api.task import TaskConfig
+
+    allowed = {f.name for f in dataclasses.fields(TaskConfig)} | OWN_KEYS
     for key in raw:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
@@ -133,7 +122,10 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
     if "process_results" in config:
         config["process_results"] = resolve_callable(str(config["process_results"]), f"{path}: field 'process_results'")
     else:
-        known = _known_metrics()
+        import lm_eval.api.metrics  # noqa: F401  (registers the metrics)
+        from lm_eval.api.registry import AGGREGATION_REGISTRY, METRIC_REGISTRY
+
+        known = set(METRIC_REGISTRY) | set(AGGREGATION_REGISTRY)
         for index, metric in enumerate(metrics):
             if metric["metric"] not in known:
                 close = difflib.get_close_matches(str(metric["metric"]), sorted(known), n=1)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.config.ladder import LadderSpec
-from harness.config.models import Catalog, ModelSpec
+from harness.config.models import Catalog, LadderSpec, ModelSpec
 from harness.errors import BackendUnavailable, UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import Rung, derive_ladder, parse_types
