@@ -338,30 +338,23 @@ def _load_time(
 
 
 def _row(model: str, tier: str, profile: str, status: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
-    """The fields every projection row starts with, projected or not."""
-    return {
+    """The fields every projection row starts with, projected or not, then what the profile's own
+    cell says: why it was not emulated, or where it was, and its fit."""
+    row: dict[str, Any] = {
         "model": model,
         "tier": tier,
         "profile": profile,
         "projected_from": HOST,
         "status": status,
         "reason": reason,
-        **_cell_context(cell),
     }
-
-
-def _cell_context(cell: dict[str, Any] | None) -> dict[str, Any]:
-    """What the profile's own cell says: why it was not emulated, or where it was, and its fit."""
-    if cell is None:
-        return {}
-    emulated = cell.get("emulated_on")
-    emulated = None if emulated is None or (isinstance(emulated, float) and math.isnan(emulated)) else str(emulated)
-    return {
-        "not_emulated_reason": str(cell.get("reason") or "") if cell.get("status") == "skipped" else None,
-        "emulated_on": emulated or None,
-        "fit": cell.get("fit"),
-        "fit_reason": cell.get("fit_reason"),
-    }
+    if cell is not None:
+        emulated = cell.get("emulated_on")
+        emulated = None if emulated is None or (isinstance(emulated, float) and math.isnan(emulated)) else str(emulated)
+        row["not_emulated_reason"] = str(cell.get("reason") or "") if cell.get("status") == "skipped" else None
+        row["emulated_on"] = emulated or None
+        row["fit"], row["fit_reason"] = cell.get("fit"), cell.get("fit_reason")
+    return row
 
 
 def project_cell(

@@ -280,3 +280,27 @@ def test_cache_never_uses_a_torn_file_and_sweeps_dead_partials(tmp_path: Path) -
     dead.write_bytes(b"GGUF half")
     QuantCache.open(tmp_path)
     assert not dead.exists()
+
+
+def test_compare_logits_follows_its_definitions_across_row_slices() -> None:
+    """KL, agreement and NLLs from scipy's log-softmax equal the formulas in the module docstring."""
+    import numpy as np
+
+    from harness.ladder.fidelity import compare_logits
+
+    rng = np.random.default_rng(0)
+    reference = (rng.normal(size=(40, 50)) * 5).astype(np.float32)
+    other = reference + rng.normal(size=reference.shape).astype(np.float32)
+    next_tokens = rng.integers(0, 50, size=40).tolist()
+    stats = compare_logits(reference, other, next_tokens, rows=16)  # three slices, the last one short
+
+    def log_p(logits: Any) -> Any:
+        x = logits.astype(np.float64)
+        x = x - x.max(axis=1, keepdims=True)
+        return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+
+    ref, oth = log_p(reference), log_p(other)
+    rows = np.arange(40)
+    assert np.allclose(stats.kl, (np.exp(ref) * (ref - oth)).sum(axis=1), rtol=1e-9, atol=1e-12)
+    assert stats.agree == (ref.argmax(axis=1) == oth.argmax(axis=1)).astype(float).tolist()
+    assert np.allclose(stats.nll, -oth[rows, next_tokens]) and np.allclose(stats.nll_reference, -ref[rows, next_tokens])

@@ -114,10 +114,8 @@ class CascadeBackend:
         if len(params.tiers) != len(params.chain):
             raise BackendUnavailable(_UNRESOLVED.format(name=spec.name))
         self.tiers: list[tuple[str, Backend]] = [(tier.name, create_backend(tier)) for tier in params.tiers]
-        caps = [backend.capabilities for _, backend in self.tiers]
-        self.capabilities = Capabilities(
-            loglikelihood=all(c.loglikelihood for c in caps), streaming=True, concurrent=False, chat=True
-        )
+        # streams, one request at a time, chat: Capabilities' defaults
+        self.capabilities = Capabilities(loglikelihood=all(b.capabilities.loglikelihood for _, b in self.tiers))
 
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:

@@ -324,10 +324,10 @@ class OpenAICompatBackend:
                         raise EndpointError(self.redact(f"server error mid-stream: {detail}"))
                     if isinstance(event.get("usage"), dict):
                         server_usage = event["usage"]
-                    text, reason = _choice_delta(event, chat)
+                    text, reason, values = _choice_delta(event, chat)
                     finish = reason or finish
-                    if request.logprobs:
-                        logprobs = _choice_logprobs(event, chat, logprobs)
+                    if request.logprobs and values:
+                        logprobs = [*(logprobs or []), *values]
                     if text:
                         chunks += 1
                         parts.append(text)
@@ -452,17 +452,21 @@ def _parse_sse_line(line: str) -> dict[str, Any] | str | None:
     return event
 
 
-def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str]:
-    """(new text, finish_reason) of the first choice of a stream event."""
+def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, list[float]]:
+    """(new text, finish_reason, token log-probabilities) of the first choice of a stream event.
+
+    Completions carry ``logprobs.token_logprobs`` (a list of floats); chat carries
+    ``logprobs.content`` (a list of {token, logprob}).
+    """
     choices = event.get("choices")
     if choices is None:
         if "usage" in event:
-            return "", ""
+            return "", "", []
         raise EndpointError(f"malformed stream event (no 'choices'): {_short(event)}")
     if not isinstance(choices, list):
         raise EndpointError(f"malformed stream event ('choices' is not a list): {_short(event)}")
     if not choices:
-        return "", ""
+        return "", "", []
     choice = choices[0]
     if not isinstance(choice, dict):
         raise EndpointError(f"malformed stream event: {_short(event)}")
@@ -471,27 +475,15 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str]:
         text = delta.get("content") if isinstance(delta, dict) else None
     else:
         text = choice.get("text")
-    return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or "")
-
-
-def _choice_logprobs(event: dict[str, Any], chat: bool, so_far: list[float] | None) -> list[float] | None:
-    """``so_far`` extended with the token log-probabilities of one stream event, where it has any.
-
-    Completions carry ``logprobs.token_logprobs`` (a list of floats); chat carries
-    ``logprobs.content`` (a list of {token, logprob}). Nothing found leaves ``so_far`` as it was.
-    """
-    choices = event.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     block = choice.get("logprobs")
-    if not isinstance(block, dict):
-        return so_far
-    raw = [e.get("logprob") if isinstance(e, dict) else None for e in block.get("content") or []] if chat else None
-    if raw is None:
-        raw = block.get("token_logprobs") or []
-    values = [float(v) for v in raw if isinstance(v, int | float)]
-    if not values:
-        return so_far
-    return [*(so_far or []), *values]
+    values: list[float] = []
+    if isinstance(block, dict):
+        if chat:
+            raw = [e.get("logprob") for e in block.get("content") or [] if isinstance(e, dict)]
+        else:
+            raw = block.get("token_logprobs") or []
+        values = [float(v) for v in raw if isinstance(v, int | float)]
+    return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or ""), values
 
 
 def _error_detail(response: httpx.Response, redact: Callable[[str], str]) -> str:

@@ -153,9 +153,8 @@ class TransformersBackend:
             ids = self._encode(rendered)
         else:
             ids = self._encode(request.prompt)
-            bos = self._tok.bos_token_id
-            if not ids or (bos is not None and getattr(self._tok, "add_bos_token", False)):
-                ids = [bos if bos is not None else self._tok.eos_token_id, *ids]
+            if not ids or (self._tok.bos_token_id is not None and getattr(self._tok, "add_bos_token", False)):
+                ids = [self._prefix_token(), *ids]
         keep = max(self.max_length() - request.max_tokens, 1)
         return ids[-keep:]
 

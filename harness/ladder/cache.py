@@ -15,20 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from harness.errors import UserError
 from harness.results.files import atomic_write_json
 
 PARTIAL_SUFFIX = ".partial"
-
-
-def default_cache_root() -> Path:
-    """Where derived files go unless the user says otherwise."""
-    override = os.environ.get("TIERBENCH_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("tierbench"))
 
 
 @dataclass(frozen=True)
@@ -40,11 +32,16 @@ class QuantCache:
     @classmethod
     def open(cls, root: Path | None = None) -> QuantCache:
         """The cache under ``root`` (default: the user cache), checked writable now, before any work."""
+        override = os.environ.get("TIERBENCH_CACHE_DIR")
         if root is not None:
             flag = "--cache-dir"
+        elif override:
+            root, flag = Path(override).expanduser(), "TIERBENCH_CACHE_DIR"
         else:
-            flag = "TIERBENCH_CACHE_DIR" if os.environ.get("TIERBENCH_CACHE_DIR") else "cache directory"
-        base = (root or default_cache_root()) / "quantized"
+            from platformdirs import user_cache_dir
+
+            root, flag = Path(user_cache_dir("tierbench")), "cache directory"
+        base = root / "quantized"
         try:
             base.mkdir(parents=True, exist_ok=True)
             probe = base / f".write-test-{os.getpid()}"
@@ -84,7 +81,7 @@ class QuantCache:
         """Remove partial files a killed process left behind (their writer no longer runs)."""
         for path in self.root.glob(f".*{PARTIAL_SUFFIX}"):
             pid = path.name.removesuffix(PARTIAL_SUFFIX).rsplit(".", 1)[-1]
-            if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            if pid.isdigit() and psutil.pid_exists(int(pid)) and int(pid) != os.getpid():
                 continue
             path.unlink(missing_ok=True)
 
@@ -111,13 +108,3 @@ class QuantCache:
         except OSError:
             pass  # only a shortcut: the next run hashes again
         return digest
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import log_softmax
 
 DEFAULT_TEXT = "ladder_text.txt"
 FloatArray = NDArray[np.float64]
@@ -45,13 +46,6 @@ class PositionStats:
             getattr(self, field.name).extend(getattr(other, field.name))
 
 
-def _log_softmax(logits: NDArray[np.float32]) -> FloatArray:
-    x = logits.astype(np.float64)
-    x -= x.max(axis=1, keepdims=True)
-    result: FloatArray = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
-    return result
-
-
 def compare_logits(
     reference: NDArray[np.float32], other: NDArray[np.float32], next_tokens: Sequence[int], rows: int = 32
 ) -> PositionStats:
@@ -59,8 +53,8 @@ def compare_logits(
     stats = PositionStats([], [], [], [])
     targets = np.asarray(next_tokens)
     for start in range(0, reference.shape[0], rows):  # in slices: a row is the whole vocabulary
-        ref = _log_softmax(reference[start : start + rows])
-        oth = _log_softmax(other[start : start + rows])
+        ref = log_softmax(reference[start : start + rows].astype(np.float64), axis=1)
+        oth = log_softmax(other[start : start + rows].astype(np.float64), axis=1)
         kl = np.maximum((np.exp(ref) * (ref - oth)).sum(axis=1), 0.0)
         idx = np.arange(ref.shape[0])
         tgt = targets[start : start + rows]

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +31,12 @@ class GgufInfo:
     size_bytes: int
 
     @property
-    def type_name(self) -> str:
-        return self.file_type.name if self.file_type else f"ftype {self.ftype}"
-
-    @property
     def size_mb(self) -> float:
         return self.size_bytes / 2**20
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ftype": self.ftype,
-            "n_params": self.n_params,
-            "bits_per_weight": self.bits_per_weight,
-            "size_bytes": self.size_bytes,
-        }
+        """Every field but ``file_type``, which ``from_json`` derives from ``ftype``."""
+        return {k: v for k, v in asdict(self).items() if k != "file_type"}
 
     @classmethod
     def from_tool(cls, answer: dict[str, Any], size_bytes: int) -> GgufInfo:

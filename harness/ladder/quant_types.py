@@ -49,9 +49,9 @@ _TYPES = (
 )
 BY_NAME = {t.name: t for t in _TYPES}
 BY_FTYPE = {t.ftype: t for t in _TYPES}
-# Types that need an importance matrix (IQ1/IQ2/IQ3) are left out: tierbench does not make one.
-DERIVABLE = tuple(t.name for t in _TYPES if t.name not in {"F32", "F16", "BF16"})
 UNQUANTIZED = frozenset({"F32", "F16", "BF16"})
+# Types that need an importance matrix (IQ1/IQ2/IQ3) are left out: tierbench does not make one.
+DERIVABLE = tuple(t.name for t in _TYPES if t.name not in UNQUANTIZED)
 
 
 def parse_type(name: str, where: str = "--types") -> QuantType:

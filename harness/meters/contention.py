@@ -135,11 +135,12 @@ class ContentionMeter:
         self._process = psutil.Process()
         self._ticker = Ticker(self._sample_freq, interval_s, "contention-meter")
         self._freqs: list[float] = []
-        self._start: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
-        self._end: tuple[CpuTicks | None, float, float] = (None, 0.0, 0.0)
+        # (the CPUs' ticks, the cell's own CPU seconds) at each end of the block
+        self._start: tuple[CpuTicks | None, float] = (None, 0.0)
+        self._end: tuple[CpuTicks | None, float] = (None, 0.0)
 
-    def _snapshot(self) -> tuple[CpuTicks | None, float, float]:
-        return read_ticks(self.cpus), tree_cpu_s(self._process), time.monotonic()
+    def _snapshot(self) -> tuple[CpuTicks | None, float]:
+        return read_ticks(self.cpus), tree_cpu_s(self._process)
 
     def _sample_freq(self) -> None:
         freq = cpu_freq_mhz(self.cpus)
@@ -158,32 +159,23 @@ class ContentionMeter:
 
     @property
     def result(self) -> ContentionResult:
-        return share_between(self._start, self._end, len(self.cpus), self._freqs, self.threshold)
-
-
-def share_between(
-    start: tuple[CpuTicks | None, float, float],
-    end: tuple[CpuTicks | None, float, float],
-    cores: int,
-    freqs: list[float],
-    threshold: float = CONTENDED_SHARE,
-) -> ContentionResult:
-    """Neighbours' share of ``cores`` between two (ticks, own CPU s, monotonic s) snapshots."""
-    (t0, own0, _), (t1, own1, _) = start, end
-    freq = sum(freqs) / len(freqs) if freqs else None
-    if t0 is None or t1 is None or t1.total_s <= t0.total_s:
-        return ContentionResult(None, None, freq, cores, threshold)
-    # the kernel's own total (busy + idle) of these CPUs is the capacity: no wall-clock skew
-    capacity = t1.total_s - t0.total_s
-    others = (t1.busy_s - t0.busy_s) - (own1 - own0)
-    steal = t1.steal_s - t0.steal_s
-    return ContentionResult(
-        other_cpu_share=min(1.0, max(0.0, others / capacity)),
-        steal_share=min(1.0, max(0.0, steal / capacity)),
-        cpu_freq_mhz_mean=freq,
-        cores=cores,
-        threshold=threshold,
-    )
+        """Neighbours' share of the cell's cores between the two snapshots."""
+        (t0, own0), (t1, own1) = self._start, self._end
+        freq = sum(self._freqs) / len(self._freqs) if self._freqs else None
+        cores = len(self.cpus)
+        if t0 is None or t1 is None or t1.total_s <= t0.total_s:
+            return ContentionResult(None, None, freq, cores, self.threshold)
+        # the kernel's own total (busy + idle) of these CPUs is the capacity: no wall-clock skew
+        capacity = t1.total_s - t0.total_s
+        others = (t1.busy_s - t0.busy_s) - (own1 - own0)
+        steal = t1.steal_s - t0.steal_s
+        return ContentionResult(
+            other_cpu_share=min(1.0, max(0.0, others / capacity)),
+            steal_share=min(1.0, max(0.0, steal / capacity)),
+            cpu_freq_mhz_mean=freq,
+            cores=cores,
+            threshold=self.threshold,
+        )
 
 
 def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> float | None:

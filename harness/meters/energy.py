@@ -113,7 +113,9 @@ class MeterChain:
     def source(self) -> EnergySource:
         """The source the reading will have if nothing fails (before start: the sensors found)."""
         active = self._active or self.sensors
-        return _combined_source(active) if active else "estimate"
+        if not active:
+            return "estimate"
+        return "rapl+nvml" if {m.source for m in active} == {"rapl", "nvml"} else active[0].source
 
     def start(self) -> None:
         self._active = []
@@ -141,13 +143,6 @@ class MeterChain:
             estimate.notes = self.notes + estimate.notes
             return estimate
         return _combine(readings, self.notes)
-
-
-def _combined_source(meters: list[CounterMeter]) -> EnergySource:
-    sources = {m.source for m in meters}
-    if sources == {"rapl", "nvml"}:
-        return "rapl+nvml"
-    return meters[0].source
 
 
 def _combine(readings: list[EnergyReading], notes: list[str]) -> EnergyReading:
@@ -193,11 +188,9 @@ def select_meter(
     for sensor in sensors:
         try:
             sensor.open()
-        except SensorUnavailable as exc:
-            notes.append(f"{sensor.source} unavailable: {exc}")
-            continue
         except SensorError as exc:
-            notes.append(f"{sensor.source} unreadable: {exc}")
+            why = "unavailable" if isinstance(exc, SensorUnavailable) else "unreadable"
+            notes.append(f"{sensor.source} {why}: {exc}")
             continue
         finally:
             sensor.close()

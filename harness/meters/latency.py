@@ -173,12 +173,11 @@ def timed_generate(
 def summarize(values: Iterable[float | None]) -> dict[str, float]:
     """count, mean, std (sample, ddof=1), p50, p90, p95, p99 (linear interpolation) of defined values."""
     data = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    out: dict[str, float] = {"count": float(data.size)}
     if data.size == 0:
-        out.update({"mean": math.nan, "std": math.nan, **{f"p{p}": math.nan for p in PERCENTILES}})
-        return out
-    out["mean"] = float(data.mean())
-    out["std"] = float(data.std(ddof=1)) if data.size > 1 else 0.0
-    for p in PERCENTILES:
-        out[f"p{p}"] = float(np.percentile(data, p))
-    return out
+        return {"count": 0.0, "mean": math.nan, "std": math.nan, **{f"p{p}": math.nan for p in PERCENTILES}}
+    return {
+        "count": float(data.size),
+        "mean": float(data.mean()),
+        "std": float(data.std(ddof=1)) if data.size > 1 else 0.0,
+        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(data, PERCENTILES), strict=True)},
+    }

@@ -9,10 +9,10 @@ from collections.abc import Callable
 class Ticker:
     """Calls ``tick`` every ``interval_s`` seconds between ``start()`` and ``stop()``."""
 
-    def __init__(self, tick: Callable[[], object], interval_s: float, name: str, join_s: float = 1.0) -> None:
+    def __init__(self, tick: Callable[[], object], interval_s: float, name: str, join_s: float | None = 1.0) -> None:
         self._tick = tick
         self._interval_s = interval_s
-        self._join_s = join_s  # how long stop() waits for a tick in progress
+        self._join_s = join_s  # how long stop() waits for a tick in progress (None: until it ends)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 

@@ -93,10 +93,7 @@ class RaplSensor:
         return values
 
     def wrap_j(self, domain: str) -> float | None:
-        for d in self.domains:
-            if d.key == domain:
-                return d.max_range_uj / 1e6
-        return None
+        return next((d.max_range_uj / 1e6 for d in self.domains if d.key == domain), None)
 
     def close(self) -> None:
         return None

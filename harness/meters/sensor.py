@@ -115,9 +115,6 @@ class CounterMeter:
             raise SensorError(f"{domain}: counter went backwards ({previous:.3f} J -> {current:.3f} J)")
         return current + wrap - previous
 
-    def _window(self, before: dict[str, float], after: dict[str, float]) -> float:
-        return sum(self._delta(d, before[d], after[d]) for d in before)
-
     def start(self) -> None:
         """Measure idle power for ``idle_s`` seconds, then start counting. Raises SensorError."""
         self.sensor.open()
@@ -126,7 +123,8 @@ class CounterMeter:
             self.sleep(self.idle_s)
             after, t_after = self.sensor.read(), self.clock()
             elapsed = t_after - t_before
-            self._idle_w = self._window(before, after) / elapsed if elapsed > 0 else None
+            idle_j = sum(self._delta(d, before[d], after[d]) for d in before)
+            self._idle_w = idle_j / elapsed if elapsed > 0 else None
             self._last = after
         else:
             self._last = self.sensor.read()

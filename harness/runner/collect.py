@@ -16,8 +16,14 @@ from harness.results.store import RunStore
 from harness.runner.cell import CellSpec
 
 
-def cell_base_row(spec: CellSpec) -> dict[str, Any]:
-    return {
+def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
+    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
+
+    An outcome exists only where the worker's own result does not tell the whole story (it was
+    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
+    (sampled from outside) fill in for a worker that wrote none.
+    """
+    row = {
         "cell_id": spec.cell_id,
         "model": spec.model.name,
         "tier": spec.model.tier,
@@ -28,6 +34,11 @@ def cell_base_row(spec: CellSpec) -> dict[str, Any]:
         "threads": spec.profile.effective_threads,
         **label_columns(spec),
     }
+    if result is not None:
+        row.update(result.model_dump(mode="json", exclude={"backend_info"}))
+    if outcome is not None:
+        row.update(outcome.model_dump(mode="json", exclude_none=True))
+    return row
 
 
 def label_columns(spec: CellSpec) -> dict[str, Any]:
@@ -45,30 +56,6 @@ def read_cell_result(files: CellFiles) -> CellResult | None:
     if not files.result.exists():
         return None
     return read_record(files.result, CellResult)
-
-
-def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
-    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
-
-    An outcome exists only where the worker's own result does not tell the whole story (it was
-    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
-    (sampled from outside) fill in for a worker that wrote none.
-    """
-    row = cell_base_row(spec)
-    if result is not None:
-        row.update(result.model_dump(mode="json", exclude={"backend_info"}))
-    if outcome is not None:
-        row.update(outcome.model_dump(mode="json", exclude_none=True))
-    return row
-
-
-def _request_counts(requests: list[dict[str, Any]]) -> dict[str, int]:
-    measured = [r for r in requests if not r.get("warmup")]
-    return {
-        "n_requests": len(measured),
-        "n_errors": sum(1 for r in measured if r.get("error")),
-        "warmup_requests": sum(1 for r in requests if r.get("warmup")),
-    }
 
 
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
@@ -90,14 +77,14 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
         if result is not None and result.backend_info:
             backends[spec.cell_id] = result.backend_info
         row = cell_row(spec, result, outcomes.get(spec.cell_id))
-        row.update(_request_counts(requests))
+        measured = [r for r in requests if not r.get("warmup")]
+        row["n_requests"] = len(measured)
+        row["n_errors"] = sum(1 for r in measured if r.get("error"))
+        row["warmup_requests"] = len(requests) - len(measured)
         cell_rows.append(row)
-        for record in requests:
-            request_rows.append({**record, **ident})
-        for score in read_jsonl(files.scores):
-            score_rows.append({**score, **ident})
-        for sample in read_jsonl(files.samples):
-            samples.append({**ident, **sample})
+        request_rows.extend({**record, **ident} for record in requests)
+        score_rows.extend({**score, **ident} for score in read_jsonl(files.scores))
+        samples.extend({**ident, **sample} for sample in read_jsonl(files.samples))
         load_rows.extend({**row, **ident} for row in load_points(files))
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}

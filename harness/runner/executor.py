@@ -15,12 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from harness.meters.contention import wait_for_quiet
+from harness.meters.contention import cell_cpus, wait_for_quiet
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
 from harness.results.layout import CellFiles, RunLayout
@@ -29,7 +29,7 @@ from harness.runner.cell import EXIT_OVER_BUDGET, CellSpec
 from harness.runner.collect import read_cell_result
 from harness.runner.events import EVENT_FD_VARIABLE
 from harness.runner.limits import thread_environment
-from harness.runner.planner import Plan
+from harness.runner.planner import Plan, PlannedCell
 from harness.secrets import clip
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
@@ -78,6 +78,29 @@ def finished_ok(files: CellFiles) -> bool:
     return result is not None and result.status == CellStatus.OK
 
 
+def cells_to_run(
+    plan: Plan, layout: RunLayout, resume: bool, outcomes: dict[str, CellOutcome], on_event: ProgressCallback
+) -> Iterator[PlannedCell]:
+    """The planned cells that need a worker, in plan order; skipped and (under --resume) finished ones are reported."""
+    for planned in plan.cells:
+        spec = planned.spec
+        if planned.skip_reason:
+            outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
+            on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
+        elif resume and finished_ok(layout.cell(spec.cell_id)):
+            on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
+        else:
+            yield planned
+
+
+def fresh_cell_dir(files: CellFiles, spec: CellSpec) -> None:
+    """Ready a cell's directory for a new attempt: no result of an earlier one, this attempt's spec."""
+    files.dir.mkdir(parents=True, exist_ok=True)
+    files.result.unlink(missing_ok=True)
+    files.over_budget.unlink(missing_ok=True)
+    atomic_write_json(files.spec, spec.model_dump(mode="json"))
+
+
 class LocalExecutor:
     """Runs cells in fresh subprocesses on this machine."""
 
@@ -110,16 +133,9 @@ class LocalExecutor:
         return outcomes
 
     def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool, outcomes: dict[str, CellOutcome]) -> None:
-        for planned in plan.cells:
+        for planned in cells_to_run(plan, layout, resume, outcomes, self.on_event):
             spec = planned.spec
             files = layout.cell(spec.cell_id)
-            if planned.skip_reason:
-                outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
-                self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-                continue
-            if resume and finished_ok(files):
-                self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
-                continue
             quiet = self._wait_for_quiet(spec)
             outcome = self.run_cell(spec, files)
             if outcome is not None and quiet:
@@ -138,8 +154,7 @@ class LocalExecutor:
         """Under --quiet-host, wait (bounded) until others leave the cell's cores mostly idle."""
         if self.quiet_host_s is None:
             return {}
-        available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-        cpus = available[: spec.profile.cores] if available else None
+        cpus = cell_cpus()[: spec.profile.cores]
         self.on_event(
             spec.cell_id, {"type": "phase", "name": f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"}
         )
@@ -157,11 +172,8 @@ class LocalExecutor:
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
         """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands)."""
-        files.dir.mkdir(parents=True, exist_ok=True)
-        files.result.unlink(missing_ok=True)
-        files.over_budget.unlink(missing_ok=True)
         spec = spec.model_copy(update={"spawn_time": time.time()})
-        atomic_write_json(files.spec, spec.model_dump(mode="json"))
+        fresh_cell_dir(files, spec)
         read_fd, write_fd = os.pipe()
         env = {
             **os.environ,
@@ -236,13 +248,9 @@ class LocalExecutor:
 
     def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> CellOutcome | None:
         def ended(status: CellStatus, reason: str) -> CellOutcome:
-            return CellOutcome(
-                status=status,
-                reason=reason,
-                peak_rss_mb=watch.peak_rss_mb or None,
-                peak_anon_mb=watch.peak_anon_mb or None,
-                peak_file_mb=watch.peak_file_mb or None,
-            )
+            # the peaks the parent sampled; 0 means never seen, so unknown
+            peaks = {k: v or None for k, v in asdict(watch).items() if k.startswith("peak_")}
+            return CellOutcome(status=status, reason=reason, **peaks)
 
         if timed_out:
             return ended(CellStatus.FAILED, f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.config.profile import HardwareProfile
+from harness.meters.contention import cell_cpus
 from harness.results.schema import OverBudget
 from harness.runner.cell import EXIT_OVER_BUDGET
 
@@ -35,8 +36,7 @@ def cell_threads(profile: HardwareProfile) -> int:
     """
     if profile.threads:
         return profile.threads
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(profile.cores, usable))
+    return max(1, min(profile.cores, len(cell_cpus())))
 
 
 def thread_environment(profile: HardwareProfile) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,11 +60,7 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
         return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
     if profile.memory_mb > host.memory_mb:
         return None, f"profile '{profile.name}' has {profile.memory_mb:.0f} MiB; this host has {host.memory_mb:.0f} MiB"
-    return host.name if host.name != "host" else _host_label(), None
-
-
-def _host_label() -> str:
-    return os.uname().nodename if hasattr(os, "uname") else "host"
+    return host.name if host.name != "host" else platform.node() or "host", None
 
 
 def plan_run(request: RunRequest, run_dir: Path, *, on_cluster: bool = False) -> Plan:

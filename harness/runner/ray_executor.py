@@ -37,13 +37,14 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from harness.config.profile import HardwareProfile
 from harness.errors import UserError
+from harness.meters.periodic import Ticker
 from harness.results.files import atomic_write_json
-from harness.results.layout import CellFiles
+from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellOutcome, CellStatus
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
 from harness.runner.events import NODE_ID_VARIABLE
-from harness.runner.executor import LocalExecutor, ProgressCallback, finished_ok
+from harness.runner.executor import LocalExecutor, ProgressCallback, cells_to_run, fresh_cell_dir
 from harness.runner.planner import Plan, PlannedCell
 from harness.secrets import use_params
 
@@ -62,10 +63,6 @@ def cell_resources(spec: CellSpec) -> dict[str, float]:
     if profile.accelerator.kind == "gpu":
         need["GPU"] = 1.0
     return need
-
-
-def _offers(total: dict[str, float], need: dict[str, float]) -> bool:
-    return all(total.get(key, 0.0) >= amount for key, amount in need.items())
 
 
 @ray.remote(num_cpus=0)
@@ -124,19 +121,12 @@ def _run_remote_cell(
             if messages:
                 ray.get(mailbox.put.remote(spec.cell_id, attempt, messages))
 
-        stop = threading.Event()
-
-        def pump() -> None:
-            while not stop.wait(POLL_S):
-                flush()
-
-        pumper = threading.Thread(target=pump, daemon=True)
-        pumper.start()
+        pump = Ticker(flush, POLL_S, "tierbench-cell-pump", join_s=None)
+        pump.start()
         try:
             outcome = LocalExecutor(cell_timeout_s, on_event=on_event).run_cell(spec, files)
         finally:
-            stop.set()
-            pumper.join()
+            pump.stop()
             flush()  # the last records and status.json reach the driver before the outcome does
     return outcome.model_dump(mode="json") if outcome is not None else None
 
@@ -166,16 +156,7 @@ class RayExecutor:
     def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
         outcomes: dict[str, CellOutcome] = {}
         self.outcomes = outcomes
-        queue: deque[PlannedCell] = deque()
-        for planned in plan.cells:
-            spec = planned.spec
-            if planned.skip_reason:
-                outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
-                self.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-            elif resume and finished_ok(CellFiles(run_dir / "cells" / spec.cell_id)):
-                self.on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
-            else:
-                queue.append(planned)
+        queue = deque(cells_to_run(plan, RunLayout(run_dir), resume, outcomes, self.on_event))
         if not queue:
             return outcomes
         _connect(self.address)
@@ -264,7 +245,7 @@ class _Sweep:
         for planned in list(self.queue):
             spec = planned.spec
             need = cell_resources(spec)
-            fitting = [n for n in nodes if _offers(n.get("Resources", {}), need)]
+            fitting = [n for n in nodes if all(n.get("Resources", {}).get(k, 0.0) >= v for k, v in need.items())]
             if not fitting:
                 since = self.waiting_since.setdefault(spec.cell_id, time.monotonic())
                 if time.monotonic() - since >= self.x.resource_wait_s:
@@ -290,10 +271,7 @@ class _Sweep:
     def _submit(self, planned: PlannedCell, node: dict[str, Any]) -> None:
         spec = planned.spec
         files = self._files(spec.cell_id)
-        files.dir.mkdir(parents=True, exist_ok=True)
-        files.result.unlink(missing_ok=True)
-        files.over_budget.unlink(missing_ok=True)
-        atomic_write_json(files.spec, spec.model_dump(mode="json"))
+        fresh_cell_dir(files, spec)
         attempt = uuid.uuid4().hex
         self.attempts[spec.cell_id] = self.attempts.get(spec.cell_id, 0) + 1
         need = cell_resources(spec)

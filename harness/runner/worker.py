@@ -62,10 +62,9 @@ class FileSink:
         self.files = files
         self.events = events
         self._responses = {r["key"]: r["value"] for r in read_jsonl(files.responses)}
-        self._finished_tasks: set[str] = set()
+        done = json.loads(files.tasks_done.read_text(encoding="utf-8")) if files.tasks_done.exists() else []
+        self._finished_tasks: set[str] = set(done)
         self._current: str | None = None
-        if files.tasks_done.exists():
-            self._finished_tasks = set(json.loads(files.tasks_done.read_text(encoding="utf-8")))
         for path in (files.samples, files.scores):
             _keep_records(path, lambda r: r.get("task") in self._finished_tasks)
 
