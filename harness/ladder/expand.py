@@ -13,18 +13,11 @@ from harness.config.models import Catalog, LadderSpec, ModelSpec
 from harness.errors import BackendUnavailable, UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import Rung, derive_ladder, parse_types
+from harness.results.columns import LABEL_COLUMNS
 
-# label keys (also the cells-table column names, see harness.results.columns.LABEL_COLUMNS)
-LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, REFERENCE, DESCRIPTION = (
-    "ladder",
-    "quant_type",
-    "bits_per_weight",
-    "quant_file_mb",
-    "quant_source",
-    "requantized_from",
-    "fidelity_reference",
-    "quant_label",
-)
+# label keys: the cells-table columns a rung's labels fill, and the fidelity reference they point to
+LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = LABEL_COLUMNS
+REFERENCE = "fidelity_reference"
 
 
 def source_path(ladder: LadderSpec) -> Path:
