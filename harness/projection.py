@@ -296,14 +296,6 @@ def _e2e(r: RequestProjection, which: str) -> float:
     return r.prompt_tokens / prefill + max(r.output_tokens - 1, 0) / decode
 
 
-def _p95(values: list[float]) -> float:
-    return float(np.percentile(values, 95))
-
-
-def _median(projected: list[RequestProjection], phase: str, which: str) -> float:
-    return float(np.median([getattr(getattr(p, phase), which) for p in projected]))
-
-
 def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
     if requests.empty or "cell_id" not in requests.columns:
         return requests.iloc[0:0]
@@ -350,9 +342,8 @@ def _row(model: str, tier: str, profile: str, status: str, reason: str, cell: di
     }
     if cell is not None:
         emulated = cell.get("emulated_on")
-        emulated = None if emulated is None or (isinstance(emulated, float) and math.isnan(emulated)) else str(emulated)
         row["not_emulated_reason"] = str(cell.get("reason") or "") if cell.get("status") == "skipped" else None
-        row["emulated_on"] = emulated or None
+        row["emulated_on"] = str(emulated) if emulated and not pd.isna(emulated) else None
         row["fit"], row["fit_reason"] = cell.get("fit"), cell.get("fit_reason")
     return row
 
@@ -435,10 +426,12 @@ def project_cell(
         # rates at the central (mid), slowest (low) or fastest (high) transfer; a time's low end
         # comes from the fastest rates and its high end from the slowest
         for suffix, rate, time_rate in (("", "mid", "mid"), ("_low", "low", "high"), ("_high", "high", "low")):
-            row[f"decode_tps{suffix}"] = _median(projected, "decode", rate)
-            row[f"prefill_tps{suffix}"] = _median(projected, "prefill", rate)
-            row[f"ttft_p95_s{suffix}"] = _p95([p.prompt_tokens / getattr(p.prefill, time_rate) for p in projected])
-            row[f"e2e_p95_s{suffix}"] = _p95([_e2e(p, time_rate) for p in projected])
+            row[f"decode_tps{suffix}"] = float(np.median([getattr(p.decode, rate) for p in projected]))
+            row[f"prefill_tps{suffix}"] = float(np.median([getattr(p.prefill, rate) for p in projected]))
+            row[f"ttft_p95_s{suffix}"] = float(
+                np.percentile([p.prompt_tokens / getattr(p.prefill, time_rate) for p in projected], 95)
+            )
+            row[f"e2e_p95_s{suffix}"] = float(np.percentile([_e2e(p, time_rate) for p in projected], 95))
         # energy and cost per request: idle power over the fastest mean request, full power over the slowest
         for end, watts, rate in (("low", profile.power.idle_watts, "high"), ("high", profile.power.max_watts, "low")):
             seconds = float(np.mean([_e2e(p, rate) for p in projected]))
@@ -470,12 +463,10 @@ def project_run(
             )
             rows.extend(project_cell(host_cell, requests, profile, own, arch))
     if not host_cells:
-        for r in records:
-            if r.get("profile") != HOST:
-                reason = "no host cell to project from (add host to --profiles)"
-                rows.append(
-                    _row(
-                        str(r.get("model")), str(r.get("tier") or ""), str(r.get("profile")), "not_projected", reason, r
-                    )
-                )
+        reason = "no host cell to project from (add host to --profiles)"
+        rows.extend(
+            _row(str(r.get("model")), str(r.get("tier") or ""), str(r.get("profile")), "not_projected", reason, r)
+            for r in records
+            if r.get("profile") != HOST
+        )
     return pd.DataFrame(rows, columns=PROJECTION_COLUMNS)
