@@ -78,10 +78,8 @@ class CellProgress:
         if kind == "placed":
             self.where[cell_id] = str(event.get("node"))
             self.progress.update(task, description=terminal(f"{cell_id} on {self.where[cell_id]}: starting"))
-        elif kind == "phase":
-            self.progress.update(task, description=terminal(f"{name}: {event.get('name')}"), total=None, completed=0)
-        elif kind == "progress":
-            label = event.get("label")
+        elif kind in ("phase", "progress"):  # a phase restarts the bar with no total
+            label = event.get("name") if kind == "phase" else event.get("label")
             self.progress.update(
                 task,
                 description=terminal(f"{name}: {label}"),  # task names come from user files

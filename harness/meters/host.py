@@ -58,11 +58,10 @@ def gpu_info() -> list[dict[str, Any]]:
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    gpus = []
-    for line in out.strip().splitlines():
-        name, memory, driver = (part.strip() for part in line.split(","))
-        gpus.append({"name": name, "memory": memory, "driver": driver})
-    return gpus
+    fields = ("name", "memory", "driver")
+    return [
+        dict(zip(fields, (part.strip() for part in line.split(",")), strict=True)) for line in out.strip().splitlines()
+    ]
 
 
 def llama_cpp_build() -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from harness.config.profile import HardwareProfile
@@ -95,20 +96,17 @@ def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:
     for tid in _thread_ids(task_dir):
         try:
             seen.update(os.sched_getaffinity(tid))
-        except (ProcessLookupError, PermissionError, OSError):
+        except OSError:  # a thread that already ended, or one we may not read
             continue
     return sorted(seen)
 
 
 def format_cpus(cpus: list[int]) -> str:
     """CPU numbers in the kernel's list form: [0, 1, 2, 5] -> "0-2,5"."""
-    ranges: list[list[int]] = []
-    for cpu in sorted(set(cpus)):
-        if ranges and ranges[-1][1] == cpu - 1:
-            ranges[-1][1] = cpu
-        else:
-            ranges.append([cpu, cpu])
-    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+    # consecutive numbers share one (number - position) key, so each group is one range
+    groups = groupby(enumerate(sorted(set(cpus))), key=lambda pair: pair[1] - pair[0])
+    ranges = [[cpu for _, cpu in group] for _, group in groups]
+    return ",".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in ranges)
 
 
 def memory_mechanism_note(cgroup_root: Path = Path("/sys/fs/cgroup")) -> str:
