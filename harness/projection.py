@@ -90,13 +90,9 @@ class ModelFacts:
 
 
 def _field(reader: Any, key: str) -> Any:
+    """A metadata value decoded by the ``gguf`` package (a string or a number); None when absent."""
     field = reader.fields.get(key)
-    if field is None or not field.data:
-        return None
-    value = field.parts[field.data[0]]
-    if getattr(value, "dtype", None) is not None and value.dtype == np.uint8:
-        return bytes(value).decode("utf-8", errors="replace")
-    return value.tolist()[0] if hasattr(value, "tolist") else value
+    return None if field is None else field.contents()
 
 
 @functools.lru_cache(maxsize=16)
