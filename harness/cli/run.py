@@ -258,16 +258,7 @@ def _run(
     # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
-    if resume:
-        meta = store.read_meta()
-    else:
-        meta = build_meta(
-            run_id=run_dir.name,
-            suite=request.suite,
-            models=plan.models,
-            profiles=plan.profiles,
-            options=request.options,
-        )
+    meta = store.read_meta() if resume else build_meta(run_dir.name, request, plan)
     meta.status = "running"
     store.write_meta(meta)
 

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.config.models import ModelSpec
-from harness.config.profile import HardwareProfile
-from harness.config.suite import SuiteSpec
 from harness.meters.host import fingerprint
-from harness.results.schema import RunMeta, RunOptions
+from harness.results.schema import RunMeta
+from harness.runner.planner import Plan
+from harness.runner.request import RunRequest
 from harness.secrets import strip_credentials
 
 SECRET_PARAM_HINTS = ("key", "token", "secret", "password", "authorization", "auth")
@@ -36,12 +35,6 @@ def redact_params(params: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def model_record(model: ModelSpec) -> dict[str, Any]:
-    data = model.model_dump(mode="json")
-    data["params"] = redact_params(model.params)
-    return data
-
-
 def git_revision() -> str | None:
     """The tierbench source checkout's revision, when it runs from one."""
     source = Path(__file__).resolve().parents[2]
@@ -59,18 +52,17 @@ def git_revision() -> str | None:
     return f"{out}{'-dirty' if dirty else ''}" if out else None
 
 
-def build_meta(
-    *, run_id: str, suite: SuiteSpec, models: list[ModelSpec], profiles: list[HardwareProfile], options: RunOptions
-) -> RunMeta:
+def build_meta(run_id: str, request: RunRequest, plan: Plan) -> RunMeta:
+    """The record of a new run: what was asked, the models and profiles it planned, this machine."""
     return RunMeta(
         run_id=run_id,
         tierbench_version=__version__,
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         status="running",
-        suite=suite.model_dump(mode="json"),
-        models=[model_record(m) for m in models],
-        profiles=[p.model_dump(mode="json", by_alias=True) for p in profiles],
-        options=options,
+        suite=request.suite.model_dump(mode="json"),
+        models=[{**m.model_dump(mode="json"), "params": redact_params(m.params)} for m in plan.models],
+        profiles=[p.model_dump(mode="json", by_alias=True) for p in plan.profiles],
+        options=request.options,
         host=fingerprint(),
         git_revision=git_revision(),
     )
