@@ -48,6 +48,8 @@ SUSTAINED_COMPUTE = 0.8
 BUSY_EFFICIENCY = 0.2
 # Load time: how much slower or faster the non-I/O part of loading may run than the core ratio says.
 LOAD_BAND = (0.5, 2.0)
+# what each projected request carries over, in the order project_request takes them
+MEASURED = ("prompt_tokens", "output_tokens", "decode_tps", "prefill_tps")
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ def project_request(
     output: float,
     decode: float,
     prefill: float,
+    *,
     band: tuple[float, float] = (1.0, 1.0),
 ) -> RequestProjection:
     """One measured request's decode and prefill rates carried from the host to the target (see :func:`span`)."""
@@ -300,7 +303,7 @@ def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
         mine = mine[~mine["warmup"].fillna(False).astype(bool)]
     if "error" in mine.columns:
         mine = mine[mine["error"].isna() | (mine["error"] == "")]
-    for column in ("decode_tps", "prefill_tps", "prompt_tokens", "output_tokens"):
+    for column in MEASURED:
         if column not in mine.columns:
             return mine.iloc[0:0]
         mine = mine[mine[column].map(_num).notna()]
@@ -389,16 +392,7 @@ def project_cell(
     for key, group in groups:
         scenario, point = ((*tuple(key), "", ""))[:2] if isinstance(key, tuple) else (key, "")
         projected = [
-            project_request(
-                facts,
-                host,
-                target,
-                float(r["prompt_tokens"]),
-                float(r["output_tokens"]),
-                float(r["decode_tps"]),
-                float(r["prefill_tps"]),
-                (low, high),
-            )
+            project_request(facts, host, target, *(float(r[k]) for k in MEASURED), band=(low, high))
             for r in group.to_dict("records")
         ]
         row = {
