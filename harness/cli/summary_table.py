@@ -31,13 +31,8 @@ COLUMNS = ("model", "tier", "backend", "profile", "status", "accuracy ±95%", "T
            "peak RSS MiB (anon/file)", "energy J", "load s")  # fmt: skip
 
 
-def _num(value: float | None, fmt: str) -> str:
-    return "—" if value is None or math.isnan(value) else format(value, fmt)
-
-
-def _seconds(value: float | None, fmt: str) -> str:
-    text = _num(value, fmt)
-    return text if text == "—" else f"{text} s"
+def _num(value: float | None, fmt: str, unit: str = "") -> str:
+    return "—" if value is None or math.isnan(value) else format(value, fmt) + unit
 
 
 def _row(view: RunView, cell: CellView) -> list[str]:
@@ -62,8 +57,8 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         terminal(cell.profile),
         f"[{STATUS_STYLE.get(cell.status, 'white')}]{terminal(cell.status)}[/]",
         acc_text,
-        _seconds(ttft.get("p50"), ".3f"),
-        _seconds(cell.get(P95_E2E.key).value, ".2f"),
+        _num(ttft.get("p50"), ".3f", " s"),
+        _num(cell.get(P95_E2E.key).value, ".2f", " s"),
         _num(decode.get("mean"), ".1f"),
         f"{_num(cell.get(MEMORY.key).value, '.0f')} ({anon}/{file})",
         energy,
