@@ -130,7 +130,6 @@ class ContentionMeter:
         self, cpus: list[int] | None = None, interval_s: float = 0.5, threshold: float = CONTENDED_SHARE
     ) -> None:
         self.cpus = cpus if cpus is not None else cell_cpus()
-        self.interval_s = interval_s
         self.threshold = threshold
         self._process = psutil.Process()
         self._ticker = Ticker(self._sample_freq, interval_s, "contention-meter")

@@ -84,7 +84,6 @@ class MemorySampler:
         status_path: Path = STATUS,
         on_sample: Callable[[dict[str, float]], None] | None = None,
     ) -> None:
-        self.interval_s = interval_s
         self.status_path = status_path
         self.on_sample = on_sample
         self._ticker = Ticker(self.sample, interval_s, "memory-sampler")
