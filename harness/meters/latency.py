@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import accumulate, pairwise
 from typing import Any, Protocol
 
 import numpy as np
@@ -67,18 +68,12 @@ def allocate_tokens(chunk_tokens: Sequence[int], total: int) -> list[int]:
     counted = sum(chunk_tokens)
     if counted == total or counted <= 0 or total <= 0:
         return list(chunk_tokens)
-    allocated: list[int] = []
-    previous = 0
-    cumulative = 0
     last = len(chunk_tokens) - 1
-    for i, k in enumerate(chunk_tokens):
-        cumulative += k
+    boundaries = [0]  # tokens allocated up to and including each chunk
+    for i, cumulative in enumerate(accumulate(chunk_tokens)):
         boundary = max(math.floor(cumulative * total / counted + 0.5), 1)
-        if i < last and total >= 2:
-            boundary = min(boundary, total - 1)
-        allocated.append(boundary - previous)
-        previous = boundary
-    return allocated
+        boundaries.append(min(boundary, total - 1) if i < last and total >= 2 else boundary)
+    return [high - low for low, high in pairwise(boundaries)]
 
 
 def timing_from_events(
