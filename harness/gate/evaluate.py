@@ -235,18 +235,6 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     return "no_significant_change", f"changed {text}{p_text}"
 
 
-def _measure(
-    rule: GateRule, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series, settings: GateRules
-) -> Measure:
-    info = rule.info
-    model, profile = str(run_row["model"]), str(run_row["profile"])
-    if info.source == "items":
-        return measure_accuracy(info, run, base, model, profile, settings)
-    if info.source == "requests":
-        return measure_requests(info, run, base, model, profile, settings)
-    return measure_cell(info, run, base, run_row, base_row)
-
-
 def _judge_cell(
     rule: GateRule, index: int, row: pd.Series, run: Snapshot, base: Snapshot, settings: GateRules
 ) -> RuleResult:
@@ -254,54 +242,58 @@ def _judge_cell(
     model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
     result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
     match = cell_rows(base.cells, model, profile)
+    base_row = None if match.empty else match.iloc[0]
+    reason = row.get("reason")
+    reason = reason if isinstance(reason, str) else ""
     if str(row["status"]) == "skipped":
-        reason = row.get("reason")
-        why = f" ({reason})" if isinstance(reason, str) and reason else ""
-        if not match.empty and _is_ok(match.iloc[0]["status"]):
+        why = f" ({reason})" if reason else ""
+        if base_row is not None and _is_ok(base_row["status"]):
             result.verdict, result.reason = "not_comparable", f"skipped in the run{why} but measured in the baseline"
         else:
             result.verdict, result.reason = "inconclusive", f"skipped in the run{why}"
     elif not _is_ok(row["status"]):
-        reason = row.get("reason")
-        why = f": {reason}" if isinstance(reason, str) and reason else ""
-        if not match.empty and not _is_ok(match.iloc[0]["status"]):
+        why = f": {reason}" if reason else ""
+        if base_row is not None and not _is_ok(base_row["status"]):
             result.verdict = "not_comparable"
             result.reason = f"the cell did not complete in the run nor in the baseline (status {row['status']}{why})"
         else:
             result.verdict = "regressed"
             result.reason = f"the cell did not complete in the run (status {row['status']}{why})"
-    elif match.empty:
+    elif base_row is None:
         have = ", ".join(base.cell_names()) or "none"
         result.verdict, result.reason = "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
-    elif str(match.iloc[0]["tier"]) != tier:
+    elif str(base_row["tier"]) != tier:
         result.verdict = "not_comparable"
-        result.reason = f"{model} is tier {tier} in the run but {match.iloc[0]['tier']} in the baseline"
-    elif not _is_ok(match.iloc[0]["status"]):
+        result.reason = f"{model} is tier {tier} in the run but {base_row['tier']} in the baseline"
+    elif not _is_ok(base_row["status"]):
         result.verdict = "not_comparable"
-        result.reason = f"the baseline cell did not complete (status {match.iloc[0]['status']})"
+        result.reason = f"the baseline cell did not complete (status {base_row['status']})"
     else:
-        result.measure = _measure(rule, run, base, row, match.iloc[0], settings)
+        info = rule.info
+        if info.source == "cells":
+            result.measure = measure_cell(info, run, base, row, base_row)
+        else:
+            measure = measure_accuracy if info.source == "items" else measure_requests
+            result.measure = measure(info, run, base, model, profile, settings)
         result.verdict, result.reason = judge(rule, result.measure, settings)
-        _withhold_if_contended(result, row, match.iloc[0])
+        _withhold_if_contended(result, row, base_row)
     return result
-
-
-def _is_timing(info: MetricInfo) -> bool:
-    return info.source == "requests" or info.unit in ("s", "tok/s")
-
-
-def _contention(row: pd.Series) -> float | None:
-    share = finite_or_none(row.get("host_other_cpu_share"))
-    return share if share is not None and share > CONTENDED_SHARE else None
 
 
 def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series) -> None:
     """A timing change measured while other processes held the cell's cores says nothing about
     the model: the verdict becomes inconclusive with the figure, and does not fail the gate."""
-    if not _is_timing(result.info) or result.verdict not in ("regressed", "improved"):
+    timing = result.info.source == "requests" or result.info.unit in ("s", "tok/s")
+    if not timing or result.verdict not in ("regressed", "improved"):
         return
-    sides = [(name, _contention(r)) for name, r in (("run", run_row), ("baseline", base_row))]
-    busy = [f"in the {name} other processes took {share:.0%} of its cores" for name, share in sides if share]
+    sides = [
+        (name, finite_or_none(r.get("host_other_cpu_share"))) for name, r in (("run", run_row), ("baseline", base_row))
+    ]
+    busy = [
+        f"in the {name} other processes took {share:.0%} of its cores"
+        for name, share in sides
+        if share is not None and share > CONTENDED_SHARE
+    ]
     if not busy:
         return
     would_be = result.verdict
