@@ -217,18 +217,15 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     m = Measure(n_run=1, n_base=1)
     run_value = _cell_value(run.cells, run_row, info.column)
     base_value = _cell_value(base.cells, base_row, info.column)
-    m.run_value = None if math.isnan(run_value) else run_value
-    m.base_value = None if math.isnan(base_value) else base_value
+    m.run_value, m.base_value = (None if math.isnan(v) else v for v in (run_value, base_value))
     if m.run_value is None:
         m.inconclusive = f"{info.column} was not measured in the run"
         return m
     if m.base_value is None:
         m.not_comparable = f"{info.column} was not measured in the baseline"
         return m
-    run_low = _cell_value(run.cells, run_row, info.column, "_low")
-    run_high = _cell_value(run.cells, run_row, info.column, "_high")
-    base_low = _cell_value(base.cells, base_row, info.column, "_low")
-    base_high = _cell_value(base.cells, base_row, info.column, "_high")
+    run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ("_low", "_high"))
+    base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ("_low", "_high"))
     ranged = not any(math.isnan(v) for v in (run_low, run_high, base_low, base_high))
     if not ranged:
         run_low = run_high = run_value
