@@ -203,28 +203,23 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     if change is None or m.base_value is None:
         return ("regressed", "; ".join(breaches)) if breaches else ("inconclusive", "no change could be estimated")
     text = change_text(change, info, settings.level)
-    worse_sign = -1.0 if info.direction == "higher" else 1.0
     significant = change.p_value is None or change.p_value < settings.significance
     p_text = _p_text(change, settings)
     low, high, tol_text = _tolerance_bounds(rule, change)
+    # the interval turned so that a positive change is a worse one, whichever way the metric points
+    worse_low, worse_high = (-high, -low) if info.direction == "higher" else (low, high)
     tolerance = rule.tolerance
-    if tolerance is not None:
-        limit = tolerance[1]
-        beyond = low > limit if worse_sign > 0 else high < -limit
-        if beyond and significant:
-            breaches.append(f"changed {text}{p_text}: beyond the {tol_text} tolerance")
+    if tolerance is not None and significant and worse_low > tolerance[1]:
+        breaches.append(f"changed {text}{p_text}: beyond the {tol_text} tolerance")
     if breaches:
         return "regressed", "; ".join(breaches)
-    good_side = high < 0 if worse_sign > 0 else low > 0
-    if change.p_value is None:  # one measurement: only a change beyond the tolerance counts
-        margin = tolerance[1] if tolerance is not None else math.inf
-        good_side = high < -margin if worse_sign > 0 else low > margin
-    if significant and good_side:
+    # one measurement: only a change beyond the tolerance counts as an improvement
+    margin = 0.0 if change.p_value is not None else tolerance[1] if tolerance is not None else math.inf
+    if significant and worse_high < -margin:
         return "improved", f"changed {text}{p_text}"
-    bad_side = low > 0 if worse_sign > 0 else high < 0
     if change.p_value is None and tolerance is not None:  # one measurement: no "significantly worse"
         return "no_significant_change", f"changed {text}, within the {tol_text} tolerance"
-    if bad_side and significant:
+    if worse_low > 0 and significant:
         within = f"the {tol_text} tolerance" if tolerance is not None else "the rule's floor/ceiling"
         return "no_significant_change", f"changed {text}{p_text}: worse, but within {within}"
     if tolerance is not None:
@@ -360,12 +355,12 @@ def _meta_warnings(run: Snapshot, base: Snapshot) -> list[str]:
     """Differences that do not block a comparison but that explain a verdict (a changed model file,
     another host, another suite)."""
     warnings = []
-    pairs = {
-        "suite": (run.meta.get("suite"), base.meta.get("suite"), "name"),
-        "host": (run.meta.get("host"), base.meta.get("host"), "hostname"),
-        "llama.cpp": (run.meta.get("host"), base.meta.get("host"), "llama_cpp"),
-    }
-    for label, (a, b, key) in pairs.items():
+    for label, section, key in (
+        ("suite", "suite", "name"),
+        ("host", "host", "hostname"),
+        ("llama.cpp", "host", "llama_cpp"),
+    ):
+        a, b = run.meta.get(section), base.meta.get(section)
         if isinstance(a, dict) and isinstance(b, dict) and a.get(key) != b.get(key) and a.get(key) and b.get(key):
             warnings.append(f"{label} differs: run {a.get(key)}, baseline {b.get(key)}")
     a_rev, b_rev = run.meta.get("git_revision"), base.meta.get("git_revision")
