@@ -79,11 +79,8 @@ def measure_accuracy(
         return m
     run_tasks, base_tasks = set(ri["task"]), set(bi["task"])
     if run_tasks != base_tasks:
-        parts = []
-        if run_tasks - base_tasks:
-            parts.append(f"only in run: {_preview(run_tasks - base_tasks)}")
-        if base_tasks - run_tasks:
-            parts.append(f"only in baseline: {_preview(base_tasks - run_tasks)}")
+        sides = (("run", run_tasks - base_tasks), ("baseline", base_tasks - run_tasks))
+        parts = [f"only in {side}: {_preview(extra)}" for side, extra in sides if extra]
         m.not_comparable = f"tasks differ ({'; '.join(parts)})"
         return m
     merged = ri.merge(bi, on=["task", "doc_id"], how="outer", suffixes=("_run", "_base"), indicator=True)
