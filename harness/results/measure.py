@@ -8,7 +8,7 @@ the estimated change with its confidence interval, or why no fair comparison exi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -181,16 +181,9 @@ def measure_requests(
     result = bootstrap_change(
         sample(bv), sample(rv), stat, level=settings.level, iterations=settings.bootstrap_iterations, seed=settings.seed
     )
-    m.change = Change(
-        result.diff,
-        result.diff_low,
-        result.diff_high,
-        result.ratio,
-        result.ratio_low,
-        result.ratio_high,
-        result.p_value,
-        "bootstrap over requests",
-    )
+    # the bootstrap names its figures as Change does
+    figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
+    m.change = Change(**figures, test="bootstrap over requests")
     return m
 
 
