@@ -92,15 +92,11 @@ class RunStore:
         return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
-    @property
-    def samples_path(self) -> Path:
-        return self.layout.samples
-
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
-        atomic_write_bytes(self.samples_path, b"".join(jsonl_line(r) for r in records))
+        atomic_write_bytes(self.layout.samples, b"".join(jsonl_line(r) for r in records))
 
     def read_samples(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.samples_path)
+        return read_jsonl(self.layout.samples)
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:
