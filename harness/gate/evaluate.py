@@ -92,9 +92,8 @@ def _is_ok(status: object) -> bool:
     return status == CellStatus.OK
 
 
-def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) -> pd.DataFrame:
+def _select_cells(rule: GateRule, where: str, run: Snapshot) -> pd.DataFrame:
     """Run cells the rule addresses; a selector naming nothing in the run is a user error."""
-    where = f"{rules_source}: rule {index} ({rule.label})"
     cells = run.cells
     for key in ("tier", "model", "profile"):
         wanted = getattr(rule, key)
@@ -111,10 +110,9 @@ def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) 
     return cells
 
 
-def _check_metric_present(rule: GateRule, index: int, run: Snapshot, base: Snapshot, rules_source: str) -> None:
+def _check_metric_present(rule: GateRule, where: str, run: Snapshot, base: Snapshot) -> None:
     """A metric that neither run has at all is a mistake in the rules, not a verdict."""
     info = rule.info
-    where = f"{rules_source}: rule {index} ({rule.label})"
     if info.source == "items" and info.task is not None:
         tasks = set(run.items["task"].astype(str)) | set(base.items["task"].astype(str))
         if info.task not in tasks:
@@ -330,8 +328,9 @@ def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: s
         raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
     results: list[RuleResult] = []
     for index, rule in enumerate(settings.rules, start=1):
-        cells = _select_cells(rule, index, run, rules_source)
-        _check_metric_present(rule, index, run, base, rules_source)
+        where = f"{rules_source}: rule {index} ({rule.label})"
+        cells = _select_cells(rule, where, run)
+        _check_metric_present(rule, where, run, base)
         for _, row in cells.iterrows():
             if not _addressed(rule, row, base):
                 continue
