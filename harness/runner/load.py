@@ -286,19 +286,19 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
 def _points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
     """(label, target fields, prompt tokens, output tokens) for each point of the scenario."""
     shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
-    points: list[tuple[str, dict[str, Any], int, int]] = []
     if scenario.kind == "concurrency":
         levels: list[tuple[str, dict[str, Any]]] = [
-            (f"c={c}", {"concurrency": c, "target_rate_rps": None}) for c in scenario.concurrency
+            (f"c={c}", {"concurrency": c, "target_rate_rps": None, "arrival": None}) for c in scenario.concurrency
         ]
     else:
         assert scenario.rate is not None
-        levels = [(f"rate={scenario.rate:g}", {"concurrency": None, "target_rate_rps": scenario.rate})]
-    for p, o in shapes:
-        for label, target in levels:
-            full = label if len(shapes) == 1 else f"{label} p={p} o={o}"
-            points.append((full, {**target, "arrival": scenario.arrival if scenario.kind == "rate" else None}, p, o))
-    return points
+        fields = {"concurrency": None, "target_rate_rps": scenario.rate, "arrival": scenario.arrival}
+        levels = [(f"rate={scenario.rate:g}", fields)]
+    return [
+        (label if len(shapes) == 1 else f"{label} p={p} o={o}", target, p, o)
+        for p, o in shapes
+        for label, target in levels
+    ]
 
 
 def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline
+from harness.runner.load import Deadline, run_load_scenario
 from harness.runner.precision import median_interval, stop_reason
 
 RequestRecord = dict[str, Any]
@@ -143,7 +143,4 @@ def run_scenario(
         # a precision-target scenario is resumed whole (its stopping rule needs every request):
         # this record marks it finished; it adds no row to the load table
         return {"scenario": scenario.name, "kind": "grid"} if scenario.target_ci is not None else None
-    from harness.runner.load import run_load_scenario
-
-    summary: dict[str, Any] = run_load_scenario(backend, scenario, seed=seed, on_request=on_request)
-    return summary
+    return run_load_scenario(backend, scenario, seed=seed, on_request=on_request)
