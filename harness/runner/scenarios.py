@@ -18,7 +18,7 @@ from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
 from harness.runner.load import Deadline, run_load_scenario
-from harness.runner.precision import median_interval, stop_reason
+from harness.runner.precision import median_ci_rel, stop_reason
 
 RequestRecord = dict[str, Any]
 OnRequest = Callable[[RequestRecord], None]
@@ -105,7 +105,7 @@ def run_grid(
                     if reason is None and attempted >= _planned(scenario):
                         reason = "max_requests" if scenario.target_ci is not None else "requests"
                     if reason is not None:
-                        ci_rel = median_interval(e2e).rel_halfwidth
+                        ci_rel = median_ci_rel(e2e)
                 on_request(
                     {
                         **row,
