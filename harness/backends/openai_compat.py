@@ -509,10 +509,7 @@ def _describe_http_error(exc: httpx.HTTPError) -> str:
         httpx.ReadTimeout: "server did not answer in time",
         httpx.RemoteProtocolError: "server closed the connection",
     }
-    for kind, text in kinds.items():
-        if isinstance(exc, kind):
-            return text
-    return f"{type(exc).__name__}: {exc}"
+    return next((text for kind, text in kinds.items() if isinstance(exc, kind)), f"{type(exc).__name__}: {exc}")
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -9,6 +9,7 @@ would shift TTFT and merge tokens, so we stream ids and decode ourselves.)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -299,23 +300,19 @@ class TransformersBackend:
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "transformers", "model": self.spec.name}
-        try:
+        with contextlib.suppress(BackendUnavailable):
             directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))
-        except BackendUnavailable:
-            pass
         info["dtype"] = self.params.dtype
-        try:
+        with contextlib.suppress(ImportError):
             import torch
             import transformers
 
             info.update(
                 transformers=transformers.__version__, torch=torch.__version__, torch_threads=torch.get_num_threads()
             )
-        except ImportError:
-            pass
         if self._model is not None:
             info.update(
                 device=self._device,
