@@ -166,7 +166,6 @@ class CascadeBackend:
             inner = StreamUsage()
             if step == last:  # the last tier answers whatever it says: stream it live
                 yield from backend.stream(request, inner)
-                tried[name] = gen_confidence(inner.token_logprobs)
             else:
                 try:
                     chunks = list(backend.stream(replace(request, logprobs=True), inner))
@@ -174,19 +173,18 @@ class CascadeBackend:
                     tried[name] = gen_confidence(None)
                     usage.extra.setdefault("cascade_errors", []).append(f"{name}: {type(exc).__name__}: {exc}"[:300])
                     continue
-                confidence = gen_confidence(inner.token_logprobs)
-                if self._wants_self_check("generate"):
-                    text = "".join(c.text for c in chunks)
-                    confidence["self_check"] = self._self_check(backend, request.prompt, text)
-                tried[name] = confidence
-                if isinstance(inner.extra.get("cost_usd"), float):
-                    costs.append(inner.extra["cost_usd"])
+            confidence = gen_confidence(inner.token_logprobs)
+            if step < last and self._wants_self_check("generate"):
+                text = "".join(c.text for c in chunks)
+                confidence["self_check"] = self._self_check(backend, request.prompt, text)
+            tried[name] = confidence
+            if isinstance(inner.extra.get("cost_usd"), float):
+                costs.append(inner.extra["cost_usd"])
+            if step < last:
                 if not self._stays("generate", step, confidence):
                     continue
                 usage.buffered = True
                 yield from chunks
-            if isinstance(inner.extra.get("cost_usd"), float) and step == last:
-                costs.append(inner.extra["cost_usd"])
             usage.prompt_tokens = inner.prompt_tokens
             usage.output_tokens = inner.output_tokens
             usage.source = inner.source
