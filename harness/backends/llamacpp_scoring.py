@@ -131,11 +131,13 @@ def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) ->
                 cached.extend(chunk)
                 if not outputs:
                     continue
-                logits = _rows(ctx, len(outputs), n_vocab)
-                log_norm, argmax = _normalizers(logits)
+                pointer = ctypes.cast(llama_cpp.llama_get_logits(ctx), ctypes.POINTER(ctypes.c_float))
+                logits = np.ctypeslib.as_array(pointer, shape=(len(outputs), n_vocab))
+                row_max = logits.max(axis=1)  # log of each row's softmax denominator, computed stably
+                log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
                 targets = np.array([full[pos + 1] for pos in outputs], dtype=np.int64)
                 logprob += float((logits[np.arange(len(outputs)), targets] - log_norm).sum())
-                greedy = greedy and bool((argmax == targets).all())
+                greedy = greedy and bool((logits.argmax(axis=1) == targets).all())
             results[index] = (logprob, greedy)
     finally:
         llama_cpp.llama_batch_free(batch)
@@ -161,20 +163,6 @@ def _decode(ctx: Any, batch: Any, n: int) -> None:
     code = llama_cpp.llama_decode(ctx, batch)
     if code != 0:
         raise RuntimeError(f"llama_decode returned {code}")
-
-
-def _rows(ctx: Any, n_rows: int, n_vocab: int) -> Any:
-    import llama_cpp
-
-    pointer = llama_cpp.llama_get_logits(ctx)
-    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(n_rows, n_vocab))
-
-
-def _normalizers(logits: Any) -> tuple[Any, Any]:
-    """Per row: log of the softmax denominator, and the argmax token."""
-    row_max = logits.max(axis=1)
-    log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
-    return log_norm, logits.argmax(axis=1)
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
