@@ -69,11 +69,8 @@ def run_grid(
             e2e: list[float] = []
             attempted = 0
             first_measured: float | None = None
-            index = 0
-            while index < scenario.warmup + _planned(scenario):
-                key = (scenario.name, point, repetition, index)
-                if key in done:
-                    index += 1
+            for index in range(scenario.warmup + _planned(scenario)):
+                if (scenario.name, point, repetition, index) in done:
                     continue
                 if clock() - started > scenario.max_duration_s:
                     return
@@ -126,7 +123,6 @@ def run_grid(
                     return
                 if reason is not None:
                     break
-                index += 1
 
 
 def run_scenario(
