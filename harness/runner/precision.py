@@ -47,7 +47,7 @@ def stop_reason(
     if total_elapsed_s > scenario.max_duration_s:
         return "max_duration"
     if scenario.target_ci is None:
-        return None  # a fixed count: the caller stops at scenario.requests
+        return "requests" if attempted >= scenario.requests else None
     bounds = scenario.precision_bounds()
     enough = len(measured) >= bounds.min_requests and elapsed_s >= bounds.min_duration_s
     if enough and median_ci_rel(measured) <= scenario.target_ci:

@@ -99,8 +99,6 @@ def run_grid(
                     now = clock()
                     assert first_measured is not None
                     reason = stop_reason(scenario, e2e, attempted, now - first_measured, now - started)
-                    if reason is None and attempted >= _planned(scenario):
-                        reason = "max_requests" if scenario.target_ci is not None else "requests"
                     if reason is not None:
                         ci_rel = median_ci_rel(e2e)
                 on_request(
