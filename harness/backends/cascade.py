@@ -75,7 +75,11 @@ class CascadeParams(BaseModel):
     def rules(self) -> dict[str, tuple[str, list[float]]]:
         """Item kind -> (signal name, one threshold per non-final tier)."""
         steps = len(self.chain) - 1
-        by_kind = self.signal if isinstance(self.signal, dict) else _kinds_of(self.signal)
+        if isinstance(self.signal, dict):
+            by_kind = self.signal
+        else:  # one signal: every kind it applies to
+            applies = SIGNALS[self.signal].applies_to if self.signal in SIGNALS else "multiple_choice"
+            by_kind = {kind: self.signal for kind in KINDS} if applies == "any" else {applies: self.signal}
         out: dict[str, tuple[str, list[float]]] = {}
         for kind, name in by_kind.items():
             if kind not in KINDS:
@@ -96,11 +100,6 @@ class CascadeParams(BaseModel):
                 )
             out[kind] = (name, values)
         return out
-
-
-def _kinds_of(name: str) -> dict[str, str]:
-    applies = SIGNALS[name].applies_to if name in SIGNALS else "multiple_choice"
-    return {kind: name for kind in KINDS} if applies == "any" else {applies: name}
 
 
 class CascadeBackend:

@@ -187,7 +187,6 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
             with point.lock:
                 in_flight[0] -= 1
 
-    sent = 0
     try:
         for index in range(first_index, first_index + count):
             scheduled = start + due
@@ -200,13 +199,12 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
             thread = threading.Thread(target=run, args=(index, scheduled), daemon=True, name="tierbench-open")
             thread.start()
             threads.append(thread)
-            sent += 1
             due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
     except BaseException:
         point.stop.set()
         raise
     _join(threads, point)
-    return sent
+    return len(threads)  # one thread per request sent
 
 
 def _join(threads: Sequence[threading.Thread], point: _Point) -> None:
