@@ -79,9 +79,6 @@ class _Call:
     timing: RequestTiming | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
-
     def _run(self) -> None:
         self.t_send = time.perf_counter()
         proxy = Deadline(self.backend, self.t_send + self.timeout_s)
@@ -91,7 +88,8 @@ class _Call:
             self.done.set()
 
     def result(self) -> RequestTiming:
-        """Wait for the request, up to its deadline; a request still running then is a timeout."""
+        """Send the request and wait up to its deadline; a request still running then is a timeout."""
+        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
         finished = self.done.wait(self.timeout_s + _GRACE_S)
         if finished and self.timing is not None:
             return self.timing
@@ -122,7 +120,6 @@ class _Point:
 
     def execute(self, index: int, warmup: bool, scheduled: float, in_flight: int) -> dict[str, Any]:
         call = _Call(self.backend, self.request(index), self.scenario.request_timeout_s)
-        call.start()
         timing = call.result()
         sent = call.t_send if call.t_send else time.perf_counter()
         record = {
