@@ -36,7 +36,8 @@ def grid_points(scenario: PerfScenario) -> list[tuple[int, int]]:
 def count_requests(scenarios: Iterable[PerfScenario]) -> int:
     total = 0
     for s in scenarios:
-        points = len(grid_points(s)) if s.kind == "grid" else len(s.concurrency) if s.kind == "concurrency" else 1
+        # every kind runs each (prompt, output) shape; a concurrency scenario runs each shape at every level
+        points = len(grid_points(s)) * (len(s.concurrency) if s.kind == "concurrency" else 1)
         total += points * s.repetitions * (_planned(s) + s.warmup)
     return total
 
