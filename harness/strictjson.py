@@ -30,29 +30,21 @@ def _finite_float(text: str) -> float:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse one JSON document; NaN/Infinity and nesting deeper than MAX_DEPTH are refused."""
+    """Parse one JSON document; NaN/Infinity and nesting deeper than MAX_DEPTH are refused.
+
+    The depth is measured iteratively, so a deep document costs no recursion of its own."""
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:
         raise JSONRefused(f"nested deeper than {MAX_DEPTH} levels") from None
-    check_depth(value)
-    return value
-
-
-def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
-    """Raise JSONRefused when lists/dicts nest deeper than ``limit`` (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            raise JSONRefused(f"nested deeper than {limit} levels")
-        stack.extend((child, depth + 1) for child in children)
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise JSONRefused(f"nested deeper than {MAX_DEPTH} levels")
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return value
 
 
 def jsonl_lines(text: str) -> list[str]:

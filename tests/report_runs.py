@@ -224,7 +224,7 @@ def make_run(
     store.write_table("scores", pd.DataFrame(scores))
     store.write_samples(samples)
     if extra_samples:
-        with store.samples_path.open("a", encoding="utf-8") as handle:
+        with store.layout.samples.open("a", encoding="utf-8") as handle:
             for i in range(extra_samples):
                 record = {
                     "model": "nano",

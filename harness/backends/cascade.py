@@ -75,7 +75,11 @@ class CascadeParams(BaseModel):
     def rules(self) -> dict[str, tuple[str, list[float]]]:
         """Item kind -> (signal name, one threshold per non-final tier)."""
         steps = len(self.chain) - 1
-        by_kind = self.signal if isinstance(self.signal, dict) else _kinds_of(self.signal)
+        if isinstance(self.signal, dict):
+            by_kind = self.signal
+        else:  # one signal: every kind it applies to
+            applies = SIGNALS[self.signal].applies_to if self.signal in SIGNALS else "multiple_choice"
+            by_kind = {kind: self.signal for kind in KINDS} if applies == "any" else {applies: self.signal}
         out: dict[str, tuple[str, list[float]]] = {}
         for kind, name in by_kind.items():
             if kind not in KINDS:
@@ -96,11 +100,6 @@ class CascadeParams(BaseModel):
                 )
             out[kind] = (name, values)
         return out
-
-
-def _kinds_of(name: str) -> dict[str, str]:
-    applies = SIGNALS[name].applies_to if name in SIGNALS else "multiple_choice"
-    return {kind: name for kind in KINDS} if applies == "any" else {applies: name}
 
 
 class CascadeBackend:
@@ -166,7 +165,6 @@ class CascadeBackend:
             inner = StreamUsage()
             if step == last:  # the last tier answers whatever it says: stream it live
                 yield from backend.stream(request, inner)
-                tried[name] = gen_confidence(inner.token_logprobs)
             else:
                 try:
                     chunks = list(backend.stream(replace(request, logprobs=True), inner))
@@ -174,19 +172,18 @@ class CascadeBackend:
                     tried[name] = gen_confidence(None)
                     usage.extra.setdefault("cascade_errors", []).append(f"{name}: {type(exc).__name__}: {exc}"[:300])
                     continue
-                confidence = gen_confidence(inner.token_logprobs)
-                if self._wants_self_check("generate"):
-                    text = "".join(c.text for c in chunks)
-                    confidence["self_check"] = self._self_check(backend, request.prompt, text)
-                tried[name] = confidence
-                if isinstance(inner.extra.get("cost_usd"), float):
-                    costs.append(inner.extra["cost_usd"])
+            confidence = gen_confidence(inner.token_logprobs)
+            if step < last and self._wants_self_check("generate"):
+                text = "".join(c.text for c in chunks)
+                confidence["self_check"] = self._self_check(backend, request.prompt, text)
+            tried[name] = confidence
+            if isinstance(inner.extra.get("cost_usd"), float):
+                costs.append(inner.extra["cost_usd"])
+            if step < last:
                 if not self._stays("generate", step, confidence):
                     continue
                 usage.buffered = True
                 yield from chunks
-            if isinstance(inner.extra.get("cost_usd"), float) and step == last:
-                costs.append(inner.extra["cost_usd"])
             usage.prompt_tokens = inner.prompt_tokens
             usage.output_tokens = inner.output_tokens
             usage.source = inner.source

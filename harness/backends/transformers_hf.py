@@ -9,6 +9,7 @@ would shift TTFT and merge tokens, so we stream ids and decode ourselves.)
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -68,6 +69,13 @@ class _TokenQueue:
 
     def end(self) -> None:
         pass
+
+    def tokens(self) -> Iterator[int]:
+        """Each generated token id as it arrives; raises what generate() raised in its thread."""
+        while (item := self.queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
 
 
 class TransformersBackend:
@@ -211,29 +219,19 @@ class TransformersBackend:
         text = StopText(request.stop)
         usage.finish_reason = "length"
         try:
-            while True:
-                item = streamer.queue.get()
-                if item is _END:
+            for token in streamer.tokens():
+                if token in eos and not request.ignore_eos:
+                    usage.finish_reason = "stop"
                     break
-                if isinstance(item, BaseException):
-                    raise item
-                stop_hit = False
-                for token in item:
-                    if token in eos and not request.ignore_eos:
-                        usage.finish_reason = "stop"
-                        stop_hit = True
-                        break
-                    out.append(token)
-                    decoded: str = tok.decode(out, skip_special_tokens=True)
-                    if decoded.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
-                        yield Chunk("", 1)
-                        continue
-                    released, stop_hit = text.advance(decoded)
-                    yield Chunk(released, 1)
-                    if stop_hit:
-                        usage.finish_reason = "stop"
-                        break
-                if stop_hit:
+                out.append(token)
+                decoded: str = tok.decode(out, skip_special_tokens=True)
+                if decoded.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
+                    yield Chunk("", 1)
+                    continue
+                released, stopped = text.advance(decoded)
+                yield Chunk(released, 1)
+                if stopped:
+                    usage.finish_reason = "stop"
                     break
             if text.rest():  # flush text held back for stop matching
                 yield Chunk(text.rest(), 0)
@@ -299,23 +297,19 @@ class TransformersBackend:
 
     def describe(self) -> dict[str, Any]:
         info: dict[str, Any] = {"backend": "transformers", "model": self.spec.name}
-        try:
+        with contextlib.suppress(BackendUnavailable):
             directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))
-        except BackendUnavailable:
-            pass
         info["dtype"] = self.params.dtype
-        try:
+        with contextlib.suppress(ImportError):
             import torch
             import transformers
 
             info.update(
                 transformers=transformers.__version__, torch=torch.__version__, torch_threads=torch.get_num_threads()
             )
-        except ImportError:
-            pass
         if self._model is not None:
             info.update(
                 device=self._device,

@@ -148,7 +148,7 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
         raise UserError(f"--thresholds {config.points}: the sweep needs at least 3 points")
     store = RunStore.open(run_dir)
     steps = select_steps(run_dir, store.read_table("cells"), config)
-    where = str(store.samples_path)
+    where = str(store.layout.samples)
     by_cell = samples_by_cell(store.read_samples(), steps)
     signal = check_signal(config.signal, by_cell, steps, where)
     items = join_items(by_cell, steps, signal, where)

@@ -11,8 +11,6 @@ from rich.table import Table
 from harness.errors import UserError
 from harness.safetext import terminal
 
-_STYLE = {"better": "green", "worse": "red"}
-
 
 @click.command("compare")
 @click.argument("baseline_dir", metavar="A", type=click.Path(path_type=Path))
@@ -42,7 +40,6 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
     for d in comparison.rows:
         if d.significant is None and not show_all:
             continue
-        style = _STYLE.get(d.verdict, "")
         table.add_row(
             terminal(d.model),
             terminal(d.profile),
@@ -53,7 +50,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
             terminal(d.ci_text or "—"),
             fmt(d.p_value, "pvalue"),
             terminal(d.verdict_text),
-            style=style,
+            style={"better": "green", "worse": "red"}.get(d.verdict, ""),
         )
     console.print(table)
     for label, items in (

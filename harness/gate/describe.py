@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from harness.gate.evaluate import GateReport, RuleResult, change_text, format_value
 
-VERDICT_LABELS = {
-    "regressed": "REGRESSED",
-    "improved": "improved",
-    "no_significant_change": "no significant change",
-    "inconclusive": "INCONCLUSIVE",
-    "not_comparable": "NOT COMPARABLE",
+
+class Look(NamedTuple):
+    """How a verdict is shown in every output format."""
+
+    label: str
+    icon: str  # Markdown
+    style: str  # rich markup in the terminal
+
+
+VERDICT_LOOKS: dict[str, Look] = {
+    "regressed": Look("REGRESSED", "❌", "bold red"),
+    "not_comparable": Look("NOT COMPARABLE", "⛔", "bold red"),
+    "inconclusive": Look("INCONCLUSIVE", "⚠️", "yellow"),
+    "improved": Look("improved", "✅", "green"),
+    "no_significant_change": Look("no significant change", "➖", ""),
 }
+VERDICT_LABELS = {verdict: look.label for verdict, look in VERDICT_LOOKS.items()}
 
 
 def value_text(value: float | None, result: RuleResult) -> str:

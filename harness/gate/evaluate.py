@@ -92,9 +92,8 @@ def _is_ok(status: object) -> bool:
     return status == CellStatus.OK
 
 
-def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) -> pd.DataFrame:
+def _select_cells(rule: GateRule, where: str, run: Snapshot) -> pd.DataFrame:
     """Run cells the rule addresses; a selector naming nothing in the run is a user error."""
-    where = f"{rules_source}: rule {index} ({rule.label})"
     cells = run.cells
     for key in ("tier", "model", "profile"):
         wanted = getattr(rule, key)
@@ -111,10 +110,9 @@ def _select_cells(rule: GateRule, index: int, run: Snapshot, rules_source: str) 
     return cells
 
 
-def _check_metric_present(rule: GateRule, index: int, run: Snapshot, base: Snapshot, rules_source: str) -> None:
+def _check_metric_present(rule: GateRule, where: str, run: Snapshot, base: Snapshot) -> None:
     """A metric that neither run has at all is a mistake in the rules, not a verdict."""
     info = rule.info
-    where = f"{rules_source}: rule {index} ({rule.label})"
     if info.source == "items" and info.task is not None:
         tasks = set(run.items["task"].astype(str)) | set(base.items["task"].astype(str))
         if info.task not in tasks:
@@ -203,28 +201,23 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     if change is None or m.base_value is None:
         return ("regressed", "; ".join(breaches)) if breaches else ("inconclusive", "no change could be estimated")
     text = change_text(change, info, settings.level)
-    worse_sign = -1.0 if info.direction == "higher" else 1.0
     significant = change.p_value is None or change.p_value < settings.significance
     p_text = _p_text(change, settings)
     low, high, tol_text = _tolerance_bounds(rule, change)
+    # the interval turned so that a positive change is a worse one, whichever way the metric points
+    worse_low, worse_high = (-high, -low) if info.direction == "higher" else (low, high)
     tolerance = rule.tolerance
-    if tolerance is not None:
-        limit = tolerance[1]
-        beyond = low > limit if worse_sign > 0 else high < -limit
-        if beyond and significant:
-            breaches.append(f"changed {text}{p_text}: beyond the {tol_text} tolerance")
+    if tolerance is not None and significant and worse_low > tolerance[1]:
+        breaches.append(f"changed {text}{p_text}: beyond the {tol_text} tolerance")
     if breaches:
         return "regressed", "; ".join(breaches)
-    good_side = high < 0 if worse_sign > 0 else low > 0
-    if change.p_value is None:  # one measurement: only a change beyond the tolerance counts
-        margin = tolerance[1] if tolerance is not None else math.inf
-        good_side = high < -margin if worse_sign > 0 else low > margin
-    if significant and good_side:
+    # one measurement: only a change beyond the tolerance counts as an improvement
+    margin = 0.0 if change.p_value is not None else tolerance[1] if tolerance is not None else math.inf
+    if significant and worse_high < -margin:
         return "improved", f"changed {text}{p_text}"
-    bad_side = low > 0 if worse_sign > 0 else high < 0
     if change.p_value is None and tolerance is not None:  # one measurement: no "significantly worse"
         return "no_significant_change", f"changed {text}, within the {tol_text} tolerance"
-    if bad_side and significant:
+    if worse_low > 0 and significant:
         within = f"the {tol_text} tolerance" if tolerance is not None else "the rule's floor/ceiling"
         return "no_significant_change", f"changed {text}{p_text}: worse, but within {within}"
     if tolerance is not None:
@@ -235,18 +228,6 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     return "no_significant_change", f"changed {text}{p_text}"
 
 
-def _measure(
-    rule: GateRule, run: Snapshot, base: Snapshot, run_row: pd.Series, base_row: pd.Series, settings: GateRules
-) -> Measure:
-    info = rule.info
-    model, profile = str(run_row["model"]), str(run_row["profile"])
-    if info.source == "items":
-        return measure_accuracy(info, run, base, model, profile, settings)
-    if info.source == "requests":
-        return measure_requests(info, run, base, model, profile, settings)
-    return measure_cell(info, run, base, run_row, base_row)
-
-
 def _judge_cell(
     rule: GateRule, index: int, row: pd.Series, run: Snapshot, base: Snapshot, settings: GateRules
 ) -> RuleResult:
@@ -254,54 +235,58 @@ def _judge_cell(
     model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
     result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
     match = cell_rows(base.cells, model, profile)
+    base_row = None if match.empty else match.iloc[0]
+    reason = row.get("reason")
+    reason = reason if isinstance(reason, str) else ""
     if str(row["status"]) == "skipped":
-        reason = row.get("reason")
-        why = f" ({reason})" if isinstance(reason, str) and reason else ""
-        if not match.empty and _is_ok(match.iloc[0]["status"]):
+        why = f" ({reason})" if reason else ""
+        if base_row is not None and _is_ok(base_row["status"]):
             result.verdict, result.reason = "not_comparable", f"skipped in the run{why} but measured in the baseline"
         else:
             result.verdict, result.reason = "inconclusive", f"skipped in the run{why}"
     elif not _is_ok(row["status"]):
-        reason = row.get("reason")
-        why = f": {reason}" if isinstance(reason, str) and reason else ""
-        if not match.empty and not _is_ok(match.iloc[0]["status"]):
+        why = f": {reason}" if reason else ""
+        if base_row is not None and not _is_ok(base_row["status"]):
             result.verdict = "not_comparable"
             result.reason = f"the cell did not complete in the run nor in the baseline (status {row['status']}{why})"
         else:
             result.verdict = "regressed"
             result.reason = f"the cell did not complete in the run (status {row['status']}{why})"
-    elif match.empty:
+    elif base_row is None:
         have = ", ".join(base.cell_names()) or "none"
         result.verdict, result.reason = "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
-    elif str(match.iloc[0]["tier"]) != tier:
+    elif str(base_row["tier"]) != tier:
         result.verdict = "not_comparable"
-        result.reason = f"{model} is tier {tier} in the run but {match.iloc[0]['tier']} in the baseline"
-    elif not _is_ok(match.iloc[0]["status"]):
+        result.reason = f"{model} is tier {tier} in the run but {base_row['tier']} in the baseline"
+    elif not _is_ok(base_row["status"]):
         result.verdict = "not_comparable"
-        result.reason = f"the baseline cell did not complete (status {match.iloc[0]['status']})"
+        result.reason = f"the baseline cell did not complete (status {base_row['status']})"
     else:
-        result.measure = _measure(rule, run, base, row, match.iloc[0], settings)
+        info = rule.info
+        if info.source == "cells":
+            result.measure = measure_cell(info, run, base, row, base_row)
+        else:
+            measure = measure_accuracy if info.source == "items" else measure_requests
+            result.measure = measure(info, run, base, model, profile, settings)
         result.verdict, result.reason = judge(rule, result.measure, settings)
-        _withhold_if_contended(result, row, match.iloc[0])
+        _withhold_if_contended(result, row, base_row)
     return result
-
-
-def _is_timing(info: MetricInfo) -> bool:
-    return info.source == "requests" or info.unit in ("s", "tok/s")
-
-
-def _contention(row: pd.Series) -> float | None:
-    share = finite_or_none(row.get("host_other_cpu_share"))
-    return share if share is not None and share > CONTENDED_SHARE else None
 
 
 def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series) -> None:
     """A timing change measured while other processes held the cell's cores says nothing about
     the model: the verdict becomes inconclusive with the figure, and does not fail the gate."""
-    if not _is_timing(result.info) or result.verdict not in ("regressed", "improved"):
+    timing = result.info.source == "requests" or result.info.unit in ("s", "tok/s")
+    if not timing or result.verdict not in ("regressed", "improved"):
         return
-    sides = [(name, _contention(r)) for name, r in (("run", run_row), ("baseline", base_row))]
-    busy = [f"in the {name} other processes took {share:.0%} of its cores" for name, share in sides if share]
+    sides = [
+        (name, finite_or_none(r.get("host_other_cpu_share"))) for name, r in (("run", run_row), ("baseline", base_row))
+    ]
+    busy = [
+        f"in the {name} other processes took {share:.0%} of its cores"
+        for name, share in sides
+        if share is not None and share > CONTENDED_SHARE
+    ]
     if not busy:
         return
     would_be = result.verdict
@@ -343,8 +328,9 @@ def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: s
         raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
     results: list[RuleResult] = []
     for index, rule in enumerate(settings.rules, start=1):
-        cells = _select_cells(rule, index, run, rules_source)
-        _check_metric_present(rule, index, run, base, rules_source)
+        where = f"{rules_source}: rule {index} ({rule.label})"
+        cells = _select_cells(rule, where, run)
+        _check_metric_present(rule, where, run, base)
         for _, row in cells.iterrows():
             if not _addressed(rule, row, base):
                 continue
@@ -368,12 +354,12 @@ def _meta_warnings(run: Snapshot, base: Snapshot) -> list[str]:
     """Differences that do not block a comparison but that explain a verdict (a changed model file,
     another host, another suite)."""
     warnings = []
-    pairs = {
-        "suite": (run.meta.get("suite"), base.meta.get("suite"), "name"),
-        "host": (run.meta.get("host"), base.meta.get("host"), "hostname"),
-        "llama.cpp": (run.meta.get("host"), base.meta.get("host"), "llama_cpp"),
-    }
-    for label, (a, b, key) in pairs.items():
+    for label, section, key in (
+        ("suite", "suite", "name"),
+        ("host", "host", "hostname"),
+        ("llama.cpp", "host", "llama_cpp"),
+    ):
+        a, b = run.meta.get(section), base.meta.get(section)
         if isinstance(a, dict) and isinstance(b, dict) and a.get(key) != b.get(key) and a.get(key) and b.get(key):
             warnings.append(f"{label} differs: run {a.get(key)}, baseline {b.get(key)}")
     a_rev, b_rev = run.meta.get("git_revision"), base.meta.get("git_revision")

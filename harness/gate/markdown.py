@@ -5,18 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
+from harness.gate.describe import VERDICT_LABELS, VERDICT_LOOKS, counted, headline, result_change, value_text
 from harness.gate.evaluate import GateReport, RuleResult
 from harness.results.store import atomic_write_bytes
 from harness.safetext import one_line
-
-_ICONS = {
-    "regressed": "❌",
-    "not_comparable": "⛔",
-    "inconclusive": "⚠️",
-    "improved": "✅",
-    "no_significant_change": "➖",
-}
 
 
 def _cell(text: str) -> str:
@@ -34,7 +26,7 @@ def _code(text: str) -> str:
 
 def _row(result: RuleResult, level: float) -> str:
     cells = [
-        f"{_ICONS[result.verdict]} {VERDICT_LABELS[result.verdict]}",
+        f"{VERDICT_LOOKS[result.verdict].icon} {VERDICT_LABELS[result.verdict]}",
         _code(result.rule.label),
         f"{result.tier}: {result.model}@{result.profile}",
         value_text(result.measure.base_value, result),

@@ -5,17 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness.gate.describe import VERDICT_LABELS, counted, headline, result_change, value_text
+from harness.gate.describe import VERDICT_LABELS, VERDICT_LOOKS, counted, headline, result_change, value_text
 from harness.gate.evaluate import GateReport
 from harness.safetext import one_line, terminal
-
-_STYLES = {
-    "regressed": "bold red",
-    "not_comparable": "bold red",
-    "inconclusive": "yellow",
-    "improved": "green",
-    "no_significant_change": "",
-}
 
 
 def print_summary(report: GateReport, console: Console) -> None:
@@ -31,7 +23,7 @@ def print_summary(report: GateReport, console: Console) -> None:
     for column in ("rule", "cell", "verdict", "baseline", "run", "change", "n"):
         table.add_column(column, overflow="fold")
     for result in report.results:
-        style = _STYLES[result.verdict]
+        style = VERDICT_LOOKS[result.verdict].style
         if result.verdict == "inconclusive" and not report.fails(result):
             style = "yellow dim"
         table.add_row(

@@ -485,7 +485,7 @@ def build_view(run_dir: Path) -> RunView:
     tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
     measured = measured_requests(requests)
     cells = _cells(cells_df, requests, measured, scores, len(suite_tasks))
-    samples = read_samples(store.samples_path)
+    samples = read_samples(store.layout.samples)
     from harness.report.projections import caveats as projection_caveats
     from harness.report.projections import projection_rows
 

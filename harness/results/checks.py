@@ -16,6 +16,7 @@ import pandas as pd
 
 from harness.errors import UserError
 from harness.metrics import REQUEST_COLUMNS
+from harness.results.columns import PROJECTED_RANGES
 
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "cells": (
@@ -36,11 +37,7 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "requests": ("repetition", "index", "prompt_tokens", "output_tokens", *REQUEST_COLUMNS),
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
-    "projections": tuple(
-        f"{figure}{end}"
-        for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
-        for end in ("", "_low", "_high")
-    ),
+    "projections": PROJECTED_RANGES,
 }
 _HOW = "re-run the cells with 'tierbench run --resume' or restore the file"
 

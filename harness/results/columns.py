@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness import metrics
 from harness.results.schema import CellOutcome, CellResult
 
 # Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).
@@ -56,11 +57,7 @@ REQUEST_COLUMNS = [
     "concurrency",
     "prompt_tokens",
     "output_tokens",
-    "ttft_s",
-    "e2e_s",
-    "tpot_s",
-    "decode_tps",
-    "prefill_tps",
+    *metrics.REQUEST_COLUMNS,
     "token_count_source",
     "error",
     "scheduled_s",
@@ -146,6 +143,13 @@ FIDELITY_COLUMNS = [
     "reason",
 ]
 
+# Figures a projection gives as a point and a band: each is three columns (value, _low, _high).
+PROJECTED_RANGES = tuple(
+    f"{figure}{end}"
+    for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
+    for end in ("", "_low", "_high")
+)
+
 # One row per (model, profile, scenario, point) projected from a host cell onto a profile's
 # roofline (harness.projection; docs/profiles.md). Never mixed into the measured tables.
 PROJECTION_COLUMNS = [
@@ -170,21 +174,7 @@ PROJECTION_COLUMNS = [
     "host_disturbed",
     "band_low",
     "band_high",
-    "decode_tps",
-    "decode_tps_low",
-    "decode_tps_high",
-    "prefill_tps",
-    "prefill_tps_low",
-    "prefill_tps_high",
-    "ttft_p95_s",
-    "ttft_p95_s_low",
-    "ttft_p95_s_high",
-    "e2e_p95_s",
-    "e2e_p95_s_low",
-    "e2e_p95_s_high",
-    "load_time_s",
-    "load_time_s_low",
-    "load_time_s_high",
+    *PROJECTED_RANGES,
     "energy_per_request_j_low",
     "energy_per_request_j_high",
     "cost_per_1k_requests_usd_low",

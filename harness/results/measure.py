@@ -8,7 +8,7 @@ the estimated change with its confidence interval, or why no fair comparison exi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -79,11 +79,8 @@ def measure_accuracy(
         return m
     run_tasks, base_tasks = set(ri["task"]), set(bi["task"])
     if run_tasks != base_tasks:
-        parts = []
-        if run_tasks - base_tasks:
-            parts.append(f"only in run: {_preview(run_tasks - base_tasks)}")
-        if base_tasks - run_tasks:
-            parts.append(f"only in baseline: {_preview(base_tasks - run_tasks)}")
+        sides = (("run", run_tasks - base_tasks), ("baseline", base_tasks - run_tasks))
+        parts = [f"only in {side}: {_preview(extra)}" for side, extra in sides if extra]
         m.not_comparable = f"tasks differ ({'; '.join(parts)})"
         return m
     merged = ri.merge(bi, on=["task", "doc_id"], how="outer", suffixes=("_run", "_base"), indicator=True)
@@ -184,16 +181,9 @@ def measure_requests(
     result = bootstrap_change(
         sample(bv), sample(rv), stat, level=settings.level, iterations=settings.bootstrap_iterations, seed=settings.seed
     )
-    m.change = Change(
-        result.diff,
-        result.diff_low,
-        result.diff_high,
-        result.ratio,
-        result.ratio_low,
-        result.ratio_high,
-        result.p_value,
-        "bootstrap over requests",
-    )
+    # the bootstrap names its figures as Change does
+    figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
+    m.change = Change(**figures, test="bootstrap over requests")
     return m
 
 
@@ -217,18 +207,15 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     m = Measure(n_run=1, n_base=1)
     run_value = _cell_value(run.cells, run_row, info.column)
     base_value = _cell_value(base.cells, base_row, info.column)
-    m.run_value = None if math.isnan(run_value) else run_value
-    m.base_value = None if math.isnan(base_value) else base_value
+    m.run_value, m.base_value = (None if math.isnan(v) else v for v in (run_value, base_value))
     if m.run_value is None:
         m.inconclusive = f"{info.column} was not measured in the run"
         return m
     if m.base_value is None:
         m.not_comparable = f"{info.column} was not measured in the baseline"
         return m
-    run_low = _cell_value(run.cells, run_row, info.column, "_low")
-    run_high = _cell_value(run.cells, run_row, info.column, "_high")
-    base_low = _cell_value(base.cells, base_row, info.column, "_low")
-    base_high = _cell_value(base.cells, base_row, info.column, "_high")
+    run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ("_low", "_high"))
+    base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ("_low", "_high"))
     ranged = not any(math.isnan(v) for v in (run_low, run_high, base_low, base_high))
     if not ranged:
         run_low = run_high = run_value

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,6 @@ class Snapshot:
     cells: pd.DataFrame
     items: pd.DataFrame
     requests: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
 
     def cell_names(self) -> list[str]:
         return [f"{m}@{p}" for m, p in zip(self.cells["model"], self.cells["profile"], strict=True)]

@@ -16,7 +16,7 @@ from harness.errors import UserError
 from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, jsonl_line, read_jsonl
-from harness.results.layout import CellFiles, RunLayout
+from harness.results.layout import RunLayout
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
 
@@ -74,20 +74,15 @@ class RunStore:
         return meta
 
     # -- tables -------------------------------------------------------------------------------
-    def table_path(self, name: str) -> Path:
-        return self.layout.table(name)
-
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
-        columns = _COLUMNS.get(name)
-        if columns is not None:
-            for column in columns:
-                if column not in frame.columns:
-                    frame[column] = None
-        atomic_write_bytes(self.table_path(name), _redacted(frame).to_parquet(index=False))
+        for column in _COLUMNS.get(name, []):
+            if column not in frame.columns:
+                frame[column] = None
+        atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
         """A results table; an empty frame with the declared columns when the run has none."""
-        path = self.table_path(name)
+        path = self.layout.table(name)
         if not path.exists():
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
@@ -97,19 +92,11 @@ class RunStore:
         return check_table(name, frame, path)
 
     # -- samples ------------------------------------------------------------------------------
-    @property
-    def samples_path(self) -> Path:
-        return self.layout.samples
-
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
-        atomic_write_bytes(self.samples_path, b"".join(jsonl_line(r) for r in records))
+        atomic_write_bytes(self.layout.samples, b"".join(jsonl_line(r) for r in records))
 
     def read_samples(self) -> list[dict[str, Any]]:
-        return read_jsonl(self.samples_path)
-
-    # -- per-cell scratch ---------------------------------------------------------------------
-    def cell_files(self, cell_id: str) -> CellFiles:
-        return self.layout.cell(cell_id)
+        return read_jsonl(self.layout.samples)
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:

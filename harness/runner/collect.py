@@ -70,7 +70,7 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
     load_rows: list[dict[str, Any]] = []
     backends: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        files = store.cell_files(spec.cell_id)
+        files = store.layout.cell(spec.cell_id)
         ident = {"cell_id": spec.cell_id, "model": spec.model.name, "profile": spec.profile.name}
         requests = read_jsonl(files.requests)
         result = read_cell_result(files)

@@ -79,9 +79,6 @@ class _Call:
     timing: RequestTiming | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> None:
-        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
-
     def _run(self) -> None:
         self.t_send = time.perf_counter()
         proxy = Deadline(self.backend, self.t_send + self.timeout_s)
@@ -91,7 +88,8 @@ class _Call:
             self.done.set()
 
     def result(self) -> RequestTiming:
-        """Wait for the request, up to its deadline; a request still running then is a timeout."""
+        """Send the request and wait up to its deadline; a request still running then is a timeout."""
+        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
         finished = self.done.wait(self.timeout_s + _GRACE_S)
         if finished and self.timing is not None:
             return self.timing
@@ -122,7 +120,6 @@ class _Point:
 
     def execute(self, index: int, warmup: bool, scheduled: float, in_flight: int) -> dict[str, Any]:
         call = _Call(self.backend, self.request(index), self.scenario.request_timeout_s)
-        call.start()
         timing = call.result()
         sent = call.t_send if call.t_send else time.perf_counter()
         record = {
@@ -187,7 +184,6 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
             with point.lock:
                 in_flight[0] -= 1
 
-    sent = 0
     try:
         for index in range(first_index, first_index + count):
             scheduled = start + due
@@ -200,13 +196,12 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
             thread = threading.Thread(target=run, args=(index, scheduled), daemon=True, name="tierbench-open")
             thread.start()
             threads.append(thread)
-            sent += 1
             due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
     except BaseException:
         point.stop.set()
         raise
     _join(threads, point)
-    return sent
+    return len(threads)  # one thread per request sent
 
 
 def _join(threads: Sequence[threading.Thread], point: _Point) -> None:
@@ -286,19 +281,19 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
 def _points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
     """(label, target fields, prompt tokens, output tokens) for each point of the scenario."""
     shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
-    points: list[tuple[str, dict[str, Any], int, int]] = []
     if scenario.kind == "concurrency":
         levels: list[tuple[str, dict[str, Any]]] = [
-            (f"c={c}", {"concurrency": c, "target_rate_rps": None}) for c in scenario.concurrency
+            (f"c={c}", {"concurrency": c, "target_rate_rps": None, "arrival": None}) for c in scenario.concurrency
         ]
     else:
         assert scenario.rate is not None
-        levels = [(f"rate={scenario.rate:g}", {"concurrency": None, "target_rate_rps": scenario.rate})]
-    for p, o in shapes:
-        for label, target in levels:
-            full = label if len(shapes) == 1 else f"{label} p={p} o={o}"
-            points.append((full, {**target, "arrival": scenario.arrival if scenario.kind == "rate" else None}, p, o))
-    return points
+        fields = {"concurrency": None, "target_rate_rps": scenario.rate, "arrival": scenario.arrival}
+        levels = [(f"rate={scenario.rate:g}", fields)]
+    return [
+        (label if len(shapes) == 1 else f"{label} p={p} o={o}", target, p, o)
+        for p, o in shapes
+        for label, target in levels
+    ]
 
 
 def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:

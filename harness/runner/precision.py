@@ -11,7 +11,6 @@ skewed, so no normal approximation, and no resampling per request.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -22,30 +21,18 @@ from harness.config.suite import PerfScenario
 StopReason = Literal["target_met", "max_requests", "max_duration", "requests"]
 
 
-@dataclass(frozen=True)
-class MedianInterval:
-    """The median of a sample and the 95% interval around it; ``rel_halfwidth`` is the larger
-    distance from the median to either end, as a share of the median (inf while undefined)."""
-
-    median: float
-    low: float
-    high: float
-
-    @property
-    def rel_halfwidth(self) -> float:
-        if not math.isfinite(self.low) or not math.isfinite(self.high) or self.median <= 0:
-            return math.inf
-        return max(self.median - self.low, self.high - self.median) / self.median
-
-
-def median_interval(values: list[float], level: float = 0.95) -> MedianInterval:
-    """Median and its distribution-free interval; the ends are nan while the sample is too small."""
+def median_ci_rel(values: list[float]) -> float:
+    """How precisely a sample pins its median: the larger distance from the median to either end of
+    its distribution-free 95% interval, as a share of the median (inf while that is undefined)."""
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if data.size == 0:
-        return MedianInterval(math.nan, math.nan, math.nan)
+        return math.inf
     median = float(np.median(data))
-    ci = quantile_test(data, q=median, p=0.5).confidence_interval(level)
-    return MedianInterval(median, float(ci.low), float(ci.high))
+    ci = quantile_test(data, q=median, p=0.5).confidence_interval(0.95)
+    low, high = float(ci.low), float(ci.high)
+    if not math.isfinite(low) or not math.isfinite(high) or median <= 0:
+        return math.inf
+    return max(median - low, high - median) / median
 
 
 def stop_reason(
@@ -60,10 +47,10 @@ def stop_reason(
     if total_elapsed_s > scenario.max_duration_s:
         return "max_duration"
     if scenario.target_ci is None:
-        return None  # a fixed count: the caller stops at scenario.requests
+        return "requests" if attempted >= scenario.requests else None
     bounds = scenario.precision_bounds()
     enough = len(measured) >= bounds.min_requests and elapsed_s >= bounds.min_duration_s
-    if enough and median_interval(measured).rel_halfwidth <= scenario.target_ci:
+    if enough and median_ci_rel(measured) <= scenario.target_ci:
         return "target_met"
     if attempted >= bounds.max_requests:
         return "max_requests"

@@ -17,8 +17,8 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline
-from harness.runner.precision import median_interval, stop_reason
+from harness.runner.load import Deadline, run_load_scenario
+from harness.runner.precision import median_ci_rel, stop_reason
 
 RequestRecord = dict[str, Any]
 OnRequest = Callable[[RequestRecord], None]
@@ -36,7 +36,8 @@ def grid_points(scenario: PerfScenario) -> list[tuple[int, int]]:
 def count_requests(scenarios: Iterable[PerfScenario]) -> int:
     total = 0
     for s in scenarios:
-        points = len(grid_points(s)) if s.kind == "grid" else len(s.concurrency) if s.kind == "concurrency" else 1
+        # every kind runs each (prompt, output) shape; a concurrency scenario runs each shape at every level
+        points = len(grid_points(s)) * (len(s.concurrency) if s.kind == "concurrency" else 1)
         total += points * s.repetitions * (_planned(s) + s.warmup)
     return total
 
@@ -69,11 +70,8 @@ def run_grid(
             e2e: list[float] = []
             attempted = 0
             first_measured: float | None = None
-            index = 0
-            while index < scenario.warmup + _planned(scenario):
-                key = (scenario.name, point, repetition, index)
-                if key in done:
-                    index += 1
+            for index in range(scenario.warmup + _planned(scenario)):
+                if (scenario.name, point, repetition, index) in done:
                     continue
                 if clock() - started > scenario.max_duration_s:
                     return
@@ -102,10 +100,8 @@ def run_grid(
                     now = clock()
                     assert first_measured is not None
                     reason = stop_reason(scenario, e2e, attempted, now - first_measured, now - started)
-                    if reason is None and attempted >= _planned(scenario):
-                        reason = "max_requests" if scenario.target_ci is not None else "requests"
                     if reason is not None:
-                        ci_rel = median_interval(e2e).rel_halfwidth
+                        ci_rel = median_ci_rel(e2e)
                 on_request(
                     {
                         **row,
@@ -126,7 +122,6 @@ def run_grid(
                     return
                 if reason is not None:
                     break
-                index += 1
 
 
 def run_scenario(
@@ -143,7 +138,4 @@ def run_scenario(
         # a precision-target scenario is resumed whole (its stopping rule needs every request):
         # this record marks it finished; it adds no row to the load table
         return {"scenario": scenario.name, "kind": "grid"} if scenario.target_ci is not None else None
-    from harness.runner.load import run_load_scenario
-
-    summary: dict[str, Any] = run_load_scenario(backend, scenario, seed=seed, on_request=on_request)
-    return summary
+    return run_load_scenario(backend, scenario, seed=seed, on_request=on_request)
