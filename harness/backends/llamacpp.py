@@ -11,7 +11,6 @@ import codecs
 import contextlib
 import importlib.util
 import os
-import random
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,81 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.local_models import resolve_model_file
 from harness.backends.plugin import BackendPlugin
+from harness.backends.text import StopText, random_words
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency, ModelLoadError
-
-_WORDS = [
-    "time",
-    "river",
-    "model",
-    "answer",
-    "light",
-    "small",
-    "city",
-    "number",
-    "green",
-    "window",
-    "paper",
-    "system",
-    "music",
-    "table",
-    "garden",
-    "simple",
-    "energy",
-    "market",
-    "water",
-    "morning",
-    "story",
-    "engine",
-    "family",
-    "question",
-    "planet",
-    "signal",
-    "bridge",
-    "winter",
-    "voice",
-    "method",
-    "animal",
-    "letter",
-    "island",
-    "forest",
-    "machine",
-    "doctor",
-    "memory",
-]
-
-
-def random_words(n_tokens: int, seed: int) -> str:
-    """Random common words, deterministic in ``seed``: a few more than ``n_tokens`` for a backend to trim."""
-    rng = random.Random(seed)
-    return " ".join(rng.choice(_WORDS) for _ in range(n_tokens + 8))
-
-
-class StopText:
-    """Generated text, released as soon as it cannot be the start of a stop sequence."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = [stop for stop in stops if stop]
-        self.text = ""
-        self.emitted = 0
-        self._hold = max((len(s) for s in stops), default=0)
-
-    def advance(self, text: str) -> tuple[str, bool]:
-        """The text newly released now that the output reads ``text``, and whether a stop sequence ended it."""
-        self.text = text
-        # the earliest stop sequence that ends after what was already released
-        found = [i for stop in self.stops if (i := text.find(stop, max(self.emitted - len(stop) + 1, 0))) != -1]
-        if found:
-            released, self.emitted = text[self.emitted : max(min(found), self.emitted)], len(text)
-            return released, True
-        # hold back text that might be the start of a stop sequence
-        safe = max(len(text) - self._hold + 1 if self._hold else len(text), self.emitted)
-        released, self.emitted = text[self.emitted : safe], safe
-        return released, False
-
-    def rest(self) -> str:
-        """What is still held back when generation ends without a stop sequence."""
-        return self.text[self.emitted :]
 
 
 class LlamaCppParams(BaseModel):

@@ -27,8 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
-from harness.backends.llamacpp import random_words
 from harness.backends.plugin import BackendPlugin
+from harness.backends.text import random_words
 from harness.backends.tokenizer_fallback import FallbackTokenizer, load_fallback_tokenizer
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable

@@ -22,9 +22,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
-from harness.backends.llamacpp import StopText, random_words
 from harness.backends.local_models import resolve_model_file
 from harness.backends.plugin import BackendPlugin
+from harness.backends.text import StopText, random_words
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency
 
