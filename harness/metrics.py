@@ -35,7 +35,7 @@ REQUEST_METRICS = _metrics(
     ("e2e_s", "s", "lower", "E2E latency", "End-to-end latency: from submitting the request to the last output token being available to the caller."),
     ("tpot_s", "s", "lower", "TPOT", "Time per output token, per request: (E2E - TTFT) / (output tokens - 1), so the first token is not counted."),
     ("decode_tps", "tok/s", "higher", "decode tok/s", "Decode throughput, per request: (output tokens - 1) / (E2E - TTFT), in tokens per second; not given for an answer held back and sent at once (a cascade tier's)."),
-    ("prefill_tps", "tok/s", "higher", "prefill tok/s", "Prefill throughput, per request: prompt tokens / TTFT, in tokens per second; not given for an answer held back and sent at once (a cascade tier's)."),
+    ("prefill_tps", "tok/s", "higher", "prefill tok/s", "Prefill throughput, per request: prompt tokens / TTFT, in tokens per second; not given where TTFT holds more than the prefill (a cascade's held-back or escalated answer)."),
 )  # fmt: skip
 
 # One value per (model, profile) cell (cells.parquet).

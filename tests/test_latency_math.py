@@ -46,6 +46,7 @@ class ScriptedBackend:
     usage_source: str = "backend"
     fail_after: int | None = None
     buffered: bool = False
+    after_other_work: bool = False
     name: str = "scripted"
     capabilities: Capabilities = field(default_factory=lambda: Capabilities(loglikelihood=False))
 
@@ -54,6 +55,7 @@ class ScriptedBackend:
         usage.prompt_tokens = self.prompt_tokens
         usage.source = self.usage_source  # type: ignore[assignment]
         usage.buffered = self.buffered
+        usage.first_token_after_other_work = self.after_other_work
         for i, (offset, text, n_tokens) in enumerate(self.script):
             if self.fail_after is not None and i == self.fail_after:
                 raise ConnectionError("stream cut")
@@ -94,6 +96,14 @@ def test_an_answer_held_back_and_sent_at_once_has_no_decode_or_prefill_rate() ->
     assert t.decode_tps is None and t.tpot_s is None and t.prefill_tps is None and t.itl_s == []
     streamed = run([(2.0, "a", 1), (2.0005, "b", 1), (2.001, "c", 1)], prompt_tokens=10)
     assert streamed.decode_tps == pytest.approx(2 / 0.001, rel=1e-6)  # the same burst, if it were a stream
+
+
+def test_a_stream_that_began_after_other_work_keeps_its_decode_rate_but_has_no_prefill_rate() -> None:
+    """An escalated cascade item: mini streams live, but only after nano answered and was judged, so
+    its TTFT (2 s) is mostly nano's work; prompt tokens / TTFT would understate mini's prefill."""
+    t = run([(2.0, "a", 1), (2.1, "b", 1), (2.2, "c", 1)], prompt_tokens=10, after_other_work=True)
+    assert t.ttft_s == pytest.approx(2.0, **EXACT) and t.prefill_tps is None
+    assert t.decode_tps == pytest.approx(2 / 0.2, **EXACT) and t.itl_s == pytest.approx([0.1, 0.1], **EXACT)
 
 
 def test_multi_token_chunks_share_their_gap_and_first_chunk_extras_have_none() -> None:

@@ -54,6 +54,10 @@ class StreamUsage:
     # the answer was held back until it was whole and then sent at once (a cascade tier whose answer
     # had to be judged before it could be shown): its chunk times say nothing about decode speed
     buffered: bool = False
+    # the first token came after other work than this request's own prefill (a cascade's cheaper tiers
+    # answered and were judged before the tier that streams): TTFT is what the user waited, but prompt
+    # tokens / TTFT is no prefill rate
+    first_token_after_other_work: bool = False
 
 
 @dataclass(frozen=True)

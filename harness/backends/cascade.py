@@ -164,6 +164,7 @@ class CascadeBackend:
         for step, (name, backend) in enumerate(self.tiers):
             inner = StreamUsage()
             if step == last:  # the last tier answers whatever it says: stream it live
+                usage.first_token_after_other_work = step > 0  # after the cheaper tiers' answers and checks
                 yield from backend.stream(request, inner)
             else:
                 try:

@@ -154,10 +154,12 @@ def timed_generate(
             warmup=warmup,
         )
     timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, usage.output_tokens, usage.source)
+    if usage.buffered or usage.first_token_after_other_work:
+        timing.prefill_tps = None  # TTFT holds more than this request's prefill
     if usage.buffered:
         # the first token arrived with the whole answer: TTFT and E2E are what the user saw, but no
-        # decode rate, time per token, inter-token gap or prefill rate can be read from a burst
-        timing.decode_tps = timing.tpot_s = timing.prefill_tps = None
+        # decode rate, time per token or inter-token gap can be read from a burst
+        timing.decode_tps = timing.tpot_s = None
         timing.itl_s = []
     timing.finish_reason = usage.finish_reason
     timing.text = "".join(parts)
