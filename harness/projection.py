@@ -32,6 +32,7 @@ import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
 from harness.results.columns import PROJECTION_COLUMNS
+from harness.results.schema import PROJECTED
 from harness.results.values import finite_or_none as _num
 
 HOST = "host"
@@ -396,7 +397,7 @@ def project_cell(
             for r in group.to_dict("records")
         ]
         row = {
-            **_row(model, tier, profile.name, "projected", why, profile_cell),
+            **_row(model, tier, profile.name, PROJECTED, why, profile_cell),
             "scenario": str(scenario),
             "point": str(point),
             "n_requests": len(projected),

@@ -44,6 +44,28 @@ def mean_interval(values: Sequence[float], stderrs: Sequence[float]) -> tuple[fl
     return mean, mean - half, mean + half
 
 
+def score_standard_error(
+    stderr: float | None, ci_low: float | None, ci_high: float | None, value: float | None, n: float | None
+) -> float | None:
+    """A task score's standard error: :func:`standard_error`, else binomial from a proportion and its n."""
+    se = standard_error(stderr, ci_low, ci_high)
+    if se is None and value is not None and n and 0 <= value <= 1:
+        return math.sqrt(max(value * (1 - value), 1e-12) / n)
+    return se
+
+
+def mean_of_scores(
+    values: Sequence[float], stderrs: Sequence[float | None]
+) -> tuple[float, float | None, float | None]:
+    """(mean, low, high) of several tasks' scores: their unweighted mean, with a 95% interval only when every
+    task has a standard error; a mean of proportions keeps its interval inside [0, 1]."""
+    known = [se for se in stderrs if se is not None]
+    if len(known) != len(stderrs):
+        return float(np.mean(values)), None, None
+    mean, low, high = mean_interval(values, known)
+    return mean, max(low, 0.0), min(high, 1.0) if mean <= 1 else high
+
+
 def mcnemar_midp(worse: int, better: int) -> float:
     """Two-sided mid-p McNemar test from the discordant counts (base right/run wrong, vice versa)."""
     n = worse + better

@@ -153,18 +153,19 @@ def test_concurrency_of_8_on_the_real_nano_server(llama_server: str) -> None:  #
 
 
 @pytest.mark.parametrize(
-    "fields",
-    [
-        {"kind": "concurrency", "prompt_tokens": [16, 32], "output_tokens": [8], "concurrency": [1, 2, 4]},
-        {"kind": "rate", "prompt_tokens": [16], "output_tokens": [8, 16], "rate": 2.0},
-        {"kind": "grid", "prompt_tokens": [16, 32], "output_tokens": [8, 16]},
+    ("fields", "points"),
+    [  # every (prompt, output) shape, at every concurrency level
+        ({"kind": "concurrency", "prompt_tokens": [16, 32], "output_tokens": [8], "concurrency": [1, 2, 4]}, 6),
+        ({"kind": "rate", "prompt_tokens": [16], "output_tokens": [8, 16], "rate": 2.0}, 2),
+        ({"kind": "grid", "prompt_tokens": [16, 32], "output_tokens": [8, 16]}, 4),
     ],
 )
-def test_planned_request_count_covers_every_point_the_scenario_runs(fields: dict[str, Any]) -> None:
+def test_planned_request_count_covers_every_point_the_scenario_runs(fields: dict[str, Any], points: int) -> None:
     """The progress total counts each shape at each level: a load scenario with two prompt sizes runs both."""
-    from harness.runner.load import _points
-    from harness.runner.scenarios import count_requests, grid_points
+    from harness.runner.load import scenario_points
+    from harness.runner.scenarios import count_requests
 
     scenario = PerfScenario(name="s", requests=3, warmup=1, repetitions=2, **fields)
-    points = len(grid_points(scenario)) if scenario.kind == "grid" else len(_points(scenario))
     assert count_requests([scenario]) == points * 2 * (3 + 1)
+    if scenario.kind != "grid":
+        assert len(scenario_points(scenario)) == points  # and the load driver runs exactly those points

@@ -61,13 +61,9 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
         if items:
             console.print(f"{label}: {'; '.join(items)}", markup=False, highlight=False)
     from harness.cli.summary_table import print_published
-    from harness.results import RunStore
 
-    for label, path in (("A", baseline_dir), ("B", current_dir)):
-        store = RunStore.open(path)
-        print_published(
-            console, store.read_meta().model_dump(mode="json"), store.read_table("scores"), label=f"{label}: "
-        )
+    for label, view in zip(("A", "B"), views, strict=True):
+        print_published(console, view.published, label=f"{label}: ")
     console.print(
         f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "
         "(▲ better, ▼ worse, * p<0.05, ** p<0.01, ≈ no significant change)."

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from harness.config.suite import first_duplicate
+from harness.config.loading import first_duplicate
 from harness.errors import UserError
 
 

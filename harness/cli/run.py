@@ -302,9 +302,10 @@ def _run(
     store.write_meta(meta)
     from harness.report.view import build_view
 
-    print_summary(console, build_view(run_dir))
-    print_projections(console, store.read_table("projections"))
-    print_published(console, store.read_meta().model_dump(mode="json"), store.read_table("scores"))
+    view = build_view(run_dir)
+    print_summary(console, view)
+    print_projections(console, view.projections)
+    print_published(console, view.published)
     if interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
-from harness.report.projections import projection_rows
-from harness.report.view import CellView, Estimate, RunView, cell_requests
+from harness.report.projections import ProjectionRow
+from harness.report.view import CellView, Estimate, RunView
+from harness.results.measure import cell_rows
 from harness.results.schema import CellStatus
 from harness.safetext import terminal
 
 if TYPE_CHECKING:
     from harness.report.recommend import Recommendation
+    from harness.results.published import PublishedComparison
 
 STATUS_STYLE: dict[str, str] = {
     CellStatus.OK: "green",
@@ -36,7 +37,7 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
 
 
 def _row(view: RunView, cell: CellView) -> list[str]:
-    mine = cell_requests(view.requests, cell.model, cell.profile)
+    mine = cell_rows(view.requests, cell.model, cell.profile)
     ttft = summarize(mine["ttft_s"].tolist()) if len(mine) else {}
     decode = summarize(mine["decode_tps"].tolist()) if len(mine) else {}
     accuracy = cell.get(ACCURACY.key)
@@ -107,14 +108,14 @@ SPANS = (
 )
 
 
-def print_projections(console: Console, projections: pd.DataFrame) -> None:
+def print_projections(console: Console, projections: Sequence[ProjectionRow]) -> None:
     """Projected figures in their own table: ranges, labelled, never beside measured numbers."""
-    if projections.empty:
+    if not projections:
         return
     table = Table(title="projected from host (roofline; not measured)", header_style="bold")
     for name in ("model", "profile", "why projected", "decode tok/s", "prefill tok/s", "TTFT p95", "E2E p95", "load s"):
         table.add_column(name, justify="left" if name in ("model", "profile", "why projected") else "right")
-    for p in projection_rows(projections):
+    for p in projections:
         why = f"also emulated on {p.emulated_on}" if p.emulated_on else p.not_emulated_reason
         why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
         if not p.projected:
@@ -139,11 +140,10 @@ def print_recommendations(console: Console, recommendations: Sequence[Recommenda
         )
 
 
-def print_published(console: Console, meta: dict[str, Any], scores: pd.DataFrame, label: str = "") -> None:
+def print_published(console: Console, rows: Sequence[PublishedComparison], label: str = "") -> None:
     """Measured scores beside the ones the models' authors published, where this run has both."""
-    from harness.results.published import TOLERANCE, compare_published
+    from harness.results.published import TOLERANCE
 
-    rows = compare_published(meta, scores)
     if not rows:
         return
     table = Table(title=f"{label}published vs measured (agrees: within our 95% CI ± {TOLERANCE * 100:.0f} pts)")

@@ -208,3 +208,13 @@ def validate(model: type[ModelT], data: Any, source: str) -> ModelT:
 def load_yaml_model(model: type[ModelT], path: Path) -> ModelT:
     """Read and validate one YAML file."""
     return validate(model, read_yaml(path), str(path))
+
+
+def first_duplicate(names: list[str]) -> str | None:
+    """The first name to appear a second time, or None when each appears once."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None

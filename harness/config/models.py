@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.suite import first_duplicate
+from harness.config.loading import first_duplicate
 from harness.secrets import inline_secret
 
 Tier = Literal["nano", "mini", "full", "hybrid"]

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.config.loading import first_duplicate
+
 
 @dataclass(frozen=True)
 class PrecisionBounds:
@@ -167,13 +169,3 @@ class SuiteSpec(BaseModel):
         if twice is not None:
             raise ValueError(f"two scenarios are named '{twice}'; give each its own name")
         return scenarios
-
-
-def first_duplicate(names: list[str]) -> str | None:
-    """The first name to appear a second time, or None when each appears once."""
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            return name
-        seen.add(name)
-    return None

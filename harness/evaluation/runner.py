@@ -20,7 +20,7 @@ from harness.errors import UserError
 from harness.evaluation import scorers
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
-from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, read_docs, recorded_metric_name
+from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, read_docs, recorded_metric_name, shipped_taskdef
 from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIELD, CONFIDENCE_FIELD
 from harness.secrets import clip
 
@@ -52,8 +52,8 @@ def resolve_data_dir(flag: Path | None) -> Path | None:
 def list_tasks(data_dir: Path | None = None) -> list[TaskInfo]:
     """Every built-in and benchmark task; item counts where the data is at hand."""
     out = []
-    for name in discover():
-        task = get_taskdef(name)
+    for path in discover().values():  # one scan of the task folders
+        task = shipped_taskdef(path)
         items: int | None = None
         if task.data is not None or data_dir is not None:
             with contextlib.suppress(UserError):  # the data is not at hand: the count stays unknown
@@ -248,8 +248,14 @@ def _emit(
 
 
 def _prompt(record: dict[str, Any]) -> str:
-    """The context of a logged sample's first request."""
-    return _argument(record, 0, "arg_0")
+    """The context of a logged sample's first request, whatever layout the sample was logged in."""
+    args = record.get("arguments")
+    if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
+        first: Any = next(iter(args.values()), {})
+        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
+    if isinstance(args, list | tuple) and args:
+        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
+    return ""
 
 
 def _argument(record: dict[str, Any], index: int, name: str) -> str:

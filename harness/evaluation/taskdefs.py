@@ -146,12 +146,16 @@ def discover() -> dict[str, Path]:
     return found
 
 
+def shipped_taskdef(path: Path) -> TaskDef:
+    """A task file from the package's built-in or benchmark folder (a path ``discover`` returned)."""
+    return load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+
+
 def get_taskdef(name: str) -> TaskDef:
     """A task by name, or a path to a task YAML."""
     known = discover()
     if name in known:
-        path = known[name]
-        return load_taskdef(path, "benchmark" if path.parent.name == "benchmarks" else "builtin")
+        return shipped_taskdef(known[name])
     candidate = Path(name)
     if candidate.suffix in {".yaml", ".yml"}:
         if not candidate.is_file():

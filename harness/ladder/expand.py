@@ -13,10 +13,9 @@ from harness.config.models import Catalog, LadderSpec, ModelSpec
 from harness.errors import BackendUnavailable, UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import Rung, derive_ladder, parse_types
-from harness.results.columns import LABEL_COLUMNS
+from harness.results.columns import BPW, DESCRIPTION, FILE_MB, LADDER, QUANT_TYPE, REQUANTIZED_FROM, SOURCE
 
-# label keys: the cells-table columns a rung's labels fill, and the fidelity reference they point to
-LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = LABEL_COLUMNS
+# the label naming a rung's fidelity reference (the other label keys are cells-table columns)
 REFERENCE = "fidelity_reference"
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import pandas as pd
 
@@ -28,11 +29,23 @@ def text(value: Any) -> str:
     return str(value)
 
 
+@functools.cache
+def _readers(cls: type[DataclassInstance]) -> dict[str, Callable[[Any], Any]]:
+    """Field name -> reader for the ``str`` and ``float | None`` fields of ``cls`` (resolved types, once per class)."""
+    hints = get_type_hints(cls)
+    readers: dict[str, Callable[[Any], Any]] = {}
+    for f in fields(cls):
+        if hints[f.name] is str:
+            readers[f.name] = text
+        elif hints[f.name] == float | None:
+            readers[f.name] = clean
+    return readers
+
+
 def row_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
     """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`, each
     ``float | None`` field through :func:`clean`."""
-    readers = {"str": text, "float | None": clean}
-    return {f.name: readers[str(f.type)](record.get(f.name)) for f in fields(cls) if f.type in readers}
+    return {name: read(record.get(name)) for name, read in _readers(cls).items()}
 
 
 def _sig(value: float, digits: int = 3) -> str:

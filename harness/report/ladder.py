@@ -14,8 +14,9 @@ import numpy as np
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
-from harness.report.view import Estimate, RunView, cell_requests, not_run_why
+from harness.report.view import Estimate, RunView, not_run_why
 from harness.results import RunStore
+from harness.results.measure import cell_rows
 from harness.stats import statistic_interval
 
 
@@ -58,7 +59,7 @@ def _decode(view: RunView, model: str, profile: str) -> Estimate:
     """Median decode tokens/s of the rung's measured requests, with a bootstrap interval."""
     if view.requests.empty or "decode_tps" not in view.requests:
         return Estimate(None, missing="no performance scenario ran")
-    mine = cell_requests(view.requests, model, profile)  # measured requests: warm-ups are already left out
+    mine = cell_rows(view.requests, model, profile)  # measured requests: warm-ups are already left out
     values = mine["decode_tps"].map(clean).dropna().to_numpy(dtype=float)
     if values.size == 0:
         return Estimate(None, missing="no decode throughput recorded")

@@ -17,7 +17,8 @@ import pandas as pd
 from harness.projection import BUSY_EFFICIENCY
 from harness.report.formatting import clean, row_fields, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
-from harness.report.view import PROJECTED, CellView, Estimate, fit_verdict
+from harness.report.view import CellView, Estimate, fit_verdict
+from harness.results.schema import PROJECTED
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
         row["projected_from"] = row["projected_from"] or "host"
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
         # every other column read as a number: None where it is missing or not a number
-        numbers = {str(k): clean(v) for k, v in r.items() if k not in row}
+        numbers = {str(k): clean(v) for k, v in r.items() if k not in row and k not in ("scenario", "host_disturbed")}
         disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
         rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
     return rows

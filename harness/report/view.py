@@ -6,7 +6,6 @@ attached to every value that is missing, so no page ever says NaN or leaves a bl
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +24,15 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
 from harness.results.columns import CELL_COLUMNS
+from harness.results.measure import cell_rows
 from harness.results.published import PublishedComparison, compare_published
-from harness.results.schema import CellStatus, RunMeta
+from harness.results.schema import PROJECTED, CellStatus, RunMeta
 from harness.results.values import measured_requests
-from harness.stats import mean_interval, standard_error, statistic_interval
+from harness.stats import mean_of_scores, score_standard_error, statistic_interval
 
 if TYPE_CHECKING:
     from harness.report.projections import ProjectionRow
 
-# "projected": a stand-in cell built from a projection (harness/report/projections.py), never a table row
-PROJECTED = "projected"
 CAVEAT_WHAT: dict[str, str] = {
     CellStatus.FAILED: "failed",
     CellStatus.SKIPPED: "was skipped",
@@ -223,33 +221,17 @@ def _accuracy(cell: dict[str, Any], scores: list[TaskScore], n_tasks_suite: int)
             why = "; ".join(sorted({f"{s.task}: {s.status} ({s.reason or 'no reason given'})" for s in mine}))
         return _missing(cell, why), 0, total, 0
     values = [float(s.value) for s in ok if s.value is not None]
-    ses = [_stderr(s) for s in ok]
-    known = [se for se in ses if se is not None]
-    if len(known) == len(ses):
-        mean, low, high = mean_interval(values, known)
-        est = Estimate(mean, max(low, 0.0), min(high, 1.0) if mean <= 1 else high)
-    else:
-        est = Estimate(float(np.mean(values)))
-    return est, len(ok), total, items
-
-
-def _stderr(score: TaskScore) -> float | None:
-    """The task's standard error (never below its interval's, see :func:`standard_error`), else binomial."""
-    se = standard_error(score.stderr, score.ci_low, score.ci_high)
-    if se is not None:
-        return se
-    if score.value is not None and score.n and 0 <= score.value <= 1:
-        return math.sqrt(max(score.value * (1 - score.value), 1e-12) / score.n)
-    return None
+    ses = [score_standard_error(s.stderr, s.ci_low, s.ci_high, s.value, s.n) for s in ok]
+    return Estimate(*mean_of_scores(values, ses)), len(ok), total, items
 
 
 def _latency_estimate(
     cell: dict[str, Any], all_requests: pd.DataFrame, measured: pd.DataFrame, column: str
 ) -> Estimate:
-    mine_all = cell_requests(all_requests, cell["model"], cell["profile"])
+    mine_all = cell_rows(all_requests, cell["model"], cell["profile"])
     if mine_all.empty:
         return _missing(cell, "no performance scenario ran for this cell")
-    mine = cell_requests(measured, cell["model"], cell["profile"])
+    mine = cell_rows(measured, cell["model"], cell["profile"])
     values = mine[column].map(clean).dropna().to_numpy(dtype=float) if column in mine else np.array([])
     if values.size == 0:
         errors = mine_all["error"].map(text) if "error" in mine_all else pd.Series(dtype=str)
@@ -260,14 +242,6 @@ def _latency_estimate(
     p95 = float(np.percentile(values, 95))
     ci = statistic_interval(values, "p95", iterations=500, seed=len(values))
     return Estimate(p95, *(ci or (None, None)))
-
-
-def cell_requests(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
-    """The rows of a requests table that belong to one cell (the summary and the ladder read them too)."""
-    if frame.empty:
-        return frame
-    selected: pd.DataFrame = frame.loc[(frame["model"] == model) & (frame["profile"] == profile)]
-    return selected
 
 
 def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) -> Estimate:
@@ -350,11 +324,11 @@ def _cells(
             ENERGY.key: _energy(r, "energy_per_request_j" in cols),
             COST.key: _cost(r, COST.key in cols),
         }
-        # every cells-table column read as a number: None where it is missing or not a number
-        numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS}
+        strings = row_fields(CellView, r)  # its text fields; model, profile and status were normalized above
+        # every other cells-table column read as a number: None where it is missing or not a number
+        numbers = {k: clean(r.get(k)) for k in CELL_COLUMNS if k not in strings}
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
-        strings = row_fields(CellView, r)  # its text fields; model, profile and status were normalized above
         strings["energy_source"] = strings["energy_source"] or "none"
         out.append(
             CellView(

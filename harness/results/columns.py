@@ -22,7 +22,7 @@ FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 
 # Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
 # the cells table so every reader can show them beside the name (docs/quantization.md).
-LABEL_COLUMNS = [
+LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
     "ladder",
     "quant_type",
     "bits_per_weight",
@@ -30,7 +30,8 @@ LABEL_COLUMNS = [
     "quant_source",
     "requantized_from",
     "quant_label",
-]
+)
+LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION]
 
 # One row per (model, profile) cell: the plan (harness.runner.collect), what the worker measured
 # (CellResult) and how the parent saw it end (CellOutcome), the request counts, fit/cost and labels.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import overload
 
 
 class _CellFile:
@@ -24,8 +25,12 @@ class _CellFile:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, files: CellFiles, owner: type[CellFiles]) -> Path:
-        return files.dir / self.name
+    @overload
+    def __get__(self, files: None, owner: type[CellFiles]) -> _CellFile: ...
+    @overload
+    def __get__(self, files: CellFiles, owner: type[CellFiles]) -> Path: ...
+    def __get__(self, files: CellFiles | None, owner: type[CellFiles]) -> Path | _CellFile:
+        return self if files is None else files.dir / self.name
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from harness.results.values import finite_or_none as _num
-from harness.stats import mean_interval, standard_error
+from harness.stats import mean_of_scores, score_standard_error
 
 # Points (as a fraction) added on each side of our 95% interval before calling a gap a disagreement.
 TOLERANCE = 0.03
@@ -61,13 +61,12 @@ def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None,
     if len(rows) == 1:
         row = rows[0]
         return float(row["value"]), _num(row.get("ci_low")), _num(row.get("ci_high")), n_total
-    errors = [standard_error(_num(r.get("stderr")), _num(r.get("ci_low")), _num(r.get("ci_high"))) for r in rows]
     values = [float(r["value"]) for r in rows]
-    known = [e for e in errors if e is not None]
-    if len(known) != len(errors):
-        return sum(values) / len(values), None, None, n_total
-    mean, low, high = mean_interval(values, known)
-    return mean, max(low, 0.0), min(high, 1.0), n_total
+    errors = [
+        score_standard_error(_num(r.get("stderr")), _num(r.get("ci_low")), _num(r.get("ci_high")), v, _num(r.get("n")))
+        for r, v in zip(rows, values, strict=True)
+    ]
+    return *mean_of_scores(values, errors), n_total
 
 
 def compare_published(meta: dict[str, Any], scores: pd.DataFrame) -> list[PublishedComparison]:

@@ -30,6 +30,11 @@ class CellStatus(StrEnum):
     DOES_NOT_FIT = "does_not_fit"
 
 
+# The status of a projections-table row that was projected, and of the stand-in cell a report builds
+# from it: never a CellStatus, since nothing measured it.
+PROJECTED = "projected"
+
+
 class ConstraintFlags(BaseModel):
     """Constraints given on the command line (None: the suite file's value stands)."""
 

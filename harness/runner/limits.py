@@ -75,7 +75,7 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
     notes: list[str] = []
     cpus: list[int] = []
     if hasattr(os, "sched_setaffinity"):
-        available = sorted(os.sched_getaffinity(0))
+        available = cell_cpus()
         cpus = available[: profile.cores]
         if len(cpus) < profile.cores:
             notes.append(f"profile has {profile.cores} cores, host offers {len(available)}")

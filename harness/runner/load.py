@@ -278,7 +278,7 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
     return summary
 
 
-def _points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
+def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
     """(label, target fields, prompt tokens, output tokens) for each point of the scenario."""
     shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
     if scenario.kind == "concurrency":
@@ -312,7 +312,7 @@ def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on
             "(capabilities.concurrent is false); concurrency and rate scenarios need a server backend such as 'openai'"
         )
         return result
-    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in _points(scenario)]
+    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)]
     t_start = time.perf_counter()
     scenario_deadline = t_start + scenario.max_duration_s
     for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):

@@ -237,7 +237,7 @@ class _Sweep:
             raise
 
     def _files(self, cell_id: str) -> CellFiles:
-        return CellFiles(self.run_dir / "cells" / cell_id)
+        return RunLayout(self.run_dir).cell(cell_id)
 
     def _place(self) -> None:
         nodes = [n for n in ray.nodes() if n.get("Alive")]  # type: ignore[no-untyped-call]

@@ -17,7 +17,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline, run_load_scenario
+from harness.runner.load import Deadline, run_load_scenario, scenario_points
 from harness.runner.precision import median_ci_rel, stop_reason
 
 RequestRecord = dict[str, Any]
@@ -36,8 +36,7 @@ def grid_points(scenario: PerfScenario) -> list[tuple[int, int]]:
 def count_requests(scenarios: Iterable[PerfScenario]) -> int:
     total = 0
     for s in scenarios:
-        # every kind runs each (prompt, output) shape; a concurrency scenario runs each shape at every level
-        points = len(grid_points(s)) * (len(s.concurrency) if s.kind == "concurrency" else 1)
+        points = len(grid_points(s)) if s.kind == "grid" else len(scenario_points(s))  # what each driver runs
         total += points * s.repetitions * (_planned(s) + s.warmup)
     return total
 

@@ -31,7 +31,7 @@ from harness.meters.gpu import gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
 from harness.meters.sensor import EnergyReading
-from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, jsonl_line, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellResult, CellStatus, dump_record
 from harness.runner.cell import CellSpec
@@ -130,8 +130,7 @@ def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
     records = read_jsonl(path)
     kept = [r for r in records if keep(r)]
     if len(kept) < len(records):
-        body = "".join(json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in kept)
-        atomic_write_bytes(path, body.encode("utf-8"))
+        atomic_write_bytes(path, b"".join(jsonl_line(r) for r in kept))
 
 
 def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
