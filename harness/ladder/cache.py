@@ -17,6 +17,7 @@ from typing import Any
 
 import psutil
 
+from harness.cachedir import cache_root
 from harness.errors import UserError
 from harness.results.files import atomic_write_json
 
@@ -32,15 +33,7 @@ class QuantCache:
     @classmethod
     def open(cls, root: Path | None = None) -> QuantCache:
         """The cache under ``root`` (default: the user cache), checked writable now, before any work."""
-        override = os.environ.get("TIERBENCH_CACHE_DIR")
-        if root is not None:
-            flag = "--cache-dir"
-        elif override:
-            root, flag = Path(override).expanduser(), "TIERBENCH_CACHE_DIR"
-        else:
-            from platformdirs import user_cache_dir
-
-            root, flag = Path(user_cache_dir("tierbench")), "cache directory"
+        root, flag = cache_root(root)
         base = root / "quantized"
         try:
             base.mkdir(parents=True, exist_ok=True)

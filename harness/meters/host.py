@@ -36,6 +36,48 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# CPU features that pick different compute kernels (llama.cpp, torch, BLAS): two machines that differ
+# in one of these can differ in speed, in rounding, and in which native code paths can crash
+KERNEL_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx_vnni",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "amx_fp16",
+    "asimd",
+    "asimddp",
+    "sve",
+    "sve2",
+    "i8mm",
+    "bf16",
+)
+
+
+def cpu_flags() -> list[str]:
+    """The kernel-relevant features of this CPU (``KERNEL_FLAGS`` found in /proc/cpuinfo), sorted."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):  # x86 names them flags, ARM Features
+            present = set(value.split())
+            return sorted(flag for flag in KERNEL_FLAGS if flag in present)
+    return []
+
+
 def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
     for name in names:
@@ -82,6 +124,7 @@ def fingerprint(include_llama: bool = True) -> dict[str, Any]:
     return {
         "hostname": platform.node(),
         "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
         "physical_cores": psutil.cpu_count(logical=False),
         "logical_cores": psutil.cpu_count(logical=True),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
