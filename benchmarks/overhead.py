@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.backends.base import GenerationRequest
-from harness.backends.llamacpp import LlamaCppBackend
+from harness.backends.llamacpp import LlamaCppBackend, open_llama
 from harness.backends.registry import create_backend
 from harness.catalog import default_catalog
 from harness.config.suite import PerfScenario
@@ -67,10 +67,10 @@ def load_tierbench(threads: int) -> LlamaCppBackend:
 
 
 def load_bare(backend: LlamaCppBackend, threads: int) -> Any:
-    from llama_cpp import Llama
-
-    return Llama(
-        model_path=str(backend.model_path()),
+    # the same kernels as the backend it is compared with (its canary's choice on this machine)
+    return open_llama(
+        backend.model_path(),
+        extra_buffers=backend.params.extra_buffers,
         n_ctx=backend.params.n_ctx,
         n_batch=backend.params.n_batch,
         n_threads=threads,

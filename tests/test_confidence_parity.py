@@ -38,9 +38,16 @@ def nano() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def reference(nano: Any) -> Iterator[Any]:
     """The same GGUF in a plain llama-cpp-python model that keeps every position's logits."""
-    from llama_cpp import Llama
+    from harness.backends.llamacpp import open_llama
 
-    llm = Llama(model_path=str(nano.model_path()), n_ctx=512, logits_all=True, verbose=False, n_threads=2)
+    llm = open_llama(
+        nano.model_path(),
+        extra_buffers=nano.params.extra_buffers,
+        n_ctx=512,
+        logits_all=True,
+        verbose=False,
+        n_threads=2,
+    )
     yield llm
     llm.close()
 

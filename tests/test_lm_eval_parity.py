@@ -31,13 +31,14 @@ class ReferenceLM:
 
     @staticmethod
     def make(model_path: str) -> Any:
-        from llama_cpp import Llama
         from lm_eval.api.model import LM
+
+        from harness.backends.llamacpp import open_llama
 
         class _Ref(LM):  # type: ignore[misc]
             def __init__(self) -> None:
                 super().__init__()
-                self.llm = Llama(model_path=model_path, n_ctx=1024, logits_all=True, verbose=False)
+                self.llm = open_llama(Path(model_path), n_ctx=1024, logits_all=True, verbose=False)
 
             def _tok(self, text: str) -> list[int]:
                 return list(self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))

@@ -271,4 +271,10 @@ def _check(spec: ModelSpec, params: CascadeParams) -> str | None:
     return _signal_problem(params.rules(), capabilities)
 
 
-plugin = BackendPlugin(name="cascade", params_model=CascadeParams, check=_check, create=CascadeBackend)
+plugin = BackendPlugin(
+    name="cascade",
+    params_model=CascadeParams,
+    check=_check,
+    create=CascadeBackend,
+    parts=lambda params: list(params.tiers),
+)

@@ -11,15 +11,17 @@ import codecs
 import contextlib
 import importlib.util
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.backends import canary
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.local_models import resolve_model_file
-from harness.backends.plugin import BackendPlugin
+from harness.backends.plugin import BackendPlugin, NativeGuard
 from harness.backends.text import StopText, random_words
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency, ModelLoadError
@@ -40,6 +42,13 @@ class LlamaCppParams(BaseModel):
     seed: int = 0
     chat_format: str | None = Field(
         default=None, description="llama-cpp-python chat format (e.g. gemma) when the GGUF has no template."
+    )
+    extra_buffers: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description=(
+            "llama.cpp's extra buffer types (AMX and repacked-weight kernels): auto lets a canary decide per "
+            "machine (on unless they crash here), on and off force them."
+        ),
     )
 
     @model_validator(mode="after")
@@ -69,14 +78,13 @@ class LlamaCppBackend:
         return self._model_path
 
     def load(self) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError:
-            raise MissingDependency("llama-cpp-python", "local") from None
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise MissingDependency("llama-cpp-python", "local")
         threads = self.params.n_threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
         try:
-            self._llm = Llama(
-                model_path=str(self.model_path()),
+            self._llm = open_llama(
+                self.model_path(),
+                extra_buffers=self.params.extra_buffers,
                 n_ctx=self.params.n_ctx,
                 n_batch=self.params.n_batch,
                 n_threads=threads,
@@ -206,11 +214,54 @@ class LlamaCppBackend:
             import llama_cpp
 
             info["llama_cpp_python"] = llama_cpp.__version__
+        info["extra_buffers"] = self.params.extra_buffers
         if self._llm is not None:
             info["n_ctx"] = self.params.n_ctx
             info["n_threads"] = getattr(self._llm, "n_threads", None)
             info["model_arch"] = self._llm.metadata.get("general.architecture")
         return info
+
+
+def open_llama(path: Path, extra_buffers: str = "auto", **kwargs: Any) -> Any:
+    """``llama_cpp.Llama`` for ``path`` with llama.cpp's extra buffer types as the canary allows here.
+
+    Everything in tierbench that runs a GGUF through llama.cpp (the backend, ladder fidelity, the
+    benchmarks' bare loops, the parity tests' independent scorers) opens it here, so a CPU whose
+    AMX/repack kernels crash never runs them in a process that matters. ``auto`` asks the canary.
+    """
+    from llama_cpp import Llama
+
+    if extra_buffers == "auto":
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem).lstrip("._-") or "model"
+        spec = ModelSpec(name=name, tier="nano", backend="llamacpp")
+        chosen = canary.resolve(plugin, spec, LlamaCppParams(model_path=str(path)))
+        extra_buffers = chosen.extra_buffers
+    with _model_defaults(use_extra_bufts=extra_buffers != "off"):
+        return Llama(model_path=str(path), **kwargs)
+
+
+@contextlib.contextmanager
+def _model_defaults(**fields: Any) -> Iterator[None]:
+    """Set llama.cpp model params that ``Llama()`` takes no argument for (``use_extra_bufts``).
+
+    ``Llama.__init__`` starts from ``llama_model_default_params()`` and loads the model before it
+    returns, so the defaults it reads are the one place to set them; restored right after.
+    """
+    import llama_cpp.llama_cpp as low_level
+
+    original = low_level.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    low_level.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        low_level.llama_model_default_params = original
 
 
 def _sampled_logprob(ctx: Any, n_vocab: int, token: int) -> float:
@@ -248,10 +299,46 @@ def _check(spec: ModelSpec, params: LlamaCppParams) -> str | None:
     return None
 
 
+def _canary_facts(spec: ModelSpec, params: LlamaCppParams) -> dict[str, Any]:
+    """What decides whether llama.cpp's kernels run here: its build, this CPU, and the weights' type."""
+    from harness.meters.host import cpu_flags, cpu_model, llama_cpp_build
+
+    return {
+        "llama_cpp": llama_cpp_build(),
+        "cpu_model": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "weights": _weight_type(_model_file(params)),
+        "gpu_layers": getattr(params, "n_gpu_layers", 0),
+    }
+
+
+def _weight_type(path: Path) -> str:
+    """The GGUF's ``general.file_type`` (the weights' quantization), or why it could not be read."""
+    try:
+        from gguf import GGUFReader, LlamaFileType
+
+        field = GGUFReader(str(path)).fields.get("general.file_type")
+        return LlamaFileType(int(field.contents())).name if field is not None else "unknown"
+    except Exception as exc:  # a damaged file: the canary's load will say so in llama.cpp's words
+        return f"unreadable ({type(exc).__name__})"
+
+
 plugin = BackendPlugin(
     name="llamacpp",
     params_model=LlamaCppParams,
     check=_check,
     create=LlamaCppBackend,
     capabilities=LlamaCppBackend.capabilities,
+    guard=NativeGuard(
+        facts=_canary_facts,
+        undecided=lambda params: params.extra_buffers == "auto",
+        fast=lambda params: params.model_copy(update={"extra_buffers": "on"}),
+        safe=lambda params: params.model_copy(update={"extra_buffers": "off"}),
+        disabled="llama.cpp AMX/repack kernels (extra buffer types)",
+        advice=(
+            "try another weight type or a llama-cpp-python build without AMX "
+            '(CMAKE_ARGS="-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" pip install '
+            "--force-reinstall --no-cache-dir llama-cpp-python==0.3.36)"
+        ),
+    ),
 )

@@ -23,6 +23,18 @@ ParamsT = TypeVar("ParamsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
+class NativeGuard(Generic[ParamsT]):
+    """What a backend whose native code can crash on some machines declares (harness.backends.canary)."""
+
+    facts: Callable[[ModelSpec, ParamsT], dict[str, Any]]  # what a verdict depends on: build, CPU, weights
+    undecided: Callable[[ParamsT], bool]  # the params leave the risky choice to the canary ("auto")
+    fast: Callable[[ParamsT], ParamsT]  # the settings the canary tries first
+    safe: Callable[[ParamsT], ParamsT]  # the safest settings the backend has
+    disabled: str  # what the safe settings turn off, as the report names it
+    advice: str  # what to try when even the safe settings crash
+
+
+@dataclass(frozen=True)
 class BackendPlugin(Generic[ParamsT]):
     """One backend: its typed params, a cheap availability check and the factory that builds it."""
 
@@ -32,6 +44,10 @@ class BackendPlugin(Generic[ParamsT]):
     create: Callable[[ModelSpec, ParamsT], Backend]  # build (not load) the backend: the worker only
     # what every model of this backend can do, known without building it (None: only once built)
     capabilities: Capabilities | None = None
+    # native code that may crash on some CPUs: checked by a canary before it is built (None: pure Python)
+    guard: NativeGuard[ParamsT] | None = None
+    # the models a composite backend holds (a cascade's tiers): their canaries run before it is built
+    parts: Callable[[ParamsT], list[ModelSpec]] | None = None
 
     def params(self, spec: ModelSpec) -> ParamsT:
         """``spec.params`` validated; a one-line ConfigError naming the model and the field."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import Any
 
+from harness.backends import canary
 from harness.backends.base import Backend
 from harness.backends.plugin import BackendPlugin, from_factory
 from harness.config.models import ModelSpec
@@ -56,6 +57,27 @@ def check_model(spec: ModelSpec) -> str | None:
 
 
 def create_backend(spec: ModelSpec) -> Backend:
-    """Build (but do not load) the backend for ``spec``: the cell worker's job, done once per cell."""
+    """Build (but do not load) the backend for ``spec``: the cell worker's job, done once per cell.
+
+    A backend whose native code may crash here is built with the settings its canary found safe
+    (harness.backends.canary), whoever builds it: a worker, a test or a notebook.
+    """
     plugin = get_plugin(spec.backend)
-    return plugin.create(spec, plugin.params(spec))
+    return plugin.create(spec, canary.resolve(plugin, spec, plugin.params(spec)))
+
+
+def prepare_native(spec: ModelSpec) -> None:
+    """Run the canaries ``spec`` needs (its own and its parts'), so the cell's worker finds their verdicts cached.
+
+    The executor calls this before it starts the worker: a first canary on a machine then costs
+    none of the cell's measured time, energy or CPU. Problems are left for the worker to report.
+    """
+    try:
+        plugin = get_plugin(spec.backend)
+        params = plugin.params(spec)
+        for part in plugin.parts(params) if plugin.parts is not None else []:
+            prepare_native(part)
+        if plugin.guard is not None and plugin.guard.undecided(params) and check_model(spec) is None:
+            canary.check(plugin, spec, params)
+    except (BackendUnavailable, ConfigError):
+        return

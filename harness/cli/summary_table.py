@@ -84,6 +84,9 @@ def print_summary(console: Console, view: RunView) -> None:
                 "(rerun with --quiet-host)"
             )
             console.print(f"  [yellow]{terminal(line)}[/]")
+    for cell in view.cells:  # figures measured with native kernels turned off, or on a retry after a crash
+        for line in cell.native_notes:
+            console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup

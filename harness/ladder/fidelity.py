@@ -115,10 +115,10 @@ def summarize(stats: PositionStats, unit: int, seed: int = 0) -> dict[str, Any]:
 
 # -- measurement through llama-cpp-python ------------------------------------------------------
 def _load(path: str, n_ctx: int, threads: int | None) -> Any:
-    from llama_cpp import Llama
+    from harness.backends.llamacpp import open_llama
 
-    return Llama(
-        model_path=path,
+    return open_llama(
+        Path(path),
         n_ctx=n_ctx,
         n_batch=n_ctx,
         n_ubatch=n_ctx,

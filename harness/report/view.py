@@ -90,6 +90,18 @@ class CellView:
     cost_basis: str = ""
     projected_from: str = ""
     quant_label: str = ""  # a quantization rung's type, bits per weight and source (catalog labels)
+    native_fallback: str = ""  # native kernels turned off because they crashed on this machine, and why
+    retried_after: str = ""  # the worker crash after which the cell ran again with the safest settings
+
+    @property
+    def native_notes(self) -> list[str]:
+        """What the cell's figures owe to native-crash safety: kernels turned off, a retry after a crash."""
+        notes = [f"{self.label}: {self.native_fallback}."] if self.native_fallback else []
+        if self.retried_after:
+            notes.append(
+                f"{self.label} ran again with the safest settings after its worker crashed ({self.retried_after})."
+            )
+        return notes
 
     @property
     def ran(self) -> bool:
@@ -409,6 +421,7 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
                 )
             )
         notes.extend(_host_caveats(c))
+        notes.extend(Caveat("native", line) for line in c.native_notes)
         spread, reps = c.numbers.get("e2e_s_rep_spread"), c.numbers.get("repetitions")
         if spread is not None and reps:
             notes.append(

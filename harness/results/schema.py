@@ -136,6 +136,12 @@ class CellResult(BaseModel):
     cores_seen: int | None = Field(default=None, description="CPUs the cell's affinity let it use.")
     contended: bool | None = Field(default=None, description="Neighbours took more than the contention threshold.")
     duration_s: float | None = None
+    native_fallback: str | None = Field(
+        default=None, description="Native kernels turned off because they crashed here (canary or retry), and why."
+    )
+    retried_after: str | None = Field(
+        default=None, description="The cell ran a second time, with the safest settings, after its worker crashed."
+    )
     backend_info: dict[str, Any] = Field(default_factory=dict, description="Backend.describe(); goes to meta.json.")
 
 
@@ -156,6 +162,7 @@ class CellOutcome(BaseModel):
     quiet_wait_s: float | None = Field(default=None, description="--quiet-host: seconds waited before the cell.")
     quiet_busy_share: float | None = Field(default=None, description="--quiet-host: others' last share seen.")
     quiet_calm: bool | None = Field(default=None, description="--quiet-host: the host was calm when the cell began.")
+    crash_signal: str | None = Field(default=None, description="The native fault that killed the worker (SIGSEGV…).")
 
 
 class OverBudget(BaseModel):

@@ -30,6 +30,9 @@ class CellSpec(BaseModel):
     spawn_time: float = 0.0
     enforce_memory: bool = True
     self_check: list[str] = Field(default_factory=list, description="Tasks whose answers the model checks itself.")
+    safe_retry: str | None = Field(
+        default=None, description="A retry after the worker crashed (why): every backend uses its safest settings."
+    )
 
 
 def cell_id_for(model: str, profile: str) -> str:

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from harness.backends.canary import CRASH_SIGNALS
+from harness.backends.registry import prepare_native
 from harness.meters.contention import cell_cpus, wait_for_quiet
 from harness.meters.memory import read_status
 from harness.results.files import atomic_write_json
@@ -91,6 +93,12 @@ def cells_to_run(
             on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
         else:
             yield planned
+
+
+def clear_cell_records(files: CellFiles) -> None:
+    """Drop what an attempt recorded (requests, samples, scores, responses), keeping the log and the spec."""
+    for path in (files.requests, files.samples, files.scores, files.responses, files.load_summary, files.tasks_done):
+        path.unlink(missing_ok=True)
 
 
 def fresh_cell_dir(files: CellFiles, spec: CellSpec) -> None:
@@ -171,7 +179,32 @@ class LocalExecutor:
         return seen.columns()
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
-        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands)."""
+        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands).
+
+        A worker killed by a native fault (SIGSEGV, SIGILL…) is run once more with every backend on its
+        safest settings; the retry is recorded in the cell, and a second crash fails it with both reasons.
+        """
+        if spec.safe_retry is None:
+            self.on_event(spec.cell_id, {"type": "phase", "name": "checking native code (canary)"})
+            prepare_native(spec.model)  # a first canary here costs none of the cell's measured time
+        outcome = self._attempt(spec, files)
+        if outcome is None or outcome.crash_signal is None or spec.safe_retry is not None:
+            return outcome
+        self.on_event(
+            spec.cell_id, {"type": "message", "text": f"{outcome.reason}; retrying once with the safest settings"}
+        )
+        clear_cell_records(files)  # the retry measures everything again under the settings it runs with
+        retried = self._attempt(spec.model_copy(update={"safe_retry": outcome.reason}), files)
+        if retried is not None and retried.crash_signal is not None:
+            return retried.model_copy(
+                update={
+                    "reason": f"{retried.reason}, again after a retry with the safest settings (first: {outcome.reason})"
+                }
+            )
+        return retried
+
+    def _attempt(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
+        """One worker process for the cell, from start to how it ended."""
         spec = spec.model_copy(update={"spawn_time": time.time()})
         fresh_cell_dir(files, spec)
         read_fd, write_fd = os.pipe()
@@ -265,6 +298,9 @@ class LocalExecutor:
         if code < 0:
             # the kernel's OOM killer sends SIGKILL, so say so rather than leave the user guessing
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
-            return ended(CellStatus.FAILED, f"worker killed by {_signal_name(code)} while {watch.phase}{hint}")
+            outcome = ended(CellStatus.FAILED, f"worker killed by {_signal_name(code)} while {watch.phase}{hint}")
+            return (
+                outcome.model_copy(update={"crash_signal": _signal_name(code)}) if -code in CRASH_SIGNALS else outcome
+            )
         tail = _log_tail(files.log)
         return ended(CellStatus.FAILED, f"worker exited with code {code} while {watch.phase}: {tail}")

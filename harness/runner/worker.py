@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.backends import canary
 from harness.backends.base import Backend
 from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
@@ -184,7 +185,11 @@ def run_cell(spec: CellSpec) -> CellResult:
             unavailable = check_model(spec.model)  # again here: the cell may run on another machine
             if unavailable:
                 raise BackendUnavailable(unavailable)
+            if spec.safe_retry:
+                canary.force_safe(spec.safe_retry)
+                result.retried_after = spec.safe_retry
             backend = create_backend(spec.model)  # the one place a backend is built
+            result.native_fallback = "; ".join(canary.fallbacks_taken()) or None
             events.send("phase", name="loading")
             t0 = time.perf_counter()
             backend.load()
