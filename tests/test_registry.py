@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from plugin_install import install_plugin
 
 from harness.backends.base import Backend
 from harness.backends.plugin import BackendPlugin
@@ -49,18 +48,6 @@ def test_unknown_backend_lists_the_registered_ones() -> None:
         get_plugin("nope")
 
 
-def _install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, source: str, target: str) -> None:
-    """A real installed distribution (dist-info with entry_points.txt) whose backend is ``module``."""
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-    dist = tmp_path / f"tierbench_{module}-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: tierbench-{module}\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[tierbench.backends]\n{target}\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
-    monkeypatch.delitem(sys.modules, module, raising=False)
-
-
 PROBE = """
     import os
     from pydantic import BaseModel, ConfigDict, Field
@@ -91,7 +78,7 @@ def test_a_plugin_is_validated_at_load_checked_cheaply_and_built_only_in_the_wor
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The planner asks the plugin's check (a skipped cell says why) and builds nothing; the worker builds once."""
-    _install(tmp_path, monkeypatch, "probe_backend", PROBE, "probe = probe_backend:plugin")
+    install_plugin(tmp_path, monkeypatch, "probe_backend", PROBE, "probe = probe_backend:plugin")
     log = tmp_path / "built.log"
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(
@@ -108,7 +95,7 @@ def test_a_plugin_is_validated_at_load_checked_cheaply_and_built_only_in_the_wor
     out = tmp_path / "run"
     args = ["run", "--suite", str(TINY_SUITE), "--catalog", str(catalog), "--models", "gated,open"]
     result = runner.invoke(cli, [*args, "--tasks", "", "--out", str(out), "--no-report"])
-    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    assert result.exit_code == 1, f"{result.output}\n{result.exception!r}"  # the built cell failed
     cells = RunStore.open(out).read_table("cells").set_index("model")
     assert cells.loc["gated", "status"] == "skipped"
     assert cells.loc["gated", "reason"] == "no widget here (set params.widget)"
@@ -127,7 +114,7 @@ def test_a_plugin_is_validated_at_load_checked_cheaply_and_built_only_in_the_wor
 
 def test_a_bare_factory_plugin_still_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plugin whose entry point is still a bare ``create(spec)`` factory (the older contract) keeps working."""
-    _install(
+    install_plugin(
         tmp_path,
         monkeypatch,
         "echo_backend",

@@ -4,15 +4,72 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from harness.backends.registry import check_model, get_plugin
+from harness.catalog import load_catalog
+from harness.config.models import Catalog
+from harness.errors import BackendUnavailable, ConfigError
 from harness.hardware import host_profile
-from harness.meters.doctor import diagnose
+from harness.meters.doctor import Capability, diagnose
 from harness.meters.host import fingerprint
 from harness.meters.rapl import POWERCAP
+
+
+def native_capabilities(catalog: Catalog) -> list[Capability]:
+    """Per local model whose native code may crash on some CPUs: does it run here with its fast kernels,
+    only without them, or not at all (the canary's verdict, run now or read from the cache)."""
+    from harness.backends.canary import OK, check
+
+    found: list[Capability] = []
+    for spec in catalog.models:
+        try:
+            plugin = get_plugin(spec.backend)
+        except (BackendUnavailable, ConfigError):
+            continue
+        if plugin.guard is None or check_model(spec) is not None:
+            continue
+        verdict = check(plugin, spec, plugin.params(spec))
+        guard = plugin.guard
+        if verdict.fast == OK:
+            available, detail = True, f"works, {guard.disabled} on"
+        elif verdict.safe == OK:
+            available, detail = (
+                True,
+                f"works only without {guard.disabled}: they {verdict.fast} here; runs turn them off",
+            )
+        elif verdict.safe is None:
+            available, detail = False, f"could not be checked: {verdict.fast}"
+        else:
+            available, detail = (
+                False,
+                f"crashes ({verdict.fast}; without {guard.disabled}: {verdict.safe}); {guard.advice}",
+            )
+        cached = " (cached verdict)" if verdict.cached else ""
+        found.append(Capability("native code", f"{spec.name} ({plugin.name})", available, detail + cached))
+    return found
+
+
+def llama_build_capability(host: dict[str, Any]) -> Capability:
+    """The llama.cpp build's own feature list and this CPU's kernel-relevant flags, side by side."""
+    build = host["llama_cpp"]
+    if not build:
+        return Capability("native code", "llama.cpp build", False, "llama-cpp-python is not installed")
+    import llama_cpp
+
+    offload = "yes" if llama_cpp.llama_supports_gpu_offload() else "no (a CPU-only build)"
+    features = build.get("system_info", "unknown")
+    cpu = " ".join(host.get("cpu_flags", [])) or "none found"
+    return Capability(
+        "native code",
+        "llama.cpp build",
+        True,
+        f"llama-cpp-python {build.get('version')}: {features}; GPU offload: {offload}; CPU flags: {cpu}",
+    )
 
 
 @click.command("doctor")
@@ -24,12 +81,20 @@ from harness.meters.rapl import POWERCAP
     show_default=True,
     help="Where to look for RAPL counters (for containers that mount sysfs elsewhere).",
 )
-def command(as_json: bool, powercap_root: Path) -> None:
-    """Say which energy sensors and memory counters work here, and why the others do not."""
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path),
+    help="Also check the local models of this catalog YAML (merged over the default).",
+)
+def command(as_json: bool, powercap_root: Path, catalog_path: Path | None) -> None:
+    """Say which energy sensors, memory counters and native kernels work here, and why the others do not."""
     from dataclasses import asdict
 
-    capabilities = [asdict(c) for c in diagnose(host_profile(), powercap_root)]
     host = fingerprint()
+    found = diagnose(host_profile(), powercap_root)
+    found += [llama_build_capability(host), *native_capabilities(load_catalog(catalog_path))]
+    capabilities = [asdict(c) for c in found]
     sensors = [c["name"] for c in capabilities if c["group"] == "energy" and c["available"] and c["name"] != "estimate"]
     source = "+".join(str(s) for s in sensors) or "estimate"
     if as_json:

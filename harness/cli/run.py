@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
 from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
-from harness.results.schema import ConstraintFlags, RunOptions
+from harness.results.schema import CellStatus, ConstraintFlags, RunOptions
 from harness.results.store import RunStore
 from harness.runner.collect import collect
 from harness.runner.executor import Executor, LocalExecutor
@@ -28,6 +28,11 @@ from harness.runner.planner import plan_run
 from harness.runner.request import RunRequest
 from harness.safetext import terminal
 from harness.secrets import use_params
+
+# How `tierbench run` ends (README, "Exit codes"): a cell skipped for a stated reason (no API key, a
+# profile this host cannot emulate) or measured not to fit is a result; a failed cell is not.
+EXIT_CELLS_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 # run options that shape the plan; --cell-timeout and --no-report may change on resume
 PLAN_FLAGS = {
@@ -311,7 +316,7 @@ def _run(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
             f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
-        raise SystemExit(130)
+        raise SystemExit(EXIT_INTERRUPTED)
     if report:
         from harness.report import write_report
 
@@ -319,3 +324,9 @@ def _run(
         print_recommendations(console, paths.recommendations)
         console.print(f"Report: {terminal(paths.html)}")
     console.print(f"Run directory: {terminal(run_dir)}")
+    cells = store.read_table("cells")
+    failed = cells[cells["status"] == CellStatus.FAILED]
+    if len(failed):
+        names = ", ".join(terminal(str(cell)) for cell in failed["cell_id"])
+        console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/] ({names}): see the summary above")
+        raise SystemExit(EXIT_CELLS_FAILED)
