@@ -116,7 +116,7 @@ def test_load_failure_and_segfault_are_recorded_and_the_run_goes_on(tmp_path: Pa
             lambda: complete_lines(out / "cells" / "nano@host" / "requests.jsonl") >= 1, 240, "nano's first request"
         )
         worker_of(process, "nano@host").send_signal(signal.SIGSEGV)
-        assert process.wait(timeout=400) == 0, output(tmp_path)
+        assert process.wait(timeout=400) == 1, output(tmp_path)  # 'broken' failed: the run says so
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
@@ -126,13 +126,12 @@ def test_load_failure_and_segfault_are_recorded_and_the_run_goes_on(tmp_path: Pa
     # llama.cpp refuses the file at load: the cell cannot run here, and says which file
     assert cells.loc["broken", "status"] == "failed"
     assert "truncated.gguf" in cells.loc["broken", "reason"]
-    reason = cells.loc["nano", "reason"]
-    assert cells.loc["nano", "status"] == "failed" and "SIGSEGV" in reason and "latency" in reason, reason
-    assert cells.loc["nano", "peak_rss_mb"] > 0, "the parent saw the crashed worker's memory"
+    # the crashed worker was retried once with the safest settings, and the retry is recorded
+    assert cells.loc["nano", "status"] == "ok", cells.loc["nano"].to_dict()
+    assert cells.loc["nano", "retried_after"] == "worker killed by SIGSEGV while latency"
     assert cells.loc["nano-b", "status"] == "ok", cells.loc["nano-b"].to_dict()
     requests = store.read_table("requests")
-    measured_before_crash = requests[requests["model"] == "nano"]
-    assert 1 <= len(measured_before_crash) < 4, "requests measured before the crash stay in the table"
+    assert len(requests[requests["model"] == "nano"]) == 4, "the retry measured every request once"
     assert len(requests[requests["model"] == "nano-b"]) == 4
     assert "SIGSEGV" in output(tmp_path)
 
@@ -153,7 +152,7 @@ def test_a_hung_endpoint_is_stopped_by_the_cell_timeout(tmp_path: Path) -> None:
             "--cell-timeout", "8", "--out", str(out), "--no-report",
         )  # fmt: skip
         try:
-            assert process.wait(timeout=180) == 0, output(tmp_path)
+            assert process.wait(timeout=180) == 1, output(tmp_path)  # a failed cell fails the run
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -241,7 +240,7 @@ def test_hostile_text_in_a_reason_is_shown_as_text_everywhere(tmp_path: Path) ->
         cli, ["run", "--suite", str(write_suite(tmp_path / "suite.yaml")), "--catalog", str(catalog),
               "--models", "odd", "--out", str(out)],
     )  # fmt: skip
-    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.exit_code == 1, (result.output, result.exception)  # its one cell failed
     said = " ".join(result.output.split())
     assert "<script>alert(1)</script>[/INST] [bold].gguf" in said, said  # printed, not parsed as markup
     reason = RunStore.open(out).read_table("cells").loc[0, "reason"]
@@ -251,3 +250,15 @@ def test_hostile_text_in_a_reason_is_shown_as_text_everywhere(tmp_path: Path) ->
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in markdown
+
+
+def test_a_run_whose_only_non_ok_cell_is_skipped_for_a_stated_reason_exits_zero(tmp_path: Path) -> None:
+    """``full`` without an API key is skipped with the reason: a result, not a failure."""
+    out = tmp_path / "run"
+    result = CliRunner(env={"OPENAI_API_KEY": ""}).invoke(
+        cli, ["run", "--suite", str(write_suite(tmp_path / "suite.yaml")), "--models", "full", "--out", str(out)]
+    )
+    assert result.exit_code == 0, (result.output, result.exception)
+    cells = RunStore.open(out).read_table("cells")
+    assert list(cells["status"]) == ["skipped"] and "OPENAI_API_KEY" in cells.loc[0, "reason"]
+    assert (out / "report.html").exists()

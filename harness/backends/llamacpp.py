@@ -231,13 +231,17 @@ def open_llama(path: Path, extra_buffers: str = "auto", **kwargs: Any) -> Any:
     """
     from llama_cpp import Llama
 
+    with extra_buffers_for(path, extra_buffers):
+        return Llama(model_path=str(path), **kwargs)
+
+
+def extra_buffers_for(path: Path, extra_buffers: str = "auto") -> contextlib.AbstractContextManager[None]:
+    """While inside, llama.cpp loads models with the extra buffer types the canary allows for ``path``."""
     if extra_buffers == "auto":
         name = re.sub(r"[^A-Za-z0-9._-]", "_", path.stem).lstrip("._-") or "model"
         spec = ModelSpec(name=name, tier="nano", backend="llamacpp")
-        chosen = canary.resolve(plugin, spec, LlamaCppParams(model_path=str(path)))
-        extra_buffers = chosen.extra_buffers
-    with _model_defaults(use_extra_bufts=extra_buffers != "off"):
-        return Llama(model_path=str(path), **kwargs)
+        extra_buffers = canary.resolve(plugin, spec, LlamaCppParams(model_path=str(path))).extra_buffers
+    return _model_defaults(use_extra_bufts=extra_buffers != "off")
 
 
 @contextlib.contextmanager

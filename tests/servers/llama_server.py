@@ -59,7 +59,7 @@ def start_llama_server(timeout_s: float = 180.0) -> str:
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        sys.executable, "-m", "harness.backends.llama_server",  # llama_cpp.server behind the canary
         "--model", str(nano_gguf()),
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048",
