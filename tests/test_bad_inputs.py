@@ -208,6 +208,58 @@ def _drop_meta(key: str) -> Setup:
     return setup
 
 
+# -- issue 23: the last tracebacks on a damaged run directory --------------------------------------
+def _drop_column(name: str, column: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / f"{name}.parquet"
+        pd.read_parquet(path).drop(columns=[column]).to_parquet(path, index=False)
+
+    return setup
+
+
+def _samples_line(line: str) -> Setup:
+    """Valid JSON that is not a record, as line 2 of samples.jsonl."""
+
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / "samples.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text(lines[0] + line + "\n" + "".join(lines[1:]), encoding="utf-8")
+
+    return setup
+
+
+def _directory_for(name: str) -> Setup:
+    """A directory where the run's file belongs, holding the file itself (pandas would read a
+    directory of parquet files as one dataset, so this one used to pass silently)."""
+
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / name
+        moved = tmp / "moved"
+        path.rename(moved)
+        path.mkdir()
+        moved.rename(path / f"part-0{path.suffix}")
+
+    return setup
+
+
+def _fifo_for(name: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        (tmp / "run" / name).unlink()
+        os.mkfifo(tmp / "run" / name)
+
+    return setup
+
+
+def _lock_is_a_directory(tmp: Path) -> None:
+    """A resumable run (its plan names the tiny suite) whose run lock is a directory."""
+    _edit_meta(options={"suite_source": str(TINY_SUITE), "models": ["nano"]})(tmp)
+    (tmp / "run" / ".lock").mkdir()
+
+
 T = "{bad}/tasks/"
 GATE = ("gate", "{tmp}/run", "--baseline", "{tmp}/run", "--rules")
 
@@ -639,6 +691,79 @@ CASES: list[Case] = [
         ("suite_duplicate_scenario.yaml", "short"),
     ),
     Case("flag-task-twice", _run("--tasks", "arithmetic,arithmetic"), ("--tasks", "arithmetic", "twice")),
+    # -- issue 23 ----------------------------------------------------------------------------------
+    Case(
+        "run-cells-missing-column",
+        ("report", "{tmp}/run"),
+        ("cells.parquet", "column 'model' is missing"),
+        _drop_column("cells", "model"),
+    ),
+    Case(
+        "run-requests-missing-column",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("requests.parquet", "column 'scenario' is missing"),
+        _drop_column("requests", "scenario"),
+    ),
+    Case(
+        "run-samples-line-is-an-array",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("samples.jsonl:2", "a JSON array, not an object"),
+        _samples_line("[1, 2]"),
+    ),
+    Case(
+        "run-samples-line-is-a-string",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("samples.jsonl:2", "a JSON string, not an object"),
+        _samples_line('"x"'),
+    ),
+    Case(
+        "run-samples-line-is-null",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("samples.jsonl:2", "a JSON null, not an object"),
+        _samples_line("null"),
+    ),
+    Case(
+        "run-cells-is-a-directory",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("cells.parquet", "is a directory, expected a table"),
+        _directory_for("cells.parquet"),
+    ),
+    Case(
+        "run-requests-is-a-directory",
+        ("report", "{tmp}/run"),
+        ("requests.parquet", "is a directory"),
+        _directory_for("requests.parquet"),
+    ),
+    Case(
+        "run-meta-is-a-directory",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("meta.json", "is a directory"),
+        _directory_for("meta.json"),
+    ),
+    Case(
+        "run-samples-is-a-directory",
+        ("report", "{tmp}/run"),
+        ("samples.jsonl", "is a directory"),
+        _directory_for("samples.jsonl"),
+    ),
+    Case(
+        "run-requests-is-a-fifo",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("requests.parquet", "not a regular file"),
+        _fifo_for("requests.parquet"),
+    ),
+    Case(
+        "run-meta-is-a-fifo",
+        ("report", "{tmp}/run"),
+        ("meta.json", "not a regular file"),
+        _fifo_for("meta.json"),
+    ),
+    Case(
+        "resume-lock-is-a-directory",
+        ("run", "--resume", "{tmp}/run", "--no-report"),
+        (".lock", "is a directory"),
+        _lock_is_a_directory,
+    ),
     Case(
         "baseline-not-a-baseline",
         ("baseline", "show", "{tmp}/notes.txt"),
@@ -690,7 +815,8 @@ def test_markup_in_names_and_reasons_is_printed_as_text(tmp_path: Path) -> None:
     marked = "nano[/]x[bold]"
     write_run(tmp_path / "a", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
     write_run(tmp_path / "b", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
-    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"])
+    wide = {"COLUMNS": "250"}
+    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"], env=wide)
     assert compared.exit_code == 0, f"{compared.output}\n{compared.exception!r}"
     assert "[/INST]" in compared.output
 
@@ -706,3 +832,12 @@ def test_jsonl_with_line_separators_inside_strings_loads(tmp_path: Path) -> None
     (tmp_path / "task.yaml").write_text(text.replace("nowhere.jsonl", "items.jsonl"), encoding="utf-8")
     docs = read_docs(load_taskdef(tmp_path / "task.yaml", "custom"), None)
     assert [doc["question"] for doc in docs] == [item["question"] for item in items]
+
+
+def test_report_skips_a_samples_line_that_is_no_record_and_says_so(tmp_path: Path) -> None:
+    """The report pages through samples.jsonl and tolerates what it cannot show (the gate does not)."""
+    _samples_line("[1, 2]")(tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "1 unreadable line(s) in samples.jsonl were skipped" in report
