@@ -11,7 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +20,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from gate_runs import Cell, write_run
+from openai_stub import openai_stub
 
 from harness.cli.main import cli
+from harness.results import RunStore
+from harness.results.schema import CellResult, CellStatus, read_record
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 TINY_SUITE = Path(__file__).resolve().parent / "data" / "tiny-suite.yaml"
@@ -841,3 +845,51 @@ def test_report_skips_a_samples_line_that_is_no_record_and_says_so(tmp_path: Pat
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
     assert "1 unreadable line(s) in samples.jsonl were skipped" in report
+
+
+# -- --resume over a cell whose status.json cannot be read ----------------------------------------
+STATUS_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "intact": lambda path: None,  # the control: a finished cell is not run again
+    "garbage": lambda path: path.write_bytes(b"\x00\xffnot json"),
+    "directory": lambda path: (path.unlink(), path.mkdir(), (path / "x").write_text("x")),  # type: ignore[func-returns-value]
+    "wrong-schema": lambda path: path.write_text('{"status": "finished", "extra": 1}', encoding="utf-8"),
+}
+
+
+@pytest.fixture(scope="module")
+def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A finished run of one model served by the local OpenAI-compatible stub (no llama.cpp decode);
+    the stub keeps serving while the tests resume copies of it."""
+    root = tmp_path_factory.mktemp("stub-run")
+    with openai_stub("stream") as (url, _state):
+        params = {"model": "stub-model", "base_url": url, "max_retries": 0}
+        catalog = root / "catalog.yaml"
+        catalog.write_text(
+            json.dumps({"models": [{"name": "stub", "tier": "full", "backend": "openai", "params": params}]})
+        )
+        scenario = {"name": "short", "prompt_tokens": [8], "output_tokens": [4], "requests": 2, "warmup": 1}
+        suite = root / "suite.yaml"
+        suite.write_text(json.dumps({"name": "stub", "scenarios": [scenario]}), encoding="utf-8")
+        args = ["--suite", str(suite), "--catalog", str(catalog), "--models", "stub", "--no-report"]
+        result = CliRunner().invoke(cli, ["run", *args, "--out", str(root / "run")])
+        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+        yield root / "run"
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("damage", sorted(STATUS_DAMAGE))
+def test_resume_runs_a_cell_again_when_its_status_is_unreadable(damage: str, stub_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(stub_run, run)
+    status = run / "cells" / "stub@host" / "status.json"
+    STATUS_DAMAGE[damage](status)
+    before = status.stat().st_mtime_ns
+    result = CliRunner().invoke(cli, ["run", "--resume", str(run), "--no-report"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    said = " ".join(result.output.split())
+    if damage == "intact":
+        assert status.stat().st_mtime_ns == before and "running the cell again" not in said
+    else:  # a worker ran the cell again and wrote a status of its own
+        assert "status.json" in said and "running the cell again" in said, said
+        assert read_record(status, CellResult).status == CellStatus.OK
+    assert list(RunStore.open(run).read_table("cells")["status"]) == ["ok"]
