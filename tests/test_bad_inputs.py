@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from gate_runs import Cell, write_run
+from gate_runs import Cell, outcomes, write_run
 from openai_stub import openai_stub
 
 from harness.cli.main import cli
@@ -836,6 +836,47 @@ def test_jsonl_with_line_separators_inside_strings_loads(tmp_path: Path) -> None
     (tmp_path / "task.yaml").write_text(text.replace("nowhere.jsonl", "items.jsonl"), encoding="utf-8")
     docs = read_docs(load_taskdef(tmp_path / "task.yaml", "custom"), None)
     assert [doc["question"] for doc in docs] == [item["question"] for item in items]
+
+
+def test_task_names_with_markup_are_printed_as_text(tmp_path: Path) -> None:
+    """A task is named by its own YAML file, so ``[bold red]x[/]`` or ``[link=...]`` is data: every
+    table, reason and error line that names it shows it as written."""
+    bold, link = "[bold red]x[/]", "[link=https://e.io]y[/link]"
+    tasks = {bold: outcomes(40, 0.6), link: outcomes(40, 0.5, seed=1)}
+    for name in ("a", "b"):
+        cells = [Cell(tasks=tasks)] + ([Cell(model="[bold]m[/]\nnext", tasks=tasks)] if name == "b" else [])
+        run = write_run(tmp_path / name, cells)
+        scores = [
+            {"model": c.model, "profile": "host", "task": t, "metric": "exact_match", "value": 0.5, "n": 40}
+            for c in cells
+            for t in tasks
+        ]
+        RunStore.open(run).write_table("scores", pd.DataFrame(scores))
+    wide = {"COLUMNS": "250"}
+    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"], env=wide)
+    assert compared.exit_code == 0, f"{compared.output}\n{compared.exception!r}"
+    said = " ".join(compared.output.split())  # rich wraps long lines
+    assert f"{bold} (items)" in said and f"{link} (items)" in said
+    assert "Only in B: [bold]m[/]\\nnext on host" in compared.output  # one line, the break shown as \n
+
+    rules = tmp_path / "gate.yaml"
+    rules.write_text(
+        f"min_items: 10\nrules:\n  - metric: 'accuracy:{bold}'\n    max_drop_points: 5\n"
+        f"  - metric: 'accuracy:{link}'\n    model: nano\n    max_drop_points: 5\n",
+        encoding="utf-8",
+    )
+    gated = CliRunner().invoke(
+        cli, ["gate", str(tmp_path / "b"), "--baseline", str(tmp_path / "a"), "--rules", str(rules)], env=wide
+    )
+    said = " ".join(gated.output.split())
+    assert f"accuracy:{bold} [nano: nano@host]: no significant change" in said, gated.output
+    assert f"accuracy:{link} [nano: nano@host]" in said
+    rules.write_text("rules:\n  - metric: 'accuracy:[blink]z[/blink]'\n    max_drop_points: 5\n", encoding="utf-8")
+    refused = CliRunner().invoke(
+        cli, ["gate", str(tmp_path / "b"), "--baseline", str(tmp_path / "a"), "--rules", str(rules)]
+    )
+    assert refused.exit_code == 2
+    assert "task '[blink]z[/blink]' is in neither" in refused.stderr and bold in refused.stderr
 
 
 def test_report_skips_a_samples_line_that_is_no_record_and_says_so(tmp_path: Path) -> None:
