@@ -5,8 +5,8 @@ variable a model spec names (``api_key_env``, ``header_env``, any ``*_env`` fiel
 password of any URL a spec uses (``user:pass@host``, written or from ``base_url_env``). Each is
 registered with the process (``use_params``) and every text that leaves it — error messages,
 reasons, logs, tables, reports, terminal output — goes through ``redact`` (or ``redact_data``
-for records): the secret, its URL-encoded, JSON-escaped and HTTP Basic forms, and any prefix of
-8 or more characters left by a truncation become ``***``. URLs are stored without credentials
+for records): the secret, its URL-encoded, JSON-escaped, base64 (at any offset of an encoded blob)
+and HTTP Basic forms, and any prefix of 8 or more characters left by a truncation become ``***``. URLs are stored without credentials
 (``strip_credentials``). Secrets written inline in a catalog are refused (``inline_secret``).
 
 Kept free of heavy imports: the cell worker loads it and its memory is what we measure.
@@ -82,8 +82,27 @@ def strip_credentials(url: str) -> str:
 
 
 def _forms(secret: str) -> set[str]:
-    """The ways a secret shows up in text: as is, URL-encoded, JSON-escaped."""
-    return {secret, quote(secret, safe=""), json.dumps(secret)[1:-1]}
+    """The ways a secret shows up in text: as is, URL-encoded, JSON-escaped, base64-encoded."""
+    return {secret, quote(secret, safe=""), json.dumps(secret)[1:-1], *_base64_forms(secret)}
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The secret base64-encoded (standard and URL-safe alphabets), wherever it sits in an encoded blob.
+
+    Base64 packs 3 bytes into 4 characters, so a value at byte offset k of an echoed blob encodes
+    differently for each k mod 3, and the characters at its two ends mix in its neighbours' bits.
+    The characters made of its own bits alone are the same in every blob of that alignment: those
+    three inner parts (plus the whole encoding of the value alone) are masked, which leaves at most
+    the few bits of its first and last byte that share a character with a neighbour.
+    """
+    raw = secret.encode("utf-8")
+    forms = {base64.b64encode(raw).decode("ascii")}
+    for shift in range(3):  # the value's first byte at offset 0, 1 or 2 of a 3-byte group
+        encoded = base64.b64encode(bytes(shift) + raw).decode("ascii")
+        first = -(-8 * shift // 6)  # the first character without a bit of the bytes before
+        last = (8 * (shift + len(raw))) // 6  # the end of the last character without a bit of those after
+        forms.add(encoded[first:last])
+    return forms | {form.replace("+", "-").replace("/", "_") for form in forms}
 
 
 def _url_secrets(url: str) -> list[str]:
@@ -145,6 +164,9 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
+        # only then what a cut left: one form's prefix (e.g. the URL-safe encoding's) must not eat
+        # into a whole occurrence of another form that shares its first characters
+        for secret in self._secrets:
             if len(secret) > MIN_PREFIX:
                 text = _mask_prefixes(text, secret)
         return text

@@ -56,6 +56,11 @@ class Cell:
     energy_range: float = 0.0  # +/- fraction for an estimated range (0: no range columns)
     extra: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, str] = field(default_factory=dict)  # doc_id -> target override
+    backend: str = "llamacpp"
+    # a live cascade (backend "cascade"): this many measured requests of each point escalated and
+    # streamed from the last tier after the first one's answer (no prefill rate); the others were
+    # answered by the first tier and sent at once (no decode rate, TPOT or prefill rate either)
+    escalated: int | None = None
 
 
 def _request_rows(cell: Cell) -> list[dict[str, Any]]:
@@ -66,32 +71,47 @@ def _request_rows(cell: Cell) -> list[dict[str, Any]]:
             for index in range(cell.requests + 1):
                 ttft = float(rng.lognormal(np.log(0.05), 0.25)) * cell.latency_scale
                 tpot = float(rng.lognormal(np.log(0.01), 0.2)) * cell.latency_scale
-                rows.append(
-                    {
-                        "cell_id": f"{cell.model}@{cell.profile}",
-                        "model": cell.model,
-                        "profile": cell.profile,
-                        "scenario": "short",
-                        "point": point,
-                        "repetition": repetition,
-                        "index": index,
-                        "warmup": index == 0,
-                        "ttft_s": ttft * (5 if index == 0 else 1),  # a slow warm-up that must be ignored
-                        "e2e_s": ttft + 15 * tpot,
-                        "tpot_s": tpot,
-                        "decode_tps": 1 / tpot,
-                        "prefill_tps": 32 / ttft,
-                        "error": None,
-                    }
-                )
+                row = {
+                    "cell_id": f"{cell.model}@{cell.profile}",
+                    "model": cell.model,
+                    "profile": cell.profile,
+                    "scenario": "short",
+                    "point": point,
+                    "repetition": repetition,
+                    "index": index,
+                    "warmup": index == 0,
+                    "ttft_s": ttft * (5 if index == 0 else 1),  # a slow warm-up that must be ignored
+                    "e2e_s": ttft + 15 * tpot,
+                    "tpot_s": tpot,
+                    "decode_tps": 1 / tpot,
+                    "prefill_tps": 32 / ttft,
+                    "error": None,
+                }
+                if cell.escalated is not None:
+                    row.update(_cascade_timing(row, held_back=index <= cell.requests - cell.escalated))
+                rows.append(row)
     return rows
+
+
+def _cascade_timing(row: dict[str, Any], held_back: bool) -> dict[str, Any]:
+    """What harness.meters.latency records for a live cascade's request (StreamUsage.buffered and
+    first_token_after_other_work): a held-back answer arrives whole, an escalated one streams late."""
+    if held_back:
+        return {
+            "e2e_s": row["ttft_s"] * 3,
+            "ttft_s": row["ttft_s"] * 3,
+            "tpot_s": None,
+            "decode_tps": None,
+            "prefill_tps": None,
+        }
+    return {"ttft_s": row["ttft_s"] * 4, "e2e_s": row["e2e_s"] + row["ttft_s"] * 3, "prefill_tps": None}
 
 
 def write_run(path: Path, cells: list[Cell] | None = None, meta: dict[str, Any] | None = None) -> Path:
     """A run directory with the given cells (default: one healthy nano cell)."""
     cells = cells if cells is not None else [Cell()]
     store = RunStore.create(path)
-    models = [{"name": c.model, "tier": c.tier, "backend": "llamacpp", "params": {}} for c in cells]
+    models = [{"name": c.model, "tier": c.tier, "backend": c.backend, "params": {}} for c in cells]
     store.write_meta(synthetic_meta(path.name, **{"models": models, **(meta or {})}))
     cell_rows, request_rows, samples = [], [], []
     for cell in cells:
@@ -100,7 +120,7 @@ def write_run(path: Path, cells: list[Cell] | None = None, meta: dict[str, Any] 
             "cell_id": f"{cell.model}@{cell.profile}",
             "model": cell.model,
             "tier": cell.tier,
-            "backend": "llamacpp",
+            "backend": cell.backend,
             "profile": cell.profile,
             "status": cell.status,
             "reason": cell.reason,
@@ -140,3 +160,47 @@ def write_run(path: Path, cells: list[Cell] | None = None, meta: dict[str, Any] 
 def write_rules(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+QUICK_TASKS = (
+    "factual_qa",
+    "arithmetic",
+    "word_problems",
+    "sentiment",
+    "moderation",
+    "json_extraction",
+    "instruction_following",
+)
+
+
+def quick_run_cells(limit: int = 10, requests: int = 10, escalated: int = 5) -> list[Cell]:
+    """The cells of the default ``tierbench run --limit 10`` (the quick suite): nano and mini measured,
+    full skipped for want of an API key, and the live nano-mini cascade, which escalated ``escalated``
+    of its ``requests`` latency requests."""
+
+    def tasks(accuracy: float, seed: int) -> dict[str, list[bool]]:
+        return {task: outcomes(limit, accuracy, seed + i) for i, task in enumerate(QUICK_TASKS)}
+
+    common: dict[str, Any] = {"requests": requests, "points": ("pp128/tg64",)}
+    return [
+        Cell(model="nano", tier="nano", tasks=tasks(0.4, 0), latency_seed=1, **common),
+        Cell(model="mini", tier="mini", tasks=tasks(0.5, 10), latency_seed=2, peak_rss_mb=420.0, **common),
+        Cell(
+            model="full",
+            tier="full",
+            backend="openai",
+            status="skipped",
+            reason="OPENAI_API_KEY is not set; export it or drop --models full",
+            energy_j=None,
+        ),
+        Cell(
+            model="nano-mini",
+            tier="hybrid",
+            backend="cascade",
+            tasks=tasks(0.5, 20),
+            latency_seed=3,
+            peak_rss_mb=520.0,
+            escalated=escalated,
+            **common,
+        ),
+    ]

@@ -11,16 +11,20 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from gate_runs import Cell, write_run
+from gate_runs import Cell, outcomes, write_run
+from openai_stub import openai_stub
 
 from harness.cli.main import cli
+from harness.results import RunStore
+from harness.results.schema import CellResult, CellStatus, read_record
 
 BAD = Path(__file__).resolve().parent / "data" / "bad"
 TINY_SUITE = Path(__file__).resolve().parent / "data" / "tiny-suite.yaml"
@@ -206,6 +210,58 @@ def _drop_meta(key: str) -> Setup:
         path.write_text(json.dumps(meta), encoding="utf-8")
 
     return setup
+
+
+# -- issue 23: the last tracebacks on a damaged run directory --------------------------------------
+def _drop_column(name: str, column: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / f"{name}.parquet"
+        pd.read_parquet(path).drop(columns=[column]).to_parquet(path, index=False)
+
+    return setup
+
+
+def _samples_line(line: str) -> Setup:
+    """Valid JSON that is not a record, as line 2 of samples.jsonl."""
+
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / "samples.jsonl"
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text(lines[0] + line + "\n" + "".join(lines[1:]), encoding="utf-8")
+
+    return setup
+
+
+def _directory_for(name: str) -> Setup:
+    """A directory where the run's file belongs, holding the file itself (pandas would read a
+    directory of parquet files as one dataset, so this one used to pass silently)."""
+
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        path = tmp / "run" / name
+        moved = tmp / "moved"
+        path.rename(moved)
+        path.mkdir()
+        moved.rename(path / f"part-0{path.suffix}")
+
+    return setup
+
+
+def _fifo_for(name: str) -> Setup:
+    def setup(tmp: Path) -> None:
+        _gate_rules(tmp)
+        (tmp / "run" / name).unlink()
+        os.mkfifo(tmp / "run" / name)
+
+    return setup
+
+
+def _lock_is_a_directory(tmp: Path) -> None:
+    """A resumable run (its plan names the tiny suite) whose run lock is a directory."""
+    _edit_meta(options={"suite_source": str(TINY_SUITE), "models": ["nano"]})(tmp)
+    (tmp / "run" / ".lock").mkdir()
 
 
 T = "{bad}/tasks/"
@@ -639,6 +695,79 @@ CASES: list[Case] = [
         ("suite_duplicate_scenario.yaml", "short"),
     ),
     Case("flag-task-twice", _run("--tasks", "arithmetic,arithmetic"), ("--tasks", "arithmetic", "twice")),
+    # -- issue 23 ----------------------------------------------------------------------------------
+    Case(
+        "run-cells-missing-column",
+        ("report", "{tmp}/run"),
+        ("cells.parquet", "column 'model' is missing"),
+        _drop_column("cells", "model"),
+    ),
+    Case(
+        "run-requests-missing-column",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("requests.parquet", "column 'scenario' is missing"),
+        _drop_column("requests", "scenario"),
+    ),
+    Case(
+        "run-samples-line-is-an-array",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("samples.jsonl:2", "a JSON array, not an object"),
+        _samples_line("[1, 2]"),
+    ),
+    Case(
+        "run-samples-line-is-a-string",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("samples.jsonl:2", "a JSON string, not an object"),
+        _samples_line('"x"'),
+    ),
+    Case(
+        "run-samples-line-is-null",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("samples.jsonl:2", "a JSON null, not an object"),
+        _samples_line("null"),
+    ),
+    Case(
+        "run-cells-is-a-directory",
+        (*GATE, "{tmp}/gate.yaml"),
+        ("cells.parquet", "is a directory, expected a table"),
+        _directory_for("cells.parquet"),
+    ),
+    Case(
+        "run-requests-is-a-directory",
+        ("report", "{tmp}/run"),
+        ("requests.parquet", "is a directory"),
+        _directory_for("requests.parquet"),
+    ),
+    Case(
+        "run-meta-is-a-directory",
+        ("baseline", "save", "{tmp}/run", "--to", "{tmp}/b.gz"),
+        ("meta.json", "is a directory"),
+        _directory_for("meta.json"),
+    ),
+    Case(
+        "run-samples-is-a-directory",
+        ("report", "{tmp}/run"),
+        ("samples.jsonl", "is a directory"),
+        _directory_for("samples.jsonl"),
+    ),
+    Case(
+        "run-requests-is-a-fifo",
+        ("compare", "{tmp}/run", "{tmp}/run"),
+        ("requests.parquet", "not a regular file"),
+        _fifo_for("requests.parquet"),
+    ),
+    Case(
+        "run-meta-is-a-fifo",
+        ("report", "{tmp}/run"),
+        ("meta.json", "not a regular file"),
+        _fifo_for("meta.json"),
+    ),
+    Case(
+        "resume-lock-is-a-directory",
+        ("run", "--resume", "{tmp}/run", "--no-report"),
+        (".lock", "is a directory"),
+        _lock_is_a_directory,
+    ),
     Case(
         "baseline-not-a-baseline",
         ("baseline", "show", "{tmp}/notes.txt"),
@@ -690,7 +819,8 @@ def test_markup_in_names_and_reasons_is_printed_as_text(tmp_path: Path) -> None:
     marked = "nano[/]x[bold]"
     write_run(tmp_path / "a", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
     write_run(tmp_path / "b", [Cell(model=marked, profile="host[/INST]", reason="[/]")])
-    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"])
+    wide = {"COLUMNS": "250"}
+    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"], env=wide)
     assert compared.exit_code == 0, f"{compared.output}\n{compared.exception!r}"
     assert "[/INST]" in compared.output
 
@@ -706,3 +836,101 @@ def test_jsonl_with_line_separators_inside_strings_loads(tmp_path: Path) -> None
     (tmp_path / "task.yaml").write_text(text.replace("nowhere.jsonl", "items.jsonl"), encoding="utf-8")
     docs = read_docs(load_taskdef(tmp_path / "task.yaml", "custom"), None)
     assert [doc["question"] for doc in docs] == [item["question"] for item in items]
+
+
+def test_task_names_with_markup_are_printed_as_text(tmp_path: Path) -> None:
+    """A task is named by its own YAML file, so ``[bold red]x[/]`` or ``[link=...]`` is data: every
+    table, reason and error line that names it shows it as written."""
+    bold, link = "[bold red]x[/]", "[link=https://e.io]y[/link]"
+    tasks = {bold: outcomes(40, 0.6), link: outcomes(40, 0.5, seed=1)}
+    for name in ("a", "b"):
+        cells = [Cell(tasks=tasks)] + ([Cell(model="[bold]m[/]\nnext", tasks=tasks)] if name == "b" else [])
+        run = write_run(tmp_path / name, cells)
+        scores = [
+            {"model": c.model, "profile": "host", "task": t, "metric": "exact_match", "value": 0.5, "n": 40}
+            for c in cells
+            for t in tasks
+        ]
+        RunStore.open(run).write_table("scores", pd.DataFrame(scores))
+    wide = {"COLUMNS": "250"}
+    compared = CliRunner().invoke(cli, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--all"], env=wide)
+    assert compared.exit_code == 0, f"{compared.output}\n{compared.exception!r}"
+    said = " ".join(compared.output.split())  # rich wraps long lines
+    assert f"{bold} (items)" in said and f"{link} (items)" in said
+    assert "Only in B: [bold]m[/]\\nnext on host" in compared.output  # one line, the break shown as \n
+
+    rules = tmp_path / "gate.yaml"
+    rules.write_text(
+        f"min_items: 10\nrules:\n  - metric: 'accuracy:{bold}'\n    max_drop_points: 5\n"
+        f"  - metric: 'accuracy:{link}'\n    model: nano\n    max_drop_points: 5\n",
+        encoding="utf-8",
+    )
+    gated = CliRunner().invoke(
+        cli, ["gate", str(tmp_path / "b"), "--baseline", str(tmp_path / "a"), "--rules", str(rules)], env=wide
+    )
+    said = " ".join(gated.output.split())
+    assert f"accuracy:{bold} [nano: nano@host]: no significant change" in said, gated.output
+    assert f"accuracy:{link} [nano: nano@host]" in said
+    rules.write_text("rules:\n  - metric: 'accuracy:[blink]z[/blink]'\n    max_drop_points: 5\n", encoding="utf-8")
+    refused = CliRunner().invoke(
+        cli, ["gate", str(tmp_path / "b"), "--baseline", str(tmp_path / "a"), "--rules", str(rules)]
+    )
+    assert refused.exit_code == 2
+    assert "task '[blink]z[/blink]' is in neither" in refused.stderr and bold in refused.stderr
+
+
+def test_report_skips_a_samples_line_that_is_no_record_and_says_so(tmp_path: Path) -> None:
+    """The report pages through samples.jsonl and tolerates what it cannot show (the gate does not)."""
+    _samples_line("[1, 2]")(tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "1 unreadable line(s) in samples.jsonl were skipped" in report
+
+
+# -- --resume over a cell whose status.json cannot be read ----------------------------------------
+STATUS_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "intact": lambda path: None,  # the control: a finished cell is not run again
+    "garbage": lambda path: path.write_bytes(b"\x00\xffnot json"),
+    "directory": lambda path: (path.unlink(), path.mkdir(), (path / "x").write_text("x")),  # type: ignore[func-returns-value]
+    "wrong-schema": lambda path: path.write_text('{"status": "finished", "extra": 1}', encoding="utf-8"),
+}
+
+
+@pytest.fixture(scope="module")
+def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A finished run of one model served by the local OpenAI-compatible stub (no llama.cpp decode);
+    the stub keeps serving while the tests resume copies of it."""
+    root = tmp_path_factory.mktemp("stub-run")
+    with openai_stub("stream") as (url, _state):
+        params = {"model": "stub-model", "base_url": url, "max_retries": 0}
+        catalog = root / "catalog.yaml"
+        catalog.write_text(
+            json.dumps({"models": [{"name": "stub", "tier": "full", "backend": "openai", "params": params}]})
+        )
+        scenario = {"name": "short", "prompt_tokens": [8], "output_tokens": [4], "requests": 2, "warmup": 1}
+        suite = root / "suite.yaml"
+        suite.write_text(json.dumps({"name": "stub", "scenarios": [scenario]}), encoding="utf-8")
+        args = ["--suite", str(suite), "--catalog", str(catalog), "--models", "stub", "--no-report"]
+        result = CliRunner().invoke(cli, ["run", *args, "--out", str(root / "run")])
+        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+        yield root / "run"
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("damage", sorted(STATUS_DAMAGE))
+def test_resume_runs_a_cell_again_when_its_status_is_unreadable(damage: str, stub_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(stub_run, run)
+    status = run / "cells" / "stub@host" / "status.json"
+    STATUS_DAMAGE[damage](status)
+    before = status.stat().st_mtime_ns
+    result = CliRunner().invoke(cli, ["run", "--resume", str(run), "--no-report"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    said = " ".join(result.output.split())
+    if damage == "intact":
+        assert status.stat().st_mtime_ns == before and "running the cell again" not in said
+    else:  # a worker ran the cell again and wrote a status of its own
+        assert "status.json" in said and "running the cell again" in said, said
+        assert read_record(status, CellResult).status == CellStatus.OK
+    assert list(RunStore.open(run).read_table("cells")["status"]) == ["ok"]

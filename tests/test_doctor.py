@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from harness.cli.main import cli
@@ -58,3 +59,33 @@ def test_table_output_and_help() -> None:
     for word in ("rapl", "nvml", "estimate", "VmHWM", "RssAnon", "Host:"):
         assert word in result.output
     assert runner.invoke(cli, ["doctor", "--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "reason"),
+    [
+        ("intel-rapl:0/energy_uj", b"garbage[bold]x[/]\n", "energy_uj: not a number: 'garbage[bold]x[/]'"),
+        ("intel-rapl:0/energy_uj", b"\xff\xfe\x00", "energy_uj: not text: b'\\xff\\xfe\\x00'"),
+        ("intel-rapl:0/energy_uj", b"1_000", "energy_uj: not a number: '1_000'"),  # int() would take it
+        ("intel-rapl:0:0/max_energy_range_uj", b"-5", "max_energy_range_uj: not a number: '-5'"),
+        ("intel-rapl:0/name", b"\xff", "name: not text"),
+        ("intel-rapl:0/energy_uj", None, "energy_uj: not a regular file"),  # a directory in its place
+    ],
+    ids=["markup", "not-text", "underscore", "negative-range", "name-not-text", "directory"],
+)
+def test_a_garbage_counter_makes_rapl_unavailable_with_the_reason(
+    tmp_path: Path, file: str, content: bytes | None, reason: str
+) -> None:
+    root = fake_rapl(tmp_path / "powercap")
+    target = root / file
+    if content is None:
+        target.unlink()
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    caps = by_name(doctor_json("--powercap-root", str(root)))
+    assert caps["rapl"]["available"] is False
+    assert reason in str(caps["rapl"]["detail"]), caps["rapl"]["detail"]
+    table = CliRunner().invoke(cli, ["doctor", "--powercap-root", str(root)], env={"COLUMNS": "300"})
+    assert table.exit_code == 0, f"{table.output}\n{table.exception!r}"
+    assert reason in " ".join(table.output.split())  # printed as written: rich markup stays text

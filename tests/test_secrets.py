@@ -15,10 +15,12 @@ import base64
 import gzip
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -147,6 +149,35 @@ def test_redaction_masks_every_form_and_what_a_cut_leaves() -> None:
     assert (
         strip_credentials(f"https://me:{quote(password, safe='')}@example.com:8443/v1") == "https://example.com:8443/v1"
     )
+
+
+def _decodings(text: str) -> list[bytes]:
+    """Everything base64 could make of ``text``: each run of base64 characters, from each of the
+    four character offsets, in both alphabets (how someone would try to read a masked echo back)."""
+    found = []
+    for alphabet, table in ((r"[A-Za-z0-9+/]+", str.maketrans("", "")), (r"[A-Za-z0-9_-]+", str.maketrans("-_", "+/"))):
+        for run in re.findall(alphabet, text):
+            for start in range(4):
+                chunk = run[start:][: (len(run) - start) // 4 * 4]
+                found.append(base64.b64decode(chunk.translate(table), validate=True))
+    return found
+
+
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode], ids=["standard", "urlsafe"])
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_a_secret_echoed_inside_base64_is_not_recoverable(offset: int, encode: Callable[[bytes], bytes]) -> None:
+    """An endpoint that echoes the request back base64-encoded puts the key at any byte offset of
+    the blob; each offset mod 3 encodes it differently, and every one is masked."""
+    key = "sk-unit-" + "\xfb\xff~?>" * 3 + secrets.token_urlsafe(18)  # bytes that encode to + and / (or - and _)
+    redactor = Redactor([key])
+    payload = b'{"q":'[:offset] + key.encode() + b'", "user": "me"}'
+    echoed = f"HTTP 400: could not parse {encode(payload).decode()} (request id 7)"
+    masked = redactor.text(echoed)
+    assert "***" in masked and masked.startswith("HTTP 400: could not parse ")
+    pieces = [key.encode()[i : i + 4] for i in range(len(key.encode()) - 3)]
+    leaked = [piece for decoded in _decodings(masked) for piece in pieces if piece in decoded]
+    assert leaked == [], masked
+    assert redactor.text(encode(key.encode()).decode()) == "***"  # the key alone, padding and all
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from harness.results.values import finite_or_none  # pandas turns a table's None into NaN
+from harness.safetext import terminal
 
 
 def _fmt(value: float | None, kind: str) -> str:
@@ -56,7 +57,6 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
     intervals; then PGR, APGR, CPT(50%), CPT(80%) and the recommendation. See docs/cascade.md.
     """
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from harness.cascade import ReplayConfig, replay_run, write_outputs
@@ -67,11 +67,11 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
     k = len(result.steps)
     console = Console() if Console().is_terminal else Console(width=200)
     table = Table(
-        title=escape(f"cascade {result.chain} on {result.signal} — {len(result.test_keys)} held-out items"),
+        title=terminal(f"cascade {result.chain} on {result.signal} — {len(result.test_keys)} held-out items"),
         header_style="bold",
     )
     columns = ["", "option", "quantile", "threshold", "accuracy", "random escalation", "cost / 1k req"]
-    columns += ["p50 latency", "p95 latency", "energy / req"] + [f"→ {escape(s.model)}" for s in result.steps[1:]]
+    columns += ["p50 latency", "p95 latency", "energy / req"] + [f"→ {terminal(s.model)}" for s in result.steps[1:]]
     for name in columns:
         table.add_column(name, justify="left" if name in ("", "option", "threshold") else "right")
     records = frame.to_dict("records")
@@ -83,9 +83,9 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
         quantile = finite_or_none(row.get("quantile"))
         table.add_row(
             ("★ " if row["chosen"] else "") + ("" if is_curve else str(row["kind"])),
-            escape(str(row["label"])) if not is_curve or i == 0 else "",
+            terminal(str(row["label"])) if not is_curve or i == 0 else "",
             "" if quantile is None or not is_curve else f"{quantile:.2f}",
-            escape(str(row["threshold"])) if is_curve else "",
+            terminal(str(row["threshold"])) if is_curve else "",
             _ci(row, "accuracy", "percent"),
             _ci(random[i], "accuracy", "percent") if is_curve else "",
             _ci(row, "cost_per_1k_usd", "usd"),
@@ -122,6 +122,6 @@ def command(run_dir: Path, chain: str | None, signal: str | None, profile: str |
     if summary["energy_estimated"]:
         lines.append("Energy includes estimates from a profile's power model (docs/metrics.md).")
     for line in lines:
-        console.print(escape(line), highlight=False)
+        console.print(terminal(line), highlight=False)
     table_path, summary_path = write_outputs(run_dir, result)
-    console.print(escape(f"Wrote {table_path} and {summary_path}"), highlight=False)
+    console.print(terminal(f"Wrote {table_path} and {summary_path}"), highlight=False)

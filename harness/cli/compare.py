@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import UserError
-from harness.safetext import terminal
+from harness.safetext import one_line, terminal
 
 
 @click.command("compare")
@@ -59,7 +59,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
         ("Not compared", comparison.not_compared),
     ):
         if items:
-            console.print(f"{label}: {'; '.join(items)}", markup=False, highlight=False)
+            console.print(f"{label}: {one_line('; '.join(items))}", markup=False, highlight=False)
     from harness.cli.summary_table import print_published
 
     for label, view in zip(("A", "B"), views, strict=True):

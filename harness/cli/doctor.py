@@ -18,6 +18,7 @@ from harness.hardware import host_profile
 from harness.meters.doctor import Capability, diagnose
 from harness.meters.host import fingerprint
 from harness.meters.rapl import POWERCAP
+from harness.safetext import terminal
 
 
 def native_capabilities(catalog: Catalog) -> list[Capability]:
@@ -106,12 +107,15 @@ def command(as_json: bool, powercap_root: Path, catalog_path: Path | None) -> No
         table.add_column(column, overflow="fold")
     for cap in capabilities:
         mark = "[green]yes[/green]" if cap["available"] else "[red]no[/red]"
-        table.add_row(str(cap["group"]), str(cap["name"]), mark, str(cap["detail"]))
+        # a detail quotes what a sensor file held, and a host's names are its owner's: text, not markup
+        table.add_row(terminal(cap["group"]), terminal(cap["name"]), mark, terminal(cap["detail"]))
     console.print(table)
     console.print(f"Energy on the host profile will be measured with: [bold]{source}[/bold]")
     gpus = ", ".join(g["name"] for g in host["gpus"]) or "none"
     llama = host["llama_cpp"].get("version", "not installed")
     console.print(
         f"Host: {host['cpu_model']}, {host['usable_cores']} usable / {host['logical_cores']} logical cores, "
-        f"{host['memory_mb']} MiB, {host['os']}, Python {host['python']}, llama-cpp-python {llama}, GPU: {gpus}"
+        f"{host['memory_mb']} MiB, {host['os']}, Python {host['python']}, llama-cpp-python {llama}, GPU: {gpus}",
+        markup=False,
+        highlight=False,
     )

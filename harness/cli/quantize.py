@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from harness.cli.options import comma_list
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import derive_ladder, parse_types
+from harness.safetext import terminal
 
 
 @click.command("quantize")
@@ -38,9 +38,9 @@ def command(source: Path, types: str, allow_requantize: bool, cache_dir: Path | 
     targets = parse_types(comma_list(types) or [], "--types")
     cache = QuantCache.open(cache_dir)
     rungs = derive_ladder(
-        source, targets, allow_requantize=allow_requantize, cache=cache, log=lambda line: console.print(escape(line))
+        source, targets, allow_requantize=allow_requantize, cache=cache, log=lambda line: console.print(terminal(line))
     )
-    table = Table("type", title=f"quantization ladder of {source.name}", header_style="bold")
+    table = Table("type", title=terminal(f"quantization ladder of {source.name}"), header_style="bold")
     table.add_column("bits/weight", justify="right")
     table.add_column("MiB", justify="right")
     table.add_column("from")
@@ -50,7 +50,7 @@ def command(source: Path, types: str, allow_requantize: bool, cache_dir: Path | 
             rung.type.name,
             f"{rung.info.bits_per_weight:.2f}",
             f"{rung.info.size_mb:.0f}",
-            escape(rung.label().split(", ", 3)[-1]),
-            escape(f"{rung.path} ({rung.origin})"),
+            terminal(rung.label().split(", ", 3)[-1]),
+            terminal(f"{rung.path} ({rung.origin})"),
         )
     console.print(table)

@@ -22,6 +22,7 @@ VERDICT_LOOKS: dict[str, Look] = {
     "inconclusive": Look("INCONCLUSIVE", "⚠️", "yellow"),
     "improved": Look("improved", "✅", "green"),
     "no_significant_change": Look("no significant change", "➖", ""),
+    "not_applicable": Look("not applicable", "⏭️", "dim"),
 }
 VERDICT_LABELS = {verdict: look.label for verdict, look in VERDICT_LOOKS.items()}
 

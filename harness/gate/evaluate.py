@@ -8,7 +8,9 @@ fails). Floors and ceilings compare the run's point value. Verdicts:
 - ``improved``: a significant change in the good direction;
 - ``no_significant_change``: anything else that could be judged;
 - ``inconclusive``: too few items or requests, or the metric was not measured;
-- ``not_comparable``: the run and the baseline differ in tasks, items, scenarios or cells.
+- ``not_comparable``: the run and the baseline differ in tasks, items, scenarios or cells;
+- ``not_applicable``: the cell cannot meet the rule by construction (a live cascade's decode rate
+  exists only on its escalated requests, too few for ``min_requests`` in both runs); never fails.
 """
 
 from __future__ import annotations
@@ -27,8 +29,15 @@ from harness.results.schema import CellStatus
 from harness.results.snapshot import Snapshot
 from harness.results.values import finite_or_none
 
-Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable"]
-VERDICTS: tuple[Verdict, ...] = ("regressed", "not_comparable", "inconclusive", "improved", "no_significant_change")
+Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable", "not_applicable"]
+VERDICTS: tuple[Verdict, ...] = (
+    "regressed",
+    "not_comparable",
+    "inconclusive",
+    "improved",
+    "no_significant_change",
+    "not_applicable",
+)
 
 
 @dataclass
@@ -183,6 +192,8 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     info = rule.info
     if m.failure:
         return "regressed", m.failure
+    if m.not_applicable:
+        return "not_applicable", m.not_applicable
     if m.inconclusive:
         return "inconclusive", m.inconclusive
     breaches = []

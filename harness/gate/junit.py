@@ -26,10 +26,15 @@ def _details(result: RuleResult, level: float) -> str:
     return xml_text("\n".join(lines), multiline=True)
 
 
+def _skipped(result: RuleResult) -> bool:
+    """A check that was not judged (too little data, or a rule the cell cannot meet by construction)."""
+    return result.verdict in ("inconclusive", "not_applicable")
+
+
 def to_xml(report: GateReport) -> ET.Element:
     """``<testsuites><testsuite name="tierbench gate">`` with a ``<testcase>`` per verdict."""
     failures = len(report.failures)
-    skipped = sum(1 for r in report.results if r.verdict == "inconclusive" and not report.fails(r))
+    skipped = sum(1 for r in report.results if _skipped(r) and not report.fails(r))
     totals = {"name": "tierbench gate", "tests": str(len(report.results)), "failures": str(failures)}
     root = ET.Element("testsuites", totals)
     suite = ET.SubElement(root, "testsuite", {**totals, "errors": "0", "skipped": str(skipped)})
@@ -49,8 +54,9 @@ def to_xml(report: GateReport) -> ET.Element:
             failure = ET.SubElement(case, "failure", message=message)
             failure.set("type", result.verdict)
             failure.text = _details(result, level)
-        elif result.verdict == "inconclusive":
-            ET.SubElement(case, "skipped", message=xml_text(f"inconclusive: {result.reason}"))
+        elif _skipped(result):
+            label = VERDICT_LABELS[result.verdict].lower()
+            ET.SubElement(case, "skipped", message=xml_text(f"{label}: {result.reason}"))
         ET.SubElement(case, "system-out").text = _details(result, level)
     ET.indent(root)
     return root

@@ -8,7 +8,9 @@ mirror of the package counter. Counters are microjoules and wrap at ``max_energy
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from harness.meters.sensor import EnergySource, SensorError, SensorUnavailable
 POWERCAP = Path("/sys/class/powercap")
 _TOP = re.compile(r"^intel-rapl:(\d+)$")
 _SUB = re.compile(r"^intel-rapl:(\d+):(\d+)$")
+_DIGITS = re.compile(r"[0-9]+")
+_MAX_BYTES = 65536  # a counter file holds one number
 
 
 @dataclass(frozen=True)
@@ -29,22 +33,43 @@ class RaplDomain:
 
 
 def _read_text(path: Path) -> str:
+    """A counter file's text. A fake or broken powercap tree (``--powercap-root``) can hold
+    anything there: a directory, a FIFO that would block, a huge file, bytes that are not text.
+    Each is a SensorError saying so, which the doctor reports and a run degrades past."""
     try:
-        return path.read_text().strip()
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise SensorError(f"{path}: not a regular file")
+        if info.st_size > _MAX_BYTES:  # sysfs gives every attribute 4096
+            raise SensorError(f"{path}: {info.st_size} bytes, not a counter")
+        return path.read_text(encoding="ascii").strip()
     except PermissionError:
         raise SensorUnavailable(
             f"permission denied reading {path}: RAPL counters are root-only since Linux 5.10 (2020, "
             f"PLATYPUS, CVE-2020-8694); run as root or 'sudo chmod a+r {path.parent}/energy_uj'"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise SensorError(f"{path}: not text: {exc.object[:40]!r}") from None
     except OSError as exc:
         raise SensorError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _read_uj(path: Path) -> int:
+    """A microjoule figure: digits only (``int()`` would also take ``1_0``, ``+1`` or other scripts' digits)."""
+    raw = _read_text(path)
+    if not _DIGITS.fullmatch(raw):
+        raise SensorError(f"{path}: not a number: {raw[:40]!r}")
+    return int(raw)
 
 
 def discover(root: Path = POWERCAP) -> list[RaplDomain]:
     """The package and DRAM domains under ``root``; raises SensorUnavailable saying why there are none."""
     if not root.is_dir():
         raise SensorUnavailable(f"{root} does not exist (no powercap in this kernel, VM or container)")
-    entries = {p.name: p for p in root.iterdir()}
+    try:
+        entries = {p.name: p for p in root.iterdir()}
+    except OSError as exc:
+        raise SensorUnavailable(f"cannot list {root}: {exc.strerror or exc}") from None
     tops = sorted((int(m.group(1)), name) for name in entries if (m := _TOP.match(name)))
     if not tops:
         raise SensorUnavailable(f"no intel-rapl:* domains under {root} (CPU or hypervisor does not expose RAPL)")
@@ -54,14 +79,14 @@ def discover(root: Path = POWERCAP) -> list[RaplDomain]:
         label = _read_text(path / "name")
         if label == "psys":  # the platform domain contains the packages: counting both doubles
             continue
-        domains.append(RaplDomain(label, path, int(_read_text(path / "max_energy_range_uj"))))
+        domains.append(RaplDomain(label, path, _read_uj(path / "max_energy_range_uj")))
         for sub_name in sorted(entries):
             sub = _SUB.match(sub_name)
             if sub is None or int(sub.group(1)) != index:
                 continue
             sub_path = entries[sub_name]
             if _read_text(sub_path / "name") == "dram":  # core/uncore are inside the package figure
-                domains.append(RaplDomain(f"{label}/dram", sub_path, int(_read_text(sub_path / "max_energy_range_uj"))))
+                domains.append(RaplDomain(f"{label}/dram", sub_path, _read_uj(sub_path / "max_energy_range_uj")))
     if not domains:
         raise SensorUnavailable(f"no package domain under {root} (only psys)")
     return domains
@@ -85,11 +110,7 @@ class RaplSensor:
     def read(self) -> dict[str, float]:
         values: dict[str, float] = {}
         for domain in self.domains:
-            raw = _read_text(domain.path / "energy_uj")
-            try:
-                values[domain.key] = int(raw) / 1e6
-            except ValueError:
-                raise SensorError(f"{domain.path / 'energy_uj'}: not a number: {raw!r}") from None
+            values[domain.key] = _read_uj(domain.path / "energy_uj") / 1e6
         return values
 
     def wrap_j(self, domain: str) -> float | None:

@@ -144,7 +144,7 @@ def _tested_row(
         "ratio" if ratio else "diff",
         gate_metric=gate_metric,
     )
-    why = m.failure or m.not_comparable or m.inconclusive
+    why = m.failure or m.not_comparable or m.not_applicable or m.inconclusive
     if why or m.change is None:
         return replace(row, note=why or "no change could be estimated")
     change = m.change

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.report.formatting import clean, text
+from harness.results.files import is_run_file
 
 PER_TASK = 50
 MAX_SHOWN = 1500
@@ -61,7 +62,7 @@ def _correct(value: Any) -> bool | None:
 def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
     """Stream ``samples.jsonl``: keep the first ``per_task`` items of each (model, profile, task)."""
     page = SamplePage()
-    if not path.exists():
+    if not is_run_file(path, "a JSONL file"):  # a directory or FIFO there is one line, not a hang
         return page
     with path.open("rb") as handle:
         for raw in handle:

@@ -3,7 +3,8 @@
 A run directory is a file tree anyone can edit or damage. The readers (report, gate, compare,
 baseline) do arithmetic on these columns, so a string where a number belongs or an infinity
 would end in a traceback or a silently wrong verdict. NaN is how a table says "not measured",
-so it stays; text and ±inf are refused with the file, column and row.
+so it stays; text and ±inf are refused with the file, column and row, and so is a table without
+one of the key columns that say what a row is.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),
     "projections": PROJECTED_RANGES,
 }
+# What a row is: every reader selects and groups by these, so a table without one cannot be read.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cells": ("model", "profile", "status"),
+    "requests": ("model", "profile", "scenario", "point"),
+    "scores": ("model", "profile", "task", "metric", "value"),
+    "load": ("model", "profile", "scenario"),
+    "projections": ("model", "profile"),
+}
 _HOW = "re-run the cells with 'tierbench run --resume' or restore the file"
 
 
@@ -58,7 +67,11 @@ def _bad_value(series: pd.Series) -> tuple[int, object] | None:
 
 
 def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """``frame`` unchanged when its numeric columns hold numbers; a one-line UserError otherwise."""
+    """``frame`` unchanged when it has its key columns and its numeric columns hold numbers;
+    a one-line UserError naming the file and column otherwise."""
+    missing = [column for column in KEY_COLUMNS.get(name, ()) if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: column '{missing[0]}' is missing; {_HOW}")
     for column in NUMERIC_COLUMNS.get(name, ()):
         if column not in frame.columns:
             continue

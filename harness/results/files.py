@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -78,17 +79,58 @@ def _mend_tail(handle: BinaryIO) -> None:
         handle.write(b"\n")
 
 
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words (for errors about a record of the wrong shape)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def is_run_file(path: Path, what: str) -> bool:
+    """Whether a file of a run directory is there (False: absent). Anything else in its place is a
+    one-line UserError naming it: a directory, or a FIFO or device, which would block or never end a read."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{path}: is a directory, expected {what}; remove it or restore the file")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{path}: not a regular file (a pipe or device?), expected {what}; restore the file")
+    return True
+
+
+def read_run_bytes(path: Path, what: str) -> bytes | None:
+    """The content of a run directory's file, None when it is absent; a one-line UserError when unreadable."""
+    if not is_run_file(path, what):
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a jsonl file; a torn final line (a killed writer) is dropped, others must parse."""
-    if not path.exists():
+    """Records of a jsonl file; a torn final line (a killed writer) is dropped, others must parse
+    and be JSON objects (every record tierbench writes is one)."""
+    data = read_run_bytes(path, "a JSONL file")
+    if data is None:
         return []
     records: list[dict[str, Any]] = []
-    lines = path.read_bytes().split(b"\n")
+    lines = data.split(b"\n")
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            records.append(json.loads(raw.decode("utf-8")))
+            record = json.loads(raw.decode("utf-8"))
         except RecursionError:  # nested thousands deep: no record of ours looks like that
             raise UserError(
                 f"{path}:{number}: corrupted record (nested too deep); delete the line or the run"
@@ -97,4 +139,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
                 break  # torn last line from an interrupted append
             raise UserError(f"{path}:{number}: corrupted record (not JSON); delete the line or the run") from None
+        if not isinstance(record, dict):
+            raise UserError(
+                f"{path}:{number}: corrupted record (a JSON {json_kind(record)}, not an object); delete the line or the run"
+            )
+        records.append(record)
     return records

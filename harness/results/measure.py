@@ -42,6 +42,8 @@ class Measure:
     not_comparable: str | None = None
     inconclusive: str | None = None
     failure: str | None = None  # the run broke outright (all requests failed ...)
+    # the metric cannot reach the rule's sample size for this cell by construction (see measure_requests)
+    not_applicable: str | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -127,10 +129,32 @@ def measure_accuracy(
     return m
 
 
+def undefined_count(frame: pd.DataFrame, column: str) -> int:
+    """Completed requests (no error, an E2E) that have no ``column``: the figure does not exist for
+    them by its definition (docs/metrics.md), which is no failure. A decode rate needs two tokens that
+    arrived apart; an answer held back and sent at once (a live cascade's cheaper tier) has none, and
+    a first token that came after other work (an escalated cascade item) gives no prefill rate."""
+    if frame.empty:
+        return 0
+    completed = ~frame["error"].astype(bool) & np.isfinite(pd.to_numeric(frame["e2e_s"], errors="coerce").astype(float))
+    defined = np.isfinite(pd.to_numeric(frame[column], errors="coerce").astype(float))
+    return int((completed & ~defined).sum())
+
+
+def _short_by_construction(defined: int, undefined: int, minimum: int) -> bool:
+    """Too few requests with the figure, though enough completed: more of the same cannot fill the gap."""
+    return defined < minimum <= defined + undefined
+
+
 def measure_requests(
     info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
-    """A latency or throughput statistic, bootstrapped over requests (and repetitions)."""
+    """A latency or throughput statistic, bootstrapped over requests (and repetitions).
+
+    A statistic that the cell's requests leave undefined so often that fewer than ``min_requests``
+    carry it, in the run and in the baseline alike, is ``not_applicable``: a live cascade has a
+    decode rate only on its escalated requests, so a decode rule could never be judged for it.
+    """
     rr = cell_rows(run.requests, model, profile)
     br = cell_rows(base.requests, model, profile)
     m = Measure()
@@ -141,6 +165,7 @@ def measure_requests(
     bv = br[~br["error"].astype(bool)]
     bv = bv[np.isfinite(pd.to_numeric(bv[info.column], errors="coerce").astype(float))]
     m.n_run, m.n_base = len(rv), len(bv)
+    run_undefined, base_undefined = undefined_count(rr, info.column), undefined_count(br, info.column)
     stat = info.stat
 
     def point(frame: pd.DataFrame) -> float:
@@ -157,10 +182,10 @@ def measure_requests(
     if rr.empty:
         m.inconclusive = "no measured requests in the run for this cell"
         return m
-    if rv.empty:
+    if rv.empty and not run_undefined:
         m.failure = f"all {len(rr)} requests of the run failed or had no {info.column}"
         return m
-    if br.empty or bv.empty:
+    if br.empty or (bv.empty and not base_undefined):
         m.not_comparable = "the baseline has no measured requests for this cell"
         return m
     if run_strata != base_strata:
@@ -169,8 +194,22 @@ def measure_requests(
             f"baseline: {_preview({'/'.join(s) for s in base_strata})})"
         )
         return m
-    if m.n_run < settings.min_requests or m.n_base < settings.min_requests:
-        m.inconclusive = f"only {m.n_run} run / {m.n_base} baseline requests (min_requests is {settings.min_requests})"
+    minimum = settings.min_requests
+    run_short = _short_by_construction(m.n_run, run_undefined, minimum)
+    base_short = _short_by_construction(m.n_base, base_undefined, minimum)
+    if run_short and base_short:
+        m.not_applicable = (
+            f"{info.column} exists on only {m.n_run} of {m.n_run + run_undefined} completed run requests and "
+            f"{m.n_base} of {m.n_base + base_undefined} baseline requests (min_requests is {minimum}); the others "
+            "have none by construction (a single token, or an answer sent at once as a cascade's held-back "
+            "answers are), so the rule does not apply to this cell"
+        )
+        return m
+    if m.n_run < minimum or m.n_base < minimum:
+        m.inconclusive = f"only {m.n_run} run / {m.n_base} baseline requests (min_requests is {minimum})"
+        for side, short, undefined in (("run", run_short, run_undefined), ("baseline", base_short, base_undefined)):
+            if short:
+                m.inconclusive += f"; {undefined} completed {side} requests have no {info.column} by construction"
         return m
     codes = {stratum: i for i, stratum in enumerate(sorted(run_strata))}
 

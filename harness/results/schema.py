@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import UserError
+from harness.results.files import read_run_bytes
 from harness.strictjson import JSONRefused, loads
 
 SCHEMA_VERSION = 1
@@ -183,12 +184,11 @@ Record = TypeVar("Record", bound=BaseModel)
 
 def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> Record:
     """``path`` parsed as ``model``; one-line UserError naming the file, the field and the version."""
+    raw = read_run_bytes(path, "the run's JSON record")  # a directory or FIFO in its place: one line
+    if raw is None:
+        raise UserError(f"{path}: missing; the run directory is incomplete")
     try:
-        data = loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UserError(f"{path}: missing; the run directory is incomplete") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory, expected the run's JSON record") from None
+        data = loads(raw)
     except JSONRefused as exc:
         raise UserError(f"{path}: corrupted ({exc})") from None
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -15,7 +15,14 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
-from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, jsonl_line, read_jsonl
+from harness.results.files import (
+    append_jsonl,
+    atomic_write_bytes,
+    atomic_write_json,
+    is_run_file,
+    jsonl_line,
+    read_jsonl,
+)
 from harness.results.layout import RunLayout
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
@@ -81,15 +88,23 @@ class RunStore:
         atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
-        """A results table; an empty frame with the declared columns when the run has none."""
+        """A results table; an empty frame with the declared columns when the run has none.
+
+        A declared column the file lacks reads as not measured, as ``write_table`` would have
+        written it (a run from before the column existed); a key column it lacks is refused.
+        """
         path = self.layout.table(name)
-        if not path.exists():
+        if not is_run_file(path, "a table (parquet file)"):  # a directory would read as a parquet dataset
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
         try:
             frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
-        return check_table(name, frame, path)
+        frame = check_table(name, frame, path)
+        for column in _COLUMNS.get(name, []):
+            if column not in frame.columns:
+                frame[column] = None
+        return frame
 
     # -- samples ------------------------------------------------------------------------------
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
+from harness.errors import UserError
 from harness.fitcost import enrich_cells
 from harness.projection import project_run
 from harness.results.columns import LABEL_COLUMNS, LOAD_COLUMNS
@@ -51,11 +54,19 @@ def label_columns(spec: CellSpec) -> dict[str, Any]:
     return row
 
 
-def read_cell_result(files: CellFiles) -> CellResult | None:
-    """The worker's result, or None when it did not finish (no file yet)."""
-    if not files.result.exists():
+def read_cell_result(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> CellResult | None:
+    """The worker's result, or None when it did not finish: no file yet, or one that cannot be
+    read (garbage, a directory, another schema). A worker writes it atomically as its last act,
+    so a damaged one says nothing about the cell; ``--resume`` runs such a cell again
+    (``on_damage`` hears why) instead of stopping the whole run."""
+    if not os.path.lexists(files.result):
         return None
-    return read_record(files.result, CellResult)
+    try:
+        return read_record(files.result, CellResult)
+    except UserError as exc:
+        if on_damage is not None:
+            on_damage(str(exc))
+        return None
 
 
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:

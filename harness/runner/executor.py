@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,9 +75,9 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return clip(" | ".join(interesting[-lines:]), 400)
 
 
-def finished_ok(files: CellFiles) -> bool:
+def finished_ok(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> bool:
     """Whether the cell's worker finished with an ok result (``--resume`` does not run it again)."""
-    result = read_cell_result(files)
+    result = read_cell_result(files, on_damage)
     return result is not None and result.status == CellStatus.OK
 
 
@@ -89,23 +90,38 @@ def cells_to_run(
         if planned.skip_reason:
             outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
             on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-        elif resume and finished_ok(layout.cell(spec.cell_id)):
+        elif resume and finished_ok(layout.cell(spec.cell_id), _say_damaged(spec.cell_id, on_event)):
             on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
         else:
             yield planned
 
 
+def _say_damaged(cell_id: str, on_event: ProgressCallback) -> Callable[[str], None]:
+    def say(why: str) -> None:
+        on_event(cell_id, {"type": "message", "text": f"{why}; running the cell again"})
+
+    return say
+
+
+def _remove(path: Path) -> None:
+    """Clear a path of the cell's own directory, even a directory someone left where a file belongs."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def clear_cell_records(files: CellFiles) -> None:
     """Drop what an attempt recorded (requests, samples, scores, responses), keeping the log and the spec."""
     for path in (files.requests, files.samples, files.scores, files.responses, files.load_summary, files.tasks_done):
-        path.unlink(missing_ok=True)
+        _remove(path)
 
 
 def fresh_cell_dir(files: CellFiles, spec: CellSpec) -> None:
     """Ready a cell's directory for a new attempt: no result of an earlier one, this attempt's spec."""
     files.dir.mkdir(parents=True, exist_ok=True)
-    files.result.unlink(missing_ok=True)
-    files.over_budget.unlink(missing_ok=True)
+    for path in (files.result, files.over_budget, files.spec):
+        _remove(path)
     atomic_write_json(files.spec, spec.model_dump(mode="json"))
 
 

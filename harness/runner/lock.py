@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.errors import UserError
+from harness.results.files import is_run_file
 
 LOCK_NAME = ".lock"
 
@@ -27,7 +28,11 @@ class RunLock:
     @classmethod
     def acquire(cls, run_dir: Path) -> RunLock:
         path = run_dir / LOCK_NAME
-        handle = path.open("a+", encoding="utf-8")
+        is_run_file(path, "the run's lock file")  # a directory or FIFO in its place: one line, not a traceback
+        try:
+            handle = path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{path}: cannot open the run's lock ({exc.strerror or exc})") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
