@@ -10,7 +10,7 @@ from report_runs import make_run
 from rich.console import Console
 
 from harness.cli.summary_table import print_summary
-from harness.config.profile import HardwareProfile
+from harness.config.profile import Accelerator
 from harness.fitcost import fit_verdict
 from harness.report import write_report
 from harness.report.charts import tradeoff_chart
@@ -71,17 +71,11 @@ def test_chart_and_reports_label_the_gpu_figure(gpu_run: Path, view: RunView) ->
     assert "host RSS 380 MB" in paths.html.read_text(encoding="utf-8")
 
 
-def _h100_host() -> HardwareProfile:
-    from harness.hardware import host_profile
-
-    h100 = {"kind": "gpu", "name": "NVIDIA H100 80GB HBM3", "memory_gb": 79.6, "memory_mb": 81559}
-    return host_profile().model_copy(update={"accelerator": h100})
-
-
 def test_fit_of_a_gpu_cell_is_judged_against_gpu_memory() -> None:
     from harness.devicememory import total_mib
 
-    budget = total_mib(HardwareProfile.model_validate(_h100_host().model_dump(by_alias=True)).accelerator)
+    h100 = Accelerator(kind="gpu", name="NVIDIA H100 80GB HBM3", memory_gb=79.6, memory_mb=81559)
+    budget = total_mib(h100)
     assert budget == 81559
     row = {"status": "ok", "peak_rss_mb": 900.0, "peak_anon_mb": 600.0, "model_file_mb": None}
     fits = fit_verdict({**row, "gpu_process_mb": 1500.0, "gpu_peak_allocated_mb": 300.0}, 200.0, None, budget)
