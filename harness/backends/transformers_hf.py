@@ -353,6 +353,8 @@ class TransformersBackend:
         with contextlib.suppress(BackendUnavailable):
             directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
+            # what projections read: a GGUF file's header, or the directory's config.json and safetensors headers
+            info["model_path"] = info["model_source"]
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))
         info["dtype"] = self.params.dtype

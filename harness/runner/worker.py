@@ -195,6 +195,7 @@ def run_cell(spec: CellSpec) -> CellResult:
             result.backend_info = backend.describe()
             result.model_file_mb = result.backend_info.get("model_file_mb")
             result.model_path = result.backend_info.get("model_path")
+            result.weights_dtype = result.backend_info.get("weights_dtype")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
