@@ -8,6 +8,10 @@ reuses the other's KV cache. Prints decode throughput and TTFT for both, the dec
 ratio (tierbench / bare, target >= 0.97) and the TTFT overhead in milliseconds.
 
     python benchmarks/overhead.py --rounds 10 --prompt-tokens 64 --output-tokens 64 --threads 2
+
+``--backend transformers`` measures the transformers backend instead, against bare
+``model.generate``, for bfloat16 and float32, on the CPU and on CUDA when present
+(benchmarks/overhead_transformers.py; target: tierbench / bare E2E <= 1.05).
 """
 
 from __future__ import annotations
@@ -174,10 +178,59 @@ def median(values: list[float]) -> float:
 @click.option("--output-tokens", default=64, show_default=True, help="Output tokens per request (EOS ignored).")
 @click.option("--threads", default=None, type=int, help="llama.cpp threads for both sides [default: usable cores].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def main(rounds: int, prompt_tokens: int, output_tokens: int, threads: int | None, as_json: bool) -> None:
-    """Decode-throughput ratio and TTFT overhead of tierbench against bare llama-cpp-python."""
+@click.option(
+    "--backend",
+    type=click.Choice(["llamacpp", "transformers"]),
+    default="llamacpp",
+    show_default=True,
+    help="llamacpp: against a bare llama-cpp-python loop; transformers: against bare model.generate, both dtypes.",
+)
+@click.option("--model-path", default=None, help="transformers only: a local model directory [default: the nano GGUF].")
+def main(
+    rounds: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    threads: int | None,
+    as_json: bool,
+    backend: str,
+    model_path: str | None,
+) -> None:
+    """Decode-throughput ratio and TTFT overhead of tierbench against bare llama-cpp-python
+    (or, with --backend transformers, the E2E ratio against bare model.generate for both dtypes)."""
     if rounds < 1 or prompt_tokens < 1 or output_tokens < 2:
         raise click.UsageError("--rounds and --prompt-tokens must be >= 1, --output-tokens >= 2")
+    if backend == "transformers":
+        main_transformers(rounds, prompt_tokens, output_tokens, threads, as_json, model_path)
+        return
+    main_llamacpp(rounds, prompt_tokens, output_tokens, threads, as_json)
+
+
+def main_transformers(
+    rounds: int, prompt_tokens: int, output_tokens: int, threads: int | None, as_json: bool, model_path: str | None
+) -> None:
+    from overhead_transformers import TARGET_RATIO as HF_TARGET
+    from overhead_transformers import as_records, run
+
+    results = run(rounds, prompt_tokens, output_tokens, threads, model_path)
+    if as_json:
+        click.echo(json.dumps(as_records(results), indent=2))
+    else:
+        console = Console()
+        table = Table(title=f"tierbench vs bare model.generate: pp{prompt_tokens}/tg{output_tokens}, {rounds} rounds")
+        for column in ("device", "dtype", "tierbench E2E s", "bare E2E s", "ratio", "verdict"):
+            table.add_column(column, justify="right")
+        for r in results:
+            verdict = "PASS" if r.passed else "FAIL"
+            table.add_row(
+                r.device, r.dtype, f"{r.tierbench_e2e_s:.3f}", f"{r.bare_e2e_s:.3f}", f"{r.ratio:.3f}", verdict
+            )
+        console.print(table)
+        for r in results:
+            console.print(f"{r.device} {r.dtype}: ratio {r.ratio:.3f} (target <= {HF_TARGET})")
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+def main_llamacpp(rounds: int, prompt_tokens: int, output_tokens: int, threads: int | None, as_json: bool) -> None:
     threads = threads or len(os.sched_getaffinity(0))
     backend = load_tierbench(threads)
     llm = load_bare(backend, threads)

@@ -2,6 +2,9 @@
 
 A cell *fits* when the model's weights plus its measured working memory (the process's peak
 anonymous memory: KV cache, buffers, runtime) stay within the profile's memory budget. A cell
+that ran on a GPU is judged by its GPU memory (``harness.results.memoryfigure``: the driver's
+per-process figure, CUDA context included) against the profile's GPU memory instead, with host
+RSS named beside it. A cell
 the watchdog stopped does not fit, with the peak it reached. A cell that could not run on this
 host (a GPU profile here, say) gets a verdict estimated from a cell of the same model that did
 run, and says so.
@@ -21,7 +24,9 @@ import pandas as pd
 
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
+from harness.devicememory import total_mib
 from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS
+from harness.results.memoryfigure import judged_memory
 from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
 
@@ -85,14 +90,48 @@ def _memory_need(row: dict[str, Any]) -> tuple[float, float] | None:
     return weights, working
 
 
+def gpu_fit_verdict(
+    row: dict[str, Any], gpu_budget_mb: float | None, suffix: str = ""
+) -> tuple[str, str, float | None] | None:
+    """(fit, reason, required MiB) of a cell that ran on a GPU, judged by GPU memory; None for a CPU cell."""
+    figure = judged_memory(row)
+    if row.get("status") != "ok" or not figure.on_gpu or figure.mb is None:
+        return None
+    rss = "" if figure.host_rss_mb is None else f"; host RSS {_gb(figure.host_rss_mb)} beside it"
+    if gpu_budget_mb is None:
+        return (
+            "unknown",
+            f"ran on a GPU ({figure.label} {_gb(figure.mb)}); the profile has no GPU memory{rss}{suffix}",
+            figure.mb,
+        )
+    verdict = "fits" if figure.mb <= gpu_budget_mb else "does_not_fit"
+    sign = "≤" if verdict == "fits" else ">"
+    reason = f"{figure.label} {_gb(figure.mb)} {sign} {_gb(gpu_budget_mb)} GPU memory{rss}{suffix}"
+    return verdict, reason, figure.mb
+
+
 def fit_verdict(
-    row: dict[str, Any], budget_mb: float | None, reference: dict[str, Any] | None
+    row: dict[str, Any],
+    budget_mb: float | None,
+    reference: dict[str, Any] | None,
+    gpu_budget_mb: float | None = None,
 ) -> tuple[str, str, float | None]:
-    """(fit, reason, required MiB) for one cell; ``reference`` is a cell of the same model that ran."""
+    """(fit, reason, required MiB) for one cell; ``reference`` is a cell of the same model that ran.
+
+    ``gpu_budget_mb`` is the profile's GPU memory (MiB): a cell that ran on a GPU is judged by it."""
     status = row.get("status")
     if status == "does_not_fit":
         peak = _num(row.get("peak_rss_mb"))
         return "does_not_fit", str(row.get("reason") or "stopped over the memory budget"), peak
+    on_gpu = gpu_fit_verdict(row, gpu_budget_mb)
+    if on_gpu is not None:
+        return on_gpu
+    if status != "ok" and reference is not None and gpu_budget_mb is not None:
+        estimated = gpu_fit_verdict(
+            reference, gpu_budget_mb, f" (estimated from {reference.get('cell_id')}; not run on this profile)"
+        )
+        if estimated is not None:
+            return estimated
     if budget_mb is None:
         return "unknown", "the profile has no memory budget", None
     need = _memory_need(row)
@@ -120,7 +159,11 @@ def fit_verdict(
 
 def _reference_cell(row: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A cell of the same model that ran here, ``host`` first."""
-    same = [r for r in rows if r.get("model") == row.get("model") and _memory_need(r) is not None]
+    same = [
+        r
+        for r in rows
+        if r.get("model") == row.get("model") and (_memory_need(r) is not None or judged_memory(r).on_gpu)
+    ]
     return min(same, key=lambda r: r.get("profile") != "host", default=None)
 
 
@@ -195,7 +238,10 @@ def enrich_cells(
         if budget is None and profile is not None:
             budget = profile.memory_mb
         reference = _reference_cell(row, rows)
-        fit, reason, required = fit_verdict(row, budget, reference)
+        gpu_budget = (
+            total_mib(profile.accelerator) if profile is not None and profile.accelerator.kind == "gpu" else None
+        )
+        fit, reason, required = fit_verdict(row, budget, reference, gpu_budget)
         cell_stats = stats.get(str(row.get("cell_id")))
         extra: dict[str, Any] = {"fit": fit, "fit_reason": reason, "fit_required_mb": required}
         extra.update(cost_figures(row, cell_stats, profile, model))

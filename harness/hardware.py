@@ -36,7 +36,10 @@ def _host_accelerator() -> Accelerator:
             memory_mib = float(str(gpu["memory"]).split()[0])
         except (ValueError, IndexError):
             continue
-        return Accelerator(kind="gpu", name=str(gpu["name"]), memory_gb=round(memory_mib / 1024, 1))
+        # the reported MiB is what every comparison uses (harness.devicememory); GB only for display
+        return Accelerator(
+            kind="gpu", name=str(gpu["name"]), memory_gb=round(memory_mib / 1024, 1), memory_mb=memory_mib
+        )
     return Accelerator()
 
 

@@ -5,7 +5,9 @@ memory bandwidth; prompt processing does ~2 FLOPs per parameter per token in lar
 it is bounded by compute. For each measured request on ``host`` we compute the host's own
 roofline rate from figures measured in that very cell (``roofline_*`` columns), take the
 request's efficiency against it, and apply that efficiency to the target profile's roofline.
-Model facts come from the model's actual GGUF file: its size, its parameter count and shapes.
+Model facts come from the model's actual files: a GGUF file's size, parameter count and shapes,
+or a transformers model directory's config.json and safetensors headers (``harness.hf_facts``).
+A host cell that ran on a GPU is not projected: no roofline of the host's GPU is measured.
 
 The transfer is uncertain (a different core design, a GPU, a datasheet peak instead of a
 measurement), so every projected figure is a range: ``band_low``–``band_high`` times the central
@@ -23,7 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
 from harness.results.columns import PROJECTION_COLUMNS
+from harness.results.memoryfigure import ran_on_gpu
 from harness.results.schema import PROJECTED
 from harness.results.values import finite_or_none as _num
 
@@ -130,6 +133,27 @@ def read_model_facts(path: str) -> ModelFacts:
         attention_width=heads * key_len,
         kv_bytes_per_token=kv_bytes,
     )
+
+
+def model_facts(path: str, weights_dtype: str | None = None) -> ModelFacts:
+    """Facts of a GGUF file, or of a transformers model directory (config.json + safetensors headers).
+
+    ``weights_dtype`` (a cell's ``weights_dtype``, e.g. ``torch.bfloat16``) is how the weights were
+    held at run time: transformers de-quantizes a GGUF file to it, so its bytes replace the file's."""
+    if Path(path).is_dir():
+        from harness.hf_facts import read_hf_facts
+
+        return read_hf_facts(Path(path), weights_dtype)
+    facts = read_model_facts(path)
+    if weights_dtype:
+        from harness.hf_facts import TORCH_BYTES
+
+        per_param = TORCH_BYTES.get(weights_dtype)
+        if per_param:
+            facts = replace(
+                facts, file_bytes=facts.params * per_param, kv_bytes_per_token=facts.kv_bytes_per_token * per_param / 2
+            )
+    return facts
 
 
 @dataclass(frozen=True)
@@ -366,19 +390,23 @@ def project_cell(
         return skip("profile has no performance figures to project onto")
     if host_cell.get("status") != "ok":
         return skip(f"nothing to project from: {model} on host is {host_cell.get('status')}")
+    if ran_on_gpu(host_cell):
+        return skip(
+            "the host cell ran on a GPU, so its speed is that GPU's; tierbench measures no roofline of the host's "
+            "GPU to carry its efficiency from, so none was made (run the model on the host's CPU to project it)"
+        )
     path = host_cell.get("model_path")
     if not isinstance(path, str) or not path:
-        return skip(
-            "no GGUF file recorded for this cell (a remote API does not run on the device; other backends are not projected)"
-        )
+        return skip("no local model file recorded for this cell (a remote API does not run on the device)")
     host = host_ceiling(host_cell)
     if host is None:
         return skip(
             str(host_cell.get("roofline_error") or "no roofline measured in the host cell (no perf scenario ran)")
         )
+    dtype = host_cell.get("weights_dtype")
     try:
-        facts = read_model_facts(path)
-    except (OSError, ValueError) as exc:
+        facts = model_facts(path, dtype if isinstance(dtype, str) and dtype else None)
+    except (OSError, ValueError, KeyError) as exc:
         return skip(f"cannot read {path}: {exc}")
     target = target_ceiling(profile)
     assert target is not None  # performance figures exist

@@ -67,8 +67,12 @@ def make_run(
     seed: int = 0,
     with_cost: bool = True,
     extra_samples: int = 0,
+    gpu: bool = False,
 ) -> Path:
-    """Write a complete run directory under ``root`` and return it."""
+    """Write a complete run directory under ``root`` and return it.
+
+    ``gpu``: the laptop cells ran on a GPU: NVML energy (a point, no range) and GPU memory (mini's
+    GPU process figure, 5,000 MiB, is over the 4,096 MiB constraint while its host RSS is not)."""
     rng = np.random.default_rng(seed)
     store = RunStore.create(root)
     store.write_meta(
@@ -123,6 +127,17 @@ def make_run(
                 "n_requests": n_req,
                 "n_errors": 1 if ran else 0,
                 "warmup_requests": 1 if ran else 0,
+                **(
+                    {
+                        "energy_source": "nvml",
+                        "energy_j_low": None,
+                        "energy_j_high": None,
+                        "gpu_process_mb": 5000.0 if model == "mini" else 900.0,
+                        "gpu_peak_allocated_mb": 300.0,
+                    }
+                    if gpu and ran and profile == "laptop"
+                    else {}
+                ),
                 **(
                     {
                         "cost_per_1k_requests_usd": (0.01 if model == "nano" else 0.025) if ran else None,

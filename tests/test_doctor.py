@@ -89,3 +89,19 @@ def test_a_garbage_counter_makes_rapl_unavailable_with_the_reason(
     table = CliRunner().invoke(cli, ["doctor", "--powercap-root", str(root)], env={"COLUMNS": "300"})
     assert table.exit_code == 0, f"{table.output}\n{table.exception!r}"
     assert reason in " ".join(table.output.split())  # printed as written: rich markup stays text
+
+
+def test_llama_cpp_offload_is_reported_with_the_cuda_install_line() -> None:
+    """Our reading of llama_supports_gpu_offload(); a module stand-in, since the answer is the build's."""
+    from types import ModuleType
+
+    from harness.meters.doctor import LLAMA_CUDA_INSTALL, llama_offload_capability
+
+    cpu_build, gpu_build = ModuleType("llama_cpp"), ModuleType("llama_cpp")
+    cpu_build.__dict__.update(__version__="0.3.36", llama_supports_gpu_offload=lambda: False)
+    gpu_build.__dict__.update(__version__="0.3.36", llama_supports_gpu_offload=lambda: True)
+    cpu = llama_offload_capability(cpu_build)
+    assert not cpu.available and "CPU-only build" in cpu.detail and LLAMA_CUDA_INSTALL in cpu.detail
+    assert "-DGGML_CUDA=on" in LLAMA_CUDA_INSTALL
+    assert llama_offload_capability(gpu_build).available
+    assert "llama.cpp offload" in by_name(doctor_json())  # the command lists it, whatever this build is

@@ -232,7 +232,23 @@ def test_emulation_on_a_gpu_host() -> None:
     emulated_on, skip = emulation(jetson, host)
     assert emulated_on and skip is None
     _, skip = emulation(jetson, host.model_copy(update={"accelerator": small}))
-    assert skip is not None and "needs 8 GB of gpu memory" in skip and "Small GPU has 4 GB" in skip
+    assert skip is not None and "needs 8 GB (8,192 MiB)" in skip and "Small GPU has 4,096 MiB" in skip
+
+
+def test_server_h100_is_emulated_on_a_real_h100() -> None:
+    """The figures a real H100 80GB HBM3 reports (nvidia-smi: 81,559 MiB) match the datasheet's 80 GB."""
+    from harness.config.profile import Accelerator
+
+    h100 = Accelerator(kind="gpu", name="NVIDIA H100 80GB HBM3", memory_gb=79.6, memory_mb=81559)
+    host = host_profile().model_copy(update={"cores": 26, "memory_mb": 2_000_000.0, "accelerator": h100})
+    emulated_on, skip = emulation(get_profile("server-h100"), host)
+    assert emulated_on and skip is None
+    # 8 % short of the datasheet's 81,920 MiB is another card, and the message says so in MiB
+    smaller = h100.model_copy(update={"memory_mb": 75_000.0})
+    _, skip = emulation(get_profile("server-h100"), host.model_copy(update={"accelerator": smaller}))
+    assert skip is not None
+    assert "needs 80 GB (81,920 MiB) (at least 76,186 MiB reported: 7% tolerance)" in skip
+    assert "has 75,000 MiB" in skip
 
 
 def test_host_gpu_detection_parses_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,3 +265,4 @@ def test_host_gpu_detection_parses_nvidia_smi(monkeypatch: pytest.MonkeyPatch) -
     finally:
         hardware._host_accelerator.cache_clear()
     assert (accelerator.kind, accelerator.name, accelerator.memory_gb) == ("gpu", "NVIDIA H200", 140.4)
+    assert accelerator.memory_mb == 143771  # compared in MiB, as reported, never the rounded GB

@@ -100,3 +100,53 @@ def test_generated_token_logprobs_are_the_logits_of_the_answer(nano_hf: Transfor
     # the same answer scored by a fresh forward pass over prompt + answer
     ((total, greedy),) = nano_hf.loglikelihood([(prompt, timing.text)])
     assert greedy and sum(usage.token_logprobs) == pytest.approx(total, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_incremental_decode_matches_a_full_decode(nano_hf: TransformersBackend) -> None:
+    """Per token the stream decodes a short window; the text it builds is what decoding everything gives."""
+    from harness.backends.transformers_hf import _Detokenizer
+
+    tok = nano_hf._tok
+    ids = tok.encode(" Größe, naïve café — 日本語 🙂 ok!\n  spaced   words", add_special_tokens=False)
+    detok = _Detokenizer(tok)
+    waited = 0
+    for token in ids:
+        if detok.add(token):
+            assert detok.text == tok.decode(detok.ids, skip_special_tokens=True)
+        else:
+            waited += 1
+    assert detok.text == tok.decode(ids, skip_special_tokens=True)
+    assert waited > 0  # the emoji and CJK characters span several byte tokens
+
+
+def test_a_perf_request_asks_generate_for_nothing_a_bare_call_does_not() -> None:
+    """No stopping criterion (a device tensor per step), no kept logits: only the streamer is extra."""
+    import torch
+
+    from harness.backends.transformers_hf import TransformersParams, _Cancelled, _TokenQueue
+
+    class Tok:
+        pad_token_id = None
+        eos_token_id = 2
+
+    class Model:
+        generation_config = type("G", (), {"eos_token_id": [2, 7]})()
+
+    backend = TransformersBackend(spec(model_path="/unused"), TransformersParams(model_path="/unused"))
+    backend._model, backend._tok, backend._device = Model(), Tok(), "cpu"
+    streamer = _TokenQueue()
+    gen = backend._generate_kwargs(GenerationRequest(prompt="x", max_tokens=8, ignore_eos=True), [1, 5, 9], streamer)
+    assert set(gen) == {
+        "input_ids", "attention_mask", "max_new_tokens", "streamer", "pad_token_id",
+        "do_sample", "temperature", "top_k", "top_p", "min_new_tokens",
+    }  # fmt: skip
+    assert gen["streamer"] is streamer and gen["pad_token_id"] == 2 and gen["min_new_tokens"] == 8
+    assert torch.equal(gen["input_ids"], torch.tensor([[1, 5, 9]]))
+    # cancelling goes through the streamer: the next step's put stops generate()
+    streamer.put(torch.tensor([1, 5, 9]))  # the prompt
+    streamer.put(torch.tensor([4]))
+    streamer.cancel.set()
+    with pytest.raises(_Cancelled):
+        streamer.put(torch.tensor([6]))
+    assert streamer.queue.get_nowait() == [4] and streamer.queue.empty()

@@ -40,6 +40,10 @@ class LlamaCppParams(BaseModel):
     n_threads: int | None = Field(default=None, ge=1, description="Default: the profile's threads.")
     use_mmap: bool = True
     seed: int = 0
+    n_gpu_layers: int = Field(
+        default=0, ge=-1, description="Layers offloaded to the GPU (-1: all); needs a CUDA build of llama-cpp-python."
+    )
+    main_gpu: int = Field(default=0, ge=0, description="The GPU (index) that holds the model when offloading.")
     chat_format: str | None = Field(
         default=None, description="llama-cpp-python chat format (e.g. gemma) when the GGUF has no template."
     )
@@ -91,6 +95,8 @@ class LlamaCppBackend:
                 n_threads_batch=threads,
                 use_mmap=self.params.use_mmap,
                 seed=self.params.seed,
+                n_gpu_layers=self.params.n_gpu_layers,
+                main_gpu=self.params.main_gpu,
                 verbose=False,
             )
         except ValueError as exc:

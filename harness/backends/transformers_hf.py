@@ -54,18 +54,31 @@ class TransformersParams(BaseModel):
         return self
 
 
+class _Cancelled(Exception):
+    """Raised inside generate() (from the streamer) once the consumer stopped reading."""
+
+
 class _TokenQueue:
-    """A transformers streamer that forwards each step's new token ids to a queue."""
+    """A transformers streamer that forwards each step's new token ids to a queue.
+
+    It is also how a request is cut short: once ``cancel`` is set, the next ``put`` raises and
+    generate() stops there. (A StoppingCriteria would do the same with a device tensor built and
+    reduced on every step: GPU work and a launch that bare ``generate`` does not have.)
+    """
 
     def __init__(self) -> None:
         self.queue: queue.Queue[Any] = queue.Queue()
+        self.cancel = threading.Event()
         self._prompt_seen = False
 
     def put(self, value: Any) -> None:
+        if self.cancel.is_set():
+            raise _Cancelled
         if not self._prompt_seen:  # generate() first hands over the prompt
             self._prompt_seen = True
             return
-        self.queue.put([int(t) for t in value.reshape(-1).tolist()])
+        # generate() already moved the step's ids to the host (its one sync per step): no device work here
+        self.queue.put(value.reshape(-1).tolist())
 
     def end(self) -> None:
         pass
@@ -76,6 +89,38 @@ class _TokenQueue:
             if isinstance(item, BaseException):
                 raise item
             yield from item
+
+
+class _Detokenizer:
+    """Text of a growing token list, decoding a short window per token instead of the whole output.
+
+    The window starts a few tokens back (``prefix``) so that merges across the boundary, leading
+    spaces and multi-byte characters come out as a full decode would give them; an incomplete
+    UTF-8 sequence (U+FFFD at the end) waits for the next token. The usual incremental scheme of
+    text-generation-inference and vLLM.
+    """
+
+    def __init__(self, tok: Any) -> None:
+        self.tok = tok
+        self.ids: list[int] = []
+        self.text = ""
+        self._prefix = 0  # the window's first token
+        self._read = 0  # tokens already turned into text
+
+    def _decode(self, ids: list[int]) -> str:
+        decoded: str = self.tok.decode(ids, skip_special_tokens=True)
+        return decoded
+
+    def add(self, token: int) -> bool:
+        """Append one token; False while its text is still incomplete (then ``text`` is unchanged)."""
+        self.ids.append(token)
+        before = self._decode(self.ids[self._prefix : self._read])
+        after = self._decode(self.ids[self._prefix :])
+        if after.endswith("\ufffd") or len(after) < len(before):
+            return False
+        self.text += after[len(before) :]
+        self._prefix, self._read = self._read, len(self.ids)
+        return True
 
 
 class TransformersBackend:
@@ -168,28 +213,77 @@ class TransformersBackend:
 
     # -- generation ---------------------------------------------------------------------------
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
+        """Generate in a helper thread; each token is handed over the step it leaves the device.
+
+        Per token this adds nothing on the device to what bare ``model.generate`` does: no
+        stopping criterion (cancelling goes through the streamer), no logits kept unless the
+        request asks for log-probabilities, and on the host one queue hand-off and a short
+        incremental decode (docs/metrics.md, benchmarks/overhead.py --backend transformers).
+        """
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList
 
         model, tok = self.model, self._tok
         prompt = self._prompt_ids(request)
         usage.prompt_tokens = len(prompt)
         usage.source = "backend"
-        cancel = threading.Event()
-
-        class _Cancel(StoppingCriteria):  # type: ignore[misc]
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
-
         streamer = _TokenQueue()
+        gen = self._generate_kwargs(request, prompt, streamer)
+        produced: list[Any] = []
+
+        def run() -> None:
+            try:
+                if request.temperature > 0:
+                    torch.manual_seed(request.seed)
+                with torch.inference_mode():
+                    produced.append(model.generate(**gen))
+            except _Cancelled:
+                pass
+            except BaseException as exc:
+                streamer.queue.put(exc)
+            finally:
+                streamer.queue.put(_END)
+
+        thread = threading.Thread(target=run, daemon=True, name="tierbench-hf-generate")
+        thread.start()
+        eos = _eos_ids(model, tok) if not request.ignore_eos else set()
+        detok = _Detokenizer(tok)
+        text = StopText(request.stop)
+        usage.finish_reason = "length"
+        try:
+            for token in streamer.tokens():
+                if token in eos:
+                    usage.finish_reason = "stop"
+                    break
+                if not detok.add(token):  # an incomplete UTF-8 sequence: wait for the rest
+                    yield Chunk("", 1)
+                    continue
+                released, stopped = text.advance(detok.text)
+                yield Chunk(released, 1)
+                if stopped:
+                    usage.finish_reason = "stop"
+                    break
+            if text.rest():  # flush text held back for stop matching
+                yield Chunk(text.rest(), 0)
+        finally:
+            streamer.cancel.set()
+            thread.join(timeout=60)
+        usage.output_tokens = len(detok.ids)
+        if request.logprobs:
+            logits = getattr(produced[0], "logits", None) if produced else None
+            usage.token_logprobs = _token_logprobs(logits, detok.ids) if logits is not None else None
+
+    def _generate_kwargs(self, request: GenerationRequest, prompt: list[int], streamer: _TokenQueue) -> dict[str, Any]:
+        """The ``model.generate`` arguments of one request: the same as a bare call, plus the streamer."""
+        import torch
+
+        tok = self._tok
         input_ids = torch.tensor([prompt], device=self._device)
-        eos = _eos_ids(model, tok)
+        eos = _eos_ids(self.model, tok)
         gen: dict[str, Any] = {
             "input_ids": input_ids,
             "attention_mask": torch.ones_like(input_ids),
             "max_new_tokens": request.max_tokens,
             "streamer": streamer,
-            "stopping_criteria": StoppingCriteriaList([_Cancel()]),
             "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else (min(eos) if eos else 0),
         }
         if request.temperature > 0:
@@ -200,48 +294,7 @@ class TransformersBackend:
             gen["min_new_tokens"] = request.max_tokens
         if request.logprobs:  # evaluation only: the raw logits of every step, read after the stream
             gen.update(output_logits=True, return_dict_in_generate=True)
-        produced: list[Any] = []
-
-        def run() -> None:
-            try:
-                if request.temperature > 0:
-                    torch.manual_seed(request.seed)
-                with torch.inference_mode():
-                    produced.append(model.generate(**gen))
-            except BaseException as exc:
-                streamer.queue.put(exc)
-            finally:
-                streamer.queue.put(_END)
-
-        thread = threading.Thread(target=run, daemon=True, name="tierbench-hf-generate")
-        thread.start()
-        out: list[int] = []
-        text = StopText(request.stop)
-        usage.finish_reason = "length"
-        try:
-            for token in streamer.tokens():
-                if token in eos and not request.ignore_eos:
-                    usage.finish_reason = "stop"
-                    break
-                out.append(token)
-                decoded: str = tok.decode(out, skip_special_tokens=True)
-                if decoded.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the rest
-                    yield Chunk("", 1)
-                    continue
-                released, stopped = text.advance(decoded)
-                yield Chunk(released, 1)
-                if stopped:
-                    usage.finish_reason = "stop"
-                    break
-            if text.rest():  # flush text held back for stop matching
-                yield Chunk(text.rest(), 0)
-        finally:
-            cancel.set()
-            thread.join(timeout=60)
-        usage.output_tokens = len(out)
-        if request.logprobs:
-            logits = getattr(produced[0], "logits", None) if produced else None
-            usage.token_logprobs = _token_logprobs(logits, out) if logits is not None else None
+        return gen
 
     # -- scoring ------------------------------------------------------------------------------
     def _prefix_token(self) -> int:
@@ -300,6 +353,8 @@ class TransformersBackend:
         with contextlib.suppress(BackendUnavailable):
             directory, gguf = _source(self.params)
             info["model_source"] = str(directory / gguf) if gguf else str(directory)
+            # what projections read: a GGUF file's header, or the directory's config.json and safetensors headers
+            info["model_path"] = info["model_source"]
             if gguf:
                 info.update(model_file=gguf, model_file_mb=round((directory / gguf).stat().st_size / 2**20, 2))
         info["dtype"] = self.params.dtype
@@ -321,16 +376,19 @@ class TransformersBackend:
 
 
 def _token_logprobs(step_logits: Any, tokens: list[int]) -> list[float] | None:
-    """log softmax of each step's raw logits at the token generated there (temperature 1)."""
+    """log softmax of each step's raw logits at the token generated there (temperature 1).
+
+    One batched computation and one copy to the host for the whole answer, not one per token."""
     import torch
 
     if len(step_logits) < len(tokens):
         return None
-    values = []
-    for logits, token in zip(step_logits, tokens, strict=False):
-        row = logits[0].float()
-        values.append(float(row[token] - torch.logsumexp(row, dim=-1)))
-    return values
+    if not tokens:
+        return []
+    rows = torch.cat([logits[:1] for logits in step_logits[: len(tokens)]]).float()
+    chosen = torch.tensor(tokens, device=rows.device).unsqueeze(1)
+    values = rows.gather(1, chosen).squeeze(1) - torch.logsumexp(rows, dim=-1)
+    return [float(x) for x in values.tolist()]
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:

@@ -56,20 +56,14 @@ def native_capabilities(catalog: Catalog) -> list[Capability]:
 
 
 def llama_build_capability(host: dict[str, Any]) -> Capability:
-    """The llama.cpp build's own feature list and this CPU's kernel-relevant flags, side by side."""
+    """The llama.cpp build's own feature list (AMX, AVX-512...) and this CPU's kernel-relevant flags, side by side."""
     build = host["llama_cpp"]
     if not build:
         return Capability("native code", "llama.cpp build", False, "llama-cpp-python is not installed")
-    import llama_cpp
-
-    offload = "yes" if llama_cpp.llama_supports_gpu_offload() else "no (a CPU-only build)"
     features = build.get("system_info", "unknown")
     cpu = " ".join(host.get("cpu_flags", [])) or "none found"
     return Capability(
-        "native code",
-        "llama.cpp build",
-        True,
-        f"llama-cpp-python {build.get('version')}: {features}; GPU offload: {offload}; CPU flags: {cpu}",
+        "native code", "llama.cpp build", True, f"llama-cpp-python {build.get('version')}: {features}; CPU flags: {cpu}"
     )
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.config.profile import HardwareProfile
+from harness.devicememory import describe
 from harness.hardware import all_profiles, get_profile, host_profile
 from harness.runner.planner import emulation
 from harness.safetext import terminal
@@ -51,7 +52,7 @@ def list_profiles(as_json: bool) -> None:
     for profile in all_profiles():
         verdict, reason = _emulation_line(profile, host)
         acc = profile.accelerator
-        accelerator = "none" if acc.kind == "none" else f"{acc.kind}: {acc.name or '?'} ({acc.memory_gb:g} GB)"
+        accelerator = "none" if acc.kind == "none" else f"{acc.kind}: {acc.name or '?'} ({describe(acc)})"
         rows.append(
             {
                 "name": profile.name,

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
+from harness.report.formatting import energy_text
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
 from harness.report.view import CellView, Estimate, RunView
@@ -29,7 +30,7 @@ STATUS_STYLE: dict[str, str] = {
     CellStatus.DOES_NOT_FIT: "magenta",
 }
 COLUMNS = ("model", "tier", "backend", "profile", "status", "accuracy ±95%", "TTFT p50", "E2E p95", "decode tok/s",
-           "peak RSS MiB (anon/file)", "energy J", "load s")  # fmt: skip
+           "peak MiB: RSS (anon/file)", "energy", "load s")  # fmt: skip
 
 
 def _num(value: float | None, fmt: str, unit: str = "") -> str:
@@ -46,10 +47,9 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         half = (accuracy.high - accuracy.low) / 2 if accuracy.high is not None and accuracy.low is not None else 0.0
         acc_text = f"{accuracy.value * 100:.1f} ± {half * 100:.1f}"
     numbers = cell.numbers
-    energy = "—"
-    if numbers.get("energy_j") is not None:
-        label = "est. " if cell.energy_source == "estimate" else ""
-        energy = f"{label}{_num(numbers.get('energy_j_low'), '.0f')}–{_num(numbers.get('energy_j_high'), '.0f')}"
+    energy = energy_text(
+        numbers.get("energy_j"), numbers.get("energy_j_low"), numbers.get("energy_j_high"), cell.energy_source
+    )
     anon, file = _num(numbers.get("peak_anon_mb"), ".0f"), _num(numbers.get("peak_file_mb"), ".0f")
     return [
         terminal(cell.model) + (f"\n({terminal(cell.quant_label)})" if cell.quant_label else ""),  # a rung's label
@@ -61,10 +61,18 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         _num(ttft.get("p50"), ".3f", " s"),
         _num(cell.get(P95_E2E.key).value, ".2f", " s"),
         _num(decode.get("mean"), ".1f"),
-        f"{_num(cell.get(MEMORY.key).value, '.0f')} ({anon}/{file})",
+        _memory(cell, anon, file),
         energy,
         _num(numbers.get("load_time_s"), ".2f"),
     ]
+
+
+def _memory(cell: CellView, anon: str, file: str) -> str:
+    """Host RSS with its parts; a cell that ran on a GPU shows its GPU figure first, labelled."""
+    rss = f"RSS {_num(cell.numbers.get('peak_rss_mb'), '.0f')} ({anon}/{file})"
+    if not cell.memory_on_gpu:
+        return f"{_num(cell.get(MEMORY.key).value, '.0f')} ({anon}/{file})"
+    return f"GPU {_num(cell.get(MEMORY.key).value, '.0f')}\n{rss}"
 
 
 def print_summary(console: Console, view: RunView) -> None:

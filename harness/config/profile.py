@@ -14,11 +14,14 @@ class Accelerator(BaseModel):
 
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
-    memory_gb: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0, description="Datasheet memory, GB (read as GiB).")
+    memory_mb: float | None = Field(
+        default=None, gt=0, description="Memory the card reports, MiB (a detected GPU); wins over memory_gb."
+    )
 
     @model_validator(mode="after")
     def _gpu_needs_memory(self) -> Accelerator:
-        if self.kind != "none" and self.memory_gb is None:
+        if self.kind != "none" and self.memory_gb is None and self.memory_mb is None:
             raise ValueError(f"an accelerator of kind '{self.kind}' needs memory_gb")
         return self
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from harness.config.profile import HardwareProfile
 from harness.meters import memory
@@ -72,7 +74,32 @@ def _torch_cuda_capability() -> Capability:
     return Capability("gpu memory", "torch.cuda", True, f"torch {torch.__version__}: {torch.cuda.get_device_name(0)}")
 
 
+# the one install line that builds llama-cpp-python with CUDA (README, docs/profiles.md)
+LLAMA_CUDA_INSTALL = 'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python==0.3.36'
+
+
+def llama_offload_capability(llama_cpp: ModuleType | None = None) -> Capability:
+    """Whether the installed llama-cpp-python can offload layers to a GPU (``n_gpu_layers``)."""
+    name = "llama.cpp offload"
+    if llama_cpp is None:
+        if importlib.util.find_spec("llama_cpp") is None:
+            return Capability("gpu", name, False, "llama-cpp-python is not installed (pip install 'tierbench[local]')")
+        try:
+            llama_cpp = importlib.import_module("llama_cpp")
+        except Exception as exc:  # a broken build must not break the doctor
+            return Capability("gpu", name, False, f"llama-cpp-python failed to import: {exc}")
+    version = getattr(llama_cpp, "__version__", "?")
+    supports = getattr(llama_cpp, "llama_supports_gpu_offload", None)
+    if supports is None:
+        return Capability("gpu", name, False, f"llama-cpp-python {version} cannot say (no llama_supports_gpu_offload)")
+    if bool(supports()):
+        return Capability("gpu", name, True, f"llama-cpp-python {version}: GPU build (set n_gpu_layers in the catalog)")
+    return Capability(
+        "gpu", name, False, f"llama-cpp-python {version} is a CPU-only build; for CUDA: {LLAMA_CUDA_INSTALL}"
+    )
+
+
 def diagnose(
     profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
 ) -> list[Capability]:
-    return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities()
+    return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities() + [llama_offload_capability()]

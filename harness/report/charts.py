@@ -141,7 +141,8 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
                 capsize=3,
                 markersize=7,
             )
-            ax.annotate(_label(c.model), (x.value or 0.0, y.value or 0.0), textcoords="offset points", xytext=(6, 4))
+            name = c.model + (" (GPU)" if x_metric == MEMORY and c.memory_on_gpu else "")
+            ax.annotate(_label(name), (x.value or 0.0, y.value or 0.0), textcoords="offset points", xytext=(6, 4))
         front = pareto_front([(c.get(x_metric.key).value or 0.0, c.get(ACCURACY.key).value or 0.0) for c in mine])
         ax.step(
             [p[0] for p in front],

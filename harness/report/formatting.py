@@ -124,3 +124,15 @@ def fmt_range(low: float | None, high: float | None, kind: str) -> str:
     if lo is None or hi is None:
         return ""
     return f"{fmt(lo, kind)}–{fmt(hi, kind)}"
+
+
+def energy_text(value: float | None, low: float | None, high: float | None, source: str, kind: str = "joules") -> str:
+    """An energy figure as every view shows it: an estimate as its range (``est. 10 J–14 J``), a
+    sensor's measurement as one value with its source (``12.3 J (nvml)``); a dash when missing."""
+    number = clean(value)
+    if number is None:
+        return DASH
+    if source == "estimate":
+        span = fmt_range(low, high, kind)
+        return f"est. {span or fmt(number, kind)}"
+    return f"{fmt(number, kind)} ({source})" if source and source != "none" else fmt(number, kind)

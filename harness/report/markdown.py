@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.compare import Comparison
-from harness.report.formatting import fmt
+from harness.report.formatting import energy_text, fmt
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import LIMITS, Recommendation
-from harness.report.view import Estimate, RunView
+from harness.report.view import CellView, Estimate, RunView
 from harness.results.published import comparison_lines
 from harness.safetext import one_line
 
@@ -29,6 +29,14 @@ def _est(e: Estimate, kind: str) -> str:
     if e.low is not None and e.high is not None:
         return f"{fmt(e.value, kind)} ({fmt(e.low, kind)}–{fmt(e.high, kind)})"
     return fmt(e.value, kind)
+
+
+def _memory(c: CellView) -> str:
+    """Peak memory; a GPU cell's GPU figure says which it is, with host RSS beside it."""
+    shown = _est(c.get(MEMORY.key), MEMORY.kind)
+    if not c.memory_on_gpu:
+        return shown
+    return f"{shown} ({md(c.memory_label)}; host RSS {fmt(c.numbers.get('peak_rss_mb'), MEMORY.kind)})"
 
 
 def _constraints(view: RunView) -> str:
@@ -66,11 +74,12 @@ def _results(view: RunView) -> list[str]:
     for c in view.cells:
         status = c.status + (f": {c.reason}" if c.reason else "")
         profile = c.profile + (f" (emulated on {c.emulated_on})" if c.emulated_on else "")
-        estimated = c.energy_source == "estimate" and c.get(ENERGY.key).known
-        energy = _est(c.get(ENERGY.key), ENERGY.kind) + (" est." if estimated else "")
+        e = c.get(ENERGY.key)
+        # an estimate is its range; a sensor's figure one value with its source
+        energy = md(energy_text(e.value, e.low, e.high, c.energy_source)) if e.known else _est(e, ENERGY.kind)
         lines.append(
             f"| {md(c.model + (f' ({c.quant_label})' if c.quant_label else ''))} | {md(c.tier)} | {md(profile)} | {md(status)} | {_est(c.get(ACCURACY.key), ACCURACY.kind)} "
-            f"| {_est(c.get(P95_E2E.key), P95_E2E.kind)} | {_est(c.get(MEMORY.key), MEMORY.kind)} "
+            f"| {_est(c.get(P95_E2E.key), P95_E2E.kind)} | {_memory(c)} "
             f"| {energy} | {_est(c.get(COST.key), COST.kind)} |"
         )
     return lines

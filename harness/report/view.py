@@ -25,6 +25,7 @@ from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
 from harness.results.columns import CELL_COLUMNS
 from harness.results.measure import cell_rows
+from harness.results.memoryfigure import MemoryFigure, judged_memory
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import PROJECTED, CellStatus, RunMeta
 from harness.results.values import measured_requests
@@ -92,6 +93,11 @@ class CellView:
     quant_label: str = ""  # a quantization rung's type, bits per weight and source (catalog labels)
     native_fallback: str = ""  # native kernels turned off because they crashed on this machine, and why
     retried_after: str = ""  # the worker crash after which the cell ran again with the safest settings
+
+    # what the peak-memory metric holds: GPU memory for a cell that ran on a GPU, else host RSS
+    # (harness.results.memoryfigure); host RSS stays in numbers["peak_rss_mb"]
+    memory_label: str = "host RSS"
+    memory_on_gpu: bool = False
 
     @property
     def native_notes(self) -> list[str]:
@@ -263,6 +269,13 @@ def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) ->
     return _missing(cell, "not recorded for this cell") if value is None else Estimate(value)
 
 
+def _memory(cell: dict[str, Any], figure: MemoryFigure, present: bool) -> Estimate:
+    """The peak-memory metric: GPU memory for a cell that ran on a GPU (what must fit there), else host RSS."""
+    if figure.on_gpu and figure.mb is not None:
+        return Estimate(figure.mb)
+    return _plain(cell, "peak_rss_mb", present, "memory not measured by this run")
+
+
 def _no_requests(cell: dict[str, Any]) -> bool:
     return not clean(cell.get("n_requests"))
 
@@ -328,11 +341,12 @@ def _cells(
         r["model"], r["profile"] = text(r.get("model")), text(r.get("profile"))
         r["status"] = text(r.get("status")) or "ok"
         acc, scored, total, items = _accuracy(r, scores, n_tasks)
+        figure = judged_memory(r)
         metrics = {
             ACCURACY.key: acc,
             P95_E2E.key: _latency_estimate(r, requests, measured, "e2e_s"),
             P95_TTFT.key: _latency_estimate(r, requests, measured, "ttft_s"),
-            MEMORY.key: _plain(r, "peak_rss_mb", "peak_rss_mb" in cols, "memory not measured by this run"),
+            MEMORY.key: _memory(r, figure, "peak_rss_mb" in cols),
             ENERGY.key: _energy(r, "energy_per_request_j" in cols),
             COST.key: _cost(r, COST.key in cols),
         }
@@ -342,6 +356,7 @@ def _cells(
         if not measured.empty and "cell_id" in measured.columns:
             numbers.update(repetition_spread(measured[measured["cell_id"] == r.get("cell_id")]))
         strings["energy_source"] = strings["energy_source"] or "none"
+        strings["memory_label"] = figure.label
         out.append(
             CellView(
                 **strings,
@@ -351,6 +366,7 @@ def _cells(
                 tasks_total=total,
                 items=items,
                 fit=fit_verdict(text(r.get("fit"))),
+                memory_on_gpu=figure.on_gpu,
             )
         )
     out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))

@@ -122,7 +122,12 @@ class CellResult(BaseModel):
     gpu_peak_reserved_mb: float | None = None
     gpu_process_mb: float | None = None
     cpu_time_s: float | None = Field(default=None, description="User + system CPU time of the cell's process.")
-    model_path: str | None = Field(default=None, description="The local model file (projections read its facts).")
+    model_path: str | None = Field(
+        default=None, description="The local model file or directory (projections read its facts)."
+    )
+    weights_dtype: str | None = Field(
+        default=None, description="The dtype the weights were held in (transformers; projections size them by it)."
+    )
     # this machine's roofline under the cell's threads and CPUs (harness.meters.roofline)
     roofline_threads: float | None = None
     roofline_bandwidth_gbs: float | None = None

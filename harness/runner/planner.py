@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.backends.registry import check_model
 from harness.config.models import TIER_ORDER, Catalog, ModelSpec
 from harness.config.profile import HardwareProfile
+from harness.devicememory import memory_shortfall
 from harness.errors import UserError
 from harness.hardware import get_profile, host_profile
 from harness.runner.cell import CellSpec, cell_id_for
@@ -50,12 +51,9 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
     wanted, have = profile.accelerator, host.accelerator
     if wanted.kind != "none" and have.kind != wanted.kind:
         return None, f"profile '{profile.name}' needs a {wanted.kind} ({wanted.name}); this host has none"
-    if wanted.kind != "none" and (wanted.memory_gb or 0) > (have.memory_gb or 0):
-        return (
-            None,
-            f"profile '{profile.name}' needs {wanted.memory_gb:g} GB of {wanted.kind} memory; "
-            f"this host's {have.name} has {have.memory_gb or 0:g} GB",
-        )
+    short = memory_shortfall(wanted, have) if wanted.kind != "none" else None
+    if short is not None:
+        return None, f"profile '{profile.name}' {short}"
     if profile.cores > host.cores:
         return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
     if profile.memory_mb > host.memory_mb:

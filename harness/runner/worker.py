@@ -28,7 +28,7 @@ from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.contention import ContentionMeter
 from harness.meters.energy import EnergyMeter, select_meter
-from harness.meters.gpu import gpu_memory
+from harness.meters.gpu import GpuMemory, gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
 from harness.meters.sensor import EnergyReading
@@ -177,6 +177,7 @@ def run_cell(spec: CellSpec) -> CellResult:
     )
     meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
     reading: EnergyReading | None = None
+    gpu: GpuMemory | None = None
     started = time.time()
     contention = ContentionMeter()  # after the limits: it watches the CPUs the cell was given
     with MemorySampler(on_sample=watchdog) as memory, contention:
@@ -199,6 +200,7 @@ def run_cell(spec: CellSpec) -> CellResult:
             result.backend_info = backend.describe()
             result.model_file_mb = result.backend_info.get("model_file_mb")
             result.model_path = result.backend_info.get("model_path")
+            result.weights_dtype = result.backend_info.get("weights_dtype")
             if spec.scenarios:
                 events.send("phase", name="latency")
                 _run_scenarios(backend, spec, files, events)
@@ -212,6 +214,9 @@ def run_cell(spec: CellSpec) -> CellResult:
             if spec.tasks:
                 events.send("phase", name="accuracy")
                 _run_tasks(backend, spec, files, events)
+            # NVML counts what the process holds now, not a peak: read it while the model is still
+            # loaded (a closed llama.cpp model has already handed its GPU buffers back)
+            gpu = gpu_memory()
             backend.close()
         except BackendUnavailable as exc:
             result.status, result.reason = CellStatus.SKIPPED, clip(str(exc), 2000)
@@ -231,7 +236,7 @@ def run_cell(spec: CellSpec) -> CellResult:
             **peak.columns(),
             "peak_rss_mb": max(peaks) if peaks else None,
             **reading.columns(),
-            **gpu_memory().columns(),
+            **(gpu or gpu_memory()).columns(),
             **contention.result.columns(),
             "cpu_time_s": _cpu_time_s(),
             "duration_s": time.time() - started,

@@ -1,0 +1,68 @@
+"""GPU memory in one unit, MiB: a datasheet's "80 GB" against the total a card reports.
+
+A profile names its accelerator's memory as the datasheet does (``memory_gb: 80``); a detected
+card reports what the driver makes available, in MiB (``nvidia-smi``'s ``memory.total``). The
+two never agree exactly: an "80 GB" H100 is 80 GiB of HBM (81,920 MiB) and reports 81,559 MiB,
+because the driver keeps a little for itself; a GDDR card with ECC on gives up 1/16 of its
+memory (a "16 GB" T4 reports 15,360 MiB). So a datasheet figure is read as GiB (its nominal
+MiB) and a card matches it when it reports at least ``1 - DATASHEET_TOLERANCE`` of that.
+docs/profiles.md states the rule.
+"""
+
+from __future__ import annotations
+
+from harness.config.profile import Accelerator
+
+MIB_PER_GIB = 1024.0
+# the most a card may report below its datasheet figure and still count as that card: ECC on GDDR
+# memory reserves 1/16 (6.25 %); an H100's driver keeps 0.44 % of its 80 GiB
+DATASHEET_TOLERANCE = 0.07
+
+
+def nominal_mib(memory_gb: float) -> float:
+    """A datasheet "N GB" of device memory, in MiB (vendors' "GB" of HBM and GDDR are GiB)."""
+    return memory_gb * MIB_PER_GIB
+
+
+def total_mib(accelerator: Accelerator) -> float | None:
+    """What the accelerator has, MiB: the total the card reported, else its datasheet figure."""
+    if accelerator.memory_mb is not None:
+        return accelerator.memory_mb
+    return None if accelerator.memory_gb is None else nominal_mib(accelerator.memory_gb)
+
+
+def required_mib(accelerator: Accelerator) -> float | None:
+    """The least a card must report to count as this accelerator, MiB (an exact figure when one was
+    given in MiB; a datasheet figure less the tolerance)."""
+    if accelerator.memory_mb is not None:
+        return accelerator.memory_mb
+    nominal = total_mib(accelerator)
+    return None if nominal is None else nominal * (1 - DATASHEET_TOLERANCE)
+
+
+def mib(value: float) -> str:
+    """A MiB figure as the messages print it: ``81,559 MiB``."""
+    return f"{value:,.0f} MiB"
+
+
+def describe(accelerator: Accelerator) -> str:
+    """``80 GB (81,920 MiB)`` for a datasheet figure, ``81,559 MiB`` for a reported one."""
+    if accelerator.memory_mb is not None:
+        return mib(accelerator.memory_mb)
+    if accelerator.memory_gb is None:
+        return "unknown memory"
+    return f"{accelerator.memory_gb:g} GB ({mib(nominal_mib(accelerator.memory_gb))})"
+
+
+def memory_shortfall(wanted: Accelerator, have: Accelerator) -> str | None:
+    """Why ``have`` has too little memory to stand in for ``wanted`` (None: enough), in MiB."""
+    need = required_mib(wanted)
+    if need is None:
+        return None
+    got = total_mib(have) or 0.0
+    if got >= need:
+        return None
+    tolerance = (
+        "" if wanted.memory_mb is not None else f" (at least {mib(need)} reported: {DATASHEET_TOLERANCE:.0%} tolerance)"
+    )
+    return f"needs {describe(wanted)}{tolerance} of {wanted.kind} memory; this host's {have.name} has {mib(got)}"
