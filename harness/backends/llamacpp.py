@@ -324,12 +324,14 @@ def _canary_facts(spec: ModelSpec, params: LlamaCppParams) -> dict[str, Any]:
 
 def _weight_type(path: Path) -> str:
     """The GGUF's ``general.file_type`` (the weights' quantization), or why it could not be read."""
-    try:
-        from gguf import GGUFReader, LlamaFileType
+    from gguf import LlamaFileType
 
-        field = GGUFReader(str(path)).fields.get("general.file_type")
-        return LlamaFileType(int(field.contents())).name if field is not None else "unknown"
-    except Exception as exc:  # a damaged file: the canary's load will say so in llama.cpp's words
+    from harness.ggufheader import read_scalars
+
+    try:
+        value = read_scalars(path, {"general.file_type"}).get("general.file_type")
+        return LlamaFileType(int(value)).name if value is not None else "unknown"
+    except (OSError, ValueError) as exc:  # a damaged file: the canary's load will say so in llama.cpp's words
         return f"unreadable ({type(exc).__name__})"
 
 
