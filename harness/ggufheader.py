@@ -30,13 +30,13 @@ def read_scalars(path: Path, keys: set[str]) -> dict[str, int | float | bool | s
         _version, _tensors, count = struct.unpack("<IQQ", _exact(handle, 20))
         for _ in range(count):
             key = _string(handle)
-            kind = _unpack(handle, "<I")
+            kind = int(_unpack(handle, "<I"))
             if key in keys and (kind in _SCALARS or kind == _STRING):
                 found[key] = _string(handle) if kind == _STRING else _unpack(handle, _SCALARS[kind])
                 if len(found) == len(keys):
                     break
             else:
-                _skip(handle, int(kind))
+                _skip(handle, kind)
     return found
 
 
