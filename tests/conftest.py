@@ -76,3 +76,21 @@ def _quick_tasks() -> list[str]:
     from harness.suites import load_suite
 
     return load_suite("quick").tasks
+
+
+@pytest.fixture(scope="session")
+def tiers_run(tmp_path_factory: pytest.TempPathFactory, shared_benchmarks: Path) -> Path:
+    """One real run of the default tiers (nano, mini, the live cascade nano-mini; full skipped without a key)
+    with the quick suite's latency scenario, on two multiple-choice tasks and one generation task.
+
+    Shared by the cascade replay, the live cascade and the gate's self-comparison: each of them used
+    to start a run of its own.
+    """
+    out = tmp_path_factory.mktemp("runs") / "tiers"
+    result = run_tierbench(
+        "run", "--suite", "quick", "--tasks", "piqa,arc_easy,arithmetic", "--limit", "20",
+        "--data-dir", str(shared_benchmarks), "--out", str(out),
+        env={"OPENAI_API_KEY": ""}, timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out

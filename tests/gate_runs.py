@@ -6,6 +6,7 @@ exactly how much a run differs from its baseline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,3 +205,23 @@ def quick_run_cells(limit: int = 10, requests: int = 10, escalated: int = 5) -> 
             **common,
         ),
     ]
+
+
+REPO = Path(__file__).resolve().parents[1]
+_YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+_RULES = re.compile(r"(?m)^rules:")
+
+
+def shipped_rules() -> dict[str, str]:
+    """Every rules file a user is shown, by where it is: examples/**.yaml holding ``rules:``, and
+    each YAML block of README.md and docs/*.md that holds one."""
+    found = {
+        str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
+        for path in sorted((REPO / "examples").rglob("*.y*ml"))
+        if _RULES.search(path.read_text(encoding="utf-8"))
+    }
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for number, block in enumerate(_YAML_BLOCK.findall(doc.read_text(encoding="utf-8")), start=1):
+            if _RULES.search(block):
+                found[f"{doc.relative_to(REPO)} yaml block {number}"] = block
+    return found

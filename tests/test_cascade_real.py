@@ -12,25 +12,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TESTS_DATA, run_tierbench
+from conftest import run_tierbench
 
 pytestmark = pytest.mark.slow
 POINTS = 11
 
 
 @pytest.fixture(scope="module")
-def real_run(tmp_path_factory: pytest.TempPathFactory, shared_benchmarks: Path) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("cascade-real") / "run"
-    ran = run_tierbench(
-        "run", "--suite", str(TESTS_DATA / "tiny-suite.yaml"), "--models", "nano,mini", "--tasks", "piqa,arc_easy",
-        "--data-dir", str(shared_benchmarks), "--limit", "30", "--no-report", "--out", str(out), timeout=1800,
-    )  # fmt: skip
-    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+def real_run(tiers_run: Path) -> tuple[Path, str]:
+    """The shared real run of the tiers, replayed as the cascade nano -> mini on its multiple-choice margin."""
     replayed = run_tierbench(
-        "cascade", str(out), "--chain", "nano,mini", "--signal", "mc_margin", "--thresholds", str(POINTS)
+        "cascade", str(tiers_run), "--chain", "nano,mini", "--signal", "mc_margin", "--thresholds", str(POINTS)
     )
     assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-3000:]
-    return out, replayed.stdout
+    return tiers_run, replayed.stdout
 
 
 def test_the_curve_and_the_summary_are_printed(real_run: tuple[Path, str]) -> None:

@@ -9,13 +9,12 @@ records them, with a decode rate only on the escalated ones, so a decode rule wi
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from gate_runs import Cell, quick_run_cells, write_run
+from gate_runs import Cell, quick_run_cells, shipped_rules, write_run
 
 from harness.cli.main import cli
 from harness.config.rules import GateRules
@@ -23,25 +22,6 @@ from harness.gate import evaluate, from_run
 from harness.gate.evaluate import GateReport
 
 REPO = Path(__file__).resolve().parents[1]
-_YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
-_RULES = re.compile(r"(?m)^rules:")
-
-
-def shipped_rules() -> dict[str, str]:
-    """Every rules file a user is shown, by where it is: examples/**.yaml holding ``rules:``, and
-    each YAML block of README.md and docs/*.md that holds one."""
-    found = {
-        str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
-        for path in sorted((REPO / "examples").rglob("*.y*ml"))
-        if _RULES.search(path.read_text(encoding="utf-8"))
-    }
-    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
-        for number, block in enumerate(_YAML_BLOCK.findall(doc.read_text(encoding="utf-8")), start=1):
-            if _RULES.search(block):
-                found[f"{doc.relative_to(REPO)} yaml block {number}"] = block
-    return found
-
-
 SHIPPED = shipped_rules()
 
 

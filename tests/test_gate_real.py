@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from gate_runs import shipped_rules
 
 from harness.results import RunStore
 from harness.suites import load_suite
@@ -164,3 +165,18 @@ def test_data_dir_comes_from_the_environment(tierbench: Tierbench, shared_benchm
     assert meta.options.data_dir == str(shared_benchmarks.resolve())
     assert meta.backends["nano@host"]["model_file"].endswith(".gguf")  # Backend.describe(), kept in meta.json
     assert (store.read_table("cells")["cpu_time_s"] > 0).all()
+
+
+@pytest.mark.parametrize("source", sorted(shipped_rules()))
+def test_the_tiers_run_gated_against_itself_passes_every_shipped_rules_file(
+    source: str, tiers_run: Path, tierbench: Tierbench, tmp_path: Path
+) -> None:
+    """The default tiers (live cascade included) on the quick suite's scenario, saved as a baseline and
+    gated against itself: a rule a tier cannot meet by construction is not applied, nothing fails."""
+    baseline = tmp_path / "base.json.gz"
+    assert tierbench("baseline", "save", str(tiers_run), "--to", str(baseline)).returncode == 0
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(shipped_rules()[source], encoding="utf-8")
+    result = tierbench("gate", str(tiers_run), "--baseline", str(baseline), "--rules", str(rules))
+    assert result.returncode == 0, f"{source}:\n{result.stdout[-3000:]}{result.stderr[-2000:]}"
+    assert "PASS" in result.stdout
