@@ -254,7 +254,7 @@ def test_doctor_reports_each_guarded_model_before_any_run(crashy: Path) -> None:
     assert found["c-never (crashy)"]["available"] is True
     assert found["c-never (crashy)"]["detail"].startswith("works, crashy fast kernels on")
     assert found["c-fast (crashy)"]["detail"].startswith(
-        "works only without crashy fast kernels: they crashed: SIGSEGV here"
+        "works only without crashy fast kernels: they crash here (crashed: SIGSEGV); runs turn them off"
     )
     assert found["c-always (crashy)"]["available"] is False
     assert found["c-always (crashy)"]["detail"].startswith("crashes (crashed: SIGSEGV; without crashy fast kernels")

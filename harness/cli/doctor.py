@@ -41,7 +41,7 @@ def native_capabilities(catalog: Catalog) -> list[Capability]:
         elif verdict.safe == OK:
             available, detail = (
                 True,
-                f"works only without {guard.disabled}: they {verdict.fast} here; runs turn them off",
+                f"works only without {guard.disabled}: they crash here ({verdict.fast}); runs turn them off",
             )
         elif verdict.safe is None:
             available, detail = False, f"could not be checked: {verdict.fast}"
