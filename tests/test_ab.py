@@ -137,7 +137,9 @@ def test_ab_from_a_baseline_file_refuses_other_items(tmp_path: Path, stub: tuple
     )
     assert refused.exit_code == 2, refused.output
     last = refused.output.strip().splitlines()[-1]
-    assert "the candidate ran other items than the baseline" in last and "arithmetic#" in last
+    # the baseline side's first block already ran the task data of today, not the pinned items
+    assert "the baseline block ran other items than the baseline file" in last and "arithmetic#" in last
+    assert not (tmp_path / "ab" / "blocks" / "02-candidate").exists()  # refused after the first block
 
 
 def test_ab_refuses_a_baseline_whose_pinned_model_file_is_absent(tmp_path: Path) -> None:

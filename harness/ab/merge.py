@@ -25,20 +25,23 @@ def _describe(items: set[Item]) -> str:
     return shown + (f" and {len(items) - 3} more" if len(items) > 3 else "")
 
 
-def check_same_items(base: Snapshot, candidate: Snapshot, where: str) -> None:
+def check_same_items(
+    base: Snapshot, candidate: Snapshot, where: str, names: tuple[str, str] = ("baseline", "candidate")
+) -> None:
     """The two sides scored the same items with the same reference answers; UserError naming the
-    first differences otherwise (an A/B comparison of other items compares nothing)."""
+    first differences otherwise (an A/B comparison of other items compares nothing). ``names`` are
+    how the message calls ``base`` and ``candidate``."""
     base_items, candidate_items = _item_set(base.items), _item_set(candidate.items)
     only_base, only_candidate = base_items - candidate_items, candidate_items - base_items
     if not only_base and not only_candidate:
         return
     parts = []
     if only_candidate:
-        parts.append(f"{len(only_candidate)} items only in the candidate ({_describe(only_candidate)})")
+        parts.append(f"{len(only_candidate)} items only in the {names[1]} ({_describe(only_candidate)})")
     if only_base:
-        parts.append(f"{len(only_base)} only in the baseline ({_describe(only_base)})")
+        parts.append(f"{len(only_base)} only in the {names[0]} ({_describe(only_base)})")
     raise UserError(
-        f"{where}: the candidate ran other items than the baseline ({'; '.join(parts)}); "
+        f"{where}: the {names[1]} ran other items than the {names[0]} ({'; '.join(parts)}); "
         "the task data or the limit changed: save a new baseline"
     )
 
@@ -50,7 +53,7 @@ def merge_blocks(label: str, blocks: list[tuple[int, Path]]) -> Snapshot:
     snapshots = [(pair, from_run(path)) for pair, path in blocks]
     first = snapshots[0][1]
     for _, snapshot in snapshots[1:]:
-        check_same_items(first, snapshot, f"{label} block {snapshot.source}")
+        check_same_items(first, snapshot, f"{label} block {snapshot.source}", ("first block", "block"))
     requests = []
     for pair, snapshot in snapshots:
         frame = snapshot.requests.copy()

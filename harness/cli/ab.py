@@ -162,7 +162,8 @@ def _measure(sides: AbSides, rules: GateRules, out: Path, rules_source: str, pai
         if block.side == "baseline" and len(done["baseline"]) == 1:
             check_pinned_files(sides, first.meta)
         if len(done[block.side]) == 1 and sides.pinned is not None:
-            check_same_items(sides.pinned, first, f"--baseline {sides.pinned_path} vs the {block.side} block {path}")
+            where = f"--baseline {sides.pinned_path} vs {path}"
+            check_same_items(sides.pinned, first, where, ("baseline file", f"{block.side} block"))
         if len(done["baseline"]) == 1 and len(done["candidate"]) == 1 and block.pair == 0:
             check_same_items(from_run(done["baseline"][0][1]), from_run(done["candidate"][0][1]), f"A/B job {out}")
     base = merge_blocks(f"baseline side, {out}", done["baseline"])
