@@ -18,8 +18,13 @@ from gate_runs import Cell, write_rules, write_run
 from openai_stub import StubState, openai_stub
 
 from harness.ab.schedule import interleave
+from harness.ab.sides import AbSides, check_pinned_files
 from harness.cli.main import cli
+from harness.errors import UserError
 from harness.gate.baseline import encode
+from harness.gate.hardware import SPEED_FIELDS
+from harness.meters.host import HostFingerprint
+from harness.results.schema import RunOptions
 from harness.results.snapshot import from_run
 from harness.stats import Sample, bootstrap_change, paired_blocks_change
 
@@ -198,3 +203,47 @@ def test_ab_real_nano_on_both_sides_passes(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1].startswith("PASS")
+    # every block is an ordinary run directory whose meta.json holds the whole hardware fingerprint
+    host = from_run(tmp_path / "ab" / "blocks" / "01-baseline").meta["host"]
+    fingerprint = HostFingerprint.read(host)
+    assert set(SPEED_FIELDS) <= fingerprint.model_fields_set and fingerprint.cpu_model
+    assert fingerprint.cpu_flags is not None and fingerprint.llama_cpp_features
+
+
+def test_ab_from_a_baseline_file_runs_the_pinned_plan(tmp_path: Path, stub: tuple[str, StubState]) -> None:
+    url, _ = stub
+    base_run = tmp_path / "base-run"
+    suite = _suite(tmp_path / "s.yaml")
+    result = CliRunner().invoke(
+        cli, ["run", "--suite", str(suite), "--catalog", str(_catalog(tmp_path / "cat.yaml", url, "fast")),
+              "--models", "api", "--out", str(base_run), "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    baseline = tmp_path / "baseline.json.gz"
+    assert CliRunner().invoke(cli, ["baseline", "save", str(base_run), "--to", str(baseline)]).exit_code == 0
+    suite.unlink()  # the baseline file pins the suite: the job needs no copy of it
+    candidate = _catalog(tmp_path / "pr.yaml", url, "fast-too")
+    rules = write_rules(tmp_path / "gate.yaml", SPEED_RULES)
+    ok = _ab(tmp_path, "--baseline", str(baseline), "--catalog", str(candidate), "--rules", str(rules), "--blocks", "2")
+    assert ok.exit_code == 0, ok.output
+    api_model = lambda block: from_run(tmp_path / "ab" / "blocks" / block).meta["models"][0]["params"]["model"]  # noqa: E731
+    assert [api_model(b) for b in ("01-baseline", "02-candidate", "03-candidate", "04-baseline")] == [
+        "fast",
+        "fast-too",
+        "fast-too",
+        "fast",
+    ]
+    refused = _ab(tmp_path / "again", "--baseline", str(baseline), "--limit", "5", "--rules", str(rules))
+    assert refused.exit_code == 2 and "--limit cannot be combined with --baseline" in refused.output
+
+
+def test_a_model_file_other_than_the_pinned_one_is_refused(tmp_path: Path) -> None:
+    snapshot = from_run(write_run(tmp_path / "base", [Cell()]))
+    snapshot.meta["backends"] = {"nano@host": {"model_file": "nano.gguf", "model_file_mb": 93.5}}
+    options = RunOptions(suite_source="quick", models=["nano"])
+    sides = AbSides(options, options, snapshot, tmp_path / "baseline.json.gz")
+    check_pinned_files(sides, {"backends": {"nano@host": {"model_file": "nano.gguf", "model_file_mb": 93.5}}})
+    with pytest.raises(
+        UserError, match=r"pins model 'nano' as nano.gguf \(93.5 MiB\), but here it resolves to nano.gguf \(101 MiB\)"
+    ):
+        check_pinned_files(sides, {"backends": {"nano@host": {"model_file": "nano.gguf", "model_file_mb": 101.0}}})

@@ -159,3 +159,6 @@ def test_a_field_an_older_baseline_lacks_is_unknown_not_equal(tmp_path: Path, dr
     assert result.exit_code == 0, result.output  # the 3x slowdown is not called: the hardware is unknown
     assert "the baseline's hardware fingerprint lacks" in result.output
     assert "unknown, not assumed equal" in result.output
+    shown = CliRunner().invoke(cli, ["baseline", "show", str(old)])
+    label = {"cpu_flags": "CPU features", "cpu_vendor": "CPU vendor"}[dropped]
+    assert f"(not recorded: {label}; speed rules will be not comparable)" in shown.output
