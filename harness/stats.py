@@ -255,3 +255,64 @@ def direction(
     if high < neutral:
         return 1 if worse_if_above else -1
     return 0
+
+
+def paired_blocks_change(
+    base_blocks: Sequence[Sample],
+    run_blocks: Sequence[Sample],
+    stat_name: str,
+    *,
+    level: float,
+    iterations: int,
+    seed: int,
+) -> RatioResult:
+    """The change of ``stat_name`` from paired blocks: block k of the baseline and block k of the run
+    ran back to back on one machine (``tierbench ab``), so whatever drifted between pairs (clock
+    speed, heat, a neighbour) hit both sides of a pair alike and cancels in the pair's ratio.
+
+    The ratio is the geometric mean of the pairs' ratios run/base. Its interval resamples pairs and,
+    within each pair, each block's requests (stratified as ``bootstrap_replicates`` does), so it
+    carries both the spread between pairs and the noise within a block. The difference is the
+    pooled statistic's, with the ratio's interval carried onto the baseline's value.
+    """
+    if not base_blocks or len(base_blocks) != len(run_blocks):
+        raise ValueError("need the same number of baseline and run blocks, at least one")
+    if any(b.size == 0 for b in (*base_blocks, *run_blocks)):
+        raise ValueError("every block needs at least one value")
+    stat = statistic(stat_name)
+    rng = np.random.default_rng(seed)
+
+    def point(values: FloatArray) -> float:
+        return float(stat(values[np.newaxis, :])[0])
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratios = np.array(
+            [np.log(point(r.values) / point(b.values)) for b, r in zip(base_blocks, run_blocks, strict=True)]
+        )
+        replicate_logs = np.stack(
+            [
+                np.log(bootstrap_replicates(r, stat, iterations, rng) / bootstrap_replicates(b, stat, iterations, rng))
+                for b, r in zip(base_blocks, run_blocks, strict=True)
+            ]
+        )  # pairs x iterations
+    pairs = len(base_blocks)
+    chosen = rng.integers(0, pairs, size=(iterations, pairs))
+    resampled = replicate_logs[chosen, np.arange(iterations)[:, np.newaxis]].mean(axis=1)
+    finite = resampled[np.isfinite(resampled)]
+    ratio = float(np.exp(log_ratios.mean())) if np.all(np.isfinite(log_ratios)) else math.inf
+    ratio_low, ratio_high = (
+        tuple(float(np.exp(v)) for v in percentile_interval(finite, level)) if finite.size else (math.nan, math.nan)
+    )
+    base_value = point(np.concatenate([b.values for b in base_blocks]))
+    run_value = point(np.concatenate([r.values for r in run_blocks]))
+    return RatioResult(
+        base_value,
+        run_value,
+        ratio,
+        ratio_low,
+        ratio_high,
+        run_value - base_value,
+        base_value * (ratio_low - 1),
+        base_value * (ratio_high - 1),
+        _two_sided_p(finite, 0.0),
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ class StubState:
     posts: int = 0
     echo_in_stream: bool = False
     pad: int = 0  # characters before the quote, to put a secret across a truncation boundary
+    # seconds to wait before each streamed token, by the request's model id: a scripted slower endpoint
+    token_delay_s: dict[str, float] = field(default_factory=dict)
 
 
 def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
@@ -77,7 +80,10 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            delay = state.token_delay_s.get(str(body.get("model")), 0.0)
             for i in range(state.tokens):
+                if delay:
+                    time.sleep(delay)
                 text = f" w{i} {self._quote(body)}" if state.echo_in_stream and i == 0 else f" w{i}"
                 event = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
                 self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())

@@ -16,6 +16,26 @@ import pandas as pd
 from harness.results import RunStore
 from harness.results.schema import RunMeta, RunOptions
 
+# meta.json's host of every synthetic run: one fixed machine, every fingerprint field recorded
+HOST: dict[str, Any] = {
+    "hostname": "testhost",
+    "cpu_model": "Intel(R) Xeon(R) Processor",
+    "cpu_vendor": "GenuineIntel",
+    "cpu_flags": ["amx_int8", "amx_tile", "avx", "avx2", "avx512f", "fma", "sse4_2"],
+    "physical_cores": 2,
+    "logical_cores": 2,
+    "usable_cores": 2,
+    "memory_mb": 24105,
+    "os": "Linux",
+    "python": "3.11.7",
+    "packages": {},
+    "llama_cpp": {"version": "0.3.16", "system_info": "CPU : AVX2 = 1 | AMX_INT8 = 1 |"},
+    "llama_cpp_features": ["AMX_INT8", "AVX2"],
+    "torch": None,
+    "torch_cuda": None,
+    "gpus": [],
+}
+
 
 def synthetic_meta(run_id: str, **fields: Any) -> RunMeta:
     """A valid meta.json for a hand-made run directory; ``fields`` replace the defaults."""
@@ -28,7 +48,7 @@ def synthetic_meta(run_id: str, **fields: Any) -> RunMeta:
         "models": [],
         "profiles": [],
         "options": RunOptions(suite_source="synthetic"),
-        "host": {"hostname": "testhost"},
+        "host": HOST,
         **fields,
     }
     return RunMeta.model_validate(record)

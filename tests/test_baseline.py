@@ -114,6 +114,7 @@ def test_baseline_cli_save_and_show(tmp_path: Path) -> None:
     assert shown.exit_code == 0
     assert "nano: nano@host (ok): 60 items (arith), 30 requests" in shown.output
     assert "full: full@host (skipped)" in shown.output
+    assert "measured on: Intel(R) Xeon(R) Processor (AMX, 2 cores)\n" in shown.output
     missing = runner.invoke(cli, ["baseline", "save", str(tmp_path / "nowhere"), "--to", str(tmp_path / "x.gz")])
     assert missing.exit_code == 2
     assert "no such run directory" in missing.output

@@ -35,12 +35,18 @@ def save_command(run_dir: Path, to: Path) -> None:
 def show_command(path: Path) -> None:
     """Check a baseline file and list what it holds."""
     from harness.gate.baseline import load
+    from harness.gate.hardware import SPEED_FIELDS, describe
+    from harness.meters.host import HostFingerprint
     from harness.results.measure import cell_rows
 
     snapshot = load(path)
     click.echo(
         f"{one_line(path)}: valid tierbench baseline from {one_line(snapshot.meta.get('run_id', snapshot.source))}"
     )
+    host = HostFingerprint.read(snapshot.meta.get("host"))
+    missing = [label for name, label in SPEED_FIELDS.items() if name not in host.model_fields_set]
+    unknown = f" (not recorded: {', '.join(missing)}; speed rules will be not comparable)" if missing else ""
+    click.echo(one_line(f"  measured on: {describe(host)}{unknown}"))
     for _, row in snapshot.cells.iterrows():
         model, profile = str(row["model"]), str(row["profile"])
         items, requests = cell_rows(snapshot.items, model, profile), cell_rows(snapshot.requests, model, profile)

@@ -86,7 +86,7 @@ def command(as_json: bool, powercap_root: Path, catalog_path: Path | None) -> No
     """Say which energy sensors, memory counters and native kernels work here, and why the others do not."""
     from dataclasses import asdict
 
-    host = fingerprint()
+    host = fingerprint().model_dump(mode="json")
     found = diagnose(host_profile(), powercap_root)
     found += [llama_build_capability(host), *native_capabilities(load_catalog(catalog_path))]
     capabilities = [asdict(c) for c in found]

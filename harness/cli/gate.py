@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from harness.config.loading import load_yaml_model
 from harness.config.rules import GateRules
@@ -51,12 +50,8 @@ def command(
     to $GITHUB_STEP_SUMMARY.
     """
     from harness.gate.baseline import load_any
-    from harness.gate.describe import headline
     from harness.gate.evaluate import evaluate
-    from harness.gate.github import publish
-    from harness.gate.junit import write_junit
-    from harness.gate.markdown import write_markdown
-    from harness.gate.text import print_summary
+    from harness.gate.output import emit
     from harness.results.snapshot import from_run
 
     rules = load_yaml_model(GateRules, rules_path)
@@ -65,14 +60,5 @@ def command(
     run = from_run(run_dir)
     base = load_any(baseline_path)
     report = evaluate(run, base, rules, rules_source=str(rules_path))
-    if junit_path is not None:
-        write_junit(report, junit_path)
-    if markdown_path is not None:
-        write_markdown(report, markdown_path)
-    if quiet:
-        click.echo(headline(report))
-    else:
-        print_summary(report, Console(soft_wrap=False, width=max(Console().width, 120)))
-    for line in publish(report):
-        click.echo(line)
+    emit(report, junit_path, markdown_path, quiet)
     sys.exit(report.exit_code)

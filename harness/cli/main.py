@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "profiles",
     "doctor",
     "gate",
+    "ab",
     "baseline",
     "quantize",
     "cascade",
@@ -66,6 +67,7 @@ def cli() -> None:
       tierbench run                      # quick suite, every runnable tier, this machine
       tierbench report runs/<run>        # (re)write the HTML report
       tierbench gate runs/<run> --baseline base.json --rules gate.yaml
+      tierbench ab --baseline base.json --rules gate.yaml   # both sides here, interleaved
     """
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from harness.config.models import Tier
 from harness.metrics import CELL_METRICS as CELL_METRICS_
-from harness.metrics import REQUEST_METRICS, Better
+from harness.metrics import REQUEST_METRICS, Better, is_speed
 
 Source = Literal["items", "requests", "cells"]
 
@@ -46,6 +46,11 @@ class MetricInfo:
     @property
     def is_accuracy(self) -> bool:
         return self.source == "items"
+
+    @property
+    def is_speed(self) -> bool:
+        """A timing or throughput metric (the registry's kind): judged only on the same hardware."""
+        return bool(self.column) and is_speed(self.column)
 
 
 def parse_metric(name: str) -> MetricInfo:
@@ -89,6 +94,12 @@ class GateRule(BaseModel):
     max_drop: float | None = Field(default=None, ge=0, description="Largest allowed drop, in the metric's unit.")
     max_increase_pct: float | None = Field(default=None, ge=0, description="Largest allowed rise, % of baseline.")
     max_increase: float | None = Field(default=None, ge=0, description="Largest allowed rise, in the metric's unit.")
+    normalize: Literal["roofline"] | None = Field(
+        default=None,
+        description="Timing/throughput only: judge the figure divided by each run's own host calibration "
+        "(the roofline its cells measured), so runs on different hardware can be compared; raw figures are "
+        "reported beside it.",
+    )
 
     @field_validator("metric")
     @classmethod
@@ -117,6 +128,10 @@ class GateRule(BaseModel):
                 value = getattr(self, key)
                 if value is not None and not 0 <= value <= 1:
                     raise ValueError(f"accuracy {key} is a fraction between 0 and 1, got {value}")
+        if self.normalize is not None and not info.is_speed:
+            raise ValueError(f"normalize applies to timing and throughput metrics only, not {self.metric}")
+        if self.normalize is not None and (self.floor is not None or self.ceiling is not None):
+            raise ValueError("normalize compares with the baseline; give a relative tolerance, not a floor or ceiling")
         if not given and self.floor is None and self.ceiling is None:
             raise ValueError("a rule needs a floor, a ceiling or a tolerance (max_drop_points, max_increase_pct ...)")
         return self
@@ -173,5 +188,10 @@ class GateRules(StatSettings):
 
     on_inconclusive: Literal["fail", "warn"] = Field(
         default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
+    )
+    other_hardware: Literal["skip", "fail"] = Field(
+        default="skip",
+        description="A timing or throughput rule between runs whose hardware fingerprints differ (or are "
+        "unknown) is not_comparable; skip: it does not fail the gate (default); fail: it does.",
     )
     rules: list[GateRule] = Field(min_length=1)

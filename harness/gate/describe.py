@@ -25,6 +25,16 @@ VERDICT_LOOKS: dict[str, Look] = {
     "not_applicable": Look("not applicable", "⏭️", "dim"),
 }
 VERDICT_LABELS = {verdict: look.label for verdict, look in VERDICT_LOOKS.items()}
+# a speed rule across different hardware: not comparable, but shown like not applicable (it was not
+# applied) unless the rules make it fail (other_hardware: fail)
+NOT_APPLIED = Look("not comparable", VERDICT_LOOKS["not_applicable"].icon, VERDICT_LOOKS["not_applicable"].style)
+
+
+def look(result: RuleResult, report: GateReport) -> Look:
+    """How one verdict is shown: by its verdict, or as not applied when it was withheld and does not fail."""
+    if result.other_hardware and not report.fails(result):
+        return NOT_APPLIED
+    return VERDICT_LOOKS[result.verdict]
 
 
 def value_text(value: float | None, result: RuleResult) -> str:

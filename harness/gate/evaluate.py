@@ -11,23 +11,34 @@ fails). Floors and ceilings compare the run's point value. Verdicts:
 - ``not_comparable``: the run and the baseline differ in tasks, items, scenarios or cells;
 - ``not_applicable``: the cell cannot meet the rule by construction (a live cascade's decode rate
   exists only on its escalated requests, too few for ``min_requests`` in both runs); never fails.
+
+A timing or throughput rule between runs whose hardware fingerprints differ, or are unknown, is
+``not_comparable`` with the difference named (harness/gate/hardware.py) and does not fail the gate
+unless the rules say ``other_hardware: fail``; a rule with ``normalize: roofline`` is judged on
+figures divided by each run's own host calibration instead (harness/gate/normalize.py).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
 
-from harness.config.rules import GateRule, GateRules, MetricInfo
+from harness.config.rules import GateRule, GateRules, MetricInfo, StatSettings
 from harness.errors import UserError
+from harness.gate.hardware import HardwareComparison, compare_hosts
+from harness.gate.normalize import factor_text, normalize_cell
 from harness.meters.contention import CONTENDED_SHARE
 from harness.results.measure import Change, Measure, cell_rows, measure_accuracy, measure_cell, measure_requests
 from harness.results.schema import CellStatus
 from harness.results.snapshot import Snapshot
 from harness.results.values import finite_or_none
+
+# how a request metric of one cell is measured: the gate's unpaired bootstrap, or ab's paired blocks
+RequestMeasure = Callable[[MetricInfo, Snapshot, Snapshot, str, str, StatSettings], Measure]
 
 Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable", "not_applicable"]
 VERDICTS: tuple[Verdict, ...] = (
@@ -54,6 +65,8 @@ class RuleResult:
     measure: Measure = field(default_factory=Measure)
     # a timing verdict withheld because a neighbour took the cell's cores: reported, never failing
     contended: bool = False
+    # a timing verdict withheld because the two runs measured on different (or unknown) hardware
+    other_hardware: bool = False
 
     @property
     def name(self) -> str:
@@ -77,6 +90,8 @@ class GateReport:
     def fails(self, result: RuleResult) -> bool:
         if result.contended:
             return False
+        if result.other_hardware:
+            return self.settings.other_hardware == "fail"
         if result.verdict in ("regressed", "not_comparable"):
             return True
         return result.verdict == "inconclusive" and self.settings.on_inconclusive == "fail"
@@ -239,8 +254,62 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     return "no_significant_change", f"changed {text}{p_text}"
 
 
+def _measure(
+    rule: GateRule,
+    run: Snapshot,
+    base: Snapshot,
+    row: pd.Series,
+    base_row: pd.Series,
+    settings: GateRules,
+    requests: RequestMeasure = measure_requests,
+) -> Measure:
+    info = rule.info
+    if info.source == "cells":
+        return measure_cell(info, run, base, row, base_row)
+    model, profile = str(row["model"]), str(row["profile"])
+    measure = measure_accuracy if info.source == "items" else requests
+    return measure(info, run, base, model, profile, settings)
+
+
+def _measure_normalized(
+    rule: GateRule,
+    run: Snapshot,
+    base: Snapshot,
+    row: pd.Series,
+    base_row: pd.Series,
+    settings: GateRules,
+    requests: RequestMeasure,
+) -> Measure:
+    """The rule's figure divided by each run's own roofline; the raw change goes into the notes."""
+    info, model, profile = rule.info, str(row["model"]), str(row["profile"])
+    run_n, base_n = normalize_cell(info, run, model, profile), normalize_cell(info, base, model, profile)
+    raw = _measure(rule, run, base, row, base_row, settings, requests)
+    if isinstance(run_n, str) or isinstance(base_n, str):
+        raw.inconclusive = f"normalize: roofline asked for, but {run_n if isinstance(run_n, str) else base_n}"
+        raw.change = None
+        return raw
+    run_row = cell_rows(run_n.snapshot.cells, model, profile).iloc[0]
+    base_row_n = cell_rows(base_n.snapshot.cells, model, profile).iloc[0]
+    measure = _measure(rule, run_n.snapshot, base_n.snapshot, run_row, base_row_n, settings, requests)
+    measure.notes.append(factor_text(info, run_n.factor, base_n.factor))
+    if raw.change is not None and raw.base_value is not None and raw.run_value is not None:
+        measure.notes.append(
+            f"raw figures: baseline {format_value(raw.base_value, info)}, run {format_value(raw.run_value, info)}, "
+            f"changed {change_text(raw.change, info, settings.level)}"
+        )
+    return measure
+
+
 def _judge_cell(
-    rule: GateRule, index: int, row: pd.Series, run: Snapshot, base: Snapshot, settings: GateRules
+    rule: GateRule,
+    index: int,
+    row: pd.Series,
+    run: Snapshot,
+    base: Snapshot,
+    settings: GateRules,
+    hardware: HardwareComparison,
+    requests: RequestMeasure,
+    interleaved: bool,
 ) -> RuleResult:
     """One rule on one run cell: cell health and comparability first, then the metric."""
     model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
@@ -274,21 +343,27 @@ def _judge_cell(
         result.reason = f"the baseline cell did not complete (status {base_row['status']})"
     else:
         info = rule.info
-        if info.source == "cells":
-            result.measure = measure_cell(info, run, base, row, base_row)
+        if info.is_speed and rule.normalize == "roofline":
+            result.measure = _measure_normalized(rule, run, base, row, base_row, settings, requests)
         else:
-            measure = measure_accuracy if info.source == "items" else measure_requests
-            result.measure = measure(info, run, base, model, profile, settings)
+            result.measure = _measure(rule, run, base, row, base_row, settings, requests)
         result.verdict, result.reason = judge(rule, result.measure, settings)
-        _withhold_if_contended(result, row, base_row)
+        if info.is_speed and rule.normalize is None and rule.tolerance is not None and not hardware.same:
+            # the figures are shown, but a speed change between two machines measures the machines
+            result.other_hardware = True
+            result.verdict, result.reason = "not_comparable", hardware.reason()
+        elif not info.is_speed and hardware.kernels_differ:
+            result.measure.notes.append(hardware.kernel_note())
+        _withhold_if_contended(result, row, base_row, interleaved)
     return result
 
 
-def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series) -> None:
+def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series, interleaved: bool) -> None:
     """A timing change measured while other processes held the cell's cores says nothing about
-    the model: the verdict becomes inconclusive with the figure, and does not fail the gate."""
-    timing = result.info.source == "requests" or result.info.unit in ("s", "tok/s")
-    if not timing or result.verdict not in ("regressed", "improved"):
+    the model: the verdict becomes inconclusive with the figure, and does not fail the gate.
+    Not so for interleaved sides (``tierbench ab``): the neighbours hit both sides' blocks alike and
+    cancel in the paired differences, so the verdict stands and the contention is noted."""
+    if not result.info.is_speed or result.verdict not in ("regressed", "improved"):
         return
     sides = [
         (name, finite_or_none(r.get("host_other_cpu_share"))) for name, r in (("run", run_row), ("baseline", base_row))
@@ -299,6 +374,9 @@ def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.
         if share is not None and share > CONTENDED_SHARE
     ]
     if not busy:
+        return
+    if interleaved:
+        result.measure.notes.append(f"host contended ({'; '.join(busy)}): both sides' interleaved blocks shared it")
         return
     would_be = result.verdict
     result.contended = True
@@ -333,11 +411,21 @@ def _missing_from_run(rule: GateRule, index: int, run: Snapshot, base: Snapshot)
     return missing
 
 
-def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: str = "rules") -> GateReport:
-    """Every rule on every cell it selects. UserError for rules that address nothing in the run."""
+def evaluate(
+    run: Snapshot,
+    base: Snapshot,
+    settings: GateRules,
+    rules_source: str = "rules",
+    requests: RequestMeasure = measure_requests,
+    interleaved: bool = False,
+) -> GateReport:
+    """Every rule on every cell it selects. UserError for rules that address nothing in the run.
+    ``requests`` measures request metrics and ``interleaved`` says the two sides ran in interleaved
+    blocks on one machine (``tierbench ab`` passes its paired-block measure and True)."""
     if run.cells.empty:
         raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
     results: list[RuleResult] = []
+    hardware = compare_hosts(run.meta, base.meta)
     for index, rule in enumerate(settings.rules, start=1):
         where = f"{rules_source}: rule {index} ({rule.label})"
         cells = _select_cells(rule, where, run)
@@ -345,12 +433,15 @@ def evaluate(run: Snapshot, base: Snapshot, settings: GateRules, rules_source: s
         for _, row in cells.iterrows():
             if not _addressed(rule, row, base):
                 continue
-            results.append(_judge_cell(rule, index, row, run, base, settings))
+            results.append(_judge_cell(rule, index, row, run, base, settings, hardware, requests, interleaved))
         results.extend(_missing_from_run(rule, index, run, base))
     if not results:
         raise UserError(f"{rules_source}: no rule matched a cell that ran (every selected cell was skipped)")
     report = GateReport(run.source, base.source, settings, results)
     report.warnings.extend(_meta_warnings(run, base))
+    if not hardware.same:
+        judged = "judged on normalised figures where a rule says normalize: roofline, else not comparable"
+        report.warnings.append(f"{hardware.reason()}; timing and throughput rules are {judged}")
     return report
 
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.gate.describe import VERDICT_LABELS, counted, result_change, value_text
+from harness.gate.describe import VERDICT_LABELS, counted, look, result_change, value_text
 from harness.gate.evaluate import GateReport, RuleResult
 from harness.results.store import atomic_write_bytes
 from harness.safetext import xml_text
@@ -27,8 +27,9 @@ def _details(result: RuleResult, level: float) -> str:
 
 
 def _skipped(result: RuleResult) -> bool:
-    """A check that was not judged (too little data, or a rule the cell cannot meet by construction)."""
-    return result.verdict in ("inconclusive", "not_applicable")
+    """A check that was not judged (too little data, a rule the cell cannot meet by construction, or a
+    speed rule between runs on different hardware)."""
+    return result.verdict in ("inconclusive", "not_applicable") or result.other_hardware
 
 
 def to_xml(report: GateReport) -> ET.Element:
@@ -55,7 +56,7 @@ def to_xml(report: GateReport) -> ET.Element:
             failure.set("type", result.verdict)
             failure.text = _details(result, level)
         elif _skipped(result):
-            label = VERDICT_LABELS[result.verdict].lower()
+            label = look(result, report).label.lower()
             ET.SubElement(case, "skipped", message=xml_text(f"{label}: {result.reason}"))
         ET.SubElement(case, "system-out").text = _details(result, level)
     ET.indent(root)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import UserError
-from harness.gate.describe import VERDICT_LABELS, VERDICT_LOOKS, counted, headline, result_change, value_text
+from harness.gate.describe import counted, headline, look, result_change, value_text
 from harness.gate.evaluate import GateReport, RuleResult
 from harness.results.store import atomic_write_bytes
 from harness.safetext import one_line
@@ -24,9 +24,11 @@ def _code(text: str) -> str:
     return f"`{quoted}`"
 
 
-def _row(result: RuleResult, level: float) -> str:
+def _row(result: RuleResult, report: GateReport) -> str:
+    level = report.settings.level
+    shown = look(result, report)
     cells = [
-        f"{VERDICT_LOOKS[result.verdict].icon} {VERDICT_LABELS[result.verdict]}",
+        f"{shown.icon} {shown.label}",
         _code(result.rule.label),
         f"{result.tier}: {result.model}@{result.profile}",
         value_text(result.measure.base_value, result),
@@ -49,11 +51,11 @@ def to_markdown(report: GateReport) -> str:
         "| verdict | rule | cell | baseline | run | change | n |",
         "|---|---|---|---|---|---|---|",
     ]
-    lines += [_row(r, level) for r in report.results]
+    lines += [_row(r, report) for r in report.results]
     explained = [r for r in report.results if r.verdict != "no_significant_change"]
     if explained:
         lines += ["", "### Details", ""]
-        lines += [f"- **{_cell(r.name)}** — {VERDICT_LABELS[r.verdict]}: {_cell(r.reason)}" for r in explained]
+        lines += [f"- **{_cell(r.name)}** — {look(r, report).label}: {_cell(r.reason)}" for r in explained]
     if report.warnings:
         lines += ["", *[f"> warning: {_cell(w)}" for w in report.warnings]]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness.gate.describe import VERDICT_LABELS, VERDICT_LOOKS, counted, headline, result_change, value_text
+from harness.gate.describe import counted, headline, look, result_change, value_text
 from harness.gate.evaluate import GateReport
 from harness.safetext import one_line, terminal
 
@@ -23,13 +23,14 @@ def print_summary(report: GateReport, console: Console) -> None:
     for column in ("rule", "cell", "verdict", "baseline", "run", "change", "n"):
         table.add_column(column, overflow="fold")
     for result in report.results:
-        style = VERDICT_LOOKS[result.verdict].style
+        shown = look(result, report)
+        style = shown.style
         if result.verdict == "inconclusive" and not report.fails(result):
             style = "yellow dim"
         table.add_row(
             terminal(result.rule.label),
             terminal(f"{result.tier}: {result.model}@{result.profile}"),
-            f"[{style}]{VERDICT_LABELS[result.verdict]}[/]" if style else VERDICT_LABELS[result.verdict],
+            f"[{style}]{shown.label}[/]" if style else shown.label,
             value_text(result.measure.base_value, result),
             value_text(result.measure.run_value, result),
             result_change(result, report.settings.level),
@@ -38,7 +39,7 @@ def print_summary(report: GateReport, console: Console) -> None:
     console.print(table)
     for result in report.results:  # every verdict explains itself, one line each
         marker = "✗" if report.fails(result) else "•"
-        line = f"{marker} {one_line(result.name)}: {VERDICT_LABELS[result.verdict]} — {one_line(result.reason)}"
+        line = f"{marker} {one_line(result.name)}: {look(result, report).label} — {one_line(result.reason)}"
         console.print(line, highlight=False, markup=False, soft_wrap=True)
         for note in result.measure.notes:
             console.print(f"    - {one_line(note)}", highlight=False, markup=False, style="dim", soft_wrap=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from harness.config.rules import MetricInfo, StatSettings
 from harness.results.snapshot import Snapshot
-from harness.stats import Sample, bootstrap_change, paired_difference
+from harness.stats import Sample, bootstrap_change, paired_blocks_change, paired_difference
 
 
 @dataclass(frozen=True)
@@ -223,6 +223,49 @@ def measure_requests(
     # the bootstrap names its figures as Change does
     figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
     m.change = Change(**figures, test="bootstrap over requests")
+    return m
+
+
+def measure_paired_blocks(
+    info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
+) -> Measure:
+    """A latency or throughput statistic of two sides run in interleaved blocks (``tierbench ab``):
+    the ``repetition`` column numbers the pair a request's block belongs to on both sides. Every
+    check of ``measure_requests`` applies; the change comes from the paired block ratios."""
+    m = measure_requests(info, run, base, model, profile, settings)
+    if m.change is None:
+        return m
+    rr, br = cell_rows(run.requests, model, profile), cell_rows(base.requests, model, profile)
+
+    def usable(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[~frame["error"].astype(bool)]
+        return frame[np.isfinite(pd.to_numeric(frame[info.column], errors="coerce").astype(float))]
+
+    rv, bv = usable(rr), usable(br)
+    pairs = sorted(set(rv["repetition"].astype(int)) & set(bv["repetition"].astype(int)))
+    missing = sorted(set(rv["repetition"].astype(int)) ^ set(bv["repetition"].astype(int)))
+    if missing:
+        m.notes.append(f"blocks of pair {', '.join(str(p + 1) for p in missing)} have no {info.column} on one side")
+    if not pairs:
+        m.change, m.inconclusive = None, f"no block pair has {info.column} on both sides"
+        return m
+    codes = {s: i for i, s in enumerate(sorted(set(zip(rv["scenario"], rv["point"], strict=True))))}
+
+    def block(frame: pd.DataFrame, pair: int) -> Sample:
+        part = frame[frame["repetition"].astype(int) == pair]
+        strata = [codes.get((s, p), -1) for s, p in zip(part["scenario"], part["point"], strict=True)]
+        return Sample.of(part[info.column].astype(float).tolist(), strata, [0] * len(part))
+
+    result = paired_blocks_change(
+        [block(bv, k) for k in pairs],
+        [block(rv, k) for k in pairs],
+        info.stat,
+        level=settings.level,
+        iterations=settings.bootstrap_iterations,
+        seed=settings.seed,
+    )
+    figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
+    m.change = Change(**figures, test=f"paired bootstrap over {len(pairs)} interleaved block pairs")
     return m
 
 

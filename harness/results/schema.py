@@ -81,7 +81,7 @@ class RunMeta(BaseModel):
     models: list[dict[str, Any]] = Field(description="Catalog entries run, with secrets redacted.")
     profiles: list[dict[str, Any]] = Field(description="Hardware profiles run.")
     options: RunOptions
-    host: dict[str, Any] = Field(description="Host fingerprint (harness.meters.host).")
+    host: dict[str, Any] = Field(description="Host fingerprint: a dumped harness.meters.host.HostFingerprint.")
     git_revision: str | None = None
     backends: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Backend.describe() per cell id: runtime version, quantization, context."

@@ -63,6 +63,6 @@ def build_meta(run_id: str, request: RunRequest, plan: Plan) -> RunMeta:
         models=[{**m.model_dump(mode="json"), "params": redact_params(m.params)} for m in plan.models],
         profiles=[p.model_dump(mode="json", by_alias=True) for p in plan.profiles],
         options=request.options,
-        host=fingerprint(),
+        host=fingerprint().model_dump(mode="json"),
         git_revision=git_revision(),
     )

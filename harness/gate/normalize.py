@@ -1,0 +1,69 @@
+"""Timings divided by the run's own host calibration (a rule's ``normalize: roofline``).
+
+Every cell measures this machine's roofline under its own threads and CPUs (harness/meters/
+roofline.py: ``roofline_bandwidth_gbs``, ``roofline_gflops``). A normalised timing is the time
+multiplied by that figure (seconds x GB/s: how many "bytes' worth" of this machine the request
+took); a normalised throughput is divided by it. Decode is bound by memory bandwidth, so TTFT and
+prefill are scaled by compute (GFLOP/s) and everything else by bandwidth. Two machines that differ
+only in speed give the same normalised figure; what the roofline cannot see (cache sizes, kernels
+that use the hardware better or worse) stays in it, which is why raw figures are shown beside.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from harness.config.rules import MetricInfo
+from harness.results.measure import cell_rows
+from harness.results.snapshot import Snapshot
+from harness.results.values import finite_or_none
+
+COMPUTE_BOUND = ("ttft_s", "prefill_tps")
+
+
+def calibration_column(info: MetricInfo) -> str:
+    return "roofline_gflops" if info.column in COMPUTE_BOUND else "roofline_bandwidth_gbs"
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A snapshot whose figures for one cell are normalised, and the factor used."""
+
+    snapshot: Snapshot
+    factor: float
+
+
+def normalize_cell(info: MetricInfo, snapshot: Snapshot, model: str, profile: str) -> Normalized | str:
+    """``snapshot`` with ``info``'s figure of the cell (model, profile) normalised, or why it cannot be."""
+    column = calibration_column(info)
+    row = cell_rows(snapshot.cells, model, profile)
+    factor = finite_or_none(row.iloc[0].get(column)) if not row.empty and column in row.columns else None
+    if factor is None or factor <= 0:
+        return f"{snapshot.source} has no {column} for {model}@{profile} (its roofline was not measured)"
+    # a time shrinks on a faster machine, a rate grows: scale each so the machine's speed cancels
+    scale = factor if info.direction == "lower" else 1 / factor
+
+    def mask(frame: pd.DataFrame) -> pd.Series:
+        return (frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)
+
+    if info.source == "requests":
+        requests = snapshot.requests.copy()
+        selected = mask(requests)
+        requests.loc[selected, info.column] = pd.to_numeric(requests.loc[selected, info.column]) * scale
+        return Normalized(replace(snapshot, requests=requests), factor)
+    cells = snapshot.cells.copy()
+    selected = mask(cells)
+    for suffix in ("", "_low", "_high"):
+        name = info.column + suffix
+        if name in cells.columns:
+            cells.loc[selected, name] = pd.to_numeric(cells.loc[selected, name]) * scale
+    return Normalized(replace(snapshot, cells=cells), factor)
+
+
+def factor_text(info: MetricInfo, run: float, base: float) -> str:
+    unit = "GFLOP/s" if info.column in COMPUTE_BOUND else "GB/s"
+    ratio = run / base if base else math.inf
+    return f"normalised by each run's roofline ({calibration_column(info)}): run {run:.3g} {unit}, baseline {base:.3g} {unit} (x{ratio:.2f})"
