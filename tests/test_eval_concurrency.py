@@ -8,8 +8,13 @@ mis-scoring an item.
 from __future__ import annotations
 
 import email.utils
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +26,7 @@ from harness.backends.registry import create_backend
 from harness.config.models import ModelSpec
 from harness.evaluation import MemorySink, PacingStats, run_tasks
 from harness.evaluation.pacing import DEFAULT_EVAL_CONCURRENCY, AdaptiveLimit, eval_concurrency, paced
+from harness.results.store import RunStore
 
 TTFT_S = 0.1
 ITEMS = 48
@@ -181,3 +187,41 @@ def test_eval_concurrency_takes_the_catalog_cap_a_default_and_the_flag() -> None
     assert eval_concurrency(_Backend(True, 32), 4) == 4  # type: ignore[arg-type]
     assert eval_concurrency(_Backend(True, 8), 64) == 8  # type: ignore[arg-type]
     assert eval_concurrency(_Backend(True, None), 64) == 64  # type: ignore[arg-type]
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tierbench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "harness.cli.main", *args],
+        cwd=REPO, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_a_run_records_and_shows_its_concurrency_and_throttling(server: tuple[str, FaultState], tmp_path: Path) -> None:
+    url, state = server
+    state.retry_after = "0.1"
+    params = {"model": "answer-429", "base_url": url, "api": "completions", "max_concurrency": 4}
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        json.dumps({"models": [{"name": "remote", "tier": "full", "backend": "openai", "params": params}]})
+    )
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(json.dumps({"name": "conc", "models": ["remote"], "tasks": ["arithmetic"]}))
+    run = tmp_path / "run"
+    first = _tierbench("run", "--suite", str(suite), "--catalog", str(catalog), "--limit", "12", "--out", str(run))
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    cells = RunStore.open(run).read_table("cells")
+    assert int(cells["throttled_requests"].iloc[0]) > 0
+    assert 1 < int(cells["eval_concurrency_used"].iloc[0]) <= 4
+    assert all(s["response"] for s in RunStore.open(run).read_samples())  # no item lost to a 429
+    printed = " ".join(first.stdout.split())
+    assert "requests in flight" in printed and "throttled" in printed
+    assert "requests in flight" in (run / "report.html").read_text()
+
+    resumed = _tierbench("run", "--resume", str(run), "--eval-concurrency", "2")  # not a plan flag
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert json.loads((run / "meta.json").read_text())["options"]["eval_concurrency"] == 2
+    refused = _tierbench("run", "--resume", str(run), "--limit", "3")
+    assert refused.returncode == 2 and "--limit cannot be combined with --resume" in refused.stderr
