@@ -58,6 +58,9 @@ class StreamUsage:
     # answered and were judged before the tier that streams): TTFT is what the user waited, but prompt
     # tokens / TTFT is no prefill rate
     first_token_after_other_work: bool = False
+    # answers the endpoint throttled this request with (HTTP 429, or 503 with Retry-After) before it went
+    # through: each was waited out and retried by the backend's retry policy, never scored as an answer
+    throttled: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,15 @@ class Capabilities:
     streaming: bool = True
     concurrent: bool = False
     chat: bool = True
+
+
+@runtime_checkable
+class ConcurrencyCapped(Protocol):
+    """A concurrent backend that knows how many requests its endpoint takes at once (catalog
+    ``max_concurrency``; None: no stated cap)."""
+
+    @property
+    def max_concurrency(self) -> int | None: ...
 
 
 @runtime_checkable

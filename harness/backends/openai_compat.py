@@ -114,6 +114,11 @@ def _retry_after_s(value: str | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
+def _is_throttle(status: int, retry_after: float | None) -> bool:
+    """The endpoint asks us to slow down: 429, or 503 with a Retry-After (a 503 without one is an outage)."""
+    return status == 429 or (status == 503 and retry_after is not None)
+
+
 def _is_local(url: str) -> bool:
     host = (urlparse(url).hostname or "").lower()
     return host in _LOCAL_HOSTS or host.endswith(".localhost")
@@ -256,8 +261,21 @@ class OpenAICompatBackend:
         delay = self.params.backoff_s * (2**attempt)
         return float(min(delay * (0.5 + random.random() / 2), self.params.max_backoff_s))
 
-    def _open(self, stack: contextlib.ExitStack, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
-        """Send the request, retrying 429/5xx/connection errors with backoff; return a 200 response."""
+    @property
+    def max_concurrency(self) -> int | None:
+        """The catalog's cap on requests in flight at once (None: no cap stated)."""
+        return self.params.max_concurrency
+
+    def _open(
+        self, stack: contextlib.ExitStack, path: str, body: dict[str, Any], deadline: float, usage: StreamUsage
+    ) -> httpx.Response:
+        """Send the request, retrying 429/5xx/connection errors with backoff; return a 200 response.
+
+        The one retry policy of this backend: a ``Retry-After`` (seconds or an HTTP date) is waited out
+        (up to ``max_backoff_s`` and the request deadline), otherwise exponential backoff with jitter;
+        at most ``max_retries`` retries. A throttling answer (429, or 503 with Retry-After) is counted
+        in ``usage.throttled`` so that a caller sending requests concurrently can send fewer at once.
+        """
         url = f"{self.base_url()}{path}"
         shown = f"{self.public_url()}{path}"
         last = ""
@@ -282,6 +300,8 @@ class OpenAICompatBackend:
                 if response.status_code not in RETRYABLE_STATUS:
                     raise EndpointError(self.redact(f"{shown}: {last}"))
                 retry_after = _retry_after_s(response.headers.get("retry-after"))
+                if _is_throttle(response.status_code, retry_after):
+                    usage.throttled += 1
                 response.close()
             if attempt == self.params.max_retries:
                 break
@@ -302,7 +322,7 @@ class OpenAICompatBackend:
         with slots, contextlib.ExitStack() as stack:
             deadline = time.monotonic() + limit
             overdue = f"request exceeded its {limit:g}s deadline mid-stream"
-            response = self._open(stack, path, body, deadline)
+            response = self._open(stack, path, body, deadline, usage)
             watchdog = stack.enter_context(_Deadline(response, deadline))
             parts: list[str] = []
             chunks = 0

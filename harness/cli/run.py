@@ -34,7 +34,8 @@ from harness.secrets import use_params
 EXIT_CELLS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
-# run options that shape the plan; --cell-timeout and --no-report may change on resume
+# run options that shape the plan; --cell-timeout, --no-report, --quiet-host and --eval-concurrency may
+# change on resume (--eval-concurrency changes how fast answers come, never which answers or scores)
 PLAN_FLAGS = {
     "suite_name": "--suite",
     "models": "--models",
@@ -186,12 +187,21 @@ def _executor_factory(
     show_default=True,
     help="Longest wait in seconds for a quiet host per cell; the cell then runs anyway and says so.",
 )
+@click.option(
+    "--eval-concurrency",
+    type=click.IntRange(min=1),
+    help="Evaluation requests in flight at once for a backend that takes concurrent requests (openai); "
+    "default: the model's catalog max_concurrency, else 8; 1: one at a time. Results are the same at any value.",
+)
 def command(**flags: Any) -> None:
     """Run a suite on every selected tier and profile; write tables, report and a summary."""
     resume_dir: Path | None = flags["resume_dir"]
     if resume_dir is not None:
         _refuse_plan_flags(click.get_current_context())
     options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
+    if resume_dir is not None and flags["eval_concurrency"] is not None:
+        # not a plan flag: it changes how fast the answers come, not which answers or scores
+        options.eval_concurrency = flags["eval_concurrency"]
     if flags["out"] is not None:
         check_out_path(flags["out"])
     refuse_duplicates("--tasks", options.tasks)
@@ -230,6 +240,7 @@ def _options(flags: dict[str, Any]) -> RunOptions:
         catalog=str(flags["catalog_path"]) if flags["catalog_path"] else None,
         data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
         cell_timeout_s=flags["cell_timeout"],
+        eval_concurrency=flags["eval_concurrency"],
         constraints=ConstraintFlags(
             min_accuracy=flags["min_accuracy"],
             max_p95_e2e_s=flags["max_p95_latency"],
@@ -264,6 +275,7 @@ def _run(
     store = RunStore.create(run_dir)
     _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
     meta = store.read_meta() if resume else build_meta(run_dir.name, request, plan)
+    meta.options.eval_concurrency = request.options.eval_concurrency  # a resume may take it afresh
     meta.status = "running"
     store.write_meta(meta)
 

@@ -14,7 +14,7 @@ from harness.meters.latency import summarize
 from harness.report.formatting import energy_text
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
-from harness.report.view import CellView, Estimate, RunView
+from harness.report.view import CellView, Estimate, RunView, concurrency_notes
 from harness.results.measure import cell_rows
 from harness.results.schema import CellStatus
 from harness.safetext import terminal
@@ -91,6 +91,9 @@ def print_summary(console: Console, view: RunView) -> None:
                 f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
                 "(rerun with --quiet-host)"
             )
+            console.print(f"  [yellow]{terminal(line)}[/]")
+    for cell in view.cells:  # evaluated with several requests in flight, or throttled by the endpoint
+        for line in concurrency_notes(cell):
             console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:  # figures measured with native kernels turned off, or on a retry after a crash
         for line in cell.native_notes:

@@ -3,8 +3,9 @@
 Log-likelihood requests go to ``backend.loglikelihood`` in chunks (the llama.cpp backend reuses
 shared contexts within a chunk); a backend that decides per item (the live cascade, see
 ``ItemScoringBackend``) gets whole items instead: every choice of one document together.
-Generation requests go one by one through ``timed_generate`` with ``logprobs`` asked for, so
-each carries its latency, token counts and token log-probabilities into the per-item samples.
+Generation requests go through ``timed_generate`` with ``logprobs`` asked for, so each carries
+its own latency, token counts and token log-probabilities into the per-item samples; a backend
+that takes concurrent requests gets several at once (``harness.evaluation.pacing``).
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from harness.backends.base import Backend, GenerationRequest, ItemRequest, ItemScoringBackend, StreamUsage
+from harness.backends.base import (
+    Backend,
+    GenerationRequest,
+    ItemRequest,
+    ItemScores,
+    ItemScoringBackend,
+    StreamUsage,
+)
 from harness.backends.confidence import SELF_CHECK_NO, SELF_CHECK_YES, self_check_prompt, yes_probability
+from harness.evaluation.pacing import AdaptiveLimit, paced
 from harness.evaluation.sink import EvalSink
-from harness.meters.latency import timed_generate
+from harness.meters.latency import RequestTiming, timed_generate
 from harness.results.signals import SELF_CHECK_COST_FIELDS
 
 CHUNK = 256  # log-likelihood requests per backend call: big enough for prefix reuse, small for progress
@@ -47,13 +56,19 @@ def request_key(task: str, kind: str, args: Any) -> str:
 
 
 class TierbenchLM(LM):
-    """Adapts a loaded backend; ``costs[(task, doc_id)]`` collects per-item measurements."""
+    """Adapts a loaded backend; ``costs[(task, doc_id)]`` collects per-item measurements.
 
-    def __init__(self, backend: Backend, sink: EvalSink, seed: int = 0) -> None:
+    ``pacing`` bounds how many backend calls are in flight at once (``harness.evaluation.pacing``):
+    only the calls run concurrently; caching, costs and progress happen here, in completion order,
+    and every result lands at its request's index, so what lm-eval gets back is the same in any order.
+    """
+
+    def __init__(self, backend: Backend, sink: EvalSink, seed: int = 0, pacing: AdaptiveLimit | None = None) -> None:
         super().__init__()
         self.backend = backend
         self.sink = sink
         self.seed = seed
+        self.pacing = pacing if pacing is not None else AdaptiveLimit(1)
         self.costs: dict[tuple[str, int], ItemCost] = defaultdict(ItemCost)
         self.doc_to_choice: Callable[[Any], list[str]] | None = None  # set per task by the runner
 
@@ -74,12 +89,18 @@ class TierbenchLM(LM):
                 todo.append(index)
         label = str(requests[0].task_name) if requests else "loglikelihood"
         done = len(requests) - len(todo)
-        for at in range(0, len(todo), CHUNK):
-            chunk = todo[at : at + CHUNK]
+        # one call scores a chunk (shared contexts reused in process); concurrent calls score one request each,
+        # so that each request's latency is its own
+        size = CHUNK if self.pacing.ceiling == 1 else 1
+        chunks = [todo[at : at + size] for at in range(0, len(todo), size)]
+
+        def score(chunk: list[int]) -> tuple[list[tuple[float, bool]], float]:
             pairs = [(str(requests[i].args[0]), str(requests[i].args[1])) for i in chunk]
             started = time.perf_counter()
             scored = self.backend.loglikelihood(pairs)
-            share = (time.perf_counter() - started) / max(len(chunk), 1)
+            return scored, (time.perf_counter() - started) / max(len(chunk), 1)
+
+        for chunk, (scored, share) in paced(self.pacing, chunks, score):
             for i, (logprob, greedy) in zip(chunk, scored, strict=True):
                 instance = requests[i]
                 results[i] = (float(logprob), bool(greedy))
@@ -109,14 +130,19 @@ class TierbenchLM(LM):
                 todo.append((item, indices, key))
         label = str(requests[0].task_name) if requests else "loglikelihood"
         done = len(requests) - sum(len(indices) for _, indices, _ in todo)
-        for item, indices, key in todo:
+
+        def score(entry: tuple[tuple[str, int], list[int], str]) -> tuple[ItemScores, float]:
+            indices = entry[1]
             pairs = [(str(requests[i].args[0]), str(requests[i].args[1])) for i in indices]
             started = time.perf_counter()
             lengths = self._choice_lengths(requests[indices[0]])
             scored = backend.loglikelihood_items([ItemRequest(pairs, lengths)])[0]
+            return scored, time.perf_counter() - started
+
+        for (item, indices, key), (scored, seconds) in paced(self.pacing, todo, score):
             cost = self.costs[item]
-            cost.latency_s += time.perf_counter() - started
-            cost.prompt_tokens += sum(self.backend.count_tokens(c + x) for c, x in pairs)
+            cost.latency_s += seconds
+            cost.prompt_tokens += sum(self.backend.count_tokens(c + x) for c, x in (requests[i].args for i in indices))
             cost.trace = scored.trace
             for i, (logprob, greedy) in zip(indices, scored.results, strict=True):
                 results[i] = (float(logprob), bool(greedy))
@@ -135,60 +161,69 @@ class TierbenchLM(LM):
             return None
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        out: list[float] = []
-        for done, instance in enumerate(requests, 1):
-            key = request_key(str(instance.task_name), "loglikelihood_rolling", list(instance.args))
-            hit = self.sink.cached(key)
-            if hit is None:
-                started = time.perf_counter()
-                hit = float(self.backend.loglikelihood_rolling([str(instance.args[0])])[0])
-                cost = self._cost(instance)
-                cost.latency_s += time.perf_counter() - started
-                cost.prompt_tokens += self.backend.count_tokens(instance.args[0])
-                self.sink.store(key, hit)
-            out.append(float(hit))
-            self.sink.progress(str(instance.task_name), done, len(requests))
-        return out
+        keys = [request_key(str(r.task_name), "loglikelihood_rolling", list(r.args)) for r in requests]
+        todo = _first_uncached(self.sink, keys)
+
+        def score(index: int) -> tuple[float, float]:
+            started = time.perf_counter()
+            value = float(self.backend.loglikelihood_rolling([str(requests[index].args[0])])[0])
+            return value, time.perf_counter() - started
+
+        done = len(requests) - len(todo)
+        for index, (value, seconds) in paced(self.pacing, todo, score):
+            cost = self._cost(requests[index])
+            cost.latency_s += seconds
+            cost.prompt_tokens += self.backend.count_tokens(requests[index].args[0])
+            self.sink.store(keys[index], value)
+            done += 1
+            self.sink.progress(str(requests[index].task_name), done, len(requests))
+        return [float(self.sink.cached(key) or 0.0) for key in keys]  # every key is stored by now
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        prepared = [self._generation(instance) for instance in requests]
+        keys = [key for key, _, _ in prepared]
+        todo = _first_uncached(self.sink, keys)
+
+        def generate(index: int) -> tuple[RequestTiming, StreamUsage]:
+            usage = StreamUsage()
+            return timed_generate(self.backend, prepared[index][1], usage=usage), usage
+
+        done = len(requests) - len(todo)
+        for index, (timing, usage) in paced(self.pacing, todo, generate, lambda r: r[1].throttled > 0):
+            cost = self._cost(requests[index])
+            cost.latency_s += timing.e2e_s or 0.0  # this request's own time, whatever else was in flight
+            cost.prompt_tokens += timing.prompt_tokens
+            cost.output_tokens += timing.output_tokens
+            if timing.error:  # a failed request scores as an empty (wrong) answer, and is counted
+                cost.errors += 1
+            logprobs = None if timing.error else usage.token_logprobs
+            text = _cut(timing.text, prepared[index][2])
+            self.sink.store(keys[index], {"text": text, "logprobs": logprobs, "trace": usage.extra.get("trace")})
+            done += 1
+            self.sink.progress(str(requests[index].task_name), done, len(requests))
         out: list[str] = []
-        for done, instance in enumerate(requests, 1):
-            context, gen_kwargs = instance.args[0], dict(instance.args[1])
-            until = gen_kwargs.get("until") or []
-            if isinstance(until, str):
-                until = [until]
-            max_tokens = int(gen_kwargs.get("max_gen_toks", 256))
-            key = request_key(str(instance.task_name), "generate_until", [context, sorted(until), max_tokens])
+        for instance, key in zip(requests, keys, strict=True):
             hit = self.sink.cached(key)
             cost = self._cost(instance)
-            if hit is None:
-                request = GenerationRequest(
-                    prompt=str(context),
-                    max_tokens=max_tokens,
-                    stop=tuple(until),
-                    chat=False,
-                    seed=self.seed,
-                    logprobs=True,
-                )
-                usage = StreamUsage()
-                timing = timed_generate(self.backend, request, usage=usage)
-                text = _cut(timing.text, until)
-                cost.latency_s += timing.e2e_s or 0.0
-                cost.prompt_tokens += timing.prompt_tokens
-                cost.output_tokens += timing.output_tokens
-                if timing.error:  # a failed request scores as an empty (wrong) answer, and is counted
-                    cost.errors += 1
-                logprobs = None if timing.error else usage.token_logprobs
-                trace = usage.extra.get("trace")
-                hit = {"text": text, "logprobs": logprobs, "trace": trace}
-                self.sink.store(key, hit)
             if isinstance(hit, dict):  # stored with its log-probabilities (older runs stored the text alone)
                 cost.token_logprobs = hit.get("logprobs")
                 cost.trace = hit.get("trace")
                 hit = hit.get("text", "")
             out.append(str(hit))
-            self.sink.progress(str(instance.task_name), done, len(requests))
         return out
+
+    def _generation(self, instance: Any) -> tuple[str, GenerationRequest, list[str]]:
+        """The cache key, the request and the stop sequences of one ``generate_until`` instance."""
+        context, gen_kwargs = instance.args[0], dict(instance.args[1])
+        until = gen_kwargs.get("until") or []
+        if isinstance(until, str):
+            until = [until]
+        max_tokens = int(gen_kwargs.get("max_gen_toks", 256))
+        key = request_key(str(instance.task_name), "generate_until", [context, sorted(until), max_tokens])
+        request = GenerationRequest(
+            prompt=str(context), max_tokens=max_tokens, stop=tuple(until), chat=False, seed=self.seed, logprobs=True
+        )
+        return key, request, list(until)
 
     def self_check(self, task: str, question: str, answer: str) -> dict[str, Any]:
         """AutoMix-style self-verification: P("Yes") for the tier's own answer, and what asking cost.
@@ -213,6 +248,18 @@ class TierbenchLM(LM):
             }
             self.sink.store(key, hit)
         return dict(hit)
+
+
+def _first_uncached(sink: EvalSink, keys: list[str]) -> list[int]:
+    """Indices of the requests to send: not cached, and the first of any repeated key (the others
+    read its stored response, as they would have in sequence)."""
+    seen: set[str] = set()
+    todo: list[int] = []
+    for index, key in enumerate(keys):
+        if key not in seen and sink.cached(key) is None:
+            todo.append(index)
+        seen.add(key)
+    return todo
 
 
 def _cut(text: str, until: list[str]) -> str:

@@ -18,6 +18,7 @@ from harness.backends.base import Backend
 from harness.backends.confidence import gen_confidence, mc_confidence, normalised_logliks
 from harness.errors import UserError
 from harness.evaluation import scorers
+from harness.evaluation.pacing import AdaptiveLimit, PacingStats, eval_concurrency
 from harness.evaluation.sink import EvalSink
 from harness.evaluation.stats import Estimate, bootstrap_estimate, mean_estimate
 from harness.evaluation.taskdefs import TaskDef, discover, get_taskdef, read_docs, recorded_metric_name, shipped_taskdef
@@ -91,11 +92,15 @@ def run_tasks(
     data_dir: Path | None,
     sink: EvalSink,
     self_check: Collection[str] = (),
-) -> None:
+    concurrency: int | None = None,
+) -> PacingStats:
     """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``.
 
     Tasks named in ``self_check`` also ask the model whether each of its answers is correct
-    (an extra, separately costed request per item).
+    (an extra, separately costed request per item). A backend that takes concurrent requests gets
+    up to ``concurrency`` at once (None: its catalog's ``max_concurrency``, else a default; see
+    ``harness.evaluation.pacing``); results are the same as one at a time. Returns what the
+    evaluation did with its concurrency.
     """
     from harness.evaluation.lm_adapter import TierbenchLM
 
@@ -104,6 +109,7 @@ def run_tasks(
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    pacing = AdaptiveLimit(eval_concurrency(backend, concurrency))  # one for the cell: what it learns carries over
     for task in defs:
         refused: str | None = None
         if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
@@ -118,7 +124,7 @@ def run_tasks(
         docs = read_docs(task, data_dir)
         random.seed(seed)
         np.random.seed(seed)
-        lm = TierbenchLM(backend, sink, seed)
+        lm = TierbenchLM(backend, sink, seed, pacing)
         try:
             built = build_task(task, docs, seed)
             lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
@@ -131,6 +137,7 @@ def run_tasks(
                 sink.score(_row(task.name, metric, None, "failed", reason))
             continue
         _emit(task, results, lm, sink, seed, built, task.name in self_check)
+    return pacing.stats()
 
 
 def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:

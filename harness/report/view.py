@@ -411,6 +411,23 @@ def _host_caveats(c: CellView) -> list[Caveat]:
     return [Caveat("host", f"{c.label}: {used}; other processes took {share:.0%} of them{steal_text}.")]
 
 
+def concurrency_notes(c: CellView) -> list[str]:
+    """At what concurrency the cell's evaluation ran, and what the endpoint throttled (report and terminal)."""
+    notes: list[str] = []
+    in_flight, throttled = c.numbers.get("eval_concurrency_used"), c.numbers.get("throttled_requests")
+    if in_flight is not None and in_flight > 1:
+        notes.append(
+            f"{c.label} was evaluated with up to {int(in_flight)} requests in flight: "
+            "per-item latency is under concurrent load (each item's own request time, not a batch's)."
+        )
+    if throttled:
+        notes.append(
+            f"The endpoint throttled {int(throttled)} evaluation request(s) of {c.label} (HTTP 429/503): "
+            "each was waited out and retried, none scored as a wrong answer; fewer were sent at once after it."
+        )
+    return notes
+
+
 def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]) -> list[Caveat]:
     notes: list[Caveat] = []
     emulated: set[str] = set()
@@ -437,6 +454,7 @@ def _caveats(view_cells: list[CellView], scores: list[TaskScore], samples: Sampl
                 )
             )
         notes.extend(_host_caveats(c))
+        notes.extend(Caveat("concurrency", line) for line in concurrency_notes(c))
         notes.extend(Caveat("native", line) for line in c.native_notes)
         spread, reps = c.numbers.get("e2e_s_rep_spread"), c.numbers.get("repetitions")
         if spread is not None and reps:

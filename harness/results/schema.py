@@ -63,6 +63,12 @@ class RunOptions(BaseModel):
     catalog: str | None = Field(default=None, description="--catalog merged over the default catalog.")
     data_dir: str | None = Field(default=None, description="--data-dir or $TIERBENCH_DATA_DIR.")
     cell_timeout_s: float = Field(default=3600.0, ge=1, description="--cell-timeout.")
+    eval_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="--eval-concurrency: evaluation requests in flight for a concurrent backend (None: its "
+        "catalog max_concurrency, else 8). Not a plan flag: results are the same at any value.",
+    )
     constraints: ConstraintFlags = Field(default_factory=ConstraintFlags)
 
 
@@ -142,6 +148,14 @@ class CellResult(BaseModel):
     cores_seen: int | None = Field(default=None, description="CPUs the cell's affinity let it use.")
     contended: bool | None = Field(default=None, description="Neighbours took more than the contention threshold.")
     duration_s: float | None = None
+    eval_concurrency_used: int | None = Field(
+        default=None, description="The most evaluation requests the cell had in flight at once (1: one at a time)."
+    )
+    throttled_requests: int | None = Field(
+        default=None,
+        description="Evaluation requests the endpoint throttled (HTTP 429, or 503 with Retry-After): each was "
+        "waited out and retried, never scored as an answer.",
+    )
     native_fallback: str | None = Field(
         default=None, description="Native kernels turned off because they crashed here (canary or retry), and why."
     )

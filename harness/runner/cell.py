@@ -29,6 +29,9 @@ class CellSpec(BaseModel):
     scenarios: list[PerfScenario] = Field(default_factory=list)
     spawn_time: float = 0.0
     enforce_memory: bool = True
+    eval_concurrency: int | None = Field(
+        default=None, ge=1, description="--eval-concurrency (None: the backend's max_concurrency, else a default)."
+    )
     self_check: list[str] = Field(default_factory=list, description="Tasks whose answers the model checks itself.")
     safe_retry: str | None = Field(
         default=None, description="A retry after the worker crashed (why): every backend uses its safest settings."

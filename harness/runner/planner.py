@@ -97,6 +97,7 @@ def plan_run(request: RunRequest, run_dir: Path, *, on_cluster: bool = False) ->
                 scenarios=suite.scenarios,
                 enforce_memory=profile.name != "host",
                 self_check=suite.self_check_tasks(request.tasks),
+                eval_concurrency=request.options.eval_concurrency,
             )
             plan.cells.append(PlannedCell(spec, reason))
     return plan

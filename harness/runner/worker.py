@@ -134,22 +134,28 @@ def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
         atomic_write_bytes(path, b"".join(jsonl_line(r) for r in kept))
 
 
-def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
+def _run_tasks(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> dict[str, Any]:
+    """Evaluate the cell's unfinished tasks; the CellResult columns of how concurrently they ran."""
     from harness.evaluation import run_tasks
 
     sink = FileSink(files, events)
     pending = [t for t in spec.tasks if not sink.task_done(t)]
-    if pending:
-        run_tasks(
-            backend,
-            pending,
-            limit=spec.limit,
-            seed=spec.seed,
-            data_dir=Path(spec.data_dir) if spec.data_dir else None,
-            sink=sink,
-            self_check=spec.self_check,
-        )
-        sink.finish(pending)
+    if not pending:
+        return {}
+    stats = run_tasks(
+        backend,
+        pending,
+        limit=spec.limit,
+        seed=spec.seed,
+        data_dir=Path(spec.data_dir) if spec.data_dir else None,
+        sink=sink,
+        self_check=spec.self_check,
+        concurrency=spec.eval_concurrency,
+    )
+    sink.finish(pending)
+    if not stats.requests:  # every response came from the resume cache
+        return {}
+    return {"eval_concurrency_used": stats.peak_in_flight, "throttled_requests": stats.throttled_requests}
 
 
 def _cpu_time_s() -> float:
@@ -213,7 +219,7 @@ def run_cell(spec: CellSpec) -> CellResult:
             result = result.model_copy(update={f"serving_{k}": v for k, v in memory.result.columns().items()})
             if spec.tasks:
                 events.send("phase", name="accuracy")
-                _run_tasks(backend, spec, files, events)
+                result = result.model_copy(update=_run_tasks(backend, spec, files, events))
             # NVML counts what the process holds now, not a peak: read it while the model is still
             # loaded (a closed llama.cpp model has already handed its GPU buffers back)
             gpu = gpu_memory()

@@ -13,11 +13,20 @@ The requested model name picks the behaviour, so one server serves every fault c
 - ``truncated``: sends two chunks, then closes the connection (no finish_reason, no [DONE]).
 - ``html``: a 200 "stream" that is an HTML error page.
 - ``flaky``: every third request fails with HTTP 400 (not retried), the others are ``ok``.
+- ``answer``: streams an answer that depends on the prompt (the last ``Q: a + b`` in it: right for
+  some prompts, wrong for others), word by word, each with a token log-probability.
+- ``answer-429``: the same, but every ``throttle_every``-th request is answered 429 with ``Retry-After``.
+
+``ttft_s`` holds every stream's first token back that long (a fixed time to first token). A request
+without ``"stream": true`` (lm-eval's own API models) gets the whole answer as one JSON body after the
+same delays.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +45,8 @@ class FaultState:
     tokens: int = 4
     delay_s: float = 0.0
     retry_after: str = "0.2"
+    ttft_s: float = 0.0
+    throttle_every: int = 3
     requests: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
@@ -106,7 +117,8 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                         "body": body,
                     }
                 )
-            if (model == "429-then-ok" and n < 2) or model == "always-429":
+            throttled = model == "answer-429" and n % state.throttle_every == state.throttle_every - 1
+            if (model == "429-then-ok" and n < 2) or model == "always-429" or throttled:
                 self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
             elif model == "always-503":
                 self._send_json(503, {"error": {"message": "overloaded"}})
@@ -122,16 +134,32 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                     state.in_flight += 1
                     state.max_in_flight = max(state.max_in_flight, state.in_flight)
                 try:
-                    self._stream(model, body)
+                    if model.startswith("answer") and not body.get("stream"):
+                        self._answer_json(body)
+                    else:
+                        self._stream(model, body)
                 finally:
                     with state.lock:
                         state.in_flight -= 1
 
+        def _answer_json(self, body: dict[str, Any]) -> None:
+            words = _answer_words(body)
+            time.sleep(state.ttft_s + state.delay_s * (len(words) - 1))
+            text = "".join(words)
+            usage = {"prompt_tokens": 11, "completion_tokens": len(words), "total_tokens": 11 + len(words)}
+            choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+            choice.update({"message": {"role": "assistant", "content": text}} if "messages" in body else {"text": text})
+            self._send_json(200, {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
+
         def _stream(self, model: str, body: dict[str, Any]) -> None:
             self._start_stream()
             self._write(b": ping\n\n")
+            if model.startswith("answer"):
+                self._stream_answer(model, body)
+                return
             limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or state.tokens)
             n = min(state.tokens, limit)
+            time.sleep(state.ttft_s)
             for i in range(n):
                 if i:
                     time.sleep(state.delay_s)
@@ -154,12 +182,45 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 self._write(f"data: {json.dumps({'id': 'x', 'choices': [], 'usage': usage})}\n\n".encode())
             self._write(b"data: [DONE]\n\n")
 
+        def _stream_answer(self, model: str, body: dict[str, Any]) -> None:
+            words = _answer_words(body)
+            time.sleep(state.ttft_s)
+            for i, word in enumerate(words):
+                if i:
+                    time.sleep(state.delay_s)
+                event = json.loads(_event(model, word)[len(b"data: ") :])
+                logprob = -0.25 * (i + 1)  # chat and completions layouts both
+                event["choices"][0]["logprobs"] = {
+                    "content": [{"token": word, "logprob": logprob}],
+                    "token_logprobs": [logprob],
+                }
+                self._write(f"data: {json.dumps(event)}\n\n".encode())
+            self._write(_event(model, None, "stop"))
+            usage = {"prompt_tokens": 11, "completion_tokens": len(words), "total_tokens": 11 + len(words)}
+            self._write(f"data: {json.dumps({'id': 'x', 'choices': [], 'usage': usage})}\n\n".encode())
+            self._write(b"data: [DONE]\n\n")
+
     return Handler
 
 
+def _answer_words(body: dict[str, Any]) -> list[str]:
+    """A deterministic answer to the request's prompt: the sum or difference of its last ``Q: a op b``
+    for about half of the prompts (by a hash), off by one for the others; three words otherwise."""
+    prompt = str(body.get("prompt") or "".join(str(m.get("content", "")) for m in body.get("messages") or []))
+    found = re.findall(r"Q: (-?\d+) ([-+*x]) (-?\d+)", prompt)
+    digest = hashlib.sha256(prompt.encode()).digest()[0]
+    if not found:
+        return [" w" + str(digest % 7), " w" + str(digest % 5), " w" + str(digest % 3)]
+    a, op, b = found[-1]
+    value = int(a) + int(b) if op == "+" else int(a) - int(b) if op == "-" else int(a) * int(b)
+    return [f" {value + (digest % 2)}", "\n"]
+
+
 @contextmanager
-def fault_server(tokens: int = 4, delay_s: float = 0.0) -> Iterator[tuple[str, FaultState]]:
+def fault_server(
+    tokens: int = 4, delay_s: float = 0.0, ttft_s: float = 0.0, throttle_every: int = 3
+) -> Iterator[tuple[str, FaultState]]:
     """(base URL ending in /v1, state) of a running fault server; stopped on exit."""
-    state = FaultState(tokens=tokens, delay_s=delay_s)
+    state = FaultState(tokens=tokens, delay_s=delay_s, ttft_s=ttft_s, throttle_every=throttle_every)
     with serve(_handler(state), state.stop.set) as base_url:
         yield base_url, state

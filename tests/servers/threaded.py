@@ -8,10 +8,14 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # concurrent clients: the default backlog of 5 drops connections under a burst
+
+
 @contextmanager
 def serve(handler: type[BaseHTTPRequestHandler], on_stop: Callable[[], None]) -> Iterator[str]:
     """Yield the base URL (ending in /v1); ``on_stop`` releases held requests before shutdown."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
