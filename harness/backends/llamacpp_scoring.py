@@ -81,19 +81,12 @@ def score_rolling(backend: _TokenizingBackend, texts: Sequence[str]) -> list[flo
 _OUTPUT_BYTES = 256 * 2**20  # logits buffer budget per decode call
 
 
-REUSE_CONTEXT_ROW = True  # benchmarks/prefill_ratio.py --compare turns it off to measure the difference
-
-
 def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
     """Score (context tokens, continuation tokens) pairs, each shared prefix decoded once.
 
     Requests are sorted by their tokens, so each one shares the longest possible prefix with the
-    one before it (every choice of a multiple-choice item follows the item's first choice); the KV
-    cache keeps that prefix and only the rest is decoded, on the generation context (sequence 0).
-    The last token of a request is never decoded (nothing predicts from it). The logit row of a
-    context's last token (what predicts a continuation's first token) is kept, so the next choice
-    of the same context decodes only its own continuation: a shared context is evaluated once per
-    item, its last token included.
+    one before it; the KV cache keeps that prefix and only the rest is decoded, on the generation
+    context (sequence 0). The last token of a request is never decoded (nothing predicts from it).
 
     A multi-sequence scoring context that decodes many requests per batch was tried and dropped:
     llama.cpp's unified multi-sequence KV cache gives wrong logits once a batch holds 32 or more
@@ -119,20 +112,15 @@ def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) ->
     stats = ScoringStats(requested_tokens=sum(len(sequences[i][0]) - 1 for i in order))
     batch = llama_cpp.llama_batch_init(step, 0, 1)
     cached: list[int] = []
-    row: tuple[int, np.ndarray] | None = None  # (position, logits there) of the last context's last token
     llm.reset()
     llama_cpp.llama_memory_clear(memory, True)
     try:
         for index in order:
             full, first = sequences[index]
-            common = _common_prefix(cached, full)
-            reuse = REUSE_CONTEXT_ROW and row is not None and row[0] == first - 1 and common >= first
-            keep = first if reuse else max(min(common, first - 1), 0)
+            keep = max(min(_common_prefix(cached, full), first - 1), 0)
             llama_cpp.llama_memory_seq_rm(memory, 0, keep, -1)
             cached = cached[:keep]
             logprob, greedy = 0.0, True
-            if reuse and row is not None:
-                logprob, greedy = _score_rows(row[1][None, :], np.array([full[first]], dtype=np.int64))
             for start in range(keep, len(full) - 1, step):
                 chunk = full[start : min(start + step, len(full) - 1)]
                 outputs = [start + k for k in range(len(chunk)) if start + k >= first - 1]
@@ -145,12 +133,11 @@ def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) ->
                     continue
                 pointer = ctypes.cast(llama_cpp.llama_get_logits(ctx), ctypes.POINTER(ctypes.c_float))
                 logits = np.ctypeslib.as_array(pointer, shape=(len(outputs), n_vocab))
-                if outputs[0] == first - 1:  # the context's last token: the next choice starts from its row
-                    row = (first - 1, logits[0].copy())
+                row_max = logits.max(axis=1)  # log of each row's softmax denominator, computed stably
+                log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
                 targets = np.array([full[pos + 1] for pos in outputs], dtype=np.int64)
-                chunk_logprob, chunk_greedy = _score_rows(logits, targets)
-                logprob += chunk_logprob
-                greedy = greedy and chunk_greedy
+                logprob += float((logits[np.arange(len(outputs)), targets] - log_norm).sum())
+                greedy = greedy and bool((logits.argmax(axis=1) == targets).all())
             results[index] = (logprob, greedy)
     finally:
         llama_cpp.llama_batch_free(batch)
@@ -159,14 +146,6 @@ def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) ->
     stats.seconds = time.perf_counter() - started
     LAST_STATS.__dict__.update(stats.__dict__)
     return results
-
-
-def _score_rows(logits: np.ndarray, targets: np.ndarray) -> tuple[float, bool]:
-    """Sum of log-softmax(row)[target] over the rows, and whether every target is its row's argmax."""
-    row_max = logits.max(axis=1)  # log of each row's softmax denominator, computed stably
-    log_norm = row_max + np.log(np.exp(logits - row_max[:, None]).sum(axis=1))
-    picked = logits[np.arange(len(targets)), targets]
-    return float((picked - log_norm).sum()), bool((logits.argmax(axis=1) == targets).all())
 
 
 def _put(batch: Any, n: int, token: int, pos: int, seq: int, output: bool) -> None:
