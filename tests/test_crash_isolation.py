@@ -240,7 +240,7 @@ def test_hostile_text_in_a_reason_is_shown_as_text_everywhere(tmp_path: Path) ->
         cli, ["run", "--suite", str(write_suite(tmp_path / "suite.yaml")), "--catalog", str(catalog),
               "--models", "odd", "--out", str(out)],
     )  # fmt: skip
-    assert result.exit_code == 1, (result.output, result.exception)  # its one cell failed
+    assert result.exit_code == 0, (result.output, result.exception)  # a missing file: skipped, with the reason
     said = " ".join(result.output.split())
     assert "<script>alert(1)</script>[/INST] [bold].gguf" in said, said  # printed, not parsed as markup
     reason = RunStore.open(out).read_table("cells").loc[0, "reason"]

@@ -82,8 +82,10 @@ class LlamaCppBackend:
         return self._model_path
 
     def load(self) -> None:
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise MissingDependency("llama-cpp-python", "local")
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            raise MissingDependency("llama-cpp-python", "local") from None
         threads = self.params.n_threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
         try:
             self._llm = open_llama(
