@@ -2,7 +2,7 @@
 
 Same model object, same prompt ids, same number of output tokens (EOS ignored, greedy), one
 process, alternating which side goes first. tierbench's side is ``timed_generate`` on the
-transformers backend's ``stream()`` (helper thread, streamer, incremental decode); the bare side
+transformers backend's ``stream()`` (same-thread KV-cache loop, incremental decode); the bare side
 is one ``model.generate(..., min_new_tokens=N)`` call. Both dtypes (bfloat16, float32), on the
 CPU and on CUDA when present. Prints each E2E median and the ratio tierbench / bare (target
 <= 1.05). Run through ``python benchmarks/overhead.py --backend transformers``.

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.backends.base import GenerationRequest
+from harness.backends.base import GenerationRequest, StreamUsage
 from harness.backends.registry import check_model, create_backend
 from harness.backends.transformers_hf import TransformersBackend
 from harness.config.models import ModelSpec
@@ -120,33 +120,27 @@ def test_incremental_decode_matches_a_full_decode(nano_hf: TransformersBackend) 
     assert waited > 0  # the emoji and CJK characters span several byte tokens
 
 
-def test_a_perf_request_asks_generate_for_nothing_a_bare_call_does_not() -> None:
-    """No stopping criterion (a device tensor per step), no kept logits: only the streamer is extra."""
+@pytest.mark.slow
+def test_greedy_stream_equals_bare_generate_and_starts_no_thread(nano_hf: TransformersBackend) -> None:
+    """The same-thread KV-cache loop gives exactly ``model.generate``'s greedy tokens, in this thread."""
+    import threading
+
     import torch
 
-    from harness.backends.transformers_hf import TransformersParams, _Cancelled, _TokenQueue
-
-    class Tok:
-        pad_token_id = None
-        eos_token_id = 2
-
-    class Model:
-        generation_config = type("G", (), {"eos_token_id": [2, 7]})()
-
-    backend = TransformersBackend(spec(model_path="/unused"), TransformersParams(model_path="/unused"))
-    backend._model, backend._tok, backend._device = Model(), Tok(), "cpu"
-    streamer = _TokenQueue()
-    gen = backend._generate_kwargs(GenerationRequest(prompt="x", max_tokens=8, ignore_eos=True), [1, 5, 9], streamer)
-    assert set(gen) == {
-        "input_ids", "attention_mask", "max_new_tokens", "streamer", "pad_token_id",
-        "do_sample", "temperature", "top_k", "top_p", "min_new_tokens",
-    }  # fmt: skip
-    assert gen["streamer"] is streamer and gen["pad_token_id"] == 2 and gen["min_new_tokens"] == 8
-    assert torch.equal(gen["input_ids"], torch.tensor([[1, 5, 9]]))
-    # cancelling goes through the streamer: the next step's put stops generate()
-    streamer.put(torch.tensor([1, 5, 9]))  # the prompt
-    streamer.put(torch.tensor([4]))
-    streamer.cancel.set()
-    with pytest.raises(_Cancelled):
-        streamer.put(torch.tensor([6]))
-    assert streamer.queue.get_nowait() == [4] and streamer.queue.empty()
+    prompt = nano_hf._prompt_ids(GenerationRequest(prompt="The three primary colours are", max_tokens=12))
+    threads = threading.active_count()
+    usage = StreamUsage()
+    pieces = []
+    for chunk in nano_hf.stream(
+        GenerationRequest(prompt="The three primary colours are", max_tokens=12, ignore_eos=True), usage
+    ):
+        pieces.append(chunk.text)
+        assert threading.active_count() == threads  # nothing runs beside the caller
+    ids = torch.tensor([prompt])
+    with torch.inference_mode():
+        bare = nano_hf.model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, min_new_tokens=12, do_sample=False,
+            temperature=None, top_k=None, top_p=None, pad_token_id=nano_hf._tok.eos_token_id,
+        )  # fmt: skip
+    expected = nano_hf._tok.decode(bare[0, len(prompt) :].tolist(), skip_special_tokens=True)
+    assert "".join(pieces) == expected and usage.output_tokens == 12

@@ -1,10 +1,11 @@
 """Hugging Face transformers models in this process (CPU, or CUDA where present).
 
 Loads a local model directory or a GGUF file (transformers de-quantizes GGUF to a torch dtype)
-strictly offline. Generation runs in a helper thread with a streamer that hands over token ids
-the moment each decoding step ends, so TTFT and ITL are per token and counts are exact.
-(transformers' own ``TextIteratorStreamer`` holds text back until a word is complete, which
-would shift TTFT and merge tokens, so we stream ids and decode ourselves.)
+strictly offline. Generation decodes in the caller's thread, one forward call per token with the
+model's KV cache, and yields each token the moment its step ends, so TTFT and ITL are per token and
+counts are exact. (transformers' own ``TextIteratorStreamer`` holds text back until a word is
+complete and needs ``generate()`` in a second thread, which stalls torch's threads on a full
+machine; so we decode ids ourselves.)
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import contextlib
 import importlib
 import importlib.util
 import os
-import queue
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +26,6 @@ from harness.backends.plugin import BackendPlugin
 from harness.backends.text import StopText, random_words
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency
-
-_END = object()
 
 
 class TransformersParams(BaseModel):
@@ -52,43 +49,6 @@ class TransformersParams(BaseModel):
         if not self.model_path and not (self.model_package and self.model_file):
             raise ValueError("set model_path (a directory or .gguf file), or model_package and model_file")
         return self
-
-
-class _Cancelled(Exception):
-    """Raised inside generate() (from the streamer) once the consumer stopped reading."""
-
-
-class _TokenQueue:
-    """A transformers streamer that forwards each step's new token ids to a queue.
-
-    It is also how a request is cut short: once ``cancel`` is set, the next ``put`` raises and
-    generate() stops there. (A StoppingCriteria would do the same with a device tensor built and
-    reduced on every step: GPU work and a launch that bare ``generate`` does not have.)
-    """
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[Any] = queue.Queue()
-        self.cancel = threading.Event()
-        self._prompt_seen = False
-
-    def put(self, value: Any) -> None:
-        if self.cancel.is_set():
-            raise _Cancelled
-        if not self._prompt_seen:  # generate() first hands over the prompt
-            self._prompt_seen = True
-            return
-        # generate() already moved the step's ids to the host (its one sync per step): no device work here
-        self.queue.put(value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        pass
-
-    def tokens(self) -> Iterator[int]:
-        """Each generated token id as it arrives; raises what generate() raised in its thread."""
-        while (item := self.queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
 
 
 class _Detokenizer:
@@ -213,88 +173,56 @@ class TransformersBackend:
 
     # -- generation ---------------------------------------------------------------------------
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
-        """Generate in a helper thread; each token is handed over the step it leaves the device.
+        """Decode in the calling thread, one forward call per token with the model's KV cache.
 
-        Per token this adds nothing on the device to what bare ``model.generate`` does: no
-        stopping criterion (cancelling goes through the streamer), no logits kept unless the
-        request asks for log-probabilities, and on the host one queue hand-off and a short
-        incremental decode (docs/metrics.md, benchmarks/overhead.py --backend transformers).
+        No helper thread: ``generate()`` in a second thread, handing tokens to this one, ran 1.64×
+        as long as bare ``generate`` with torch's threads on every core (2 of 2; 1.00 with one thread),
+        since each per-token wake-up here stalls them (benchmarks/overhead.py --backend transformers).
+        Per token this does what a greedy or top-k ``generate`` step does, plus a short incremental decode.
         """
-        import torch
-
         model, tok = self.model, self._tok
         prompt = self._prompt_ids(request)
         usage.prompt_tokens = len(prompt)
         usage.source = "backend"
-        streamer = _TokenQueue()
-        gen = self._generate_kwargs(request, prompt, streamer)
-        produced: list[Any] = []
-
-        def run() -> None:
-            try:
-                if request.temperature > 0:
-                    torch.manual_seed(request.seed)
-                with torch.inference_mode():
-                    produced.append(model.generate(**gen))
-            except _Cancelled:
-                pass
-            except BaseException as exc:
-                streamer.queue.put(exc)
-            finally:
-                streamer.queue.put(_END)
-
-        thread = threading.Thread(target=run, daemon=True, name="tierbench-hf-generate")
-        thread.start()
         eos = _eos_ids(model, tok) if not request.ignore_eos else set()
         detok = _Detokenizer(tok)
         text = StopText(request.stop)
+        step_logits: list[Any] = []  # kept only when the request asks for log-probabilities
         usage.finish_reason = "length"
-        try:
-            for token in streamer.tokens():
-                if token in eos:
-                    usage.finish_reason = "stop"
-                    break
-                if not detok.add(token):  # an incomplete UTF-8 sequence: wait for the rest
-                    yield Chunk("", 1)
-                    continue
-                released, stopped = text.advance(detok.text)
-                yield Chunk(released, 1)
-                if stopped:
-                    usage.finish_reason = "stop"
-                    break
-            if text.rest():  # flush text held back for stop matching
-                yield Chunk(text.rest(), 0)
-        finally:
-            streamer.cancel.set()
-            thread.join(timeout=60)
+        for token, logits in self._decode(request, prompt):
+            if token in eos:
+                usage.finish_reason = "stop"
+                break
+            if request.logprobs:
+                step_logits.append(logits)
+            if not detok.add(token):  # an incomplete UTF-8 sequence: wait for the rest
+                yield Chunk("", 1)
+                continue
+            released, stopped = text.advance(detok.text)
+            yield Chunk(released, 1)
+            if stopped:
+                usage.finish_reason = "stop"
+                break
+        if text.rest():  # flush text held back for stop matching
+            yield Chunk(text.rest(), 0)
         usage.output_tokens = len(detok.ids)
         if request.logprobs:
-            logits = getattr(produced[0], "logits", None) if produced else None
-            usage.token_logprobs = _token_logprobs(logits, detok.ids) if logits is not None else None
+            usage.token_logprobs = _token_logprobs(step_logits, detok.ids)
 
-    def _generate_kwargs(self, request: GenerationRequest, prompt: list[int], streamer: _TokenQueue) -> dict[str, Any]:
-        """The ``model.generate`` arguments of one request: the same as a bare call, plus the streamer."""
+    def _decode(self, request: GenerationRequest, prompt: list[int]) -> Iterator[tuple[int, Any]]:
+        """Each next token (greedy at temperature 0, else top-k 40 sampling seeded by the request) and its logits."""
         import torch
 
-        tok = self._tok
-        input_ids = torch.tensor([prompt], device=self._device)
-        eos = _eos_ids(self.model, tok)
-        gen: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": request.max_tokens,
-            "streamer": streamer,
-            "pad_token_id": tok.pad_token_id if tok.pad_token_id is not None else (min(eos) if eos else 0),
-        }
-        if request.temperature > 0:
-            gen.update(do_sample=True, temperature=request.temperature, top_k=40, top_p=1.0)
-        else:
-            gen.update(do_sample=False, temperature=None, top_k=None, top_p=None)
-        if request.ignore_eos:
-            gen["min_new_tokens"] = request.max_tokens
-        if request.logprobs:  # evaluation only: the raw logits of every step, read after the stream
-            gen.update(output_logits=True, return_dict_in_generate=True)
-        return gen
+        sampler = torch.Generator(device=self._device).manual_seed(request.seed) if request.temperature > 0 else None
+        ids = torch.tensor([prompt], device=self._device)
+        past: Any = None
+        for _ in range(request.max_tokens):
+            with torch.inference_mode():
+                out = self.model(input_ids=ids, past_key_values=past, use_cache=True)
+                past, logits = out.past_key_values, out.logits[:, -1, :]
+                token = logits.argmax(dim=-1) if sampler is None else _sample(logits, request.temperature, sampler)
+            ids = token.unsqueeze(-1)
+            yield int(token.item()), logits
 
     # -- scoring ------------------------------------------------------------------------------
     def _prefix_token(self) -> int:
@@ -389,6 +317,15 @@ def _token_logprobs(step_logits: Any, tokens: list[int]) -> list[float] | None:
     chosen = torch.tensor(tokens, device=rows.device).unsqueeze(1)
     values = rows.gather(1, chosen).squeeze(1) - torch.logsumexp(rows, dim=-1)
     return [float(x) for x in values.tolist()]
+
+
+def _sample(logits: Any, temperature: float, sampler: Any) -> Any:
+    """One token drawn from the 40 most likely at ``temperature`` (what the llama.cpp backend samples)."""
+    import torch
+
+    values, indices = torch.topk(logits.float() / temperature, k=min(40, logits.shape[-1]))
+    choice = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=sampler)
+    return indices.gather(-1, choice).squeeze(-1)
 
 
 def _eos_ids(model: Any, tok: Any) -> set[int]:
