@@ -77,7 +77,6 @@ def prepare_native(spec: ModelSpec) -> None:
         params = plugin.params(spec)
         for part in plugin.parts(params) if plugin.parts is not None else []:
             prepare_native(part)
-        if plugin.guard is not None and plugin.guard.undecided(params) and check_model(spec) is None:
-            canary.check(plugin, spec, params)
-    except (BackendUnavailable, ConfigError):
+        canary.resolve(plugin, spec, params)  # the one place that decides whether a canary must run
+    except (BackendUnavailable, ConfigError, canary.NativeCrash):
         return
