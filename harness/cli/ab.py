@@ -1,6 +1,6 @@
 """``tierbench ab``: baseline and candidate measured in one job on one machine, interleaved in blocks.
 
-Each block is a short ordinary run (``harness.cli.run._run``: planner, executor, collector) in
+Each block is a short ordinary run (``harness.api.run``: planner, executor, collector) in
 OUT/blocks/NN-<side>; blocks go A B B A A B ... so drift, turbo, heat and noisy neighbours hit
 both sides alike, and the gate judges speed from the paired block differences.
 """
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
+from harness.api.checks import check_out_path, refuse_duplicates
+from harness.cli.options import FiniteFloatRange, comma_list
 from harness.errors import UserError
 from harness.safetext import one_line
 
@@ -137,23 +138,22 @@ def _measure(sides: AbSides, rules: GateRules, out: Path, rules_source: str, pai
     from harness.ab.merge import check_same_items, merge_blocks
     from harness.ab.schedule import interleave
     from harness.ab.sides import check_pinned_files
-    from harness.cli.run import _check_tasks, _executor_factory, _run
+    from harness.api.checks import check_tasks
+    from harness.cli.run import execute
     from harness.gate.evaluate import evaluate
     from harness.results.measure import measure_paired_blocks
     from harness.results.snapshot import from_run
     from harness.runner.request import RunRequest
 
-    requests = {"baseline": RunRequest.resolve(sides.baseline), "candidate": RunRequest.resolve(sides.candidate)}
-    for request in requests.values():
-        _check_tasks(request.tasks)
-    make_executor = _executor_factory("local", None, 0.0, False)
+    for side in (sides.baseline, sides.candidate):
+        check_tasks(RunRequest.resolve(side).tasks)
     done: dict[str, list[tuple[int, Path]]] = {"baseline": [], "candidate": []}
     schedule = interleave(pairs)
     for block in schedule:
         path = out / "blocks" / block.dirname
         click.echo(one_line(f"tierbench ab: block {block.position}/{len(schedule)} ({block.side}) -> {path}"), err=True)
         try:
-            _run(requests[block.side], path, make_executor, on_cluster=False, resume=False, report=False)
+            execute(sides.baseline if block.side == "baseline" else sides.candidate, out=path, report=False)
         except SystemExit as exc:
             if exc.code != 1:  # 1: a cell failed, which the gate reports; anything else ends the job
                 raise

@@ -8,7 +8,6 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import UserError
 from harness.safetext import one_line, terminal
 
 
@@ -22,17 +21,11 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
     The tests are the gate's: accuracy by McNemar's mid-p test on the items both runs scored
     (paired-bootstrap interval), latency by a bootstrap over requests stratified by scenario point.
     """
-    from harness.report.compare import compare_views
+    from harness.api import compare
     from harness.report.formatting import fmt
-    from harness.report.view import build_view
 
-    views = []
-    for label, path in (("A", baseline_dir), ("B", current_dir)):
-        try:
-            views.append(build_view(path))
-        except UserError as exc:
-            raise UserError(f"{label}: {exc}") from None
-    comparison = compare_views(views[1], views[0])
+    result = compare(baseline_dir, current_dir)
+    comparison = result.comparison
     console = Console() if Console().is_terminal else Console(width=160)
     table = Table(title=terminal(f"{comparison.current_name} vs baseline {comparison.baseline_name}"))
     for column in ("Model", "Profile", "Metric", "A", "B", "Change", "95% CI", "p", "Verdict"):
@@ -62,7 +55,7 @@ def command(baseline_dir: Path, current_dir: Path, show_all: bool) -> None:
             console.print(f"{label}: {one_line('; '.join(items))}", markup=False, highlight=False)
     from harness.cli.summary_table import print_published
 
-    for label, view in zip(("A", "B"), views, strict=True):
+    for label, view in (("A", result.baseline), ("B", result.current)):
         print_published(console, view.published, label=f"{label}: ")
     console.print(
         f"{len(comparison.improvements)} significantly better, {len(comparison.regressions)} significantly worse "

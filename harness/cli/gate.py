@@ -7,10 +7,6 @@ from pathlib import Path
 
 import click
 
-from harness.config.loading import load_yaml_model
-from harness.config.rules import GateRules
-from harness.errors import UserError
-
 
 @click.command("gate")
 @click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
@@ -49,16 +45,9 @@ def command(
     Inside GitHub Actions it also prints annotations and appends the Markdown summary
     to $GITHUB_STEP_SUMMARY.
     """
-    from harness.gate.baseline import load_any
-    from harness.gate.evaluate import evaluate
+    from harness.api import gate
     from harness.gate.output import emit
-    from harness.results.snapshot import from_run
 
-    rules = load_yaml_model(GateRules, rules_path)
-    if not run_dir.exists():
-        raise UserError(f"RUN {run_dir}: no such run directory")
-    run = from_run(run_dir)
-    base = load_any(baseline_path)
-    report = evaluate(run, base, rules, rules_source=str(rules_path))
+    report = gate(run_dir, baseline_path, rules_path)
     emit(report, junit_path, markdown_path, quiet)
     sys.exit(report.exit_code)

@@ -1,11 +1,9 @@
-"""``tierbench run``: plan the cells, run each in a fresh process, write tables and the report."""
+"""``tierbench run``: ``harness.api.run`` with its options, progress bars and a terminal summary."""
 
 from __future__ import annotations
 
-import signal
-import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +12,11 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from harness.cli.options import FiniteFloatRange, check_out_path, comma_list, refuse_duplicates
+from harness.cli.options import FiniteFloatRange, comma_list
 from harness.cli.summary_table import print_projections, print_published, print_recommendations, print_summary
 from harness.errors import UserError
-from harness.results.schema import CellStatus, ConstraintFlags, RunOptions
-from harness.results.store import RunStore
-from harness.runner.collect import collect
-from harness.runner.executor import Executor, LocalExecutor
-from harness.runner.fidelity import fidelity_text, measured_models, run_fidelity
-from harness.runner.lock import RunLock
-from harness.runner.meta import build_meta
-from harness.runner.planner import plan_run
-from harness.runner.request import RunRequest
+from harness.results.schema import ConstraintFlags, RunOptions
 from harness.safetext import terminal
-from harness.secrets import use_params
-
-# How `tierbench run` ends (README, "Exit codes"): a cell skipped for a stated reason (no API key, a
-# profile this host cannot emulate) or measured not to fit is a result; a failed cell is not.
-EXIT_CELLS_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 # run options that shape the plan; --cell-timeout, --no-report, --quiet-host and --eval-concurrency may
 # change on resume (--eval-concurrency changes how fast answers come, never which answers or scores)
@@ -97,36 +81,6 @@ class CellProgress:
         elif kind == "finished":
             status = event.get("status")
             self.progress.update(task, description=terminal(f"{name}: {status}"), total=1, completed=1)
-
-
-def _check_tasks(names: list[str]) -> None:
-    """Every task file and data file checked before any cell starts: a typo costs no model time."""
-    from harness.evaluation.taskdefs import get_taskdef, read_docs
-
-    for name in names:
-        task = get_taskdef(name)
-        if task.data is not None:
-            read_docs(task, None)
-
-
-def _executor_factory(
-    name: str, ray_address: str | None, ray_wait: float, share_nodes: bool
-) -> Callable[[float, CellProgress, float | None], Executor]:
-    """How cells will run; checked before the run directory exists (Ray missing is a user error)."""
-    if name == "local":
-        return lambda timeout, bars, quiet_host_s: LocalExecutor(
-            cell_timeout_s=timeout, on_event=bars, quiet_host_s=quiet_host_s
-        )
-    try:
-        from harness.runner.ray_executor import RayExecutor, check_address
-    except ImportError:
-        raise UserError(
-            "--executor ray: Ray is not installed; pip install 'tierbench[ray]' (or pip install ray)"
-        ) from None
-    check_address(ray_address)
-    return lambda timeout, bars, quiet_host_s: RayExecutor(  # nodes are quiet by placement: one cell each
-        timeout, bars, address=ray_address or None, resource_wait_s=ray_wait, share_nodes=share_nodes
-    )
 
 
 @click.command("run")
@@ -198,34 +152,17 @@ def command(**flags: Any) -> None:
     resume_dir: Path | None = flags["resume_dir"]
     if resume_dir is not None:
         _refuse_plan_flags(click.get_current_context())
-    options = RunStore.open(resume_dir).read_meta().options if resume_dir is not None else _options(flags)
-    if resume_dir is not None and flags["eval_concurrency"] is not None:
-        # not a plan flag: it changes how fast the answers come, not which answers or scores
-        options.eval_concurrency = flags["eval_concurrency"]
-    if flags["out"] is not None:
-        check_out_path(flags["out"])
-    refuse_duplicates("--tasks", options.tasks)
-    refuse_duplicates("--models", options.models)
-    refuse_duplicates("--profiles", options.profiles)
-    if options.data_dir is not None:
-        from harness.evaluation.runner import resolve_data_dir
-
-        options.data_dir = str(resolve_data_dir(Path(options.data_dir)))
-    # --quiet-host is not a plan flag: a resumed run may take it (or leave it) afresh
-    quiet_host_s = float(flags["quiet_host_wait"]) if flags["quiet_host"] else None
-    request = replace(RunRequest.resolve(options), quiet_host_s=quiet_host_s)
-    _check_tasks(request.tasks)
-    run_dir = resume_dir or flags["out"] or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{request.suite.name}"
-    make_executor = _executor_factory(
-        flags["executor"], flags["ray_address"], flags["ray_wait"], request.suite.share_nodes
-    )
-    _run(
-        request,
-        run_dir,
-        make_executor,
-        on_cluster=flags["executor"] == "ray",
-        resume=resume_dir is not None,
+    execute(
+        None if resume_dir is not None else _options(flags),
+        out=flags["out"],
+        resume=resume_dir,
+        executor=flags["executor"],
+        ray_address=flags["ray_address"],
+        ray_wait_s=flags["ray_wait"],
+        # --quiet-host is not a plan flag: a resumed run may take it (or leave it) afresh
+        quiet_host_s=float(flags["quiet_host_wait"]) if flags["quiet_host"] else None,
         report=not flags["no_report"],
+        eval_concurrency=flags["eval_concurrency"],  # not a plan flag either: it changes how fast, not what
     )
 
 
@@ -250,37 +187,8 @@ def _options(flags: dict[str, Any]) -> RunOptions:
     )
 
 
-def _run(
-    request: RunRequest,
-    run_dir: Path,
-    make_executor: Callable[[float, CellProgress, float | None], Executor],
-    *,
-    on_cluster: bool,
-    resume: bool,
-    report: bool,
-) -> None:
-    console = Console() if Console().is_terminal else Console(width=180)
-    if request.catalog.ladders:  # quantization ladders become ordinary models here, deriving the rungs this run uses
-        from harness.ladder.expand import expand_catalog
-
-        catalog = expand_catalog(request.catalog, request.models, log=lambda line: console.print(terminal(line)))
-        request = replace(request, catalog=catalog)
-    use_params(model.params for model in request.catalog.models)  # from here on, everything written is redacted
-    if not resume and (run_dir / "meta.json").exists():
-        raise UserError(f"--out {run_dir}: already holds a run; continue it with --resume {run_dir} or choose another")
-    plan = plan_run(request, run_dir, on_cluster=on_cluster)
-    if measured_models(plan):
-        fidelity_text(request.suite.fidelity)  # a bad text file costs no model time
-    # only now, with every input checked (profiles resolve in the planner), make the directory
-    store = RunStore.create(run_dir)
-    _lock = RunLock.acquire(run_dir)  # held until this command ends, however it ends
-    meta = store.read_meta() if resume else build_meta(run_dir.name, request, plan)
-    meta.options.eval_concurrency = request.options.eval_concurrency  # a resume may take it afresh
-    meta.status = "running"
-    store.write_meta(meta)
-
-    specs = [planned.spec for planned in plan.cells]
-    interrupted = False
+@contextmanager
+def _bars(console: Console, cell_ids: list[str]) -> Iterator[CellProgress]:
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -289,56 +197,35 @@ def _run(
         console=console,
         transient=False,
     ) as progress:
-        bars = CellProgress(progress, [spec.cell_id for spec in specs])
-        executor = make_executor(request.options.cell_timeout_s, bars, request.quiet_host_s)
-        # `kill` stops as cleanly as Ctrl-C: SIGTERM raises KeyboardInterrupt like SIGINT does
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            outcomes = executor.run(plan, run_dir, resume=resume)
-        except KeyboardInterrupt:
-            interrupted = True
-            outcomes = executor.outcomes
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    if not interrupted:
-        try:
-            fidelity = run_fidelity(
-                plan,
-                run_dir,
-                request.suite.fidelity,
-                timeout_s=request.options.cell_timeout_s,
-                log=lambda line: console.print(terminal(line)),
-            )
-            if fidelity is not None:
-                store.write_table("fidelity", fidelity)
-        except KeyboardInterrupt:
-            interrupted = True
-    meta.backends.update(collect(store, specs, outcomes))
-    meta.status = "interrupted" if interrupted else "complete"
-    meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    store.write_meta(meta)
+        yield CellProgress(progress, cell_ids)
+
+
+def execute(options: RunOptions | None, **settings: Any) -> None:
+    """``harness.api.run`` with progress bars and the summary; SystemExit 1 when a cell failed, 130 interrupted."""
+    from harness.api import run
     from harness.report.view import build_view
 
+    console = Console() if Console().is_terminal else Console(width=180)
+    result = run(
+        options, progress=lambda ids: _bars(console, ids), log=lambda line: console.print(terminal(line)), **settings
+    )
+    run_dir = result.run_dir
     view = build_view(run_dir)
     print_summary(console, view)
     print_projections(console, view.projections)
     print_published(console, view.published)
-    if interrupted:
+    if result.interrupted:
         console.print(
             f"[yellow]Interrupted.[/] Partial results in {terminal(run_dir)}; "
             f"continue with: tierbench run --resume {terminal(run_dir)}"
         )
-        raise SystemExit(EXIT_INTERRUPTED)
-    if report:
-        from harness.report import write_report
-
-        paths = write_report(run_dir)
-        print_recommendations(console, paths.recommendations)
-        console.print(f"Report: {terminal(paths.html)}")
+        raise SystemExit(result.exit_code)
+    if result.report is not None:
+        print_recommendations(console, result.report.recommendations)
+        console.print(f"Report: {terminal(result.report.html)}")
     console.print(f"Run directory: {terminal(run_dir)}")
-    cells = store.read_table("cells")
-    failed = cells[cells["status"] == CellStatus.FAILED]
-    if len(failed):
-        names = ", ".join(terminal(str(cell)) for cell in failed["cell_id"])
-        console.print(f"[red]{len(failed)} of {len(cells)} cells failed[/] ({names}): see the summary above")
-        raise SystemExit(EXIT_CELLS_FAILED)
+    if result.failed_cells:
+        names = ", ".join(terminal(cell) for cell in result.failed_cells)
+        total = len(result.cells.to_pandas())
+        console.print(f"[red]{len(result.failed_cells)} of {total} cells failed[/] ({names}): see the summary above")
+        raise SystemExit(result.exit_code)
