@@ -1,4 +1,4 @@
-"""Fixtures shared across the suite: paths, a CLI runner, and one real nano run per session."""
+"""Fixtures shared across the suite: paths, a CLI runner, and real runs (through the API) per session."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from run_tables import assert_ran
+
+import harness
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "benchmarks"
@@ -55,21 +58,9 @@ def tierbench() -> Callable[..., subprocess.CompletedProcess[str]]:
 def nano_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real run of the nano model: the quick suite's tasks at a small limit plus a short perf point."""
     out = tmp_path_factory.mktemp("runs") / "nano"
-    result = run_tierbench(
-        "run",
-        "--suite",
-        str(TESTS_DATA / "tiny-suite.yaml"),
-        "--models",
-        "nano",
-        "--tasks",
-        ",".join(_quick_tasks()),
-        "--limit",
-        "5",
-        "--out",
-        str(out),
+    return assert_ran(
+        harness.run(suite=str(TESTS_DATA / "tiny-suite.yaml"), models=["nano"], tasks=_quick_tasks(), limit=5, out=out)
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
 
 
 def _quick_tasks() -> list[str]:
@@ -87,10 +78,7 @@ def tiers_run(tmp_path_factory: pytest.TempPathFactory, shared_benchmarks: Path)
     to start a run of its own.
     """
     out = tmp_path_factory.mktemp("runs") / "tiers"
-    result = run_tierbench(
-        "run", "--suite", "quick", "--tasks", "piqa,arc_easy,arithmetic", "--limit", "20",
-        "--data-dir", str(shared_benchmarks), "--out", str(out),
-        env={"OPENAI_API_KEY": ""}, timeout=1800,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return out
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPENAI_API_KEY", "")
+        result = harness.run(tasks=["piqa", "arc_easy", "arithmetic"], limit=20, data_dir=shared_benchmarks, out=out)
+    return assert_ran(result)

@@ -1,4 +1,4 @@
-"""What two runs of the same plan must agree on, and how a test reads a run's tables (resume, Ray)."""
+"""What two runs of the same plan must agree on, and how a test reads a run's tables (resume, Ray, API)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.api import RunResult
 from harness.results import RunStore
 
 # columns that do not depend on timing: equal between an interrupted-and-resumed (or distributed)
@@ -30,3 +31,10 @@ def run_tables(run: Path) -> dict[str, pd.DataFrame]:
     tables = {name: store.read_table(name) for name in ("cells", "scores", "requests")}
     tables["samples"] = pd.DataFrame(store.read_samples())
     return tables
+
+
+def assert_ran(result: RunResult) -> Path:
+    """A run that exited 0; otherwise the cells' statuses and reasons as the failure message."""
+    cells = result.cells.to_pandas()
+    assert result.exit_code == 0, cells[["cell_id", "status", "reason"]].to_dict("records")
+    return result.run_dir

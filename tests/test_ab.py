@@ -16,7 +16,9 @@ import pytest
 from click.testing import CliRunner
 from gate_runs import Cell, write_rules, write_run
 from openai_stub import StubState, openai_stub
+from run_tables import assert_ran
 
+import harness
 from harness.ab.schedule import interleave
 from harness.ab.sides import AbSides, check_pinned_files
 from harness.cli.main import cli
@@ -125,11 +127,8 @@ def test_ab_from_a_baseline_file_refuses_other_items(tmp_path: Path, stub: tuple
     url, _ = stub
     catalog = _catalog(tmp_path / "cat.yaml", url, "fast")
     base_run = tmp_path / "base-run"
-    result = CliRunner().invoke(
-        cli, ["run", "--suite", str(_suite(tmp_path / "s.yaml", tasks=True)), "--catalog", str(catalog),
-              "--models", "api", "--out", str(base_run), "--no-report"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    suite = _suite(tmp_path / "s.yaml", tasks=True)
+    assert_ran(harness.run(suite=str(suite), catalog=catalog, models=["api"], out=base_run, report=False))
     snapshot = from_run(base_run)
     assert len(snapshot.items) == 3
     # the task data changed since the baseline was saved: one reference answer differs
@@ -214,11 +213,8 @@ def test_ab_from_a_baseline_file_runs_the_pinned_plan(tmp_path: Path, stub: tupl
     url, _ = stub
     base_run = tmp_path / "base-run"
     suite = _suite(tmp_path / "s.yaml")
-    result = CliRunner().invoke(
-        cli, ["run", "--suite", str(suite), "--catalog", str(_catalog(tmp_path / "cat.yaml", url, "fast")),
-              "--models", "api", "--out", str(base_run), "--no-report"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    catalog = _catalog(tmp_path / "cat.yaml", url, "fast")
+    assert_ran(harness.run(suite=str(suite), catalog=catalog, models=["api"], out=base_run, report=False))
     baseline = tmp_path / "baseline.json.gz"
     assert CliRunner().invoke(cli, ["baseline", "save", str(base_run), "--to", str(baseline)]).exit_code == 0
     suite.unlink()  # the baseline file pins the suite: the job needs no copy of it

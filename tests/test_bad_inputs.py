@@ -21,7 +21,9 @@ import pytest
 from click.testing import CliRunner
 from gate_runs import Cell, outcomes, write_run
 from openai_stub import openai_stub
+from run_tables import assert_ran
 
+import harness
 from harness.cli.main import cli
 from harness.results import RunStore
 from harness.results.schema import CellResult, CellStatus, read_record
@@ -911,10 +913,9 @@ def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         scenario = {"name": "short", "prompt_tokens": [8], "output_tokens": [4], "requests": 2, "warmup": 1}
         suite = root / "suite.yaml"
         suite.write_text(json.dumps({"name": "stub", "scenarios": [scenario]}), encoding="utf-8")
-        args = ["--suite", str(suite), "--catalog", str(catalog), "--models", "stub", "--no-report"]
-        result = CliRunner().invoke(cli, ["run", *args, "--out", str(root / "run")])
-        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-        yield root / "run"
+        yield assert_ran(
+            harness.run(suite=str(suite), catalog=catalog, models=["stub"], report=False, out=root / "run")
+        )
 
 
 @pytest.mark.server

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from gate_runs import shipped_rules
+from run_tables import assert_ran
 
+import harness
 from harness.results import RunStore
 from harness.suites import load_suite
 
@@ -25,11 +27,13 @@ Tierbench = Callable[..., subprocess.CompletedProcess[str]]
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def _run_args(out: Path) -> list[str]:
+def _run(out: Path, catalog: Path | None = None) -> Path:
     """The same suite, model, tasks and limit as the shared ``nano_run`` fixture."""
-    tasks = ",".join(load_suite("quick").tasks)
-    return ["run", "--suite", str(DATA / "tiny-suite.yaml"), "--models", "nano", "--tasks", tasks,
-            "--limit", "5", "--no-report", "--out", str(out)]  # fmt: skip
+    tasks = load_suite("quick").tasks
+    suite = str(DATA / "tiny-suite.yaml")
+    return assert_ran(
+        harness.run(suite=suite, models=["nano"], tasks=tasks, limit=5, catalog=catalog, report=False, out=out)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +43,8 @@ def gate_runs(nano_run: Path, tierbench: Tierbench, tmp_path_factory: pytest.Tem
     saved = tierbench("baseline", "save", str(nano_run), "--to", str(baseline))
     assert saved.returncode == 0, saved.stderr
     runs = {"baseline": baseline, "root": root}
-    for name, extra in (("same", []), ("degraded", ["--catalog", str(DATA / "gate-degraded-catalog.yaml")])):
-        result = tierbench(*_run_args(root / name), *extra)
-        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-        runs[name] = root / name
+    runs["same"] = _run(root / "same")
+    runs["degraded"] = _run(root / "degraded", DATA / "gate-degraded-catalog.yaml")
     for name, path in (("baseline", nano_run), ("same", runs["same"]), ("degraded", runs["degraded"])):
         cells = RunStore.open(path).read_table("cells")
         assert list(cells["status"]) == ["ok"], f"{name} run: {cells[['status', 'reason']].to_dict('records')}"
