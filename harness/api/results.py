@@ -59,10 +59,6 @@ class RunResult:
     def scores(self) -> RunTable:
         return RunTable(self.run_dir, "scores")
 
-    @property
-    def load(self) -> RunTable:
-        return RunTable(self.run_dir, "load")
-
-    @property
-    def projections(self) -> RunTable:
-        return RunTable(self.run_dir, "projections")
+    def table(self, name: TableName) -> RunTable:
+        """Any table by name: load, projections, fidelity."""
+        return RunTable(self.run_dir, name)
