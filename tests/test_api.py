@@ -4,6 +4,7 @@ and on synthetic run directories: typed results, the same one-line errors as the
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import harness
 from harness.api import pipeline
 from harness.config.rules import GateRules
 from harness.errors import UserError
+from harness.runner.lock import RunLock
 
 RULE = {"metric": "accuracy", "max_drop_points": 5}
 
@@ -104,3 +106,20 @@ def test_report_compare_and_gate(tmp_path: Path) -> None:
     assert harness.api.gate(worse, base, GateRules.model_validate({"rules": [RULE]})).exit_code == 1
     with pytest.raises(UserError, match="no such run directory"):
         harness.api.gate(tmp_path / "gone", base, rules)
+
+
+def test_a_run_that_raises_releases_its_lock(
+    stub_run: harness.RunResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook keeps a failed call's frames (``sys.last_traceback``): the lock must not live in them."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(stub_run.run_dir, run_dir)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("collector broke")
+
+    monkeypatch.setattr(pipeline, "collect", broken)
+    with pytest.raises(RuntimeError, match="collector broke") as caught:
+        harness.run(resume=run_dir, report=False)
+    with RunLock.acquire(run_dir):  # the failed run's frames are still alive in `caught`
+        assert caught.value.__traceback__ is not None

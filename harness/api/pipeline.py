@@ -156,43 +156,43 @@ def execute(
         fidelity_text(request.suite.fidelity)  # a bad text file costs no model time
     # only now, with every input checked (profiles resolve in the planner), make the directory
     store = RunStore.create(run_dir)
-    _lock = RunLock.acquire(run_dir)  # held until this function returns, however it ends
-    meta = store.read_meta() if resume else build_meta(run_dir.name, request, plan)
-    meta.options.eval_concurrency = request.options.eval_concurrency  # a resume may take it afresh
-    meta.status = "running"
-    store.write_meta(meta)
+    with RunLock.acquire(run_dir):  # released when the block ends, however it ends: a notebook may resume
+        meta = store.read_meta() if resume else build_meta(run_dir.name, request, plan)
+        meta.options.eval_concurrency = request.options.eval_concurrency  # a resume may take it afresh
+        meta.status = "running"
+        store.write_meta(meta)
 
-    specs = [planned.spec for planned in plan.cells]
-    interrupted = False
-    with progress([spec.cell_id for spec in specs]) as on_event:
-        executor = make_executor(request.options.cell_timeout_s, on_event, request.quiet_host_s)
-        # `kill` stops as cleanly as Ctrl-C: SIGTERM raises KeyboardInterrupt like SIGINT does
-        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            outcomes = executor.run(plan, run_dir, resume=resume)
-        except KeyboardInterrupt:
-            interrupted = True
-            outcomes = executor.outcomes
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    if not interrupted:
-        try:
-            fidelity = run_fidelity(
-                plan, run_dir, request.suite.fidelity, timeout_s=request.options.cell_timeout_s, log=log
-            )
-            if fidelity is not None:
-                store.write_table("fidelity", fidelity)
-        except KeyboardInterrupt:
-            interrupted = True
-    meta.backends.update(collect(store, specs, outcomes))
-    meta.status = "interrupted" if interrupted else "complete"
-    meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    store.write_meta(meta)
-    paths = None
-    if report and not interrupted:
-        from harness.report import write_report
+        specs = [planned.spec for planned in plan.cells]
+        interrupted = False
+        with progress([spec.cell_id for spec in specs]) as on_event:
+            executor = make_executor(request.options.cell_timeout_s, on_event, request.quiet_host_s)
+            # `kill` stops as cleanly as Ctrl-C: SIGTERM raises KeyboardInterrupt like SIGINT does
+            previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+            try:
+                outcomes = executor.run(plan, run_dir, resume=resume)
+            except KeyboardInterrupt:
+                interrupted = True
+                outcomes = executor.outcomes
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+        if not interrupted:
+            try:
+                fidelity = run_fidelity(
+                    plan, run_dir, request.suite.fidelity, timeout_s=request.options.cell_timeout_s, log=log
+                )
+                if fidelity is not None:
+                    store.write_table("fidelity", fidelity)
+            except KeyboardInterrupt:
+                interrupted = True
+        meta.backends.update(collect(store, specs, outcomes))
+        meta.status = "interrupted" if interrupted else "complete"
+        meta.finished_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        store.write_meta(meta)
+        paths = None
+        if report and not interrupted:
+            from harness.report import write_report
 
-        paths = write_report(run_dir)
-    cells = store.read_table("cells")
-    failed = tuple(str(cell) for cell in cells.loc[cells["status"] == CellStatus.FAILED, "cell_id"])
-    return RunResult(run_dir, interrupted, failed, paths)
+            paths = write_report(run_dir)
+        cells = store.read_table("cells")
+        failed = tuple(str(cell) for cell in cells.loc[cells["status"] == CellStatus.FAILED, "cell_id"])
+        return RunResult(run_dir, interrupted, failed, paths)

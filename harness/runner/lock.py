@@ -20,7 +20,7 @@ LOCK_NAME = ".lock"
 
 
 class RunLock:
-    """An exclusive lock on a run directory, held until ``release`` or process exit."""
+    """An exclusive lock on a run directory, held until its ``with`` block ends or the process exits."""
 
     def __init__(self, handle: IO[str]) -> None:
         self._handle = handle
@@ -48,3 +48,9 @@ class RunLock:
         handle.write(str(os.getpid()))
         handle.flush()
         return cls(handle)
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()  # closing the file drops the flock
