@@ -23,13 +23,13 @@ class PerfScenario(BaseModel):
     """A latency/throughput scenario, bounded by request count and time.
 
     ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency`` and ``rate`` load a server backend.
+    pp/tg; ``concurrency``, ``rate`` and ``sweep`` load a server backend.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    kind: Literal["grid", "concurrency", "rate"] = "grid"
+    kind: Literal["grid", "concurrency", "rate", "sweep"] = "grid"
     prompt_tokens: list[int] = Field(default=[64], min_length=1, description="Prompt lengths in tokens.")
     output_tokens: list[int] = Field(default=[32], min_length=1, description="Output lengths in tokens.")
     requests: int = Field(default=5, ge=1, le=100_000, description="Measured requests per grid point / level.")
@@ -38,6 +38,19 @@ class PerfScenario(BaseModel):
     concurrency: list[int] = Field(default=[1], min_length=1, description="Concurrency levels (kind=concurrency).")
     rate: float | None = Field(default=None, gt=0, description="Requests per second (kind=rate).")
     arrival: Literal["constant", "poisson"] = "constant"
+    sweep_rates: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="kind=sweep: rates measured between the single-stream rate and the probe's maximum "
+        "(the probe runs closed-loop at the highest 'concurrency' level).",
+    )
+    client_limited_share: float = Field(
+        default=0.5,
+        gt=0,
+        description="A load point is client_limited when the client's p95 dispatch delay exceeds this "
+        "share of the point's median TTFT: its latency then measures the client, not the server.",
+    )
     max_duration_s: float = Field(default=300.0, gt=0, description="Stop the scenario after this long.")
     request_timeout_s: float = Field(default=120.0, gt=0)
     slo_ttft_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TTFT.")
@@ -89,6 +102,8 @@ class PerfScenario(BaseModel):
             raise ValueError("concurrency levels must be at least 1")
         if self.kind == "rate" and self.rate is None:
             raise ValueError("kind 'rate' needs 'rate' (requests per second)")
+        if self.kind == "sweep" and max(self.concurrency) < 2:
+            raise ValueError("kind 'sweep' needs a 'concurrency' level of at least 2 for its throughput probe")
         return self
 
 

@@ -530,7 +530,7 @@ def build_view(run_dir: Path) -> RunView:
         requests=measured,
         cell_columns=list(cells_df.columns),
         load=[
-            {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
+            {k: (None if clean(v) is None and not isinstance(v, str | bool | np.bool_) else v) for k, v in row.items()}
             for row in _records(store.read_table("load"))
         ],
         published=compare_published(meta.model_dump(mode="json"), scores_df),

@@ -37,7 +37,7 @@ LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DES
 # (CellResult) and how the parent saw it end (CellOutcome), the request counts, fit/cost and labels.
 # backend_info goes to meta.json; notes were never declared (a column only where a worker wrote them).
 _PLAN_COLUMNS = ["cell_id", "model", "tier", "backend", "profile", "emulated_on", "memory_budget_mb"]
-_COUNT_COLUMNS = ["n_requests", "n_errors", "warmup_requests", "started_at", "finished_at"]
+_COUNT_COLUMNS = ["n_requests", "n_errors", "warmup_requests", "started_at", "finished_at", "client_limited_points"]
 _MEASURED_COLUMNS = [*CellResult.model_fields, *CellOutcome.model_fields]
 CELL_COLUMNS = [
     c
@@ -112,6 +112,12 @@ LOAD_COLUMNS = [
     "tpot_p50_s",
     "dispatch_delay_p95_s",
     "dispatch_delay_max_s",
+    # the client's p95 dispatch delay exceeded the scenario's client_limited_share of the median TTFT;
+    # over-saturated (open loop): completions fell behind the rate while TTFT grew; knee: a sweep's last point below
+    "ttft_p50_s",
+    "client_limited",
+    "saturated",
+    "knee",
     "stopped_by",
     "top_errors",
     "cost_usd",

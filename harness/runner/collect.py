@@ -96,7 +96,9 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
         request_rows.extend({**record, **ident} for record in requests)
         score_rows.extend({**score, **ident} for score in read_jsonl(files.scores))
         samples.extend({**ident, **sample} for sample in read_jsonl(files.samples))
-        load_rows.extend({**row, **ident} for row in load_points(files))
+        points = load_points(files)
+        row["client_limited_points"] = sum(1 for point in points if point.get("client_limited"))
+        load_rows.extend({**point, **ident} for point in points)
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}

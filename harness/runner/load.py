@@ -32,6 +32,8 @@ from harness.secrets import clip
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
 _GRACE_S = 0.5
+SATURATED_RATE_SHARE = 0.93  # completions below this share of the requested rate ...
+QUEUE_GROWTH = 1.5  # ... while the late requests' TTFT grew past this multiple of the early ones'
 # what each request record takes from its RequestTiming (ITL and the text stay out of load records)
 _TIMING_FIELDS = ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS, "token_count_source", "error")
 
@@ -264,6 +266,7 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         else math.nan,
         "throughput_rps": len(ok) / duration if duration else math.nan,
         "output_tps": out_tokens / duration if duration else math.nan,
+        "rate": target.get("target_rate_rps"),
         "goodput_rps": (good / duration if duration else math.nan) if good is not None else None,
         "slo_attainment": (good / len(measured) if measured else math.nan) if good is not None else None,
         "token_count_source": ",".join(sources),
@@ -275,61 +278,164 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         for key in ("mean", "p50", "p95", "p99"):
             summary[f"{metric[:-2]}_{key}_s"] = stats[key]
     summary["dispatch_delay_max_s"] = max((r["dispatch_delay_s"] for r in measured), default=math.nan)
+    summary["ttft_p50_s"] = summarize(r["ttft_s"] for r in ok)["p50"]
+    # the client sent late by a good share of what it measures: the figures are the client's, not the server's
+    summary["client_limited"] = bool(
+        summary["dispatch_delay_p95_s"] > scenario.client_limited_share * summary["ttft_p50_s"]
+    )  # NaN compares false: no request, no verdict
+    if target.get("target_rate_rps") is not None:
+        summary["saturated"] = _saturated(ok, float(target["target_rate_rps"]))
     return summary
 
 
+def _saturated(ok: list[dict[str, Any]], rate: float) -> bool:
+    """Over-saturated: requests finished slower than they were sent *and* the queue grew over the point
+    (the last third's TTFT well above the first third's). Either alone is noise at a short point."""
+    if len(ok) < 6:
+        return False
+    ends = sorted(r["_end"] for r in ok)
+    completion_rate = (len(ends) - 1) / max(ends[-1] - ends[0], 1e-9)
+    by_send = [float(r["ttft_s"]) for r in sorted(ok, key=lambda r: r["_send"])]
+    third = len(by_send) // 3
+    early, late = sum(by_send[:third]) / third, sum(by_send[-third:]) / third
+    return completion_rate < SATURATED_RATE_SHARE * rate and late > QUEUE_GROWTH * early
+
+
 def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
-    """(label, target fields, prompt tokens, output tokens) for each point of the scenario."""
+    """(label, target fields, prompt tokens, output tokens) for each point of the scenario; a sweep's
+    fixed points only (single stream and probe): its rates follow from what they measure."""
     shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
-    if scenario.kind == "concurrency":
-        levels: list[tuple[str, dict[str, Any]]] = [
-            (f"c={c}", {"concurrency": c, "target_rate_rps": None, "arrival": None}) for c in scenario.concurrency
-        ]
+    if scenario.kind in ("concurrency", "sweep"):
+        levels = [1, max(scenario.concurrency)] if scenario.kind == "sweep" else scenario.concurrency
+        points: list[tuple[str, dict[str, Any]]] = [(f"c={c}", _closed(c)) for c in levels]
     else:
         assert scenario.rate is not None
-        fields = {"concurrency": None, "target_rate_rps": scenario.rate, "arrival": scenario.arrival}
-        levels = [(f"rate={scenario.rate:g}", fields)]
+        points = [(f"rate={scenario.rate:g}", _open(scenario.rate, scenario.arrival))]
     return [
         (label if len(shapes) == 1 else f"{label} p={p} o={o}", target, p, o)
         for p, o in shapes
-        for label, target in levels
+        for label, target in points
     ]
 
 
-def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
-    """Run a concurrency sweep or a rate scenario; ``on_request`` gets one record per request.
+def point_count(scenario: PerfScenario) -> int:
+    """Points a load scenario may run per repetition (a sweep's rates, and two past the probe, included)."""
+    shapes = len(scenario.prompt_tokens) * len(scenario.output_tokens)
+    rates = shapes * (scenario.sweep_rates + SWEEP_PAST_PROBE) if scenario.kind == "sweep" else 0
+    return len(scenario_points(scenario)) + rates
 
-    Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``.
-    The scenario's ``max_duration_s`` bounds the whole scenario; time is shared among the
-    points still to run, so a slow point cannot starve the rest of the sweep.
-    """
-    result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
-    if scenario.kind not in ("concurrency", "rate"):
-        raise ValueError(f"run_load_scenario handles kind 'concurrency' or 'rate', not {scenario.kind!r}")
-    if not backend.capabilities.concurrent:
-        result["skipped"] = (
-            f"backend of '{backend.name}' serves one request at a time in this process "
-            "(capabilities.concurrent is false); concurrency and rate scenarios need a server backend such as 'openai'"
-        )
-        return result
-    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)]
-    t_start = time.perf_counter()
-    scenario_deadline = t_start + scenario.max_duration_s
-    for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
+
+def _closed(concurrency: int) -> dict[str, Any]:
+    return {"concurrency": concurrency, "target_rate_rps": None, "arrival": None}
+
+
+def _open(rate: float, arrival: str) -> dict[str, Any]:
+    return {"concurrency": None, "target_rate_rps": rate, "arrival": arrival}
+
+
+@dataclass
+class _Driver:
+    """Runs the points of one load scenario, sharing ``max_duration_s`` among the points still to run."""
+
+    backend: Backend
+    scenario: PerfScenario
+    seed: int
+    on_request: OnRequest
+    t_start: float = field(default_factory=time.perf_counter)
+
+    @property
+    def deadline(self) -> float:
+        return self.t_start + self.scenario.max_duration_s
+
+    def measure(
+        self, repetition: int, label: str, target: dict[str, Any], shape: tuple[int, int], left: int
+    ) -> dict[str, Any] | None:
+        """One point's summary; None once the scenario is out of time. ``left``: points still to run."""
         now = time.perf_counter()
-        if now >= scenario_deadline:
-            break
-        budget = (scenario_deadline - now) / (len(plan) - done)
-        deadline = now + budget
-        point = _Point(label, scenario, repetition, p_tokens, o_tokens, backend, on_request, seed, t_start)
+        if now >= self.deadline:
+            return None
+        deadline = now + (self.deadline - now) / max(left, 1)
+        scenario = self.scenario
+        point = _Point(label, scenario, repetition, *shape, self.backend, self.on_request, self.seed, self.t_start)
         if scenario.warmup:
             level = target["concurrency"] or 1
             _closed_loop(point, min(level, scenario.warmup), 0, scenario.warmup, True, deadline)
         window = time.perf_counter()
-        if scenario.kind == "concurrency":
+        if target["concurrency"] is not None:
             sent = _closed_loop(point, target["concurrency"], scenario.warmup, scenario.requests, False, deadline)
         else:
             rate = float(target["target_rate_rps"])
-            sent = _open_loop(point, rate, scenario.arrival, scenario.warmup, scenario.requests, deadline)
-        result["points"].append(_summary(point, target, scenario.requests, sent, window))
+            sent = _open_loop(point, rate, target["arrival"], scenario.warmup, scenario.requests, deadline)
+        return _summary(point, target, scenario.requests, sent, window)
+
+    def sweep(self, repetition: int, label: str, shape: tuple[int, int], later: int) -> list[dict[str, Any]]:
+        """GuideLLM's sweep: single stream, a closed-loop throughput probe, then rates in even steps
+        from the single-stream rate up to the probe's and on past it, stopping at the first point
+        the data call over-saturated; the last point below it is the knee. ``later``: points after this sweep."""
+        scenario, suffix = self.scenario, label.removeprefix("c=1")
+        steps = scenario.sweep_rates + SWEEP_PAST_PROBE
+        single = self.measure(repetition, label, _closed(1), shape, later + steps + 2)
+        probe_level = max(scenario.concurrency)
+        probe = self.measure(repetition, f"c={probe_level}{suffix}", _closed(probe_level), shape, later + steps + 1)
+        points = [p for p in (single, probe) if p is not None]
+        if single is None or probe is None:
+            return points
+        low, high = single["throughput_rps"], probe["throughput_rps"]
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
+            return points
+        step = max(high - low, 0.0) / scenario.sweep_rates or high / scenario.sweep_rates
+        knee: dict[str, Any] | None = None
+        for k in range(1, steps + 1):
+            rate = low + k * step
+            summary = self.measure(
+                repetition, f"rate={rate:.4g}{suffix}", _open(rate, scenario.arrival), shape, later + steps - k + 1
+            )
+            if summary is None:
+                break
+            points.append(summary)
+            if summary["saturated"]:
+                break
+            knee = summary
+        for summary in points:
+            summary["knee"] = summary is knee
+        return points
+
+
+SWEEP_PAST_PROBE = 2  # rate steps a sweep takes beyond the probe's throughput, to see saturation in the data
+
+
+def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
+    """Run a concurrency sweep, a rate scenario or a sweep to saturation; ``on_request`` gets one
+    record per request.
+
+    Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``, and
+    for a sweep ``knee_rps`` (the highest rate measured below saturation; None if none was).
+    The scenario's ``max_duration_s`` bounds the whole scenario; time is shared among the
+    points still to run, so a slow point cannot starve the rest of the sweep.
+    """
+    result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
+    if scenario.kind not in ("concurrency", "rate", "sweep"):
+        raise ValueError(f"run_load_scenario handles kind 'concurrency', 'rate' or 'sweep', not {scenario.kind!r}")
+    if not backend.capabilities.concurrent:
+        result["skipped"] = (
+            f"backend of '{backend.name}' serves one request at a time in this process "
+            "(capabilities.concurrent is false); load scenarios need a server backend such as 'openai'"
+        )
+        return result
+    driver = _Driver(backend, scenario, seed, on_request)
+    step = 2 if scenario.kind == "sweep" else 1  # a sweep's points come in (single stream, probe) pairs
+    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)[::step]]
+    for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
+        left = len(plan) - done
+        if scenario.kind == "sweep":
+            later = (left - 1) * (2 + scenario.sweep_rates + SWEEP_PAST_PROBE)
+            result["points"] += driver.sweep(repetition, label, (p_tokens, o_tokens), later)
+            continue
+        summary = driver.measure(repetition, label, target, (p_tokens, o_tokens), left)
+        if summary is None:
+            break
+        result["points"].append(summary)
+    if scenario.kind == "sweep":
+        knees = [p["rate"] for p in result["points"] if p.get("knee")]
+        result["knee_rps"] = min(knees) if knees else None
     return result
