@@ -8,6 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.config.loading import first_duplicate
+from harness.errors import UserError
+from harness.traces import check_trace, trace_path
+
+REQUESTS_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -23,16 +27,16 @@ class PerfScenario(BaseModel):
     """A latency/throughput scenario, bounded by request count and time.
 
     ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency``, ``rate`` and ``sweep`` load a server backend.
+    pp/tg; ``concurrency``, ``rate``, ``sweep`` and ``trace`` load a server backend.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    kind: Literal["grid", "concurrency", "rate", "sweep"] = "grid"
+    kind: Literal["grid", "concurrency", "rate", "sweep", "trace"] = "grid"
     prompt_tokens: list[int] = Field(default=[64], min_length=1, description="Prompt lengths in tokens.")
     output_tokens: list[int] = Field(default=[32], min_length=1, description="Output lengths in tokens.")
-    requests: int = Field(default=5, ge=1, le=100_000, description="Measured requests per grid point / level.")
+    requests: int = Field(default=5, ge=1, le=REQUESTS_MAX, description="Measured requests per grid point / level.")
     warmup: int = Field(default=1, ge=0, le=1000, description="Warm-up requests, excluded and counted.")
     repetitions: int = Field(default=1, ge=1, le=100, description="Repeats of the whole scenario.")
     concurrency: list[int] = Field(default=[1], min_length=1, description="Concurrency levels (kind=concurrency).")
@@ -44,6 +48,15 @@ class PerfScenario(BaseModel):
         le=100,
         description="kind=sweep: rates measured between the single-stream rate and the probe's maximum "
         "(the probe runs closed-loop at the highest 'concurrency' level).",
+    )
+    trace: str | None = Field(
+        default=None,
+        description="kind=trace: a CSV or JSONL request trace (a path, or the name of a shipped one such as "
+        "azure_llm_conv_2023_slice.csv), replayed open-loop on its own arrival times.",
+    )
+    time_scale: float = Field(default=1.0, gt=0, description="kind=trace: replay gaps x this (0.5: twice as fast).")
+    window_s: tuple[float, float] | None = Field(
+        default=None, description="kind=trace: [start, end) in trace seconds after its first request."
     )
     client_limited_share: float = Field(
         default=0.5,
@@ -102,6 +115,17 @@ class PerfScenario(BaseModel):
             raise ValueError("concurrency levels must be at least 1")
         if self.kind == "rate" and self.rate is None:
             raise ValueError("kind 'rate' needs 'rate' (requests per second)")
+        if (self.kind == "trace") != (self.trace is not None):
+            raise ValueError("'trace' (a trace file) goes with kind 'trace', and kind 'trace' needs one")
+        if self.window_s is not None and not 0 <= self.window_s[0] < self.window_s[1]:
+            raise ValueError(f"window_s {list(self.window_s)} must be [start, end) with 0 <= start < end")
+        if self.trace is not None:
+            try:
+                check_trace(trace_path(self.trace))
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+            if "requests" not in self.model_fields_set:
+                self.requests = REQUESTS_MAX  # a trace replays its whole window unless 'requests' caps it
         if self.kind == "sweep" and max(self.concurrency) < 2:
             raise ValueError("kind 'sweep' needs a 'concurrency' level of at least 2 for its throughput probe")
         return self

@@ -13,6 +13,7 @@ the run. Failed requests are counted in the error rate and never enter latency f
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import random
 import threading
@@ -28,6 +29,7 @@ from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, summarize, timed_generate
 from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
+from harness.traces import TraceRequest, read_trace, trace_path
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
@@ -120,8 +122,10 @@ class _Point:
             prompt = self.backend.make_prompt(self.prompt_tokens, seed=self.seed + index)
         return GenerationRequest(prompt=prompt, max_tokens=self.output_tokens, ignore_eos=True, seed=index)
 
-    def execute(self, index: int, warmup: bool, scheduled: float, in_flight: int) -> dict[str, Any]:
-        call = _Call(self.backend, self.request(index), self.scenario.request_timeout_s)
+    def execute(
+        self, index: int, warmup: bool, scheduled: float, in_flight: int, request: GenerationRequest | None = None
+    ) -> dict[str, Any]:
+        call = _Call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
         timing = call.result()
         sent = call.t_send if call.t_send else time.perf_counter()
         record = {
@@ -168,26 +172,48 @@ def _closed_loop(point: _Point, concurrency: int, first_index: int, count: int, 
     return sent[0]
 
 
-def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count: int, deadline: float) -> int:
-    """``count`` requests due at ``rate`` per second (constant spacing or Poisson arrivals)."""
-    rng = random.Random(point.seed * 7919 + point.repetition)
-    start = time.perf_counter()
+Arrivals = Iterator[tuple[float, GenerationRequest | None]]  # (seconds after the start, request or None: made up)
+
+
+def _rate_arrivals(rate: float, arrival: str, rng: random.Random) -> Arrivals:
+    """Due times at ``rate`` per second: constant spacing or Poisson arrivals."""
     due = 0.0
+    while True:
+        yield due, None
+        due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
+
+
+def _trace_arrivals(point: _Point, requests: Iterator[TraceRequest]) -> Arrivals:
+    """A trace's own arrival times; each request is made just before it is due (a trace may be huge)."""
+    for index, row in enumerate(requests):
+        if row.prompt is not None:
+            prompt = row.prompt
+        else:
+            assert row.prompt_tokens is not None
+            with point.lock:
+                prompt = point.backend.make_prompt(row.prompt_tokens, seed=point.seed + index)
+        max_tokens = row.output_tokens or point.output_tokens
+        yield row.at_s, GenerationRequest(prompt=prompt, max_tokens=max_tokens, ignore_eos=True, seed=index)
+
+
+def _open_loop(point: _Point, arrivals: Arrivals, first_index: int, count: int, deadline: float) -> int:
+    """Up to ``count`` requests, each sent when it is due whatever the server does."""
+    start = time.perf_counter()
     threads: list[threading.Thread] = []
     in_flight = [0]
 
-    def run(index: int, scheduled: float) -> None:
+    def run(index: int, scheduled: float, request: GenerationRequest | None) -> None:
         with point.lock:
             in_flight[0] += 1
             level = in_flight[0]
         try:
-            point.execute(index, False, scheduled, level)
+            point.execute(index, False, scheduled, level, request)
         finally:
             with point.lock:
                 in_flight[0] -= 1
 
     try:
-        for index in range(first_index, first_index + count):
+        for index, (due, request) in zip(range(first_index, first_index + count), arrivals, strict=False):
             scheduled = start + due
             if scheduled > deadline or point.stop.is_set():
                 break
@@ -195,10 +221,9 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
                 time.sleep(min(wait, 0.25))
             while in_flight[0] >= MAX_IN_FLIGHT and time.perf_counter() < deadline:
                 time.sleep(0.005)
-            thread = threading.Thread(target=run, args=(index, scheduled), daemon=True, name="tierbench-open")
+            thread = threading.Thread(target=run, args=(index, scheduled, request), daemon=True, name="tierbench-open")
             thread.start()
             threads.append(thread)
-            due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
     except BaseException:
         point.stop.set()
         raise
@@ -308,6 +333,8 @@ def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], i
     if scenario.kind in ("concurrency", "sweep"):
         levels = [1, max(scenario.concurrency)] if scenario.kind == "sweep" else scenario.concurrency
         points: list[tuple[str, dict[str, Any]]] = [(f"c={c}", _closed(c)) for c in levels]
+    elif scenario.kind == "trace":  # one point: the trace's own shapes and times
+        return [("trace", _open(None, "trace"), scenario.prompt_tokens[0], scenario.output_tokens[0])]
     else:
         assert scenario.rate is not None
         points = [(f"rate={scenario.rate:g}", _open(scenario.rate, scenario.arrival))]
@@ -329,7 +356,7 @@ def _closed(concurrency: int) -> dict[str, Any]:
     return {"concurrency": concurrency, "target_rate_rps": None, "arrival": None}
 
 
-def _open(rate: float, arrival: str) -> dict[str, Any]:
+def _open(rate: float | None, arrival: str) -> dict[str, Any]:
     return {"concurrency": None, "target_rate_rps": rate, "arrival": arrival}
 
 
@@ -363,9 +390,18 @@ class _Driver:
         window = time.perf_counter()
         if target["concurrency"] is not None:
             sent = _closed_loop(point, target["concurrency"], scenario.warmup, scenario.requests, False, deadline)
+        elif scenario.kind == "trace":
+            assert scenario.trace is not None
+            rows = read_trace(trace_path(scenario.trace), time_scale=scenario.time_scale, window_s=scenario.window_s)
+            sent = _open_loop(point, _trace_arrivals(point, rows), scenario.warmup, scenario.requests, deadline)
+            summary = _summary(
+                point, target, sent if time.perf_counter() < deadline else scenario.requests, sent, window
+            )
+            return {**summary, "prompt_tokens": None, "output_tokens": None}  # the trace's, request by request
         else:
-            rate = float(target["target_rate_rps"])
-            sent = _open_loop(point, rate, target["arrival"], scenario.warmup, scenario.requests, deadline)
+            rng = random.Random(point.seed * 7919 + point.repetition)
+            arrivals = _rate_arrivals(float(target["target_rate_rps"]), target["arrival"], rng)
+            sent = _open_loop(point, arrivals, scenario.warmup, scenario.requests, deadline)
         return _summary(point, target, scenario.requests, sent, window)
 
     def sweep(self, repetition: int, label: str, shape: tuple[int, int], later: int) -> list[dict[str, Any]]:
@@ -405,8 +441,8 @@ SWEEP_PAST_PROBE = 2  # rate steps a sweep takes beyond the probe's throughput, 
 
 
 def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
-    """Run a concurrency sweep, a rate scenario or a sweep to saturation; ``on_request`` gets one
-    record per request.
+    """Run a load scenario (concurrency levels, a rate, a sweep to saturation, a trace replay);
+    ``on_request`` gets one record per request.
 
     Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``, and
     for a sweep ``knee_rps`` (the highest rate measured below saturation; None if none was).
@@ -414,15 +450,27 @@ def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on
     points still to run, so a slow point cannot starve the rest of the sweep.
     """
     result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
-    if scenario.kind not in ("concurrency", "rate", "sweep"):
-        raise ValueError(f"run_load_scenario handles kind 'concurrency', 'rate' or 'sweep', not {scenario.kind!r}")
+    if scenario.kind == "grid":
+        raise ValueError("run_load_scenario handles load kinds, not 'grid'")
     if not backend.capabilities.concurrent:
         result["skipped"] = (
             f"backend of '{backend.name}' serves one request at a time in this process "
             "(capabilities.concurrent is false); load scenarios need a server backend such as 'openai'"
         )
         return result
-    driver = _Driver(backend, scenario, seed, on_request)
+    # a full garbage collection over everything loaded before (numpy, pandas, the backend) stalls every
+    # thread for ~0.1 s, enough to make a burst of a trace late: those objects are left out of it meanwhile
+    gc.freeze()
+    try:
+        _run_points(_Driver(backend, scenario, seed, on_request), result)
+    finally:
+        gc.unfreeze()
+    return result
+
+
+def _run_points(driver: _Driver, result: dict[str, Any]) -> None:
+    """Each point of the plan into ``result["points"]``; a sweep's knee into ``result["knee_rps"]``."""
+    scenario = driver.scenario
     step = 2 if scenario.kind == "sweep" else 1  # a sweep's points come in (single stream, probe) pairs
     plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)[::step]]
     for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
@@ -438,4 +486,3 @@ def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on
     if scenario.kind == "sweep":
         knees = [p["rate"] for p in result["points"] if p.get("knee")]
         result["knee_rps"] = min(knees) if knees else None
-    return result
