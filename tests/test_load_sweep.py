@@ -16,11 +16,11 @@ from report_runs import make_run
 from servers.fault_server import fault_server
 from test_load_scenarios import api, run
 
-from harness.cli.summary_table import load_notes
 from harness.config.rules import GateRules
 from harness.config.suite import PerfScenario
 from harness.gate import evaluate, from_run
 from harness.report import write_report
+from harness.report.loadnotes import point_notes
 from harness.report.view import build_view
 from harness.results import RunStore
 from harness.runner.load import point_count
@@ -89,6 +89,6 @@ def test_report_and_terminal_show_the_knee_saturation_and_client_limited_points(
     assert ["over-saturated" in f for f in flags] == [False, True, False]
     assert ["client-limited" in f for f in flags] == [False, False, True]
     view = build_view(run)
-    notes = [load_notes(row) for row in view.load]
+    notes = [point_notes(row) for row in view.load]
     assert ["knee" in " ".join(n) for n in notes] == [True, False, False]
     assert ["client-limited" in " ".join(n) for n in notes] == [False, False, True]

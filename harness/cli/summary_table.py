@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +12,7 @@ from rich.table import Table
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.formatting import energy_text
+from harness.report.loadnotes import point_notes, session_notes
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
 from harness.report.view import CellView, Estimate, RunView, concurrency_notes
@@ -75,21 +76,6 @@ def _memory(cell: CellView, anon: str, file: str) -> str:
     return f"GPU {_num(cell.get(MEMORY.key).value, '.0f')}\n{rss}"
 
 
-def load_notes(row: dict[str, Any]) -> list[str]:
-    """Terminal lines for one load point: a sweep's knee, over-saturation, a client that sent late."""
-    where = f"{row.get('model')}@{row.get('profile')} {row.get('scenario')} {row.get('point')}"
-    notes = [f"{where}: knee of the sweep (highest rate below over-saturation)"] if row.get("knee") else []
-    if row.get("saturated"):
-        notes.append(f"{where}: over-saturated (completions fell behind the rate while TTFT grew)")
-    if row.get("client_limited"):
-        delay, ttft = _num(row.get("dispatch_delay_p95_s"), ".3f"), _num(row.get("ttft_p50_s"), ".3f")
-        notes.append(
-            f"{where}: client-limited — requests left {delay} s late (p95) against a median TTFT of {ttft} s; "
-            "these figures are the client's, and the gate withholds its latency verdicts"
-        )
-    return notes
-
-
 def print_summary(console: Console, view: RunView) -> None:
     """One row per cell, then why each cell that did not complete stopped."""
     table = Table(title="tierbench results", show_lines=False, header_style="bold")
@@ -107,9 +93,9 @@ def print_summary(console: Console, view: RunView) -> None:
                 "(rerun with --quiet-host)"
             )
             console.print(f"  [yellow]{terminal(line)}[/]")
-    for row in view.load:  # load points measured by a client that could not keep up, and sweeps' knees
-        for line in load_notes(row):
-            console.print(f"  [yellow]{terminal(line)}[/]")
+    # load points measured by a client that could not keep up, sweeps' knees, what sessions' prefixes saved
+    for line in [n for row in view.load for n in point_notes(row)] + session_notes(view.load):
+        console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:  # evaluated with several requests in flight, or throttled by the endpoint
         for line in concurrency_notes(cell):
             console.print(f"  [yellow]{terminal(line)}[/]")

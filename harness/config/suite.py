@@ -27,13 +27,13 @@ class PerfScenario(BaseModel):
     """A latency/throughput scenario, bounded by request count and time.
 
     ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency``, ``rate``, ``sweep`` and ``trace`` load a server backend.
+    pp/tg; ``concurrency``, ``rate``, ``sweep``, ``trace`` and ``sessions`` load a server backend.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    kind: Literal["grid", "concurrency", "rate", "sweep", "trace"] = "grid"
+    kind: Literal["grid", "concurrency", "rate", "sweep", "trace", "sessions"] = "grid"
     prompt_tokens: list[int] = Field(default=[64], min_length=1, description="Prompt lengths in tokens.")
     output_tokens: list[int] = Field(default=[32], min_length=1, description="Output lengths in tokens.")
     requests: int = Field(default=5, ge=1, le=REQUESTS_MAX, description="Measured requests per grid point / level.")
@@ -57,6 +57,14 @@ class PerfScenario(BaseModel):
     time_scale: float = Field(default=1.0, gt=0, description="kind=trace: replay gaps x this (0.5: twice as fast).")
     window_s: tuple[float, float] | None = Field(
         default=None, description="kind=trace: [start, end) in trace seconds after its first request."
+    )
+    turns: int = Field(default=3, ge=1, le=100, description="kind=sessions: turns per conversation.")
+    think_time_s: float = Field(default=0.0, ge=0, description="kind=sessions: pause before each next turn.")
+    prefix_tokens: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="A shared system prompt of this many tokens before every synthetic prompt (prefix-cache reuse).",
     )
     client_limited_share: float = Field(
         default=0.5,

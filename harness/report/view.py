@@ -20,6 +20,7 @@ from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, row_fields, text
+from harness.report.loadnotes import session_notes
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
@@ -176,6 +177,7 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    session_notes: list[str] = field(default_factory=list)  # later turns' TTFT against a cold prompt
     projections: list[ProjectionRow] = field(default_factory=list)
     # the authors' published scores beside ours (harness.results.published)
     published: list[PublishedComparison] = field(default_factory=list)
@@ -513,6 +515,10 @@ def build_view(run_dir: Path) -> RunView:
     projections = projection_rows(store.read_table("projections"))
     caveats = _caveats(cells, scores, samples, set(cells_df.columns))
     caveats += [Caveat("projected", body) for body in projection_caveats(projections)]
+    load = [
+        {k: (None if clean(v) is None and not isinstance(v, str | bool | np.bool_) else v) for k, v in row.items()}
+        for row in _records(store.read_table("load"))
+    ]
     return RunView(
         run_dir=run_dir,
         meta=meta,
@@ -529,10 +535,8 @@ def build_view(run_dir: Path) -> RunView:
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
-        load=[
-            {k: (None if clean(v) is None and not isinstance(v, str | bool | np.bool_) else v) for k, v in row.items()}
-            for row in _records(store.read_table("load"))
-        ],
+        load=load,
+        session_notes=session_notes(load),
         published=compare_published(meta.model_dump(mode="json"), scores_df),
         projections=projections,
     )

@@ -116,10 +116,14 @@ class _Point:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[dict[str, Any]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    prefix: str = ""  # the shared system prompt (prefix_tokens) every synthetic prompt starts with
+
+    def prompt(self, tokens: int, seed: int) -> str:
+        with self.lock:  # tokenizers are not all thread-safe
+            return self.backend.make_prompt(tokens, seed=seed)
 
     def request(self, index: int) -> GenerationRequest:
-        with self.lock:  # tokenizers are not all thread-safe
-            prompt = self.backend.make_prompt(self.prompt_tokens, seed=self.seed + index)
+        prompt = self.prefix + self.prompt(self.prompt_tokens, self.seed + index)
         return GenerationRequest(prompt=prompt, max_tokens=self.output_tokens, ignore_eos=True, seed=index)
 
     def execute(
@@ -143,6 +147,7 @@ class _Point:
             record["error"] = "EmptyResponse: the server returned no output tokens"
         record["_end"] = time.perf_counter()
         record["_send"] = sent
+        record["_text"] = timing.text
         with self.lock:
             self.records.append(record)
             self.on_request({k: v for k, v in record.items() if not k.startswith("_")})
@@ -190,8 +195,7 @@ def _trace_arrivals(point: _Point, requests: Iterator[TraceRequest]) -> Arrivals
             prompt = row.prompt
         else:
             assert row.prompt_tokens is not None
-            with point.lock:
-                prompt = point.backend.make_prompt(row.prompt_tokens, seed=point.seed + index)
+            prompt = point.prompt(row.prompt_tokens, point.seed + index)
         max_tokens = row.output_tokens or point.output_tokens
         yield row.at_s, GenerationRequest(prompt=prompt, max_tokens=max_tokens, ignore_eos=True, seed=index)
 
@@ -333,6 +337,8 @@ def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], i
     if scenario.kind in ("concurrency", "sweep"):
         levels = [1, max(scenario.concurrency)] if scenario.kind == "sweep" else scenario.concurrency
         points: list[tuple[str, dict[str, Any]]] = [(f"c={c}", _closed(c)) for c in levels]
+    elif scenario.kind == "sessions":  # one plan entry per shape; its turns become the points
+        points = [("sessions", _closed(max(scenario.concurrency)))]
     elif scenario.kind == "trace":  # one point: the trace's own shapes and times
         return [("trace", _open(None, "trace"), scenario.prompt_tokens[0], scenario.output_tokens[0])]
     else:
@@ -348,6 +354,8 @@ def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], i
 def point_count(scenario: PerfScenario) -> int:
     """Points a load scenario may run per repetition (a sweep's rates, and two past the probe, included)."""
     shapes = len(scenario.prompt_tokens) * len(scenario.output_tokens)
+    if scenario.kind == "sessions":
+        return shapes * (scenario.turns + 1)
     rates = shapes * (scenario.sweep_rates + SWEEP_PAST_PROBE) if scenario.kind == "sweep" else 0
     return len(scenario_points(scenario)) + rates
 
@@ -369,6 +377,11 @@ class _Driver:
     seed: int
     on_request: OnRequest
     t_start: float = field(default_factory=time.perf_counter)
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scenario.prefix_tokens:
+            self.prefix = self.backend.make_prompt(self.scenario.prefix_tokens, seed=self.seed) + "\n"
 
     @property
     def deadline(self) -> float:
@@ -383,7 +396,7 @@ class _Driver:
             return None
         deadline = now + (self.deadline - now) / max(left, 1)
         scenario = self.scenario
-        point = _Point(label, scenario, repetition, *shape, self.backend, self.on_request, self.seed, self.t_start)
+        point = self.point(label, repetition, shape)
         if scenario.warmup:
             level = target["concurrency"] or 1
             _closed_loop(point, min(level, scenario.warmup), 0, scenario.warmup, True, deadline)
@@ -403,6 +416,65 @@ class _Driver:
             arrivals = _rate_arrivals(float(target["target_rate_rps"]), target["arrival"], rng)
             sent = _open_loop(point, arrivals, scenario.warmup, scenario.requests, deadline)
         return _summary(point, target, scenario.requests, sent, window)
+
+    def point(self, label: str, repetition: int, shape: tuple[int, int], lock: threading.Lock | None = None) -> _Point:
+        point = _Point(label, self.scenario, repetition, *shape, self.backend, self.on_request, self.seed, self.t_start)
+        point.prefix, point.lock = self.prefix, lock or point.lock
+        return point
+
+    def sessions(self, repetition: int, label: str, shape: tuple[int, int], left: int) -> list[dict[str, Any]]:
+        """``requests`` conversations of ``turns`` turns, ``concurrency`` of them at once; each turn's
+        prompt carries the earlier turns and answers, after ``think_time_s``. One point per turn, and
+        a ``cold`` point: per conversation, its last prompt rebuilt with fresh user turns (the same
+        length, no shared prefix), so the TTFT a prefix cache saves shows as turn=N against cold."""
+        scenario, now = self.scenario, time.perf_counter()
+        deadline = now + (self.deadline - now) / max(left, 1)
+        lock, suffix = threading.Lock(), label.removeprefix("sessions")
+        labels = [f"turn={k}{suffix}" for k in range(1, scenario.turns + 1)] + [f"cold{suffix}"]
+        points = [self.point(name, repetition, shape, lock) for name in labels]
+        at_once = max(scenario.concurrency)
+        if scenario.warmup:
+            _closed_loop(points[0], min(at_once, scenario.warmup), 0, scenario.warmup, True, deadline)
+        window, conversations = time.perf_counter(), iter(range(scenario.warmup, scenario.warmup + scenario.requests))
+        sent = [0] * len(points)
+
+        def say(point: _Point, index: int, history: list[tuple[str, str]], user: str, due: float) -> dict[str, Any]:
+            transcript = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history) + f"User: {user}\nAssistant:"
+            request = GenerationRequest(
+                prompt=self.prefix + transcript, max_tokens=shape[1], ignore_eos=True, seed=index
+            )
+            with lock:
+                sent[points.index(point)] += 1
+            return point.execute(index, False, due, at_once, request)
+
+        def converse() -> None:
+            while time.perf_counter() < deadline and not points[0].stop.is_set():
+                with lock:
+                    index = next(conversations, None)
+                if index is None:
+                    return
+                history: list[tuple[str, str]] = []
+                due = time.perf_counter()
+                for turn, point in enumerate(points[:-1]):
+                    user = point.prompt(shape[0], self.seed + 1000 * index + turn)
+                    record = say(point, index, history, user, due)
+                    if record["error"] or time.perf_counter() >= deadline:
+                        return
+                    history.append((user, str(record["_text"])))
+                    due = time.perf_counter() + scenario.think_time_s
+                    time.sleep(scenario.think_time_s)
+                fresh = [
+                    (points[-1].prompt(shape[0], COLD_SEED + 1000 * index + t), a) for t, (_, a) in enumerate(history)
+                ]
+                say(points[-1], index, fresh[:-1], fresh[-1][0], time.perf_counter())
+
+        threads = [threading.Thread(target=converse, daemon=True, name="tierbench-session") for _ in range(at_once)]
+        for thread in threads:
+            thread.start()
+        _join(threads, points[0])
+        target = _closed(at_once)
+        summaries = [_summary(p, target, scenario.requests, n, window) for p, n in zip(points, sent, strict=True)]
+        return [{**s, "prompt_tokens": None} for s in summaries]  # turns' prompts grow: see the requests
 
     def sweep(self, repetition: int, label: str, shape: tuple[int, int], later: int) -> list[dict[str, Any]]:
         """GuideLLM's sweep: single stream, a closed-loop throughput probe, then rates in even steps
@@ -437,11 +509,12 @@ class _Driver:
         return points
 
 
+COLD_SEED = 10**9  # a cold prompt's user turns: seeds no conversation uses
 SWEEP_PAST_PROBE = 2  # rate steps a sweep takes beyond the probe's throughput, to see saturation in the data
 
 
 def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
-    """Run a load scenario (concurrency levels, a rate, a sweep to saturation, a trace replay);
+    """Run a load scenario (concurrency levels, a rate, a sweep to saturation, a trace replay, sessions);
     ``on_request`` gets one record per request.
 
     Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``, and
@@ -475,6 +548,9 @@ def _run_points(driver: _Driver, result: dict[str, Any]) -> None:
     plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)[::step]]
     for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
         left = len(plan) - done
+        if scenario.kind == "sessions":
+            result["points"] += driver.sessions(repetition, label, (p_tokens, o_tokens), left)
+            continue
         if scenario.kind == "sweep":
             later = (left - 1) * (2 + scenario.sweep_rates + SWEEP_PAST_PROBE)
             result["points"] += driver.sweep(repetition, label, (p_tokens, o_tokens), later)
