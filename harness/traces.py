@@ -48,11 +48,13 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def trace_path(name: str) -> Path:
-    """A trace file by path, else by name among the traces shipped with tierbench."""
+def trace_path(name: str, base: Path | None = None) -> Path:
+    """A trace file by path (a relative one beside the suite file ``base`` first, then from the
+    working directory), else by name among the traces shipped with tierbench."""
     path = Path(name).expanduser()
-    if path.is_file():
-        return path.resolve()
+    for candidate in ([base / path] if base and not path.is_absolute() else []) + [path]:
+        if candidate.is_file():
+            return candidate.resolve()
     shipped = Path(str(files("harness.tasks"))) / "traces"
     if (shipped / name).is_file():
         return shipped / name

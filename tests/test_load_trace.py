@@ -129,3 +129,16 @@ def test_the_report_shows_the_schedule_lag_in_the_load_section(tmp_path: Path) -
     section = html[html.index('id="load"') : html.index("</section>", html.index('id="load"'))]
     assert 'id="chart-schedule-lag"' in section and "p95 3.8 ms, 5 requests" in section
     assert html.count('id="chart-schedule-lag"') == 1
+
+
+def test_a_relative_trace_path_is_found_beside_the_suite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.suites import load_suite
+
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    (folder / "mine.csv").write_text("timestamp,input_length,output_length\n0,10,5\n1000,12,6\n", encoding="utf-8")
+    scenario = {"name": "replay", "kind": "trace", "trace": "mine.csv"}
+    (folder / "suite.yaml").write_text(json.dumps({"name": "t", "scenarios": [scenario]}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # the working directory has no mine.csv: the suite's folder is where it is
+    loaded = load_suite(str(folder / "suite.yaml"))
+    assert loaded.scenarios[0].trace == str((folder / "mine.csv").resolve())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from harness.config.loading import first_duplicate
+from harness.config.loading import base_dir, first_duplicate
 from harness.errors import UserError
 from harness.traces import check_trace, trace_path
 
@@ -116,7 +117,7 @@ class PerfScenario(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _check_kind(self) -> PerfScenario:
+    def _check_kind(self, info: ValidationInfo) -> PerfScenario:
         if any(n < 1 for n in self.prompt_tokens + self.output_tokens):
             raise ValueError("prompt_tokens and output_tokens must be at least 1")
         if any(c < 1 for c in self.concurrency):
@@ -129,7 +130,8 @@ class PerfScenario(BaseModel):
             raise ValueError(f"window_s {list(self.window_s)} must be [start, end) with 0 <= start < end")
         if self.trace is not None:
             try:
-                check_trace(trace_path(self.trace))
+                self.trace = str(trace_path(self.trace, base_dir(info)))
+                check_trace(Path(self.trace))
             except UserError as exc:
                 raise ValueError(str(exc)) from None
             if "requests" not in self.model_fields_set:
