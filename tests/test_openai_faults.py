@@ -224,7 +224,7 @@ def test_check_names_the_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -
     )
     assert check_model(make("http://127.0.0.1:9/v1").spec) is None  # a local server needs no key
     monkeypatch.setenv("TB_BASE", "http://localhost:1234/v1")
-    assert make("https://api.example.com/v1", base_url_env="TB_BASE").base_url() == "http://localhost:1234/v1"
+    assert make("https://api.example.com/v1", base_url_env="TB_BASE").params.endpoint() == "http://localhost:1234/v1"
 
 
 def test_secrets_cannot_be_written_in_the_catalog() -> None:
