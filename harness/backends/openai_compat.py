@@ -1,13 +1,10 @@
 """Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP.
 
-The harness times the stream itself, so this backend only turns server-sent events into
-chunks, one per event as it arrives. Its parts live in ``harness.backends.openai``: the
-catalog params, the HTTP transport (with the deadline watchdog), the retry policy and the stream
-protocol. Token counts come from the server's ``usage`` (requested with
-``stream_options.include_usage``); when a server sends none, the output is re-tokenized with a
-configured local tokenizer and labelled ``retokenized`` (or counted in chunks, labelled
-``chunks``). The API key is read from the environment variable the catalog names and is never
-logged, echoed or written anywhere: every error text is scrubbed of it.
+The harness times the stream itself, so this backend only yields each event's text as it arrives;
+its parts (params, transport with the deadline watchdog, retry policy, stream protocol) live in
+``harness.backends.openai``. Token counts come from the server's ``usage``, else a configured local
+tokenizer (``retokenized``), else the chunk count (``chunks``). The API key is named by an environment
+variable and never logged, echoed or written: every error text is scrubbed of it.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from harness.backends.base import Capabilities, Chunk, GenerationRequest, Stream
 from harness.backends.costing import request_cost_usd
 from harness.backends.openai.params import OpenAIParams, check
 from harness.backends.openai.policy import open_stream
-from harness.backends.openai.stream import StreamState, read_text, request_body, uses_chat
+from harness.backends.openai.stream import StreamState, read_text, request_body
 from harness.backends.openai.transport import EndpointError, Transport, Watchdog, describe_http_error
 from harness.backends.plugin import BackendPlugin
 from harness.backends.text import random_words
@@ -95,7 +92,7 @@ class OpenAICompatBackend:
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         transport = self.transport
         path, body = request_body(self.params, request)
-        state = StreamState(chat=uses_chat(self.params, request), want_logprobs=request.logprobs)
+        state = StreamState(chat="messages" in body, want_logprobs=request.logprobs)
         slots = self._slots if self._slots is not None else contextlib.nullcontext()
         limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
         with slots, contextlib.ExitStack() as stack:

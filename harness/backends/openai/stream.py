@@ -34,14 +34,10 @@ class StreamState:
     parts: list[str] = field(default_factory=list)
 
 
-def uses_chat(params: OpenAIParams, request: GenerationRequest) -> bool:
-    return params.api == "chat" or (params.api == "auto" and request.chat)
-
-
 def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
     """(path, JSON body) of a streaming request that asks for usage in the stream."""
     body: dict[str, Any] = {"model": params.model, "stream": True, "stream_options": {"include_usage": True}}
-    if uses_chat(params, request):
+    if params.api == "chat" or (params.api == "auto" and request.chat):
         path = "/chat/completions"
         body["messages"] = [{"role": "user", "content": request.prompt}]
     else:
@@ -108,17 +104,10 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, list[flo
     ``logprobs.content`` (a list of {token, logprob}).
     """
     choices = event.get("choices")
-    if choices is None:
-        if "usage" in event:
-            return "", "", []
-        raise EndpointError(f"malformed stream event (no 'choices'): {short(event)}")
-    if not isinstance(choices, list):
-        raise EndpointError(f"malformed stream event ('choices' is not a list): {short(event)}")
-    if not choices:
+    if not choices and (choices == [] or "usage" in event):  # the usage event, or a choice-less keep-alive
         return "", "", []
-    choice = choices[0]
-    if not isinstance(choice, dict):
-        raise EndpointError(f"malformed stream event: {short(event)}")
+    if not isinstance(choices, list) or not isinstance(choice := choices[0], dict):
+        raise EndpointError(f"malformed stream event (no list of 'choices'): {short(event)}")
     if chat:
         delta = choice.get("delta") or {}
         text = delta.get("content") if isinstance(delta, dict) else None
