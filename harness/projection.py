@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
+from harness.ggufheader import read_header
 from harness.results.columns import PROJECTION_COLUMNS
 from harness.results.memoryfigure import ran_on_gpu
 from harness.results.schema import PROJECTED
@@ -95,40 +96,25 @@ class ModelFacts:
         return 2.0 * matmul + 4.0 * self.n_layer * self.attention_width * prompt_tokens / 2
 
 
-def _field(reader: Any, key: str) -> Any:
-    """A metadata value decoded by the ``gguf`` package (a string or a number); None when absent."""
-    field = reader.fields.get(key)
-    return None if field is None else field.contents()
-
-
 @functools.lru_cache(maxsize=16)
 def read_model_facts(path: str) -> ModelFacts:
-    """Parameter count and shapes from the GGUF header (the ``gguf`` package), size from the file."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(path)
-    arch = str(_field(reader, "general.architecture") or "llama")
-    params = embedding = output = 0
-    for tensor in reader.tensors:
-        count = int(tensor.n_elements)
-        params += count
-        if tensor.name == "token_embd.weight":
-            embedding = count
-        elif tensor.name == "output.weight":
-            output = count
-    n_layer = int(_field(reader, f"{arch}.block_count") or 0)
-    width = int(_field(reader, f"{arch}.embedding_length") or 0)
-    heads = int(_field(reader, f"{arch}.attention.head_count") or 1)
-    kv_heads = int(_field(reader, f"{arch}.attention.head_count_kv") or heads)
-    key_len = int(_field(reader, f"{arch}.attention.key_length") or (width // max(heads, 1)))
-    value_len = int(_field(reader, f"{arch}.attention.value_length") or key_len)
+    """Parameter count and shapes from the GGUF header (``harness.ggufheader``), size from the file."""
+    header = read_header(Path(path))
+    field = header.fields.get
+    arch = str(field("general.architecture") or "llama")
+    n_layer = int(field(f"{arch}.block_count") or 0)
+    width = int(field(f"{arch}.embedding_length") or 0)
+    heads = int(field(f"{arch}.attention.head_count") or 1)
+    kv_heads = int(field(f"{arch}.attention.head_count_kv") or heads)
+    key_len = int(field(f"{arch}.attention.key_length") or (width // max(heads, 1)))
+    value_len = int(field(f"{arch}.attention.value_length") or key_len)
     # llama.cpp keeps K and V in f16 by default: 2 bytes per element
     kv_bytes = 2.0 * n_layer * kv_heads * (key_len + value_len)
     return ModelFacts(
         file_bytes=Path(path).stat().st_size,
-        params=params,
-        embedding_params=embedding,
-        output_params=output,
+        params=header.n_params,
+        embedding_params=header.tensor_elements.get("token_embd.weight", 0),
+        output_params=header.tensor_elements.get("output.weight", 0),
         n_layer=n_layer,
         attention_width=heads * key_len,
         kv_bytes_per_token=kv_bytes,

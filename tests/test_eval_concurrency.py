@@ -21,7 +21,8 @@ import pytest
 from servers.fault_server import FaultState, fault_server
 
 from harness.backends.base import Capabilities, GenerationRequest, StreamUsage
-from harness.backends.openai_compat import OpenAICompatBackend, _is_throttle
+from harness.backends.openai.policy import is_throttle
+from harness.backends.openai_compat import OpenAICompatBackend
 from harness.backends.registry import create_backend
 from harness.config.models import ModelSpec
 from harness.evaluation import MemorySink, PacingStats, run_tasks
@@ -120,8 +121,8 @@ def test_retry_after_as_an_http_date_is_waited_out(server: tuple[str, FaultState
 
 
 def test_a_throttle_is_429_or_503_with_retry_after() -> None:
-    assert _is_throttle(429, None) and _is_throttle(429, 1.0) and _is_throttle(503, 0.0)
-    assert not _is_throttle(503, None) and not _is_throttle(500, 1.0)
+    assert is_throttle(429, None) and is_throttle(429, 1.0) and is_throttle(503, 0.0)
+    assert not is_throttle(503, None) and not is_throttle(500, 1.0)
 
 
 def test_aimd_halves_once_per_burst_and_grows_by_one_per_n_successes() -> None:
