@@ -236,14 +236,16 @@ def test_a_run_records_and_shows_its_concurrency_and_throttling(server: tuple[st
         json.dumps({"models": [{"name": "remote", "tier": "full", "backend": "openai", "params": params}]})
     )
     suite = tmp_path / "suite.yaml"
-    suite.write_text(json.dumps({"name": "conc", "models": ["remote"], "tasks": ["arithmetic"]}))
+    suite.write_text(json.dumps({"name": "conc", "models": ["remote"], "tasks": TASKS}))  # one pool for both
     run = tmp_path / "run"
     first = _tierbench("run", "--suite", str(suite), "--catalog", str(catalog), "--limit", "12", "--out", str(run))
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     cells = RunStore.open(run).read_table("cells")
     assert int(cells["throttled_requests"].iloc[0]) > 0
     assert 1 < int(cells["eval_concurrency_used"].iloc[0]) <= 4
-    assert all(s["response"] for s in RunStore.open(run).read_samples())  # no item lost to a 429
+    samples = RunStore.open(run).read_samples()
+    assert all(s["response"] for s in samples)  # no item lost to a 429
+    assert [(s["task"], s["doc_id"]) for s in samples] == [(t, i) for t in TASKS for i in range(12)]
     printed = " ".join(first.stdout.split())
     assert "requests in flight" in printed and "throttled" in printed
     assert "requests in flight" in (run / "report.html").read_text()
