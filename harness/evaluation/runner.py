@@ -183,6 +183,7 @@ def _evaluate_tasks(
 
 
 def _reason(exc: Exception) -> str:
+    """A failed task's reason: one clipped line, never a traceback in the scores table."""
     return clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
 
 
