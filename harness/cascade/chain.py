@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.config.models import TIER_ORDER
 from harness.errors import UserError
-from harness.results.values import finite_or_none
+from harness.results.values import finite_or_none, text
 
 RAN = ("ok", "partial")
 LOCAL_BACKENDS = ("llamacpp", "transformers")
@@ -37,11 +37,6 @@ class Step:
     @property
     def key(self) -> tuple[str, str]:
         return (self.model, self.profile)
-
-
-def text(value: Any) -> str:
-    """A table or sample field as text: "" for None and for the NaN pandas puts in missing cells."""
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def _step(row: dict[str, Any]) -> Step:

@@ -8,25 +8,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, get_type_hints
 
-import pandas as pd
-
 from harness.results.values import finite_or_none as clean
+from harness.results.values import text
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
+__all__ = ["DASH", "clean", "text"]  # re-exported: the report reads table values through these
 
 DASH = "—"
-
-
-def text(value: Any) -> str:
-    """A string field; empty for None/NaN so that "nan" or "None" never reaches the page."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    return str(value)
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from harness.report.formatting import clean, fmt_range, row_fields, text
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
-from harness.results.columns import CELL_COLUMNS
+from harness.results.columns import CELL_COLUMNS, range_columns
 from harness.results.measure import cell_rows
 from harness.results.memoryfigure import MemoryFigure, judged_memory
 from harness.results.published import PublishedComparison, compare_published
@@ -291,10 +291,10 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
         if _no_requests(cell):
             return _missing(cell, "no successful perf requests to divide the energy by")
         return _missing(cell, "energy per request not derived for this cell")
-    low, high = clean(cell.get("energy_per_request_j_low")), clean(cell.get("energy_per_request_j_high"))
+    _, low, high = (clean(cell.get(c)) for c in range_columns("energy_per_request_j"))
     if low is not None and high is not None:
         return Estimate(value, low, high)
-    total, low, high = clean(cell.get("energy_j")), clean(cell.get("energy_j_low")), clean(cell.get("energy_j_high"))
+    total, low, high = (clean(cell.get(c)) for c in range_columns("energy_j"))
     if total and low is not None and high is not None:
         # a per-request figure carries the cell's relative range
         return Estimate(value, value * low / total, value * high / total)
