@@ -500,10 +500,10 @@ CASES: list[Case] = [
         _edit_meta(schema_version=99),
     ),
     Case(
-        "report-meta-without-schema-version",
+        "report-meta-non-integer-schema-version",
         ("report", "{tmp}/run"),
-        ("meta.json", "'schema_version' is missing", "schema version 1"),
-        _drop_meta("schema_version"),
+        ("meta.json", "'schema_version' is '1'", "schema version 1"),
+        _edit_meta(schema_version="1"),
     ),
     Case(
         "gate-meta-missing-field",
