@@ -28,7 +28,7 @@ from harness.results.measure import cell_rows
 from harness.results.memoryfigure import MemoryFigure, judged_memory
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import PROJECTED, CellStatus, RunMeta
-from harness.results.values import measured_requests
+from harness.results.values import error_mask, measured_requests, warmup_mask
 from harness.stats import mean_of_scores, score_standard_error, statistic_interval
 
 if TYPE_CHECKING:
@@ -384,8 +384,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
     frame["_ok"] = frame.index.isin(measured.index)
     for (model, profile, scenario, point), group in frame.groupby(keys, sort=True):
         ok = group[group["_ok"]]
-        warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
-        errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
+        warm, errs = int(warmup_mask(group).sum()), int(error_mask(group).sum())
         for metric in (m for m in REQUEST_COLUMNS if m in ok):
             summary = summarize(ok[metric].map(clean).tolist())
             stats = {k: clean(v) for k, v in summary.items()}
