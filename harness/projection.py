@@ -449,18 +449,15 @@ def project_cell(
             "e2e_p95_s", *(float(np.percentile([_e2e(p, e) for p in projected], 95)) for e in MID_FAST_SLOW)
         )
         # energy and cost per request: idle power over the fastest mean request, full power over the slowest
-        energy: list[float] = []
-        cost: list[float] = []
-        for watts, rate in ((profile.power.idle_watts, "high"), (profile.power.max_watts, "low")):
-            seconds = float(np.mean([_e2e(p, rate) for p in projected]))
-            energy.append(watts * seconds)
-            cost.append(
-                1000
-                * (profile.cost.usd_per_hour * seconds / 3600 + watts * seconds / J_PER_KWH * profile.cost.usd_per_kwh)
-            )
-        row |= range_values("energy_per_request_j", None, *energy) | range_values(
-            "cost_per_1k_requests_usd", None, *cost
-        )
+        seconds = [float(np.mean([_e2e(p, rate) for p in projected])) for rate in ("high", "low")]
+        energy = [w * t for w, t in zip((profile.power.idle_watts, profile.power.max_watts), seconds, strict=True)]
+        usd = profile.cost
+        cost = [
+            1000 * (usd.usd_per_hour * t / 3600 + j / J_PER_KWH * usd.usd_per_kwh)
+            for t, j in zip(seconds, energy, strict=True)
+        ]
+        row |= range_values("energy_per_request_j", None, *energy)
+        row |= range_values("cost_per_1k_requests_usd", None, *cost)
         rows.append(row)
     return rows
 
