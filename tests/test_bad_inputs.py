@@ -529,10 +529,10 @@ CASES: list[Case] = [
         _edit_meta(schema_version=99),
     ),
     Case(
-        "report-meta-without-schema-version",
+        "report-meta-non-integer-schema-version",
         ("report", "{tmp}/run"),
-        ("meta.json", "'schema_version' is missing", "schema version 1"),
-        _drop_meta("schema_version"),
+        ("meta.json", "'schema_version' is '1'", "schema version 1"),
+        _edit_meta(schema_version="1"),
     ),
     Case(
         "gate-meta-missing-field",
@@ -962,4 +962,7 @@ def test_resume_runs_a_cell_again_when_its_status_is_unreadable(damage: str, stu
     else:  # a worker ran the cell again and wrote a status of its own
         assert "status.json" in said and "running the cell again" in said, said
         assert read_record(status, CellResult).status == CellStatus.OK
-    assert list(RunStore.open(run).read_table("cells")["status"]) == ["ok"]
+    cells = RunStore.open(run).read_table("cells")
+    assert list(cells["status"]) == ["ok"]
+    # the collector counts with the one definition of a measured request: 2 measured, 1 warm-up, none failed
+    assert cells[["n_requests", "warmup_requests", "n_errors"]].values.tolist() == [[2, 1, 0]]
