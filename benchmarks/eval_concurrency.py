@@ -9,7 +9,8 @@ every request after a fixed time to first token, then evaluates the same generat
 2. tierbench one request at a time (``--skip-sequential`` leaves it out: it takes items x TTFT),
    and whether its samples and scores are identical to the concurrent run's;
 3. lm-eval's ``local-chat-completions`` model with ``num_concurrent`` = the same concurrency, on
-   the same endpoint and items, offline (``tokenizer_backend=None``, ``tokenized_requests=False``).
+   the same endpoint and items, offline (``tokenizer_backend=None``, ``tokenized_requests=False``),
+   all tasks in one ``evaluate`` call as lm-eval's own CLI makes it (tierbench pools them too).
 
     python benchmarks/eval_concurrency.py                  # 200 items, TTFT 0.5 s, 32 in flight
     python benchmarks/eval_concurrency.py --items-per-task 10 --ttft 0.2 --skip-sequential
@@ -68,20 +69,20 @@ def lm_eval_api(url: str, concurrency: int, limit: int) -> tuple[float, int]:
         max_retries=3,
     )
     started = time.perf_counter()
-    n = 0
-    for name in TASKS:
+    built = {}
+    for name in TASKS:  # all tasks in one call, as `lm_eval --tasks a,b,c,d` does: one pool for their requests
         task = get_taskdef(name)
-        built = build_task(task, read_docs(task, None), seed=0)
-        out = evaluate(
-            lm=lm,
-            task_dict={name: built},
-            limit=limit,
-            bootstrap_iters=0,
-            log_samples=True,
-            apply_chat_template=True,
-            verbosity="ERROR",
-        )
-        n += len((out or {}).get("samples", {}).get(name, []))
+        built[name] = build_task(task, read_docs(task, None), seed=0)
+    out = evaluate(
+        lm=lm,
+        task_dict=built,
+        limit=limit,
+        bootstrap_iters=0,
+        log_samples=True,
+        apply_chat_template=True,
+        verbosity="ERROR",
+    )
+    n = sum(len(samples) for samples in (out or {}).get("samples", {}).values())
     return time.perf_counter() - started, n
 
 

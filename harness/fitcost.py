@@ -25,7 +25,7 @@ import pandas as pd
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
 from harness.devicememory import total_mib
-from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS
+from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS, range_columns
 from harness.results.memoryfigure import judged_memory
 from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
@@ -191,10 +191,11 @@ def cost_figures(
     duration = _num(row.get("duration_s"))
     energy_cost = 0.0
     if energy_j is not None and duration:
-        for suffix in ("", "_low", "_high"):  # the energy and its interval, per request
-            joules = _num(row.get(f"energy_j{suffix}"))
+        # the energy and its interval, per request
+        for total, per_request in zip(range_columns("energy_j"), range_columns("energy_per_request_j"), strict=True):
+            joules = _num(row.get(total))
             if joules is not None:
-                out[f"energy_per_request_j{suffix}"] = joules / duration * stats.seconds_per_request
+                out[per_request] = joules / duration * stats.seconds_per_request
         energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
         out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
         out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None

@@ -33,10 +33,12 @@ import numpy as np
 import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
-from harness.results.columns import PROJECTION_COLUMNS
+from harness.ggufheader import read_header
+from harness.results.columns import PROJECTION_COLUMNS, range_values
 from harness.results.memoryfigure import ran_on_gpu
 from harness.results.schema import PROJECTED
 from harness.results.values import finite_or_none as _num
+from harness.results.values import measured_requests
 
 HOST = "host"
 J_PER_KWH = 3.6e6
@@ -54,6 +56,8 @@ BUSY_EFFICIENCY = 0.2
 LOAD_BAND = (0.5, 2.0)
 # what each projected request carries over, in the order project_request takes them
 MEASURED = ("prompt_tokens", "output_tokens", "decode_tps", "prefill_tps")
+# a Span's ends in the order of range_values: a rate's value, low and high, and the rates a time's come from
+MID_LOW_HIGH, MID_FAST_SLOW = ("mid", "low", "high"), ("mid", "high", "low")
 
 
 @dataclass(frozen=True)
@@ -95,40 +99,25 @@ class ModelFacts:
         return 2.0 * matmul + 4.0 * self.n_layer * self.attention_width * prompt_tokens / 2
 
 
-def _field(reader: Any, key: str) -> Any:
-    """A metadata value decoded by the ``gguf`` package (a string or a number); None when absent."""
-    field = reader.fields.get(key)
-    return None if field is None else field.contents()
-
-
 @functools.lru_cache(maxsize=16)
 def read_model_facts(path: str) -> ModelFacts:
-    """Parameter count and shapes from the GGUF header (the ``gguf`` package), size from the file."""
-    from gguf import GGUFReader
-
-    reader = GGUFReader(path)
-    arch = str(_field(reader, "general.architecture") or "llama")
-    params = embedding = output = 0
-    for tensor in reader.tensors:
-        count = int(tensor.n_elements)
-        params += count
-        if tensor.name == "token_embd.weight":
-            embedding = count
-        elif tensor.name == "output.weight":
-            output = count
-    n_layer = int(_field(reader, f"{arch}.block_count") or 0)
-    width = int(_field(reader, f"{arch}.embedding_length") or 0)
-    heads = int(_field(reader, f"{arch}.attention.head_count") or 1)
-    kv_heads = int(_field(reader, f"{arch}.attention.head_count_kv") or heads)
-    key_len = int(_field(reader, f"{arch}.attention.key_length") or (width // max(heads, 1)))
-    value_len = int(_field(reader, f"{arch}.attention.value_length") or key_len)
+    """Parameter count and shapes from the GGUF header (``harness.ggufheader``), size from the file."""
+    header = read_header(Path(path))
+    field = header.fields.get
+    arch = str(field("general.architecture") or "llama")
+    n_layer = int(field(f"{arch}.block_count") or 0)
+    width = int(field(f"{arch}.embedding_length") or 0)
+    heads = int(field(f"{arch}.attention.head_count") or 1)
+    kv_heads = int(field(f"{arch}.attention.head_count_kv") or heads)
+    key_len = int(field(f"{arch}.attention.key_length") or (width // max(heads, 1)))
+    value_len = int(field(f"{arch}.attention.value_length") or key_len)
     # llama.cpp keeps K and V in f16 by default: 2 bytes per element
     kv_bytes = 2.0 * n_layer * kv_heads * (key_len + value_len)
     return ModelFacts(
         file_bytes=Path(path).stat().st_size,
-        params=params,
-        embedding_params=embedding,
-        output_params=output,
+        params=header.n_params,
+        embedding_params=header.tensor_elements.get("token_embd.weight", 0),
+        output_params=header.tensor_elements.get("output.weight", 0),
         n_layer=n_layer,
         attention_width=heads * key_len,
         kv_bytes_per_token=kv_bytes,
@@ -323,11 +312,7 @@ def _e2e(r: RequestProjection, which: str) -> float:
 def _measured(requests: pd.DataFrame, cell_id: str) -> pd.DataFrame:
     if requests.empty or "cell_id" not in requests.columns:
         return requests.iloc[0:0]
-    mine = requests[requests["cell_id"] == cell_id]
-    if "warmup" in mine.columns:
-        mine = mine[~mine["warmup"].fillna(False).astype(bool)]
-    if "error" in mine.columns:
-        mine = mine[mine["error"].isna() | (mine["error"] == "")]
+    mine = measured_requests(requests[requests["cell_id"] == cell_id])
     for column in MEASURED:
         if column not in mine.columns:
             return mine.iloc[0:0]
@@ -342,15 +327,11 @@ def _load_time(
     load = _num(host_cell.get("load_time_s"))
     threads = _num(host_cell.get("roofline_threads")) or 1.0
     if load is None or not perf.storage_read_mbs:
-        return {"load_time_s": None, "load_time_s_low": None, "load_time_s_high": None}
+        return range_values("load_time_s", None, None, None)
     per_core_ratio = (host.gflops / threads) / perf.cpu_gflops_per_core
     cpu_part = load * per_core_ratio
     read = facts.file_bytes / (perf.storage_read_mbs * 1e6)
-    return {
-        "load_time_s": cpu_part + read,
-        "load_time_s_low": cpu_part * LOAD_BAND[0] + read,
-        "load_time_s_high": cpu_part * LOAD_BAND[1] + read,
-    }
+    return range_values("load_time_s", cpu_part + read, cpu_part * LOAD_BAND[0] + read, cpu_part * LOAD_BAND[1] + read)
 
 
 def _row(model: str, tier: str, profile: str, status: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
@@ -442,22 +423,27 @@ def project_cell(
             **_load_time(host_cell, host, target, perf, facts),
             "basis": f"{perf.basis} figures{'' if perf.verified else ' (unverified)'}; host roofline {host.label}",
         }
-        # rates at the central (mid), slowest (low) or fastest (high) transfer; a time's low end
-        # comes from the fastest rates and its high end from the slowest
-        for suffix, rate, time_rate in (("", "mid", "mid"), ("_low", "low", "high"), ("_high", "high", "low")):
-            row[f"decode_tps{suffix}"] = float(np.median([getattr(p.decode, rate) for p in projected]))
-            row[f"prefill_tps{suffix}"] = float(np.median([getattr(p.prefill, rate) for p in projected]))
-            row[f"ttft_p95_s{suffix}"] = float(
-                np.percentile([p.prompt_tokens / getattr(p.prefill, time_rate) for p in projected], 95)
+        # rates at the central, slowest (low) and fastest (high) transfer; a time's low end comes
+        # from the fastest rates and its high end from the slowest
+        for figure, rate in (("decode_tps", "decode"), ("prefill_tps", "prefill")):
+            row |= range_values(
+                figure, *(float(np.median([getattr(getattr(p, rate), e) for p in projected])) for e in MID_LOW_HIGH)
             )
-            row[f"e2e_p95_s{suffix}"] = float(np.percentile([_e2e(p, time_rate) for p in projected], 95))
+        ttft = [[p.prompt_tokens / getattr(p.prefill, e) for p in projected] for e in MID_FAST_SLOW]
+        row |= range_values("ttft_p95_s", *(float(np.percentile(times, 95)) for times in ttft))
+        row |= range_values(
+            "e2e_p95_s", *(float(np.percentile([_e2e(p, e) for p in projected], 95)) for e in MID_FAST_SLOW)
+        )
         # energy and cost per request: idle power over the fastest mean request, full power over the slowest
-        for end, watts, rate in (("low", profile.power.idle_watts, "high"), ("high", profile.power.max_watts, "low")):
-            seconds = float(np.mean([_e2e(p, rate) for p in projected]))
-            row[f"energy_per_request_j_{end}"] = watts * seconds
-            row[f"cost_per_1k_requests_usd_{end}"] = 1000 * (
-                profile.cost.usd_per_hour * seconds / 3600 + watts * seconds / J_PER_KWH * profile.cost.usd_per_kwh
-            )
+        seconds = [float(np.mean([_e2e(p, rate) for p in projected])) for rate in ("high", "low")]
+        energy = [w * t for w, t in zip((profile.power.idle_watts, profile.power.max_watts), seconds, strict=True)]
+        usd = profile.cost
+        cost = [
+            1000 * (usd.usd_per_hour * t / 3600 + j / J_PER_KWH * usd.usd_per_kwh)
+            for t, j in zip(seconds, energy, strict=True)
+        ]
+        row |= range_values("energy_per_request_j", None, *energy)
+        row |= range_values("cost_per_1k_requests_usd", None, *cost)
         rows.append(row)
     return rows
 

@@ -266,6 +266,17 @@ def _lock_is_a_directory(tmp: Path) -> None:
     (tmp / "run" / ".lock").mkdir()
 
 
+def _trace_suite(trace: str, extra: str = "") -> Setup:
+    """A suite (``{tmp}/trace_suite.yaml``) whose trace scenario replays ``{tmp}/trace.csv``, written as given."""
+
+    def setup(tmp: Path) -> None:
+        (tmp / "trace.csv").write_text(trace, encoding="utf-8")
+        scenario = f"  - name: replay\n    kind: trace\n    trace: {tmp / 'trace.csv'}\n{extra}"
+        (tmp / "trace_suite.yaml").write_text(f"name: replay\nscenarios:\n{scenario}", encoding="utf-8")
+
+    return setup
+
+
 T = "{bad}/tasks/"
 GATE = ("gate", "{tmp}/run", "--baseline", "{tmp}/run", "--rules")
 
@@ -295,6 +306,24 @@ CASES: list[Case] = [
         ("suite_rate_without_rate.yaml", "rate"),
     ),
     Case("suite-unknown-kind", _run("--suite", "{bad}/suite_bad_kind.yaml"), ("suite_bad_kind.yaml:5", "kind")),
+    Case(
+        "trace-missing-column",
+        _run("--suite", "{tmp}/trace_suite.yaml"),
+        ("trace.csv", "no arrival-time column"),
+        _trace_suite("ContextTokens,GeneratedTokens\n3,4\n"),
+    ),
+    Case(
+        "trace-unsorted",
+        _run("--suite", "{tmp}/trace_suite.yaml"),
+        ("trace.csv line 3", "TIMESTAMP goes back in time"),
+        _trace_suite("TIMESTAMP,ContextTokens\n5,3\n4,3\n"),
+    ),
+    Case(
+        "trace-bad-time-scale",
+        _run("--suite", "{tmp}/trace_suite.yaml"),
+        ("trace_suite.yaml:6", "time_scale"),
+        _trace_suite("TIMESTAMP,ContextTokens\n0,3\n", "    time_scale: -2\n"),
+    ),
     Case(
         "suite-constraint-out-of-range",
         _run("--suite", "{bad}/suite_bad_constraint.yaml"),
@@ -502,10 +531,10 @@ CASES: list[Case] = [
         _edit_meta(schema_version=99),
     ),
     Case(
-        "report-meta-without-schema-version",
+        "report-meta-non-integer-schema-version",
         ("report", "{tmp}/run"),
-        ("meta.json", "'schema_version' is missing", "schema version 1"),
-        _drop_meta("schema_version"),
+        ("meta.json", "'schema_version' is '1'", "schema version 1"),
+        _edit_meta(schema_version="1"),
     ),
     Case(
         "gate-meta-missing-field",
@@ -934,4 +963,7 @@ def test_resume_runs_a_cell_again_when_its_status_is_unreadable(damage: str, stu
     else:  # a worker ran the cell again and wrote a status of its own
         assert "status.json" in said and "running the cell again" in said, said
         assert read_record(status, CellResult).status == CellStatus.OK
-    assert list(RunStore.open(run).read_table("cells")["status"]) == ["ok"]
+    cells = RunStore.open(run).read_table("cells")
+    assert list(cells["status"]) == ["ok"]
+    # the collector counts with the one definition of a measured request: 2 measured, 1 warm-up, none failed
+    assert cells[["n_requests", "warmup_requests", "n_errors"]].values.tolist() == [[2, 1, 0]]

@@ -21,7 +21,8 @@ import pytest
 from servers.fault_server import FaultState, fault_server
 
 from harness.backends.base import Capabilities, GenerationRequest, StreamUsage
-from harness.backends.openai_compat import OpenAICompatBackend, _is_throttle
+from harness.backends.openai.policy import is_throttle
+from harness.backends.openai_compat import OpenAICompatBackend
 from harness.backends.registry import create_backend
 from harness.config.models import ModelSpec
 from harness.evaluation import MemorySink, PacingStats, run_tasks
@@ -29,8 +30,8 @@ from harness.evaluation.pacing import DEFAULT_EVAL_CONCURRENCY, AdaptiveLimit, e
 from harness.results.store import RunStore
 
 TTFT_S = 0.1
-ITEMS = 48
-TASKS = ["arithmetic"]
+ITEMS = 24  # per task
+TASKS = ["arithmetic", "word_problems"]  # evaluated in one lm-eval call when concurrent: one pool for both
 
 
 @pytest.fixture
@@ -54,11 +55,11 @@ def make(url: str, model: str = "answer", **params: Any) -> OpenAICompatBackend:
 
 
 def evaluate(
-    backend: OpenAICompatBackend, concurrency: int, limit: int = ITEMS
+    backend: OpenAICompatBackend, concurrency: int, limit: int = ITEMS, tasks: list[str] = TASKS
 ) -> tuple[MemorySink, PacingStats, float]:
     sink = MemorySink()
     started = time.perf_counter()
-    stats = run_tasks(backend, TASKS, limit=limit, seed=0, data_dir=None, sink=sink, concurrency=concurrency)
+    stats = run_tasks(backend, tasks, limit=limit, seed=0, data_dir=None, sink=sink, concurrency=concurrency)
     return sink, stats, time.perf_counter() - started
 
 
@@ -77,7 +78,8 @@ def test_concurrent_run_matches_sequential_item_by_item_within_2x_of_ideal(serve
     state.max_in_flight = 0
     concurrent, stats, wall = evaluate(backend, 32)
 
-    assert [s["doc_id"] for s in concurrent.samples] == list(range(ITEMS))  # samples.jsonl order
+    order = [(s["task"], s["doc_id"]) for s in concurrent.samples]
+    assert order == [(task, i) for task in TASKS for i in range(ITEMS)]  # samples.jsonl order: task by task
     assert without_latency(concurrent.samples) == without_latency(sequential.samples)  # answers, scores, confidence
     assert concurrent.scores == sequential.scores
     assert concurrent.responses == sequential.responses  # the resume cache: same keys, same values
@@ -86,9 +88,35 @@ def test_concurrent_run_matches_sequential_item_by_item_within_2x_of_ideal(serve
     # each item's latency is its own request's, not a share of the batch's wall time
     assert all(TTFT_S <= s["latency_s"] < 1.0 for s in concurrent.samples)
     assert stats.ceiling == 32 and 1 < stats.peak_in_flight <= 32 and 1 < state.max_in_flight <= 32
-    assert seq_wall >= ITEMS * TTFT_S
-    ideal = ITEMS * TTFT_S / 32 + overhead
+    assert seq_wall >= len(TASKS) * ITEMS * TTFT_S
+    ideal = len(TASKS) * ITEMS * TTFT_S / 32 + overhead
     assert wall <= 2 * ideal, f"concurrent wall {wall:.2f}s vs ideal {ideal:.2f}s (harness overhead {overhead:.2f}s)"
+
+
+BROKEN = """task: broken
+data: items.jsonl
+output_type: generate_until
+doc_to_text: "Q: {{ q }} {{ 1 / (q | length - 3) }}"
+doc_to_target: "{{a}}"
+metric_list:
+  - metric: exact_match
+"""
+
+
+def test_a_broken_task_in_the_pool_fails_alone(server: tuple[str, FaultState], tmp_path: Path) -> None:
+    url, _ = server
+    items = '{"q": "10+1", "a": "11"}\n{"q": "1+1", "a": "2"}\n'  # 1 / 0 at the second item: at evaluation
+    (tmp_path / "items.jsonl").write_text(items)
+    (tmp_path / "broken.yaml").write_text(BROKEN)
+    tasks = ["arithmetic", str(tmp_path / "broken.yaml"), "word_problems"]
+    pooled, _, _ = evaluate(make(url, max_concurrency=8), 8, limit=6, tasks=tasks)
+    alone, _, _ = evaluate(make(url), 1, limit=6, tasks=tasks)
+    failed = [r for r in pooled.scores if r["status"] == "failed"]
+    assert failed and {r["task"] for r in failed} == {"broken"} and "ZeroDivisionError" in failed[0]["reason"]
+    assert pooled.scores == alone.scores and without_latency(pooled.samples) == without_latency(alone.samples)
+    assert {s["task"] for s in pooled.samples} == {"arithmetic", "word_problems"}
+    assert all(s["latency_s"] >= TTFT_S for s in pooled.samples)  # each item's own request
+    assert pooled.last_progress["arithmetic"] == (6, 6) and pooled.last_progress["word_problems"] == (6, 6)
 
 
 def test_429_with_retry_after_is_waited_out_and_counted_never_scored(server: tuple[str, FaultState]) -> None:
@@ -99,7 +127,7 @@ def test_429_with_retry_after_is_waited_out_and_counted_never_scored(server: tup
     posts = [r["body"]["prompt"] for r in state.requests if r["model"] == "answer-429"]
     answered_429 = posts[2::3]  # every third request was answered 429, then retried
     # each distinct prompt answered once (items with the same prompt share one request), plus one retry per 429
-    assert len(posts) == len(set(posts)) + len(answered_429) and len(set(posts)) <= 24
+    assert len(posts) == len(set(posts)) + len(answered_429) and len(set(posts)) <= 24 * len(TASKS)
     assert stats.throttled_requests == len(set(answered_429)) > 0  # requests throttled at least once
     assert without_latency(throttled.samples) == without_latency(reference.samples)  # no item lost or wrong
     assert throttled.scores == reference.scores
@@ -120,8 +148,8 @@ def test_retry_after_as_an_http_date_is_waited_out(server: tuple[str, FaultState
 
 
 def test_a_throttle_is_429_or_503_with_retry_after() -> None:
-    assert _is_throttle(429, None) and _is_throttle(429, 1.0) and _is_throttle(503, 0.0)
-    assert not _is_throttle(503, None) and not _is_throttle(500, 1.0)
+    assert is_throttle(429, None) and is_throttle(429, 1.0) and is_throttle(503, 0.0)
+    assert not is_throttle(503, None) and not is_throttle(500, 1.0)
 
 
 def test_aimd_halves_once_per_burst_and_grows_by_one_per_n_successes() -> None:
@@ -209,14 +237,16 @@ def test_a_run_records_and_shows_its_concurrency_and_throttling(server: tuple[st
         json.dumps({"models": [{"name": "remote", "tier": "full", "backend": "openai", "params": params}]})
     )
     suite = tmp_path / "suite.yaml"
-    suite.write_text(json.dumps({"name": "conc", "models": ["remote"], "tasks": ["arithmetic"]}))
+    suite.write_text(json.dumps({"name": "conc", "models": ["remote"], "tasks": TASKS}))  # one pool for both
     run = tmp_path / "run"
     first = _tierbench("run", "--suite", str(suite), "--catalog", str(catalog), "--limit", "12", "--out", str(run))
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     cells = RunStore.open(run).read_table("cells")
     assert int(cells["throttled_requests"].iloc[0]) > 0
     assert 1 < int(cells["eval_concurrency_used"].iloc[0]) <= 4
-    assert all(s["response"] for s in RunStore.open(run).read_samples())  # no item lost to a 429
+    samples = RunStore.open(run).read_samples()
+    assert all(s["response"] for s in samples)  # no item lost to a 429
+    assert [(s["task"], s["doc_id"]) for s in samples] == [(t, i) for t in TASKS for i in range(12)]
     printed = " ".join(first.stdout.split())
     assert "requests in flight" in printed and "throttled" in printed
     assert "requests in flight" in (run / "report.html").read_text()

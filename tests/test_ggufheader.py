@@ -8,7 +8,7 @@ import pytest
 
 from harness.backends.local_models import resolve_model_file
 from harness.catalog import default_catalog
-from harness.ggufheader import GgufHeaderError, read_scalars
+from harness.ggufheader import GgufHeaderError, read_header, read_scalars
 
 
 def _file(name: str) -> Path:
@@ -29,6 +29,10 @@ def test_fields_match_the_gguf_library(model: str) -> None:
     assert set(ours) == keys  # every key found, the missing one absent (the whole header was walked)
     for key in keys:
         assert ours[key] == reader.fields[key].contents(), key
+    header = read_header(path)  # the whole header: every scalar field and the tensor table
+    assert {k: header.fields[k] for k in keys} == ours
+    assert header.tensor_elements == {t.name: int(t.n_elements) for t in reader.tensors}
+    assert header.tensor_bytes == sum(int(t.n_bytes) for t in reader.tensors)
 
 
 def test_damaged_headers_are_refused(tmp_path: Path) -> None:
@@ -40,3 +44,8 @@ def test_damaged_headers_are_refused(tmp_path: Path) -> None:
     cut.write_bytes(_file("nano").read_bytes()[:200])
     with pytest.raises(GgufHeaderError, match="cut short"):
         read_scalars(cut, {"general.file_type", "no.such.key"})
+    no_last_byte = tmp_path / "no-last-byte.gguf"
+    no_last_byte.write_bytes(_file("nano").read_bytes()[:-1])  # a whole header, the weights one byte short
+    assert read_scalars(no_last_byte, {"general.file_type"})
+    with pytest.raises(GgufHeaderError, match="tensor data cut short"):
+        read_header(no_last_byte)

@@ -142,6 +142,16 @@ def test_persistent_429_gives_up_with_a_clear_error(server: tuple[str, FaultStat
     assert timing.ttft_s is None and state.counts["always-429"] == 3
 
 
+def test_no_retry_waits_past_the_request_deadline(server: tuple[str, FaultState]) -> None:
+    url, state = server  # Retry-After: 0.2, the request may take 0.1 s in all
+    backend = make(url, model="always-429", max_retries=5)
+    backend.load()
+    usage = StreamUsage()
+    timing = timed_generate(backend, GenerationRequest(prompt="hello", max_tokens=4, timeout_s=0.1), usage=usage)
+    assert timing.error is not None and "no time left for a retry before the request deadline" in timing.error
+    assert state.counts["always-429"] == 1 and usage.throttled == 1
+
+
 def test_5xx_is_retried_with_backoff_then_reported(server: tuple[str, FaultState]) -> None:
     url, state = server
     backend = make(url, model="always-503", max_retries=2, backoff_s=0.05)
@@ -224,7 +234,7 @@ def test_check_names_the_missing_key_variable(monkeypatch: pytest.MonkeyPatch) -
     )
     assert check_model(make("http://127.0.0.1:9/v1").spec) is None  # a local server needs no key
     monkeypatch.setenv("TB_BASE", "http://localhost:1234/v1")
-    assert make("https://api.example.com/v1", base_url_env="TB_BASE").base_url() == "http://localhost:1234/v1"
+    assert make("https://api.example.com/v1", base_url_env="TB_BASE").params.endpoint() == "http://localhost:1234/v1"
 
 
 def test_secrets_cannot_be_written_in_the_catalog() -> None:

@@ -47,5 +47,6 @@ def test_wheel_contains_tasks_profiles_catalog_and_templates(tmp_path: Path) -> 
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "harness/tasks/suites/quick.yaml" in names
     assert "harness/catalog/models.yaml" in names
+    assert {"harness/tasks/traces/azure_llm_conv_2023_slice.csv", "harness/tasks/traces/SOURCE.txt"} <= names
     assert any(n.startswith("harness/hardware_profiles/") and n.endswith(".yaml") for n in names)
     assert any(n.startswith("harness/report/templates/") for n in names)

@@ -13,7 +13,8 @@ import pandas as pd
 
 from harness.config.models import TIER_ORDER
 from harness.errors import UserError
-from harness.results.values import finite_or_none
+from harness.results.rows import row_fields
+from harness.results.values import finite_or_none, text
 
 RAN = ("ok", "partial")
 LOCAL_BACKENDS = ("llamacpp", "transformers")
@@ -39,24 +40,12 @@ class Step:
         return (self.model, self.profile)
 
 
-def text(value: Any) -> str:
-    """A table or sample field as text: "" for None and for the NaN pandas puts in missing cells."""
-    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
-
-
 def _step(row: dict[str, Any]) -> Step:
+    """A cells-table row as a chain tier: its cost per request from the cost per 1k, no energy source read as none."""
+    fields = row_fields(Step, row)
     cost = finite_or_none(row.get("cost_per_1k_requests_usd"))
-    return Step(
-        model=text(row.get("model")),
-        profile=text(row.get("profile")),
-        cell_id=text(row.get("cell_id")),
-        tier=text(row.get("tier")),
-        backend=text(row.get("backend")),
-        cost_per_request_usd=None if cost is None else cost / 1000.0,
-        energy_per_request_j=finite_or_none(row.get("energy_per_request_j")),
-        seconds_per_request=finite_or_none(row.get("seconds_per_request")),
-        energy_source=text(row.get("energy_source")) or "none",
-    )
+    fields["cost_per_request_usd"] = None if cost is None else cost / 1000.0
+    return Step(**{**fields, "energy_source": fields["energy_source"] or "none"})
 
 
 def parse_chain(spec: str) -> list[tuple[str, str | None]]:

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.cascade.chain import Step, text
+from harness.cascade.chain import Step
 from harness.errors import UserError
+from harness.results.rows import Sample
 from harness.results.signals import CONFIDENCE_FIELD, SELF_CHECK_COST_FIELDS, SIGNALS
-from harness.results.values import finite_or_none
+from harness.results.values import finite_or_none, text
 
 ItemKey = tuple[str, str, str]  # task, doc_id, filter
 MIN_ITEMS = 4
@@ -51,14 +52,6 @@ class ItemTable:
             self.check_latency_s[rows],
             Counter(self.excluded),
         )
-
-
-def correct_value(value: Any) -> bool | None:
-    """A sample's correctness as a bool (a score of at least 0.5 counts as correct), None when absent."""
-    if isinstance(value, bool):
-        return value
-    number = finite_or_none(value)
-    return None if number is None else number >= 0.5
 
 
 def item_key(record: dict[str, Any]) -> ItemKey:
@@ -141,7 +134,8 @@ def join_items(
             excluded[f"not answered by {', '.join(missing)}"] += 1
             continue
         present = [r for r in records if r is not None]
-        correct = [correct_value(r.get("correct")) for r in present]
+        samples = [Sample.read(r) for r in present]
+        correct = [sample.correct for sample in samples]
         if any(c is None for c in correct):
             excluded["no correctness recorded"] += 1
             continue
@@ -149,7 +143,7 @@ def join_items(
         if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue
-        latency = [finite_or_none(r.get("latency_s")) for r in present]
+        latency = [sample.latency_s for sample in samples]
         check = [(finite_or_none(r.get(SELF_CHECK_COST_FIELDS[0])) or 0.0) if uses_check else 0.0 for r in present]
         keys.append(key)
         rows.append(([bool(c) for c in correct], conf, latency, check))

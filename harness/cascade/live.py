@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
-from harness.cascade.items import ItemKey, confidence_of, correct_value, item_key, join_items, samples_by_cell
+from harness.cascade.items import ItemKey, confidence_of, item_key, join_items, samples_by_cell
 from harness.cascade.routing import TierRates, outcome
 from harness.errors import UserError
 from harness.results import RunStore
+from harness.results.rows import Sample
 from harness.results.schema import RunMeta
 from harness.results.signals import CHOICE_LOGLIK_FIELD, SIGNALS
 from harness.results.values import finite_or_none
@@ -130,7 +131,7 @@ def compare_cell(
     tier_of = [str(r.get(CASCADE_TIER_FIELD) or "") for r in answered]
     latency = np.array([finite_or_none(r.get("latency_s")) or np.nan for r in answered], dtype=float)
     measured = {
-        "accuracy": float(np.mean([correct_value(r.get("correct")) is True for r in answered])),
+        "accuracy": float(np.mean([Sample.read(r).correct is True for r in answered])),
         "escalation": float(np.mean([t != chain[0] for t in tier_of])) if all(tier_of) else None,
         "latency_p95_s": _p95(latency),
         "cost_per_1k_usd": finite_or_none(row.get("cost_per_1k_requests_usd")),

@@ -12,6 +12,7 @@ from rich.table import Table
 from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.report.formatting import energy_text
+from harness.report.loadnotes import point_notes, session_notes
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
 from harness.report.view import CellView, Estimate, RunView, concurrency_notes
@@ -92,6 +93,9 @@ def print_summary(console: Console, view: RunView) -> None:
                 "(rerun with --quiet-host)"
             )
             console.print(f"  [yellow]{terminal(line)}[/]")
+    # load points measured by a client that could not keep up, sweeps' knees, what sessions' prefixes saved
+    for line in [n for row in view.load for n in point_notes(row)] + session_notes(view.load):
+        console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:  # evaluated with several requests in flight, or throttled by the endpoint
         for line in concurrency_notes(cell):
             console.print(f"  [yellow]{terminal(line)}[/]")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 from harness.errors import ConfigError
 
@@ -195,19 +195,31 @@ def format_validation_error(source: str, exc: ValidationError, data: Any = None,
     return f"{where}: {subject}field '{field}': {message}{suffix}"
 
 
-def validate(model: type[ModelT], data: Any, source: str) -> ModelT:
-    """Validate parsed data into ``model``; raise a one-line ConfigError naming the field."""
+BASE_DIR = "base_dir"  # validation context key: the folder of the file being validated
+
+
+def base_dir(info: ValidationInfo) -> Path | None:
+    """The folder of the file being validated, where it has one (see ``validate``)."""
+    context = info.context
+    found = context.get(BASE_DIR) if isinstance(context, dict) else None
+    return found if isinstance(found, Path) else None
+
+
+def validate(model: type[ModelT], data: Any, source: str, base_dir: Path | None = None) -> ModelT:
+    """Validate parsed data into ``model``; raise a one-line ConfigError naming the field.
+
+    ``base_dir`` (the file's folder) is where a relative path inside the file is looked for first."""
     if data is None:
         raise ConfigError(f"{source}: file is empty")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={BASE_DIR: base_dir} if base_dir else None)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc, data)) from None
 
 
 def load_yaml_model(model: type[ModelT], path: Path) -> ModelT:
     """Read and validate one YAML file."""
-    return validate(model, read_yaml(path), str(path))
+    return validate(model, read_yaml(path), str(path), path.parent)
 
 
 def first_duplicate(names: list[str]) -> str | None:

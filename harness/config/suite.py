@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from harness.config.loading import first_duplicate
+from harness.config.loading import base_dir, first_duplicate
+from harness.errors import UserError
+from harness.traces import check_trace, trace_path
+
+REQUESTS_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -23,21 +28,51 @@ class PerfScenario(BaseModel):
     """A latency/throughput scenario, bounded by request count and time.
 
     ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency`` and ``rate`` load a server backend.
+    pp/tg; ``concurrency``, ``rate``, ``sweep``, ``trace`` and ``sessions`` load a server backend.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    kind: Literal["grid", "concurrency", "rate"] = "grid"
+    kind: Literal["grid", "concurrency", "rate", "sweep", "trace", "sessions"] = "grid"
     prompt_tokens: list[int] = Field(default=[64], min_length=1, description="Prompt lengths in tokens.")
     output_tokens: list[int] = Field(default=[32], min_length=1, description="Output lengths in tokens.")
-    requests: int = Field(default=5, ge=1, le=100_000, description="Measured requests per grid point / level.")
+    requests: int = Field(default=5, ge=1, le=REQUESTS_MAX, description="Measured requests per grid point / level.")
     warmup: int = Field(default=1, ge=0, le=1000, description="Warm-up requests, excluded and counted.")
     repetitions: int = Field(default=1, ge=1, le=100, description="Repeats of the whole scenario.")
     concurrency: list[int] = Field(default=[1], min_length=1, description="Concurrency levels (kind=concurrency).")
     rate: float | None = Field(default=None, gt=0, description="Requests per second (kind=rate).")
     arrival: Literal["constant", "poisson"] = "constant"
+    sweep_rates: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="kind=sweep: rates measured between the single-stream rate and the probe's maximum "
+        "(the probe runs closed-loop at the highest 'concurrency' level).",
+    )
+    trace: str | None = Field(
+        default=None,
+        description="kind=trace: a CSV or JSONL request trace (a path, or the name of a shipped one such as "
+        "azure_llm_conv_2023_slice.csv), replayed open-loop on its own arrival times.",
+    )
+    time_scale: float = Field(default=1.0, gt=0, description="kind=trace: replay gaps x this (0.5: twice as fast).")
+    window_s: tuple[float, float] | None = Field(
+        default=None, description="kind=trace: [start, end) in trace seconds after its first request."
+    )
+    turns: int = Field(default=3, ge=1, le=100, description="kind=sessions: turns per conversation.")
+    think_time_s: float = Field(default=0.0, ge=0, description="kind=sessions: pause before each next turn.")
+    prefix_tokens: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="A shared system prompt of this many tokens before every synthetic prompt (prefix-cache reuse).",
+    )
+    client_limited_share: float = Field(
+        default=0.5,
+        gt=0,
+        description="A load point is client_limited when the client's p95 dispatch delay exceeds this "
+        "share of the point's median TTFT: its latency then measures the client, not the server.",
+    )
     max_duration_s: float = Field(default=300.0, gt=0, description="Stop the scenario after this long.")
     request_timeout_s: float = Field(default=120.0, gt=0)
     slo_ttft_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TTFT.")
@@ -82,13 +117,27 @@ class PerfScenario(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _check_kind(self) -> PerfScenario:
+    def _check_kind(self, info: ValidationInfo) -> PerfScenario:
         if any(n < 1 for n in self.prompt_tokens + self.output_tokens):
             raise ValueError("prompt_tokens and output_tokens must be at least 1")
         if any(c < 1 for c in self.concurrency):
             raise ValueError("concurrency levels must be at least 1")
         if self.kind == "rate" and self.rate is None:
             raise ValueError("kind 'rate' needs 'rate' (requests per second)")
+        if (self.kind == "trace") != (self.trace is not None):
+            raise ValueError("'trace' (a trace file) goes with kind 'trace', and kind 'trace' needs one")
+        if self.window_s is not None and not 0 <= self.window_s[0] < self.window_s[1]:
+            raise ValueError(f"window_s {list(self.window_s)} must be [start, end) with 0 <= start < end")
+        if self.trace is not None:
+            try:
+                self.trace = str(trace_path(self.trace, base_dir(info)))
+                check_trace(Path(self.trace))
+            except UserError as exc:
+                raise ValueError(str(exc)) from None
+            if "requests" not in self.model_fields_set:
+                self.requests = REQUESTS_MAX  # a trace replays its whole window unless 'requests' caps it
+        if self.kind == "sweep" and max(self.concurrency) < 2:
+            raise ValueError("kind 'sweep' needs a 'concurrency' level of at least 2 for its throughput probe")
         return self
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +70,7 @@ class TierbenchLM(LM):
         self.seed = seed
         self.pacing = pacing if pacing is not None else AdaptiveLimit(1)
         self.costs: dict[tuple[str, int], ItemCost] = defaultdict(ItemCost)
-        self.doc_to_choice: Callable[[Any], list[str]] | None = None  # set per task by the runner
+        self.doc_to_choice: dict[str, Callable[[Any], list[str]]] = {}  # per multiple-choice task, by the runner
 
     def _cost(self, instance: Any) -> ItemCost:
         return self.costs[(str(instance.task_name), int(instance.doc_id))]
@@ -87,8 +87,7 @@ class TierbenchLM(LM):
                 results[index] = (float(hit[0]), bool(hit[1]))
             else:
                 todo.append(index)
-        label = str(requests[0].task_name) if requests else "loglikelihood"
-        done = len(requests) - len(todo)
+        progress = _Progress(self.sink, requests, todo)
         # one call scores a chunk (shared contexts reused in process); concurrent calls score one request each,
         # so that each request's latency is its own
         size = CHUNK if self.pacing.ceiling == 1 else 1
@@ -108,8 +107,7 @@ class TierbenchLM(LM):
                 cost = self._cost(instance)
                 cost.latency_s += share
                 cost.prompt_tokens += self.backend.count_tokens(instance.args[0] + instance.args[1])
-            done += len(chunk)
-            self.sink.progress(label, done, len(requests))
+            progress.advance(chunk)
         return [r for r in results if r is not None]
 
     def _loglikelihood_items(self, backend: ItemScoringBackend, requests: list[Any]) -> list[tuple[float, bool]]:
@@ -128,8 +126,7 @@ class TierbenchLM(LM):
                 self.costs[item].trace = hit.get("trace")
             else:
                 todo.append((item, indices, key))
-        label = str(requests[0].task_name) if requests else "loglikelihood"
-        done = len(requests) - sum(len(indices) for _, indices, _ in todo)
+        progress = _Progress(self.sink, requests, [i for _, indices, _ in todo for i in indices])
 
         def score(entry: tuple[tuple[str, int], list[int], str]) -> tuple[ItemScores, float]:
             indices = entry[1]
@@ -147,16 +144,16 @@ class TierbenchLM(LM):
             for i, (logprob, greedy) in zip(indices, scored.results, strict=True):
                 results[i] = (float(logprob), bool(greedy))
             self.sink.store(key, {"results": [list(r) for r in scored.results], "trace": scored.trace})
-            done += len(indices)
-            self.sink.progress(label, done, len(requests))
+            progress.advance(indices)
         return [r for r in results if r is not None]
 
     def _choice_lengths(self, instance: Any) -> list[int] | None:
         """Characters of each choice of the instance's document, as lm-eval's acc_norm divides by."""
-        if self.doc_to_choice is None or getattr(instance, "doc", None) is None:
+        doc_to_choice = self.doc_to_choice.get(str(instance.task_name))
+        if doc_to_choice is None or getattr(instance, "doc", None) is None:
             return None
         try:
-            return [len(str(c)) for c in self.doc_to_choice(instance.doc)]
+            return [len(str(c)) for c in doc_to_choice(instance.doc)]
         except Exception:  # a task whose choices are not a plain list: the backend falls back on its own
             return None
 
@@ -169,14 +166,13 @@ class TierbenchLM(LM):
             value = float(self.backend.loglikelihood_rolling([str(requests[index].args[0])])[0])
             return value, time.perf_counter() - started
 
-        done = len(requests) - len(todo)
+        progress = _Progress(self.sink, requests, todo)
         for index, (value, seconds) in paced(self.pacing, todo, score):
             cost = self._cost(requests[index])
             cost.latency_s += seconds
             cost.prompt_tokens += self.backend.count_tokens(requests[index].args[0])
             self.sink.store(keys[index], value)
-            done += 1
-            self.sink.progress(str(requests[index].task_name), done, len(requests))
+            progress.advance([index])
         return [float(self.sink.cached(key) or 0.0) for key in keys]  # every key is stored by now
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
@@ -188,7 +184,7 @@ class TierbenchLM(LM):
             usage = StreamUsage()
             return timed_generate(self.backend, prepared[index][1], usage=usage), usage
 
-        done = len(requests) - len(todo)
+        progress = _Progress(self.sink, requests, todo)
         for index, (timing, usage) in paced(self.pacing, todo, generate, lambda r: r[1].throttled > 0):
             cost = self._cost(requests[index])
             cost.latency_s += timing.e2e_s or 0.0  # this request's own time, whatever else was in flight
@@ -199,8 +195,7 @@ class TierbenchLM(LM):
             logprobs = None if timing.error else usage.token_logprobs
             text = _cut(timing.text, prepared[index][2])
             self.sink.store(keys[index], {"text": text, "logprobs": logprobs, "trace": usage.extra.get("trace")})
-            done += 1
-            self.sink.progress(str(requests[index].task_name), done, len(requests))
+            progress.advance([index])
         out: list[str] = []
         for instance, key in zip(requests, keys, strict=True):
             hit = self.sink.cached(key)
@@ -248,6 +243,21 @@ class TierbenchLM(LM):
             }
             self.sink.store(key, hit)
         return dict(hit)
+
+
+class _Progress:
+    """Requests done per task: one lm-eval call carries the requests of every task evaluated with it."""
+
+    def __init__(self, sink: EvalSink, requests: list[Any], pending: list[int]) -> None:
+        self.sink = sink
+        self.tasks = [str(r.task_name) for r in requests]
+        self.total = Counter(self.tasks)
+        self.done = self.total - Counter(self.tasks[i] for i in pending)  # cached ones are done already
+
+    def advance(self, indices: list[int]) -> None:
+        for task in dict.fromkeys(self.tasks[i] for i in indices):
+            self.done[task] += sum(self.tasks[i] == task for i in indices)
+            self.sink.progress(task, self.done[task], self.total[task])
 
 
 def _first_uncached(sink: EvalSink, keys: list[str]) -> list[int]:

@@ -99,8 +99,8 @@ def run_tasks(
     Tasks named in ``self_check`` also ask the model whether each of its answers is correct
     (an extra, separately costed request per item). A backend that takes concurrent requests gets
     up to ``concurrency`` at once (None: its catalog's ``max_concurrency``, else a default; see
-    ``harness.evaluation.pacing``); results are the same as one at a time. Returns what the
-    evaluation did with its concurrency.
+    ``harness.evaluation.pacing``), all tasks' requests in one pool; results are the same as one at
+    a time. Returns what the evaluation did with its concurrency.
     """
     from harness.evaluation.lm_adapter import TierbenchLM
 
@@ -110,49 +110,81 @@ def run_tasks(
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     pacing = AdaptiveLimit(eval_concurrency(backend, concurrency))  # one for the cell: what it learns carries over
+    lm = TierbenchLM(backend, sink, seed, pacing)
+    refusals = {task.name: _refusal(backend, task) for task in defs}
+    pooled: dict[str, tuple[Any, dict[str, Any]] | str] = {}
+    runnable = [task for task in defs if refusals[task.name] is None]
+    if pacing.ceiling > 1 and len(runnable) > 1:
+        # one lm-eval call for all tasks, so their requests share the pool and no task's last wave runs half
+        # empty; if it fails, the tasks run one by one below (answers so far are cached) to name the broken one
+        pooled = _evaluate_tasks(lm, runnable, data_dir, limit, seed)
     for task in defs:
-        refused: str | None = None
-        if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
-            refused = f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
-        elif task.config.get("process_results") is scorers.code_tests:
-            # its scorer executes model-written code: refuse before generating, no silent weaker containment
-            refused = sandbox.unavailable()
+        refused = refusals[task.name]
         if refused:
             for metric in task.metrics:
                 sink.score(_row(task.name, metric, None, "unsupported", refused))
             continue
-        docs = read_docs(task, data_dir)
-        random.seed(seed)
-        np.random.seed(seed)
-        lm = TierbenchLM(backend, sink, seed, pacing)
-        try:
-            built = build_task(task, docs, seed)
-            lm.doc_to_choice = built.doc_to_choice if task.output_type == "multiple_choice" else None
-            results = _evaluate(lm, built, limit, seed)
-        except UserError:
-            raise
-        except Exception as exc:  # one broken task is reported, the others still run
-            reason = clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
+        outcome = pooled.get(task.name)
+        if not isinstance(outcome, tuple):
+            outcome = _evaluate_tasks(lm, [task], data_dir, limit, seed)[task.name]
+        if isinstance(outcome, str):  # one broken task is reported, the others still run
             for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "failed", reason))
+                sink.score(_row(task.name, metric, None, "failed", outcome))
             continue
+        built, results = outcome
         _emit(task, results, lm, sink, seed, built, task.name in self_check)
     return pacing.stats()
 
 
-def _evaluate(lm: Any, built: Any, limit: int | None, seed: int) -> dict[str, Any]:
+def _refusal(backend: Backend, task: TaskDef) -> str | None:
+    """Why ``backend`` cannot run ``task`` (None: it can)."""
+    if task.needs_loglikelihood and not backend.capabilities.loglikelihood:
+        return f"{backend.name} gives no log-probabilities; {task.output_type} tasks need them"
+    if task.config.get("process_results") is scorers.code_tests:
+        # its scorer executes model-written code: refuse before generating, no silent weaker containment
+        return sandbox.unavailable()
+    return None
+
+
+def _evaluate_tasks(
+    lm: Any, tasks: list[TaskDef], data_dir: Path | None, limit: int | None, seed: int
+) -> dict[str, tuple[Any, dict[str, Any]] | str]:
+    """Per task name: (the built lm-eval task, lm-eval's results for all ``tasks`` evaluated in one call),
+    or why it failed. A failure of the one call is every task's (the caller then tries them alone)."""
     from lm_eval.evaluator import evaluate
 
-    out = evaluate(
-        lm=lm,
-        task_dict={built.config.task: built},
-        limit=limit,
-        bootstrap_iters=0,
-        log_samples=True,
-        verbosity="WARNING",
-    )
-    assert out is not None
-    return dict(out)
+    out: dict[str, tuple[Any, dict[str, Any]] | str] = {}
+    built: dict[str, Any] = {}
+    for task in tasks:
+        docs = read_docs(task, data_dir)
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            built[task.name] = build_task(task, docs, seed)
+        except UserError:
+            raise
+        except Exception as exc:
+            out[task.name] = _reason(exc)
+            continue
+        if task.output_type == "multiple_choice":
+            lm.doc_to_choice[task.name] = built[task.name].doc_to_choice
+    if not built:
+        return out
+    try:
+        results = evaluate(
+            lm=lm, task_dict=built, limit=limit, bootstrap_iters=0, log_samples=True, verbosity="WARNING"
+        )
+    except UserError:
+        raise
+    except Exception as exc:
+        return {**out, **dict.fromkeys(built, _reason(exc))}
+    assert results is not None
+    return {**out, **{name: (b, dict(results)) for name, b in built.items()}}
+
+
+def _reason(exc: Exception) -> str:
+    """A failed task's reason: one clipped line, never a traceback in the scores table."""
+    return clip(f"{type(exc).__name__}: {exc}".splitlines()[0], 300)
 
 
 def _row(

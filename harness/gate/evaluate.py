@@ -63,7 +63,7 @@ class RuleResult:
     verdict: Verdict
     reason: str
     measure: Measure = field(default_factory=Measure)
-    # a timing verdict withheld because a neighbour took the cell's cores: reported, never failing
+    # a timing verdict withheld because a neighbour took the cell's cores, or the load client sent late: reported, never failing
     contended: bool = False
     # a timing verdict withheld because the two runs measured on different (or unknown) hardware
     other_hardware: bool = False
@@ -359,32 +359,36 @@ def _judge_cell(
 
 
 def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series, interleaved: bool) -> None:
-    """A timing change measured while other processes held the cell's cores says nothing about
-    the model: the verdict becomes inconclusive with the figure, and does not fail the gate.
-    Not so for interleaved sides (``tierbench ab``): the neighbours hit both sides' blocks alike and
-    cancel in the paired differences, so the verdict stands and the contention is noted."""
+    """A timing change measured while other processes held the cell's cores, or while the client
+    itself could not send on time (client-limited load points), says nothing about the model: the
+    verdict becomes inconclusive with the figure, and does not fail the gate. A contended host is
+    only noted for interleaved sides (``tierbench ab``): the neighbours hit both sides' blocks alike
+    and cancel in the paired differences, so the verdict stands."""
     if not result.info.is_speed or result.verdict not in ("regressed", "improved"):
         return
-    sides = [
-        (name, finite_or_none(r.get("host_other_cpu_share"))) for name, r in (("run", run_row), ("baseline", base_row))
-    ]
+    rows = (("run", run_row), ("baseline", base_row))
+    shares = [(name, finite_or_none(r.get("host_other_cpu_share"))) for name, r in rows]
     busy = [
         f"in the {name} other processes took {share:.0%} of its cores"
-        for name, share in sides
+        for name, share in shares
         if share is not None and share > CONTENDED_SHARE
     ]
-    if not busy:
+    limited = [f"{n:.0f} in the {name}" for name, r in rows if (n := finite_or_none(r.get("client_limited_points")))]
+    if not busy and not limited:
         return
-    if interleaved:
+    if interleaved and not limited:
         result.measure.notes.append(f"host contended ({'; '.join(busy)}): both sides' interleaved blocks shared it")
         return
+    causes = [f"host contended ({'; '.join(busy)}; limit {CONTENDED_SHARE:.0%})"] if busy else []
+    if limited:
+        causes.append(f"client-limited load points ({', '.join(limited)}): the client sent requests late")
+    fixes = ["rerun on a quiet host (tierbench run --quiet-host)"] if busy else []
+    if limited:
+        fixes.append("give the load client more CPU or lower the load")
     would_be = result.verdict
     result.contended = True
     result.verdict = "inconclusive"
-    result.reason = (
-        f"host contended ({'; '.join(busy)}; limit {CONTENDED_SHARE:.0%}), so not called {would_be} "
-        f"({result.reason}); rerun on a quiet host (tierbench run --quiet-host)"
-    )
+    result.reason = f"{' and '.join(causes)}, so not called {would_be} ({result.reason}); {'; '.join(fixes)}"
 
 
 def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.config.rules import MetricInfo
+from harness.results.columns import range_columns
 from harness.results.measure import cell_rows
 from harness.results.snapshot import Snapshot
 from harness.results.values import finite_or_none
@@ -56,8 +57,7 @@ def normalize_cell(info: MetricInfo, snapshot: Snapshot, model: str, profile: st
         return Normalized(replace(snapshot, requests=requests), factor)
     cells = snapshot.cells.copy()
     selected = mask(cells)
-    for suffix in ("", "_low", "_high"):
-        name = info.column + suffix
+    for name in range_columns(info.column):
         if name in cells.columns:
             cells.loc[selected, name] = pd.to_numeric(cells.loc[selected, name]) * scale
     return Normalized(replace(snapshot, cells=cells), factor)

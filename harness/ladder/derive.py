@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.errors import UserError
 from harness.ladder.cache import QuantCache
-from harness.ladder.gguf_file import GgufInfo, check_gguf, last_problem, read_info, run_tool
+from harness.ladder.gguf_file import GgufInfo, last_problem, read_info, run_tool
 from harness.ladder.quant_types import UNQUANTIZED, QuantType, parse_type
 from harness.results.files import atomic_write_json
 
@@ -89,7 +89,6 @@ def derive_ladder(
     log: Callable[[str], None] = lambda _: None,
 ) -> list[Rung]:
     """Every rung of ``types`` from ``source``: the source itself, a cached file, or derived now."""
-    check_gguf(source, what)
     source_info = read_info(source, what)
     check_targets(source_info, types, allow_requantize, where)
     assert source_info.file_type is not None
@@ -126,13 +125,12 @@ def _derive(
         )
         if "error" in answer:
             raise UserError(_write_failure(target, final, answer["error"], stderr))
-        check_gguf(partial, f"derived {target.name}")
-        if answer.get("ftype") != target.ftype:
+        info = read_info(partial, f"derived {target.name}")
+        if info.ftype != target.ftype:
             raise UserError(
-                f"derived {target.name}: llama.cpp wrote file type {answer.get('ftype')}, expected {target.ftype}; "
+                f"derived {target.name}: llama.cpp wrote file type {info.ftype}, expected {target.ftype}; "
                 "nothing was cached"
             )
-        info = GgufInfo.from_tool(answer, partial.stat().st_size)
         os.replace(partial, final)
         atomic_write_json(
             cache.sidecar(final),

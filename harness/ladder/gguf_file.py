@@ -1,7 +1,7 @@
 """What a GGUF file says about itself: its file type and its real bits per weight.
 
-The magic is checked here; the metadata is read by llama.cpp's own loader (vocabulary only, no
-weights) in a child process, see ``llama_tool``.
+The metadata is read in-process from the header (``harness.ggufheader``); only quantization runs
+llama.cpp, in a child process (``llama_tool``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.ggufheader import GgufHeaderError, NotGguf, read_header
 from harness.ladder.quant_types import QuantType, type_of_ftype
-
-GGUF_MAGIC = b"GGUF"
 
 
 @dataclass(frozen=True)
@@ -39,13 +38,6 @@ class GgufInfo:
         return {k: v for k, v in asdict(self).items() if k != "file_type"}
 
     @classmethod
-    def from_tool(cls, answer: dict[str, Any], size_bytes: int) -> GgufInfo:
-        """What ``llama_tool`` read from a file (type, parameters, tensor bytes) and the file's size."""
-        n_params = int(answer["n_params"])
-        bits = 8 * int(answer["tensor_bytes"]) / n_params if n_params else 0.0
-        return cls.from_json({**answer, "bits_per_weight": bits, "size_bytes": size_bytes})
-
-    @classmethod
     def from_json(cls, data: dict[str, Any]) -> GgufInfo:
         ftype = data.get("ftype")
         return cls(
@@ -54,24 +46,6 @@ class GgufInfo:
             bits_per_weight=float(data["bits_per_weight"]),
             n_params=int(data["n_params"]),
             size_bytes=int(data["size_bytes"]),
-        )
-
-
-def check_gguf(path: Path, what: str) -> None:
-    """A one-line error unless ``path`` is a readable file that starts with the GGUF magic."""
-    try:
-        with path.open("rb") as handle:
-            magic = handle.read(4)
-    except FileNotFoundError:
-        raise UserError(f"{what} {path}: file not found") from None
-    except IsADirectoryError:
-        raise UserError(f"{what} {path}: is a directory, expected a .gguf file") from None
-    except OSError as exc:
-        raise UserError(f"{what} {path}: cannot read ({exc.strerror})") from None
-    if magic != GGUF_MAGIC:
-        raise UserError(
-            f"{what} {path}: not a GGUF file (it does not start with 'GGUF'); "
-            "convert the model with llama.cpp's convert_hf_to_gguf.py first"
         )
 
 
@@ -101,10 +75,23 @@ def last_problem(stderr: str) -> str:
 
 
 def read_info(path: Path, what: str = "model file") -> GgufInfo:
-    """File type and bits per weight of a GGUF file; a one-line error when llama.cpp cannot read it."""
-    check_gguf(path, what)
-    answer, stderr = run_tool("info", str(path))
-    if "error" in answer:
-        detail = last_problem(stderr) or answer["error"]
-        raise UserError(f"{what} {path}: damaged or unsupported GGUF file ({detail})")
-    return GgufInfo.from_tool(answer, path.stat().st_size)
+    """File type and bits per weight of a GGUF file; a one-line error naming it when it cannot be read."""
+    try:
+        header = read_header(path)
+    except FileNotFoundError:
+        raise UserError(f"{what} {path}: file not found") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} {path}: is a directory, expected a .gguf file") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path}: cannot read ({exc.strerror})") from None
+    except NotGguf:
+        raise UserError(
+            f"{what} {path}: not a GGUF file (it does not start with 'GGUF'); "
+            "convert the model with llama.cpp's convert_hf_to_gguf.py first"
+        ) from None
+    except GgufHeaderError as exc:
+        raise UserError(f"{what} {path}: damaged or unsupported GGUF file ({exc})") from None
+    ftype, n_params = header.fields.get("general.file_type"), header.n_params
+    bits = 8 * header.tensor_bytes / n_params if n_params else 0.0
+    data = {"ftype": ftype, "n_params": n_params, "bits_per_weight": bits, "size_bytes": path.stat().st_size}
+    return GgufInfo.from_json(data)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
+import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.config.models import TIER_ORDER
@@ -241,5 +243,33 @@ def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> C
     return Chart(key, title, to_svg(fig, key, title), note)
 
 
-def all_charts(cells: Sequence[CellView], scores: Sequence[TaskScore]) -> list[Chart]:
-    return [tradeoff_chart(cells, m) for m in TRADEOFF_X] + [scaling_chart(cells), task_chart(scores, cells)]
+def schedule_lag_chart(requests: pd.DataFrame) -> Chart | None:
+    """Each replayed trace request's schedule lag (how late the client sent it) against its due time,
+    so a client that fell behind the trace shows where; None when the run replayed no trace."""
+    if requests.empty or not {"point", "scheduled_s", "dispatch_delay_s"} <= set(requests.columns):
+        return None
+    replayed = requests[requests["point"].astype(str) == "trace"]
+    if replayed.empty:
+        return None
+    fig = _figure(10.4, 3.2)
+    ax = fig.add_subplot()
+    for i, ((model, scenario), part) in enumerate(replayed.groupby(["model", "scenario"], sort=True)):
+        lag_ms = pd.to_numeric(part["dispatch_delay_s"], errors="coerce").astype(float) * 1e3
+        p95 = float(np.nanpercentile(lag_ms, 95)) if lag_ms.notna().any() else float("nan")
+        label = _label(f"{model} {scenario} (p95 {p95:.1f} ms, {len(part)} requests)")
+        ax.plot(
+            part["scheduled_s"].astype(float), lag_ms, ".", markersize=3, color=PALETTE[i % len(PALETTE)], label=label
+        )
+    ax.set_xlabel("due time (s after the scenario started)")
+    ax.set_ylabel("schedule lag (ms)")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+    key, title = "schedule-lag", "Trace replay: per-request schedule lag"
+    return Chart(key, title, to_svg(fig, key, title))
+
+
+def all_charts(
+    cells: Sequence[CellView], scores: Sequence[TaskScore], requests: pd.DataFrame | None = None
+) -> list[Chart]:
+    charts = [tradeoff_chart(cells, m) for m in TRADEOFF_X] + [scaling_chart(cells), task_chart(scores, cells)]
+    lag = schedule_lag_chart(requests) if requests is not None else None
+    return [*charts, lag] if lag is not None else charts

@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import fields
-from typing import TYPE_CHECKING, Any, get_type_hints
 
-import pandas as pd
-
+from harness.results.rows import row_fields
 from harness.results.values import finite_or_none as clean
+from harness.results.values import text
 
-if TYPE_CHECKING:
-    from _typeshed import DataclassInstance
-
-__all__ = ["DASH", "clean"]  # re-exported: the report reads table values through clean()
+__all__ = ["DASH", "clean", "row_fields", "text"]  # re-exported: the report reads table values through these
 
 DASH = "—"
-
-
-def text(value: Any) -> str:
-    """A string field; empty for None/NaN so that "nan" or "None" never reaches the page."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    return str(value)
-
-
-@functools.cache
-def _readers(cls: type[DataclassInstance]) -> dict[str, Callable[[Any], Any]]:
-    """Field name -> reader for the ``str`` and ``float | None`` fields of ``cls`` (resolved types, once per class)."""
-    hints = get_type_hints(cls)
-    readers: dict[str, Callable[[Any], Any]] = {}
-    for f in fields(cls):
-        if hints[f.name] is str:
-            readers[f.name] = text
-        elif hints[f.name] == float | None:
-            readers[f.name] = clean
-    return readers
-
-
-def row_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
-    """Each ``str`` field of the dataclass ``cls`` read from a table row through :func:`text`, each
-    ``float | None`` field through :func:`clean`."""
-    return {name: read(record.get(name)) for name, read in _readers(cls).items()}
 
 
 def _sig(value: float, digits: int = 3) -> str:

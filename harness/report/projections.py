@@ -18,6 +18,7 @@ from harness.projection import BUSY_EFFICIENCY
 from harness.report.formatting import clean, row_fields, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
 from harness.report.view import CellView, Estimate, fit_verdict
+from harness.results.columns import range_columns
 from harness.results.schema import PROJECTED
 
 
@@ -47,7 +48,7 @@ class ProjectionRow:
 
     def range(self, key: str) -> Estimate:
         """The figure ``key`` with its low/high ends."""
-        value, low, high = (self.numbers.get(k) for k in (key, f"{key}_low", f"{key}_high"))
+        value, low, high = (self.numbers.get(k) for k in range_columns(key))
         if value is None and low is not None and high is not None:
             value = (low + high) / 2
         if value is None:

@@ -9,35 +9,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.report.formatting import clean, text
+from harness.report.formatting import text
 from harness.results.files import is_run_file
+from harness.results.rows import Sample
 
 PER_TASK = 50
 MAX_SHOWN = 1500
 MAX_CHARS = 1200
 
 
-@dataclass(frozen=True)
-class SampleRow:
-    model: str
-    profile: str
-    task: str
-    doc_id: str
-    prompt: str
-    response: str
-    target: str
-    correct: bool | None
-    score: float | None
-    latency_s: float | None
-
-
 @dataclass
 class SamplePage:
-    rows: list[SampleRow] = field(default_factory=list)
+    rows: list[Sample] = field(default_factory=list)
     total: int = 0
     per_group: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     torn_lines: int = 0
@@ -50,13 +37,6 @@ def _short(value: Any, limit: int = MAX_CHARS) -> str:
     if len(body) > limit:
         return body[:limit] + f"… [{len(body) - limit:,} more characters in samples.jsonl]"
     return body
-
-
-def _correct(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    number = clean(value)
-    return None if number is None else number >= 0.5
 
 
 def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
@@ -75,22 +55,18 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
             if not isinstance(record, dict):
                 page.torn_lines += 1
                 continue
-            group = (text(record.get("model")), text(record.get("profile")), text(record.get("task")))
+            sample = Sample.read(record)
+            group = (sample.model, sample.profile, sample.task)
             page.total += 1
             page.per_group[group] += 1
             if page.per_group[group] <= per_task and len(page.rows) < max_shown:
                 page.rows.append(
-                    SampleRow(
-                        model=group[0],
-                        profile=group[1],
-                        task=group[2],
-                        doc_id=_short(text(record.get("doc_id")), 80),
-                        prompt=_short(record.get("prompt")),
-                        response=_short(record.get("response")),
-                        target=_short(record.get("target"), 300),
-                        correct=_correct(record.get("correct")),
-                        score=clean(record.get("score")),
-                        latency_s=clean(record.get("latency_s")),
+                    replace(
+                        sample,
+                        doc_id=_short(sample.doc_id, 80),
+                        prompt=_short(sample.prompt),
+                        response=_short(sample.response),
+                        target=_short(sample.target, 300),
                     )
                 )
     return page

@@ -20,15 +20,16 @@ from harness.meters.contention import CONTENDED_SHARE
 from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
 from harness.report.formatting import clean, fmt_range, row_fields, text
+from harness.report.loadnotes import session_notes
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_TTFT, primary_metric
 from harness.report.samples import SamplePage, read_samples
 from harness.results import RunStore
-from harness.results.columns import CELL_COLUMNS
+from harness.results.columns import CELL_COLUMNS, range_columns
 from harness.results.measure import cell_rows
 from harness.results.memoryfigure import MemoryFigure, judged_memory
 from harness.results.published import PublishedComparison, compare_published
 from harness.results.schema import PROJECTED, CellStatus, RunMeta
-from harness.results.values import measured_requests
+from harness.results.values import error_mask, measured_requests, warmup_mask
 from harness.stats import mean_of_scores, score_standard_error, statistic_interval
 
 if TYPE_CHECKING:
@@ -176,6 +177,7 @@ class RunView:
     requests: pd.DataFrame
     cell_columns: list[str]
     load: list[dict[str, Any]] = field(default_factory=list)
+    session_notes: list[str] = field(default_factory=list)  # later turns' TTFT against a cold prompt
     projections: list[ProjectionRow] = field(default_factory=list)
     # the authors' published scores beside ours (harness.results.published)
     published: list[PublishedComparison] = field(default_factory=list)
@@ -291,10 +293,10 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
         if _no_requests(cell):
             return _missing(cell, "no successful perf requests to divide the energy by")
         return _missing(cell, "energy per request not derived for this cell")
-    low, high = clean(cell.get("energy_per_request_j_low")), clean(cell.get("energy_per_request_j_high"))
+    _, low, high = (clean(cell.get(c)) for c in range_columns("energy_per_request_j"))
     if low is not None and high is not None:
         return Estimate(value, low, high)
-    total, low, high = clean(cell.get("energy_j")), clean(cell.get("energy_j_low")), clean(cell.get("energy_j_high"))
+    total, low, high = (clean(cell.get(c)) for c in range_columns("energy_j"))
     if total and low is not None and high is not None:
         # a per-request figure carries the cell's relative range
         return Estimate(value, value * low / total, value * high / total)
@@ -384,8 +386,7 @@ def _latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latenc
     frame["_ok"] = frame.index.isin(measured.index)
     for (model, profile, scenario, point), group in frame.groupby(keys, sort=True):
         ok = group[group["_ok"]]
-        warm = int(group["warmup"].fillna(False).astype(bool).sum()) if "warmup" in group else 0
-        errs = int(group["error"].map(lambda e: bool(text(e))).sum()) if "error" in group else 0
+        warm, errs = int(warmup_mask(group).sum()), int(error_mask(group).sum())
         for metric in (m for m in REQUEST_COLUMNS if m in ok):
             summary = summarize(ok[metric].map(clean).tolist())
             stats = {k: clean(v) for k, v in summary.items()}
@@ -513,6 +514,10 @@ def build_view(run_dir: Path) -> RunView:
     projections = projection_rows(store.read_table("projections"))
     caveats = _caveats(cells, scores, samples, set(cells_df.columns))
     caveats += [Caveat("projected", body) for body in projection_caveats(projections)]
+    load = [
+        {k: (None if clean(v) is None and not isinstance(v, str | bool | np.bool_) else v) for k, v in row.items()}
+        for row in _records(store.read_table("load"))
+    ]
     return RunView(
         run_dir=run_dir,
         meta=meta,
@@ -529,10 +534,8 @@ def build_view(run_dir: Path) -> RunView:
         tasks=tasks,
         requests=measured,
         cell_columns=list(cells_df.columns),
-        load=[
-            {k: (None if clean(v) is None and not isinstance(v, str) else v) for k, v in row.items()}
-            for row in _records(store.read_table("load"))
-        ],
+        load=load,
+        session_notes=session_notes(load),
         published=compare_published(meta.model_dump(mode="json"), scores_df),
         projections=projections,
     )

@@ -18,23 +18,16 @@ import pandas as pd
 from harness.errors import UserError
 from harness.metrics import REQUEST_COLUMNS
 from harness.results.columns import PROJECTED_RANGES
+from harness.results.schema import CellOutcome, CellResult
 
+# the cells table's numbers: the plan's budget and counts, and every numeric field the worker or parent records
+_CELL_FIELDS = {**CellResult.model_fields, **CellOutcome.model_fields}
 NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "cells": (
-        "threads",
         "memory_budget_mb",
-        "load_time_s",
-        "model_load_s",
-        "peak_rss_mb",
-        "peak_anon_mb",
-        "peak_file_mb",
-        "energy_j",
-        "energy_j_low",
-        "energy_j_high",
-        "cpu_time_s",
-        "duration_s",
         "n_requests",
         "n_errors",
+        *(name for name, f in _CELL_FIELDS.items() if f.annotation in (float | None, int | None)),
     ),
     "requests": ("repetition", "index", "prompt_tokens", "output_tokens", *REQUEST_COLUMNS),
     "scores": ("value", "stderr", "ci_low", "ci_high", "n"),

@@ -5,6 +5,17 @@ from __future__ import annotations
 from harness import metrics
 from harness.results.schema import CellOutcome, CellResult
 
+
+def range_columns(figure: str) -> tuple[str, str, str]:
+    """The columns of a figure given as a point and a band: its value, low end and high end."""
+    return figure, f"{figure}_low", f"{figure}_high"
+
+
+def range_values(figure: str, value: float | None, low: float | None, high: float | None) -> dict[str, float | None]:
+    """A row's three columns of a ranged figure, by :func:`range_columns`' names."""
+    return dict(zip(range_columns(figure), (value, low, high), strict=True))
+
+
 # Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).
 FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
 COST_COLUMNS = [
@@ -12,9 +23,7 @@ COST_COLUMNS = [
     "seconds_per_request",
     "cost_per_1k_requests_usd",
     "cost_per_mtok_usd",
-    "energy_per_request_j",
-    "energy_per_request_j_low",
-    "energy_per_request_j_high",
+    *range_columns("energy_per_request_j"),
     "energy_per_token_j",
     "energy_cost_per_1k_requests_usd",
 ]
@@ -37,7 +46,7 @@ LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DES
 # (CellResult) and how the parent saw it end (CellOutcome), the request counts, fit/cost and labels.
 # backend_info goes to meta.json; notes were never declared (a column only where a worker wrote them).
 _PLAN_COLUMNS = ["cell_id", "model", "tier", "backend", "profile", "emulated_on", "memory_budget_mb"]
-_COUNT_COLUMNS = ["n_requests", "n_errors", "warmup_requests", "started_at", "finished_at"]
+_COUNT_COLUMNS = ["n_requests", "n_errors", "warmup_requests", "started_at", "finished_at", "client_limited_points"]
 _MEASURED_COLUMNS = [*CellResult.model_fields, *CellOutcome.model_fields]
 CELL_COLUMNS = [
     c
@@ -112,6 +121,12 @@ LOAD_COLUMNS = [
     "tpot_p50_s",
     "dispatch_delay_p95_s",
     "dispatch_delay_max_s",
+    # the client's p95 dispatch delay exceeded the scenario's client_limited_share of the median TTFT;
+    # over-saturated (open loop): completions fell behind the rate while TTFT grew; knee: a sweep's last point below
+    "ttft_p50_s",
+    "client_limited",
+    "saturated",
+    "knee",
     "stopped_by",
     "top_errors",
     "cost_usd",
@@ -144,12 +159,18 @@ FIDELITY_COLUMNS = [
     "reason",
 ]
 
-# Figures a projection gives as a point and a band: each is three columns (value, _low, _high).
-PROJECTED_RANGES = tuple(
-    f"{figure}{end}"
-    for figure in ("decode_tps", "prefill_tps", "ttft_p95_s", "e2e_p95_s", "load_time_s")
-    for end in ("", "_low", "_high")
+
+# Figures a projection gives as a point and a band (energy and cost as a band only: value NA).
+PROJECTED_FIGURES = (
+    "decode_tps",
+    "prefill_tps",
+    "ttft_p95_s",
+    "e2e_p95_s",
+    "load_time_s",
+    "energy_per_request_j",
+    "cost_per_1k_requests_usd",
 )
+PROJECTED_RANGES = tuple(column for figure in PROJECTED_FIGURES for column in range_columns(figure))
 
 # One row per (model, profile, scenario, point) projected from a host cell onto a profile's
 # roofline (harness.projection; docs/profiles.md). Never mixed into the measured tables.
@@ -176,10 +197,6 @@ PROJECTION_COLUMNS = [
     "band_low",
     "band_high",
     *PROJECTED_RANGES,
-    "energy_per_request_j_low",
-    "energy_per_request_j_high",
-    "cost_per_1k_requests_usd_low",
-    "cost_per_1k_requests_usd_high",
     "fit",
     "fit_reason",
     "basis",

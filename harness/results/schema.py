@@ -1,14 +1,16 @@
 """The typed, versioned run record: meta.json and each cell's result.
 
 Writers build these models and dump them; readers validate what they read, so a run directory
-from another schema version (or a hand-edited one) gives one line naming the file, the field
+from a newer schema version (or a hand-edited one) gives one line naming the file, the field
 and the version instead of a KeyError deep in a reader. Bump ``SCHEMA_VERSION`` whenever a
-field changes meaning or a required field is added. Kept free of pandas (the worker imports it).
+field changes meaning or a required field is added, with a step in harness.results.migrate that
+upgrades the version before. Kept free of pandas (the worker imports it).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -201,8 +203,11 @@ class OverBudget(BaseModel):
 Record = TypeVar("Record", bound=BaseModel)
 
 
-def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> Record:
-    """``path`` parsed as ``model``; one-line UserError naming the file, the field and the version."""
+def read_record(
+    path: Path, model: type[Record], *, upgrade: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None
+) -> Record:
+    """``path`` parsed as ``model`` (after ``upgrade`` from an older schema, harness.results.migrate);
+    one-line UserError naming the file, the field and the version."""
     raw = read_run_bytes(path, "the run's JSON record")  # a directory or FIFO in its place: one line
     if raw is None:
         raise UserError(f"{path}: missing; the run directory is incomplete")
@@ -214,18 +219,8 @@ def read_record(path: Path, model: type[Record], *, versioned: bool = False) -> 
         raise UserError(f"{path}: corrupted (not valid JSON)") from None
     if not isinstance(data, dict):
         raise UserError(f"{path}: corrupted (expected a JSON object)")
-    if versioned:
-        version = data.get("schema_version")
-        if version is None:
-            raise UserError(
-                f"{path}: field 'schema_version' is missing (written before run schema version "
-                f"{SCHEMA_VERSION}); this tierbench reads schema version {SCHEMA_VERSION}: re-run it"
-            )
-        if version != SCHEMA_VERSION:
-            raise UserError(
-                f"{path}: field 'schema_version' is {version!r}, but this tierbench reads schema version "
-                f"{SCHEMA_VERSION}; read it with the tierbench that wrote it, or re-run"
-            )
+    if upgrade is not None:
+        data = upgrade(data, path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

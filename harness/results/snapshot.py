@@ -20,7 +20,9 @@ import pandas as pd
 
 from harness.metrics import REQUEST_COLUMNS
 from harness.results import RunStore
+from harness.results.rows import Sample
 from harness.results.schema import dump_record
+from harness.results.values import error_mask, warmup_mask
 
 CELL_KEYS = ["model", "tier", "backend", "profile", "status", "reason"]
 ITEM_COLUMNS = ["model", "profile", "task", "doc_id", "outcome", "binary", "target_hash"]
@@ -45,27 +47,15 @@ def target_hash(target: Any) -> str:
     return hashlib.sha256(repr(target).encode("utf-8")).hexdigest()[:12]
 
 
-def _outcome(record: dict[str, Any]) -> tuple[float, bool] | None:
-    """1/0 from ``correct`` where the item has it, else its numeric ``score``."""
-    correct = record.get("correct")
-    if isinstance(correct, bool | int) and not isinstance(correct, float):
-        return float(bool(correct)), True
-    score = record.get("score")
-    if isinstance(score, bool):
-        return float(score), True
-    if isinstance(score, int | float) and not math.isnan(float(score)):
-        return float(score), False
-    return None
-
-
 def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-item outcomes; items without a usable outcome are left out, duplicates keep the first."""
     rows = []
-    for record in records:
-        outcome = _outcome(record)
-        if outcome is not None and record.get("doc_id") is not None:
-            keys = [str(record.get(key)) for key in ("model", "profile", "task", "doc_id")]
-            rows.append([*keys, *outcome, target_hash(record.get("target"))])
+    for sample in map(Sample.read, records):
+        outcome = sample.outcome()
+        if outcome is not None and sample.doc_id:
+            rows.append(
+                [sample.model, sample.profile, sample.task, sample.doc_id, *outcome, target_hash(sample.target)]
+            )
     frame = normalize_items(pd.DataFrame(rows, columns=ITEM_COLUMNS))
     return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
 
@@ -105,18 +95,13 @@ def normalize_cells(cells: pd.DataFrame) -> pd.DataFrame:
 
 def normalize_requests(requests: pd.DataFrame) -> pd.DataFrame:
     """Measured requests only (warm-ups dropped); an error becomes a flag, latencies floats."""
-    frame = requests
-    if "warmup" in frame.columns:
-        frame = frame[~frame["warmup"].fillna(False).astype(bool)]
+    frame = requests.loc[~warmup_mask(requests)]
     out = pd.DataFrame(index=frame.index)
     for key in ("model", "profile", "scenario", "point"):
         out[key] = frame[key].astype(str) if key in frame.columns else ""
     for key in ("repetition", "index"):
         out[key] = pd.to_numeric(frame[key], errors="coerce").fillna(0).astype(int) if key in frame.columns else 0
-    if "error" in frame.columns:
-        out["error"] = frame["error"].map(lambda e: bool(e) and not (isinstance(e, float) and math.isnan(e)))
-    else:
-        out["error"] = False
+    out["error"] = error_mask(frame)
     for column in REQUEST_COLUMNS:
         out[column] = (
             pd.to_numeric(frame[column], errors="coerce").astype(float) if column in frame.columns else math.nan

@@ -24,6 +24,7 @@ from harness.results.files import (
     read_jsonl,
 )
 from harness.results.layout import RunLayout
+from harness.results.migrate import upgrade_meta
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
 
@@ -72,19 +73,17 @@ class RunStore:
         atomic_write_json(self.layout.meta, dump_record(meta))
 
     def read_meta(self) -> RunMeta:
-        """The run's typed metadata; one-line UserError for another schema version or a missing field."""
+        """The run's typed metadata, upgraded from an older schema; one-line UserError for a newer one or a missing field."""
         if not self.layout.meta.exists():
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
-        meta = read_record(self.layout.meta, RunMeta, versioned=True)
+        meta = read_record(self.layout.meta, RunMeta, upgrade=upgrade_meta)
         # the run names the variables that held its secrets: whatever this process writes is redacted of them
         use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
         return meta
 
     # -- tables -------------------------------------------------------------------------------
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
-        for column in _COLUMNS.get(name, []):
-            if column not in frame.columns:
-                frame[column] = None
+        _with_declared(name, frame)
         atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
@@ -100,11 +99,7 @@ class RunStore:
             frame = pd.read_parquet(path)
         except Exception:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
-        frame = check_table(name, frame, path)
-        for column in _COLUMNS.get(name, []):
-            if column not in frame.columns:
-                frame[column] = None
-        return frame
+        return _with_declared(name, check_table(name, frame, path))
 
     # -- samples ------------------------------------------------------------------------------
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
@@ -112,6 +107,14 @@ class RunStore:
 
     def read_samples(self) -> list[dict[str, Any]]:
         return read_jsonl(self.layout.samples)
+
+
+def _with_declared(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every declared column of table ``name``: one it lacks is not measured (None)."""
+    for column in _COLUMNS.get(name, []):
+        if column not in frame.columns:
+            frame[column] = None
+    return frame
 
 
 def _redacted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from harness.results.files import read_jsonl
 from harness.results.layout import CellFiles
 from harness.results.schema import CellOutcome, CellResult, read_record
 from harness.results.store import RunStore
+from harness.results.values import error_mask, warmup_mask
 from harness.runner.cell import CellSpec
 
 
@@ -88,15 +89,17 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
         if result is not None and result.backend_info:
             backends[spec.cell_id] = result.backend_info
         row = cell_row(spec, result, outcomes.get(spec.cell_id))
-        measured = [r for r in requests if not r.get("warmup")]
-        row["n_requests"] = len(measured)
-        row["n_errors"] = sum(1 for r in measured if r.get("error"))
-        row["warmup_requests"] = len(requests) - len(measured)
+        frame = pd.DataFrame(requests)
+        warmup, error = warmup_mask(frame), error_mask(frame)
+        row["n_requests"], row["warmup_requests"] = int((~warmup).sum()), int(warmup.sum())
+        row["n_errors"] = int((~warmup & error).sum())
         cell_rows.append(row)
         request_rows.extend({**record, **ident} for record in requests)
         score_rows.extend({**score, **ident} for score in read_jsonl(files.scores))
         samples.extend({**ident, **sample} for sample in read_jsonl(files.samples))
-        load_rows.extend({**row, **ident} for row in load_points(files))
+        points = load_points(files)
+        row["client_limited_points"] = sum(1 for point in points if point.get("client_limited"))
+        load_rows.extend({**point, **ident} for point in points)
     requests_table = pd.DataFrame(request_rows)
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}

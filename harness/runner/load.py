@@ -13,6 +13,7 @@ the run. Failed requests are counted in the error rate and never enter latency f
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import random
 import threading
@@ -28,10 +29,13 @@ from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, summarize, timed_generate
 from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
+from harness.traces import TraceRequest, read_trace, trace_path
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
 _GRACE_S = 0.5
+SATURATED_RATE_SHARE = 0.93  # completions below this share of the requested rate ...
+QUEUE_GROWTH = 1.5  # ... while the late requests' TTFT grew past this multiple of the early ones'
 # what each request record takes from its RequestTiming (ITL and the text stay out of load records)
 _TIMING_FIELDS = ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS, "token_count_source", "error")
 
@@ -112,14 +116,20 @@ class _Point:
     lock: threading.Lock = field(default_factory=threading.Lock)
     records: list[dict[str, Any]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    prefix: str = ""  # the shared system prompt (prefix_tokens) every synthetic prompt starts with
+
+    def prompt(self, tokens: int, seed: int) -> str:
+        with self.lock:  # tokenizers are not all thread-safe
+            return self.backend.make_prompt(tokens, seed=seed)
 
     def request(self, index: int) -> GenerationRequest:
-        with self.lock:  # tokenizers are not all thread-safe
-            prompt = self.backend.make_prompt(self.prompt_tokens, seed=self.seed + index)
+        prompt = self.prefix + self.prompt(self.prompt_tokens, self.seed + index)
         return GenerationRequest(prompt=prompt, max_tokens=self.output_tokens, ignore_eos=True, seed=index)
 
-    def execute(self, index: int, warmup: bool, scheduled: float, in_flight: int) -> dict[str, Any]:
-        call = _Call(self.backend, self.request(index), self.scenario.request_timeout_s)
+    def execute(
+        self, index: int, warmup: bool, scheduled: float, in_flight: int, request: GenerationRequest | None = None
+    ) -> dict[str, Any]:
+        call = _Call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
         timing = call.result()
         sent = call.t_send if call.t_send else time.perf_counter()
         record = {
@@ -137,6 +147,7 @@ class _Point:
             record["error"] = "EmptyResponse: the server returned no output tokens"
         record["_end"] = time.perf_counter()
         record["_send"] = sent
+        record["_text"] = timing.text
         with self.lock:
             self.records.append(record)
             self.on_request({k: v for k, v in record.items() if not k.startswith("_")})
@@ -166,26 +177,47 @@ def _closed_loop(point: _Point, concurrency: int, first_index: int, count: int, 
     return sent[0]
 
 
-def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count: int, deadline: float) -> int:
-    """``count`` requests due at ``rate`` per second (constant spacing or Poisson arrivals)."""
-    rng = random.Random(point.seed * 7919 + point.repetition)
-    start = time.perf_counter()
+Arrivals = Iterator[tuple[float, GenerationRequest | None]]  # (seconds after the start, request or None: made up)
+
+
+def _rate_arrivals(rate: float, arrival: str, rng: random.Random) -> Arrivals:
+    """Due times at ``rate`` per second: constant spacing or Poisson arrivals."""
     due = 0.0
+    while True:
+        yield due, None
+        due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
+
+
+def _trace_arrivals(point: _Point, requests: Iterator[TraceRequest]) -> Arrivals:
+    """A trace's own arrival times; each request is made just before it is due (a trace may be huge)."""
+    for index, row in enumerate(requests):
+        if row.prompt is not None:
+            prompt = row.prompt
+        else:
+            assert row.prompt_tokens is not None
+            prompt = point.prompt(row.prompt_tokens, point.seed + index)
+        max_tokens = row.output_tokens or point.output_tokens
+        yield row.at_s, GenerationRequest(prompt=prompt, max_tokens=max_tokens, ignore_eos=True, seed=index)
+
+
+def _open_loop(point: _Point, arrivals: Arrivals, first_index: int, count: int, deadline: float) -> int:
+    """Up to ``count`` requests, each sent when it is due whatever the server does."""
+    start = time.perf_counter()
     threads: list[threading.Thread] = []
     in_flight = [0]
 
-    def run(index: int, scheduled: float) -> None:
+    def run(index: int, scheduled: float, request: GenerationRequest | None) -> None:
         with point.lock:
             in_flight[0] += 1
             level = in_flight[0]
         try:
-            point.execute(index, False, scheduled, level)
+            point.execute(index, False, scheduled, level, request)
         finally:
             with point.lock:
                 in_flight[0] -= 1
 
     try:
-        for index in range(first_index, first_index + count):
+        for index, (due, request) in zip(range(first_index, first_index + count), arrivals, strict=False):
             scheduled = start + due
             if scheduled > deadline or point.stop.is_set():
                 break
@@ -193,10 +225,9 @@ def _open_loop(point: _Point, rate: float, arrival: str, first_index: int, count
                 time.sleep(min(wait, 0.25))
             while in_flight[0] >= MAX_IN_FLIGHT and time.perf_counter() < deadline:
                 time.sleep(0.005)
-            thread = threading.Thread(target=run, args=(index, scheduled), daemon=True, name="tierbench-open")
+            thread = threading.Thread(target=run, args=(index, scheduled, request), daemon=True, name="tierbench-open")
             thread.start()
             threads.append(thread)
-            due += rng.expovariate(rate) if arrival == "poisson" else 1.0 / rate
     except BaseException:
         point.stop.set()
         raise
@@ -264,6 +295,7 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         else math.nan,
         "throughput_rps": len(ok) / duration if duration else math.nan,
         "output_tps": out_tokens / duration if duration else math.nan,
+        "rate": target.get("target_rate_rps"),
         "goodput_rps": (good / duration if duration else math.nan) if good is not None else None,
         "slo_attainment": (good / len(measured) if measured else math.nan) if good is not None else None,
         "token_count_source": ",".join(sources),
@@ -275,61 +307,258 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         for key in ("mean", "p50", "p95", "p99"):
             summary[f"{metric[:-2]}_{key}_s"] = stats[key]
     summary["dispatch_delay_max_s"] = max((r["dispatch_delay_s"] for r in measured), default=math.nan)
+    summary["ttft_p50_s"] = summarize(r["ttft_s"] for r in ok)["p50"]
+    # the client sent late by a good share of what it measures: the figures are the client's, not the server's
+    summary["client_limited"] = bool(
+        summary["dispatch_delay_p95_s"] > scenario.client_limited_share * summary["ttft_p50_s"]
+    )  # NaN compares false: no request, no verdict
+    if target.get("target_rate_rps") is not None:
+        summary["saturated"] = _saturated(ok, float(target["target_rate_rps"]))
     return summary
 
 
+def _saturated(ok: list[dict[str, Any]], rate: float) -> bool:
+    """Over-saturated: requests finished slower than they were sent *and* the queue grew over the point
+    (the last third's TTFT well above the first third's). Either alone is noise at a short point."""
+    if len(ok) < 6:
+        return False
+    ends = sorted(r["_end"] for r in ok)
+    completion_rate = (len(ends) - 1) / max(ends[-1] - ends[0], 1e-9)
+    by_send = [float(r["ttft_s"]) for r in sorted(ok, key=lambda r: r["_send"])]
+    third = len(by_send) // 3
+    early, late = sum(by_send[:third]) / third, sum(by_send[-third:]) / third
+    return completion_rate < SATURATED_RATE_SHARE * rate and late > QUEUE_GROWTH * early
+
+
 def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
-    """(label, target fields, prompt tokens, output tokens) for each point of the scenario."""
+    """(label, target fields, prompt tokens, output tokens) for each point of the scenario; a sweep's
+    fixed points only (single stream and probe): its rates follow from what they measure."""
     shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
-    if scenario.kind == "concurrency":
-        levels: list[tuple[str, dict[str, Any]]] = [
-            (f"c={c}", {"concurrency": c, "target_rate_rps": None, "arrival": None}) for c in scenario.concurrency
-        ]
+    if scenario.kind in ("concurrency", "sweep"):
+        levels = [1, max(scenario.concurrency)] if scenario.kind == "sweep" else scenario.concurrency
+        points: list[tuple[str, dict[str, Any]]] = [(f"c={c}", _closed(c)) for c in levels]
+    elif scenario.kind == "sessions":  # one plan entry per shape; its turns become the points
+        points = [("sessions", _closed(max(scenario.concurrency)))]
+    elif scenario.kind == "trace":  # one point: the trace's own shapes and times
+        return [("trace", _open(None, "trace"), scenario.prompt_tokens[0], scenario.output_tokens[0])]
     else:
         assert scenario.rate is not None
-        fields = {"concurrency": None, "target_rate_rps": scenario.rate, "arrival": scenario.arrival}
-        levels = [(f"rate={scenario.rate:g}", fields)]
+        points = [(f"rate={scenario.rate:g}", _open(scenario.rate, scenario.arrival))]
     return [
         (label if len(shapes) == 1 else f"{label} p={p} o={o}", target, p, o)
         for p, o in shapes
-        for label, target in levels
+        for label, target in points
     ]
 
 
-def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
-    """Run a concurrency sweep or a rate scenario; ``on_request`` gets one record per request.
+def point_count(scenario: PerfScenario) -> int:
+    """Points a load scenario may run per repetition (a sweep's rates, and two past the probe, included)."""
+    shapes = len(scenario.prompt_tokens) * len(scenario.output_tokens)
+    if scenario.kind == "sessions":
+        return shapes * (scenario.turns + 1)
+    rates = shapes * (scenario.sweep_rates + SWEEP_PAST_PROBE) if scenario.kind == "sweep" else 0
+    return len(scenario_points(scenario)) + rates
 
-    Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``.
-    The scenario's ``max_duration_s`` bounds the whole scenario; time is shared among the
-    points still to run, so a slow point cannot starve the rest of the sweep.
-    """
-    result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
-    if scenario.kind not in ("concurrency", "rate"):
-        raise ValueError(f"run_load_scenario handles kind 'concurrency' or 'rate', not {scenario.kind!r}")
-    if not backend.capabilities.concurrent:
-        result["skipped"] = (
-            f"backend of '{backend.name}' serves one request at a time in this process "
-            "(capabilities.concurrent is false); concurrency and rate scenarios need a server backend such as 'openai'"
-        )
-        return result
-    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)]
-    t_start = time.perf_counter()
-    scenario_deadline = t_start + scenario.max_duration_s
-    for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
+
+def _closed(concurrency: int) -> dict[str, Any]:
+    return {"concurrency": concurrency, "target_rate_rps": None, "arrival": None}
+
+
+def _open(rate: float | None, arrival: str) -> dict[str, Any]:
+    return {"concurrency": None, "target_rate_rps": rate, "arrival": arrival}
+
+
+@dataclass
+class _Driver:
+    """Runs the points of one load scenario, sharing ``max_duration_s`` among the points still to run."""
+
+    backend: Backend
+    scenario: PerfScenario
+    seed: int
+    on_request: OnRequest
+    t_start: float = field(default_factory=time.perf_counter)
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.scenario.prefix_tokens:
+            self.prefix = self.backend.make_prompt(self.scenario.prefix_tokens, seed=self.seed) + "\n"
+
+    @property
+    def deadline(self) -> float:
+        return self.t_start + self.scenario.max_duration_s
+
+    def measure(
+        self, repetition: int, label: str, target: dict[str, Any], shape: tuple[int, int], left: int
+    ) -> dict[str, Any] | None:
+        """One point's summary; None once the scenario is out of time. ``left``: points still to run."""
         now = time.perf_counter()
-        if now >= scenario_deadline:
-            break
-        budget = (scenario_deadline - now) / (len(plan) - done)
-        deadline = now + budget
-        point = _Point(label, scenario, repetition, p_tokens, o_tokens, backend, on_request, seed, t_start)
+        if now >= self.deadline:
+            return None
+        deadline = now + (self.deadline - now) / max(left, 1)
+        scenario = self.scenario
+        point = self.point(label, repetition, shape)
         if scenario.warmup:
             level = target["concurrency"] or 1
             _closed_loop(point, min(level, scenario.warmup), 0, scenario.warmup, True, deadline)
         window = time.perf_counter()
-        if scenario.kind == "concurrency":
+        if target["concurrency"] is not None:
             sent = _closed_loop(point, target["concurrency"], scenario.warmup, scenario.requests, False, deadline)
+        elif scenario.kind == "trace":
+            assert scenario.trace is not None
+            rows = read_trace(trace_path(scenario.trace), time_scale=scenario.time_scale, window_s=scenario.window_s)
+            sent = _open_loop(point, _trace_arrivals(point, rows), scenario.warmup, scenario.requests, deadline)
+            summary = _summary(
+                point, target, sent if time.perf_counter() < deadline else scenario.requests, sent, window
+            )
+            return {**summary, "prompt_tokens": None, "output_tokens": None}  # the trace's, request by request
         else:
-            rate = float(target["target_rate_rps"])
-            sent = _open_loop(point, rate, scenario.arrival, scenario.warmup, scenario.requests, deadline)
-        result["points"].append(_summary(point, target, scenario.requests, sent, window))
+            rng = random.Random(point.seed * 7919 + point.repetition)
+            arrivals = _rate_arrivals(float(target["target_rate_rps"]), target["arrival"], rng)
+            sent = _open_loop(point, arrivals, scenario.warmup, scenario.requests, deadline)
+        return _summary(point, target, scenario.requests, sent, window)
+
+    def point(self, label: str, repetition: int, shape: tuple[int, int], lock: threading.Lock | None = None) -> _Point:
+        point = _Point(label, self.scenario, repetition, *shape, self.backend, self.on_request, self.seed, self.t_start)
+        point.prefix, point.lock = self.prefix, lock or point.lock
+        return point
+
+    def sessions(self, repetition: int, label: str, shape: tuple[int, int], left: int) -> list[dict[str, Any]]:
+        """``requests`` conversations of ``turns`` turns, ``concurrency`` of them at once; each turn's
+        prompt carries the earlier turns and answers, after ``think_time_s``. One point per turn, and
+        a ``cold`` point: per conversation, its last prompt rebuilt with fresh user turns (the same
+        length, no shared prefix), so the TTFT a prefix cache saves shows as turn=N against cold."""
+        scenario, now = self.scenario, time.perf_counter()
+        deadline = now + (self.deadline - now) / max(left, 1)
+        lock, suffix = threading.Lock(), label.removeprefix("sessions")
+        labels = [f"turn={k}{suffix}" for k in range(1, scenario.turns + 1)] + [f"cold{suffix}"]
+        points = [self.point(name, repetition, shape, lock) for name in labels]
+        at_once = max(scenario.concurrency)
+        if scenario.warmup:
+            _closed_loop(points[0], min(at_once, scenario.warmup), 0, scenario.warmup, True, deadline)
+        window, conversations = time.perf_counter(), iter(range(scenario.warmup, scenario.warmup + scenario.requests))
+        sent = [0] * len(points)
+
+        def say(point: _Point, index: int, history: list[tuple[str, str]], user: str, due: float) -> dict[str, Any]:
+            transcript = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history) + f"User: {user}\nAssistant:"
+            request = GenerationRequest(
+                prompt=self.prefix + transcript, max_tokens=shape[1], ignore_eos=True, seed=index
+            )
+            with lock:
+                sent[points.index(point)] += 1
+            return point.execute(index, False, due, at_once, request)
+
+        def converse() -> None:
+            while time.perf_counter() < deadline and not points[0].stop.is_set():
+                with lock:
+                    index = next(conversations, None)
+                if index is None:
+                    return
+                history: list[tuple[str, str]] = []
+                due = time.perf_counter()
+                for turn, point in enumerate(points[:-1]):
+                    user = point.prompt(shape[0], self.seed + 1000 * index + turn)
+                    record = say(point, index, history, user, due)
+                    if record["error"] or time.perf_counter() >= deadline:
+                        return
+                    history.append((user, str(record["_text"])))
+                    due = time.perf_counter() + scenario.think_time_s
+                    time.sleep(scenario.think_time_s)
+                fresh = [
+                    (points[-1].prompt(shape[0], COLD_SEED + 1000 * index + t), a) for t, (_, a) in enumerate(history)
+                ]
+                say(points[-1], index, fresh[:-1], fresh[-1][0], time.perf_counter())
+
+        threads = [threading.Thread(target=converse, daemon=True, name="tierbench-session") for _ in range(at_once)]
+        for thread in threads:
+            thread.start()
+        _join(threads, points[0])
+        target = _closed(at_once)
+        summaries = [_summary(p, target, scenario.requests, n, window) for p, n in zip(points, sent, strict=True)]
+        return [{**s, "prompt_tokens": None} for s in summaries]  # turns' prompts grow: see the requests
+
+    def sweep(self, repetition: int, label: str, shape: tuple[int, int], later: int) -> list[dict[str, Any]]:
+        """GuideLLM's sweep: single stream, a closed-loop throughput probe, then rates in even steps
+        from the single-stream rate up to the probe's and on past it, stopping at the first point
+        the data call over-saturated; the last point below it is the knee. ``later``: points after this sweep."""
+        scenario, suffix = self.scenario, label.removeprefix("c=1")
+        steps = scenario.sweep_rates + SWEEP_PAST_PROBE
+        single = self.measure(repetition, label, _closed(1), shape, later + steps + 2)
+        probe_level = max(scenario.concurrency)
+        probe = self.measure(repetition, f"c={probe_level}{suffix}", _closed(probe_level), shape, later + steps + 1)
+        points = [p for p in (single, probe) if p is not None]
+        if single is None or probe is None:
+            return points
+        low, high = single["throughput_rps"], probe["throughput_rps"]
+        if not (math.isfinite(low) and math.isfinite(high)) or high <= 0:
+            return points
+        step = max(high - low, 0.0) / scenario.sweep_rates or high / scenario.sweep_rates
+        knee: dict[str, Any] | None = None
+        for k in range(1, steps + 1):
+            rate = low + k * step
+            summary = self.measure(
+                repetition, f"rate={rate:.4g}{suffix}", _open(rate, scenario.arrival), shape, later + steps - k + 1
+            )
+            if summary is None:
+                break
+            points.append(summary)
+            if summary["saturated"]:
+                break
+            knee = summary
+        for summary in points:
+            summary["knee"] = summary is knee
+        return points
+
+
+COLD_SEED = 10**9  # a cold prompt's user turns: seeds no conversation uses
+SWEEP_PAST_PROBE = 2  # rate steps a sweep takes beyond the probe's throughput, to see saturation in the data
+
+
+def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
+    """Run a load scenario (concurrency levels, a rate, a sweep to saturation, a trace replay, sessions);
+    ``on_request`` gets one record per request.
+
+    Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``, and
+    for a sweep ``knee_rps`` (the highest rate measured below saturation; None if none was).
+    The scenario's ``max_duration_s`` bounds the whole scenario; time is shared among the
+    points still to run, so a slow point cannot starve the rest of the sweep.
+    """
+    result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
+    if scenario.kind == "grid":
+        raise ValueError("run_load_scenario handles load kinds, not 'grid'")
+    if not backend.capabilities.concurrent:
+        result["skipped"] = (
+            f"backend of '{backend.name}' serves one request at a time in this process "
+            "(capabilities.concurrent is false); load scenarios need a server backend such as 'openai'"
+        )
+        return result
+    # a full garbage collection over everything loaded before (numpy, pandas, the backend) stalls every
+    # thread for ~0.1 s, enough to make a burst of a trace late: those objects are left out of it meanwhile
+    gc.freeze()
+    try:
+        _run_points(_Driver(backend, scenario, seed, on_request), result)
+    finally:
+        gc.unfreeze()
     return result
+
+
+def _run_points(driver: _Driver, result: dict[str, Any]) -> None:
+    """Each point of the plan into ``result["points"]``; a sweep's knee into ``result["knee_rps"]``."""
+    scenario = driver.scenario
+    step = 2 if scenario.kind == "sweep" else 1  # a sweep's points come in (single stream, probe) pairs
+    plan = [(rep, pt) for rep in range(scenario.repetitions) for pt in scenario_points(scenario)[::step]]
+    for done, (repetition, (label, target, p_tokens, o_tokens)) in enumerate(plan):
+        left = len(plan) - done
+        if scenario.kind == "sessions":
+            result["points"] += driver.sessions(repetition, label, (p_tokens, o_tokens), left)
+            continue
+        if scenario.kind == "sweep":
+            later = (left - 1) * (2 + scenario.sweep_rates + SWEEP_PAST_PROBE)
+            result["points"] += driver.sweep(repetition, label, (p_tokens, o_tokens), later)
+            continue
+        summary = driver.measure(repetition, label, target, (p_tokens, o_tokens), left)
+        if summary is None:
+            break
+        result["points"].append(summary)
+    if scenario.kind == "sweep":
+        knees = [p["rate"] for p in result["points"] if p.get("knee")]
+        result["knee_rps"] = min(knees) if knees else None

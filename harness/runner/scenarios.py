@@ -17,7 +17,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline, run_load_scenario, scenario_points
+from harness.runner.load import Deadline, point_count, run_load_scenario
 from harness.runner.precision import median_ci_rel, stop_reason
 
 RequestRecord = dict[str, Any]
@@ -36,7 +36,7 @@ def grid_points(scenario: PerfScenario) -> list[tuple[int, int]]:
 def count_requests(scenarios: Iterable[PerfScenario]) -> int:
     total = 0
     for s in scenarios:
-        points = len(grid_points(s)) if s.kind == "grid" else len(scenario_points(s))  # what each driver runs
+        points = len(grid_points(s)) if s.kind == "grid" else point_count(s)  # what each driver may run
         total += points * s.repetitions * (_planned(s) + s.warmup)
     return total
 
@@ -131,7 +131,7 @@ def run_scenario(
     on_request: OnRequest,
     done: set[tuple[str, str, int, int]] | None = None,
 ) -> dict[str, Any] | None:
-    """Dispatch on the scenario kind; load scenarios (concurrency, rate) need a server backend."""
+    """Dispatch on the scenario kind; load scenarios (concurrency, rate, sweep) need a server backend."""
     if scenario.kind == "grid":
         run_grid(backend, scenario, seed=seed, on_request=on_request, done=done)
         # a precision-target scenario is resumed whole (its stopping rule needs every request):

@@ -17,7 +17,9 @@ The requested model name picks the behaviour, so one server serves every fault c
   some prompts, wrong for others), word by word, each with a token log-probability.
 - ``answer-429``: the same, but every ``throttle_every``-th request is answered 429 with ``Retry-After``.
 
-``ttft_s`` holds every stream's first token back that long (a fixed time to first token). A request
+``ttft_s`` holds every stream's first token back that long (a fixed time to first token). ``slots``
+(0: unlimited) gives the server a known capacity: that many requests are served at once and the
+rest wait in a queue, so ``slots / (ttft_s + delay_s * (tokens - 1))`` requests per second saturate it. A request
 without ``"stream": true`` (lm-eval's own API models) gets the whole answer as one JSON body after the
 same delays.
 """
@@ -53,6 +55,8 @@ class FaultState:
     max_in_flight: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    slots: int = 0
+    gate: threading.Semaphore | None = None
 
 
 def _event(model: str, text: str | None, finish: str | None = None) -> bytes:
@@ -130,6 +134,8 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 self._start_stream()
                 self._write(b"<html><body>502 Bad Gateway</body></html>\n")
             else:
+                if state.gate is not None:
+                    state.gate.acquire()
                 with state.lock:
                     state.in_flight += 1
                     state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -141,6 +147,8 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 finally:
                     with state.lock:
                         state.in_flight -= 1
+                    if state.gate is not None:
+                        state.gate.release()
 
         def _answer_json(self, body: dict[str, Any]) -> None:
             words = _answer_words(body)
@@ -218,9 +226,10 @@ def _answer_words(body: dict[str, Any]) -> list[str]:
 
 @contextmanager
 def fault_server(
-    tokens: int = 4, delay_s: float = 0.0, ttft_s: float = 0.0, throttle_every: int = 3
+    tokens: int = 4, delay_s: float = 0.0, ttft_s: float = 0.0, throttle_every: int = 3, slots: int = 0
 ) -> Iterator[tuple[str, FaultState]]:
     """(base URL ending in /v1, state) of a running fault server; stopped on exit."""
-    state = FaultState(tokens=tokens, delay_s=delay_s, ttft_s=ttft_s, throttle_every=throttle_every)
+    state = FaultState(tokens=tokens, delay_s=delay_s, ttft_s=ttft_s, throttle_every=throttle_every, slots=slots)
+    state.gate = threading.BoundedSemaphore(slots) if slots else None
     with serve(_handler(state), state.stop.set) as base_url:
         yield base_url, state

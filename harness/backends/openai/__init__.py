@@ -1,0 +1,1 @@
+"""The OpenAI-compatible backend's parts (params, transport, policy, stream); joined in ``openai_compat``."""

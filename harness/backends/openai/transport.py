@@ -1,0 +1,146 @@
+"""HTTP to an OpenAI-compatible endpoint: the connection pool, headers, one request, and the deadline watchdog.
+
+Nothing here retries (``policy``) or reads events (``stream``). Every error text goes through
+``redact``: the API key and secret headers are never logged, echoed or written anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from harness.backends.openai.params import OpenAIParams
+from harness.errors import BackendUnavailable
+from harness.secrets import Redactor, clip, secrets_of_params, strip_credentials, url_password
+
+
+class EndpointError(RuntimeError):
+    """A request to the endpoint failed; the message never contains a secret."""
+
+
+class Transport:
+    """One endpoint's connection pool and what every request to it carries."""
+
+    def __init__(self, params: OpenAIParams) -> None:
+        self.params = params
+        self.url = params.endpoint()
+        self.shown = strip_credentials(self.url) if self.url else None  # as it may be shown and stored
+        own = secrets_of_params(params.model_dump())
+        if self.url and (password := url_password(self.url)):
+            own.append(password)
+        self._redactor = Redactor(own)
+        limit = params.max_concurrency or 64  # every request states its own timeouts
+        self.client = httpx.Client(limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit))
+
+    def redact(self, text: str) -> str:
+        """``text`` through the process's redaction step, knowing this endpoint's secrets too."""
+        return clip(self._redactor.text(text), 2000)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "text/event-stream", **self.params.headers}
+        if key := self.params.key():
+            headers["Authorization"] = f"Bearer {key}"
+        for header, env in self.params.header_env.items():
+            if value := os.environ.get(env):
+                headers[header] = value
+        return headers
+
+    def probe(self) -> list[str] | None:
+        """Prove the endpoint answers (BackendUnavailable if not); the model names it lists, if any."""
+        try:
+            response = self.client.get(
+                f"{self.url}/models", headers=self.headers(), timeout=min(self.params.connect_timeout_s, 10.0)
+            )
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(self.redact(f"cannot reach {self.shown}: {describe_http_error(exc)}")) from None
+        if response.status_code in {401, 403}:
+            who = self.params.api_key_env or "the API key"
+            raise BackendUnavailable(f"{self.shown} refused the credentials (HTTP {response.status_code}): check {who}")
+        if response.status_code == 200:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                return [str(m.get("id")) for m in response.json().get("data", [])]
+        return None
+
+    def send(self, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
+        """POST ``body`` once and return the response, any status, with its body still unread."""
+        # waiting for the response headers is bounded by the deadline too
+        wait = max(min(self.params.stall_timeout_s, deadline - time.monotonic()), 1e-3)
+        connect = self.params.connect_timeout_s
+        timeout = httpx.Timeout(connect=connect, read=wait, write=connect, pool=wait)
+        request = self.client.build_request(
+            "POST", f"{self.url}{path}", json=body, headers=self.headers(), timeout=timeout
+        )
+        return self.client.send(request, stream=True)
+
+    def error_detail(self, response: httpx.Response) -> str:
+        """The server's error message, redacted *before* it is shortened (a cut must not leave a key's prefix)."""
+        try:
+            raw = response.read()
+        except httpx.HTTPError:
+            return ""
+        try:
+            data = json.loads(raw)
+            if isinstance(data, dict) and isinstance(data.get("error"), dict):
+                data = data["error"].get("message") or data["error"]
+        except ValueError:
+            data = raw.decode("utf-8", "replace")
+        return short(self.redact(data if isinstance(data, str) else json.dumps(data, default=str)))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class Watchdog:
+    """Cut a response's connection at the request deadline, even while the server sends nothing.
+
+    httpx's read timeout bounds each silence, not the whole request, and a server that trickles a
+    byte at a time never completes an event for the reader to check the clock: a timer shuts the
+    socket down at the deadline, which wakes the blocked read with an error. No retry or SSE
+    library has this, so it stays ours.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: float) -> None:
+        self.fired = False
+        self._response = response
+        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
+        self._timer.daemon = True
+
+    def _cut(self) -> None:
+        self.fired = True
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        else:  # no socket to shut (another transport): closing the response is the next best thing
+            with contextlib.suppress(Exception):
+                self._response.close()
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def describe_http_error(exc: httpx.HTTPError) -> str:
+    kinds = {
+        httpx.ConnectError: "connection refused or host unreachable",
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "server did not answer in time",
+        httpx.RemoteProtocolError: "server closed the connection",
+    }
+    return next((text for kind, text in kinds.items() if isinstance(exc, kind)), f"{type(exc).__name__}: {exc}")
+
+
+def short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[:limit] + "..."
