@@ -14,6 +14,7 @@ import numpy as np
 
 from harness.cascade.chain import Step
 from harness.cascade.items import ItemTable
+from harness.config.cascade import answering_tier
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,6 @@ def thresholds_at(levels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     out[levels <= 0.0] = -np.inf
     out[levels >= 1.0] = np.inf
     return out
-
-
-def answering_tier(confidence: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(m, n): the index of the tier that answers each item at each row of ``thresholds`` (m, k-1)."""
-    k = confidence.shape[1]
-    stay = confidence[None, :, : k - 1] >= thresholds[:, None, :]
-    answer: np.ndarray = np.where(stay.any(axis=-1), stay.argmax(axis=-1), k - 1)
-    return answer
 
 
 def outcome(items: ItemTable, answer: np.ndarray, rates: TierRates, consulted: np.ndarray | None = None) -> Outcome:
