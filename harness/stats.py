@@ -76,6 +76,11 @@ def mcnemar_midp(worse: int, better: int) -> float:
     return min(1.0, max(0.0, p))
 
 
+def resample_index(n: int, iterations: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """(iterations, n) positions drawn with replacement: one bootstrap resample of n items per row."""
+    return rng.integers(0, n, size=(iterations, n))
+
+
 def percentile_interval(values: FloatArray, level: float) -> tuple[float, float]:
     """The central ``level`` share of bootstrap replicates (the percentile interval)."""
     tail = (1.0 - level) / 2.0
@@ -117,9 +122,7 @@ def paired_difference(
     if b.shape != r.shape or b.size == 0:
         raise ValueError("paired outcomes need two non-empty vectors of the same length")
     deltas = r - b
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, deltas.size, size=(iterations, deltas.size))
-    replicates = deltas[index].mean(axis=1)
+    replicates = deltas[resample_index(deltas.size, iterations, np.random.default_rng(seed))].mean(axis=1)
     low, high = percentile_interval(replicates, level)
     diff = float(deltas.mean())
     worse = int(np.sum((b > 0.5) & (r < 0.5))) if binary else 0
@@ -172,14 +175,14 @@ def bootstrap_replicates(sample: Sample, stat: Statistic, iterations: int, rng: 
         reps = np.unique(sample.repetitions[members])
         if reps.size >= 3:
             groups = [members[sample.repetitions[members] == rep] for rep in reps]
-            chosen = rng.integers(0, reps.size, size=(iterations, reps.size))
+            chosen = resample_index(reps.size, iterations, rng)
             rows = np.empty((iterations, members.size), dtype=np.int64)
             for i in range(iterations):
                 picked = np.concatenate([groups[g] for g in chosen[i]])
                 rows[i] = rng.choice(picked, size=members.size, replace=True)
             parts.append(rows)
         else:
-            parts.append(members[rng.integers(0, members.size, size=(iterations, members.size))])
+            parts.append(members[resample_index(members.size, iterations, rng)])
     index = np.concatenate(parts, axis=1)
     return stat(sample.values[index])
 
@@ -296,7 +299,7 @@ def paired_blocks_change(
             ]
         )  # pairs x iterations
     pairs = len(base_blocks)
-    chosen = rng.integers(0, pairs, size=(iterations, pairs))
+    chosen = resample_index(pairs, iterations, rng)
     resampled = replicate_logs[chosen, np.arange(iterations)[:, np.newaxis]].mean(axis=1)
     finite = resampled[np.isfinite(resampled)]
     ratio = float(np.exp(log_ratios.mean())) if np.all(np.isfinite(log_ratios)) else math.inf

@@ -36,11 +36,6 @@ class Figures:
         return low, high
 
 
-def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(B, n) item indices drawn with replacement, the same for every curve point."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-
-
 def measure(out: Outcome, idx: np.ndarray) -> Figures:
     """Means and latency percentiles per point, on the items and on every resample ``idx``."""
     m, n = out.correct.shape
