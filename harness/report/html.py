@@ -12,13 +12,14 @@ from harness import __version__
 from harness.config.models import TIER_ORDER
 from harness.metrics import glossary
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
+from harness.report.cellview import CellView, not_run_why
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
 from harness.report.ladder import Ladder
 from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
-from harness.report.view import CellView, RunView, not_run_why
+from harness.report.view import RunView
 from harness.results.published import TOLERANCE
 
 # Terms the report itself introduces, next to the metric registry's definitions (harness.metrics).

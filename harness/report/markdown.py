@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
+from harness.report.cellview import CellView, Estimate
 from harness.report.compare import Comparison
 from harness.report.formatting import energy_text, fmt
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import LIMITS, Recommendation
-from harness.report.view import CellView, Estimate, RunView
+from harness.report.view import RunView
 from harness.results.published import comparison_lines
 from harness.safetext import one_line
 
