@@ -31,7 +31,7 @@ from harness.backends.confidence import (
 )
 from harness.backends.plugin import BackendPlugin
 from harness.backends.registry import check_model, create_backend, get_plugin
-from harness.config.cascade import CascadeParams, Rule
+from harness.cascade.rules import CascadeParams, Rule
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
 

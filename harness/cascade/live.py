@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
 from harness.cascade.items import ItemKey, confidence_of, correct_value, item_key, join_items, samples_by_cell
 from harness.cascade.routing import TierRates, outcome
-from harness.config.cascade import CascadeParams, Rule
+from harness.cascade.rules import CascadeParams, Rule
 from harness.errors import UserError
 from harness.results import RunStore
 from harness.results.schema import RunMeta

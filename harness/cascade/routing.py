@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.cascade.chain import Step
 from harness.cascade.items import ItemTable
-from harness.config.cascade import answering_tier
+from harness.cascade.rules import answering_tier
 
 
 @dataclass(frozen=True)
