@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,21 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value per row
 
+PERCENTILES = (50, 90, 95, 99)  # of every latency summary
 Z95 = float(stats.norm.ppf(0.975))  # the two-sided 95% normal quantile, used by every closed-form interval
+
+
+def summarize(values: Iterable[float | None]) -> dict[str, float]:
+    """count, mean, std (sample, ddof=1), p50, p90, p95, p99 (linear interpolation) of defined values."""
+    data = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if data.size == 0:
+        return {"count": 0.0, "mean": math.nan, "std": math.nan, **{f"p{p}": math.nan for p in PERCENTILES}}
+    return {
+        "count": float(data.size),
+        "mean": float(data.mean()),
+        "std": float(data.std(ddof=1)) if data.size > 1 else 0.0,
+        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(data, PERCENTILES), strict=True)},
+    }
 
 
 def standard_error(stderr: float | None, ci_low: float | None, ci_high: float | None) -> float | None:

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.meters.contention import CONTENDED_SHARE
-from harness.meters.latency import summarize
 from harness.report.caveats import concurrency_notes
 from harness.report.cellview import CellView, Estimate
 from harness.report.formatting import energy_text
@@ -20,6 +19,7 @@ from harness.report.view import RunView
 from harness.results.measure import cell_rows
 from harness.results.schema import CellStatus
 from harness.safetext import terminal
+from harness.stats import summarize
 
 if TYPE_CHECKING:
     from harness.report.recommend import Recommendation

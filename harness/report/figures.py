@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from harness.config.models import TIER_ORDER
-from harness.meters.latency import summarize
 from harness.metrics import REQUEST_COLUMNS
 from harness.report.cellview import STATUS_WHY, CellView, Estimate, LatencyRow, TaskScore, fit_verdict
 from harness.report.formatting import clean, row_fields, text
@@ -17,7 +16,7 @@ from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, P95_
 from harness.results.columns import CELL_COLUMNS
 from harness.results.measure import cell_rows
 from harness.results.memoryfigure import MemoryFigure, judged_memory
-from harness.stats import mean_of_scores, score_standard_error, statistic_interval
+from harness.stats import mean_of_scores, score_standard_error, statistic_interval, summarize
 
 
 def _missing(cell: dict[str, Any], why: str) -> Estimate:

@@ -25,9 +25,10 @@ from typing import Any
 from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
-from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.meters.latency import RequestTiming, timed_generate
 from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
+from harness.stats import summarize
 
 OnRequest = Callable[[dict[str, Any]], None]
 MAX_IN_FLIGHT = 1024  # open-loop guard: past this the client itself is the bottleneck (shows as dispatch delay)
