@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from harness.config.quant_types import BY_NAME
 from harness.ladder.derive import check_targets, parse_types
 from harness.ladder.gguf_file import GgufInfo
-from harness.ladder.quant_types import BY_NAME
 from harness.report.cellview import Estimate
 from harness.report.ladder import LadderRung, knee
 

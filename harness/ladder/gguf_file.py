@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.config.quant_types import QuantType, type_of_ftype
 from harness.errors import UserError
-from harness.ladder.quant_types import QuantType, type_of_ftype
 
 GGUF_MAGIC = b"GGUF"
 
