@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from harness import __version__
 from harness.config.models import TIER_ORDER
 from harness.metrics import glossary
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
@@ -118,7 +118,7 @@ def render_html(
         + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],
         glossary=sorted({**glossary(), **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
         per_task=PER_TASK,
-        version=__version__,
+        version=version("tierbench"),
         fmt=fmt,
         fmt_range=fmt_range,
         why=_why,
