@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
 from harness.cascade.items import ItemKey, confidence_of, correct_value, item_key, join_items, samples_by_cell
-from harness.cascade.routing import TierRates, outcome
+from harness.cascade.routing import TierRates, outcome, reached
 from harness.cascade.rules import CascadeParams, Rule
 from harness.errors import UserError
 from harness.results import RunStore
@@ -98,7 +98,7 @@ def compare_cell(
     answer = np.array([[_answer(recs, by_kind.get(_kind(recs[0]))) for recs in tier_records]])
     consulted = None
     if any(SIGNALS[rule.signal].extra_cost for rule in by_kind.values()):
-        consulted = np.arange(len(steps) - 1)[None, None, :] <= answer[..., None]
+        consulted = reached(answer, len(steps) - 1)
     predicted_out = outcome(items, answer, TierRates.of(steps), consulted)
     answered = [live[key] for key in items.keys]
     tier_of = [str(r.get(CASCADE_TIER_FIELD) or "") for r in answered]
