@@ -17,7 +17,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from harness.projection import ModelFacts
+from harness.modelfacts import ModelFacts
 
 # bytes per element of each safetensors dtype, and of the torch dtypes a cell records
 SAFETENSORS_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1}

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,21 @@ from scipy import stats
 FloatArray = NDArray[np.float64]
 Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value per row
 
+PERCENTILES = (50, 90, 95, 99)  # of every latency summary
 Z95 = float(stats.norm.ppf(0.975))  # the two-sided 95% normal quantile, used by every closed-form interval
+
+
+def summarize(values: Iterable[float | None]) -> dict[str, float]:
+    """count, mean, std (sample, ddof=1), p50, p90, p95, p99 (linear interpolation) of defined values."""
+    data = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if data.size == 0:
+        return {"count": 0.0, "mean": math.nan, "std": math.nan, **{f"p{p}": math.nan for p in PERCENTILES}}
+    return {
+        "count": float(data.size),
+        "mean": float(data.mean()),
+        "std": float(data.std(ddof=1)) if data.size > 1 else 0.0,
+        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(data, PERCENTILES), strict=True)},
+    }
 
 
 def standard_error(stderr: float | None, ci_low: float | None, ci_high: float | None) -> float | None:
@@ -76,6 +90,11 @@ def mcnemar_midp(worse: int, better: int) -> float:
     return min(1.0, max(0.0, p))
 
 
+def resample_index(n: int, iterations: int, rng: np.random.Generator) -> NDArray[np.int64]:
+    """(iterations, n) positions drawn with replacement: one bootstrap resample of n items per row."""
+    return rng.integers(0, n, size=(iterations, n))
+
+
 def percentile_interval(values: FloatArray, level: float) -> tuple[float, float]:
     """The central ``level`` share of bootstrap replicates (the percentile interval)."""
     tail = (1.0 - level) / 2.0
@@ -117,9 +136,7 @@ def paired_difference(
     if b.shape != r.shape or b.size == 0:
         raise ValueError("paired outcomes need two non-empty vectors of the same length")
     deltas = r - b
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, deltas.size, size=(iterations, deltas.size))
-    replicates = deltas[index].mean(axis=1)
+    replicates = deltas[resample_index(deltas.size, iterations, np.random.default_rng(seed))].mean(axis=1)
     low, high = percentile_interval(replicates, level)
     diff = float(deltas.mean())
     worse = int(np.sum((b > 0.5) & (r < 0.5))) if binary else 0
@@ -172,14 +189,14 @@ def bootstrap_replicates(sample: Sample, stat: Statistic, iterations: int, rng: 
         reps = np.unique(sample.repetitions[members])
         if reps.size >= 3:
             groups = [members[sample.repetitions[members] == rep] for rep in reps]
-            chosen = rng.integers(0, reps.size, size=(iterations, reps.size))
+            chosen = resample_index(reps.size, iterations, rng)
             rows = np.empty((iterations, members.size), dtype=np.int64)
             for i in range(iterations):
                 picked = np.concatenate([groups[g] for g in chosen[i]])
                 rows[i] = rng.choice(picked, size=members.size, replace=True)
             parts.append(rows)
         else:
-            parts.append(members[rng.integers(0, members.size, size=(iterations, members.size))])
+            parts.append(members[resample_index(members.size, iterations, rng)])
     index = np.concatenate(parts, axis=1)
     return stat(sample.values[index])
 
@@ -296,7 +313,7 @@ def paired_blocks_change(
             ]
         )  # pairs x iterations
     pairs = len(base_blocks)
-    chosen = rng.integers(0, pairs, size=(iterations, pairs))
+    chosen = resample_index(pairs, iterations, rng)
     resampled = replicate_logs[chosen, np.arange(iterations)[:, np.newaxis]].mean(axis=1)
     finite = resampled[np.isfinite(resampled)]
     ratio = float(np.exp(log_ratios.mean())) if np.all(np.isfinite(log_ratios)) else math.inf

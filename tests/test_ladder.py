@@ -18,11 +18,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from harness.config.quant_types import BY_NAME
 from harness.ladder.derive import check_targets, parse_types
 from harness.ladder.gguf_file import GgufInfo
-from harness.ladder.quant_types import BY_NAME
+from harness.report.cellview import Estimate
 from harness.report.ladder import LadderRung, knee
-from harness.report.view import Estimate
 
 pytest.importorskip("llama_cpp")
 REPO = Path(__file__).resolve().parents[1]

@@ -15,10 +15,10 @@ from harness.backends.base import Capabilities, Chunk, GenerationRequest, Stream
 from harness.meters.latency import (
     RequestTiming,
     allocate_tokens,
-    summarize,
     timed_generate,
     timing_from_events,
 )
+from harness.stats import summarize
 
 EXACT = {"rel": 1e-12, "abs": 1e-12}
 REQUEST = GenerationRequest(prompt="hello", max_tokens=16)

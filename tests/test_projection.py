@@ -171,9 +171,9 @@ def test_projection_range_holds_the_measured_one_core_run(calibration_run: Path,
 
 def test_a_profile_nothing_ran_on_is_recommended_from_its_projection_and_says_so() -> None:
     from harness.config.suite import Constraints
+    from harness.report.cellview import CellView, Estimate
     from harness.report.projections import ProjectionRow, recommendation_cells
     from harness.report.recommend import recommend
-    from harness.report.view import CellView, Estimate
 
     def view(profile: str, status: str) -> CellView:
         return CellView(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from harness.config.suite import Constraints
+from harness.report.cellview import CellView, Estimate
 from harness.report.recommend import check_cell, recommend
-from harness.report.view import CellView, Estimate
 
 
 def cell(
@@ -137,7 +137,8 @@ def test_a_task_at_zero_or_full_marks_still_widens_the_combined_accuracy_interva
     """0/20, 0/20 and 20/20 have a sample sd of 0 but Wilson intervals of 0-16% and 84-100%: the
     combined interval of their mean must not collapse to a point (a ladder rung once showed ±0.0)."""
     from harness.evaluation.stats import mean_estimate
-    from harness.report.view import TaskScore, _accuracy
+    from harness.report.cellview import TaskScore
+    from harness.report.figures import _accuracy
 
     def score(task: str, values: list[float]) -> TaskScore:
         est = mean_estimate(values)

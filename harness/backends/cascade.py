@@ -20,8 +20,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from harness.backends.base import Backend, Capabilities, Chunk, GenerationRequest, ItemRequest, ItemScores, StreamUsage
 from harness.backends.confidence import (
     SELF_CHECK_NO,
@@ -33,73 +31,12 @@ from harness.backends.confidence import (
 )
 from harness.backends.plugin import BackendPlugin
 from harness.backends.registry import check_model, create_backend, get_plugin
+from harness.cascade.rules import CascadeParams, Rule
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable
-from harness.results.signals import SIGNALS
 
-KINDS = ("multiple_choice", "generate")
 TRACE_TIER = "cascade_tier"
 TRACE_CONFIDENCE = "cascade_confidence"
-
-
-class CascadeParams(BaseModel):
-    """Settings of a cascade model in the catalog."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    chain: list[str] = Field(min_length=2, description="Catalog model names, cheapest first; the last always answers.")
-    signal: str | dict[str, str] = Field(
-        description="Confidence signal that decides (harness/results/signals.py), or one per item kind: "
-        "{multiple_choice: mc_margin, generate: gen_logprob_mean}."
-    )
-    threshold: float | list[float] | dict[str, float | list[float]] = Field(
-        description="Stay at a tier when its signal >= threshold: one for every non-final tier, one per "
-        "non-final tier, or (with a signal per kind) a mapping signal name -> either."
-    )
-    tiers: list[ModelSpec] = Field(
-        default_factory=list, description="Filled in by the catalog: the chain's model specs (do not write)."
-    )
-
-    @field_validator("chain")
-    @classmethod
-    def _distinct(cls, chain: list[str]) -> list[str]:
-        if len(set(chain)) != len(chain):
-            raise ValueError(f"chain names a model twice: {chain}")
-        return chain
-
-    @model_validator(mode="after")
-    def _rules_complete(self) -> CascadeParams:
-        self.rules()  # raises ValueError naming what is wrong
-        return self
-
-    def rules(self) -> dict[str, tuple[str, list[float]]]:
-        """Item kind -> (signal name, one threshold per non-final tier)."""
-        steps = len(self.chain) - 1
-        if isinstance(self.signal, dict):
-            by_kind = self.signal
-        else:  # one signal: every kind it applies to
-            applies = SIGNALS[self.signal].applies_to if self.signal in SIGNALS else "multiple_choice"
-            by_kind = {kind: self.signal for kind in KINDS} if applies == "any" else {applies: self.signal}
-        out: dict[str, tuple[str, list[float]]] = {}
-        for kind, name in by_kind.items():
-            if kind not in KINDS:
-                raise ValueError(f"signal: unknown item kind '{kind}' (use {' or '.join(KINDS)})")
-            if name not in SIGNALS:
-                raise ValueError(f"signal: unknown confidence signal '{name}' (known: {', '.join(SIGNALS)})")
-            if SIGNALS[name].applies_to not in (kind, "any"):
-                raise ValueError(f"signal '{name}' applies to {SIGNALS[name].applies_to} items, not {kind}")
-            raw = self.threshold
-            if isinstance(raw, dict):
-                if name not in raw:
-                    raise ValueError(f"threshold: no entry for signal '{name}'")
-                raw = raw[name]
-            values = [float(raw)] * steps if isinstance(raw, int | float) else [float(v) for v in raw]
-            if len(values) != steps:
-                raise ValueError(
-                    f"threshold: give one value, or one per non-final tier ({steps} for a chain of {steps + 1})"
-                )
-            out[kind] = (name, values)
-        return out
 
 
 class CascadeBackend:
@@ -139,14 +76,11 @@ class CascadeBackend:
     # -- deciding -----------------------------------------------------------------------------
     def _stays(self, kind: str, step: int, confidence: dict[str, float | None]) -> bool:
         rule = self.rules.get(kind)
-        if rule is None:
-            return False
-        value = confidence.get(rule[0])
-        return value is not None and value >= rule[1][step]
+        return rule is not None and rule.stays(step, confidence.get(rule.signal))
 
     def _wants_self_check(self, kind: str) -> bool:
         rule = self.rules.get(kind)
-        return rule is not None and rule[0] == "self_check"
+        return rule is not None and rule.signal == "self_check"
 
     @staticmethod
     def _self_check(backend: Backend, question: str, answer: str) -> float | None:
@@ -233,7 +167,7 @@ class CascadeBackend:
             "backend": "cascade",
             "model": self.spec.name,
             "chain": list(self.params.chain),
-            "rules": {kind: {"signal": s, "thresholds": t} for kind, (s, t) in self.rules.items()},
+            "rules": {kind: {"signal": r.signal, "thresholds": list(r.thresholds)} for kind, r in self.rules.items()},
             "tiers": tiers,
             # every tier's weights live in the cascade's process; unknown if any tier's size is
             "model_file_mb": sum(sizes) if all(isinstance(v, int | float) for v in sizes) else None,
@@ -243,18 +177,16 @@ class CascadeBackend:
 _UNRESOLVED = "cascade '{name}': its chain was not resolved against a catalog"
 
 
-def _signal_problem(
-    rules: dict[str, tuple[str, list[float]]], tiers: Sequence[tuple[str, Capabilities | None]]
-) -> str | None:
+def _signal_problem(rules: dict[str, Rule], tiers: Sequence[tuple[str, Capabilities | None]]) -> str | None:
     """A non-final tier that cannot give the signal a rule needs (log-likelihoods), or None.
 
     A tier whose capabilities are known only once built (a bare-factory plugin) is not judged here.
     """
-    for kind, (signal_name, _) in rules.items():
-        needs_scores = kind == "multiple_choice" or signal_name == "self_check"
+    for kind, rule in rules.items():
+        needs_scores = kind == "multiple_choice" or rule.signal == "self_check"
         for name, caps in tiers[:-1]:
             if needs_scores and caps is not None and not caps.loglikelihood:
-                return f"chain tier '{name}' gives no log-likelihoods; signal '{signal_name}' needs them"
+                return f"chain tier '{name}' gives no log-likelihoods; signal '{rule.signal}' needs them"
     return None
 
 

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from harness.cascade.chain import CASCADE_BACKEND, RAN, Step, cell_rows, resolve_chain
 from harness.cascade.items import ItemKey, confidence_of, item_key, join_items, samples_by_cell
-from harness.cascade.routing import TierRates, outcome
+from harness.cascade.routing import TierRates, outcome, reached
+from harness.cascade.rules import CascadeParams, Rule
 from harness.errors import UserError
 from harness.results import RunStore
 from harness.results.rows import Sample
@@ -27,8 +29,6 @@ from harness.results.signals import CHOICE_LOGLIK_FIELD, SIGNALS
 from harness.results.values import finite_or_none
 
 CASCADE_TIER_FIELD = "cascade_tier"
-KINDS = ("multiple_choice", "generate")
-Rules = dict[str, tuple[str, list[float]]]  # item kind -> (signal, one threshold per non-final tier)
 
 
 @dataclass(frozen=True)
@@ -52,43 +52,15 @@ def _params(meta: RunMeta, model: str) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
-def rules(params: dict[str, Any], k: int) -> Rules:
-    """The live cascade's rules from its catalog params (``signal`` and ``threshold`` as the backend reads them)."""
-    raw_signal = params.get("signal")
-    if isinstance(raw_signal, str):
-        applies = SIGNALS[raw_signal].applies_to if raw_signal in SIGNALS else "multiple_choice"
-        by_kind = {kind: raw_signal for kind in KINDS} if applies == "any" else {applies: raw_signal}
-    elif isinstance(raw_signal, dict):
-        by_kind = {str(kind): str(name) for kind, name in raw_signal.items()}
-    else:
-        raise ValueError(f"signal {raw_signal!r} is neither a name nor a mapping")
-    out: Rules = {}
-    for kind, name in by_kind.items():
-        raw = params.get("threshold")
-        if isinstance(raw, dict):
-            raw = raw.get(name)
-        values = [raw] * (k - 1) if not isinstance(raw, list) else raw
-        numbers = [finite_or_none(v) for v in values]
-        if len(numbers) != k - 1 or any(v is None for v in numbers):
-            raise ValueError(f"threshold {params.get('threshold')!r} gives no number per tier for {name}")
-        out[kind] = (name, [float(v) for v in numbers if v is not None])
-    return out
-
-
 def _kind(record: dict[str, Any]) -> str:
     return "multiple_choice" if isinstance(record.get(CHOICE_LOGLIK_FIELD), list) else "generate"
 
 
-def _answer(records: list[dict[str, Any]], rule: tuple[str, list[float]] | None) -> int:
-    last = len(records) - 1
+def _answer(records: list[dict[str, Any]], rule: Rule | None) -> int:
+    """The tier the live backend's rule picks from the tiers' recorded signals (the last without a rule)."""
     if rule is None:
-        return last
-    name, thresholds = rule
-    for step, record in enumerate(records[:-1]):
-        value = confidence_of(record, name)
-        if value is not None and value >= thresholds[step]:
-            return step
-    return last
+        return len(records) - 1
+    return rule.answer([confidence_of(record, rule.signal) for record in records])
 
 
 def _p95(values: np.ndarray) -> float | None:
@@ -107,9 +79,11 @@ def compare_cell(
     if len(chain) < 2:
         return replace(base, note=f"meta.json has no chain of two or more tiers for {model}")
     try:
-        by_kind = rules(params, len(chain))
+        by_kind = CascadeParams.model_validate({k: params.get(k) for k in ("chain", "signal", "threshold")}).rules()
         steps: list[Step] = resolve_chain([(name, profile) for name in chain], cells)
-    except (ValueError, UserError) as exc:
+    except ValidationError as exc:
+        return replace(base, note=f"cannot replay it: {exc.errors()[0]['msg']}")
+    except UserError as exc:
         return replace(base, note=f"cannot replay it: {exc}")
     live: dict[ItemKey, dict[str, Any]] = {
         item_key(r): r for r in records if r.get("model") == model and r.get("profile") == profile
@@ -124,8 +98,8 @@ def compare_cell(
     tier_records = [[by_cell[s.key][key] for s in steps] for key in items.keys]
     answer = np.array([[_answer(recs, by_kind.get(_kind(recs[0]))) for recs in tier_records]])
     consulted = None
-    if any(SIGNALS.get(name) is not None and SIGNALS[name].extra_cost for name, _ in by_kind.values()):
-        consulted = np.arange(len(steps) - 1)[None, None, :] <= answer[..., None]
+    if any(SIGNALS[rule.signal].extra_cost for rule in by_kind.values()):
+        consulted = reached(answer, len(steps) - 1)
     predicted_out = outcome(items, answer, TierRates.of(steps), consulted)
     answered = [live[key] for key in items.keys]
     tier_of = [str(r.get(CASCADE_TIER_FIELD) or "") for r in answered]

@@ -27,13 +27,14 @@ from harness.cascade.routing import (
     single_outcome,
     thresholds_at,
 )
-from harness.cascade.stats import FIGURES, Figures, measure, random_routing, resample_indices
+from harness.cascade.stats import FIGURES, Figures, measure, random_routing
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
 from harness.results import RunStore
 from harness.results.files import atomic_write_bytes
 from harness.results.signals import SIGNALS
 from harness.results.values import finite_or_none
+from harness.stats import resample_index
 
 DEFAULT_POINTS = 21
 DEFAULT_BOOT = 1000
@@ -172,7 +173,7 @@ def replay_items(items: ItemTable, steps: list[Step], signal: str, config: Repla
     fit_tiers = measure(single_outcome(fit, rates), fit_idx)
     chosen, how = choose_point(fit_curve.point, float(fit_tiers.point["accuracy"][-1]), goal, k)
 
-    idx = resample_indices(test.n, config.n_boot, config.seed)
+    idx = resample_index(test.n, config.n_boot, np.random.default_rng(config.seed))  # the same for every point
     curve = measure(cascade_outcome(test, thresholds, rates, paid_check), idx)
     tiers = measure(single_outcome(test, rates), idx)
     oracle = measure(oracle_outcome(test, rates), idx)

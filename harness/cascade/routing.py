@@ -14,6 +14,7 @@ import numpy as np
 
 from harness.cascade.chain import Step
 from harness.cascade.items import ItemTable
+from harness.cascade.rules import answering_tier
 
 
 @dataclass(frozen=True)
@@ -54,22 +55,19 @@ def thresholds_at(levels: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     return out
 
 
-def answering_tier(confidence: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """(m, n): the index of the tier that answers each item at each row of ``thresholds`` (m, k-1)."""
-    k = confidence.shape[1]
-    stay = confidence[None, :, : k - 1] >= thresholds[:, None, :]
-    answer: np.ndarray = np.where(stay.any(axis=-1), stay.argmax(axis=-1), k - 1)
-    return answer
+def reached(answer: np.ndarray, tiers: int) -> np.ndarray:
+    """(..., tiers) bool: the first ``tiers`` tiers each item went through when tier ``answer`` answers it."""
+    return np.arange(tiers) <= answer[..., None]
 
 
 def outcome(items: ItemTable, answer: np.ndarray, rates: TierRates, consulted: np.ndarray | None = None) -> Outcome:
     """Figures per item when tier ``answer`` (m, n) answers; ``consulted`` (m, n, k-1) marks paid self-checks."""
     k = items.correct.shape[1]
-    reached = np.arange(k)[None, None, :] <= answer[..., None]
-    correct = np.take_along_axis(np.broadcast_to(items.correct, reached.shape), answer[..., None], axis=-1)[..., 0]
-    cost = np.where(reached, rates.cost_usd, 0.0).sum(axis=-1)
-    energy = np.where(reached, rates.energy_j, 0.0).sum(axis=-1)
-    latency = np.where(reached, items.latency_s, 0.0).sum(axis=-1)
+    went = reached(answer, k)
+    correct = np.take_along_axis(np.broadcast_to(items.correct, went.shape), answer[..., None], axis=-1)[..., 0]
+    cost = np.where(went, rates.cost_usd, 0.0).sum(axis=-1)
+    energy = np.where(went, rates.energy_j, 0.0).sum(axis=-1)
+    latency = np.where(went, items.latency_s, 0.0).sum(axis=-1)
     if consulted is not None and consulted.any():
         seconds = np.where(consulted, items.check_latency_s[None, :, : k - 1], 0.0)
         latency = latency + seconds.sum(axis=-1)
@@ -77,7 +75,7 @@ def outcome(items: ItemTable, answer: np.ndarray, rates: TierRates, consulted: n
         per_second_energy = rates.energy_j[: k - 1] / rates.seconds[: k - 1]
         cost = cost + np.where(consulted, seconds * per_second_cost, 0.0).sum(axis=-1)
         energy = energy + np.where(consulted, seconds * per_second_energy, 0.0).sum(axis=-1)
-    return Outcome(correct.astype(float), cost, latency, energy, reached)
+    return Outcome(correct.astype(float), cost, latency, energy, went)
 
 
 def cascade_outcome(items: ItemTable, thresholds: np.ndarray, rates: TierRates, paid_check: bool) -> Outcome:
@@ -85,9 +83,7 @@ def cascade_outcome(items: ItemTable, thresholds: np.ndarray, rates: TierRates, 
     answer = answering_tier(items.confidence, thresholds)
     consulted = None
     if paid_check:
-        k = items.correct.shape[1]
-        reached = np.arange(k - 1)[None, None, :] <= answer[..., None]
-        consulted = reached & np.isfinite(thresholds)[:, None, :]
+        consulted = reached(answer, items.correct.shape[1] - 1) & np.isfinite(thresholds)[:, None, :]
     return outcome(items, answer, rates, consulted)
 
 
@@ -103,11 +99,10 @@ def single_outcome(items: ItemTable, rates: TierRates) -> Outcome:
     """Each tier alone (row j: tier j answers everything and only tier j is paid)."""
     k = items.correct.shape[1]
     n = items.n
-    reached = np.repeat(np.eye(k, dtype=bool)[:, None, :], n, axis=1)
     return Outcome(
         items.correct.T.astype(float),
         np.repeat(rates.cost_usd[:, None], n, axis=1),
         items.latency_s.T.copy(),
         np.repeat(rates.energy_j[:, None], n, axis=1),
-        reached,
+        np.repeat(np.eye(k, dtype=bool)[:, None, :], n, axis=1),
     )

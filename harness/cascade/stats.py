@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from harness.cascade.routing import Outcome, TierRates
+from harness.stats import percentile_interval
 
 FIGURES = ("accuracy", "cost_per_1k_usd", "latency_p50_s", "latency_p95_s", "energy_per_request_j")
 LEVEL = 0.95
@@ -27,18 +28,11 @@ class Figures:
 
     def interval(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Percentile interval per point (NaN where the figure is unknown)."""
-        alpha = (1 - LEVEL) / 2
         boot = self.boot[name]
         low, high = np.full(boot.shape[0], np.nan), np.full(boot.shape[0], np.nan)
-        ok = np.isfinite(boot).all(axis=1)
-        if ok.any():
-            low[ok], high[ok] = np.quantile(boot[ok], [alpha, 1 - alpha], axis=1)
+        for i in np.flatnonzero(np.isfinite(boot).all(axis=1)):
+            low[i], high[i] = percentile_interval(boot[i], LEVEL)
         return low, high
-
-
-def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """(B, n) item indices drawn with replacement, the same for every curve point."""
-    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
 
 def measure(out: Outcome, idx: np.ndarray) -> Figures:

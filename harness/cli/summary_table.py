@@ -10,15 +10,17 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.meters.contention import CONTENDED_SHARE
-from harness.meters.latency import summarize
+from harness.report.caveats import concurrency_notes
+from harness.report.cellview import CellView, Estimate
 from harness.report.formatting import energy_text
 from harness.report.loadnotes import point_notes, session_notes
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
-from harness.report.view import CellView, Estimate, RunView, concurrency_notes
+from harness.report.view import RunView
 from harness.results.measure import cell_rows
 from harness.results.schema import CellStatus
 from harness.safetext import terminal
+from harness.stats import summarize
 
 if TYPE_CHECKING:
     from harness.report.recommend import Recommendation

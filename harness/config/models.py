@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.config.loading import first_duplicate
+from harness.config.quant_types import DERIVABLE
 from harness.secrets import inline_secret
 
 Tier = Literal["nano", "mini", "full", "hybrid"]
@@ -122,8 +123,6 @@ class LadderSpec(BaseModel):
     @field_validator("types")
     @classmethod
     def _known_types(cls, types: list[str]) -> list[str]:
-        from harness.ladder.quant_types import DERIVABLE
-
         for name in types:
             if name.strip().upper() not in DERIVABLE:
                 raise ValueError(f"unknown quantization type '{name}' (valid: {', '.join(DERIVABLE)})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
-from harness.stats import percentile_interval
+from harness.stats import percentile_interval, resample_index
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,6 @@ def bootstrap_estimate(
     if n == 0:
         return Estimate(math.nan, None, None, None, 0, "none")
     value = float(aggregate(list(items)))
-    rng = np.random.default_rng(seed)
-    draws = np.asarray([float(aggregate([items[i] for i in rng.integers(0, n, n)])) for _ in range(iters)])
+    rows = resample_index(n, iters, np.random.default_rng(seed))
+    draws = np.asarray([float(aggregate([items[i] for i in row])) for row in rows])
     return Estimate(value, float(draws.std(ddof=1)), *percentile_interval(draws, 0.95), n, "bootstrap")

@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.config.quant_types import UNQUANTIZED, QuantType, parse_type
 from harness.errors import UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.gguf_file import GgufInfo, last_problem, read_info, run_tool
-from harness.ladder.quant_types import UNQUANTIZED, QuantType, parse_type
 from harness.results.files import atomic_write_json
 
 

@@ -23,8 +23,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import log_softmax
 
+from harness.stats import percentile_interval, resample_index
+
 DEFAULT_TEXT = "ladder_text.txt"
-FloatArray = NDArray[np.float64]
 
 
 def builtin_text_path() -> Path:
@@ -74,27 +75,12 @@ def block_bootstrap(
     n_units = int(np.ceil(data.size / unit))
     if n_units < 2:
         return mean, None, None
-    from scipy.stats import bootstrap
-
     sums = np.array([data[i * unit : (i + 1) * unit].sum() for i in range(n_units)])
     counts = np.array([data[i * unit : (i + 1) * unit].size for i in range(n_units)], dtype=float)
     if np.ptp(sums / counts) == 0:  # every unit the same (e.g. a model against itself): no spread
         return mean, mean, mean
-
-    def ratio(s: FloatArray, c: FloatArray, axis: int = -1) -> FloatArray:
-        result: FloatArray = s.sum(axis=axis) / c.sum(axis=axis)
-        return result
-
-    res = bootstrap(
-        (sums, counts),
-        ratio,
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return mean, float(res.confidence_interval.low), float(res.confidence_interval.high)
+    rows = resample_index(n_units, n_resamples, np.random.default_rng(seed))
+    return mean, *percentile_interval(sums[rows].sum(axis=1) / counts[rows].sum(axis=1), 0.95)
 
 
 def summarize(stats: PositionStats, unit: int, seed: int = 0) -> dict[str, Any]:

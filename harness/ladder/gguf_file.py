@@ -14,9 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.config.quant_types import QuantType, type_of_ftype
 from harness.errors import UserError
 from harness.ggufheader import GgufHeaderError, NotGguf, read_header
-from harness.ladder.quant_types import QuantType, type_of_ftype
 
 
 @dataclass(frozen=True)

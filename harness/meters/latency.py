@@ -19,19 +19,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import accumulate, pairwise
 from typing import Any, Protocol
-
-import numpy as np
 
 from harness.backends.base import Chunk, GenerationRequest, StreamUsage, TokenCountSource
 from harness.secrets import clip
 
 Clock = Callable[[], float]
-
-PERCENTILES = (50, 90, 95, 99)
 
 
 @dataclass
@@ -165,16 +161,3 @@ def timed_generate(
     timing.text = "".join(parts)
     timing.warmup = warmup
     return timing
-
-
-def summarize(values: Iterable[float | None]) -> dict[str, float]:
-    """count, mean, std (sample, ddof=1), p50, p90, p95, p99 (linear interpolation) of defined values."""
-    data = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if data.size == 0:
-        return {"count": 0.0, "mean": math.nan, "std": math.nan, **{f"p{p}": math.nan for p in PERCENTILES}}
-    return {
-        "count": float(data.size),
-        "mean": float(data.mean()),
-        "std": float(data.std(ddof=1)) if data.size > 1 else 0.0,
-        **{f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(data, PERCENTILES), strict=True)},
-    }

@@ -17,8 +17,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from harness.config.models import TIER_ORDER
+from harness.report.cellview import CellView, Estimate, TaskScore, not_run_why
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E, MetricInfo
-from harness.report.view import CellView, Estimate, TaskScore, not_run_why
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 TIER_MARKERS = {"nano": "o", "mini": "s", "full": "^"}

@@ -13,9 +13,10 @@ import math
 from dataclasses import dataclass, field, replace
 
 from harness.config.rules import StatSettings, parse_metric
+from harness.report.cellview import CellView
 from harness.report.formatting import fmt
 from harness.report.metrics import COST, ENERGY, MEMORY, MetricInfo
-from harness.report.view import CellView, RunView
+from harness.report.view import RunView
 from harness.results.measure import measure_accuracy, measure_requests
 from harness.results.snapshot import Snapshot, from_run
 from harness.stats import direction

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from importlib.metadata import version
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from harness import __version__
 from harness.config.models import TIER_ORDER
 from harness.metrics import glossary
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
+from harness.report.cellview import CellView, not_run_why
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
 from harness.report.formatting import fmt, fmt_range, text
 from harness.report.ladder import Ladder
 from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
-from harness.report.view import CellView, RunView, not_run_why
+from harness.report.view import RunView
 from harness.results.published import TOLERANCE
 
 # Terms the report itself introduces, next to the metric registry's definitions (harness.metrics).
@@ -117,7 +118,7 @@ def render_html(
         + [(f"{cell} (runtime)", _flat(info)) for cell, info in view.meta.backends.items()],
         glossary=sorted({**glossary(), **REPORT_TERMS}.items(), key=lambda kv: kv[0].lower()),
         per_task=PER_TASK,
-        version=__version__,
+        version=version("tierbench"),
         fmt=fmt,
         fmt_range=fmt_range,
         why=_why,

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from harness.report.cellview import Estimate, not_run_why
 from harness.report.charts import Chart, _figure, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
-from harness.report.view import Estimate, RunView, not_run_why
+from harness.report.view import RunView
 from harness.results import RunStore
 from harness.results.measure import cell_rows
 from harness.stats import statistic_interval

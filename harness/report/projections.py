@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 import pandas as pd
 
 from harness.projection import BUSY_EFFICIENCY
+from harness.report.cellview import CellView, Estimate, fit_verdict
 from harness.report.formatting import clean, row_fields, text
 from harness.report.metrics import COST, ENERGY, MEMORY, P95_E2E, P95_TTFT
-from harness.report.view import CellView, Estimate, fit_verdict
 from harness.results.columns import range_columns
 from harness.results.schema import PROJECTED
 

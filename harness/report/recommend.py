@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from harness.config.models import TIER_ORDER
 from harness.config.suite import Constraints
 from harness.meters.contention import CONTENDED_SHARE
+from harness.report.cellview import CellView
 from harness.report.formatting import fmt
 from harness.report.metrics import ACCURACY, COST, MEMORY, P95_E2E, P95_TTFT, MetricInfo
-from harness.report.view import CellView
 
 FEW_ITEMS = 100
 VERY_FEW_ITEMS = 30

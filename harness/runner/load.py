@@ -26,9 +26,10 @@ from typing import Any
 from harness.backends.base import Backend, Chunk, GenerationRequest, StreamUsage
 from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
-from harness.meters.latency import RequestTiming, summarize, timed_generate
+from harness.meters.latency import RequestTiming, timed_generate
 from harness.metrics import REQUEST_COLUMNS
 from harness.secrets import clip
+from harness.stats import summarize
 from harness.traces import TraceRequest, read_trace, trace_path
 
 OnRequest = Callable[[dict[str, Any]], None]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
 from harness.meters.host import fingerprint
 from harness.results.schema import RunMeta
 from harness.runner.planner import Plan
@@ -56,7 +56,7 @@ def build_meta(run_id: str, request: RunRequest, plan: Plan) -> RunMeta:
     """The record of a new run: what was asked, the models and profiles it planned, this machine."""
     return RunMeta(
         run_id=run_id,
-        tierbench_version=__version__,
+        tierbench_version=version("tierbench"),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         status="running",
         suite=request.suite.model_dump(mode="json"),
