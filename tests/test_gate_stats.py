@@ -89,3 +89,11 @@ def test_strata_keep_their_sizes_in_every_resample() -> None:
     sample = Sample.of(values, [0] * 10 + [1] * 10, [0] * 20)
     result = bootstrap_change(sample, sample, "mean", level=0.95, iterations=500, seed=0)
     assert result.ratio_low == result.ratio_high == 1.0
+
+
+def test_the_written_out_normal_quantile_is_scipys() -> None:
+    from scipy import stats
+
+    from harness.stats import Z95
+
+    assert stats.norm.ppf(0.975) == Z95

@@ -14,7 +14,6 @@ import math
 from typing import Literal
 
 import numpy as np
-from scipy.stats import quantile_test
 
 from harness.config.suite import PerfScenario
 
@@ -28,6 +27,8 @@ def median_ci_rel(values: list[float]) -> float:
     if data.size == 0:
         return math.inf
     median = float(np.median(data))
+    from scipy.stats import quantile_test  # here: the worker need not import scipy.stats unless a point uses it
+
     ci = quantile_test(data, q=median, p=0.5).confidence_interval(0.95)
     low, high = float(ci.low), float(ci.high)
     if not math.isfinite(low) or not math.isfinite(high) or median <= 0:
