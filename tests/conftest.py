@@ -72,7 +72,8 @@ def _quick_tasks() -> list[str]:
 @pytest.fixture(scope="session")
 def tiers_run(tmp_path_factory: pytest.TempPathFactory, shared_benchmarks: Path) -> Path:
     """One real run of the default tiers (nano, mini, the live cascade nano-mini; full skipped without a key)
-    with the quick suite's latency scenario, on two multiple-choice tasks and one generation task.
+    with the quick suite's latency point (shorter prompts and answers: tests/data/tiers-suite.yaml), on two
+    multiple-choice tasks and one generation task.
 
     Shared by the cascade replay, the live cascade and the gate's self-comparison: each of them used
     to start a run of its own.
@@ -80,5 +81,5 @@ def tiers_run(tmp_path_factory: pytest.TempPathFactory, shared_benchmarks: Path)
     out = tmp_path_factory.mktemp("runs") / "tiers"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPENAI_API_KEY", "")
-        result = harness.run(tasks=["piqa", "arc_easy", "arithmetic"], limit=20, data_dir=shared_benchmarks, out=out)
+        result = harness.run(suite=str(TESTS_DATA / "tiers-suite.yaml"), data_dir=shared_benchmarks, out=out)
     return assert_ran(result)
