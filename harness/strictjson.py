@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any
 
+from harness.errors import ConfigError
+
 MAX_DEPTH = 64
 
 
@@ -50,3 +52,17 @@ def loads(text: str | bytes) -> Any:
 def jsonl_lines(text: str) -> list[str]:
     """The lines of a JSONL text: split on ``\\n`` only (a trailing ``\\r`` is dropped)."""
     return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def jsonl_object(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line that must be an object of fields; a one-line ConfigError naming ``where``
+    (the file and line) when it is not JSON, is refused, or is another kind of value."""
+    try:
+        doc = loads(line)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not JSON ({exc.msg})") from None
+    except JSONRefused as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: expected a JSON object of fields, got {type(doc).__name__}")
+    return doc

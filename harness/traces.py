@@ -11,7 +11,6 @@ BurstGPT (``Timestamp, Request tokens, Response tokens``, seconds) and Mooncake
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UserError
+from harness.strictjson import jsonl_object
 
 # accepted column names, compared without case, spaces or punctuation
 _TIME = ("timestamp", "arrival_s", "arrival_time", "time")
@@ -71,12 +71,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise UserError(f"{path} line {number}: not a JSON object ({exc.msg})") from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path} line {number}: not a JSON object")
+                row = jsonl_object(text, f"{path} line {number}")
                 yield number, row
         else:
             reader = csv.DictReader(handle)

@@ -142,3 +142,18 @@ def test_a_relative_trace_path_is_found_beside_the_suite_file(tmp_path: Path, mo
     monkeypatch.chdir(tmp_path)  # the working directory has no mine.csv: the suite's folder is where it is
     loaded = load_suite(str(folder / "suite.yaml"))
     assert loaded.scenarios[0].trace == str((folder / "mine.csv").resolve())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"timestamp": 0, "prompt_tokens": 3}\n{"timestamp": 1,\n', "line 2: not JSON"),
+        ('{"timestamp": NaN, "prompt_tokens": 3}\n', "line 1: non-finite number NaN"),
+        ("[0, 3]\n", "line 1: expected a JSON object of fields, got list"),
+    ],
+)
+def test_a_bad_jsonl_trace_line_is_named_like_any_jsonl_file(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, "t.jsonl", text)
+    with pytest.raises(UserError, match=message) as caught:
+        list(read_trace(path))
+    assert str(path) in str(caught.value) and "\n" not in str(caught.value)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -182,14 +181,7 @@ def _read_data_file(path: Path) -> list[dict[str, Any]]:
     for number, line in enumerate(jsonl_lines(text), 1):  # not splitlines: U+2028 is valid inside a string
         if not line.strip():
             continue
-        try:
-            doc = strictjson.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{path}: line {number}: not JSON ({exc.msg})") from None
-        except strictjson.JSONRefused as exc:
-            raise ConfigError(f"{path}: line {number}: {exc}") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{path}: line {number}: expected a JSON object of fields, got {type(doc).__name__}")
+        doc = strictjson.jsonl_object(line, f"{path}: line {number}")
         if not docs:
             first = doc
         for key, value in first.items():
