@@ -129,6 +129,8 @@ def test_the_report_shows_the_schedule_lag_in_the_load_section(tmp_path: Path) -
     section = html[html.index('id="load"') : html.index("</section>", html.index('id="load"'))]
     assert 'id="chart-schedule-lag"' in section and "p95 3.8 ms, 5 requests" in section
     assert html.count('id="chart-schedule-lag"') == 1
+    # a section of the page, linked from the navigation bar, not inside it
+    assert html.index("</nav>") < html.index('<section id="load">') and '<a href="#load">Load</a>' in html
 
 
 def test_a_relative_trace_path_is_found_beside_the_suite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
