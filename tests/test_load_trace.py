@@ -73,9 +73,7 @@ def test_burstgpt_and_mooncake_columns_load_and_time_scale_and_window_apply(tmp_
 )
 def test_a_bad_trace_gets_one_line_naming_the_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, "t.csv", text)
-    with pytest.raises(UserError, match=message) as caught:
-        list(read_trace(path))
-    assert str(path) in str(caught.value) and "\n" not in str(caught.value)
+    _refused_on_one_line(path, message)
     with pytest.raises(ValidationError, match="trace"):  # and the suite fails as it loads
         PerfScenario(name="s", kind="trace", trace=str(path))
 
@@ -155,7 +153,11 @@ def test_a_relative_trace_path_is_found_beside_the_suite_file(tmp_path: Path, mo
     ],
 )
 def test_a_bad_jsonl_trace_line_is_named_like_any_jsonl_file(tmp_path: Path, text: str, message: str) -> None:
-    path = write(tmp_path, "t.jsonl", text)
+    _refused_on_one_line(write(tmp_path, "t.jsonl", text), message)
+
+
+def _refused_on_one_line(path: Path, message: str) -> None:
+    """Reading the trace at ``path`` fails with one line that names the file and says ``message``."""
     with pytest.raises(UserError, match=message) as caught:
         list(read_trace(path))
     assert str(path) in str(caught.value) and "\n" not in str(caught.value)

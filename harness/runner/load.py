@@ -308,7 +308,6 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         for key in ("mean", "p50", "p95", "p99"):
             summary[f"{metric[:-2]}_{key}_s"] = stats[key]
     summary["dispatch_delay_max_s"] = max((r["dispatch_delay_s"] for r in measured), default=math.nan)
-    summary["ttft_p50_s"] = summarize(r["ttft_s"] for r in ok)["p50"]
     # the client sent late by a good share of what it measures: the figures are the client's, not the server's
     summary["client_limited"] = bool(
         summary["dispatch_delay_p95_s"] > scenario.client_limited_share * summary["ttft_p50_s"]
