@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 from servers.threaded import serve
@@ -103,3 +104,10 @@ def openai_stub(mode: str = "stream", echo_in_stream: bool = False, pad: int = 0
     state = StubState(mode=mode, echo_in_stream=echo_in_stream, pad=pad)
     with serve(_handler(state), state.release.set) as base_url:
         yield base_url, state
+
+
+def stub_catalog(path: Path, url: str) -> Path:
+    """A catalog at ``path`` with one model, ``stub``, served by the stub at ``url`` (no retries)."""
+    params = {"model": "stub-model", "base_url": url, "max_retries": 0}
+    path.write_text(json.dumps({"models": [{"name": "stub", "tier": "full", "backend": "openai", "params": params}]}))
+    return path

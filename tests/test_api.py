@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from gate_runs import Cell, flip_correct, outcomes, write_rules, write_run
-from openai_stub import openai_stub
+from openai_stub import openai_stub, stub_catalog
 from run_tables import assert_ran
 
 import harness
@@ -29,11 +29,7 @@ def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.RunRe
     """One model on the stub: a perf scenario of three measured requests and a three-item task."""
     root = tmp_path_factory.mktemp("api")
     with openai_stub("stream") as (url, _state):
-        params = {"model": "stub-model", "base_url": url, "max_retries": 0}
-        catalog = root / "catalog.yaml"
-        catalog.write_text(
-            json.dumps({"models": [{"name": "stub", "tier": "full", "backend": "openai", "params": params}]})
-        )
+        catalog = stub_catalog(root / "catalog.yaml", url)
         scenario = {"name": "short", "prompt_tokens": [8], "output_tokens": [4], "requests": 3, "warmup": 1}
         suite = root / "suite.yaml"
         suite.write_text(json.dumps({"name": "stub", "scenarios": [scenario], "tasks": ["arithmetic"], "limit": 3}))

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from gate_runs import Cell, outcomes, write_run
-from openai_stub import openai_stub
+from openai_stub import openai_stub, stub_catalog
 from run_tables import assert_ran
 
 import harness
@@ -934,11 +934,7 @@ def stub_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     the stub keeps serving while the tests resume copies of it."""
     root = tmp_path_factory.mktemp("stub-run")
     with openai_stub("stream") as (url, _state):
-        params = {"model": "stub-model", "base_url": url, "max_retries": 0}
-        catalog = root / "catalog.yaml"
-        catalog.write_text(
-            json.dumps({"models": [{"name": "stub", "tier": "full", "backend": "openai", "params": params}]})
-        )
+        catalog = stub_catalog(root / "catalog.yaml", url)
         scenario = {"name": "short", "prompt_tokens": [8], "output_tokens": [4], "requests": 2, "warmup": 1}
         suite = root / "suite.yaml"
         suite.write_text(json.dumps({"name": "stub", "scenarios": [scenario]}), encoding="utf-8")
