@@ -11,13 +11,14 @@ run, and says so.
 
 Cost for a local model is the profile's hourly price times the measured machine time per
 request, plus the energy per request times the electricity price; for an API model it is the
-catalog's list price per token. Per 1M tokens means per million *output* tokens, the prompt
+catalog's list price per token, split into fresh input, cached input, visible output and reasoning
+(billed as output). Per 1M tokens means per million *output* tokens, the prompt
 tokens that produced them included in the price.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import pandas as pd
@@ -25,7 +26,7 @@ import pandas as pd
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
 from harness.devicememory import total_mib
-from harness.results.columns import COST_COLUMNS, FITCOST_COLUMNS, range_columns
+from harness.results.columns import COST_COLUMNS, COST_SPLIT_COLUMNS, FITCOST_COLUMNS, range_columns
 from harness.results.memoryfigure import judged_memory
 from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
@@ -47,8 +48,10 @@ class RequestStats:
     n: int
     seconds_per_request: float
     prompt_tokens: float
-    output_tokens: float
+    output_tokens: float  # reasoning tokens included
     e2e_by_point: dict[tuple[str, str], float]
+    reasoning_tokens: float = 0.0
+    cached_tokens: float = 0.0
 
 
 def _mean_count(group: pd.DataFrame, column: str) -> float:
@@ -77,6 +80,8 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
             prompt_tokens=_mean_count(group, "prompt_tokens"),
             output_tokens=_mean_count(group, "output_tokens"),
             e2e_by_point=by_point,
+            reasoning_tokens=_mean_count(group, "reasoning_tokens"),
+            cached_tokens=_mean_count(group, "cached_tokens"),
         )
     return stats
 
@@ -177,9 +182,12 @@ def cost_figures(
     out["seconds_per_request"] = stats.seconds_per_request
     per_token = stats.output_tokens if stats.output_tokens > 0 else None
     if model is not None and model.prices is not None:
-        price = (
-            stats.prompt_tokens * model.prices.input_per_mtok + stats.output_tokens * model.prices.output_per_mtok
-        ) / 1e6
+        split = model.prices.split(
+            stats.prompt_tokens, stats.output_tokens, stats.reasoning_tokens, stats.cached_tokens
+        )
+        price = split.total_usd
+        for column, part in zip(COST_SPLIT_COLUMNS, astuple(split), strict=True):
+            out[column] = 1000 * part
         out["cost_basis"] = "api list price" + (f" ({model.prices.source})" if model.prices.source else "")
         out["cost_per_1k_requests_usd"] = 1000 * price
         out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None

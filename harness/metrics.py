@@ -36,11 +36,13 @@ def _metrics(*rows: tuple[str, Kind, str, Better | None, str, str]) -> tuple[Met
 
 # One value per measured request (requests.parquet).
 REQUEST_METRICS = _metrics(
-    ("ttft_s", "timing", "s", "lower", "TTFT", "Time to first token: from submitting the request to the first output token being available to the caller."),
+    ("ttft_s", "timing", "s", "lower", "TTFT", "Time to first token: from submitting the request to the first answer token being available to the caller (a reasoning model's thinking is not an answer)."),
     ("e2e_s", "timing", "s", "lower", "E2E latency", "End-to-end latency: from submitting the request to the last output token being available to the caller."),
-    ("tpot_s", "timing", "s", "lower", "TPOT", "Time per output token, per request: (E2E - TTFT) / (output tokens - 1), so the first token is not counted."),
-    ("decode_tps", "throughput", "tok/s", "higher", "decode tok/s", "Decode throughput, per request: (output tokens - 1) / (E2E - TTFT), in tokens per second; not given for an answer held back and sent at once (a cascade tier's)."),
-    ("prefill_tps", "throughput", "tok/s", "higher", "prefill tok/s", "Prefill throughput, per request: prompt tokens / TTFT, in tokens per second; not given where TTFT holds more than the prefill (a cascade's held-back or escalated answer)."),
+    ("tpot_s", "timing", "s", "lower", "TPOT", "Time per output token, per request: (E2E - TTFT) / (visible tokens - 1), so the first token and hidden reasoning are not counted."),
+    ("decode_tps", "throughput", "tok/s", "higher", "decode tok/s", "Decode throughput, per request: (output tokens - 1) / (E2E - TTFT), in tokens per second, reasoning tokens included where the server reports them (timed from the first reasoning token, or from submission when the reasoning is hidden); not given for an answer held back and sent at once (a cascade tier's)."),
+    ("prefill_tps", "throughput", "tok/s", "higher", "prefill tok/s", "Prefill throughput, per request: prompt tokens / TTFT, in tokens per second; not given where TTFT holds more than the prefill (a cascade's held-back or escalated answer, a reasoning model's hidden thinking)."),
+    ("first_byte_s", "timing", "s", "lower", "first byte", "Time to first byte: from submitting the request to the stream's first event of any kind (a role, a reasoning token, an answer token)."),
+    ("first_reasoning_s", "timing", "s", "lower", "first reasoning token", "Time to the first reasoning token, where the server streams its reasoning (vLLM, SGLang, llama.cpp's server); TTFT is the first answer token."),
 )  # fmt: skip
 
 # One value per (model, profile) cell (cells.parquet).

@@ -37,6 +37,9 @@ class Chunk:
 
     text: str
     n_tokens: int = 1
+    # a piece of the model's streamed reasoning: timed, never part of the answer (no text, no answer tokens);
+    # any chunk, even an empty one, is timed: the first one gives first-byte time
+    reasoning: bool = False
 
 
 @dataclass
@@ -61,6 +64,10 @@ class StreamUsage:
     # answers the endpoint throttled this request with (HTTP 429, or 503 with Retry-After) before it went
     # through: each was waited out and retried by the backend's retry policy, never scored as an answer
     throttled: int = 0
+    # of ``output_tokens``, those the model spent reasoning (billed as output, never shown), and of
+    # ``prompt_tokens``, those the server read from its prompt cache (billed at the cached price); None: not reported
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 The harness times the stream itself, so this backend only yields each event's text as it arrives;
 its parts (params, transport with the deadline watchdog, retry policy, stream protocol) live in
 ``harness.backends.openai``. Token counts come from the server's ``usage``, else a configured local
-tokenizer (``retokenized``), else the chunk count (``chunks``). The API key is named by an environment
+tokenizer (``retokenized``), else the chunk count (``chunks``); the usage's reasoning and cached-prompt
+counts where the server sends them. Streamed reasoning is timed but never yielded as answer text. The API key is named by an environment
 variable and never logged, echoed or written: every error text is scrubbed of it.
 """
 
@@ -21,7 +22,7 @@ from harness.backends.base import Capabilities, Chunk, GenerationRequest, Stream
 from harness.backends.costing import request_cost_usd
 from harness.backends.openai.params import OpenAIParams, check
 from harness.backends.openai.policy import open_stream
-from harness.backends.openai.stream import StreamState, read_text, request_body
+from harness.backends.openai.stream import StreamState, read_text, request_body, usage_counts
 from harness.backends.openai.transport import EndpointError, Transport, Watchdog, describe_http_error
 from harness.backends.plugin import BackendPlugin
 from harness.backends.text import random_words
@@ -92,7 +93,7 @@ class OpenAICompatBackend:
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         transport = self.transport
         path, body = request_body(self.params, request)
-        state = StreamState(chat="messages" in body, want_logprobs=request.logprobs)
+        state = StreamState(chat="messages" in body, want_logprobs=request.logprobs, responses=path == "/responses")
         slots = self._slots if self._slots is not None else contextlib.nullcontext()
         limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
         with slots, contextlib.ExitStack() as stack:
@@ -100,22 +101,32 @@ class OpenAICompatBackend:
             overdue = f"request exceeded its {limit:g}s deadline mid-stream"
             response = open_stream(transport, path, body, deadline, usage)
             stack.callback(response.close)
-            watchdog = stack.enter_context(Watchdog(response, deadline))
+            watchdog = stack.enter_context(
+                Watchdog(response, deadline, self.params.first_token_wait(), self.params.stall_timeout_s)
+            )
             try:
-                for text in read_text(response, state, deadline, overdue, transport.redact):
-                    yield Chunk(text, 1)
+                first = True
+                for text, thought in read_text(response, state, deadline, overdue, transport.redact):
+                    watchdog.heard(bool(text or thought))
+                    if text:
+                        yield Chunk(text, 1)
+                    elif thought:  # timed, never part of the answer
+                        yield Chunk("", 0, reasoning=True)
+                    elif first:  # the first event (a role, a keep-alive): first-byte time
+                        yield Chunk("", 0)
+                    first = False
             except httpx.HTTPError as exc:
                 if watchdog.fired or time.monotonic() > deadline:
                     raise EndpointError(f"{overdue} (no complete event)") from None
-                if not isinstance(exc, httpx.ReadTimeout):
+                if not watchdog.stalled and not isinstance(exc, httpx.ReadTimeout):
                     raise EndpointError(transport.redact(f"stream broke: {describe_http_error(exc)}")) from None
-                raise EndpointError(
-                    f"no data for {self.params.stall_timeout_s:g}s mid-stream (server stalled)"
-                ) from None
+                raise EndpointError(watchdog.silence()) from None
             except EndpointError as exc:  # a malformed event quotes what the server sent
                 raise EndpointError(transport.redact(str(exc))) from None
             if watchdog.fired and not state.finish:  # the cut can also look like the server closing the stream
                 raise EndpointError(f"{overdue} (no complete event)")
+            if watchdog.stalled and not state.finish:
+                raise EndpointError(watchdog.silence())
             if not state.finish:
                 how = "sent [DONE]" if state.done else "closed the stream"
                 raise EndpointError(f"server {how} before a finish_reason: the response is incomplete")
@@ -124,11 +135,10 @@ class OpenAICompatBackend:
         self._fill_usage(usage, request, state)
 
     def _fill_usage(self, usage: StreamUsage, request: GenerationRequest, state: StreamState) -> None:
-        server = state.usage
-        if server and isinstance(server.get("completion_tokens"), int):
-            usage.output_tokens = int(server["completion_tokens"])
-            prompt = server.get("prompt_tokens")
-            usage.prompt_tokens = int(prompt) if isinstance(prompt, int) else None
+        counts = usage_counts(state.usage or {})
+        if counts.output is not None:
+            usage.prompt_tokens, usage.output_tokens = counts.prompt, counts.output
+            usage.reasoning_tokens, usage.cached_tokens = counts.reasoning, counts.cached
             usage.source = "usage"
         elif self._tokenizer is not None:
             usage.output_tokens = self._tokenizer.count("".join(state.parts))
@@ -138,7 +148,9 @@ class OpenAICompatBackend:
             usage.output_tokens = len(state.parts)
             usage.prompt_tokens = None
             usage.source = "chunks"
-        cost = request_cost_usd(self.spec.prices, usage.prompt_tokens, usage.output_tokens)
+        cost = request_cost_usd(
+            self.spec.prices, usage.prompt_tokens, usage.output_tokens, usage.reasoning_tokens, usage.cached_tokens
+        )
         if cost is not None:
             usage.extra["cost_usd"] = cost
 

@@ -5,6 +5,7 @@ Its quantization ladders (a source model and the bit widths to derive) become mo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,8 +25,36 @@ class Prices(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
-    output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens.")
+    output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens (reasoning tokens are billed as output).")
+    cached_input_per_mtok: float | None = Field(
+        default=None, ge=0, description="$ per 1M prompt tokens read from the provider's cache (None: the input price)."
+    )
     source: str = Field(default="", description="Where the prices come from (URL or note).")
+
+    def split(self, prompt: float, output: float, reasoning: float = 0.0, cached: float = 0.0) -> CostSplit:
+        """What tokens cost, by part: ``cached`` is a part of ``prompt`` and ``reasoning`` a part of ``output``,
+        as the OpenAI API counts them."""
+        cached_price = self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
+        return CostSplit(
+            input_usd=(prompt - cached) * self.input_per_mtok / 1e6,
+            cached_usd=cached * cached_price / 1e6,
+            visible_usd=(output - reasoning) * self.output_per_mtok / 1e6,
+            reasoning_usd=reasoning * self.output_per_mtok / 1e6,
+        )
+
+
+@dataclass(frozen=True)
+class CostSplit:
+    """Dollars of one request (or a mean request) by what was billed: fresh input, cached input, answer, reasoning."""
+
+    input_usd: float
+    cached_usd: float
+    visible_usd: float
+    reasoning_usd: float
+
+    @property
+    def total_usd(self) -> float:
+        return self.input_usd + self.cached_usd + self.visible_usd + self.reasoning_usd
 
 
 class PublishedScore(BaseModel):

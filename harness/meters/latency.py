@@ -1,10 +1,15 @@
 """Request latency, defined once for every backend (docs/metrics.md is the reference).
 
-- TTFT: request submitted -> first output token available to the caller.
-- E2E: request submitted -> last output token available to the caller.
-- ITL: gaps between consecutive output tokens (TTFT excluded), pooled over tokens.
-- TPOT: (E2E - TTFT) / (output tokens - 1).
-- Decode throughput: (output tokens - 1) / (E2E - TTFT); prefill throughput: prompt tokens / TTFT.
+- TTFT: request submitted -> first answer token available to the caller (a reasoning model's
+  thinking is not an answer); first-byte and first-reasoning times are kept beside it.
+- E2E: request submitted -> last output token available to the caller (the stream's end when no
+  answer token came).
+- ITL: gaps between consecutive answer tokens (TTFT excluded), pooled over tokens.
+- TPOT: (E2E - TTFT) / (visible tokens - 1): hidden reasoning never counts as a token the user saw.
+- Decode throughput: (output tokens - 1) / (E2E - TTFT), where output tokens include reasoning
+  tokens when the server reports them, over the time from the first reasoning token (streamed
+  reasoning) or from submission (hidden reasoning: a lower bound); prefill throughput: prompt
+  tokens / TTFT (the first reasoning token's time for a reasoning model, none if it is hidden).
 - Load time: process start -> model ready, never mixed into request latency.
 
 Streams do not always carry one token per chunk. A chunk holding k tokens makes k tokens
@@ -47,6 +52,14 @@ class RequestTiming:
     error: str | None = None
     text: str = ""
     warmup: bool = False
+    # of output_tokens: the answer's tokens and the hidden reasoning's; of prompt_tokens: those read from cache
+    visible_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cached_tokens: int | None = None
+    first_byte_s: float | None = None  # the stream's first event of any kind
+    first_reasoning_s: float | None = None  # the first streamed reasoning token (None: reasoning not streamed)
+    # the model hit its token limit (finish_reason length) before any visible answer: it ran out while reasoning
+    truncated_reasoning: bool = False
 
     def row(self) -> dict[str, Any]:
         """A flat record for tables (ITL list kept for pooled percentiles)."""
@@ -135,12 +148,15 @@ def timed_generate(
     times: list[float] = []
     tokens: list[int] = []
     parts: list[str] = []
+    first_reasoning: float | None = None
     t_submit = clock()
     try:
         for chunk in backend.stream(request, usage):
             times.append(clock())
             tokens.append(chunk.n_tokens)
             parts.append(chunk.text)
+            if chunk.reasoning and first_reasoning is None:
+                first_reasoning = times[-1]
     except Exception as exc:  # a failed request is counted, never folded into latency
         return RequestTiming(
             usage.prompt_tokens or 0,
@@ -149,7 +165,12 @@ def timed_generate(
             text="".join(parts),
             warmup=warmup,
         )
-    timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, usage.output_tokens, usage.source)
+    t_end = clock()
+    hidden = usage.reasoning_tokens or 0
+    visible = None if usage.output_tokens is None else max(usage.output_tokens - hidden, 0)
+    timing = timing_from_events(t_submit, times, tokens, usage.prompt_tokens or 0, visible, usage.source)
+    timing.text = "".join(parts)
+    _account_reasoning(timing, usage, t_submit, times[0] if times else None, first_reasoning, t_end)
     if usage.buffered or usage.first_token_after_other_work:
         timing.prefill_tps = None  # TTFT holds more than this request's prefill
     if usage.buffered:
@@ -158,6 +179,39 @@ def timed_generate(
         timing.decode_tps = timing.tpot_s = None
         timing.itl_s = []
     timing.finish_reason = usage.finish_reason
-    timing.text = "".join(parts)
+    reasoned = bool(usage.reasoning_tokens) or first_reasoning is not None
+    timing.truncated_reasoning = reasoned and usage.finish_reason == "length" and not timing.text.strip()
     timing.warmup = warmup
     return timing
+
+
+def _account_reasoning(
+    timing: RequestTiming,
+    usage: StreamUsage,
+    t_submit: float,
+    first_event: float | None,
+    first_reasoning: float | None,
+    t_end: float,
+) -> None:
+    """Split the output into answer and reasoning tokens, and keep the times before the first answer token.
+
+    Reasoning tokens are output the model generated, so they count in the decode rate; TPOT and ITL
+    stay per visible token. A reasoning model's TTFT holds its thinking, so it gives no prefill rate
+    unless the reasoning was streamed (then the first reasoning token ends the prefill)."""
+    timing.visible_tokens = timing.output_tokens
+    timing.reasoning_tokens, timing.cached_tokens = usage.reasoning_tokens, usage.cached_tokens
+    timing.first_byte_s = None if first_event is None else first_event - t_submit
+    timing.first_reasoning_s = None if first_reasoning is None else first_reasoning - t_submit
+    if not usage.reasoning_tokens and first_reasoning is None:
+        return
+    if timing.e2e_s is None:  # it reasoned but gave no answer token: the request took until its stream ended
+        timing.e2e_s = t_end - t_submit
+    if not usage.reasoning_tokens:
+        return
+    timing.output_tokens += usage.reasoning_tokens
+    start = timing.first_reasoning_s or 0.0
+    window = timing.e2e_s - start
+    timing.decode_tps = (timing.output_tokens - 1) / window if window > 0 and timing.output_tokens > 1 else None
+    timing.prefill_tps = (
+        timing.prompt_tokens / start if start > 0 and timing.prompt_tokens > 0 and first_reasoning is not None else None
+    )

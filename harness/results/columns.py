@@ -18,10 +18,19 @@ def range_values(figure: str, value: float | None, low: float | None, high: floa
 
 # Fit verdict and cost per model x profile, added by harness.fitcost (docs/profiles.md).
 FIT_COLUMNS = ["fit", "fit_reason", "fit_required_mb"]
+# An API model's cost of 1,000 requests by part: fresh input, cached input, visible output, reasoning
+# (config.models.CostSplit's parts, in its order; docs/metrics.md)
+COST_SPLIT_COLUMNS = [
+    "cost_input_per_1k_usd",
+    "cost_cached_per_1k_usd",
+    "cost_visible_per_1k_usd",
+    "cost_reasoning_per_1k_usd",
+]
 COST_COLUMNS = [
     "cost_basis",
     "seconds_per_request",
     "cost_per_1k_requests_usd",
+    *COST_SPLIT_COLUMNS,
     "cost_per_mtok_usd",
     *range_columns("energy_per_request_j"),
     "energy_per_token_j",
@@ -54,6 +63,10 @@ CELL_COLUMNS = [
     if c not in ("backend_info", "notes")
 ]
 
+# Of a request's output tokens, the answer's and the hidden reasoning's; of its prompt tokens, those read from
+# the server's cache; whether it ran out of tokens before any answer (docs/metrics.md, "Reasoning models").
+TOKEN_SPLIT_COLUMNS = ["visible_tokens", "reasoning_tokens", "cached_tokens", "truncated_reasoning"]
+
 # One row per measured request of a perf scenario (warm-ups kept, flagged).
 REQUEST_COLUMNS = [
     "cell_id",
@@ -67,6 +80,7 @@ REQUEST_COLUMNS = [
     "concurrency",
     "prompt_tokens",
     "output_tokens",
+    *TOKEN_SPLIT_COLUMNS,
     *metrics.REQUEST_COLUMNS,
     "token_count_source",
     "error",

@@ -28,6 +28,7 @@ from harness.backends.costing import request_cost_usd
 from harness.config.suite import PerfScenario
 from harness.meters.latency import RequestTiming, timed_generate
 from harness.metrics import REQUEST_COLUMNS
+from harness.results.columns import TOKEN_SPLIT_COLUMNS
 from harness.secrets import clip
 from harness.stats import summarize
 from harness.traces import TraceRequest, read_trace, trace_path
@@ -38,7 +39,14 @@ _GRACE_S = 0.5
 SATURATED_RATE_SHARE = 0.93  # completions below this share of the requested rate ...
 QUEUE_GROWTH = 1.5  # ... while the late requests' TTFT grew past this multiple of the early ones'
 # what each request record takes from its RequestTiming (ITL and the text stay out of load records)
-_TIMING_FIELDS = ("prompt_tokens", "output_tokens", *REQUEST_COLUMNS, "token_count_source", "error")
+_TIMING_FIELDS = (
+    "prompt_tokens",
+    "output_tokens",
+    *TOKEN_SPLIT_COLUMNS,
+    *REQUEST_COLUMNS,
+    "token_count_source",
+    "error",
+)
 
 
 class Deadline:
@@ -272,7 +280,10 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
     good = sum(1 for r in ok if _slo_met(r, scenario)) if has_slo else None
     out_tokens = sum(int(r["output_tokens"] or 0) for r in ok)
     prices = getattr(getattr(point.backend, "spec", None), "prices", None)
-    costs = [request_cost_usd(prices, r["prompt_tokens"], r["output_tokens"]) for r in measured]
+    costs = [
+        request_cost_usd(prices, r["prompt_tokens"], r["output_tokens"], r["reasoning_tokens"], r["cached_tokens"])
+        for r in measured
+    ]
     sources = sorted({str(r["token_count_source"]) for r in ok})
     errors = Counter(clip(str(r["error"]), 100) for r in measured if r["error"])
     summary: dict[str, Any] = {

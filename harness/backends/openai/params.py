@@ -24,11 +24,21 @@ class OpenAIParams(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str = Field(min_length=1, description="Model name the server expects (e.g. gpt-5-mini).")
-    api: Literal["chat", "completions", "auto"] = Field(
+    api: Literal["chat", "completions", "auto", "responses"] = Field(
         default="chat",
         description="chat: always /chat/completions (the server applies its template; OpenAI's GPT-5 has only "
         "this); completions: always /completions with the raw prompt; auto: chat requests to /chat/completions, "
-        "plain prompts to /completions, exactly as an in-process backend treats them (llama.cpp server, vLLM).",
+        "plain prompts to /completions, exactly as an in-process backend treats them (llama.cpp server, vLLM); "
+        "responses: OpenAI's /responses (the prompt as input, reasoning effort as reasoning.effort).",
+    )
+    reasoning: bool = Field(
+        default=False,
+        description="A reasoning model: it may think in silence before its first answer token, so that wait is "
+        "bounded by first_token_timeout_s (default: the whole timeout_s), not stall_timeout_s.",
+    )
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
+        default=None,
+        description="Sent as reasoning_effort (chat, completions) or reasoning.effort (responses); implies reasoning.",
     )
     base_url: str | None = Field(default=None, description="Endpoint root, e.g. https://api.openai.com/v1.")
     base_url_env: str | None = Field(default=None, description="Environment variable that overrides base_url.")
@@ -52,6 +62,12 @@ class OpenAIParams(BaseModel):
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one whole request.")
     stall_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence allowed mid-stream.")
+    first_token_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Longest wait for the first token (a reasoning model thinks before it answers); None: "
+        "timeout_s for a reasoning model, stall_timeout_s for any other.",
+    )
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=20, description="Retries on 429/5xx/connection errors.")
     backoff_s: float = Field(default=0.5, ge=0, description="First retry delay when there is no Retry-After.")
@@ -72,6 +88,12 @@ class OpenAIParams(BaseModel):
                     f"header '{name}' carries a secret; name an environment variable in 'header_env' instead"
                 )
         return headers
+
+    def first_token_wait(self) -> float:
+        """How long the stream may stay silent before its first token."""
+        if self.first_token_timeout_s is not None:
+            return self.first_token_timeout_s
+        return self.timeout_s if self.reasoning or self.reasoning_effort else self.stall_timeout_s
 
     def endpoint(self) -> str | None:
         """The endpoint root: the environment variable named by base_url_env, else base_url."""

@@ -2,7 +2,9 @@
 
 SSE framing (lines, ``data:`` fields, comments, multi-line events) is httpx-sse's; what an event
 *means* (chat ``delta.content`` or completions ``text``, ``finish_reason``, the trailing ``usage``
-event, ``[DONE]``, log-probabilities in either layout) is the OpenAI API's and stays here.
+event, ``[DONE]``, log-probabilities in either layout; streamed reasoning as ``delta.reasoning_content``
+(SGLang, llama.cpp's server) or ``delta.reasoning`` (vLLM); the Responses API's typed events) is the
+OpenAI API's and stays here.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -27,6 +29,7 @@ class StreamState:
 
     chat: bool
     want_logprobs: bool
+    responses: bool = False  # the Responses API's typed events, not chat/completions chunks
     finish: str = ""
     done: bool = False  # the server sent [DONE]
     usage: dict[str, Any] | None = None  # the server's usage event, if it sent one
@@ -36,7 +39,18 @@ class StreamState:
 
 def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
     """(path, JSON body) of a streaming request that asks for usage in the stream."""
-    body: dict[str, Any] = {"model": params.model, "stream": True, "stream_options": {"include_usage": True}}
+    if params.api == "responses":
+        body: dict[str, Any] = {"model": params.model, "stream": True, "input": request.prompt}
+        body["max_output_tokens"] = request.max_tokens
+        if params.reasoning_effort:
+            body["reasoning"] = {"effort": params.reasoning_effort}
+        if params.send_temperature:
+            body["temperature"] = request.temperature
+        body.update(params.extra_body)
+        return "/responses", body
+    body = {"model": params.model, "stream": True, "stream_options": {"include_usage": True}}
+    if params.reasoning_effort:
+        body["reasoning_effort"] = params.reasoning_effort
     if params.api == "chat" or (params.api == "auto" and request.chat):
         path = "/chat/completions"
         body["messages"] = [{"role": "user", "content": request.prompt}]
@@ -58,8 +72,9 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
 
 def read_text(
     response: httpx.Response, state: StreamState, deadline: float, overdue: str, redact: Callable[[str], str]
-) -> Iterator[str]:
-    """Each piece of new text as soon as its event is whole; stops at [DONE] or the end of the stream.
+) -> Iterator[tuple[str, str]]:
+    """(answer text, reasoning text) of each event as soon as it is whole, both empty for an event that
+    carries neither; stops at [DONE] or the end of the stream. Reasoning text is never kept as the answer.
 
     ``redact`` runs before a server's error text is shortened (a cut must not leave a key's prefix)."""
     try:
@@ -72,17 +87,26 @@ def read_text(
                 state.done = True
                 return
             event = _parse(sse.data)
-            if event.get("error"):
-                raise EndpointError(f"server error mid-stream: {short(redact(str(event['error'])))}")
-            if isinstance(event.get("usage"), dict):
-                state.usage = event["usage"]
-            text, reason, values = _choice_delta(event, state.chat)
-            state.finish = reason or state.finish
-            if state.want_logprobs and values:
-                state.logprobs = [*(state.logprobs or []), *values]
+            if event.get("error") or event.get("type") in ("error", "response.failed"):
+                body = event.get("response")
+                why = (
+                    event.get("error")
+                    or (body.get("error") if isinstance(body, dict) else None)
+                    or event.get("message")
+                )
+                raise EndpointError(f"server error mid-stream: {short(redact(str(why)))}")
+            if state.responses:
+                text, thought = _responses_event(event, state)
+            else:
+                if isinstance(event.get("usage"), dict):
+                    state.usage = event["usage"]
+                text, thought, reason, values = _choice_delta(event, state.chat)
+                state.finish = reason or state.finish
+                if state.want_logprobs and values:
+                    state.logprobs = [*(state.logprobs or []), *values]
             if text:
                 state.parts.append(text)
-                yield text
+            yield text, thought
     except SSEError as exc:
         raise EndpointError(f"not a server-sent event stream: {exc}") from None
 
@@ -97,20 +121,74 @@ def _parse(data: str) -> dict[str, Any]:
     return event
 
 
-def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, list[float]]:
-    """(new text, finish_reason, token log-probabilities) of the first choice of a stream event.
+_REASONING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
+
+
+def _responses_event(event: dict[str, Any], state: StreamState) -> tuple[str, str]:
+    """(answer text, reasoning text) of a Responses API event; its end sets the finish reason and usage.
+
+    ``response.incomplete`` for ``max_output_tokens`` is the ``length`` finish of chat completions."""
+    kind, delta = event.get("type"), event.get("delta")
+    if kind == "response.output_text.delta" and isinstance(delta, str):
+        return delta, ""
+    if kind in _REASONING_DELTAS and isinstance(delta, str):
+        return "", delta
+    if kind in ("response.completed", "response.incomplete"):
+        found = event.get("response")
+        body: dict[str, Any] = found if isinstance(found, dict) else {}
+        if isinstance(body.get("usage"), dict):
+            state.usage = body["usage"]
+        why = (body.get("incomplete_details") or {}).get("reason") if kind == "response.incomplete" else "stop"
+        state.finish = "length" if why == "max_output_tokens" else str(why or "incomplete")
+    return "", ""
+
+
+class UsageCounts(NamedTuple):
+    """A server's token counts; reasoning is a part of output and cached a part of prompt (None: not sent)."""
+
+    prompt: int | None
+    output: int | None
+    reasoning: int | None
+    cached: int | None
+
+
+def usage_counts(usage: dict[str, Any]) -> UsageCounts:
+    """The counts of a chat/completions ``usage`` (prompt_/completion_tokens and their ``_details``) or a
+    Responses API one (input_/output_tokens and theirs)."""
+
+    def count(value: Any) -> int | None:
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def detail(blocks: tuple[str, str], name: str) -> int | None:
+        found = [usage[b].get(name) for b in blocks if isinstance(usage.get(b), dict)]
+        return next((n for n in map(count, found) if n is not None), None)
+
+    return UsageCounts(
+        count(usage.get("prompt_tokens", usage.get("input_tokens"))),
+        count(usage.get("completion_tokens", usage.get("output_tokens"))),
+        detail(("completion_tokens_details", "output_tokens_details"), "reasoning_tokens"),
+        detail(("prompt_tokens_details", "input_tokens_details"), "cached_tokens"),
+    )
+
+
+def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, str, list[float]]:
+    """(new text, new reasoning text, finish_reason, token log-probabilities) of the first choice of a stream event.
 
     Completions carry ``logprobs.token_logprobs`` (a list of floats); chat carries
-    ``logprobs.content`` (a list of {token, logprob}).
+    ``logprobs.content`` (a list of {token, logprob}). Chat's reasoning is ``delta.reasoning_content``
+    (SGLang, llama.cpp's server) or ``delta.reasoning`` (vLLM).
     """
     choices = event.get("choices")
     if not choices and (choices == [] or "usage" in event):  # the usage event, or a choice-less keep-alive
-        return "", "", []
+        return "", "", "", []
     if not isinstance(choices, list) or not isinstance(choice := choices[0], dict):
         raise EndpointError(f"malformed stream event (no list of 'choices'): {short(event)}")
+    thought: Any = ""
     if chat:
         delta = choice.get("delta") or {}
         text = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(delta, dict):
+            thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
     else:
         text = choice.get("text")
     block = choice.get("logprobs")
@@ -121,4 +199,5 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, list[flo
         else:
             raw = block.get("token_logprobs") or []
         values = [float(v) for v in raw if isinstance(v, int | float)]
-    return (text if isinstance(text, str) else ""), str(choice.get("finish_reason") or ""), values
+    answer, reasoning = (text if isinstance(text, str) else ""), (thought if isinstance(thought, str) else "")
+    return answer, reasoning, str(choice.get("finish_reason") or ""), values

@@ -70,8 +70,10 @@ class Transport:
 
     def send(self, path: str, body: dict[str, Any], deadline: float) -> httpx.Response:
         """POST ``body`` once and return the response, any status, with its body still unread."""
-        # waiting for the response headers is bounded by the deadline too
-        wait = max(min(self.params.stall_timeout_s, deadline - time.monotonic()), 1e-3)
+        # waiting for the response headers is bounded by the deadline too; a reasoning model may hold them
+        # back while it thinks, so the first-token wait bounds every read (the Watchdog cuts a stall sooner)
+        silence = max(self.params.stall_timeout_s, self.params.first_token_wait())
+        wait = max(min(silence, deadline - time.monotonic()), 1e-3)
         connect = self.params.connect_timeout_s
         timeout = httpx.Timeout(connect=connect, read=wait, write=connect, pool=wait)
         request = self.client.build_request(
@@ -98,22 +100,54 @@ class Transport:
 
 
 class Watchdog:
-    """Cut a response's connection at the request deadline, even while the server sends nothing.
+    """Cut a response's connection at the request deadline, or at a silence longer than allowed: up to
+    ``first_wait`` before the first token (a reasoning model thinks before it answers), then ``stall``
+    between events. Even while the server sends nothing.
 
-    httpx's read timeout bounds each silence, not the whole request, and a server that trickles a
-    byte at a time never completes an event for the reader to check the clock: a timer shuts the
-    socket down at the deadline, which wakes the blocked read with an error. No retry or SSE
-    library has this, so it stays ours.
+    httpx's read timeout bounds each silence, not the whole request, cannot change once the stream is
+    open, and a server that trickles a byte at a time never completes an event for the reader to check
+    the clock: a thread shuts the socket down when a limit passes, which wakes the blocked read with an
+    error. No retry or SSE library has this, so it stays ours.
     """
 
-    def __init__(self, response: httpx.Response, deadline: float) -> None:
-        self.fired = False
+    def __init__(self, response: httpx.Response, deadline: float, first_wait: float, stall: float) -> None:
+        self.fired = False  # the deadline passed
+        self.stalled = False  # a silence passed its limit
+        self.heard_token = False
         self._response = response
-        self._timer = threading.Timer(max(deadline - time.monotonic(), 0.0), self._cut)
-        self._timer.daemon = True
+        self._deadline = deadline
+        self._first_wait = first_wait
+        self._first_by = time.monotonic() + first_wait
+        self._stall = stall
+        self._last = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def heard(self, token: bool) -> None:
+        """An event arrived (``token``: it carried answer or reasoning text)."""
+        self._last = time.monotonic()
+        self.heard_token = self.heard_token or token
+
+    def silence(self) -> str:
+        """Why a silent stream was cut (the limit it passed), for the error."""
+        if self.heard_token:
+            return f"no data for {self._stall:g}s mid-stream (server stalled)"
+        return f"no first token for {self._first_wait:g}s (server stalled before answering; first_token_timeout_s)"
+
+    def _due(self) -> float:
+        return min(self._deadline, self._last + self._stall if self.heard_token else self._first_by)
+
+    def _watch(self) -> None:
+        while not self._done.wait(max(self._due() - time.monotonic(), 0.0)):
+            now = time.monotonic()
+            if now < self._due():
+                continue
+            self.fired = now >= self._deadline
+            self.stalled = not self.fired
+            self._cut()
+            return
 
     def _cut(self) -> None:
-        self.fired = True
         stream = self._response.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
@@ -124,11 +158,11 @@ class Watchdog:
                 self._response.close()
 
     def __enter__(self) -> Watchdog:
-        self._timer.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self._done.set()
 
 
 def describe_http_error(exc: httpx.HTTPError) -> str:
