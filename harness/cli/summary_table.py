@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.meters.contention import CONTENDED_SHARE
-from harness.report.caveats import concurrency_notes
+from harness.report.caveats import concurrency_notes, truncation_lines
 from harness.report.cellview import CellView, Estimate
-from harness.report.formatting import energy_text
+from harness.report.formatting import cost_split_text, energy_text
 from harness.report.loadnotes import point_notes, session_notes
 from harness.report.metrics import ACCURACY, MEMORY, P95_E2E
 from harness.report.projections import ProjectionRow
@@ -49,6 +49,9 @@ def _row(view: RunView, cell: CellView) -> list[str]:
     if accuracy.value is not None:
         half = (accuracy.high - accuracy.low) / 2 if accuracy.high is not None and accuracy.low is not None else 0.0
         acc_text = f"{accuracy.value * 100:.1f} ± {half * 100:.1f}"
+    cut, items = view.samples.truncation(cell.model, cell.profile)
+    if cut:  # beside the accuracy: items whose reasoning used every token before an answer
+        acc_text += f"\n{cut}/{items} out of tokens reasoning"
     numbers = cell.numbers
     energy = energy_text(
         numbers.get("energy_j"), numbers.get("energy_j_low"), numbers.get("energy_j_high"), cell.energy_source
@@ -101,6 +104,12 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:  # evaluated with several requests in flight, or throttled by the endpoint
         for line in concurrency_notes(cell):
             console.print(f"  [yellow]{terminal(line)}[/]")
+    for cell in view.cells:  # an API model's cost by what was billed: reasoning is output the user never sees
+        if split := cost_split_text(cell.numbers):
+            cost = _num(cell.numbers.get("cost_per_1k_requests_usd"), ".4f")
+            console.print(f"  {terminal(cell.model)}@{terminal(cell.profile)}: cost / 1k requests ${cost} = {split}")
+    for line in truncation_lines(view.samples):  # items whose answer never came: the reasoning used every token
+        console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:  # figures measured with native kernels turned off, or on a retry after a crash
         for line in cell.native_notes:
             console.print(f"  [yellow]{terminal(line)}[/]")

@@ -47,6 +47,9 @@ class ItemCost:
     errors: int = 0
     token_logprobs: list[float] | None = None  # of the generated answer, where the backend gave them
     trace: dict[str, Any] | None = None  # what a composite backend (a cascade) did for this item
+    reasoning_tokens: int = 0  # of output_tokens, those spent on hidden reasoning (where the server said)
+    # the model ran out of tokens while reasoning (finish_reason length, no visible answer): scored, and counted
+    truncated_reasoning: bool = False
 
 
 def request_key(task: str, kind: str, args: Any) -> str:
@@ -190,11 +193,13 @@ class TierbenchLM(LM):
             cost.latency_s += timing.e2e_s or 0.0  # this request's own time, whatever else was in flight
             cost.prompt_tokens += timing.prompt_tokens
             cost.output_tokens += timing.output_tokens
+            cost.reasoning_tokens += timing.reasoning_tokens or 0
             if timing.error:  # a failed request scores as an empty (wrong) answer, and is counted
                 cost.errors += 1
             logprobs = None if timing.error else usage.token_logprobs
             text = _cut(timing.text, prepared[index][2])
-            self.sink.store(keys[index], {"text": text, "logprobs": logprobs, "trace": usage.extra.get("trace")})
+            stored = {"text": text, "logprobs": logprobs, "trace": usage.extra.get("trace")}
+            self.sink.store(keys[index], {**stored, "truncated_reasoning": timing.truncated_reasoning})
             progress.advance([index])
         out: list[str] = []
         for instance, key in zip(requests, keys, strict=True):
@@ -203,6 +208,7 @@ class TierbenchLM(LM):
             if isinstance(hit, dict):  # stored with its log-probabilities (older runs stored the text alone)
                 cost.token_logprobs = hit.get("logprobs")
                 cost.trace = hit.get("trace")
+                cost.truncated_reasoning = bool(hit.get("truncated_reasoning"))
                 hit = hit.get("text", "")
             out.append(str(hit))
         return out

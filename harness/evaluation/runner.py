@@ -270,6 +270,8 @@ def _emit(
                     "latency_s": cost.latency_s if cost else None,
                     "prompt_tokens": cost.prompt_tokens if cost else None,
                     "output_tokens": cost.output_tokens if cost else None,
+                    "reasoning_tokens": cost.reasoning_tokens if cost else None,
+                    "truncated_reasoning": bool(cost and cost.truncated_reasoning),
                     **_evidence(task, built, lm, self_check, record, cost, response),
                 }
             )

@@ -51,6 +51,16 @@ def concurrency_notes(c: CellView) -> list[str]:
     return notes
 
 
+def truncation_lines(samples: SamplePage) -> list[str]:
+    """Per model, profile and task: how many items ran out of tokens while reasoning (report and terminal)."""
+    return [
+        f"{task} on {model}@{profile}: {samples.truncation_text(model, profile, task)} (finish_reason length, "
+        "no visible answer); they are scored wrong: a higher token limit may let the model answer."
+        for (model, profile, task), cut in samples.truncated.items()
+        if cut
+    ]
+
+
 def run_caveats(
     view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]
 ) -> list[Caveat]:
@@ -107,6 +117,7 @@ def run_caveats(
     ):
         if column not in cols:
             notes.append(Caveat("data", why))
+    notes.extend(Caveat("reasoning", line) for line in truncation_lines(samples))
     if samples.torn_lines:
         notes.append(Caveat("data", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped."))
     return notes

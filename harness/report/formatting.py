@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from harness.results.columns import COST_SPLIT_COLUMNS
 from harness.results.rows import row_fields
 from harness.results.values import finite_or_none as clean
 from harness.results.values import text
@@ -89,6 +90,15 @@ def fmt_range(low: float | None, high: float | None, kind: str) -> str:
     if lo is None or hi is None:
         return ""
     return f"{fmt(lo, kind)}–{fmt(hi, kind)}"
+
+
+def cost_split_text(numbers: dict[str, float | None]) -> str:
+    """An API cell's cost of 1k requests by part (fresh input, cached input, answer, reasoning); "" for a local one."""
+    parts = [clean(numbers.get(column)) for column in COST_SPLIT_COLUMNS]
+    if any(p is None for p in parts):
+        return ""
+    names = ("input", "cached", "answer", "reasoning")
+    return " + ".join(f"{name} {fmt(part, 'dollars')}" for name, part in zip(names, parts, strict=True))
 
 
 def energy_text(value: float | None, low: float | None, high: float | None, source: str, kind: str = "joules") -> str:

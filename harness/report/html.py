@@ -15,7 +15,7 @@ from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.cellview import CellView, not_run_why
 from harness.report.charts import Chart
 from harness.report.compare import Comparison
-from harness.report.formatting import fmt, fmt_range, text
+from harness.report.formatting import cost_split_text, fmt, fmt_range, text
 from harness.report.ladder import Ladder
 from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
@@ -121,5 +121,6 @@ def render_html(
         version=version("tierbench"),
         fmt=fmt,
         fmt_range=fmt_range,
+        cost_split_text=cost_split_text,
         why=_why,
     )

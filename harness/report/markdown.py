@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.cellview import CellView, Estimate
 from harness.report.compare import Comparison
-from harness.report.formatting import energy_text, fmt
+from harness.report.formatting import cost_split_text, energy_text, fmt
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import LIMITS, Recommendation
@@ -99,6 +99,7 @@ _ENV.globals.update(
     PROJECTED_FIGURES=PROJECTED_FIGURES,
     excluded_text=excluded_text,
     figure_text=figure_text,
+    cost_split_text=cost_split_text,
 )
 
 

@@ -28,6 +28,19 @@ class SamplePage:
     total: int = 0
     per_group: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     torn_lines: int = 0
+    # distinct items per (model, profile, task), and of them those that ran out of tokens while reasoning
+    items: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    truncated: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+
+    def truncation(self, model: str, profile: str, task: str | None = None) -> tuple[int, int]:
+        """(items that ran out of tokens while reasoning, items) of one task (None: every task) of a cell."""
+        keys = [k for k in self.items if k[:2] == (model, profile) and (task is None or k[2] == task)]
+        return sum(self.truncated[k] for k in keys), sum(self.items[k] for k in keys)
+
+    def truncation_text(self, model: str, profile: str, task: str | None = None) -> str:
+        """ "12 of 200 items ran out of tokens while reasoning", or "" when none did."""
+        cut, items = self.truncation(model, profile, task)
+        return f"{cut} of {items} items ran out of tokens while reasoning" if cut else ""
 
 
 def _short(value: Any, limit: int = MAX_CHARS) -> str:
@@ -42,6 +55,7 @@ def _short(value: Any, limit: int = MAX_CHARS) -> str:
 def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
     """Stream ``samples.jsonl``: keep the first ``per_task`` items of each (model, profile, task)."""
     page = SamplePage()
+    seen: set[tuple[str, str, str, str]] = set()
     if not is_run_file(path, "a JSONL file"):  # a directory or FIFO there is one line, not a hang
         return page
     with path.open("rb") as handle:
@@ -59,6 +73,10 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
             group = (sample.model, sample.profile, sample.task)
             page.total += 1
             page.per_group[group] += 1
+            if (item := (*group, str(sample.doc_id))) not in seen:  # each filter of a task logs the item again
+                seen.add(item)
+                page.items[group] += 1
+                page.truncated[group] += sample.truncated_reasoning
             if page.per_group[group] <= per_task and len(page.rows) < max_shown:
                 page.rows.append(
                     replace(

@@ -48,13 +48,23 @@ class Sample:
     correct: bool | None
     score: float | None
     latency_s: float | None
+    # the model ran out of tokens while reasoning: no visible answer (scored as it stands, and counted)
+    truncated_reasoning: bool = False
 
     @classmethod
     def read(cls, record: Mapping[str, Any]) -> Sample:
         """A samples.jsonl line as a typed row; missing fields read as empty or None."""
         prompt, response, target = (record.get(key) for key in ("prompt", "response", "target"))
         correct = correct_value(record.get("correct"))
-        return cls(**row_fields(cls, record), prompt=prompt, response=response, target=target, correct=correct)
+        truncated = record.get("truncated_reasoning") is True
+        return cls(
+            **row_fields(cls, record),
+            prompt=prompt,
+            response=response,
+            target=target,
+            correct=correct,
+            truncated_reasoning=truncated,
+        )
 
     def outcome(self) -> tuple[float, bool] | None:
         """What the gate pairs: 1/0 where the item is right or wrong, else its score (binary flag second)."""

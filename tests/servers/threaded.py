@@ -13,9 +13,9 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler], on_stop: Callable[[], None]) -> Iterator[str]:
-    """Yield the base URL (ending in /v1); ``on_stop`` releases held requests before shutdown."""
-    server = _Server(("127.0.0.1", 0), handler)
+def serve(handler: type[BaseHTTPRequestHandler], on_stop: Callable[[], None], port: int = 0) -> Iterator[str]:
+    """Yield the base URL (ending in /v1); ``on_stop`` releases held requests before shutdown; port 0: a free one."""
+    server = _Server(("127.0.0.1", port), handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

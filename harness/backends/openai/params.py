@@ -36,6 +36,12 @@ class OpenAIParams(BaseModel):
         description="A reasoning model: it may think in silence before its first answer token, so that wait is "
         "bounded by first_token_timeout_s (default: the whole timeout_s), not stall_timeout_s.",
     )
+    reasoning_budget_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="Tokens added to every request's limit for the model's hidden reasoning: a task's limit is sized "
+        "for its answer (arithmetic allows 8), which a reasoning model spends on thinking before it answers.",
+    )
     reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
         default=None,
         description="Sent as reasoning_effort (chat, completions) or reasoning.effort (responses); implies reasoning.",

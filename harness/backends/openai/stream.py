@@ -41,7 +41,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
     """(path, JSON body) of a streaming request that asks for usage in the stream."""
     if params.api == "responses":
         body: dict[str, Any] = {"model": params.model, "stream": True, "input": request.prompt}
-        body["max_output_tokens"] = request.max_tokens
+        body["max_output_tokens"] = request.max_tokens + params.reasoning_budget_tokens
         if params.reasoning_effort:
             body["reasoning"] = {"effort": params.reasoning_effort}
         if params.send_temperature:
@@ -57,7 +57,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
     else:
         path = "/completions"
         body["prompt"] = request.prompt
-    body[params.max_tokens_field] = request.max_tokens
+    body[params.max_tokens_field] = request.max_tokens + params.reasoning_budget_tokens
     if params.send_temperature:
         body["temperature"] = request.temperature
     if params.send_seed:

@@ -1,0 +1,159 @@
+"""Reasoning models measured honestly, through real runs against the fake reasoning endpoint
+(tests/servers/reasoning_server.py): hidden and streamed thinking, the Responses API, cached
+prompts, the cost split, the first-token wait, and items that ran out of tokens while reasoning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from rich.console import Console
+from servers.reasoning_server import EFFORT_TOKENS, ReasoningState, reasoning_server
+
+import harness
+from harness.backends.base import GenerationRequest, StreamUsage
+from harness.backends.openai_compat import OpenAICompatBackend
+from harness.backends.registry import create_backend
+from harness.cli.summary_table import print_summary
+from harness.config.models import ModelSpec
+from harness.meters.latency import timed_generate
+from harness.report.view import build_view
+
+PRICES = {"input_per_mtok": 1.25, "cached_input_per_mtok": 0.125, "output_per_mtok": 10.0}
+THINK_S = 0.002  # per reasoning token: "low" thinks 16-19 tokens, about 35 ms
+PREFIX = 32  # the load scenario's shared system prompt: cached from the second request on
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, ReasoningState]]:
+    with reasoning_server(think_s_per_token=THINK_S, delay_s=0.002) as running:
+        yield running
+
+
+def model(name: str, url: str, api_model: str, **params: Any) -> dict[str, Any]:
+    base = {"model": api_model, "base_url": url, "max_retries": 0, "reasoning": True, "logprobs": False}
+    return {"name": name, "tier": "full", "backend": "openai", "params": {**base, **params}, "prices": PRICES}
+
+
+def run(root: Path, models: list[dict[str, Any]], suite: dict[str, Any]) -> harness.RunResult:
+    catalog = root / "catalog.yaml"
+    catalog.write_text(json.dumps({"models": models}))
+    suite_path = root / "suite.yaml"
+    suite_path.write_text(json.dumps({"name": "reasoning", **suite}))
+    return harness.run(suite=str(suite_path), catalog=catalog, models=[m["name"] for m in models], out=root / "run")
+
+
+# the thinking sent four ways: in silence (OpenAI), as vLLM's delta.reasoning, as SGLang's and llama.cpp's
+# delta.reasoning_content, and on the Responses API both in silence and as reasoning summary deltas
+STYLES = {
+    "hidden": ("chat", "gpt-fake", False),
+    "vllm": ("chat", "qwen-vllm", True),
+    "sglang": ("chat", "qwen-sglang", True),
+    "responses": ("responses", "gpt-fake-responses", False),
+    "responses-streamed": ("responses", "qwen-responses-vllm", True),
+}
+
+
+@pytest.fixture(scope="module")
+def perf_run(tmp_path_factory: pytest.TempPathFactory, server: tuple[str, ReasoningState]) -> harness.RunResult:
+    url, _ = server
+    models = [
+        model(name, url, api_model, api=api, reasoning_effort="low", reasoning_budget_tokens=64)
+        for name, (api, api_model, _) in STYLES.items()
+    ]
+    scenario = {"name": "cached", "kind": "concurrency", "concurrency": [1], "prompt_tokens": [16],
+                "output_tokens": [4], "requests": 3, "warmup": 1, "prefix_tokens": PREFIX}  # fmt: skip
+    result = run(tmp_path_factory.mktemp("perf"), models, {"scenarios": [scenario], "tasks": []})
+    requests = result.requests.to_pandas()
+    assert set(requests["model"]) == set(STYLES) and not requests["error"].astype(bool).any()
+    return result
+
+
+def measured(result: harness.RunResult, name: str) -> pd.DataFrame:
+    requests = result.requests.to_pandas()
+    return requests[~requests["warmup"].astype(bool) & (requests["model"] == name)]
+
+
+@pytest.mark.parametrize("name", list(STYLES))
+def test_requests_carry_reasoning_visible_and_cached_tokens_and_the_times_before_the_answer(
+    perf_run: harness.RunResult, name: str
+) -> None:
+    rows = measured(perf_run, name)
+    assert len(rows) == 3
+    for _, r in rows.iterrows():
+        reasoning, visible = int(r["reasoning_tokens"]), int(r["visible_tokens"])
+        assert EFFORT_TOKENS["low"] <= reasoning <= EFFORT_TOKENS["low"] + 3 and visible == 3
+        assert int(r["output_tokens"]) == reasoning + visible  # the server's completion_tokens, reasoning included
+        assert int(r["cached_tokens"]) >= PREFIX and int(r["prompt_tokens"]) > int(r["cached_tokens"])
+        assert not r["truncated_reasoning"]
+        # TTFT is the first answer token: after the thinking, which comes after the first byte
+        assert r["first_byte_s"] < r["ttft_s"] <= r["e2e_s"]
+        assert r["ttft_s"] >= reasoning * THINK_S
+        # TPOT per visible token; the decode rate counts the reasoning tokens too
+        assert r["tpot_s"] == pytest.approx((r["e2e_s"] - r["ttft_s"]) / (visible - 1))
+        start = r["first_reasoning_s"] if STYLES[name][2] else 0.0
+        assert r["decode_tps"] == pytest.approx((reasoning + visible - 1) / (r["e2e_s"] - start))
+        if STYLES[name][2]:
+            assert r["first_byte_s"] <= r["first_reasoning_s"] < r["ttft_s"]
+            assert r["prefill_tps"] == pytest.approx(r["prompt_tokens"] / r["first_reasoning_s"])
+        else:  # hidden thinking: no reasoning time, and TTFT is no prefill
+            assert pd.isna(r["first_reasoning_s"]) and pd.isna(r["prefill_tps"])
+
+
+def backend(url: str, api_model: str = "gpt-fake", **params: Any) -> OpenAICompatBackend:
+    spec = ModelSpec(
+        name="api",
+        tier="full",
+        backend="openai",
+        params={"model": api_model, "base_url": url, "max_retries": 0, **params},
+        prices=PRICES,
+    )
+    made = create_backend(spec)
+    assert isinstance(made, OpenAICompatBackend)
+    made.load()
+    return made
+
+
+def generate(made: OpenAICompatBackend, prompt: str, max_tokens: int = 64) -> tuple[Any, StreamUsage]:
+    usage = StreamUsage()
+    return timed_generate(made, GenerationRequest(prompt=prompt, max_tokens=max_tokens), usage=usage), usage
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_one_requests_cost_is_its_list_price_by_part(server: tuple[str, ReasoningState], api: str) -> None:
+    url, _ = server
+    made = backend(url, api=api, reasoning_effort="low")
+    prompt = f"Please add these numbers for the {api} cost test. Q: 20 + 22\nA:"  # 14 words
+    generate(made, prompt)
+    timing, usage = generate(made, prompt)  # the same prompt again: every word of it from the cache
+    assert (usage.prompt_tokens, usage.cached_tokens) == (14, 14)
+    assert usage.output_tokens == usage.reasoning_tokens + 2 and usage.reasoning_tokens >= EFFORT_TOKENS["low"]
+    # $1.25 / 1M fresh input, $0.125 / 1M cached input, $10 / 1M output, reasoning billed as output
+    by_hand = (0 * 1.25 + 14 * 0.125 + (usage.reasoning_tokens + 2) * 10.0) / 1e6
+    assert usage.extra["cost_usd"] == pytest.approx(by_hand)
+    assert timing.text == " 42\n" or timing.text == " 43\n"  # the answer alone, never the thinking
+
+
+def test_the_cost_split_reaches_the_cells_table_and_the_report(perf_run: harness.RunResult) -> None:
+    rows = measured(perf_run, "hidden")
+    prompt, cached = rows["prompt_tokens"].mean(), rows["cached_tokens"].mean()
+    reasoning, visible = rows["reasoning_tokens"].mean(), rows["visible_tokens"].mean()
+    expected = {
+        "cost_input_per_1k_usd": 1000 * (prompt - cached) * 1.25 / 1e6,
+        "cost_cached_per_1k_usd": 1000 * cached * 0.125 / 1e6,
+        "cost_visible_per_1k_usd": 1000 * visible * 10.0 / 1e6,
+        "cost_reasoning_per_1k_usd": 1000 * reasoning * 10.0 / 1e6,
+    }
+    cells = perf_run.cells.to_pandas().set_index("model")
+    for column, value in expected.items():
+        assert cells.loc["hidden", column] == pytest.approx(value), column
+    assert cells.loc["hidden", "cost_per_1k_requests_usd"] == pytest.approx(sum(expected.values()))
+    assert expected["cost_reasoning_per_1k_usd"] > 5 * expected["cost_visible_per_1k_usd"]
+    assert perf_run.report is not None
+    shown = f"reasoning ${expected['cost_reasoning_per_1k_usd']:.4g}"
+    markdown, page = perf_run.report.markdown.read_text(), perf_run.report.html.read_text()
+    assert "cached $" in markdown and "reasoning $" in markdown and "reasoning $" in page, shown
