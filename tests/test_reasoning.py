@@ -24,7 +24,7 @@ from harness.meters.latency import timed_generate
 from harness.report.view import build_view
 
 PRICES = {"input_per_mtok": 1.25, "cached_input_per_mtok": 0.125, "output_per_mtok": 10.0}
-THINK_S = 0.002  # per reasoning token: "low" thinks 16-19 tokens, about 35 ms
+THINK_S = 0.001  # per reasoning token: "low" thinks 16-19 tokens, about 20 ms
 PREFIX = 32  # the load scenario's shared system prompt: cached from the second request on
 
 
@@ -157,3 +157,57 @@ def test_the_cost_split_reaches_the_cells_table_and_the_report(perf_run: harness
     shown = f"reasoning ${expected['cost_reasoning_per_1k_usd']:.4g}"
     markdown, page = perf_run.report.markdown.read_text(), perf_run.report.html.read_text()
     assert "cached $" in markdown and "reasoning $" in markdown and "reasoning $" in page, shown
+
+
+def test_silent_thinking_longer_than_the_stall_timeout_completes_but_a_silence_mid_answer_is_cut() -> None:
+    with reasoning_server(think_s_per_token=0.004) as (url, state):  # "high" thinks ~130 tokens: over 0.5 s
+        thinker = backend(url, reasoning_effort="high", stall_timeout_s=0.2)  # first-token wait: timeout_s
+        timing, usage = generate(thinker, "Q: 1 + 2\nA:", max_tokens=512)
+        assert timing.error is None and timing.ttft_s > 0.5 and usage.reasoning_tokens >= EFFORT_TOKENS["high"]
+        impatient = backend(url, reasoning_effort="high", stall_timeout_s=0.2, think_timeout_s=0.2)
+        timing, _ = generate(impatient, "Q: 1 + 2\nA:", max_tokens=512)
+        assert timing.error is not None and "no first token for 0.2s" in timing.error
+        state.think_s_per_token, state.mid_pause_s = 0.0, 5.0  # answers at once, then stalls after its first token
+        timing, _ = generate(thinker, "Q: 1 + 2\nA:", max_tokens=512)
+        assert timing.error is not None and "no data for 0.2s mid-stream (server stalled)" in timing.error
+        assert timing.text == "" or timing.text.strip().isdigit()
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory: pytest.TempPathFactory, server: tuple[str, ReasoningState]) -> harness.RunResult:
+    """arithmetic on three models: one whose token limit is below its reasoning (the task's 8 tokens, no budget),
+    and the same model at minimal and high effort with room to think (high streams its thinking as vLLM does)."""
+    url, _ = server
+    models = [
+        model("short", url, "gpt-short", reasoning_effort="low"),
+        model("minimal", url, "gpt-minimal", reasoning_effort="minimal", reasoning_budget_tokens=256),
+        model("high", url, "gpt-high-vllm", reasoning_effort="high", reasoning_budget_tokens=256),
+    ]
+    return run(tmp_path_factory.mktemp("eval"), models, {"scenarios": [], "tasks": ["arithmetic"], "limit": 20})
+
+
+def test_items_that_ran_out_of_tokens_while_reasoning_are_counted_and_shown(eval_run: harness.RunResult) -> None:
+    samples = [json.loads(line) for line in (eval_run.run_dir / "samples.jsonl").read_text().splitlines()]
+    cut = {m: sum(s["truncated_reasoning"] for s in samples if s["model"] == m) for m in ("short", "minimal", "high")}
+    assert cut == {"short": 20, "minimal": 0, "high": 0}
+    # no visible answer: the task's regex filter finds no number in it
+    assert all(s["response"] == "[invalid]" and not s["correct"] for s in samples if s["model"] == "short")
+    line = "20 of 20 items ran out of tokens while reasoning"
+    console = Console(record=True, width=240)
+    print_summary(console, build_view(eval_run.run_dir))
+    terminal = console.export_text()
+    assert line in terminal and "20/20 out of tokens reasoning" in terminal
+    assert eval_run.report is not None
+    assert line in eval_run.report.markdown.read_text() and line in eval_run.report.html.read_text()
+    assert terminal.count("ran out of tokens") == 1  # only the model that did
+
+
+def test_effort_buys_accuracy_with_reasoning_tokens_and_time_and_the_thinking_is_never_the_answer(
+    eval_run: harness.RunResult,
+) -> None:
+    scores = eval_run.scores.to_pandas().set_index("model")
+    assert scores.loc["high", "value"] > scores.loc["minimal", "value"] + 0.2
+    samples = pd.read_json(eval_run.run_dir / "samples.jsonl", lines=True).set_index("model")
+    assert samples.loc["high", "reasoning_tokens"].min() > 10 * samples.loc["minimal", "reasoning_tokens"].max()
+    assert samples.loc["high", "latency_s"].mean() > samples.loc["minimal", "latency_s"].mean()
+    assert not samples["response"].astype(str).str.contains("step").any()  # streamed thinking is not scored

@@ -179,10 +179,13 @@ def _handler(state: ReasoningState) -> type[BaseHTTPRequestHandler]:
             style = "reasoning" if model.endswith("-vllm") else None
             style = "reasoning_content" if model.endswith(("-sglang", "-llamacpp")) else style
             work = plan(state, body)
-            if path.endswith("/responses"):
-                self._responses(work, style)
-            else:
-                self._chat(model, work, style)
+            try:
+                if path.endswith("/responses"):
+                    self._responses(work, style)
+                else:
+                    self._chat(model, work, style)
+            except (BrokenPipeError, ConnectionResetError):  # the client cut the request (a stall, a deadline)
+                return
 
         def _think(self, work: Plan, style: str | None, send: Any) -> None:
             """The reasoning: streamed a token at a time, or a silent pause as long."""

@@ -34,7 +34,7 @@ class OpenAIParams(BaseModel):
     reasoning: bool = Field(
         default=False,
         description="A reasoning model: it may think in silence before its first answer token, so that wait is "
-        "bounded by first_token_timeout_s (default: the whole timeout_s), not stall_timeout_s.",
+        "bounded by think_timeout_s (default: the whole timeout_s), not stall_timeout_s.",
     )
     reasoning_budget_tokens: int = Field(
         default=0,
@@ -68,7 +68,7 @@ class OpenAIParams(BaseModel):
     )
     timeout_s: float = Field(default=120.0, gt=0, description="Deadline for one whole request.")
     stall_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence allowed mid-stream.")
-    first_token_timeout_s: float | None = Field(
+    think_timeout_s: float | None = Field(
         default=None,
         gt=0,
         description="Longest wait for the first token (a reasoning model thinks before it answers); None: "
@@ -97,8 +97,8 @@ class OpenAIParams(BaseModel):
 
     def first_token_wait(self) -> float:
         """How long the stream may stay silent before its first token."""
-        if self.first_token_timeout_s is not None:
-            return self.first_token_timeout_s
+        if self.think_timeout_s is not None:
+            return self.think_timeout_s
         return self.timeout_s if self.reasoning or self.reasoning_effort else self.stall_timeout_s
 
     def endpoint(self) -> str | None:

@@ -120,32 +120,38 @@ class Watchdog:
         self._first_by = time.monotonic() + first_wait
         self._stall = stall
         self._last = 0.0
-        self._done = threading.Event()
+        self._closed = False
+        self._wake = threading.Event()  # the limit moved sooner (the first token came), or the request ended
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def heard(self, token: bool) -> None:
         """An event arrived (``token``: it carried answer or reasoning text)."""
         self._last = time.monotonic()
-        self.heard_token = self.heard_token or token
+        if token and not self.heard_token:  # from the first-token wait to the (shorter) stall limit
+            self.heard_token = True
+            self._wake.set()
 
     def silence(self) -> str:
         """Why a silent stream was cut (the limit it passed), for the error."""
         if self.heard_token:
             return f"no data for {self._stall:g}s mid-stream (server stalled)"
-        return f"no first token for {self._first_wait:g}s (server stalled before answering; first_token_timeout_s)"
+        return f"no first token for {self._first_wait:g}s (server stalled before answering; think_timeout_s)"
 
     def _due(self) -> float:
         return min(self._deadline, self._last + self._stall if self.heard_token else self._first_by)
 
     def _watch(self) -> None:
-        while not self._done.wait(max(self._due() - time.monotonic(), 0.0)):
+        while True:
+            self._wake.wait(max(self._due() - time.monotonic(), 0.0))
+            self._wake.clear()
+            if self._closed:
+                return
             now = time.monotonic()
-            if now < self._due():
-                continue
-            self.fired = now >= self._deadline
-            self.stalled = not self.fired
-            self._cut()
-            return
+            if now >= self._due():
+                self.fired = now >= self._deadline
+                self.stalled = not self.fired
+                self._cut()
+                return
 
     def _cut(self) -> None:
         stream = self._response.extensions.get("network_stream")
@@ -162,7 +168,8 @@ class Watchdog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
+        self._closed = True
+        self._wake.set()
 
 
 def describe_http_error(exc: httpx.HTTPError) -> str:
