@@ -25,7 +25,8 @@ from harness.runner.load import run_load_scenario
 RECORD_KEYS = {
     "scenario", "point", "repetition", "index", "warmup", "concurrency", "prompt_tokens", "output_tokens",
     "ttft_s", "e2e_s", "tpot_s", "decode_tps", "prefill_tps", "token_count_source", "error", "scheduled_s",
-    "dispatch_delay_s",
+    "dispatch_delay_s", "visible_tokens", "reasoning_tokens", "cached_tokens", "truncated_reasoning", "first_byte_s",
+    "first_reasoning_s",
 }  # fmt: skip
 
 

@@ -43,6 +43,10 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
 def _row(view: RunView, cell: CellView) -> list[str]:
     mine = cell_rows(view.requests, cell.model, cell.profile)
     ttft = summarize(mine["ttft_s"].tolist()) if len(mine) else {}
+    byte = summarize(mine["first_byte_s"].tolist()) if len(mine) else {}
+    ttft_text = _num(ttft.get("p50"), ".3f", " s")
+    if (b := byte.get("p50")) is not None and (t := ttft.get("p50")) is not None and b < 0.9 * t:
+        ttft_text += f"\nbyte {b:.3f} s"  # the server answered long before the first answer token: thinking
     decode = summarize(mine["decode_tps"].tolist()) if len(mine) else {}
     accuracy = cell.get(ACCURACY.key)
     acc_text = "—"
@@ -64,7 +68,7 @@ def _row(view: RunView, cell: CellView) -> list[str]:
         terminal(cell.profile),
         f"[{STATUS_STYLE.get(cell.status, 'white')}]{terminal(cell.status)}[/]",
         acc_text,
-        _num(ttft.get("p50"), ".3f", " s"),
+        ttft_text,
         _num(cell.get(P95_E2E.key).value, ".2f", " s"),
         _num(decode.get("mean"), ".1f"),
         _memory(cell, anon, file),
