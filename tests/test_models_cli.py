@@ -50,7 +50,12 @@ def test_user_catalog_is_merged_and_each_model_says_why(tmp_path: Path) -> None:
     assert "model path not found" in str(rows["hf-nano"]["reason"])
     assert rows["local-api"]["runnable"] is True  # a local server needs no key
     assert rows["cloud"]["reason"] == "TB_NO_SUCH_KEY is not set (the API key for https://api.example.com/v1)"
-    assert rows["cloud"]["prices"] == {"input_per_mtok": 1.25, "output_per_mtok": 10.0, "source": ""}
+    assert rows["cloud"]["prices"] == {
+        "input_per_mtok": 1.25,
+        "output_per_mtok": 10.0,
+        "cached_input_per_mtok": None,
+        "source": "",
+    }
     assert [row["tier"] for row in rows.values()] == sorted(
         (row["tier"] for row in rows.values()), key=["nano", "mini", "full", "hybrid"].index
     )
