@@ -17,8 +17,9 @@ from harness.secrets import inline_secret
 Tier = Literal["nano", "mini", "full", "hybrid"]
 # hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
 TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
-# the labels (and cells-table columns) of every model a catalog entry expands into (harness.config.variants)
-BASE_MODEL, VARIANT = "base_model", "variant"
+# the labels (and cells-table columns) of every model a catalog entry expands into (harness.config.variants),
+# and of a quantization ladder's rungs (a ladder's name only prefixes its rungs' names: it selects none)
+BASE_MODEL, VARIANT, LADDER = "base_model", "variant", "ladder"
 MAX_VARIANTS = 64  # a variants matrix compares a handful of settings; it is not a sweep
 # a matrix value must fit in a model name (and so in a cell directory's name)
 VariantValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] | int | float | bool
@@ -187,9 +188,11 @@ class Catalog(BaseModel):
         return next((m for m in self.models if m.name == name), None)
 
     def select(self, name: str) -> list[ModelSpec]:
-        """The model of that name, or else every variant (or ladder rung) of the base model of that name."""
+        """The model of that name, or else every variant of the base model of that name (ladder rungs by name only)."""
         model = self.get(name)
-        return [model] if model is not None else [m for m in self.models if m.labels.get(BASE_MODEL) == name]
+        if model is not None:
+            return [model]
+        return [m for m in self.models if m.labels.get(BASE_MODEL) == name and LADDER not in m.labels]
 
     def merged_with(self, other: Catalog) -> Catalog:
         """Models and ladders in ``other`` replace same-named ones here and add the rest."""

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.config.models import Catalog, LadderSpec, ModelSpec
+from harness.config.models import LADDER, Catalog, LadderSpec, ModelSpec
 from harness.config.variants import Variant, expand
 from harness.errors import BackendUnavailable, UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import Rung, derive_ladder, parse_types
-from harness.results.columns import BPW, DESCRIPTION, FILE_MB, LADDER, QUANT_TYPE, REQUANTIZED_FROM, SOURCE
+from harness.results.columns import BPW, DESCRIPTION, FILE_MB, QUANT_TYPE, REQUANTIZED_FROM, SOURCE
 
 # the label naming a rung's fidelity reference (the other label keys are cells-table columns)
 REFERENCE = "fidelity_reference"
@@ -91,7 +91,7 @@ def expand_catalog(
         clash = next((n for n in names if n in known), None)
         if clash:
             raise UserError(f"catalog ladders[{index}] '{ladder.name}': rung name '{clash}' is also a model's name")
-        if wanted is not None and not set([*names, ladder.name]) & set(wanted):  # its name selects every rung
+        if wanted is not None and not set(names) & set(wanted):
             added += _placeholder_specs(ladder, "derived when a run selects it")
             continue
         try:

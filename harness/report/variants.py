@@ -12,14 +12,13 @@ from dataclasses import dataclass, replace
 
 import matplotlib
 
-from harness.config.models import BASE_MODEL, VARIANT
+from harness.config.models import BASE_MODEL, LADDER, VARIANT
 from harness.report.cellview import CellView, Estimate
 from harness.report.charts import PALETTE, Chart, _figure, _label, pareto_front, to_svg
 from harness.report.formatting import fmt, text
 from harness.report.metrics import ACCURACY, COST, P95_E2E, MetricInfo
 from harness.report.view import RunView
 from harness.results import RunStore
-from harness.results.columns import LADDER
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from harness import metrics
-from harness.config.models import BASE_MODEL, VARIANT
+from harness.config.models import BASE_MODEL, LADDER, VARIANT
 from harness.results.schema import CellOutcome, CellResult
 
 
@@ -32,8 +32,7 @@ FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 
 # Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
 # the cells table so every reader can show them beside the name (docs/quantization.md).
-LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
-    "ladder",
+QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
     "quant_type",
     "bits_per_weight",
     "quant_file_mb",
