@@ -189,3 +189,13 @@ def test_the_report_has_the_variants_chart_table_and_finding(variant_run: tuple[
     assert "small@minimal matches big@" in html and "at 10% of its cost per 1k requests" in html
     assert "### Variants on host" in markdown and "small@minimal matches big@" in markdown
     assert "| small@high | reasoning_effort=high | nano |" in markdown
+
+
+def test_the_example_catalog_puts_three_tiers_at_four_efforts() -> None:
+    catalog = load_catalog(Path(__file__).resolve().parents[1] / "examples" / "reasoning-effort.yaml")
+    efforts = ["minimal", "low", "medium", "high"]
+    for base in ("nano", "mini", "full"):
+        variants = catalog.select(base)
+        assert [m.name for m in variants] == [f"{base}@{e}" for e in efforts]
+        assert [m.params["reasoning_effort"] for m in variants] == efforts
+        assert {m.params["base_url"] for m in variants} == {URL}
