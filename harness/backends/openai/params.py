@@ -43,6 +43,13 @@ class OpenAIParams(BaseModel):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
         default="max_tokens", description="GPT-5 and o-series models take max_completion_tokens."
     )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        default=None,
+        description="Sent as the request's reasoning_effort (GPT-5, o-series); unset: the server's default.",
+    )
+    verbosity: Literal["low", "medium", "high"] | None = Field(
+        default=None, description="Sent as the request's verbosity (GPT-5); unset: the server's default."
+    )
     send_temperature: bool = Field(default=True, description="False for models that reject a temperature.")
     send_seed: bool = True
     logprobs: bool = Field(

@@ -52,6 +52,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
         body["stop"] = list(request.stop)
     if request.logprobs and params.logprobs:
         body.update({"logprobs": True, "top_logprobs": 1} if "messages" in body else {"logprobs": 1})
+    body.update(params.model_dump(include={"reasoning_effort", "verbosity"}, exclude_none=True))
     body.update(params.extra_body)
     return path, body
 
