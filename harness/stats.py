@@ -85,10 +85,45 @@ def mcnemar_midp(worse: int, better: int) -> float:
     if n == 0:
         return 1.0
     k = min(worse, better)
-    from scipy import stats  # here, not at import: scipy.stats costs every process that imports this ~0.5 s
+    # twice (P(X < k) + P(X = k) / 2) for X ~ Binomial(n, 1/2), in exact integers
+    p = (2 * sum(math.comb(n, i) for i in range(k)) + math.comb(n, k)) / 2**n
+    return min(1.0, max(0.0, float(p)))
 
-    p = 2.0 * (float(stats.binom.cdf(k, n, 0.5)) - 0.5 * float(stats.binom.pmf(k, n, 0.5)))
-    return min(1.0, max(0.0, p))
+
+# Closed-form intervals from scipy.special: scipy.stats would give the same figures (tests/test_stats_parity.py)
+# but costs every process that imports it ~0.6 s, and every cell's worker and most commands need one.
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion (scipy.stats.binomtest's ``method="wilson"``)."""
+    share, z2 = successes / n, Z95**2
+    denominator = 2 * (n + z2)
+    centre = (2 * successes + z2) / denominator
+    half = Z95 * math.sqrt(4 * n * share * (1 - share) + z2) / denominator
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def t_interval(mean: float, stderr: float, df: int) -> tuple[float, float]:
+    """The 95% Student t interval of a mean (scipy.stats.t.interval)."""
+    from scipy.special import stdtrit
+
+    half = float(stdtrit(df, 0.975)) * stderr
+    return mean - half, mean + half
+
+
+def median_interval(values: Sequence[float] | FloatArray, level: float = 0.95) -> tuple[float, float]:
+    """The distribution-free interval of a median: the order statistics whose ranks a Binomial(n, 1/2)
+    keeps inside ``level`` (scipy.stats.quantile_test's two-sided interval); nan where n is too small."""
+    from scipy.special import bdtr, bdtrc
+
+    data = np.sort(np.asarray(values, dtype=float))
+    n, tail = int(data.size), (1.0 - level) / 2.0
+    ranks = np.arange(n + 1)
+    low_index = int(np.argmax(bdtr(ranks, n, 0.5) >= tail)) - 1  # the binomial's tail quantile, less one
+    high_index = int(np.argmax(bdtrc(ranks, n, 0.5) <= tail))  # its upper tail quantile
+    low = float(data[low_index]) if low_index >= 0 else math.nan
+    high = float(data[high_index]) if high_index < n else math.nan
+    return low, high
 
 
 def resample_index(n: int, iterations: int, rng: np.random.Generator) -> NDArray[np.int64]:

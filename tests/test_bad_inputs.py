@@ -397,6 +397,32 @@ CASES: list[Case] = [
         ("catalog_negative_price.yaml:9", "output_per_mtok"),
     ),
     Case("catalog-missing-file", _run("--catalog", "{tmp}/catalog.yaml"), ("catalog.yaml", "not found")),
+    # variants matrices (docs/variants.md)
+    Case(
+        "catalog-variant-unknown-param",
+        _run("--catalog", "{bad}/catalog_variant_unknown_param.yaml"),
+        ("catalog_variant_unknown_param.yaml:9", "model 'mini'", "'variants.reasoning_efort'", "backend 'openai'"),
+    ),
+    Case(
+        "catalog-variant-no-values",
+        _run("--catalog", "{bad}/catalog_variant_empty.yaml"),
+        ("catalog_variant_empty.yaml:7", "variants", "'reasoning_effort' lists no values"),
+    ),
+    Case(
+        "catalog-variant-too-many",
+        _run("--catalog", "{bad}/catalog_variant_too_many.yaml"),
+        ("catalog_variant_too_many.yaml:7", "variants", "72 combinations; at most 64"),
+    ),
+    Case(
+        "catalog-variant-name-collides",
+        _run("--catalog", "{bad}/catalog_variant_collides.yaml"),
+        ("catalog_variant_collides.yaml:11", "model 'mini'", "variant 'mini@high'", "another catalog model"),
+    ),
+    Case(
+        "catalog-variant-bad-value",
+        _run("--catalog", "{bad}/catalog_variant_bad_value.yaml"),
+        ("catalog_variant_bad_value.yaml:8", "model 'mini@extreme' params", "'reasoning_effort'"),
+    ),
     # -- hardware profiles ------------------------------------------------------------------------
     Case(
         "profile-missing-power",

@@ -80,7 +80,7 @@ def _pinned_file(meta: dict[str, Any], model: str) -> tuple[str, float] | None:
     if not isinstance(backends, dict):
         return None
     for cell_id, info in sorted(backends.items()):
-        if str(cell_id).split("@")[0] == model and isinstance(info, dict):
+        if str(cell_id).rsplit("@", 1)[0] == model and isinstance(info, dict):
             name, size = info.get("model_file"), info.get("model_file_mb")
             if isinstance(name, str) and isinstance(size, int | float):
                 return name, float(size)

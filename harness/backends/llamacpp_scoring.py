@@ -27,10 +27,12 @@ class _TokenizingBackend(Protocol):
 
 @dataclass
 class ScoringStats:
-    """What the last scoring call did: tokens decoded vs. tokens a no-reuse scorer would decode."""
+    """What the last scoring call did: tokens decoded vs. tokens a no-reuse scorer would decode, and
+    how many of the decoded positions needed a row of logits (a plain prefill needs one a prompt)."""
 
     decoded_tokens: int = 0
     requested_tokens: int = 0
+    logit_rows: int = 0
     seconds: float = 0.0
 
 
@@ -128,6 +130,7 @@ def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) ->
                     _put(batch, k, token, start + k, 0, start + k >= first - 1)
                 _decode(ctx, batch, len(chunk))
                 stats.decoded_tokens += len(chunk)
+                stats.logit_rows += len(outputs)
                 cached.extend(chunk)
                 if not outputs:
                     continue

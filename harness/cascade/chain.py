@@ -49,13 +49,15 @@ def _step(row: dict[str, Any]) -> Step:
 
 
 def parse_chain(spec: str) -> list[tuple[str, str | None]]:
-    """``"nano@edge,mini"`` -> ``[("nano", "edge"), ("mini", None)]``; one-line errors for malformed specs."""
+    """``"nano@edge,mini"`` -> ``[("nano", "edge"), ("mini", None)]``; one-line errors for malformed specs.
+
+    The profile follows the last ``@``; ``resolve_chain`` reads ``mini@high`` as a variant's name when the run has one."""
     steps: list[tuple[str, str | None]] = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
-        name, _, profile = part.partition("@")
+        name, _, profile = part.rpartition("@") if "@" in part else (part, "", "")  # a variant: mini@high@edge
         if not name.strip() or ("@" in part and not profile.strip()):
             raise UserError(f"--chain {spec!r}: {part!r} is not TIER or TIER@PROFILE")
         steps.append((name.strip(), profile.strip() or None))
@@ -75,7 +77,10 @@ def resolve_chain(steps: list[tuple[str, str | None]], cells: pd.DataFrame, prof
     """The cells a parsed chain names; a tier that did not run (or is ambiguous) is a one-line error."""
     rows = cell_rows(cells)
     resolved: list[Step] = []
+    run_models = {text(r.get("model")) for r in rows}
     for name, wanted in steps:
+        if wanted is not None and f"{name}@{wanted}" in run_models:  # a variant's name (mini@high), not TIER@PROFILE
+            name, wanted = f"{name}@{wanted}", None
         mine = [r for r in rows if text(r.get("model")) == name] or [r for r in rows if text(r.get("tier")) == name]
         if not mine:
             known = ", ".join(sorted({text(r.get("model")) for r in rows})) or "none"

@@ -1,7 +1,7 @@
 """The embedded default model catalog and how to load a user's own.
 
 Loading validates every model whole, before anything plans or runs: the catalog's own fields,
-each cascade's chain, and each model's backend ``params`` against its backend plugin's params
+each ``variants:`` matrix (expanded here into ordinary models, harness.config.variants), each cascade's chain, and each model's backend ``params`` against its backend plugin's params
 model (harness.backends.plugin). The catalog sits above config and the backend registry and is
 the one place that knows both, so config never imports a backend.
 """
@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from harness.backends.registry import UnknownBackend, get_plugin
 from harness.config.loading import format_validation_error, line_of, read_yaml, validate
-from harness.config.models import Catalog, ModelSpec
+from harness.config.models import VARIANT, Catalog, ModelSpec
+from harness.config.variants import expand, matrix_variants
 from harness.errors import BackendUnavailable, ConfigError
 
 CASCADE_BACKEND = "cascade"
@@ -41,17 +42,63 @@ def load_catalog(path: Path | None) -> Catalog:
         user = validate(Catalog, user_data, str(path))
         sources.update({m.name: (str(path), user_data, i) for i, m in enumerate(user.models)})
         catalog = catalog.merged_with(user)
+    catalog = expand_variants(catalog, sources)
     catalog = resolve_cascades(catalog, sources)
     for model in catalog.models:
         check_backend_params(model, *sources[model.name])
     return catalog
 
 
+def _where(source: str, data: Any, loc: tuple[int | str, ...]) -> str:
+    line = line_of(data, loc)
+    return f"{source}:{line}" if line else source
+
+
+def expand_variants(catalog: Catalog, sources: Sources) -> Catalog:
+    """Each model with a ``variants:`` matrix replaced by one model per combination (``sources`` learns
+    their names). A parameter its backend does not declare, or a variant named like another model, is
+    a one-line ConfigError naming the file, line and field."""
+    names = {m.name for m in catalog.models}
+    models: list[ModelSpec] = []
+    for model in catalog.models:
+        if not model.variants:
+            models.append(model)
+            continue
+        where, data, index = sources[model.name]
+        declared = _declared_params(model.backend)
+        for key in model.variants:
+            if declared is not None and key not in declared:
+                raise ConfigError(
+                    f"{_where(where, data, ('models', index, 'variants', key))}: model '{model.name}' field "
+                    f"'variants.{key}': backend '{model.backend}' has no such param (its params: {', '.join(declared)})"
+                )
+        for spec in expand(model, matrix_variants(model)):
+            if spec.name in names:
+                raise ConfigError(
+                    f"{_where(where, data, ('models', index, 'variants'))}: model '{model.name}' field 'variants': "
+                    f"variant '{spec.name}' has the name of another catalog model; rename one"
+                )
+            names.add(spec.name)
+            sources[spec.name] = (where, data, index)
+            models.append(spec)
+    return Catalog(models=models, ladders=catalog.ladders)
+
+
+def _declared_params(backend: str) -> list[str] | None:
+    """The params a backend's plugin declares, or None when it accepts any (or cannot be loaded here)."""
+    try:
+        model = get_plugin(backend).params_model
+    except (UnknownBackend, BackendUnavailable):
+        return None  # the params check names an unknown backend; an unimportable one is the planner's
+    return list(model.model_fields) if model.model_config.get("extra") == "forbid" else None
+
+
 def resolve_cascades(catalog: Catalog, sources: Sources) -> Catalog:
     """Embed each cascade's chain (the tiers' own specs) in its params, so its cell needs no catalog.
 
-    A chain that names an unknown model, a cascade, or the cascade itself is a one-line
-    ConfigError naming the file that defined the cascade.
+    A chain that names an unknown model, a base model with variants (name one variant), a cascade,
+    or the cascade itself is a one-line ConfigError naming the file that defined the cascade. A
+    default cascade whose tier the user's catalog turned into variants is left out.
     """
     models: list[ModelSpec] = []
     for model in catalog.models:
@@ -62,9 +109,17 @@ def resolve_cascades(catalog: Catalog, sources: Sources) -> Catalog:
         chain = model.params.get("chain")
         if not isinstance(chain, list) or not all(isinstance(n, str) for n in chain):
             raise ConfigError(f"{where}: model '{model.name}' params.chain: give a list of catalog model names")
+        if where == DEFAULT_SOURCE and any(catalog.get(n) is None and catalog.select(n) for n in chain):
+            continue  # the user's catalog made one of its tiers variants: a cascade of theirs names one
         tiers = []
         for name in chain:
             tier = catalog.get(name)
+            variants = [m.name for m in catalog.select(name)]
+            if tier is None and variants:
+                raise ConfigError(
+                    f"{where}: model '{model.name}' params.chain names '{name}', which has variants; "
+                    f"name one: {', '.join(variants)}"
+                )
             if tier is None:
                 known = ", ".join(m.name for m in catalog.models if m.backend != CASCADE_BACKEND)
                 raise ConfigError(
@@ -94,7 +149,10 @@ def check_backend_params(model: ModelSpec, where: str, data: Any, index: int) ->
     try:
         plugin.params_model.model_validate(model.params)
     except ValidationError as exc:
-        loc = ("models", index, "params", *exc.errors()[0]["loc"])
-        line = line_of(data, loc) or line_of(data, ("models", index, "name"))
+        field = exc.errors()[0]["loc"]
+        # a variant's own value is written under variants:, with the parameter's name as its label
+        part = "variants" if VARIANT in model.labels and field and str(field[0]) in model.labels else "params"
+        loc = ("models", index, part, *field)
+        line = line_of(data, loc[:4] if part == "variants" else loc) or line_of(data, ("models", index, "name"))
         source = f"{where}:{line}" if line else where
         raise ConfigError(format_validation_error(source, exc, subject=f"model '{model.name}' params: ")) from None

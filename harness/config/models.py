@@ -5,8 +5,9 @@ Its quantization ladders (a source model and the bit widths to derive) become mo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -17,6 +18,12 @@ from harness.secrets import inline_secret
 Tier = Literal["nano", "mini", "full", "hybrid"]
 # hybrid: a live cascade over other tiers (backend: cascade); listed after the tiers it combines
 TIER_ORDER: dict[str, int] = {"nano": 0, "mini": 1, "full": 2, "hybrid": 3}
+# the labels (and cells-table columns) of every model a catalog entry expands into (harness.config.variants),
+# and of a quantization ladder's rungs (a ladder's name only prefixes its rungs' names: it selects none)
+BASE_MODEL, VARIANT, LADDER = "base_model", "variant", "ladder"
+MAX_VARIANTS = 64  # a variants matrix compares a handful of settings; it is not a sweep
+# a matrix value must fit in a model name (and so in a cell directory's name)
+VariantValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] | int | float | bool
 
 
 class Prices(BaseModel):
@@ -88,8 +95,8 @@ class ModelSpec(BaseModel):
 
     name: str = Field(
         min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        description="Short name used on the command line (e.g. nano).",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$",
+        description="Short name used on the command line (e.g. nano); an expanded variant's is base@value.",
     )
     tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
     backend: str = Field(min_length=1, description="Registered backend name (llamacpp, openai, transformers...).")
@@ -106,6 +113,11 @@ class ModelSpec(BaseModel):
     published: list[PublishedScore] = Field(
         default_factory=list, description="Scores the model's authors published, each with its source."
     )
+    variants: dict[str, list[VariantValue]] = Field(
+        default_factory=dict,
+        description="A matrix of backend params (e.g. reasoning_effort: [low, high]); the catalog expands the "
+        "model into one model per combination, named base@value (docs/variants.md).",
+    )
 
     @field_validator("params")
     @classmethod
@@ -114,6 +126,20 @@ class ModelSpec(BaseModel):
         if problem:
             raise ValueError(problem)
         return params
+
+    @field_validator("variants")
+    @classmethod
+    def _small_matrix(cls, variants: dict[str, list[VariantValue]]) -> dict[str, list[VariantValue]]:
+        for key, values in variants.items():
+            if not values:
+                raise ValueError(f"'{key}' lists no values; give at least one")
+            twice = first_duplicate([str(v) for v in values])
+            if twice is not None:
+                raise ValueError(f"'{key}' lists '{twice}' twice")
+        combinations = math.prod(len(values) for values in variants.values())
+        if combinations > MAX_VARIANTS:
+            raise ValueError(f"{combinations} combinations; at most {MAX_VARIANTS} (compare fewer values)")
+        return variants
 
 
 class LadderSource(BaseModel):
@@ -189,6 +215,13 @@ class Catalog(BaseModel):
 
     def get(self, name: str) -> ModelSpec | None:
         return next((m for m in self.models if m.name == name), None)
+
+    def select(self, name: str) -> list[ModelSpec]:
+        """The model of that name, or else every variant of the base model of that name (ladder rungs by name only)."""
+        model = self.get(name)
+        if model is not None:
+            return [model]
+        return [m for m in self.models if m.labels.get(BASE_MODEL) == name and LADDER not in m.labels]
 
     def merged_with(self, other: Catalog) -> Catalog:
         """Models and ladders in ``other`` replace same-named ones here and add the rest."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.stats import percentile_interval, resample_index
+from harness.stats import percentile_interval, resample_index, t_interval, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,6 @@ def mean_estimate(values: Sequence[float]) -> Estimate:
     Binary values get the Wilson score interval (sane at 0 %, 100 % and small n); others a
     t interval.
     """
-    from scipy import stats as st  # here, not at import: the worker and the CLI start faster without it
-
     data = np.asarray(values, dtype=float)
     n = int(data.size)
     if n == 0:
@@ -36,11 +34,10 @@ def mean_estimate(values: Sequence[float]) -> Estimate:
     mean = float(data.mean())
     stderr = float(data.std(ddof=1) / math.sqrt(n)) if n > 1 else None
     if np.isin(data, (0.0, 1.0)).all():
-        wilson = st.binomtest(int(data.sum()), n).proportion_ci(0.95, method="wilson")
-        return Estimate(mean, stderr, float(wilson.low), float(wilson.high), n, "wilson")
+        return Estimate(mean, stderr, *wilson_interval(int(data.sum()), n), n, "wilson")
     if stderr is None:
         return Estimate(mean, None, None, None, n, "t")
-    low, high = (float(x) for x in st.t.interval(0.95, n - 1, loc=mean, scale=stderr))
+    low, high = t_interval(mean, stderr, n - 1)
     if data.min() >= 0.0 and data.max() <= 1.0:  # a bounded score (a share, ROUGE): so is its interval
         low, high = max(low, 0.0), min(high, 1.0)
     return Estimate(mean, stderr, low, high, n, "t")

@@ -1,5 +1,8 @@
 """Catalog expansion: each ladder entry becomes ordinary llamacpp model specs before planning.
 
+A rung is a variant over the weights file: it expands through the same function as a ``variants:``
+matrix (harness.config.variants.expand), so it is labelled with its base model (the ladder) too.
+
 Nothing downstream knows a rung from any other model except by its ``labels`` (type, bits per
 weight, file size, source, "requantized from ..."), which the run tables and the report show.
 """
@@ -8,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from harness.config.models import Catalog, LadderSpec, ModelSpec
+from harness.config.models import LADDER, Catalog, LadderSpec, ModelSpec
+from harness.config.variants import Variant, expand
 from harness.errors import BackendUnavailable, UserError
 from harness.ladder.cache import QuantCache
 from harness.ladder.derive import Rung, derive_ladder, parse_types
-from harness.results.columns import BPW, DESCRIPTION, FILE_MB, LADDER, QUANT_TYPE, REQUANTIZED_FROM, SOURCE
+from harness.results.columns import BPW, DESCRIPTION, FILE_MB, QUANT_TYPE, REQUANTIZED_FROM, SOURCE
 
 # the label naming a rung's fidelity reference (the other label keys are cells-table columns)
 REFERENCE = "fidelity_reference"
@@ -30,6 +35,12 @@ def source_path(ladder: LadderSpec) -> Path:
     return resolve_model_file(src.model_package, src.model_file)
 
 
+def _base(ladder: LadderSpec, params: dict[str, Any]) -> ModelSpec:
+    """The ladder as the base model its rungs are variants of (a variant over the weights file)."""
+    description = ladder.description or f"{ladder.name} ladder"
+    return ModelSpec(name=ladder.name, tier=ladder.tier, backend="llamacpp", description=description, params=params)
+
+
 def rung_spec(ladder: LadderSpec, rung: Rung) -> ModelSpec:
     """One rung as a plain llamacpp model, labelled with what it is."""
     labels = {
@@ -43,32 +54,19 @@ def rung_spec(ladder: LadderSpec, rung: Rung) -> ModelSpec:
     }
     if rung.requantized_from:
         labels[REQUANTIZED_FROM] = rung.requantized_from
-    base = ladder.description or f"{ladder.name} ladder"
-    return ModelSpec(
-        name=ladder.rung_name(rung.type.name),
-        tier=ladder.tier,
-        backend="llamacpp",
-        description=f"{base} — {rung.label()}",
-        params={**ladder.params, "model_path": str(rung.path)},
-        labels=labels,
-    )
+    name = ladder.rung_name(rung.type.name)
+    variant = Variant(name, rung.type.name, {"model_path": str(rung.path)}, labels, rung.label())
+    return expand(_base(ladder, ladder.params), [variant])[0]
 
 
 def _placeholder_specs(ladder: LadderSpec, note: str) -> list[ModelSpec]:
     """Rungs not derived in this command; if planned, the backend's check names why they cannot run."""
-    src = ladder.source
-    params = {**ladder.params, **src.model_dump(exclude_none=True)}
-    return [
-        ModelSpec(
-            name=ladder.rung_name(t),
-            tier=ladder.tier,
-            backend="llamacpp",
-            description=f"{ladder.description} — {t} ({note})",
-            params=params,
-            labels={LADDER: ladder.name, QUANT_TYPE: t},
-        )
+    params = {**ladder.params, **ladder.source.model_dump(exclude_none=True)}
+    variants = [
+        Variant(ladder.rung_name(t), t, labels={LADDER: ladder.name, QUANT_TYPE: t}, description=f"{t} ({note})")
         for t in ladder.types
     ]
+    return expand(_base(ladder, params), variants)
 
 
 def expand_catalog(

@@ -26,6 +26,7 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     from harness.report.ladder import build_ladders
     from harness.report.markdown import render_markdown
     from harness.report.projections import recommendation_cells
+    from harness.report.variants import build_variants
     from harness.report.view import build_view
     from harness.results.store import atomic_write_bytes
 
@@ -34,10 +35,11 @@ def write_report(run_dir: Path, baseline: Path | None = None) -> ReportPaths:
     recommendations = recommend(recommendation_cells(view.cells, view.projections), view.constraints)
     charts = all_charts(view.cells, view.scores, view.requests)
     ladders = build_ladders(view)
+    variants = build_variants(view)
     cascade = build_cascade_section(run_dir, view.constraints)
     paths = ReportPaths(run_dir / "report.html", run_dir / "report.md", tuple(recommendations))
-    html = render_html(view, recommendations, charts, comparison, ladders=ladders, cascade=cascade)
+    html = render_html(view, recommendations, charts, comparison, ladders=ladders, cascade=cascade, variants=variants)
     atomic_write_bytes(paths.html, html.encode("utf-8"))
-    markdown = render_markdown(view, recommendations, comparison, ladders=ladders, cascade=cascade)
+    markdown = render_markdown(view, recommendations, comparison, ladders=ladders, cascade=cascade, variants=variants)
     atomic_write_bytes(paths.markdown, markdown.encode("utf-8"))
     return paths

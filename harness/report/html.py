@@ -19,6 +19,7 @@ from harness.report.formatting import cost_split_text, fmt, fmt_range, text
 from harness.report.ladder import Ladder
 from harness.report.recommend import LIMITS, Recommendation
 from harness.report.samples import PER_TASK
+from harness.report.variants import VariantsView
 from harness.report.view import RunView
 from harness.results.published import TOLERANCE
 
@@ -29,7 +30,7 @@ REPORT_TERMS: dict[str, str] = {
     "KL divergence": "Of a quantization rung's next-token distribution from its source's, averaged over the positions of a fixed text: sum over the vocabulary of P_source * (log P_source - log P_rung), in nats (docs/quantization.md).",
     "top-token agreement": "Share of the text's positions where a rung's most likely next token is the source's.",
     "bits per weight": "A GGUF file's tensor bytes x 8 divided by its parameter count (embeddings and norms included), read from the file.",
-    "Pareto frontier": "The tiers that no other tier on the same profile beats on both axes of a trade-off chart.",
+    "Pareto frontier": "The tiers (or variants) that no other tier (or variant) on the same profile beats on both axes of a trade-off chart.",
     "emulated profile": "A profile run on this host under thread and memory caps; its figures approximate the device, they are not measured on it.",
     "cascade": "Cheapest tier first; an item escalates to the next tier when its confidence is below that tier's threshold, and every tier tried is paid. Replayed from the tiers' own samples (docs/cascade.md).",
     "PGR / APGR / CPT": "Performance gap recovered (share of the last tier's accuracy gain over the first), its average over the curve, and the share of requests reaching the last tier needed to recover 50% / 80% of the gap (RouteLLM's definitions).",
@@ -91,6 +92,7 @@ def render_html(
     comparison: Comparison | None,
     ladders: Sequence[Ladder] = (),
     cascade: CascadeSection | None = None,
+    variants: Sequence[VariantsView] = (),
 ) -> str:
     template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.meta.host.items() if k != "packages"}
@@ -102,6 +104,7 @@ def render_html(
         charts=charts,
         comparison=comparison,
         ladders=ladders,
+        variants=variants,
         published_tolerance=TOLERANCE,
         cascade=cascade,
         cascade_figure=figure_text,

@@ -17,6 +17,7 @@ from harness.report.formatting import cost_split_text, energy_text, fmt
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import LIMITS, Recommendation
+from harness.report.variants import VariantsView
 from harness.report.view import RunView
 from harness.results.published import comparison_lines
 from harness.safetext import one_line
@@ -109,12 +110,14 @@ def render_markdown(
     comparison: Comparison | None,
     ladders: Sequence[Ladder] = (),
     cascade: CascadeSection | None = None,
+    variants: Sequence[VariantsView] = (),
 ) -> str:
     return _ENV.get_template("report.md.j2").render(
         view=view,
         recs=recs,
         comparison=comparison,
         ladders=ladders,
+        variants=variants,
         cascade=cascade,
         constraints=_constraints(view),
         published_lines=comparison_lines(view.published),

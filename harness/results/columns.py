@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness import metrics
+from harness.config.models import BASE_MODEL, LADDER, VARIANT
 from harness.results.schema import CellOutcome, CellResult
 
 
@@ -40,8 +41,7 @@ FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 
 # Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
 # the cells table so every reader can show them beside the name (docs/quantization.md).
-LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
-    "ladder",
+QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
     "quant_type",
     "bits_per_weight",
     "quant_file_mb",
@@ -49,7 +49,8 @@ LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
     "requantized_from",
     "quant_label",
 )
-LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION]
+# and every expanded model's base model and variant (docs/variants.md)
+LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION, BASE_MODEL, VARIANT]
 
 # One row per (model, profile) cell: the plan (harness.runner.collect), what the worker measured
 # (CellResult) and how the parent saw it end (CellOutcome), the request counts, fit/cost and labels.

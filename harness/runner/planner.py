@@ -30,17 +30,16 @@ class Plan:
 
 
 def select_models(catalog: Catalog, names: list[str] | None) -> list[ModelSpec]:
-    """Models by name, in tier order; unknown names are a user error."""
+    """Models by name (a base model's name: all its variants), in tier order; unknown names are a user error."""
     if not names:
         names = [m.name for m in catalog.models]
     chosen: list[ModelSpec] = []
     for name in names:
-        model = catalog.get(name)
-        if model is None:
+        models = catalog.select(name)
+        if not models:
             known = ", ".join(m.name for m in catalog.models)
             raise UserError(f"--models: unknown model '{name}' (known: {known}; add it with --catalog FILE)")
-        if model not in chosen:
-            chosen.append(model)
+        chosen += [model for model in models if model not in chosen]
     return sorted(chosen, key=lambda m: TIER_ORDER.get(m.tier, 99))
 
 

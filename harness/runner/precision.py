@@ -4,7 +4,7 @@ A scenario with ``target_ci: 0.02`` keeps sampling a point until the 95% interva
 E2E latency lies within ±2% of the median, once it has at least ``min_requests`` requests over at
 least ``min_duration_s`` (HF LLM-Perf: >= 10 iterations and >= 10 s), and stops regardless at
 ``max_requests`` or the scenario's ``max_duration_s``. The interval is the distribution-free one
-of a quantile (order statistics, binomial coverage; ``scipy.stats.quantile_test``): latency is
+of a quantile (order statistics, binomial coverage: ``harness.stats.median_interval``): latency is
 skewed, so no normal approximation, and no resampling per request.
 """
 
@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from harness.config.suite import PerfScenario
+from harness.stats import median_interval
 
 StopReason = Literal["target_met", "max_requests", "max_duration", "requests"]
 
@@ -27,10 +28,7 @@ def median_ci_rel(values: list[float]) -> float:
     if data.size == 0:
         return math.inf
     median = float(np.median(data))
-    from scipy.stats import quantile_test  # here: the worker need not import scipy.stats unless a point uses it
-
-    ci = quantile_test(data, q=median, p=0.5).confidence_interval(0.95)
-    low, high = float(ci.low), float(ci.high)
+    low, high = median_interval(data)
     if not math.isfinite(low) or not math.isfinite(high) or median <= 0:
         return math.inf
     return max(median - low, high - median) / median

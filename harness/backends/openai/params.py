@@ -42,10 +42,6 @@ class OpenAIParams(BaseModel):
         description="Tokens added to every request's limit for the model's hidden reasoning: a task's limit is sized "
         "for its answer (arithmetic allows 8), which a reasoning model spends on thinking before it answers.",
     )
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
-        default=None,
-        description="Sent as reasoning_effort (chat, completions) or reasoning.effort (responses); implies reasoning.",
-    )
     base_url: str | None = Field(default=None, description="Endpoint root, e.g. https://api.openai.com/v1.")
     base_url_env: str | None = Field(default=None, description="Environment variable that overrides base_url.")
     api_key_env: str | None = Field(default=None, description="Environment variable holding the API key.")
@@ -58,6 +54,15 @@ class OpenAIParams(BaseModel):
     )
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = Field(
         default="max_tokens", description="GPT-5 and o-series models take max_completion_tokens."
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        default=None,
+        description="Sent as the request's reasoning_effort (GPT-5, o-series; reasoning.effort on api: responses); "
+        "unset: the server's default. Set, it makes the model a reasoning one (see reasoning).",
+    )
+    verbosity: Literal["low", "medium", "high"] | None = Field(
+        default=None,
+        description="Sent as the request's verbosity (GPT-5; text.verbosity on api: responses); unset: the server's default.",
     )
     send_temperature: bool = Field(default=True, description="False for models that reject a temperature.")
     send_seed: bool = True

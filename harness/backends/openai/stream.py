@@ -44,13 +44,13 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
         body["max_output_tokens"] = request.max_tokens + params.reasoning_budget_tokens
         if params.reasoning_effort:
             body["reasoning"] = {"effort": params.reasoning_effort}
+        if params.verbosity:
+            body["text"] = {"verbosity": params.verbosity}
         if params.send_temperature:
             body["temperature"] = request.temperature
         body.update(params.extra_body)
         return "/responses", body
     body = {"model": params.model, "stream": True, "stream_options": {"include_usage": True}}
-    if params.reasoning_effort:
-        body["reasoning_effort"] = params.reasoning_effort
     if params.api == "chat" or (params.api == "auto" and request.chat):
         path = "/chat/completions"
         body["messages"] = [{"role": "user", "content": request.prompt}]
@@ -66,6 +66,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
         body["stop"] = list(request.stop)
     if request.logprobs and params.logprobs:
         body.update({"logprobs": True, "top_logprobs": 1} if "messages" in body else {"logprobs": 1})
+    body.update(params.model_dump(include={"reasoning_effort", "verbosity"}, exclude_none=True))
     body.update(params.extra_body)
     return path, body
 

@@ -1,0 +1,71 @@
+"""Catalog expansion: one model entry becomes several ordinary models, each a variant of it.
+
+A ``variants:`` matrix (reasoning effort, verbosity, threads...) and a quantization ladder (a variant
+over the weights file, harness/ladder/expand.py) both expand through :func:`expand`, so every
+expanded model is a plain ``ModelSpec`` whose labels say its base model and its variant; nothing
+downstream tells it from a hand-written model except by those labels (docs/variants.md).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.config.models import BASE_MODEL, VARIANT, ModelSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One expanded model: its full name, the params it overrides and the labels it adds."""
+
+    name: str
+    label: str  # what the variant is, e.g. "reasoning_effort=high" or a rung's type
+    params: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    description: str = ""  # appended to the base model's description
+
+
+def expand(base: ModelSpec, variants: Sequence[Variant]) -> list[ModelSpec]:
+    """Each variant as an ordinary model: the base's fields, its params over the base's, labelled."""
+    specs = []
+    for variant in variants:
+        labels = {**base.labels, BASE_MODEL: base.name, VARIANT: variant.label, **variant.labels}
+        description = f"{base.description} — {variant.description or variant.label}".lstrip(" —")
+        specs.append(
+            base.model_copy(
+                update={
+                    "name": variant.name,
+                    "params": {**base.params, **variant.params},
+                    "labels": labels,
+                    "description": description,
+                    "variants": {},
+                }
+            )
+        )
+    return specs
+
+
+def value_text(value: Any) -> str:
+    """A matrix value as it appears in names and labels (true/false for booleans, as YAML writes them)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def variant_name(base: str, settings: dict[str, Any]) -> str:
+    """``mini@high`` for a one-parameter matrix, ``mini@reasoning_effort=high+verbosity=low`` for several."""
+    if len(settings) == 1:
+        return f"{base}@{value_text(next(iter(settings.values())))}"
+    return f"{base}@" + "+".join(f"{key}={value_text(value)}" for key, value in settings.items())
+
+
+def matrix_variants(spec: ModelSpec) -> list[Variant]:
+    """Every combination of a model's ``variants:`` matrix, in the order the YAML lists keys and values."""
+    keys = list(spec.variants)
+    variants = []
+    for values in itertools.product(*(spec.variants[key] for key in keys)):
+        settings = dict(zip(keys, values, strict=True))
+        label = ", ".join(f"{key}={value_text(value)}" for key, value in settings.items())
+        labels = {key: value_text(value) for key, value in settings.items()}
+        variants.append(Variant(variant_name(spec.name, settings), label, settings, labels))
+    return variants
