@@ -111,7 +111,7 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:  # an API model's cost by what was billed: reasoning is output the user never sees
         if split := cost_split_text(cell.numbers):
             cost = _num(cell.numbers.get("cost_per_1k_requests_usd"), ".4f")
-            console.print(f"  {terminal(cell.model)}@{terminal(cell.profile)}: cost / 1k requests ${cost} = {split}")
+            console.print(f"  {terminal(cell.label)}: cost / 1k requests ${cost} = {split}")
     for line in truncation_lines(view.samples):  # items whose answer never came: the reasoning used every token
         console.print(f"  [yellow]{terminal(line)}[/]")
     for cell in view.cells:  # figures measured with native kernels turned off, or on a retry after a crash

@@ -54,7 +54,7 @@ def concurrency_notes(c: CellView) -> list[str]:
 def truncation_lines(samples: SamplePage) -> list[str]:
     """Per model, profile and task: how many items ran out of tokens while reasoning (report and terminal)."""
     return [
-        f"{task} on {model}@{profile}: {samples.truncation_text(model, profile, task)} (finish_reason length, "
+        f"{model} on {profile}, {task}: {samples.truncation_text(model, profile, task)} (finish_reason length, "
         "no visible answer); they are scored wrong: a higher token limit may let the model answer."
         for (model, profile, task), cut in samples.truncated.items()
         if cut

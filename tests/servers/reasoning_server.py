@@ -15,7 +15,8 @@ llama.cpp's server): it "thinks" before it answers, and the thinking is billed a
 - Usage follows OpenAI's shapes: ``completion_tokens`` (reasoning included) with
   ``completion_tokens_details.reasoning_tokens`` and ``prompt_tokens_details.cached_tokens`` (chat);
   ``input_tokens``/``output_tokens`` with their ``_details`` (responses). A prompt's cached tokens are
-  its longest word prefix shared with an earlier prompt to the same model (at least ``MIN_CACHED`` words); a token is a word.
+  its longest word prefix shared with an earlier prompt to the same model at the same effort (at least
+  ``MIN_CACHED`` words); a token is a word.
 - A token limit (``max_tokens``, ``max_completion_tokens``, ``max_output_tokens``) below the reasoning
   it wants ends the request with ``finish_reason: length`` (``response.incomplete`` with reason
   ``max_output_tokens``) and no visible text.
@@ -59,7 +60,8 @@ class ReasoningState:
     delay_s: float = 0.0  # between visible tokens
     mid_pause_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
-    prompts: dict[str, list[list[str]]] = field(default_factory=dict)  # by model: each has its own cache
+    # by (model, effort): each has its own cache, so variants of one model compare fairly whatever ran first
+    prompts: dict[tuple[str, str], list[list[str]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
 
@@ -110,11 +112,11 @@ def answer_words(prompt: str, effort: str) -> list[str]:
 def plan(state: ReasoningState, body: dict[str, Any]) -> Plan:
     prompt = prompt_text(body)
     words = prompt.split()
+    effort = effort_of(body)
     with state.lock:
-        earlier = state.prompts.setdefault(str(body.get("model")), [])
+        earlier = state.prompts.setdefault((str(body.get("model")), effort), [])
         shared = max((_common(words, seen) for seen in earlier), default=0)
         earlier.append(words)
-    effort = effort_of(body)
     wanted = EFFORT_TOKENS[effort] + hashlib.sha256(prompt.encode()).digest()[4] % 4 * (effort != "none")
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
     limit = int(limit) if isinstance(limit, int) else 1 << 30
