@@ -211,3 +211,16 @@ def test_effort_buys_accuracy_with_reasoning_tokens_and_time_and_the_thinking_is
     assert samples.loc["high", "reasoning_tokens"].min() > 10 * samples.loc["minimal", "reasoning_tokens"].max()
     assert samples.loc["high", "latency_s"].mean() > samples.loc["minimal", "latency_s"].mean()
     assert not samples["response"].astype(str).str.contains("step").any()  # streamed thinking is not scored
+
+
+@pytest.mark.parametrize(("api", "api_model"), [("chat", "trunc-sglang"), ("responses", "trunc-r")])
+def test_a_limit_below_the_reasoning_is_a_truncated_request_not_an_answer(
+    server: tuple[str, ReasoningState], api: str, api_model: str
+) -> None:
+    url, _ = server
+    made = backend(url, api_model, api=api, reasoning_effort="low")
+    timing, usage = generate(made, "Q: 3 + 4\nA:", max_tokens=8)  # response.incomplete on the Responses API
+    assert timing.error is None and timing.truncated_reasoning and timing.finish_reason == "length"
+    assert (timing.text, timing.visible_tokens, timing.reasoning_tokens, timing.output_tokens) == ("", 0, 8, 8)
+    assert timing.ttft_s is None and timing.e2e_s is not None and timing.e2e_s > 0  # it took time, answered nothing
+    assert usage.extra["cost_usd"] == pytest.approx((5 * 1.25 + 8 * 10.0) / 1e6)
