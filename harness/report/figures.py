@@ -184,7 +184,7 @@ def cell_views(
                 memory_on_gpu=figure.on_gpu,
             )
         )
-    out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9), c.model))
+    out.sort(key=lambda c: (c.profile, TIER_ORDER.get(c.tier, 9)))  # stable: the plan (and catalog) order within a tier
     return out
 
 

@@ -7,7 +7,8 @@ llama.cpp's server): it "thinks" before it answers, and the thinking is billed a
   medium when absent): minimal / low / medium / high spend more reasoning tokens (``EFFORT_TOKENS``,
   several times the answer's), wait longer before the first answer token (``think_s_per_token`` per
   reasoning token), and answer the last ``Q: a + b`` of an arithmetic prompt right more often (right
-  when a hash of the prompt falls under the effort's ``EFFORT_RIGHT`` share; deterministic per prompt).
+  when a hash of the prompt falls under the effort's ``EFFORT_RIGHT`` share, less ``TIER_GAP`` for a
+  model named as a smaller tier; deterministic per prompt).
 - The requested model name picks how the thinking is sent: a name ending in ``-vllm`` streams it as
   ``delta.reasoning`` (vLLM), ``-sglang`` or ``-llamacpp`` as ``delta.reasoning_content``; any other
   thinks in silence (OpenAI), sending only its role chunk first. On ``/v1/responses`` a streaming name
@@ -49,6 +50,8 @@ from servers.threaded import serve
 
 EFFORT_TOKENS = {"none": 0, "minimal": 4, "low": 16, "medium": 48, "high": 128}
 EFFORT_RIGHT = {"none": 0.3, "minimal": 0.4, "low": 0.6, "medium": 0.8, "high": 0.95}
+# a smaller tier is right less often at the same effort (by the tier word in the model's name, e.g. gpt-5-nano)
+TIER_GAP = {"nano": 0.3, "mini": 0.15}
 MIN_CACHED = 8
 
 
@@ -97,15 +100,17 @@ def effort_of(body: dict[str, Any]) -> str:
     return str(effort) if effort in EFFORT_TOKENS else "medium"
 
 
-def answer_words(prompt: str, effort: str) -> list[str]:
-    """The answer to the last ``Q: a op b``: right when the prompt's hash falls under the effort's share."""
+def answer_words(prompt: str, effort: str, model: str = "") -> list[str]:
+    """The answer to the last ``Q: a op b``: right when the prompt's hash falls under the effort's share
+    (less the model's tier gap)."""
     digest = hashlib.sha256(prompt.encode()).digest()
     found = re.findall(r"Q: (-?\d+) ([-+*x]) (-?\d+)", prompt)
     if not found:
         return [f" w{digest[1] % 7}", f" w{digest[2] % 5}", f" w{digest[3] % 3}"]
     a, op, b = found[-1]
     value = int(a) + int(b) if op == "+" else int(a) - int(b) if op == "-" else int(a) * int(b)
-    right = digest[0] / 256 < EFFORT_RIGHT[effort]
+    gap = next((g for tier, g in TIER_GAP.items() if tier in model), 0.0)
+    right = digest[0] / 256 < EFFORT_RIGHT[effort] - gap
     return [f" {value if right else value + 1}", "\n"]
 
 
@@ -120,7 +125,7 @@ def plan(state: ReasoningState, body: dict[str, Any]) -> Plan:
     wanted = EFFORT_TOKENS[effort] + hashlib.sha256(prompt.encode()).digest()[4] % 4 * (effort != "none")
     limit = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens")
     limit = int(limit) if isinstance(limit, int) else 1 << 30
-    answer = answer_words(prompt, effort)
+    answer = answer_words(prompt, effort, str(body.get("model", "")))
     reasoning = min(wanted, limit)
     visible = answer[: max(limit - reasoning, 0)]
     finish = "stop" if len(visible) == len(answer) else "length"
