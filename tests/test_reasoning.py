@@ -224,3 +224,37 @@ def test_a_limit_below_the_reasoning_is_a_truncated_request_not_an_answer(
     assert (timing.text, timing.visible_tokens, timing.reasoning_tokens, timing.output_tokens) == ("", 0, 8, 8)
     assert timing.ttft_s is None and timing.e2e_s is not None and timing.e2e_s > 0  # it took time, answered nothing
     assert usage.extra["cost_usd"] == pytest.approx((5 * 1.25 + 8 * 10.0) / 1e6)
+
+
+def test_the_documented_example_gives_a_row_per_tier_and_effort_with_cached_input_and_the_variants_view(
+    tmp_path: Path, server: tuple[str, ReasoningState], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/reasoning-effort.yaml with its suite, as docs/variants.md runs it: mini at every effort and
+    full at one (the catalog's 12 variants load in test_variants.py), on fewer items."""
+    url, _ = server
+    monkeypatch.setenv("TIERBENCH_REASONING_BASE_URL", url)
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    result = harness.run(
+        suite=str(examples / "reasoning-effort-suite.yaml"),
+        catalog=examples / "reasoning-effort.yaml",
+        models=["mini", "full@minimal"],
+        limit=10,
+        out=tmp_path / "run",
+    )
+    cells = result.cells.to_pandas()
+    efforts = ["minimal", "low", "medium", "high"]
+    assert list(cells["model"]) == [f"mini@{effort}" for effort in efforts] + ["full@minimal"]
+    assert (cells["status"] == "ok").all()
+    assert list(cells["variant"]) == [f"reasoning_effort={effort}" for effort in [*efforts, "minimal"]]
+    requests = result.requests.to_pandas()
+    measured_requests = requests[~requests["warmup"].astype(bool)]
+    assert (measured_requests["cached_tokens"] > 0).all()  # the suite's shared system prompt, from the cache
+    assert (cells["cost_cached_per_1k_usd"] > 0).all() and (cells["cost_reasoning_per_1k_usd"] > 0).all()
+    by_model = cells.set_index("model")
+    assert (
+        by_model.loc["mini@high", "cost_per_1k_requests_usd"] > by_model.loc["mini@minimal", "cost_per_1k_requests_usd"]
+    )
+    markdown = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    assert "### Variants on host" in markdown and " matches " in markdown and "of its cost per 1k requests" in markdown
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert 'aria-label="Variants on host: accuracy vs cost per 1k requests and vs p95 latency"' in html

@@ -379,6 +379,11 @@ def _open(rate: float | None, arrival: str) -> dict[str, Any]:
     return {"concurrency": None, "target_rate_rps": rate, "arrival": arrival}
 
 
+def shared_prefix(backend: Backend, scenario: PerfScenario, seed: int) -> str:
+    """The system prompt every synthetic prompt of the scenario starts with ("" unless prefix_tokens is set)."""
+    return backend.make_prompt(scenario.prefix_tokens, seed=seed) + "\n" if scenario.prefix_tokens else ""
+
+
 @dataclass
 class _Driver:
     """Runs the points of one load scenario, sharing ``max_duration_s`` among the points still to run."""
@@ -391,8 +396,7 @@ class _Driver:
     prefix: str = ""
 
     def __post_init__(self) -> None:
-        if self.scenario.prefix_tokens:
-            self.prefix = self.backend.make_prompt(self.scenario.prefix_tokens, seed=self.seed) + "\n"
+        self.prefix = shared_prefix(self.backend, self.scenario, self.seed)
 
     @property
     def deadline(self) -> float:

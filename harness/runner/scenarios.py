@@ -3,7 +3,8 @@
 ``grid`` is single-stream over every (prompt_tokens, output_tokens) pair, like llama-bench's
 pp/tg: each point gets its warm-up requests (recorded with ``warmup=True``, excluded from
 figures) and its measured requests, repeated ``repetitions`` times. Every request has its own
-prompt, so no request is flattered by a prefix cached from the previous one.
+prompt, so no request is flattered by a prefix cached from the previous one, unless the scenario
+asks for a shared system prompt (``prefix_tokens``: prefix-cache reuse is then what it measures).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline, point_count, run_load_scenario
+from harness.runner.load import Deadline, point_count, run_load_scenario, shared_prefix
 from harness.runner.precision import median_ci_rel, stop_reason
 
 RequestRecord = dict[str, Any]
@@ -63,6 +64,7 @@ def run_grid(
     """
     done = done or set()
     started = clock()
+    prefix = shared_prefix(backend, scenario, seed)
     for prompt_tokens, output_tokens in grid_points(scenario):
         point = f"pp{prompt_tokens}/tg{output_tokens}"
         for repetition in range(scenario.repetitions):
@@ -80,7 +82,7 @@ def run_grid(
                 prompt_seed = zlib.crc32(
                     repr((seed, scenario.name, prompt_tokens, output_tokens, repetition, index)).encode()
                 )
-                prompt = backend.make_prompt(prompt_tokens, prompt_seed)
+                prompt = prefix + backend.make_prompt(prompt_tokens, prompt_seed)
                 # past request_timeout_s the stream is abandoned and the request recorded as an error
                 bounded = Deadline(backend, time.perf_counter() + scenario.request_timeout_s)
                 timing = timed_generate(
