@@ -66,7 +66,7 @@ CELL_METRICS = _metrics(
     ("cost_per_1k_requests_usd", "cost", "USD", "lower", "cost / 1k requests", "What 1,000 requests cost: API list prices for API models, the profile's hourly and electricity prices for local models."),
     ("cost_per_mtok_usd", "cost", "USD", "lower", "cost / Mtok", "What a million output tokens cost: the cost of one request / its mean output tokens x 10^6."),
     ("energy_cost_per_1k_requests_usd", "cost", "USD", "lower", "energy cost / 1k requests", "The electricity part of the cost of 1,000 requests: 1000 x energy_per_request_j at the profile's price per kWh."),
-    ("n_requests", "count", "", None, "requests", "Measured requests that completed; warm-up requests and failed requests are excluded from every latency statistic."),
+    ("n_requests", "count", "", None, "requests", "Measured requests, failed ones included (n_errors counts those); warm-up and failed requests are excluded from every latency statistic."),
     ("warmup_requests", "count", "", None, "warm-ups", "Warm-up requests sent before the measured ones at each scenario point; counted, never measured."),
     ("n_errors", "count", "", None, "errors", "Measured requests that failed; they count towards the error rate, not the latency percentiles."),
 )  # fmt: skip
