@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from servers.threaded import serve
+from servers.threaded import JsonHandler, serve
 
 
 @dataclass
@@ -37,19 +37,8 @@ class StubState:
 
 
 def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
-            return
-
-        def _json(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def _quote(self, body: Any) -> str:
             """Every header (Authorization first, Basic credentials decoded) and the body, padded."""
@@ -61,7 +50,7 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             state.seen.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
-            self._json(200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
+            self.send_json(200, {"object": "list", "data": [{"id": "stub-model", "object": "model"}]})
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -75,7 +64,7 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
                 state.release.wait(600)
                 return
             if mode == "echo":
-                self._json(400, {"error": {"message": f"Incorrect API key provided: {self._quote(body)}"}})
+                self.send_json(400, {"error": {"message": f"Incorrect API key provided: {self._quote(body)}"}})
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")

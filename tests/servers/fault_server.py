@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from servers.threaded import serve
+from servers.threaded import JsonHandler, serve
 
 
 @dataclass
@@ -71,21 +71,8 @@ def _event(model: str, text: str | None, finish: str | None = None) -> bytes:
 
 
 def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.0"  # the connection closes after each response
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
 
         def _start_stream(self) -> None:
             self.send_response(200)
@@ -99,11 +86,11 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
                 if self.headers.get("Authorization") == "Bearer rejected-key":
-                    self._send_json(401, {"error": {"message": "invalid api key"}})
+                    self.send_json(401, {"error": {"message": "invalid api key"}})
                     return
-                self._send_json(200, {"object": "list", "data": [{"id": "fault-server"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": "fault-server"}]})
             else:
-                self._send_json(404, {"error": {"message": "not found"}})
+                self.send_json(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -123,13 +110,13 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                 )
             throttled = model == "answer-429" and n % state.throttle_every == state.throttle_every - 1
             if (model == "429-then-ok" and n < 2) or model == "always-429" or throttled:
-                self._send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
+                self.send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
             elif model == "always-503":
-                self._send_json(503, {"error": {"message": "overloaded"}})
+                self.send_json(503, {"error": {"message": "overloaded"}})
             elif model == "500-echo":
-                self._send_json(500, {"error": {"message": f"upstream failed for {self.headers.get('Authorization')}"}})
+                self.send_json(500, {"error": {"message": f"upstream failed for {self.headers.get('Authorization')}"}})
             elif model == "flaky" and n % 3 == 2:
-                self._send_json(400, {"error": {"message": "bad request (scripted)"}})
+                self.send_json(400, {"error": {"message": "bad request (scripted)"}})
             elif model == "html":
                 self._start_stream()
                 self._write(b"<html><body>502 Bad Gateway</body></html>\n")
@@ -157,7 +144,7 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
             usage = {"prompt_tokens": 11, "completion_tokens": len(words), "total_tokens": 11 + len(words)}
             choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
             choice.update({"message": {"role": "assistant", "content": text}} if "messages" in body else {"text": text})
-            self._send_json(200, {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
+            self.send_json(200, {"id": "x", "object": "chat.completion", "choices": [choice], "usage": usage})
 
         def _stream(self, model: str, body: dict[str, Any]) -> None:
             self._start_stream()

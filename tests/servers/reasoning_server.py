@@ -46,7 +46,7 @@ if __package__ in (None, ""):  # run as a script: tests/ is the import root, as 
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from servers.threaded import serve
+from servers.threaded import JsonHandler, serve
 
 EFFORT_TOKENS = {"none": 0, "minimal": 4, "low": 16, "medium": 48, "high": 128}
 EFFORT_RIGHT = {"none": 0.3, "minimal": 0.4, "low": 0.6, "medium": 0.8, "high": 0.95}
@@ -142,19 +142,8 @@ def _common(a: list[str], b: list[str]) -> int:
 
 
 def _handler(state: ReasoningState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         protocol_version = "HTTP/1.0"  # the connection closes after each response
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _send_json(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
         def _write(self, data: dict[str, Any] | str, event: str | None = None) -> None:
             line = data if isinstance(data, str) else json.dumps(data)
@@ -163,9 +152,9 @@ def _handler(state: ReasoningState) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/").endswith("/models"):
-                self._send_json(200, {"object": "list", "data": [{"id": "reasoning-server", "object": "model"}]})
+                self.send_json(200, {"object": "list", "data": [{"id": "reasoning-server", "object": "model"}]})
             else:
-                self._send_json(404, {"error": {"message": "not found"}})
+                self.send_json(404, {"error": {"message": "not found"}})
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -174,10 +163,10 @@ def _handler(state: ReasoningState) -> type[BaseHTTPRequestHandler]:
                 state.requests.append({"path": self.path, "body": body})
             path = self.path.rstrip("/")
             if not body.get("stream"):
-                self._send_json(400, {"error": {"message": "this server only streams (send stream: true)"}})
+                self.send_json(400, {"error": {"message": "this server only streams (send stream: true)"}})
                 return
             if not path.endswith(("/chat/completions", "/responses")):
-                self._send_json(404, {"error": {"message": f"no such endpoint: {self.path}"}})
+                self.send_json(404, {"error": {"message": f"no such endpoint: {self.path}"}})
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
