@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from gate_runs import Cell, write_rules, write_run
@@ -210,6 +211,10 @@ def test_ab_real_nano_on_both_sides_passes(tmp_path: Path) -> None:
     fingerprint = HostFingerprint.read(host)
     assert set(SPEED_FIELDS) <= fingerprint.model_fields_set and fingerprint.cpu_model
     assert fingerprint.cpu_flags is not None and fingerprint.llama_cpp_features
+    # the catalog's n_threads (1) is what the cell ran and what its host roofline was probed with, not the
+    # host profile's two threads
+    cells = pd.read_parquet(tmp_path / "ab" / "blocks" / "01-baseline" / "cells.parquet")
+    assert list(cells["threads"]) == [1] and list(cells["roofline_threads"]) == [1.0]
 
 
 def test_ab_from_a_baseline_file_runs_the_pinned_plan(tmp_path: Path, stub: tuple[str, StubState]) -> None:

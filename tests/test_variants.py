@@ -55,8 +55,8 @@ def test_a_matrix_expands_into_named_labelled_models(tmp_path: Path) -> None:
         "mini@reasoning_effort=minimal+verbosity=high",
         "mini@reasoning_effort=high+verbosity=low",
         "mini@reasoning_effort=high+verbosity=high",
-        "one@1",
-        "one@2",
+        "one@max_concurrency=1",  # a number alone would not say what varies
+        "one@max_concurrency=2",
     ]
     spec = catalog.get("mini@reasoning_effort=high+verbosity=low")
     assert spec is not None and catalog.get("mini") is None  # the base is its variants now
@@ -68,7 +68,7 @@ def test_a_matrix_expands_into_named_labelled_models(tmp_path: Path) -> None:
         "reasoning_effort": "high",
         "verbosity": "low",
     }
-    one = catalog.get("one@2")
+    one = catalog.get("one@max_concurrency=2")
     assert one is not None and one.params["max_concurrency"] == 2
 
 

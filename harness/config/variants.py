@@ -53,9 +53,11 @@ def value_text(value: Any) -> str:
 
 
 def variant_name(base: str, settings: dict[str, Any]) -> str:
-    """``mini@high`` for a one-parameter matrix, ``mini@reasoning_effort=high+verbosity=low`` for several."""
-    if len(settings) == 1:
-        return f"{base}@{value_text(next(iter(settings.values())))}"
+    """``mini@high`` for a one-parameter matrix of words, ``nano@n_threads=1`` where the value alone would
+    not say what varies (a number, a boolean), ``mini@reasoning_effort=high+verbosity=low`` for several."""
+    values = list(settings.values())
+    if len(values) == 1 and isinstance(values[0], str):
+        return f"{base}@{values[0]}"
     return f"{base}@" + "+".join(f"{key}={value_text(value)}" for key, value in settings.items())
 
 

@@ -204,6 +204,10 @@ def run_cell(spec: CellSpec) -> CellResult:
             result.cpus = format_cpus(observed_cpus())  # every thread, the runtime's pool included
             result.load_time_s = time.time() - spec.spawn_time if spec.spawn_time else result.model_load_s
             result.backend_info = backend.describe()
+            # a model's own thread count (a catalog n_threads, e.g. an n_threads variant) over the profile's
+            own_threads = result.backend_info.get("n_threads")
+            if isinstance(own_threads, int) and own_threads > 0:
+                result.threads = own_threads
             result.model_file_mb = result.backend_info.get("model_file_mb")
             result.model_path = result.backend_info.get("model_path")
             result.weights_dtype = result.backend_info.get("weights_dtype")
@@ -213,7 +217,7 @@ def run_cell(spec: CellSpec) -> CellResult:
                 if result.model_path:
                     # this machine's roofline under the same threads, CPUs and load (harness.projection);
                     # only a local model file is ever projected, so a remote API cell skips it
-                    result = result.model_copy(update=probe_columns(limits.threads))
+                    result = result.model_copy(update=probe_columns(result.threads or limits.threads))
             # the model's own footprint while serving, before the evaluation stack is imported
             memory.sample()
             result = result.model_copy(update={f"serving_{k}": v for k, v in memory.result.columns().items()})
