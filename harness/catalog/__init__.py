@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.backends.registry import UnknownBackend, get_plugin
-from harness.config.loading import format_validation_error, line_of, read_yaml, validate
+from harness.config.loading import format_validation_error, line_of, located, read_yaml, validate
 from harness.config.models import VARIANT, Catalog, ModelSpec
 from harness.config.variants import expand, matrix_variants
 from harness.errors import BackendUnavailable, ConfigError
@@ -49,11 +49,6 @@ def load_catalog(path: Path | None) -> Catalog:
     return catalog
 
 
-def _where(source: str, data: Any, loc: tuple[int | str, ...]) -> str:
-    line = line_of(data, loc)
-    return f"{source}:{line}" if line else source
-
-
 def expand_variants(catalog: Catalog, sources: Sources) -> Catalog:
     """Each model with a ``variants:`` matrix replaced by one model per combination (``sources`` learns
     their names). A parameter its backend does not declare, or a variant named like another model, is
@@ -69,13 +64,13 @@ def expand_variants(catalog: Catalog, sources: Sources) -> Catalog:
         for key in model.variants:
             if declared is not None and key not in declared:
                 raise ConfigError(
-                    f"{_where(where, data, ('models', index, 'variants', key))}: model '{model.name}' field "
+                    f"{located(where, data, ('models', index, 'variants', key))}: model '{model.name}' field "
                     f"'variants.{key}': backend '{model.backend}' has no such param (its params: {', '.join(declared)})"
                 )
         for spec in expand(model, matrix_variants(model)):
             if spec.name in names:
                 raise ConfigError(
-                    f"{_where(where, data, ('models', index, 'variants'))}: model '{model.name}' field 'variants': "
+                    f"{located(where, data, ('models', index, 'variants'))}: model '{model.name}' field 'variants': "
                     f"variant '{spec.name}' has the name of another catalog model; rename one"
                 )
             names.add(spec.name)
@@ -142,8 +137,8 @@ def check_backend_params(model: ModelSpec, where: str, data: Any, index: int) ->
     try:
         plugin = get_plugin(model.backend)
     except UnknownBackend as exc:
-        line = line_of(data, ("models", index, "backend"))
-        raise ConfigError(f"{where}{f':{line}' if line else ''}: model '{model.name}' field 'backend': {exc}") from None
+        at = located(where, data, ("models", index, "backend"))
+        raise ConfigError(f"{at}: model '{model.name}' field 'backend': {exc}") from None
     except BackendUnavailable:
         return
     try:

@@ -180,13 +180,18 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+def located(source: str, data: Any, loc: tuple[int | str, ...]) -> str:
+    """``file:line`` of the field at ``loc`` in parsed YAML/JSON ``data`` (just ``file`` when its line is unknown)."""
+    line = line_of(data, loc) if data is not None else None
+    return f"{source}:{line}" if line else source
+
+
 def format_validation_error(source: str, exc: ValidationError, data: Any = None, subject: str = "") -> str:
     """Turn pydantic's multi-line error into one line: file, line, ``subject`` (what holds the field), field, reason."""
     first = exc.errors()[0]
     loc = tuple(first["loc"])
     field = ".".join(str(p) for p in loc) or "(top level)"
-    line = line_of(data, loc) if data is not None else None
-    where = f"{source}:{line}" if line else source
+    where = located(source, data, loc)
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown field (check the spelling)"

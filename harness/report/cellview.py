@@ -59,6 +59,9 @@ class CellView:
     cost_basis: str = ""
     projected_from: str = ""
     quant_label: str = ""  # a quantization rung's type, bits per weight and source (catalog labels)
+    base_model: str = ""  # the catalog entry a variant or ladder rung was expanded from (catalog labels)
+    variant: str = ""  # what this variant sets, e.g. "reasoning_effort=high"
+    ladder: str = ""  # the quantization ladder a rung belongs to
     native_fallback: str = ""  # native kernels turned off because they crashed on this machine, and why
     retried_after: str = ""  # the worker crash after which the cell ran again with the safest settings
 

@@ -3,7 +3,7 @@ and p95 latency, the Pareto frontier across tiers and variants, and the cheapest
 costlier one within its accuracy interval.
 
 Variants are ordinary cells; this view only groups the cells whose labels name a base model (quantization
-rungs have their own section, harness.report.ladder). It reads the run directory, never a backend.
+rungs have their own section, harness.report.ladder). It reads the run's view, never a backend.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from dataclasses import dataclass, replace
 
 import matplotlib
 
-from harness.config.models import BASE_MODEL, LADDER, VARIANT
 from harness.report.cellview import CellView, Estimate
 from harness.report.charts import PALETTE, Chart, _figure, _label, pareto_front, to_svg
-from harness.report.formatting import fmt, text
+from harness.report.formatting import fmt
 from harness.report.metrics import ACCURACY, COST, P95_E2E, MetricInfo
 from harness.report.view import RunView
-from harness.results import RunStore
 
 
 @dataclass(frozen=True)
@@ -112,18 +110,13 @@ def _chart(profile: str, points: list[VariantPoint]) -> Chart:
 
 def build_variants(view: RunView) -> list[VariantsView]:
     """One view per profile on which cells of variants ran; rungs of a ladder are left to its own section."""
-    cells = RunStore.open(view.run_dir).read_table("cells")
-    if cells.empty or BASE_MODEL not in cells:
-        return []
-    by_profile: dict[str, list[tuple[CellView, str, str]]] = {}
-    for _, row in cells.iterrows():
-        base = text(row.get(BASE_MODEL))
-        cell = view.cell(text(row.get("model")), text(row.get("profile")))
-        if base and cell is not None and not text(row.get(LADDER)):
-            by_profile.setdefault(cell.profile, []).append((cell, base, text(row.get(VARIANT))))
+    by_profile: dict[str, list[CellView]] = {}
+    for cell in view.cells:
+        if cell.base_model and not cell.ladder:
+            by_profile.setdefault(cell.profile, []).append(cell)
     views = []
     for profile, found in by_profile.items():
-        points = [VariantPoint(cell, base, variant, False) for cell, base, variant in found]
+        points = [VariantPoint(cell, cell.base_model, cell.variant, False) for cell in found]
         costed = _costed(points)
         front = set(pareto_front([(p.cost.value or 0.0, p.accuracy.value or 0.0) for p in costed]))
         points = [replace(p, on_frontier=p in costed and (p.cost.value, p.accuracy.value) in front) for p in points]
