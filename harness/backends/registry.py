@@ -7,7 +7,9 @@ Each entry point names a ``BackendPlugin`` (harness.backends.plugin); one that s
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import functools
+import sys
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from harness.backends import canary
@@ -23,14 +25,25 @@ class UnknownBackend(ConfigError):
     """A catalog names a backend no installed distribution registers."""
 
 
+@functools.lru_cache(maxsize=8)
+def _registered(search_path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    """The group's entry points as seen from ``search_path``: scanning every installed distribution costs
+    tens of milliseconds and a run asks once per model and per check, so one scan per import path."""
+    return tuple(entry_points(group=GROUP))
+
+
+def _entry_points() -> tuple[EntryPoint, ...]:
+    return _registered(tuple(sys.path))
+
+
 def available_backends() -> dict[str, str]:
     """Backend name -> entry point target, for listing."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return {ep.name: ep.value for ep in _entry_points()}
 
 
 def get_plugin(name: str) -> BackendPlugin[Any]:
     """The plugin registered under ``name`` (UnknownBackend, or BackendUnavailable if it cannot be imported)."""
-    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    matches = [ep for ep in _entry_points() if ep.name == name]
     if not matches:
         known = ", ".join(sorted(available_backends())) or "none"
         raise UnknownBackend(f"unknown backend '{name}' (registered: {known})")
