@@ -1,11 +1,6 @@
-"""Deltas between two runs with significance, shared by ``report --baseline`` and ``compare``.
-
-Tested rows are measured exactly as the gate measures them (harness.results.measure with the
-default ``StatSettings``, harness.stats): accuracy on the items both runs scored (McNemar mid-p,
-paired bootstrap interval), latency bootstrapped over measured requests stratified by scenario
-point. So ``compare`` and ``gate`` give the same interval and the same verdict for a metric.
-Memory, energy and cost are single figures per cell: their deltas are shown without a test.
-"""
+"""Deltas between two runs for ``report --baseline`` and ``compare``, tested exactly as the gate tests them
+(harness.results.measure), so both give the same interval and verdict; memory, energy and cost, single
+figures per cell, are shown untested."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""report.md: the decision in a few lines, for CI step summaries and pull-request comments.
-
-Rendered from templates/report.md.j2 as the HTML page is from its own template; the filters here
-make every value safe inside a Markdown table cell and say why a missing figure is missing.
-"""
+"""report.md (templates/report.md.j2): the decision in a few lines, for CI step summaries and pull-request
+comments; its filters make every value safe inside a Markdown table cell."""
 
 from __future__ import annotations
 

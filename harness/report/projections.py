@@ -1,11 +1,6 @@
-"""Projected figures in the report: their own rows, and stand-in cells for profiles nothing ran on.
-
-Projected figures (harness.projection) are never mixed into measured rows. They appear in a
-table of their own, and where a profile could not be run here at all, the recommendation
-considers the projected cell instead — labelled ``projected from host`` — so every profile of a
-run gets an answer. Where a profile was emulated *and* projected, the measured (emulated) cell
-drives the recommendation and the projection is shown beside it.
-"""
+"""Projected figures in their own rows, never mixed into measured ones; where nothing ran on a profile, the
+recommendation weighs a stand-in cell ``projected from host`` so every profile gets an answer (an emulated
+cell, being measured, wins over its projection)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Which tier to run on each profile: the best one, by the user's objective, that meets every constraint.
-
-A pure function over the view model, so it is tested without any run directory. Every choice
-comes with its reason, a runner-up (or the closest miss when nothing qualifies) and a
-statement of how sure we are, drawn from the confidence intervals.
-"""
+"""Which tier to run on each profile: the best by the user's objective that meets every constraint, with its
+reason, a runner-up (or the closest miss) and a confidence from the intervals; pure, so tested without a run."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Per-item samples, read as a stream: a first page per task for the report, and counts.
-
-A run can hold 100k items; the report shows a bounded page of them and links the full jsonl, so
-the page stays small however large the run. Paired comparisons read items through
-harness.results.snapshot instead.
-"""
+"""Per-item samples, streamed: a bounded first page per task and counts, so the report stays small
+however large the run (100k items); paired comparisons read items through harness.results.snapshot."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""The variants view: each base model's variants (reasoning effort, verbosity, threads...) against cost
-and p95 latency, the Pareto frontier across tiers and variants, and the cheapest variant that matches a
-costlier one within its accuracy interval.
-
-Variants are ordinary cells; this view only groups the cells whose labels name a base model (quantization
-rungs have their own section, harness.report.ladder). It reads the run's view, never a backend.
-"""
+"""The variants view: each base model's variants (reasoning effort, verbosity, threads...) against cost and p95
+latency, the Pareto frontier, and the cheapest variant that matches a costlier one within its accuracy interval;
+variants are ordinary cells whose labels name a base model (ladder rungs have their own section)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The report's view model, built from the run directory's tables only (never from a backend).
-
-Everything the HTML, the Markdown and the recommendation show comes from here, with a reason
-attached to every value that is missing, so no page ever says NaN or leaves a blank.
-"""
+"""The report's view model, read from the run directory's tables only (never from a backend); every
+missing value carries its reason, so no page ever says NaN or leaves a blank."""
 
 from __future__ import annotations
 
