@@ -1,7 +1,4 @@
-"""Trade-off charts as inline SVG strings (matplotlib, no pyplot state, no fonts embedded).
-
-A chart with no data to draw is replaced by a note that says why, never drawn blank.
-"""
+"""Trade-off charts as inline SVG (matplotlib, no pyplot state, no fonts); with no data, a note says why."""
 
 from __future__ import annotations
 
@@ -89,10 +86,17 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def _err(est: Estimate) -> tuple[float, float] | None:
-    if est.value is None or est.low is None or est.high is None:
-        return None
-    return max(est.value - est.low, 0.0), max(est.high - est.value, 0.0)
+def error_bars(estimates: Sequence[Estimate]) -> list[list[float]]:
+    """Matplotlib's [below, above] error bars; 0 on a side the interval lacks."""
+    return [
+        [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for e in estimates],
+        [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for e in estimates],
+    ]
+
+
+def _err(est: Estimate) -> list[list[float]] | None:
+    """One point's error bars; None (no caps drawn) without a full interval."""
+    return None if est.low is None or est.high is None else error_bars([est])
 
 
 def _not_run(cells: Sequence[CellView]) -> list[str]:
@@ -130,12 +134,11 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
         mine = [c for c in drawn if c.profile == profile]
         for c in mine:
             x, y = c.get(x_metric.key), c.get(ACCURACY.key)
-            xerr, yerr = _err(x), _err(y)
             ax.errorbar(
                 [x.value or 0.0],
                 [y.value or 0.0],
-                xerr=[[xerr[0]], [xerr[1]]] if xerr else None,
-                yerr=[[yerr[0]], [yerr[1]]] if yerr else None,
+                xerr=_err(x),
+                yerr=_err(y),
                 fmt=TIER_MARKERS.get(c.tier, "D"),
                 color=colour,
                 ecolor=colour,
@@ -186,11 +189,10 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
             if not pts:
                 continue
             pts.sort(key=lambda p: p[0])
-            errs = [_err(e) or (0.0, 0.0) for _, e in pts]
             ax.errorbar(
                 [p[0] for p in pts],
                 [e.value for _, e in pts],
-                yerr=[[e[0] for e in errs], [e[1] for e in errs]],
+                yerr=error_bars([e for _, e in pts]),
                 marker="o",
                 capsize=3,
                 color=PALETTE[i % len(PALETTE)],
@@ -223,14 +225,12 @@ def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> C
     for i, (model, profile) in enumerate(series):
         rows = {s.task: s for s in ok if s.model == model and s.profile == profile}
         xs = [t + (i - (len(series) - 1) / 2) * width for t in range(len(tasks)) if tasks[t] in rows]
-        vals = [rows[t] for t in tasks if t in rows]
-        lows = [max((s.value or 0) - s.ci_low, 0) if s.ci_low is not None else 0.0 for s in vals]
-        highs = [max(s.ci_high - (s.value or 0), 0) if s.ci_high is not None else 0.0 for s in vals]
+        vals = [Estimate(rows[t].value or 0.0, rows[t].ci_low, rows[t].ci_high) for t in tasks if t in rows]
         ax.bar(
             xs,
-            [s.value or 0.0 for s in vals],
+            [e.value or 0.0 for e in vals],
             width=width * 0.95,
-            yerr=[lows, highs],
+            yerr=error_bars(vals),
             capsize=2,
             color=PALETTE[i % len(PALETTE)],
             label=_label(f"{model} on {profile}"),

@@ -1,8 +1,5 @@
-"""The ladder view: every rung of a quantization ladder against its bits per weight, with the knee.
-
-Rungs are ordinary cells; this view only groups the cells whose labels name a ladder, and joins
-the run's fidelity table. It reads the run directory, never a backend.
-"""
+"""The ladder view: every rung of a quantization ladder against its bits per weight, with the knee; rungs are
+ordinary cells whose labels name a ladder, joined with the run's fidelity table."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.report.cellview import Estimate, not_run_why
-from harness.report.charts import Chart, _figure, to_svg
+from harness.report.charts import PALETTE, Chart, _figure, error_bars, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
 from harness.report.view import RunView
@@ -106,10 +103,7 @@ def _chart(ladder: Ladder) -> Chart:
             # every point has a bits per weight and every drawn estimate a value: "or 0.0" only narrows the type
             xs = [r.bits_per_weight or 0.0 for r, _ in drawn]
             ys = [e.value or 0.0 for _, e in drawn]
-            # each side of the error bar where the interval has that end
-            lo = [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for _, e in drawn]
-            hi = [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for _, e in drawn]
-            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color="#1f77b4")
+            ax.errorbar(xs, ys, yerr=error_bars([e for _, e in drawn]), fmt="o-", capsize=3, color=PALETTE[0])
             for x, y, (r, _) in zip(xs, ys, drawn, strict=True):
                 ax.annotate(r.quant_type, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
         ax.set_xlabel("bits per weight")
