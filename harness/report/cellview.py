@@ -38,6 +38,11 @@ class Estimate:
     def known(self) -> bool:
         return self.value is not None
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """(low, high) when both ends are known."""
+        return None if self.low is None or self.high is None else (self.low, self.high)
+
 
 @dataclass
 class CellView:

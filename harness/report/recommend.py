@@ -142,18 +142,22 @@ def _confidence(
 ) -> tuple[str, list[str]]:
     notes: list[str] = []
     weak = 0
+
+    def doubt(note: str, weight: int = 1) -> None:
+        nonlocal weak
+        notes.append(note)
+        weak += weight
+
     acc = choice.get(ACCURACY.key)
     if constraints.min_accuracy is not None and acc.value is not None:
         if acc.low is None:
-            notes.append("accuracy has no confidence interval (no standard errors recorded)")
-            weak += 1
+            doubt("accuracy has no confidence interval (no standard errors recorded)")
         elif acc.low < constraints.min_accuracy:
-            notes.append(
+            doubt(
                 f"accuracy meets the floor on the point estimate, but its 95% CI "
                 f"({fmt(acc.low, 'percent')}–{fmt(acc.high, 'percent')}) reaches below "
                 f"{fmt(constraints.min_accuracy, 'percent')}"
             )
-            weak += 1
         else:
             notes.append(f"accuracy clears the floor with 95% confidence (CI from {fmt(acc.low, 'percent')})")
     for name, m in (("max_p95_e2e_s", P95_E2E), ("max_p95_ttft_s", P95_TTFT)):
@@ -163,46 +167,33 @@ def _confidence(
             continue
         interval = "projected range" if choice.projected_from else "95% CI"
         if est.high is None:
-            notes.append(f"{m.label} has no interval (too few requests)")
-            weak += 1
+            doubt(f"{m.label} has no interval (too few requests)")
         elif est.high > limit:
-            notes.append(f"{m.label} {interval} reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
-            weak += 1
+            doubt(f"{m.label} {interval} reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
     if choice.items and choice.items < FEW_ITEMS:
-        notes.append(f"accuracy rests on {choice.items} items; run more with a larger --limit")
-        weak += 2 if choice.items < VERY_FEW_ITEMS else 1
+        doubt(
+            f"accuracy rests on {choice.items} items; run more with a larger --limit",
+            2 if choice.items < VERY_FEW_ITEMS else 1,
+        )
     if choice.tasks_total and choice.tasks_scored < choice.tasks_total:
-        notes.append(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
-        weak += 1
+        doubt(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
     share = choice.numbers.get("host_other_cpu_share")
     if share is not None and share > CONTENDED_SHARE:
-        notes.append(f"the host was contended: other processes took {share:.0%} of {choice.model}'s cores")
-        weak += 2
+        doubt(f"the host was contended: other processes took {share:.0%} of {choice.model}'s cores", 2)
     if choice.projected_from:
-        notes.append(
+        doubt(
             f"latency, energy and cost on {choice.profile} are projected from {choice.projected_from} "
-            "(roofline transfer, shown as ranges), not measured on the device"
+            "(roofline transfer, shown as ranges), not measured on the device",
+            2,
         )
-        weak += 2
     if choice.emulated_on:
-        notes.append(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
-        weak += 1
+        doubt(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
     if runner_up is not None and metric is not None:
-        a, b = choice.get(metric.key), runner_up.get(metric.key)
-        a_low, a_high, b_low, b_high = a.low, a.high, b.low, b.high
-        if (
-            a_low is not None
-            and a_high is not None
-            and b_low is not None
-            and b_high is not None
-            and a_low <= b_high
-            and b_low <= a_high
-        ):
+        a, b = choice.get(metric.key).interval, runner_up.get(metric.key).interval
+        if a and b and a[0] <= b[1] and b[0] <= a[1]:
             within = "projected ranges" if choice.projected_from else "95% CIs"
-            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
-            weak += 1
-    level = "high" if weak == 0 else ("medium" if weak <= 2 else "low")
-    return level, notes
+            doubt(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
+    return ("high" if weak == 0 else ("medium" if weak <= 2 else "low")), notes
 
 
 def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Constraints) -> Recommendation:
