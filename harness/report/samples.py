@@ -48,8 +48,8 @@ def _short(value: Any, limit: int = MAX_CHARS) -> str:
     return body
 
 
-def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
-    """Stream ``samples.jsonl``: keep the first ``per_task`` items of each (model, profile, task)."""
+def read_samples(path: Path) -> SamplePage:
+    """Stream ``samples.jsonl``: keep the first ``PER_TASK`` items of each (model, profile, task)."""
     page = SamplePage()
     seen: set[tuple[str, str, str, str]] = set()
     if not is_run_file(path, "a JSONL file"):  # a directory or FIFO there is one line, not a hang
@@ -73,7 +73,7 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
                 seen.add(item)
                 page.items[group] += 1
                 page.truncated[group] += sample.truncated_reasoning
-            if page.per_group[group] <= per_task and len(page.rows) < max_shown:
+            if page.per_group[group] <= PER_TASK and len(page.rows) < MAX_SHOWN:
                 page.rows.append(
                     replace(
                         sample,
