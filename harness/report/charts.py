@@ -108,10 +108,9 @@ def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[
     """Each cell a chart leaves out, with why: it did not run, or the first of ``metrics`` it lacks."""
     out = []
     for c in cells:
-        gap = next((m for m in metrics if not c.get(m.key).known), None)  # the first metric it lacks
         if not c.ran:
             out += _not_run([c])
-        elif gap is not None:
+        elif gap := next((m for m in metrics if not c.get(m.key).known), None):
             out.append(f"{c.label}: no {gap.label.lower()} ({c.get(gap.key).missing})")
     return out
 
@@ -123,9 +122,7 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
     drawn = [c for c in cells if c.ran and c.get(ACCURACY.key).known and c.get(x_metric.key).known]
     left_out = _left_out(cells, (ACCURACY, x_metric))
     if not drawn:
-        return Chart(
-            key, title, None, "Nothing to draw: " + "; ".join(left_out) if left_out else "Nothing to draw: no cells."
-        )
+        return Chart(key, title, None, "Nothing to draw: " + ("; ".join(left_out) or "no cells."))
     fig = _figure(5.2, 3.6)
     ax = fig.add_subplot()
     profiles = list(dict.fromkeys(c.profile for c in drawn))
@@ -149,15 +146,8 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
             name = c.model + (" (GPU)" if x_metric == MEMORY and c.memory_on_gpu else "")
             ax.annotate(_label(name), (x.value or 0.0, y.value or 0.0), textcoords="offset points", xytext=(6, 4))
         front = pareto_front([(c.get(x_metric.key).value or 0.0, c.get(ACCURACY.key).value or 0.0) for c in mine])
-        ax.step(
-            [p[0] for p in front],
-            [p[1] for p in front],
-            where="post",
-            color=colour,
-            linestyle="--",
-            linewidth=1,
-            label=_label(f"{profile} (Pareto frontier)"),
-        )
+        frontier = _label(f"{profile} (Pareto frontier)")
+        ax.step(*zip(*front, strict=True), where="post", color=colour, linestyle="--", linewidth=1, label=frontier)
     ax.set_xlabel(_label(x_metric.axis_label))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # long tick labels (costs) must not overlap
     ax.set_ylabel(_label(ACCURACY.axis_label))
@@ -209,7 +199,7 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
     return Chart(key, title, to_svg(fig, key, title), note)
 
 
-def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> Chart:
+def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView]) -> Chart:
     """Per-task accuracy (primary metric) for each cell, with 95% CI error bars."""
     key, title = "per-task", "Per-task accuracy"
     ok = [s for s in scores if s.primary and s.status == "ok" and s.value is not None]
