@@ -130,16 +130,8 @@ def _tested_row(
     if m.run_value is None and m.base_value is None:
         return None
     ratio = not info.is_accuracy
-    row = DeltaRow(
-        cell.model,
-        cell.profile,
-        label,
-        "percent" if info.is_accuracy else "seconds",
-        m.base_value,
-        m.run_value,
-        "ratio" if ratio else "diff",
-        gate_metric=gate_metric,
-    )
+    kind, mode = ("seconds", "ratio") if ratio else ("percent", "diff")
+    row = DeltaRow(cell.model, cell.profile, label, kind, m.base_value, m.run_value, mode, gate_metric=gate_metric)
     why = m.failure or m.not_comparable or m.not_applicable or m.inconclusive
     if why or m.change is None:
         return replace(row, note=why or "no change could be estimated")
@@ -191,8 +183,7 @@ def compare_views(current: RunView, baseline: RunView, settings: StatSettings | 
     comparison.only_current = [c.label for k, c in cur_cells.items() if k not in base_cells]
     comparison.only_baseline = [c.label for k, c in base_cells.items() if k not in cur_cells]
     for key, cell in cur_cells.items():
-        old = base_cells.get(key)
-        if old is None:
+        if (old := base_cells.get(key)) is None:
             continue
         if not (cell.ran and old.ran):
             comparison.not_compared.append(f"{cell.label}: {old.status} in the baseline, {cell.status} now")
