@@ -105,10 +105,7 @@ def recommendation_cells(cells: Sequence[CellView], projections: Sequence[Projec
         source = next(
             (c for c in cells if rows and c.model == cell.model and c.profile == rows[0].projected_from), None
         )
-        if not cell.ran and source is not None and source.ran:
-            out.append(projected_cell(source, rows))
-        else:
-            out.append(cell)
+        out.append(projected_cell(source, rows) if not cell.ran and source is not None and source.ran else cell)
     return out
 
 
