@@ -79,7 +79,6 @@ def build_view(run_dir: Path) -> RunView:
     meta = store.read_meta()
     constraints, note = _constraints(meta)
     models = _by_name(meta.models)
-    profiles = _by_name(meta.profiles)
     cells_df = store.read_table("cells")
     requests = store.read_table("requests")
     scores_df = store.read_table("scores")
@@ -89,7 +88,6 @@ def build_view(run_dir: Path) -> RunView:
     suite_tasks = (
         meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
     )
-    tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
     measured = measured_requests(requests)
     cells = cell_views(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.layout.samples)
@@ -106,14 +104,14 @@ def build_view(run_dir: Path) -> RunView:
         suite_name=text(meta.suite.get("name")) or run_dir.name,
         constraints=constraints,
         constraints_note=note,
-        profiles=profiles,
+        profiles=_by_name(meta.profiles),
         models=models,
         cells=cells,
         scores=scores,
         latency=latency_rows(requests, measured),
         samples=samples,
         caveats=caveats,
-        tasks=tasks,
+        tasks=list(dict.fromkeys(suite_tasks + [s.task for s in scores])),
         requests=measured,
         cell_columns=list(cells_df.columns),
         load=load,
