@@ -133,8 +133,7 @@ def cascade_chart(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Chart:
         )
     if oracle:
         ax.plot(*_xy(oracle, x_name), marker="P", markersize=9, color=PALETTE[4], linestyle="none", label="oracle")
-    ax.set_xlabel(_label(x_label))
-    ax.set_ylabel("accuracy (held-out items)")
+    ax.set(xlabel=_label(x_label), ylabel="accuracy (held-out items)")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="lower right", fontsize=7, frameon=False)

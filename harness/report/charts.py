@@ -148,9 +148,8 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
         front = pareto_front([(c.get(x_metric.key).value or 0.0, c.get(ACCURACY.key).value or 0.0) for c in mine])
         frontier = _label(f"{profile} (Pareto frontier)")
         ax.step(*zip(*front, strict=True), where="post", color=colour, linestyle="--", linewidth=1, label=frontier)
-    ax.set_xlabel(_label(x_metric.axis_label))
+    ax.set(xlabel=_label(x_metric.axis_label), ylabel=_label(ACCURACY.axis_label))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # long tick labels (costs) must not overlap
-    ax.set_ylabel(_label(ACCURACY.axis_label))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="best", fontsize=8, frameon=False)
     note = ("Not shown: " + "; ".join(left_out)) if left_out else ""
@@ -250,8 +249,7 @@ def schedule_lag_chart(requests: pd.DataFrame) -> Chart | None:
         ax.plot(
             part["scheduled_s"].astype(float), lag_ms, ".", markersize=3, color=PALETTE[i % len(PALETTE)], label=label
         )
-    ax.set_xlabel("due time (s after the scenario started)")
-    ax.set_ylabel("schedule lag (ms)")
+    ax.set(xlabel="due time (s after the scenario started)", ylabel="schedule lag (ms)")
     ax.legend(loc="best", fontsize=8, frameon=False)
     key, title = "schedule-lag", "Trace replay: per-request schedule lag"
     return Chart(key, title, to_svg(fig, key, title))

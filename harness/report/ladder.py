@@ -106,8 +106,7 @@ def _chart(ladder: Ladder) -> Chart:
             ax.errorbar(xs, ys, yerr=error_bars([e for _, e in drawn]), fmt="o-", capsize=3, color=PALETTE[0])
             for x, y, (r, _) in zip(xs, ys, drawn, strict=True):
                 ax.annotate(r.quant_type, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set_xlabel("bits per weight")
-        ax.set_ylabel(label)
+        ax.set(xlabel="bits per weight", ylabel=label)
     return Chart(key, title, to_svg(fig, key, title))
 
 

@@ -96,8 +96,7 @@ def _chart(profile: str, points: list[VariantPoint]) -> Chart:
         front = pareto_front([(p.cell.get(metric.key).value or 0.0, p.accuracy.value or 0.0) for p in drawn])
         ax.step([x for x, _ in front], [y for _, y in front], where="post", color="#444", linestyle="--", linewidth=1)
         ax.plot([], [], color="#444", linestyle="--", label="Pareto frontier")
-        ax.set_xlabel(_label(metric.axis_label))
-        ax.set_ylabel(_label(ACCURACY.axis_label))
+        ax.set(xlabel=_label(metric.axis_label), ylabel=_label(ACCURACY.axis_label))
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         if i == 0:
             ax.legend(loc="best", fontsize=8, frameon=False)
