@@ -97,12 +97,11 @@ def _no_requests(cell: dict[str, Any]) -> bool:
 
 
 def _energy(cell: dict[str, Any], present: bool) -> Estimate:
-    source = text(cell.get("energy_source"))
     if not present:
         return Estimate(None, missing="energy per request not computed by this run")
     value = clean(cell.get("energy_per_request_j"))
     if value is None:
-        if source in ("", "none"):
+        if text(cell.get("energy_source")) in ("", "none"):
             return _missing(cell, "no energy sensor and no power model for this profile")
         if _no_requests(cell):
             return _missing(cell, "no successful perf requests to divide the energy by")
