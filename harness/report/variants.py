@@ -105,13 +105,10 @@ def _chart(profile: str, points: list[VariantPoint]) -> Chart:
 
 def build_variants(view: RunView) -> list[VariantsView]:
     """One view per profile on which cells of variants ran; rungs of a ladder are left to its own section."""
-    by_profile: dict[str, list[CellView]] = {}
-    for cell in view.cells:
-        if cell.base_model and not cell.ladder:
-            by_profile.setdefault(cell.profile, []).append(cell)
+    variants = [c for c in view.cells if c.base_model and not c.ladder]
     views = []
-    for profile, found in by_profile.items():
-        points = [VariantPoint(cell, cell.base_model, cell.variant, False) for cell in found]
+    for profile in dict.fromkeys(c.profile for c in variants):
+        points = [VariantPoint(c, c.base_model, c.variant, False) for c in variants if c.profile == profile]
         costed = _costed(points)
         front = set(pareto_front([(p.cost.value or 0.0, p.accuracy.value or 0.0) for p in costed]))
         points = [replace(p, on_frontier=p in costed and (p.cost.value, p.accuracy.value) in front) for p in points]
