@@ -60,8 +60,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
         # every other column read as a number: None where it is missing or not a number
         numbers = {str(k): clean(v) for k, v in r.items() if k not in row and k not in ("scenario", "host_disturbed")}
-        disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
-        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
+        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=r.get("host_disturbed") in (True, 1)))
     return rows
 
 
