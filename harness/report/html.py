@@ -89,11 +89,10 @@ def render_html(
     cascade: CascadeSection | None = None,
     variants: Sequence[VariantsView] = (),
 ) -> str:
-    template = _ENV.get_template("report.html.j2")
     host = {k: v for k, v in view.meta.host.items() if k != "packages"}
     packages = view.meta.host.get("packages")
     packages = packages if isinstance(packages, dict) else {}
-    return template.render(
+    return _ENV.get_template("report.html.j2").render(
         view=view,
         recommendations=recommendations,
         charts=charts,
