@@ -81,12 +81,10 @@ def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
                 Check(label, None, f"{metric.label} unknown ({est.missing}), so the {label} cannot be verified", 1.0)
             )
             continue
-        value = est.value
-        ok = value >= limit if direction == "min" else value <= limit
+        ok = est.value >= limit if direction == "min" else est.value <= limit
         sign = (">=" if ok else "<") if direction == "min" else ("<=" if ok else ">")
-        detail = f"{metric.label} {fmt(value, metric.kind)} {sign} {fmt(limit, metric.kind)}"
-        shortfall = 0.0 if ok else abs(value - limit) / abs(limit)
-        checks.append(Check(label, ok, detail, shortfall))
+        detail = f"{metric.label} {fmt(est.value, metric.kind)} {sign} {fmt(limit, metric.kind)}"
+        checks.append(Check(label, ok, detail, 0.0 if ok else abs(est.value - limit) / abs(limit)))
     return checks
 
 
