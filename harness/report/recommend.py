@@ -117,14 +117,8 @@ def _miss_key(candidate: Candidate) -> tuple[int, float, int]:
 
 
 def _summary(cell: CellView, metric: MetricInfo | None) -> str:
-    parts: list[str] = []
-    for m in (metric, ACCURACY, P95_E2E, MEMORY):
-        if m is None or any(m.label in p for p in parts):
-            continue
-        est = cell.get(m.key)
-        if est.value is not None:
-            parts.append(f"{m.label} {fmt(est.value, m.kind)}")
-    return ", ".join(parts)
+    shown = [m for m in dict.fromkeys((metric, ACCURACY, P95_E2E, MEMORY)) if m is not None and cell.get(m.key).known]
+    return ", ".join(f"{m.label} {fmt(cell.get(m.key).value, m.kind)}" for m in shown)
 
 
 def _name(cell: CellView) -> str:
