@@ -99,6 +99,5 @@ def energy_text(value: float | None, low: float | None, high: float | None, sour
     if number is None:
         return DASH
     if source == "estimate":
-        span = fmt_range(low, high, kind)
-        return f"est. {span or fmt(number, kind)}"
+        return f"est. {fmt_range(low, high, kind) or fmt(number, kind)}"
     return f"{fmt(number, kind)} ({source})" if source and source != "none" else fmt(number, kind)
