@@ -21,7 +21,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 TIER_MARKERS = {"nano": "o", "mini": "s", "full": "^"}
 TRADEOFF_X: tuple[MetricInfo, ...] = (P95_E2E, MEMORY, ENERGY, COST)
 SCALING: tuple[MetricInfo, ...] = (ACCURACY, P95_E2E, MEMORY, ENERGY, COST)
-_RC: dict[str, Any] = {
+_RC: Any = {  # typed loosely: matplotlib types rc keys as a Literal union
     "svg.fonttype": "none",
     "font.size": 9,
     "font.family": ["sans-serif"],
@@ -48,8 +48,7 @@ def _label(value: str) -> str:
 def to_svg(fig: Figure, key: str, title: str) -> str:
     """An SVG fragment fit for inlining: no XML prolog, no namespace URLs, ids unique to this chart."""
     buffer = io.StringIO()
-    settings: Any = {**_RC, "svg.hashsalt": key}
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": key}):
         fig.savefig(
             buffer,
             format="svg",
@@ -70,8 +69,7 @@ def to_svg(fig: Figure, key: str, title: str) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    settings: Any = _RC
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context(_RC):
         return Figure(figsize=(width, height), layout="constrained")
 
 
