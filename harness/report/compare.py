@@ -72,10 +72,8 @@ class DeltaRow:
     @property
     def marker(self) -> str:
         """▲ significantly better, ▼ significantly worse, ≈ within noise, · untested; * p<0.05, ** p<0.01."""
-        if self.direction is None:
-            return "·"
-        if self.direction == 0:
-            return "≈"
+        if not self.direction:
+            return "·" if self.direction is None else "≈"
         stars = "**" if self.p_value is not None and self.p_value < 0.01 else "*"
         return ("▲" if self.direction > 0 else "▼") + stars
 
