@@ -71,19 +71,18 @@ def knee(rungs: list[LadderRung]) -> str:
     if len(ran) < 2:
         return "Too few rungs with an accuracy to find a knee."
     top = ran[0]
-    if top.accuracy.low is None:
+    low, value = top.accuracy.low, top.accuracy.value or 0.0  # every rung in ran has a value: "or" narrows the type
+    if low is None:
         return f"{top.quant_type} has no accuracy interval, so no drop can be called significant."
+    band = f"{low:.0%}–{(top.accuracy.high or value):.0%}"
     for above, rung in itertools.pairwise(ran):
-        assert rung.accuracy.value is not None and top.accuracy.value is not None
-        if rung.accuracy.value < top.accuracy.low:
+        if (rung.accuracy.value or 0.0) < low:
             return (
                 f"Below {above.quant_type} accuracy drops by more than its 95% interval: {rung.quant_type} scores "
-                f"{rung.accuracy.value:.0%} against {top.quant_type}'s {top.accuracy.value:.0%} "
-                f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%})."
+                f"{rung.accuracy.value:.0%} against {top.quant_type}'s {value:.0%} ({band})."
             )
     return (
-        f"No rung's accuracy falls below {top.quant_type}'s 95% interval "
-        f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%}): down to {ran[-1].quant_type} "
+        f"No rung's accuracy falls below {top.quant_type}'s 95% interval ({band}): down to {ran[-1].quant_type} "
         "the differences are within noise at this item count."
     )
 
