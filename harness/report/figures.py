@@ -194,7 +194,6 @@ def latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latency
         ok = group[group["_ok"]]
         warm, errs = int(warmup_mask(group).sum()), int(error_mask(group).sum())
         for metric in (m for m in REQUEST_COLUMNS if m in ok):
-            summary = summarize(ok[metric].map(clean).tolist())
-            stats = {k: clean(v) for k, v in summary.items()}
+            stats = {k: clean(v) for k, v in summarize(ok[metric].map(clean).tolist()).items()}
             rows.append(LatencyRow(str(model), str(profile), str(scenario), str(point), metric, stats, errs, warm))
     return rows
