@@ -159,8 +159,6 @@ def figure_text(summary: dict[str, Any], name: str, kind: str) -> str:
 
 
 def excluded_text(summary: dict[str, Any]) -> str:
-    excluded = summary.get("excluded") or {}
-    total = int(summary.get("excluded_total") or 0)
-    if not total:
+    if not (total := int(summary.get("excluded_total") or 0)):
         return "no item left out"
-    return f"{total} item(s) left out: " + "; ".join(f"{n} {why}" for why, n in excluded.items())
+    return f"{total} item(s) left out: " + "; ".join(f"{n} {why}" for why, n in (summary.get("excluded") or {}).items())
