@@ -89,7 +89,6 @@ def render_html(
     cascade: CascadeSection | None = None,
     variants: Sequence[VariantsView] = (),
 ) -> str:
-    host = {k: v for k, v in view.meta.host.items() if k != "packages"}
     packages = view.meta.host.get("packages")
     packages = packages if isinstance(packages, dict) else {}
     return _ENV.get_template("report.html.j2").render(
@@ -108,7 +107,7 @@ def render_html(
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},
         tier_order=TIER_ORDER,
         run_items=_run_items(view),
-        host_items=_flat(host),
+        host_items=_flat({k: v for k, v in view.meta.host.items() if k != "packages"}),
         package_items=[(k, text(v) or "not installed") for k, v in packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
         model_items=[(name, _flat(spec)) for name, spec in view.models.items()]
