@@ -53,8 +53,7 @@ class Recommendation:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-# (constraint field, its title in report.html, its symbol in report.md, metric, comparison);
-# "max" means the value must not exceed the limit
+# (constraint field, its title in report.html, its symbol in report.md, metric, "min" or "max" the limit is)
 LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
     ("min_accuracy", "Accuracy floor", "accuracy ≥", ACCURACY, "min"),
     ("max_p95_e2e_s", "p95 latency SLO", "p95 E2E ≤", P95_E2E, "max"),

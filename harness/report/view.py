@@ -53,7 +53,6 @@ class RunView:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
 
 
-# -- meta ---------------------------------------------------------------------------------------
 def _constraints(meta: RunMeta) -> tuple[Constraints, str]:
     """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
     raw = meta.suite.get("constraints")
