@@ -206,11 +206,9 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     if choice.projected_from:
         reason += f" (projected from {choice.projected_from}, not measured)"
     if len(ranked) > 1:
-        runner = ranked[1]
-        runner_reason = f"also meets every constraint; {_summary(runner, metric)}"
+        runner, runner_reason = ranked[1], f"also meets every constraint; {_summary(ranked[1], metric)}"
     elif misses:
-        runner = misses[0].cell
-        runner_reason = f"misses: {_why_not(misses[0])}"
+        runner, runner_reason = misses[0].cell, f"misses: {_why_not(misses[0])}"
     else:
         runner, runner_reason = None, "no other tier ran on this profile"
     level, notes = _confidence(choice, ranked[1] if len(ranked) > 1 else None, constraints, metric)
