@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,10 +75,21 @@ def _log_tail(path: Path, lines: int = 3) -> str:
     return clip(" | ".join(interesting[-lines:]), 400)
 
 
-def finished_ok(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> bool:
+def _finished_ok(files: CellFiles, cell_id: str, on_event: ProgressCallback) -> bool:
     """Whether the cell's worker finished with an ok result (``--resume`` does not run it again)."""
-    result = read_cell_result(files, on_damage)
+
+    def say_damaged(why: str) -> None:
+        on_event(cell_id, {"type": "message", "text": f"{why}; running the cell again"})
+
+    result = read_cell_result(files, say_damaged)
     return result is not None and result.status == CellStatus.OK
+
+
+def not_run(outcomes: dict[str, CellOutcome], cell_ids: Iterable[str]) -> None:
+    """Cells a Ctrl-C kept from starting: skipped, so that ``--resume`` runs them."""
+    outcomes.update(
+        {c: CellOutcome(status=CellStatus.SKIPPED, reason="not run: the run was interrupted") for c in cell_ids}
+    )
 
 
 def cells_to_run(
@@ -90,17 +101,10 @@ def cells_to_run(
         if planned.skip_reason:
             outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
             on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-        elif resume and finished_ok(layout.cell(spec.cell_id), _say_damaged(spec.cell_id, on_event)):
+        elif resume and _finished_ok(layout.cell(spec.cell_id), spec.cell_id, on_event):
             on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
         else:
             yield planned
-
-
-def _say_damaged(cell_id: str, on_event: ProgressCallback) -> Callable[[str], None]:
-    def say(why: str) -> None:
-        on_event(cell_id, {"type": "message", "text": f"{why}; running the cell again"})
-
-    return say
 
 
 def _remove(path: Path) -> None:
@@ -147,12 +151,8 @@ class LocalExecutor:
         try:
             self._run_cells(plan, layout, resume, outcomes)
         except KeyboardInterrupt:
-            for planned in plan.cells:
-                done = read_cell_result(layout.cell(planned.spec.cell_id)) is not None
-                if planned.spec.cell_id not in outcomes and not done:
-                    outcomes[planned.spec.cell_id] = CellOutcome(
-                        status=CellStatus.SKIPPED, reason="not run: the run was interrupted"
-                    )
+            ids = [p.spec.cell_id for p in plan.cells]
+            not_run(outcomes, [c for c in ids if c not in outcomes and read_cell_result(layout.cell(c)) is None])
             raise
         return outcomes
 
@@ -164,11 +164,9 @@ class LocalExecutor:
             outcome = self.run_cell(spec, files)
             if outcome is not None and quiet:
                 outcome = outcome.model_copy(update=quiet)
-            elif outcome is None and quiet:
+            elif quiet and (own := read_cell_result(files)) is not None:
                 # the worker's own result stands; the outcome only carries what --quiet-host saw
-                own = read_cell_result(files)
-                if own is not None:
-                    outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
+                outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
             if outcome is not None:
                 outcomes[spec.cell_id] = outcome
             finished = outcome.status if outcome is not None else CellStatus.OK
@@ -185,13 +183,8 @@ class LocalExecutor:
         seen = wait_for_quiet(self.quiet_host_s, cpus=cpus)
         if not seen.calm:
             share = f"{seen.busy_share:.0%}" if seen.busy_share is not None else "?"
-            self.on_event(
-                spec.cell_id,
-                {
-                    "type": "message",
-                    "text": f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway",
-                },
-            )
+            text = f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway"
+            self.on_event(spec.cell_id, {"type": "message", "text": text})
         return seen.columns()
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
@@ -212,11 +205,8 @@ class LocalExecutor:
         clear_cell_records(files)  # the retry measures everything again under the settings it runs with
         retried = self._attempt(spec.model_copy(update={"safe_retry": outcome.reason}), files)
         if retried is not None and retried.crash_signal is not None:
-            return retried.model_copy(
-                update={
-                    "reason": f"{retried.reason}, again after a retry with the safest settings (first: {outcome.reason})"
-                }
-            )
+            again = f"{retried.reason}, again after a retry with the safest settings (first: {outcome.reason})"
+            return retried.model_copy(update={"reason": again})
         return retried
 
     def _attempt(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
