@@ -44,13 +44,13 @@ _TIMING_FIELDS = (
 )
 
 
+@dataclass
 class Deadline:
     """A backend's stream that fails at the request deadline: checked between chunks here, and handed
     to the backend (``timeout_s``) so that a network backend also cuts a silent stream."""
 
-    def __init__(self, backend: Backend, deadline: float) -> None:
-        self.backend = backend
-        self.deadline = deadline
+    backend: Backend
+    deadline: float
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         # the backend learns the deadline too, so it can cut a stream that sends nothing at all
@@ -73,32 +73,23 @@ class Deadline:
                 close()
 
 
-@dataclass
-class _Call:
-    """One request in its own thread; whoever settles it first (finish or timeout) records it."""
+def _call(backend: Backend, request: GenerationRequest, timeout_s: float) -> tuple[RequestTiming, float]:
+    """(timing, when sent) of a request sent in its own thread; one still running at its deadline is
+    recorded as a timeout and abandoned."""
+    sent: list[float] = []
+    timings: list[RequestTiming] = []
 
-    backend: Backend
-    request: GenerationRequest
-    timeout_s: float
-    t_send: float = 0.0
-    timing: RequestTiming | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    def run() -> None:
+        sent.append(time.perf_counter())
+        timings.append(timed_generate(Deadline(backend, sent[0] + timeout_s), request))
 
-    def _run(self) -> None:
-        self.t_send = time.perf_counter()
-        proxy = Deadline(self.backend, self.t_send + self.timeout_s)
-        try:
-            self.timing = timed_generate(proxy, self.request)
-        finally:
-            self.done.set()
-
-    def result(self) -> RequestTiming:
-        """Send the request and wait up to its deadline; a request still running then is a timeout."""
-        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
-        finished = self.done.wait(self.timeout_s + _GRACE_S)
-        if finished and self.timing is not None:
-            return self.timing
-        return RequestTiming(0, 0, error=f"TimeoutError: no complete response within {self.timeout_s:g}s")
+    thread = threading.Thread(target=run, daemon=True, name="tierbench-load")
+    thread.start()
+    thread.join(timeout_s + _GRACE_S)
+    if timings:
+        return timings[0], sent[0]
+    timeout = RequestTiming(0, 0, error=f"TimeoutError: no complete response within {timeout_s:g}s")
+    return timeout, sent[0] if sent else time.perf_counter()
 
 
 @dataclass
@@ -131,9 +122,7 @@ class _Point:
     def execute(
         self, index: int, warmup: bool, scheduled: float, in_flight: int, request: GenerationRequest | None = None
     ) -> dict[str, Any]:
-        call = _Call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
-        timing = call.result()
-        sent = call.t_send if call.t_send else time.perf_counter()
+        timing, sent = _call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
         record = {
             "scenario": self.scenario.name,
             "point": self.label,
@@ -147,9 +136,7 @@ class _Point:
         }
         if timing.error is None and timing.ttft_s is None:
             record["error"] = "EmptyResponse: the server returned no output tokens"
-        record["_end"] = time.perf_counter()
-        record["_send"] = sent
-        record["_text"] = timing.text
+        record.update(_end=time.perf_counter(), _send=sent, _text=timing.text)
         with self.lock:
             self.records.append(record)
             self.on_request({k: v for k, v in record.items() if not k.startswith("_")})
