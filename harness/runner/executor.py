@@ -286,10 +286,10 @@ class LocalExecutor:
                 self.on_event(cell_id, event)
 
     def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> CellOutcome | None:
-        def ended(status: CellStatus, reason: str) -> CellOutcome:
-            # the peaks the parent sampled; 0 means never seen, so unknown
+        def ended(status: CellStatus, reason: str, **seen: Any) -> CellOutcome:
+            # the peaks the parent sampled (0: never seen, so unknown), unless the worker's own record says more
             peaks = {k: v or None for k, v in asdict(watch).items() if k.startswith("peak_")}
-            return CellOutcome(status=status, reason=reason, **peaks)
+            return CellOutcome(status=status, reason=reason, **{**peaks, **seen})
 
         if timed_out:
             return ended(CellStatus.FAILED, f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}")
@@ -298,15 +298,12 @@ class LocalExecutor:
         if code == EXIT_OVER_BUDGET and files.over_budget.exists():
             over = read_record(files.over_budget, OverBudget)
             reason = f"does not fit (peak {over.peak_rss_mb / 1024:.2f} GB > {over.budget_mb / 1024:.2f} GB)"
-            return ended(CellStatus.DOES_NOT_FIT, reason).model_copy(
-                update={"peak_rss_mb": over.peak_rss_mb, "limit_mechanism": over.limit_mechanism, "cpus": over.cpus}
-            )
+            seen = over.model_dump(include={"peak_rss_mb", "limit_mechanism", "cpus"})
+            return ended(CellStatus.DOES_NOT_FIT, reason, **seen)
         if code < 0:
             # the kernel's OOM killer sends SIGKILL, so say so rather than leave the user guessing
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
-            outcome = ended(CellStatus.FAILED, f"worker killed by {_signal_name(code)} while {watch.phase}{hint}")
-            return (
-                outcome.model_copy(update={"crash_signal": _signal_name(code)}) if -code in CRASH_SIGNALS else outcome
-            )
+            killed, crash = f"worker killed by {_signal_name(code)} while {watch.phase}{hint}", -code in CRASH_SIGNALS
+            return ended(CellStatus.FAILED, killed, crash_signal=_signal_name(code) if crash else None)
         tail = _log_tail(files.log)
         return ended(CellStatus.FAILED, f"worker exited with code {code} while {watch.phase}: {tail}")
