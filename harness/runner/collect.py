@@ -22,12 +22,8 @@ from harness.runner.cell import CellSpec
 
 
 def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
-    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
-
-    An outcome exists only where the worker's own result does not tell the whole story (it was
-    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
-    (sampled from outside) fill in for a worker that wrote none.
-    """
+    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end (an
+    outcome, where there is one, wins: the worker's own result does not tell the whole story)."""
     row = {
         "cell_id": spec.cell_id,
         "model": spec.model.name,
@@ -54,10 +50,8 @@ def label_columns(spec: CellSpec) -> dict[str, Any]:
 
 
 def read_cell_result(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> CellResult | None:
-    """The worker's result, or None when it did not finish: no file yet, or one that cannot be
-    read (garbage, a directory, another schema). A worker writes it atomically as its last act,
-    so a damaged one says nothing about the cell; ``--resume`` runs such a cell again
-    (``on_damage`` hears why) instead of stopping the whole run."""
+    """The worker's result, or None when it did not finish. It is written atomically as the worker's
+    last act, so a damaged one says nothing about the cell: ``--resume`` runs it again (``on_damage`` hears why)."""
     if not os.path.lexists(files.result):
         return None
     try:
@@ -69,10 +63,8 @@ def read_cell_result(files: CellFiles, on_damage: Callable[[str], None] | None =
 
 
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
-    """Write cells/requests/scores/load tables and samples.jsonl from every cell's files.
-
-    Returns each finished cell's ``Backend.describe()`` for meta.json.
-    """
+    """Write the run's tables and samples.jsonl from every cell's files; each finished cell's
+    ``Backend.describe()`` for meta.json."""
     rows: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     backends: dict[str, dict[str, Any]] = {}
     for spec in specs:

@@ -1,9 +1,6 @@
-"""Run planned cells one after another, each in a fresh worker process.
-
-Cells run sequentially on purpose: two cells sharing cores would distort each other's
-latency. The worker is started with fork+exec of a new interpreter, so its kernel memory
-high-water mark starts from zero rather than from this (larger) parent process. The parent
-also samples the child's memory, so even a cell that crashes leaves its peak behind.
+"""Run planned cells one after another (two sharing cores distort each other's latency), each in a
+fresh worker process: fork+exec, so its kernel memory high-water mark starts from zero rather than
+from this larger parent, which also samples the child's memory so that even a crash leaves its peak.
 """
 
 from __future__ import annotations
@@ -188,11 +185,8 @@ class LocalExecutor:
         return seen.columns()
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
-        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands).
-
-        A worker killed by a native fault (SIGSEGV, SIGILL…) is run once more with every backend on its
-        safest settings; the retry is recorded in the cell, and a second crash fails it with both reasons.
-        """
+        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands);
+        one killed by a native fault (SIGSEGV…) runs once more with every backend on its safest settings."""
         if spec.safe_retry is None:
             self.on_event(spec.cell_id, {"type": "phase", "name": "checking native code (canary)"})
             prepare_native(spec.model)  # a first canary here costs none of the cell's measured time

@@ -1,7 +1,5 @@
-"""One ``tierbench run``: the recorded options resolved once against the suite and catalog.
-
-``RunOptions`` (harness.results.schema) is what meta.json keeps, so ``--resume`` re-plans from
-exactly the same request; ``RunRequest`` is that record with every suite default applied.
+"""One ``tierbench run``: the options meta.json records (so ``--resume`` re-plans the same request),
+resolved once against the suite and catalog.
 """
 
 from __future__ import annotations
