@@ -84,9 +84,8 @@ def _finished_ok(files: CellFiles, cell_id: str, on_event: ProgressCallback) -> 
 
 def not_run(outcomes: dict[str, CellOutcome], cell_ids: Iterable[str]) -> None:
     """Cells a Ctrl-C kept from starting: skipped, so that ``--resume`` runs them."""
-    outcomes.update(
-        {c: CellOutcome(status=CellStatus.SKIPPED, reason="not run: the run was interrupted") for c in cell_ids}
-    )
+    for cell_id in cell_ids:
+        outcomes[cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason="not run: the run was interrupted")
 
 
 def cells_to_run(
@@ -136,25 +135,22 @@ class LocalExecutor:
         # --quiet-host: wait up to this long before each cell for other processes to calm down
         self.quiet_host_s = quiet_host_s
         self.on_event = on_event or (lambda cell, event: None)
-        # how each cell ended where its worker's own result does not say; still complete when
-        # run() ends by KeyboardInterrupt
-        self.outcomes: dict[str, CellOutcome] = {}
+        self.outcomes: dict[str, CellOutcome] = {}  # see Executor
 
     def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
         """Run every planned cell; the outcomes of cells that were skipped or ended abnormally."""
-        outcomes: dict[str, CellOutcome] = {}
-        self.outcomes = outcomes
+        self.outcomes = {}
         layout = RunLayout(run_dir)
         try:
-            self._run_cells(plan, layout, resume, outcomes)
+            self._run_cells(plan, layout, resume)
         except KeyboardInterrupt:
-            ids = [p.spec.cell_id for p in plan.cells]
-            not_run(outcomes, [c for c in ids if c not in outcomes and read_cell_result(layout.cell(c)) is None])
+            left = [p.spec.cell_id for p in plan.cells if p.spec.cell_id not in self.outcomes]
+            not_run(self.outcomes, [c for c in left if read_cell_result(layout.cell(c)) is None])
             raise
-        return outcomes
+        return self.outcomes
 
-    def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool, outcomes: dict[str, CellOutcome]) -> None:
-        for planned in cells_to_run(plan, layout, resume, outcomes, self.on_event):
+    def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool) -> None:
+        for planned in cells_to_run(plan, layout, resume, self.outcomes, self.on_event):
             spec = planned.spec
             files = layout.cell(spec.cell_id)
             quiet = self._wait_for_quiet(spec)
@@ -165,7 +161,7 @@ class LocalExecutor:
                 # the worker's own result stands; the outcome only carries what --quiet-host saw
                 outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
             if outcome is not None:
-                outcomes[spec.cell_id] = outcome
+                self.outcomes[spec.cell_id] = outcome
             finished = outcome.status if outcome is not None else CellStatus.OK
             self.on_event(spec.cell_id, {"type": "finished", "status": str(finished)})
 

@@ -202,9 +202,8 @@ class _Sweep:
         self.run_dir = run_dir
         self.queue = queue
         self.outcomes = outcomes
-        self.node_id = ray.get_runtime_context().get_node_id()
-        strategy = NodeAffinitySchedulingStrategy(node_id=self.node_id, soft=False)
-        self.mailbox = Mailbox.options(scheduling_strategy=strategy).remote()  # type: ignore[attr-defined]
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self.mailbox = Mailbox.options(scheduling_strategy=here).remote()  # type: ignore[attr-defined]
         self.running: dict[str, tuple[Any, PlannedCell, str, str]] = {}  # cell -> (ref, planned, node, attempt)
         self.attempts: dict[str, int] = {}
         self.waiting_since: dict[str, float] = {}

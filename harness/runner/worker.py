@@ -74,19 +74,18 @@ class FileSink:
         atomic_write_json(self.files.tasks_done, sorted(self._finished_tasks))
 
     def sample(self, record: dict[str, Any]) -> None:
-        self._next(record)
-        append_jsonl(self.files.samples, record)
+        self._append(self.files.samples, record)
 
     def score(self, row: dict[str, Any]) -> None:
-        self._next(row)
-        append_jsonl(self.files.scores, row)
+        self._append(self.files.scores, row)
 
-    def _next(self, record: dict[str, Any]) -> None:
+    def _append(self, path: Path, record: dict[str, Any]) -> None:
         # tasks run one after another: the first record of a task closes the previous one
         task = record.get("task")
         if self._current is not None and task != self._current:
             self.finish([self._current])
         self._current = str(task) if task is not None else None
+        append_jsonl(path, record)
 
     def progress(self, label: str, done: int, total: int) -> None:
         self.events.send("progress", label=label, done=done, total=total)
@@ -107,8 +106,7 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
         append_jsonl(files.requests, record)
         events.send("progress", label="latency", done=next(counter), total=total)
 
-    summaries = files.load_summary
-    finished_load = {r.get("scenario") for r in read_jsonl(summaries)}
+    finished_load = {r.get("scenario") for r in read_jsonl(files.load_summary)}
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
@@ -117,7 +115,7 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
             _keep_records(files.requests, lambda r: r.get("scenario") != scenario.name)  # noqa: B023 (called at once)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
-            append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
+            append_jsonl(files.load_summary, {"scenario": scenario.name, "summary": summary})
 
 
 def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
@@ -179,8 +177,7 @@ def run_cell(spec: CellSpec) -> CellResult:
     with MemorySampler(on_sample=watchdog) as memory, contention:
         meter.start()
         try:
-            unavailable = check_model(spec.model)  # again here: the cell may run on another machine
-            if unavailable:
+            if unavailable := check_model(spec.model):  # again here: the cell may run on another machine
                 raise BackendUnavailable(unavailable)
             if spec.safe_retry:
                 canary.force_safe(spec.safe_retry)
@@ -265,10 +262,8 @@ def main(argv: list[str]) -> int:
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
     # before anything is written: every file, event and log line of this process is redacted
     use_params([spec.model.params])
-    sys.stderr = RedactingStream(sys.stderr)
-    sys.stdout = RedactingStream(sys.stdout)
-    result = run_cell(spec)
-    atomic_write_json(CellFiles(spec_path.parent).result, dump_record(result))
+    sys.stderr, sys.stdout = RedactingStream(sys.stderr), RedactingStream(sys.stdout)
+    atomic_write_json(CellFiles(spec_path.parent).result, dump_record(run_cell(spec)))
     return 0
 
 
