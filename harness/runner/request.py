@@ -33,8 +33,7 @@ class RunRequest:
     def resolve(cls, options: RunOptions) -> RunRequest:
         """Apply the suite's defaults to what was asked (UserError for an unknown suite, catalog, ...)."""
         suite = load_suite(options.suite_source)
-        flags = options.constraints.given()
-        if flags:
+        if flags := options.constraints.given():
             merged = Constraints.model_validate({**suite.constraints.model_dump(), **flags})
             suite = suite.model_copy(update={"constraints": merged})
         return cls(
