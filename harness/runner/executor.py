@@ -169,11 +169,9 @@ class LocalExecutor:
         """Under --quiet-host, wait (bounded) until others leave the cell's cores mostly idle."""
         if self.quiet_host_s is None:
             return {}
-        cpus = cell_cpus()[: spec.profile.cores]
-        self.on_event(
-            spec.cell_id, {"type": "phase", "name": f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"}
-        )
-        seen = wait_for_quiet(self.quiet_host_s, cpus=cpus)
+        waiting = f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"
+        self.on_event(spec.cell_id, {"type": "phase", "name": waiting})
+        seen = wait_for_quiet(self.quiet_host_s, cpus=cell_cpus()[: spec.profile.cores])
         if not seen.calm:
             share = f"{seen.busy_share:.0%}" if seen.busy_share is not None else "?"
             text = f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway"
