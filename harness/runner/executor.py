@@ -63,13 +63,14 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def _log_tail(path: Path, lines: int = 3) -> str:
+def _log_tail(path: Path) -> str:
+    """The worker log's last three lines that say something (llama.cpp's own chatter left out)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         return ""
     interesting = [line for line in text if line.strip() and "llama_" not in line]
-    return clip(" | ".join(interesting[-lines:]), 400)
+    return clip(" | ".join(interesting[-3:]), 400)
 
 
 def _finished_ok(files: CellFiles, cell_id: str, on_event: ProgressCallback) -> bool:

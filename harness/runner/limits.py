@@ -34,7 +34,6 @@ def thread_environment(profile: HardwareProfile) -> dict[str, str]:
 # Value of the cells table's ``limit_mechanism`` column.
 WATCHDOG = "rss-watchdog"
 NO_LIMIT = "none"
-TASK_DIR = Path("/proc/self/task")
 
 
 @dataclass
@@ -44,9 +43,9 @@ class AppliedLimits:
     notes: list[str]
 
 
-def _thread_ids(task_dir: Path = TASK_DIR) -> list[int]:
+def _thread_ids() -> list[int]:
     try:
-        return [int(entry.name) for entry in task_dir.iterdir() if entry.name.isdigit()]
+        return [int(entry.name) for entry in Path("/proc/self/task").iterdir() if entry.name.isdigit()]
     except OSError:
         return [0]
 
@@ -70,12 +69,12 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
     return AppliedLimits(cell_threads(profile), cpus, notes)
 
 
-def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:
+def observed_cpus() -> list[int]:
     """The CPUs any thread of this process may run on now (what the kernel enforces)."""
     if not hasattr(os, "sched_getaffinity"):
         return []
     seen: set[int] = set()
-    for tid in _thread_ids(task_dir):
+    for tid in _thread_ids():
         try:
             seen.update(os.sched_getaffinity(tid))
         except OSError:  # a thread that already ended, or one we may not read
