@@ -50,8 +50,7 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
     wanted, have = profile.accelerator, host.accelerator
     if wanted.kind != "none" and have.kind != wanted.kind:
         return None, f"profile '{profile.name}' needs a {wanted.kind} ({wanted.name}); this host has none"
-    short = memory_shortfall(wanted, have) if wanted.kind != "none" else None
-    if short is not None:
+    if wanted.kind != "none" and (short := memory_shortfall(wanted, have)) is not None:
         return None, f"profile '{profile.name}' {short}"
     if profile.cores > host.cores:
         return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
