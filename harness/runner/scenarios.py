@@ -81,7 +81,6 @@ def run_grid(
                 row = timing.row()
                 row.pop("itl_s", None)
                 reason: str | None = None
-                ci_rel: float | None = None
                 if not warmup:
                     attempted += 1
                     if row.get("e2e_s") is not None and not row.get("error"):
@@ -89,8 +88,7 @@ def run_grid(
                     now = clock()
                     assert first_measured is not None
                     reason = stop_reason(scenario, e2e, attempted, now - first_measured, now - started)
-                    if reason is not None:
-                        ci_rel = median_ci_rel(e2e)
+                ci_rel = median_ci_rel(e2e) if reason is not None else math.inf  # only the last request has one
                 on_request(
                     {
                         **row,
@@ -104,7 +102,7 @@ def run_grid(
                         "scheduled_s": None,
                         "dispatch_delay_s": None,
                         "stop_reason": reason,
-                        "median_ci_rel": ci_rel if ci_rel is None or math.isfinite(ci_rel) else None,
+                        "median_ci_rel": ci_rel if math.isfinite(ci_rel) else None,
                     }
                 )
                 if reason == "max_duration":
