@@ -5,51 +5,17 @@ from __future__ import annotations
 
 import random
 
-_WORDS = [
-    "time",
-    "river",
-    "model",
-    "answer",
-    "light",
-    "small",
-    "city",
-    "number",
-    "green",
-    "window",
-    "paper",
-    "system",
-    "music",
-    "table",
-    "garden",
-    "simple",
-    "energy",
-    "market",
-    "water",
-    "morning",
-    "story",
-    "engine",
-    "family",
-    "question",
-    "planet",
-    "signal",
-    "bridge",
-    "winter",
-    "voice",
-    "method",
-    "animal",
-    "letter",
-    "island",
-    "forest",
-    "machine",
-    "doctor",
-    "memory",
-]
+_COMMON_WORDS = (
+    "time river model answer light small city number green window paper system music table garden simple "
+    "energy market water morning story engine family question planet signal bridge winter voice method "
+    "animal letter island forest machine doctor memory"
+)
 
 
 def random_words(n_tokens: int, seed: int) -> str:
     """Random common words, deterministic in ``seed``: a few more than ``n_tokens`` for a backend to trim."""
-    rng = random.Random(seed)
-    return " ".join(rng.choice(_WORDS) for _ in range(n_tokens + 8))
+    rng, words = random.Random(seed), _COMMON_WORDS.split()
+    return " ".join(rng.choice(words) for _ in range(n_tokens + 8))
 
 
 class StopText:
