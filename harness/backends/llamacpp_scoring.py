@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.backends.text import split_like_lm_eval
+
 
 class _TokenizingBackend(Protocol):
     @property
@@ -41,10 +43,7 @@ LAST_STATS = ScoringStats()
 
 def encode_pair(backend: _TokenizingBackend, context: str, continuation: str) -> tuple[list[int], list[int]]:
     """Context and continuation tokens, split as lm-eval splits them (BOS added by the model's rule)."""
-    n_spaces = len(context) - len(context.rstrip())
-    if n_spaces:
-        continuation = context[-n_spaces:] + continuation
-        context = context[:-n_spaces]
+    context, continuation = split_like_lm_eval(context, continuation)
     context_tokens = backend.tokenize(context, add_bos=True)
     whole = backend.tokenize(context + continuation, add_bos=True)
     if not context_tokens:  # a model without BOS and an empty context: condition on EOS as lm-eval does

@@ -18,6 +18,12 @@ def random_words(n_tokens: int, seed: int) -> str:
     return " ".join(rng.choice(words) for _ in range(n_tokens + 8))
 
 
+def split_like_lm_eval(context: str, continuation: str) -> tuple[str, str]:
+    """A context's trailing whitespace moved to the continuation, whose first token it belongs to (lm-eval's rule)."""
+    spaces = len(context) - len(context.rstrip())
+    return (context[:-spaces], context[-spaces:] + continuation) if spaces else (context, continuation)
+
+
 class StopText:
     """Generated text, released as soon as it cannot be the start of a stop sequence."""
 
