@@ -1,17 +1,10 @@
 """A live cascade: several catalog models behind one backend, "cheapest first, escalate when unsure".
 
-Each item goes through the chain in order and stays at the first tier whose confidence signal
-clears that tier's threshold (``value >= threshold``); the last tier always answers. A
-multiple-choice item is decided as a whole (all its choices scored by a tier, then its margin
-judged: the lm-eval adapter hands this backend whole items, see ``ItemScoringBackend``). A
-generated answer is decided on the cheaper tier's full answer and its token log-probabilities,
-so a kept answer reaches the caller only once the decision is made, and an escalated one after
-the cheaper tier's whole attempt: the latency measured is what a user of the cascade waits.
-
-An item whose signal is missing (an endpoint without logprobs, a signal that does not apply to
-the item's kind) escalates: no evidence of confidence is no confidence. The tiers' specs are
-embedded in this model's params by the catalog (``harness.catalog.resolve_cascades``), so a
-cell's worker needs nothing but its own spec.
+Each item stays at the first tier whose confidence signal clears its threshold; the last tier always
+answers, and a missing signal escalates (no evidence of confidence is no confidence). A multiple-choice
+item is judged whole (``ItemScoringBackend``); a generated answer on the cheaper tier's full answer, so
+the latency measured is what a user of the cascade waits. The catalog embeds the tiers' specs in the
+params (``harness.catalog.resolve_cascades``): a cell's worker needs nothing but its own spec.
 """
 
 from __future__ import annotations
@@ -178,10 +171,8 @@ _UNRESOLVED = "cascade '{name}': its chain was not resolved against a catalog"
 
 
 def _signal_problem(rules: dict[str, Rule], tiers: Sequence[tuple[str, Capabilities | None]]) -> str | None:
-    """A non-final tier that cannot give the signal a rule needs (log-likelihoods), or None.
-
-    A tier whose capabilities are known only once built (a bare-factory plugin) is not judged here.
-    """
+    """A non-final tier that cannot give the log-likelihoods a rule needs, or None; a tier whose
+    capabilities are known only once built (a bare-factory plugin) is not judged."""
     for kind, rule in rules.items():
         needs_scores = kind == "multiple_choice" or rule.signal == "self_check"
         for name, caps in tiers[:-1]:

@@ -1,12 +1,7 @@
-"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP.
-
-The harness times the stream itself, so this backend only yields each event's text as it arrives;
-its parts (params, transport with the deadline watchdog, retry policy, stream protocol) live in
-``harness.backends.openai``. Token counts come from the server's ``usage``, else a configured local
-tokenizer (``retokenized``), else the chunk count (``chunks``); the usage's reasoning and cached-prompt
-counts where the server sends them. Streamed reasoning is timed but never yielded as answer text. The
-API key is named by an environment variable and never logged, echoed or written: every error text is
-scrubbed of it.
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP; its parts live
+in ``harness.backends.openai``. Token counts come from the server's ``usage``, else a local tokenizer
+(``retokenized``), else the chunk count (``chunks``). The API key is named by an environment variable and
+scrubbed from every error text: never logged, echoed or written.
 """
 
 from __future__ import annotations
