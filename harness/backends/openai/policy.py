@@ -55,11 +55,8 @@ def is_throttle(status: int, retry_after: float | None) -> bool:
 def open_stream(
     transport: Transport, path: str, body: dict[str, object], deadline: float, usage: StreamUsage
 ) -> httpx.Response:
-    """A 200 response to ``body``, retried under this policy; EndpointError once it gives up.
-
-    A throttling answer is counted in ``usage.throttled`` so that a caller sending requests
-    concurrently can send fewer at once.
-    """
+    """A 200 response to ``body``, retried under this policy; EndpointError once it gives up. Throttling
+    answers are counted in ``usage.throttled``, so a caller sending concurrently can send fewer at once."""
     params = transport.params
     shown = f"{transport.shown}{path}"
 
@@ -107,5 +104,4 @@ def open_stream(
         retry_error_callback=give_up,
         sleep=time.sleep,
     )
-    response: httpx.Response = retrying(attempt)
-    return response
+    return retrying(attempt)
