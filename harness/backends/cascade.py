@@ -49,8 +49,7 @@ class CascadeBackend:
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:
         # built tiers know their capabilities even where their plugin did not say (a bare factory)
-        reason = _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers])
-        if reason:
+        if reason := _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers]):
             raise BackendUnavailable(reason)
         for _, backend in self.tiers:
             backend.load()
@@ -187,8 +186,7 @@ def _check(spec: ModelSpec, params: CascadeParams) -> str | None:
         return _UNRESOLVED.format(name=spec.name)
     capabilities: list[tuple[str, Capabilities | None]] = []
     for tier in params.tiers:
-        reason = check_model(tier)
-        if reason:
+        if reason := check_model(tier):
             return f"chain tier '{tier.name}' cannot run: {reason}"
         capabilities.append((tier.name, get_plugin(tier.backend).capabilities))
     return _signal_problem(params.rules(), capabilities)

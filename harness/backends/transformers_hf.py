@@ -95,8 +95,7 @@ class TransformersBackend:
             transformers: Any = importlib.import_module("transformers")
         except ImportError as exc:
             raise MissingDependency(exc.name or "transformers", "hf") from None
-        reason = _check(self.spec, self.params)
-        if reason:
+        if reason := _check(self.spec, self.params):
             raise BackendUnavailable(reason)
         if self.params.device == "cuda" and not torch.cuda.is_available():  # needs torch: not in the cheap check
             raise BackendUnavailable("device 'cuda' requested but no CUDA GPU is available")
