@@ -1,8 +1,5 @@
-"""A local tokenizer for counting tokens an API server did not report.
-
-Used only as a labelled fallback (token_count_source = 'retokenized'): a GGUF file's vocabulary
-through llama.cpp (vocab only, no weights), or a Hugging Face tokenizer directory.
-"""
+"""A local tokenizer (a GGUF's vocabulary or an HF tokenizer directory) for counting tokens an API server
+did not report; only ever a labelled fallback (token_count_source = 'retokenized')."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
 """The OpenAI streaming protocol: the request body, and the events that come back as text, finish reason, usage.
-
-SSE framing (lines, ``data:`` fields, comments, multi-line events) is httpx-sse's; what an event
-*means* (chat ``delta.content`` or completions ``text``, ``finish_reason``, the trailing ``usage``
-event, ``[DONE]``, log-probabilities in either layout; streamed reasoning as ``delta.reasoning_content``
-(SGLang, llama.cpp's server) or ``delta.reasoning`` (vLLM); the Responses API's typed events) is the
-OpenAI API's and stays here.
+SSE framing is httpx-sse's; what an event *means* (in chat, completions or the Responses API) is the API's, here.
 """
 
 from __future__ import annotations
@@ -74,9 +69,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
 def read_text(
     response: httpx.Response, state: StreamState, deadline: float, overdue: str, redact: Callable[[str], str]
 ) -> Iterator[tuple[str, str]]:
-    """(answer text, reasoning text) of each event as soon as it is whole, both empty for an event that
-    carries neither; stops at [DONE] or the end of the stream. Reasoning text is never kept as the answer.
-
+    """(answer text, reasoning text) of each event as soon as it is whole, until [DONE] or the end of the stream.
     ``redact`` runs before a server's error text is shortened (a cut must not leave a key's prefix)."""
     try:
         for sse in EventSource(response).iter_sse():
