@@ -114,7 +114,7 @@ def check(plugin: BackendPlugin[Any], spec: ModelSpec, params: Any) -> Verdict:
     return verdict
 
 
-def run_canary(spec: ModelSpec, params: Any, timeout_s: float = CANARY_TIMEOUT_S) -> str:
+def run_canary(spec: ModelSpec, params: Any) -> str:
     """Load ``spec`` with ``params`` in a child process, decode a few tokens and score once: how it ended."""
     trial = spec.model_copy(update={"params": params.model_dump(mode="json")})
     try:
@@ -123,11 +123,11 @@ def run_canary(spec: ModelSpec, params: Any, timeout_s: float = CANARY_TIMEOUT_S
             input=trial.model_dump_json(),
             capture_output=True,
             text=True,
-            timeout=timeout_s,
+            timeout=CANARY_TIMEOUT_S,
             preexec_fn=_no_core_dump,
         )
     except subprocess.TimeoutExpired:
-        return f"hung for {timeout_s:.0f} s"
+        return f"hung for {CANARY_TIMEOUT_S:.0f} s"
     if done.returncode == 0:
         return OK
     if done.returncode < 0:
