@@ -69,17 +69,13 @@ class CounterSensor(Protocol):
     source: EnergySource
     scope: str
 
-    def open(self) -> None:
-        """Prepare to read (raises SensorUnavailable)."""
+    def open(self) -> None: ...  # prepare to read; raises SensorUnavailable
 
-    def read(self) -> dict[str, float]:
-        """Current counter values in joules (raises SensorError)."""
+    def read(self) -> dict[str, float]: ...  # current counter values in joules; raises SensorError
 
-    def wrap_j(self, domain: str) -> float | None:
-        """The value at which ``domain``'s counter wraps to 0, or None if it never does."""
+    def wrap_j(self, domain: str) -> float | None: ...  # where ``domain``'s counter wraps to 0 (None: never)
 
-    def close(self) -> None:
-        """Release the sensor; never raises."""
+    def close(self) -> None: ...  # release the sensor; never raises
 
 
 class CounterMeter:
@@ -105,7 +101,6 @@ class CounterMeter:
         self._t0 = 0.0
         self._idle_w: float | None = None
         self._ticker: Ticker | None = None
-        self._poll_error: str | None = None
 
     def _delta(self, domain: str, previous: float, current: float) -> float:
         if current >= previous:
@@ -131,7 +126,7 @@ class CounterMeter:
         self._total = dict.fromkeys(self._last, 0.0)
         self._t0 = self.clock()
         if self.poll_s > 0:
-            self._ticker = Ticker(self._background_poll, self.poll_s, f"{self.source}-poll", join_s=5.0)
+            self._ticker = Ticker(self.poll, self.poll_s, f"{self.source}-poll", join_s=5.0, catch=(SensorError,))
             self._ticker.start()
 
     def poll(self) -> None:
@@ -142,20 +137,13 @@ class CounterMeter:
                 self._total[domain] += self._delta(domain, self._last[domain], value)
             self._last = current
 
-    def _background_poll(self) -> None:
-        if self._poll_error is None:  # after a failure stop() reports it; polling on would add nothing
-            try:
-                self.poll()
-            except SensorError as exc:
-                self._poll_error = str(exc)
-
     def stop(self) -> EnergyReading:
         """The reading since start. Raises SensorError if the sensor failed (the chain degrades)."""
         if self._ticker is not None:
             self._ticker.stop()
         try:
-            if self._poll_error is not None:
-                raise SensorError(self._poll_error)
+            if self._ticker is not None and self._ticker.error is not None:
+                raise SensorError(self._ticker.error)
             self.poll()
         finally:
             self.sensor.close()
