@@ -1,12 +1,9 @@
 """How busy the host was around a cell: CPU taken by other processes, steal time, clock speed.
 
-A latency figure measured while a neighbour held a core is not the model's latency (llama.cpp's
-worker threads spin on a barrier when one core is taken away; FIELD_NOTES measured ~10x slower
-scoring beside one busy process). The meter reads the kernel's per-CPU counters in /proc/stat
-for the CPUs the cell may run on, subtracts the CPU time of the cell's own process tree (psutil),
-and calls what is left the neighbours' share of the cores the cell was given. Steal time (a
-hypervisor running another guest on our vCPU) is reported apart. A cell whose neighbours took
-more than ``CONTENDED_SHARE`` of its cores is flagged ``contended``.
+A neighbour holding one core makes llama.cpp's threads spin at a barrier (FIELD_NOTES measured ~10x
+slower scoring beside one busy process), so the meter takes the busy ticks of the cell's CPUs in
+/proc/stat minus its own process tree's CPU time (psutil) as the neighbours' share; steal time is
+reported apart. More than ``CONTENDED_SHARE`` flags the cell ``contended``.
 """
 
 from __future__ import annotations
@@ -52,19 +49,15 @@ def read_ticks(cpus: list[int], stat: Path = PROC_STAT) -> CpuTicks | None:
         return None
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     wanted = {f"cpu{n}" for n in cpus}
-    busy = steal = total = 0
-    found = False
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if name not in wanted:
-            continue
-        values = [int(v) for v in rest.split()]
-        found = True
-        busy += sum(values[i] for i in _BUSY_FIELDS if i < len(values))
-        steal += values[_STEAL_FIELD] if len(values) > _STEAL_FIELD else 0
-        # guest time is already inside user; the first 8 fields are the whole of the CPU's time
-        total += sum(values[:8])
-    return CpuTicks(busy / hz, steal / hz, total / hz) if found else None
+    rows = [
+        [int(v) for v in rest.split()] for name, _, rest in (line.partition(" ") for line in lines) if name in wanted
+    ]
+    if not rows:
+        return None
+    busy = sum(row[i] for row in rows for i in _BUSY_FIELDS if i < len(row))
+    steal = sum(row[_STEAL_FIELD] for row in rows if len(row) > _STEAL_FIELD)
+    total = sum(sum(row[:8]) for row in rows)  # guest is inside user: the first 8 fields are the whole of the time
+    return CpuTicks(busy / hz, steal / hz, total / hz)
 
 
 def tree_cpu_s(process: psutil.Process) -> float:
@@ -122,9 +115,7 @@ class ContentionResult:
 class ContentionMeter:
     """``with ContentionMeter() as m: ...`` then ``m.result``: the neighbours' share over the block.
 
-    The share comes from counters read at both ends, so it is exact for the whole block; a thread
-    only samples the clock speed (every ``interval_s``) for its mean.
-    """
+    Counters read at both ends make the share exact; a thread only samples the clock speed for its mean."""
 
     def __init__(
         self, cpus: list[int] | None = None, interval_s: float = 0.5, threshold: float = CONTENDED_SHARE
@@ -168,19 +159,13 @@ class ContentionMeter:
         capacity = t1.total_s - t0.total_s
         others = (t1.busy_s - t0.busy_s) - (own1 - own0)
         steal = t1.steal_s - t0.steal_s
-        return ContentionResult(
-            other_cpu_share=min(1.0, max(0.0, others / capacity)),
-            steal_share=min(1.0, max(0.0, steal / capacity)),
-            cpu_freq_mhz_mean=freq,
-            cores=cores,
-            threshold=self.threshold,
-        )
+        other_share, steal_share = (min(1.0, max(0.0, seconds / capacity)) for seconds in (others, steal))
+        return ContentionResult(other_share, steal_share, freq, cores, self.threshold)
 
 
 def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> float | None:
     """Share of ``cpus`` that other processes kept busy over ``window_s`` (this process excluded)."""
-    meter = ContentionMeter(cpus, interval_s=window_s * 2)
-    with meter:
+    with ContentionMeter(cpus, interval_s=window_s * 2) as meter:
         time.sleep(window_s)
     return meter.result.other_cpu_share
 
@@ -205,5 +190,4 @@ def wait_for_quiet(
     share = host_busy_share(cpus, window_s)
     while share is not None and share > threshold and time.monotonic() - started < max_wait_s:
         share = host_busy_share(cpus, window_s)
-    calm = share is None or share <= threshold
-    return QuietWait(time.monotonic() - started, share, calm)
+    return QuietWait(time.monotonic() - started, share, share is None or share <= threshold)
