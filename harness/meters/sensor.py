@@ -1,10 +1,8 @@
 """The common shape of energy readings and of counter-based energy sensors (RAPL, NVML).
 
-A sensor exposes cumulative energy counters (joules per domain, possibly wrapping). The
-``CounterMeter`` turns them into one reading: it measures an idle baseline first, polls the
-counters now and then so that a wrap-around is never missed, and reports total and dynamic
-(total - idle power x duration) energy. Sensor meters raise ``SensorError``; the chain in
-``harness.meters.energy`` catches it and degrades to the next source.
+A sensor's counters are cumulative joules per domain, possibly wrapping; ``CounterMeter`` measures an
+idle baseline first and polls now and then so that no wrap-around is missed. Its ``SensorError`` is
+caught by the chain in ``harness.meters.energy``, which degrades to the next source.
 """
 
 from __future__ import annotations
@@ -45,9 +43,7 @@ class EnergyReading:
     @property
     def dynamic_j(self) -> float | None:
         """Energy above the idle baseline (total - idle power x duration)."""
-        if self.joules is None or self.idle_j is None:
-            return None
-        return self.joules - self.idle_j
+        return None if self.joules is None or self.idle_j is None else self.joules - self.idle_j
 
     def columns(self) -> dict[str, Any]:
         """The cell-table columns of this reading."""
@@ -113,16 +109,13 @@ class CounterMeter:
     def start(self) -> None:
         """Measure idle power for ``idle_s`` seconds, then start counting. Raises SensorError."""
         self.sensor.open()
+        self._last, t_before = self.sensor.read(), self.clock()
         if self.idle_s > 0:
-            before, t_before = self.sensor.read(), self.clock()
             self.sleep(self.idle_s)
-            after, t_after = self.sensor.read(), self.clock()
-            elapsed = t_after - t_before
-            idle_j = sum(self._delta(d, before[d], after[d]) for d in before)
+            after, elapsed = self.sensor.read(), self.clock() - t_before
+            idle_j = sum(self._delta(d, self._last[d], after[d]) for d in self._last)
             self._idle_w = idle_j / elapsed if elapsed > 0 else None
             self._last = after
-        else:
-            self._last = self.sensor.read()
         self._total = dict.fromkeys(self._last, 0.0)
         self._t0 = self.clock()
         if self.poll_s > 0:
