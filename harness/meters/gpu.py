@@ -61,10 +61,8 @@ def gpu_memory(pid: int | None = None, nvml_api: NvmlApi | None = None, use_nvml
         result.notes.append(f"no NVML process memory: {exc}")
         return result
     try:
-        pid = pid or os.getpid()
-        figures = [api.process_memory_mb(i, pid) for i in range(api.device_count())]
-        known = [f for f in figures if f is not None]
-        result.nvml_process_mb = sum(known) if known else None
+        figures = [api.process_memory_mb(i, pid or os.getpid()) for i in range(api.device_count())]
+        result.nvml_process_mb = sum(known) if (known := [f for f in figures if f is not None]) else None
     except SensorError as exc:
         result.notes.append(f"NVML process memory unreadable: {exc}")
     finally:
