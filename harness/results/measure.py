@@ -1,8 +1,6 @@
-"""Measure one metric of one cell in the run and in the baseline, with the change between them.
-
-Each function returns a ``Measure``: the two values, how many items or requests they rest on,
-the estimated change with its confidence interval, or why no fair comparison exists
-(``not_comparable``) or no decision can be made (``inconclusive``).
+"""Measure one metric of one cell in the run and in the baseline, with the change between them: a
+``Measure`` holds both values, their counts, the change with its interval, or why no fair comparison
+exists (``not_comparable``) or no decision can be made (``inconclusive``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """What the gate compares: the slice of a run it needs, read from a run directory or a baseline.
 
-A snapshot holds three small tables:
-
-- ``cells``: one row per (model, profile) with tier, status and every numeric cell column;
-- ``items``: one row per accuracy item with its outcome (1/0, or a score) and a hash of its target,
-  so a changed dataset is caught instead of compared;
-- ``requests``: one row per measured (non-warm-up) perf request with its latency figures.
+Three small tables: ``cells`` (tier, status and every numeric cell column), ``items`` (one accuracy item's
+outcome and a hash of its target, so a changed dataset is caught instead of compared) and ``requests``
+(the measured perf requests with their latency figures).
 """
 
 from __future__ import annotations

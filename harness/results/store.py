@@ -87,11 +87,8 @@ class RunStore:
         atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
-        """A results table; an empty frame with the declared columns when the run has none.
-
-        A declared column the file lacks reads as not measured, as ``write_table`` would have
-        written it (a run from before the column existed); a key column it lacks is refused.
-        """
+        """A results table (no file: an empty frame of the declared columns). A declared column the file
+        lacks reads as not measured (a run from before the column existed); a missing key column is refused."""
         path = self.layout.table(name)
         if not is_run_file(path, "a table (parquet file)"):  # a directory would read as a parquet dataset
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
