@@ -11,7 +11,6 @@ from types import ModuleType
 
 from harness.config.profile import HardwareProfile
 from harness.meters import memory
-from harness.meters.nvml import NvmlApi
 from harness.meters.nvml import probe as probe_nvml
 from harness.meters.rapl import POWERCAP, RaplSensor
 from harness.meters.sensor import SensorError
@@ -34,32 +33,6 @@ def probe_rapl(root: Path = POWERCAP) -> tuple[bool, str]:
     except SensorError as exc:
         return False, str(exc)
     return True, sensor.scope
-
-
-def energy_capabilities(
-    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
-) -> list[Capability]:
-    rapl_ok, rapl_detail = probe_rapl(powercap_root)
-    nvml_ok, nvml_detail = probe_nvml(nvml_api)
-    power = profile.power
-    return [
-        Capability("energy", "rapl", rapl_ok, rapl_detail),
-        Capability("energy", "nvml", nvml_ok, nvml_detail),
-        Capability(
-            "energy",
-            "estimate",
-            True,
-            f"profile '{profile.name}': {power.idle_watts:g}-{power.max_watts:g} W ({power.source}); reported as a range",
-        ),
-    ]
-
-
-def memory_capabilities() -> list[Capability]:
-    found = [Capability("memory", name, why is None, why or "yes") for name, why in memory.support().items()]
-    found.append(_torch_cuda_capability())
-    nvml_ok, nvml_detail = probe_nvml()
-    found.append(Capability("gpu memory", "nvml per-process", nvml_ok, nvml_detail))
-    return found
 
 
 def _torch_cuda_capability() -> Capability:
@@ -99,7 +72,21 @@ def llama_offload_capability(llama_cpp: ModuleType | None = None) -> Capability:
     return offload(False, f"llama-cpp-python {version} is a CPU-only build; for CUDA: {LLAMA_CUDA_INSTALL}")
 
 
-def diagnose(
-    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
-) -> list[Capability]:
-    return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities() + [llama_offload_capability()]
+def diagnose(profile: HardwareProfile, powercap_root: Path = POWERCAP) -> list[Capability]:
+    """Energy sources, memory accounting, GPU memory and llama.cpp offload; NVML is probed once for both
+    its energy counter and its per-process GPU memory."""
+    rapl_ok, rapl_detail = probe_rapl(powercap_root)
+    nvml_ok, nvml_detail = probe_nvml()
+    power = profile.power
+    estimate = (
+        f"profile '{profile.name}': {power.idle_watts:g}-{power.max_watts:g} W ({power.source}); reported as a range"
+    )
+    return [
+        Capability("energy", "rapl", rapl_ok, rapl_detail),
+        Capability("energy", "nvml", nvml_ok, nvml_detail),
+        Capability("energy", "estimate", True, estimate),
+        *(Capability("memory", name, why is None, why or "yes") for name, why in memory.support().items()),
+        _torch_cuda_capability(),
+        Capability("gpu memory", "nvml per-process", nvml_ok, nvml_detail),
+        llama_offload_capability(),
+    ]
