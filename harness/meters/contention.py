@@ -96,11 +96,10 @@ class ContentionResult:
     steal_share: float | None
     cpu_freq_mhz_mean: float | None
     cores: int
-    threshold: float = CONTENDED_SHARE
 
     @property
     def contended(self) -> bool:
-        return self.other_cpu_share is not None and self.other_cpu_share > self.threshold
+        return self.other_cpu_share is not None and self.other_cpu_share > CONTENDED_SHARE
 
     def columns(self) -> dict[str, float | bool | int | None]:
         return {
@@ -117,11 +116,8 @@ class ContentionMeter:
 
     Counters read at both ends make the share exact; a thread only samples the clock speed for its mean."""
 
-    def __init__(
-        self, cpus: list[int] | None = None, interval_s: float = 0.5, threshold: float = CONTENDED_SHARE
-    ) -> None:
+    def __init__(self, cpus: list[int] | None = None, interval_s: float = 0.5) -> None:
         self.cpus = cpus if cpus is not None else cell_cpus()
-        self.threshold = threshold
         self._process = psutil.Process()
         self._ticker = Ticker(self._sample_freq, interval_s, "contention-meter")
         self._freqs: list[float] = []
@@ -154,13 +150,13 @@ class ContentionMeter:
         freq = sum(self._freqs) / len(self._freqs) if self._freqs else None
         cores = len(self.cpus)
         if t0 is None or t1 is None or t1.total_s <= t0.total_s:
-            return ContentionResult(None, None, freq, cores, self.threshold)
+            return ContentionResult(None, None, freq, cores)
         # the kernel's own total (busy + idle) of these CPUs is the capacity: no wall-clock skew
         capacity = t1.total_s - t0.total_s
         others = (t1.busy_s - t0.busy_s) - (own1 - own0)
         steal = t1.steal_s - t0.steal_s
         other_share, steal_share = (min(1.0, max(0.0, seconds / capacity)) for seconds in (others, steal))
-        return ContentionResult(other_share, steal_share, freq, cores, self.threshold)
+        return ContentionResult(other_share, steal_share, freq, cores)
 
 
 def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> float | None:
@@ -182,12 +178,10 @@ class QuietWait:
         return {"quiet_wait_s": self.waited_s, "quiet_busy_share": self.busy_share, "quiet_calm": self.calm}
 
 
-def wait_for_quiet(
-    max_wait_s: float, threshold: float = CONTENDED_SHARE, cpus: list[int] | None = None, window_s: float = 1.0
-) -> QuietWait:
-    """Sample the host until other processes take at most ``threshold`` of ``cpus``, or give up."""
+def wait_for_quiet(max_wait_s: float, cpus: list[int] | None = None) -> QuietWait:
+    """Sample the host until other processes take at most ``CONTENDED_SHARE`` of ``cpus``, or give up."""
     started = time.monotonic()
-    share = host_busy_share(cpus, window_s)
-    while share is not None and share > threshold and time.monotonic() - started < max_wait_s:
-        share = host_busy_share(cpus, window_s)
-    return QuietWait(time.monotonic() - started, share, share is None or share <= threshold)
+    share = host_busy_share(cpus)
+    while share is not None and share > CONTENDED_SHARE and time.monotonic() - started < max_wait_s:
+        share = host_busy_share(cpus)
+    return QuietWait(time.monotonic() - started, share, share is None or share <= CONTENDED_SHARE)

@@ -170,7 +170,6 @@ def select_meter(
     idle_s: float = DEFAULT_IDLE_S,
     powercap_root: Path = POWERCAP,
     nvml_api: NvmlApi | None = None,
-    use_nvml: bool = True,
 ) -> MeterChain:
     """The best meter for a cell: host sensors when the profile is this host, else the estimate."""
     estimate = EstimateMeter(profile.power, profile.cores)
@@ -180,9 +179,7 @@ def select_meter(
             "so energy is estimated from the profile's power model"
         )
         return MeterChain([], estimate, [note])
-    sensors: list[CounterSensor] = [RaplSensor(powercap_root)]
-    if use_nvml:
-        sensors.append(NvmlSensor(nvml_api))
+    sensors: list[CounterSensor] = [RaplSensor(powercap_root), NvmlSensor(nvml_api)]
     meters: list[CounterMeter] = []
     notes: list[str] = []
     for sensor in sensors:

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.meters.nvml import NvmlApi, PynvmlApi
+from harness.meters.nvml import PynvmlApi
 from harness.meters.sensor import SensorError
 
 
@@ -45,23 +45,21 @@ def _torch_cuda() -> Any:
         return None
 
 
-def gpu_memory(pid: int | None = None, nvml_api: NvmlApi | None = None, use_nvml: bool = True) -> GpuMemory:
+def gpu_memory() -> GpuMemory:
     """PyTorch peaks (if torch is in use) and NVML's per-process figure (if NVML works here)."""
     result = GpuMemory()
     cuda = _torch_cuda()
     if cuda is not None:
         result.allocated_mb = cuda.max_memory_allocated() / 2**20
         result.reserved_mb = cuda.max_memory_reserved() / 2**20
-    if not use_nvml:
-        return result
-    api = nvml_api or PynvmlApi()
+    api = PynvmlApi()
     try:
         api.init()
     except SensorError as exc:
         result.notes.append(f"no NVML process memory: {exc}")
         return result
     try:
-        figures = [api.process_memory_mb(i, pid or os.getpid()) for i in range(api.device_count())]
+        figures = [api.process_memory_mb(i, os.getpid()) for i in range(api.device_count())]
         result.nvml_process_mb = sum(known) if (known := [f for f in figures if f is not None]) else None
     except SensorError as exc:
         result.notes.append(f"NVML process memory unreadable: {exc}")

@@ -206,9 +206,9 @@ class HostFingerprint(BaseModel):
         return cls.model_validate(known)
 
 
-def fingerprint(include_llama: bool = True) -> HostFingerprint:
+def fingerprint() -> HostFingerprint:
     memory = psutil.virtual_memory()
-    llama = llama_cpp_build() if include_llama else {}
+    llama = llama_cpp_build()
     torch, torch_cuda = torch_versions()
     return HostFingerprint(
         hostname=platform.node(),
