@@ -73,7 +73,7 @@ class RunStore:
         atomic_write_json(self.layout.meta, dump_record(meta))
 
     def read_meta(self) -> RunMeta:
-        """The run's typed metadata, upgraded from an older schema; one-line UserError for a newer one or a missing field."""
+        """The run's typed metadata, upgraded from an older schema; one line for a newer one or a missing field."""
         if not self.layout.meta.exists():
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
         meta = read_record(self.layout.meta, RunMeta, upgrade=upgrade_meta)
