@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -90,25 +90,20 @@ def cpu_freq_mhz(cpus: list[int]) -> float | None:
 
 @dataclass
 class ContentionResult:
-    """What the neighbours took while the cell ran (shares of the cell's cores, 0-1)."""
+    """What the neighbours took while the cell ran (shares of the cell's cores, 0-1), named as the cells
+    table names it."""
 
-    other_cpu_share: float | None
-    steal_share: float | None
+    host_other_cpu_share: float | None
+    host_steal_share: float | None
     cpu_freq_mhz_mean: float | None
-    cores: int
+    cores_seen: int
 
     @property
     def contended(self) -> bool:
-        return self.other_cpu_share is not None and self.other_cpu_share > CONTENDED_SHARE
+        return self.host_other_cpu_share is not None and self.host_other_cpu_share > CONTENDED_SHARE
 
     def columns(self) -> dict[str, float | bool | int | None]:
-        return {
-            "host_other_cpu_share": self.other_cpu_share,
-            "host_steal_share": self.steal_share,
-            "cpu_freq_mhz_mean": self.cpu_freq_mhz_mean,
-            "cores_seen": self.cores,
-            "contended": self.contended,
-        }
+        return {**asdict(self), "contended": self.contended}
 
 
 class ContentionMeter:
@@ -163,7 +158,7 @@ def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> flo
     """Share of ``cpus`` that other processes kept busy over ``window_s`` (this process excluded)."""
     with ContentionMeter(cpus, interval_s=window_s * 2) as meter:
         time.sleep(window_s)
-    return meter.result.other_cpu_share
+    return meter.result.host_other_cpu_share
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from harness.meters.nvml import PynvmlApi
@@ -19,19 +19,15 @@ from harness.meters.sensor import SensorError
 
 @dataclass
 class GpuMemory:
-    """Peak / current GPU memory in MiB; None where unknown."""
+    """Peak / current GPU memory in MiB, named as the cells table names it; None where unknown."""
 
-    allocated_mb: float | None = None
-    reserved_mb: float | None = None
-    nvml_process_mb: float | None = None
+    gpu_peak_allocated_mb: float | None = None
+    gpu_peak_reserved_mb: float | None = None
+    gpu_process_mb: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def columns(self) -> dict[str, Any]:
-        return {
-            "gpu_peak_allocated_mb": self.allocated_mb,
-            "gpu_peak_reserved_mb": self.reserved_mb,
-            "gpu_process_mb": self.nvml_process_mb,
-        }
+        return {name: value for name, value in asdict(self).items() if name != "notes"}
 
 
 def _torch_cuda() -> Any:
@@ -50,8 +46,8 @@ def gpu_memory() -> GpuMemory:
     result = GpuMemory()
     cuda = _torch_cuda()
     if cuda is not None:
-        result.allocated_mb = cuda.max_memory_allocated() / 2**20
-        result.reserved_mb = cuda.max_memory_reserved() / 2**20
+        result.gpu_peak_allocated_mb = cuda.max_memory_allocated() / 2**20
+        result.gpu_peak_reserved_mb = cuda.max_memory_reserved() / 2**20
     api = PynvmlApi()
     try:
         api.init()
@@ -60,7 +56,7 @@ def gpu_memory() -> GpuMemory:
         return result
     try:
         figures = [api.process_memory_mb(i, os.getpid()) for i in range(api.device_count())]
-        result.nvml_process_mb = sum(known) if (known := [f for f in figures if f is not None]) else None
+        result.gpu_process_mb = sum(known) if (known := [f for f in figures if f is not None]) else None
     except SensorError as exc:
         result.notes.append(f"NVML process memory unreadable: {exc}")
     finally:
