@@ -282,8 +282,9 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     where the run stores a range (``<col>_low``/``<col>_high``, e.g. estimated energy) the
     comparison uses the whole range."""
     m = Measure(n_run=1, n_base=1)
-    run_value = _cell_value(run.cells, run_row, info.column)
-    base_value = _cell_value(base.cells, base_row, info.column)
+    ends = ("", "_low", "_high")
+    run_value, run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ends)
+    base_value, base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ends)
     m.run_value, m.base_value = (None if math.isnan(v) else v for v in (run_value, base_value))
     if m.run_value is None:
         m.inconclusive = f"{info.column} was not measured in the run"
@@ -291,8 +292,6 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     if m.base_value is None:
         m.not_comparable = f"{info.column} was not measured in the baseline"
         return m
-    run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ("_low", "_high"))
-    base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ("_low", "_high"))
     ranged = not any(math.isnan(v) for v in (run_low, run_high, base_low, base_high))
     if not ranged:
         run_low = run_high = run_value

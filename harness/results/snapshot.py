@@ -72,10 +72,8 @@ def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
 
 def _is_numeric(series: pd.Series) -> bool:
     """All numbers or missing (an all-missing column counts: not measured); booleans are not numbers."""
-    if pd.api.types.is_bool_dtype(series):
-        return False
     if pd.api.types.is_numeric_dtype(series):
-        return True
+        return not pd.api.types.is_bool_dtype(series)
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in series.dropna())
 
 
