@@ -185,11 +185,10 @@ def select_meter(
     for sensor in sensors:
         try:
             sensor.open()
+            meters.append(CounterMeter(sensor, idle_s=idle_s))
         except SensorError as exc:
             why = "unavailable" if isinstance(exc, SensorUnavailable) else "unreadable"
             notes.append(f"{sensor.source} {why}: {exc}")
-            continue
         finally:
             sensor.close()
-        meters.append(CounterMeter(sensor, idle_s=idle_s))
     return MeterChain(meters, estimate, notes)

@@ -8,6 +8,7 @@ lacks some: a missing field reads as None, which means *unknown*, never "the sam
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import platform
 import re
@@ -122,10 +123,8 @@ def llama_cpp_build() -> dict[str, Any]:
     except ImportError:
         return {}
     info: dict[str, Any] = {"version": llama_cpp.__version__}
-    try:
+    with contextlib.suppress(Exception):  # an older build without the symbol
         info["system_info"] = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
-    except Exception:  # an older build without the symbol
-        pass
     return info
 
 

@@ -7,6 +7,7 @@ cumulative counter, so both modes look the same to ``CounterMeter``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -67,10 +68,8 @@ class PynvmlApi:
             raise SensorUnavailable(f"NVML failed to initialise: {exc}") from None
 
     def shutdown(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._nvml.nvmlShutdown()
-        except Exception:
-            pass
 
     def _handle(self, index: int) -> Any:
         return self._call(self._nvml.nvmlDeviceGetHandleByIndex, index)
