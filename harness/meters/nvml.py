@@ -1,8 +1,7 @@
 """NVIDIA GPU energy through NVML, behind a small seam (``NvmlApi``) that tests can replace.
 
-Volta and newer GPUs have a total-energy counter (mJ, updated about every 100 ms). Older ones
-only report power (mW): a sampling thread integrates it over time (trapezoids) into a
-cumulative counter, so both modes look the same to ``CounterMeter``.
+Volta and newer GPUs have a total-energy counter (mJ, updated about every 100 ms); older ones only
+report power (mW), integrated by a sampling thread so both look the same to ``CounterMeter``.
 """
 
 from __future__ import annotations

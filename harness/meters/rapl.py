@@ -1,9 +1,9 @@
 """Intel/AMD RAPL energy counters from the Linux powercap sysfs tree.
 
-Counted: each CPU package (``intel-rapl:N``, name ``package-N``) plus its ``dram`` subdomain,
-which the package counter does not include. Skipped: ``core``/``uncore`` (already inside the
-package), ``psys`` (the whole platform, which contains the packages) and the ``intel-rapl-mmio``
-mirror of the package counter. Counters are microjoules and wrap at ``max_energy_range_uj``.
+Counted: each CPU package (``intel-rapl:N``) plus its ``dram`` subdomain, which the package does not
+include. Skipped, since counting them would count twice: ``core``/``uncore`` (inside the package),
+``psys`` (the platform, holding the packages) and the ``intel-rapl-mmio`` mirror. Counters are
+microjoules and wrap at ``max_energy_range_uj``.
 """
 
 from __future__ import annotations

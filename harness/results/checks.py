@@ -1,10 +1,8 @@
 """Type checks on tables read back from a run directory.
 
-A run directory is a file tree anyone can edit or damage. The readers (report, gate, compare,
-baseline) do arithmetic on these columns, so a string where a number belongs or an infinity
-would end in a traceback or a silently wrong verdict. NaN is how a table says "not measured",
-so it stays; text and ±inf are refused with the file, column and row, and so is a table without
-one of the key columns that say what a row is.
+A run directory is a file tree anyone can edit or damage, and its readers do arithmetic on these
+columns: text or an infinity there would end in a traceback or a silently wrong verdict. NaN ("not
+measured") stays; text, ±inf and a missing key column are refused with the file, column and row.
 """
 
 from __future__ import annotations
