@@ -15,20 +15,13 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
-from harness.results.files import (
-    append_jsonl,
-    atomic_write_bytes,
-    atomic_write_json,
-    is_run_file,
-    jsonl_line,
-    read_jsonl,
-)
+from harness.results.files import atomic_write_bytes, atomic_write_json, is_run_file, jsonl_line, read_jsonl
 from harness.results.layout import RunLayout
 from harness.results.migrate import upgrade_meta
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
 
-__all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
+__all__ = ["RunStore", "atomic_write_bytes"]  # atomic_write_bytes: re-exported for the gate and report writers
 
 _COLUMNS = {
     "cells": CELL_COLUMNS,
