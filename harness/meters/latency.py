@@ -22,8 +22,6 @@ from typing import Any, Protocol
 from harness.backends.base import Chunk, GenerationRequest, StreamUsage, TokenCountSource
 from harness.secrets import clip
 
-Clock = Callable[[], float]
-
 
 @dataclass
 class RequestTiming:
@@ -115,7 +113,7 @@ class Streams(Protocol):
 def timed_generate(
     backend: Streams,
     request: GenerationRequest,
-    clock: Clock = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter,
     warmup: bool = False,
     usage: StreamUsage | None = None,
 ) -> RequestTiming:
