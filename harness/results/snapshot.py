@@ -46,13 +46,11 @@ def target_hash(target: Any) -> str:
 
 def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-item outcomes; items without a usable outcome are left out, duplicates keep the first."""
-    rows = []
-    for sample in map(Sample.read, records):
-        outcome = sample.outcome()
-        if outcome is not None and sample.doc_id:
-            rows.append(
-                [sample.model, sample.profile, sample.task, sample.doc_id, *outcome, target_hash(sample.target)]
-            )
+    rows = [
+        [sample.model, sample.profile, sample.task, sample.doc_id, *outcome, target_hash(sample.target)]
+        for sample in map(Sample.read, records)
+        if sample.doc_id and (outcome := sample.outcome()) is not None
+    ]
     frame = normalize_items(pd.DataFrame(rows, columns=ITEM_COLUMNS))
     return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
 
