@@ -39,7 +39,6 @@ class RunStore:
         self.root = root
         self.layout = RunLayout(root)
 
-    # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, root: Path) -> RunStore:
         """Make the directory (it may exist and be empty, or be resumed)."""
@@ -61,7 +60,6 @@ class RunStore:
             raise UserError(f"{root}: not a tierbench run directory (no meta.json)")
         return cls(root)
 
-    # -- metadata -----------------------------------------------------------------------------
     def write_meta(self, meta: RunMeta) -> None:
         atomic_write_json(self.layout.meta, dump_record(meta))
 
@@ -74,7 +72,6 @@ class RunStore:
         use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
         return meta
 
-    # -- tables -------------------------------------------------------------------------------
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         _with_declared(name, frame)
         atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
@@ -91,7 +88,6 @@ class RunStore:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
         return _with_declared(name, check_table(name, frame, path))
 
-    # -- samples ------------------------------------------------------------------------------
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
         atomic_write_bytes(self.layout.samples, b"".join(jsonl_line(r) for r in records))
 
