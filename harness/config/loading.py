@@ -92,13 +92,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
                 problem=f"duplicate key '{key}' (each key may appear once)", problem_mark=key_node.start_mark
             )
         seen.add(key)
-    mapping = loader.construct_mapping(node, deep=True)
-    lines = {
-        key_node.value: key_node.start_mark.line + 1
-        for key_node, _ in node.value
-        if isinstance(key_node, yaml.ScalarNode)
-    }
-    return _LineDict(mapping, lines)
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return _LineDict(loader.construct_mapping(node, deep=True), lines)
 
 
 class _LineDict(dict[Any, Any]):
@@ -113,10 +108,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> None:
-    """Refuse a slot that is missing, a directory, a FIFO or a device before opening it.
-
-    Opening a FIFO blocks until someone writes to it, so the check must come first.
-    """
+    """Refuse a missing file, a directory, a FIFO or a device before opening it (opening a FIFO blocks)."""
     label = f"{prefix}{path}"
     try:
         info = os.stat(path)
@@ -168,15 +160,12 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
     line: int | None = None
     node = data
     for part in loc:
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
         if isinstance(node, _LineDict) and part in node.lines:
             line = node.lines[part]
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):  # noqa: SIM114
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
+        elif not (in_list or (isinstance(node, dict) and part in node)):
             break
+        node = node[part]
     return line
 
 
@@ -212,7 +201,6 @@ def base_dir(info: ValidationInfo) -> Path | None:
 
 def validate(model: type[ModelT], data: Any, source: str, base_dir: Path | None = None) -> ModelT:
     """Validate parsed data into ``model``; raise a one-line ConfigError naming the field.
-
     ``base_dir`` (the file's folder) is where a relative path inside the file is looked for first."""
     if data is None:
         raise ConfigError(f"{source}: file is empty")
