@@ -1,9 +1,5 @@
-"""Gate rules: which metrics may not get worse, by how much, for which tier.
+"""Gate rules (``gate.yaml``): which metrics may not get worse, by how much, for which tier.
 
-A rules file (``gate.yaml``) holds the statistical settings and a list of rules. Each rule
-names one metric and optionally selects a tier, model and profile; it may hold an absolute
-floor or ceiling and one relative tolerance, e.g. "accuracy may not drop more than 1 point"
-(``max_drop_points: 1``) or "p95 TTFT may not rise more than 10%" (``max_increase_pct: 10``).
 Metric names are checked here, so a typo fails when the file is loaded, naming its line.
 """
 
@@ -64,10 +60,10 @@ def parse_metric(name: str) -> MetricInfo:
         return MetricInfo(name, "cells", direction, unit, column=name)
     if name.startswith(CELL_PREFIX) and _COLUMN_RE.match(name[len(CELL_PREFIX) :]):
         return MetricInfo(name, "cells", "lower", "", column=name[len(CELL_PREFIX) :])
-    for field, (column, direction, unit) in REQUEST_FIELDS.items():
-        for stat in REQUEST_STATS:
-            if name == f"{field}_{stat}":
-                return MetricInfo(name, "requests", direction, unit, column=column, stat=stat)
+    field, _, stat = name.rpartition("_")
+    if field in REQUEST_FIELDS and stat in REQUEST_STATS:
+        column, direction, unit = REQUEST_FIELDS[field]
+        return MetricInfo(name, "requests", direction, unit, column=column, stat=stat)
     raise ValueError(
         f"unknown metric '{name}'; known: accuracy, accuracy:<task>, "
         f"{{{','.join(REQUEST_FIELDS)}}}_{{{','.join(REQUEST_STATS)}}}, {', '.join(CELL_METRICS)}, "
@@ -115,12 +111,11 @@ class GateRule(BaseModel):
         given = [k for k, v in {**drops, **rises}.items() if v is not None]
         if len(given) > 1:
             raise ValueError(f"give one relative tolerance, not {' and '.join(given)}")
-        if given and given[0] in rises and info.direction == "higher":
-            raise ValueError(f"{self.metric} is better when higher; use max_drop_pct or max_drop, not {given[0]}")
-        if given and given[0] in drops and info.direction == "lower":
-            raise ValueError(
-                f"{self.metric} is better when lower; use max_increase_pct or max_increase, not {given[0]}"
-            )
+        wrong, right = (
+            (rises, "max_drop_pct or max_drop") if info.direction == "higher" else (drops, " or ".join(rises))
+        )
+        if given and given[0] in wrong:
+            raise ValueError(f"{self.metric} is better when {info.direction}; use {right}, not {given[0]}")
         if self.max_drop_points is not None and not info.is_accuracy:
             raise ValueError("max_drop_points applies to accuracy metrics only")
         if info.is_accuracy:
@@ -147,15 +142,9 @@ class GateRule(BaseModel):
     @property
     def tolerance(self) -> tuple[str, float] | None:
         """The relative tolerance as (kind, value): kind is points, pct or abs."""
-        if self.max_drop_points is not None:
-            return ("points", self.max_drop_points)
-        for kind, value in (("pct", self.max_drop_pct), ("pct", self.max_increase_pct)):
-            if value is not None:
-                return (kind, value)
-        for value in (self.max_drop, self.max_increase):
-            if value is not None:
-                return ("abs", value)
-        return None
+        kinds = ("points", "pct", "pct", "abs", "abs")
+        values = (self.max_drop_points, self.max_drop_pct, self.max_increase_pct, self.max_drop, self.max_increase)
+        return next(((kind, value) for kind, value in zip(kinds, values, strict=True) if value is not None), None)
 
 
 class StatSettings(BaseModel):
