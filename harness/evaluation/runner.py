@@ -26,6 +26,7 @@ from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIEL
 from harness.secrets import clip
 
 DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
+_COST_FIELDS = ("latency_s", "prompt_tokens", "output_tokens", "reasoning_tokens")  # per sample, from ItemCost
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,8 @@ def run_tasks(
 ) -> PacingStats:
     """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``.
 
-    Tasks named in ``self_check`` also ask the model whether each of its answers is correct
-    (an extra, separately costed request per item). A backend that takes concurrent requests gets
-    up to ``concurrency`` at once (None: its catalog's ``max_concurrency``, else a default; see
-    ``harness.evaluation.pacing``), all tasks' requests in one pool; results are the same as one at
-    a time. Returns what the evaluation did with its concurrency.
+    ``self_check`` tasks also ask the model whether each answer is correct (a separately costed request).
+    A concurrent backend gets up to ``concurrency`` requests at once (``harness.evaluation.pacing``).
     """
     from harness.evaluation.lm_adapter import TierbenchLM
 
@@ -119,17 +117,15 @@ def run_tasks(
         # empty; if it fails, the tasks run one by one below (answers so far are cached) to name the broken one
         pooled = _evaluate_tasks(lm, runnable, data_dir, limit, seed)
     for task in defs:
-        refused = refusals[task.name]
-        if refused:
+        outcome: tuple[Any, dict[str, Any]] | str | None = refusals[task.name]
+        status = "unsupported"
+        if not outcome:
+            outcome, status = pooled.get(task.name), "failed"
+            if not isinstance(outcome, tuple):
+                outcome = _evaluate_tasks(lm, [task], data_dir, limit, seed)[task.name]
+        if isinstance(outcome, str):  # one refused or broken task is reported, the others still run
             for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "unsupported", refused))
-            continue
-        outcome = pooled.get(task.name)
-        if not isinstance(outcome, tuple):
-            outcome = _evaluate_tasks(lm, [task], data_dir, limit, seed)[task.name]
-        if isinstance(outcome, str):  # one broken task is reported, the others still run
-            for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "failed", outcome))
+                sink.score(_row(task.name, metric, None, status, outcome))
             continue
         built, results = outcome
         _emit(task, results, lm, sink, seed, built, task.name in self_check)
@@ -203,10 +199,7 @@ def _evidence(
     task: TaskDef, built: Any, lm: Any, self_check: bool, record: dict[str, Any], cost: Any, chosen: Any
 ) -> dict[str, Any]:
     """choice_loglik(_norm) or none, ``confidence``, a cascade's trace, and the self-check's cost.
-
-    ``built`` is the lm-eval ConfigurableTask (its doc_to_choice gives acc_norm's choice lengths),
-    ``lm`` the TierbenchLM that served it (per-item costs, log-probabilities, traces).
-    """
+    ``built`` (the lm-eval task) gives acc_norm's choice lengths; ``lm`` (TierbenchLM) the per-item costs."""
     out: dict[str, Any] = {}
     confidence: dict[str, float | None]
     answer = ""
@@ -267,10 +260,7 @@ def _emit(
                     "target": _plain(record.get("target")),
                     "correct": bool(score) if score is not None and score in (0.0, 1.0) else None,
                     "score": score,
-                    "latency_s": cost.latency_s if cost else None,
-                    "prompt_tokens": cost.prompt_tokens if cost else None,
-                    "output_tokens": cost.output_tokens if cost else None,
-                    "reasoning_tokens": cost.reasoning_tokens if cost else None,
+                    **{f: getattr(cost, f) if cost else None for f in _COST_FIELDS},
                     "truncated_reasoning": bool(cost and cost.truncated_reasoning),
                     **_evidence(task, built, lm, self_check, record, cost, response),
                 }
