@@ -1,14 +1,5 @@
-"""Task files: lm-eval YAML plus a few tierbench keys, checked before lm-eval sees them.
-
-A task file is an lm-eval task config with, in addition:
-
-- ``data``: a JSONL file next to the YAML (built-in tasks), or ``loader``: a benchmark loader
-  name (harness.evaluation.datasets) that reads a local data directory or the Hub;
-- ``about``: one line for ``tierbench tasks list``;
-- ``process_results``: ``module:function`` (resolved here; no code inside task files).
-
-Every mistake (missing data file, unknown field, misspelled metric) is one ``ConfigError`` line
-naming the file and the field.
+"""Task files: lm-eval YAML plus ``data`` (a JSONL file beside it) or ``loader`` (harness.evaluation.datasets),
+and ``about``; checked before lm-eval sees them. ``process_results`` is ``module:function`` (no code in task files).
 """
 
 from __future__ import annotations
@@ -138,11 +129,7 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
 def discover() -> dict[str, Path]:
     """Task name -> file, for the built-in and benchmark folders (names are the file stems)."""
     base = Path(str(files("harness.tasks")))
-    found: dict[str, Path] = {}
-    for folder in ("builtin", "benchmarks"):
-        for path in sorted((base / folder).glob("*.yaml")):
-            found[path.stem] = path
-    return found
+    return {path.stem: path for folder in ("builtin", "benchmarks") for path in sorted((base / folder).glob("*.yaml"))}
 
 
 def shipped_taskdef(path: Path) -> TaskDef:
