@@ -19,10 +19,8 @@ Scorer = Callable[[dict[str, Any], list[str]], dict[str, float]]
 
 
 def _safe(zero: dict[str, float]) -> Callable[[Scorer], Scorer]:
-    """Any exception while scoring an answer gives the zero scores instead of aborting the run.
-
-    Except a missing sandbox: that is no verdict on the answer, so it stops the task with its reason.
-    """
+    """Any exception while scoring an answer gives the zero scores instead of aborting the run,
+    except a missing sandbox: that is no verdict on the answer, so it stops the task with its reason."""
 
     def wrap(fn: Scorer) -> Scorer:
         @wraps(fn)
@@ -119,11 +117,8 @@ def _solution(doc: dict[str, Any], completion: str) -> str:
 
 @_safe({"pass": 0.0})
 def code_tests(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """1 when the completed function passes its hidden tests, judged outside the sandbox.
-
-    Only the calls into the solution run in the sandbox (``harness.sandbox``); the assert lines are
-    evaluated here on the plain values that come back (``harness.evaluation.code_checks``).
-    """
+    """1 when the completed function passes its hidden tests, judged outside the sandbox
+    (``harness.evaluation.code_checks``)."""
     checks, first = [], 0
     for test in doc["tests"]:
         checks.append((compile_test(str(test), first), first))
