@@ -83,19 +83,13 @@ class GateRule(BaseModel):
     profile: str | None = Field(default=None, min_length=1, description="Only this hardware profile.")
     floor: float | None = Field(default=None, description="The run's value may not be below this.")
     ceiling: float | None = Field(default=None, description="The run's value may not be above this.")
-    max_drop_points: float | None = Field(
-        default=None, ge=0, description="Accuracy only: largest allowed drop in percentage points."
-    )
+    max_drop_points: float | None = Field(default=None, ge=0, description="Accuracy only: largest drop in points.")
     max_drop_pct: float | None = Field(default=None, ge=0, le=100, description="Largest allowed drop, % of baseline.")
     max_drop: float | None = Field(default=None, ge=0, description="Largest allowed drop, in the metric's unit.")
     max_increase_pct: float | None = Field(default=None, ge=0, description="Largest allowed rise, % of baseline.")
     max_increase: float | None = Field(default=None, ge=0, description="Largest allowed rise, in the metric's unit.")
-    normalize: Literal["roofline"] | None = Field(
-        default=None,
-        description="Timing/throughput only: judge the figure divided by each run's own host calibration "
-        "(the roofline its cells measured), so runs on different hardware can be compared; raw figures are "
-        "reported beside it.",
-    )
+    # timing/throughput only: judge the figure over each run's own host roofline, so runs on different hardware compare
+    normalize: Literal["roofline"] | None = None
 
     @field_validator("metric")
     @classmethod
@@ -175,12 +169,7 @@ class StatSettings(BaseModel):
 class GateRules(StatSettings):
     """Statistical settings and the list of rules of one gate."""
 
-    on_inconclusive: Literal["fail", "warn"] = Field(
-        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
-    )
-    other_hardware: Literal["skip", "fail"] = Field(
-        default="skip",
-        description="A timing or throughput rule between runs whose hardware fingerprints differ (or are "
-        "unknown) is not_comparable; skip: it does not fail the gate (default); fail: it does.",
-    )
+    on_inconclusive: Literal["fail", "warn"] = Field(default="fail", description="Fail the gate, or only warn.")
+    # whether a not_comparable speed rule (hardware fingerprints differ or are unknown) fails the gate
+    other_hardware: Literal["skip", "fail"] = "skip"
     rules: list[GateRule] = Field(min_length=1)
