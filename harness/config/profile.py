@@ -15,9 +15,7 @@ class Accelerator(BaseModel):
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
     memory_gb: float | None = Field(default=None, gt=0, description="Datasheet memory, GB (read as GiB).")
-    memory_mb: float | None = Field(
-        default=None, gt=0, description="Memory the card reports, MiB (a detected GPU); wins over memory_gb."
-    )
+    memory_mb: float | None = Field(default=None, gt=0, description="Reported by a detected GPU, MiB; wins.")
 
     @model_validator(mode="after")
     def _gpu_needs_memory(self) -> Accelerator:
@@ -56,10 +54,7 @@ class CostModel(BaseModel):
 
 class PerformanceModel(BaseModel):
     """The figures a roofline projection needs (docs/profiles.md), each with where it comes from.
-
-    ``basis: peak`` figures are vendor/microarchitecture maxima; ``measured`` figures are what a
-    benchmark sustained. The projection scales peak figures by a sustained fraction before use.
-    """
+    The projection scales ``basis: peak`` figures (datasheet maxima) by a sustained fraction before use."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,13 +66,9 @@ class PerformanceModel(BaseModel):
     accelerator_bandwidth_gbs: float | None = Field(default=None, gt=0, description="GPU/NPU memory bandwidth, GB/s.")
     accelerator_gflops: float | None = Field(default=None, gt=0, description="GPU/NPU dense FP16 throughput, GFLOP/s.")
     accelerator_source: str = Field(default="", description="Where the accelerator figures come from.")
-    storage_read_mbs: float | None = Field(
-        default=None, gt=0, description="Sequential read of the model's storage, MB/s."
-    )
+    storage_read_mbs: float | None = Field(default=None, gt=0, description="Sequential read of model storage, MB/s.")
     storage_source: str = Field(default="", description="Where storage_read_mbs comes from.")
-    basis: Literal["peak", "measured"] = Field(
-        default="peak", description="Datasheet maxima or sustained measurements."
-    )
+    basis: Literal["peak", "measured"] = Field(default="peak", description="Datasheet maxima or sustained figures.")
     verified: bool = Field(default=False, description="False: figures not yet checked against the cited source.")
 
     @model_validator(mode="after")
@@ -103,9 +94,7 @@ class HardwareProfile(BaseModel):
     accelerator: Accelerator = Field(default_factory=Accelerator)
     power: PowerModel
     cost: CostModel
-    performance: PerformanceModel | None = Field(
-        default=None, description="Roofline figures for projecting host results onto this device."
-    )
+    performance: PerformanceModel | None = Field(default=None, description="Roofline figures (host -> device).")
     extends: str | None = None
     sources: list[str] = Field(default_factory=list, description="Citations for the figures above.")
 
