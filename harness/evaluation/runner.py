@@ -211,7 +211,7 @@ def _evidence(
         out[CHOICE_LOGLIK_NORM_FIELD] = normalised_logliks(logliks, lengths)
         confidence = mc_confidence(logliks, lengths)
         if isinstance(chosen, int) and 0 <= chosen < len(choices):
-            answer = _argument(record, chosen, "arg_1")
+            answer = _argument(record, chosen, 1)
     elif task.output_type == "generate_until":
         confidence = gen_confidence(cost.token_logprobs if cost else None)
         resps = record.get("resps")
@@ -219,7 +219,7 @@ def _evidence(
     else:
         confidence = {}
     if self_check:
-        check = lm.self_check(task.name, _prompt(record), answer)
+        check = lm.self_check(task.name, _argument(record), answer)
         confidence["self_check"] = check.pop("self_check")
         out.update(check)
     out[CONFIDENCE_FIELD] = confidence
@@ -255,7 +255,7 @@ def _emit(
                     "task": task.name,
                     "doc_id": int(record["doc_id"]),
                     "filter": filter_name,
-                    "prompt": _prompt(record),
+                    "prompt": _argument(record),
                     "response": _plain(response),
                     "target": _plain(record.get("target")),
                     "correct": bool(score) if score is not None and score in (0.0, 1.0) else None,
@@ -278,28 +278,20 @@ def _emit(
             sink.score(_row(task.name, name, est, "ok", value=float(value) if isinstance(value, int | float) else None))
 
 
-def _prompt(record: dict[str, Any]) -> str:
-    """The context of a logged sample's first request, whatever layout the sample was logged in."""
+def _argument(record: dict[str, Any], index: int = 0, position: int = 0) -> str:
+    """Argument ``position`` of a logged sample's ``index``-th request (index 0, position 0: its context),
+    whatever layout lm-eval logged it in."""
     args = record.get("arguments")
     if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
-        first: Any = next(iter(args.values()), {})
-        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
-    if isinstance(args, list | tuple) and args:
-        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
-    return ""
-
-
-def _argument(record: dict[str, Any], index: int, name: str) -> str:
-    """One argument of the ``index``-th request of a logged sample (lm-eval 0.4's gen_args_N layout)."""
-    args = record.get("arguments")
-    if isinstance(args, dict):
-        entry = args.get(f"gen_args_{index}")
-        return str(entry.get(name, "")) if isinstance(entry, dict) else ""
-    if isinstance(args, list | tuple) and index < len(args):
-        entry = args[index]
-        position = int(name.rsplit("_", 1)[-1])
-        return str(entry[position]) if isinstance(entry, list | tuple) and position < len(entry) else ""
-    return ""
+        args = list(args.values())
+    if not isinstance(args, list | tuple) or not 0 <= index < len(args):
+        return ""
+    entry = args[index]
+    if isinstance(entry, dict):
+        return str(entry.get(f"arg_{position}", ""))
+    if isinstance(entry, list | tuple):
+        return str(entry[position]) if position < len(entry) else ""
+    return str(entry) if position == 0 else ""
 
 
 def _plain(value: Any) -> Any:
