@@ -1,8 +1,7 @@
 """Read YAML files into typed models, with errors that name the file, field and line.
 
-The loader is safe (no Python objects) and bounded: an alias bomb, a document nested a thousand
-levels deep, a duplicate key or a ``.nan`` is refused with its line instead of exhausting memory,
-overflowing the stack or being accepted silently.
+The loader is safe and bounded: an alias bomb, deep nesting, a duplicate key or a ``.nan`` is refused with
+its line instead of exhausting memory, overflowing the stack or being accepted silently.
 """
 
 from __future__ import annotations

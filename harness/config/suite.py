@@ -25,11 +25,8 @@ class PrecisionBounds:
 
 
 class PerfScenario(BaseModel):
-    """A latency/throughput scenario, bounded by request count and time.
-
-    ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency``, ``rate``, ``sweep``, ``trace`` and ``sessions`` load a server backend.
-    """
+    """A latency/throughput scenario, bounded by request count and time. ``grid`` runs each (prompt, output)
+    length pair single-stream (like llama-bench's pp/tg); the other kinds load a server backend."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

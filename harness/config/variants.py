@@ -1,9 +1,7 @@
 """Catalog expansion: one model entry becomes several ordinary models, each a variant of it.
 
-A ``variants:`` matrix (reasoning effort, verbosity, threads...) and a quantization ladder (a variant
-over the weights file, harness/ladder/expand.py) both expand through :func:`expand`, so every
-expanded model is a plain ``ModelSpec`` whose labels say its base model and its variant; nothing
-downstream tells it from a hand-written model except by those labels (docs/variants.md).
+A ``variants:`` matrix and a quantization ladder (harness/ladder/expand.py) both expand through :func:`expand`,
+so downstream a variant is a plain ``ModelSpec`` told apart only by its labels (docs/variants.md).
 """
 
 from __future__ import annotations
