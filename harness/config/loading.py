@@ -123,15 +123,15 @@ def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_byt
         raise ConfigError(f"{label}: {info.st_size} bytes is too large for a {what} (limit {max_bytes})")
 
 
-def read_text_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> str:
+def read_text_file(path: Path, what: str = "file", max_bytes: int | None = None) -> str:
     """A regular UTF-8 file's text; every failure is a one-line ConfigError naming the file."""
-    check_regular_file(path, what, prefix, max_bytes)
+    check_regular_file(path, what, max_bytes=max_bytes)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{prefix}{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"{prefix}{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def parse_yaml(text: str, source: str) -> Any:
