@@ -69,13 +69,10 @@ def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
     import datasets
     from lm_eval.api.task import ConfigurableTask
 
-    config = dict(task.config)
     dataset = datasets.Dataset.from_list(docs)
-    config["custom_dataset"] = lambda **_: datasets.DatasetDict({"test": dataset})
+    config = {k: v for k, v in task.config.items() if k not in ("training_split", "validation_split")}
+    config.update(custom_dataset=lambda **_: datasets.DatasetDict({"test": dataset}), test_split="test")
     config["dataset_path"] = f"tierbench/{task.name}"
-    config["test_split"] = "test"
-    for key in ("training_split", "validation_split"):
-        config.pop(key, None)
     if int(config.get("num_fewshot", 0) or 0) > 0:
         config["fewshot_split"] = "test"  # lm-eval never shows an item as its own example
     config.setdefault("metadata", {"version": 1.0})
