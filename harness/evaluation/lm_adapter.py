@@ -94,12 +94,11 @@ class TierbenchLM(LM):
 
         for chunk, (scored, share) in paced(self.pacing, chunks, score):
             for i, (logprob, greedy) in zip(chunk, scored, strict=True):
-                instance = requests[i]
                 results[i] = (float(logprob), bool(greedy))
                 self.sink.store(keys[i], [logprob, greedy])
-                cost = self._cost(instance)
+                cost = self._cost(requests[i])
                 cost.latency_s += share
-                cost.prompt_tokens += self.backend.count_tokens(instance.args[0] + instance.args[1])
+                cost.prompt_tokens += self.backend.count_tokens(requests[i].args[0] + requests[i].args[1])
             progress.advance(chunk)
         return [r for r in results if r is not None]
 
