@@ -164,14 +164,11 @@ def _read_data_file(path: Path) -> list[dict[str, Any]]:
     """Items of a task's JSONL file: objects that all have the first item's fields, of its types."""
     text = read_text_file(path, "JSONL data file")
     docs: list[dict[str, Any]] = []
-    first: dict[str, Any] = {}
     for number, line in enumerate(jsonl_lines(text), 1):  # not splitlines: U+2028 is valid inside a string
         if not line.strip():
             continue
         doc = strictjson.jsonl_object(line, f"{path}: line {number}")
-        if not docs:
-            first = doc
-        for key, value in first.items():
+        for key, value in (docs[0] if docs else doc).items():
             if key not in doc:
                 raise ConfigError(f"{path}: line {number}: field '{key}' is missing (the first item has it)")
             if not _same_kind(value, doc[key]):
