@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 from harness.errors import ConfigError
 
@@ -24,6 +24,12 @@ MAX_NODES = 200_000  # nodes after expanding every alias: far above any real con
 MAX_DEPTH = 64
 MAX_CONFIG_BYTES = 16 * 2**20  # a YAML config file; data files (JSONL items) have no cap
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class StrictModel(BaseModel):
+    """A config model: an unknown field (a typo) or a non-finite number is an error, never silently kept."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Refused(yaml.MarkedYAMLError):

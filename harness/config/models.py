@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.loading import first_duplicate
+from harness.config.loading import StrictModel, first_duplicate
 from harness.config.quant_types import DERIVABLE
 from harness.secrets import inline_secret
 
@@ -26,10 +26,8 @@ MAX_VARIANTS = 64  # a variants matrix compares a handful of settings; it is not
 VariantValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] | int | float | bool
 
 
-class Prices(BaseModel):
+class Prices(StrictModel):
     """List prices in US dollars per one million tokens."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
     output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens (reasoning tokens are billed as output).")
@@ -76,10 +74,8 @@ class PublishedScore(BaseModel):
     note: str = Field(default="", description="How the publication's prompt or metric differs from ours.")
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(StrictModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$", description="e.g. nano, mini@high.")
     tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
@@ -165,10 +161,8 @@ class LadderSpec(BaseModel):
         return f"{self.name}-{type_name.lower()}"
 
 
-class Catalog(BaseModel):
+class Catalog(StrictModel):
     """A list of models and quantization ladders; names are unique."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     models: list[ModelSpec] = Field(min_length=1)
     ladders: list[LadderSpec] = Field(default_factory=list, description="One model per rung before planning.")

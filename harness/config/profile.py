@@ -6,11 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.config.loading import StrictModel
 
-class Accelerator(BaseModel):
+
+class Accelerator(StrictModel):
     """A GPU or NPU the device has; ``kind: none`` for CPU-only devices."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
@@ -24,10 +24,8 @@ class Accelerator(BaseModel):
         return self
 
 
-class PowerModel(BaseModel):
+class PowerModel(StrictModel):
     """Idle and full-load power of the whole device, with where each figure comes from."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     idle_watts: float = Field(gt=0, description="Whole-device draw when idle, in watts.")
     max_watts: float = Field(gt=0, description="Whole-device draw at full load, in watts.")
@@ -42,10 +40,8 @@ class PowerModel(BaseModel):
         return self
 
 
-class CostModel(BaseModel):
+class CostModel(StrictModel):
     """What running the device costs."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     usd_per_hour: float = Field(ge=0, description="Rental or amortised hardware cost per hour.")
     usd_per_kwh: float = Field(default=0.15, ge=0, description="Electricity price.")
@@ -80,10 +76,10 @@ class PerformanceModel(BaseModel):
         return self
 
 
-class HardwareProfile(BaseModel):
+class HardwareProfile(StrictModel):
     """A target device. ``host`` is detected from this machine."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""

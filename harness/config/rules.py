@@ -9,8 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from harness.config.loading import StrictModel
 from harness.config.models import Tier
 from harness.metrics import CELL_METRICS as CELL_METRICS_
 from harness.metrics import REQUEST_METRICS, Better, is_speed
@@ -71,10 +72,8 @@ def parse_metric(name: str) -> MetricInfo:
     )
 
 
-class GateRule(BaseModel):
+class GateRule(StrictModel):
     """One metric that may not regress, for the cells its selectors match."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     metric: str = Field(description="Metric name, e.g. accuracy, accuracy:arithmetic, ttft_p95, peak_rss_mb.")
     name: str | None = Field(default=None, min_length=1, description="Shown in outputs (default: the metric).")
@@ -141,10 +140,8 @@ class GateRule(BaseModel):
         return next(((kind, value) for kind, value in zip(kinds, values, strict=True) if value is not None), None)
 
 
-class StatSettings(BaseModel):
+class StatSettings(StrictModel):
     """How two runs are compared: the same settings serve ``compare``, the report and the gate."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     level: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of intervals and tests.")
     alpha: float | None = Field(default=None, gt=0, lt=0.5, description="Significance level; sets level = 1 - alpha.")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from harness.config.loading import base_dir, first_duplicate
+from harness.config.loading import StrictModel, base_dir, first_duplicate
 from harness.errors import UserError
 from harness.traces import check_trace, trace_path
 
@@ -24,11 +24,9 @@ class PrecisionBounds:
     max_requests: int = 500
 
 
-class PerfScenario(BaseModel):
+class PerfScenario(StrictModel):
     """A latency/throughput scenario, bounded by request count and time. ``grid`` runs each (prompt, output)
     length pair single-stream (like llama-bench's pp/tg); the other kinds load a server backend."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     kind: Literal["grid", "concurrency", "rate", "sweep", "trace", "sessions"] = "grid"
@@ -114,10 +112,8 @@ class PerfScenario(BaseModel):
         return self
 
 
-class Constraints(BaseModel):
+class Constraints(StrictModel):
     """What the recommendation must satisfy."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min_accuracy: float | None = Field(default=None, ge=0, le=1, description="Mean accuracy floor (0-1).")
     max_p95_e2e_s: float | None = Field(default=None, gt=0, description="p95 end-to-end latency SLO.")
@@ -137,10 +133,8 @@ class FidelitySpec(BaseModel):
     unit_tokens: int = Field(default=32, ge=1, le=4096, description="Consecutive positions per bootstrap unit.")
 
 
-class SuiteSpec(BaseModel):
+class SuiteSpec(StrictModel):
     """A named set of accuracy tasks and performance scenarios."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
