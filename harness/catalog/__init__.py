@@ -1,9 +1,7 @@
-"""The embedded default model catalog and how to load a user's own.
+"""The embedded default model catalog and how to load a user's own, validated whole before anything runs.
 
-Loading validates every model whole, before anything plans or runs: the catalog's own fields,
-each ``variants:`` matrix (expanded here into ordinary models, harness.config.variants), each cascade's chain, and each model's backend ``params`` against its backend plugin's params
-model (harness.backends.plugin). The catalog sits above config and the backend registry and is
-the one place that knows both, so config never imports a backend.
+The catalog sits above config and the backend registry and is the one place that knows both (each
+model's ``params`` are checked against its backend plugin's params model), so config never imports a backend.
 """
 
 from __future__ import annotations
@@ -51,8 +49,7 @@ def load_catalog(path: Path | None) -> Catalog:
 
 def expand_variants(catalog: Catalog, sources: Sources) -> Catalog:
     """Each model with a ``variants:`` matrix replaced by one model per combination (``sources`` learns
-    their names). A parameter its backend does not declare, or a variant named like another model, is
-    a one-line ConfigError naming the file, line and field."""
+    their names)."""
     names = {m.name for m in catalog.models}
     models: list[ModelSpec] = []
     for model in catalog.models:
@@ -90,20 +87,17 @@ def _declared_params(backend: str) -> list[str] | None:
 
 def resolve_cascades(catalog: Catalog, sources: Sources) -> Catalog:
     """Embed each cascade's chain (the tiers' own specs) in its params, so its cell needs no catalog.
-
-    A chain that names an unknown model, a base model with variants (name one variant), a cascade,
-    or the cascade itself is a one-line ConfigError naming the file that defined the cascade. A
-    default cascade whose tier the user's catalog turned into variants is left out.
-    """
+    A default cascade whose tier the user's catalog turned into variants is left out."""
     models: list[ModelSpec] = []
     for model in catalog.models:
         if model.backend != CASCADE_BACKEND:
             models.append(model)
             continue
         where = sources[model.name][0]
+        at = f"{where}: model '{model.name}' params.chain"
         chain = model.params.get("chain")
         if not isinstance(chain, list) or not all(isinstance(n, str) for n in chain):
-            raise ConfigError(f"{where}: model '{model.name}' params.chain: give a list of catalog model names")
+            raise ConfigError(f"{at}: give a list of catalog model names")
         if where == DEFAULT_SOURCE and any(catalog.get(n) is None and catalog.select(n) for n in chain):
             continue  # the user's catalog made one of its tiers variants: a cascade of theirs names one
         tiers = []
@@ -111,29 +105,20 @@ def resolve_cascades(catalog: Catalog, sources: Sources) -> Catalog:
             tier = catalog.get(name)
             variants = [m.name for m in catalog.select(name)]
             if tier is None and variants:
-                raise ConfigError(
-                    f"{where}: model '{model.name}' params.chain names '{name}', which has variants; "
-                    f"name one: {', '.join(variants)}"
-                )
+                raise ConfigError(f"{at} names '{name}', which has variants; name one: {', '.join(variants)}")
             if tier is None:
                 known = ", ".join(m.name for m in catalog.models if m.backend != CASCADE_BACKEND)
-                raise ConfigError(
-                    f"{where}: model '{model.name}' params.chain names unknown model '{name}' (known: {known})"
-                )
+                raise ConfigError(f"{at} names unknown model '{name}' (known: {known})")
             if tier.backend == CASCADE_BACKEND:
-                raise ConfigError(
-                    f"{where}: model '{model.name}' params.chain names '{name}', itself a cascade; "
-                    "list the tiers it chains instead"
-                )
+                raise ConfigError(f"{at} names '{name}', itself a cascade; list the tiers it chains instead")
             tiers.append(tier.model_dump(mode="json"))
         models.append(model.model_copy(update={"params": {**model.params, "tiers": tiers}}))
     return Catalog(models=models, ladders=catalog.ladders)  # ladders expand later, before planning
 
 
 def check_backend_params(model: ModelSpec, where: str, data: Any, index: int) -> None:
-    """Validate ``model.params`` against its backend's params model: a one-line ConfigError naming the
-    file, line, model and field. A backend that is registered but cannot be imported is left to the
-    planner, which reports it as the cell's skip reason."""
+    """Validate ``model.params`` against its backend's params model. A registered backend that cannot be
+    imported is left to the planner, which reports it as the cell's skip reason."""
     try:
         plugin = get_plugin(model.backend)
     except UnknownBackend as exc:

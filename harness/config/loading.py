@@ -1,8 +1,7 @@
 """Read YAML files into typed models, with errors that name the file, field and line.
 
-The loader is safe (no Python objects) and bounded: an alias bomb, a document nested a thousand
-levels deep, a duplicate key or a ``.nan`` is refused with its line instead of exhausting memory,
-overflowing the stack or being accepted silently.
+The loader is safe and bounded: an alias bomb, deep nesting, a duplicate key or a ``.nan`` is refused with
+its line instead of exhausting memory, overflowing the stack or being accepted silently.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError, ValidationInfo
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 from harness.errors import ConfigError
 
@@ -25,6 +24,12 @@ MAX_NODES = 200_000  # nodes after expanding every alias: far above any real con
 MAX_DEPTH = 64
 MAX_CONFIG_BYTES = 16 * 2**20  # a YAML config file; data files (JSONL items) have no cap
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class StrictModel(BaseModel):
+    """A config model: an unknown field (a typo) or a non-finite number is an error, never silently kept."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Refused(yaml.MarkedYAMLError):
@@ -92,13 +97,8 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
                 problem=f"duplicate key '{key}' (each key may appear once)", problem_mark=key_node.start_mark
             )
         seen.add(key)
-    mapping = loader.construct_mapping(node, deep=True)
-    lines = {
-        key_node.value: key_node.start_mark.line + 1
-        for key_node, _ in node.value
-        if isinstance(key_node, yaml.ScalarNode)
-    }
-    return _LineDict(mapping, lines)
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+    return _LineDict(loader.construct_mapping(node, deep=True), lines)
 
 
 class _LineDict(dict[Any, Any]):
@@ -113,10 +113,7 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> None:
-    """Refuse a slot that is missing, a directory, a FIFO or a device before opening it.
-
-    Opening a FIFO blocks until someone writes to it, so the check must come first.
-    """
+    """Refuse a missing file, a directory, a FIFO or a device before opening it (opening a FIFO blocks)."""
     label = f"{prefix}{path}"
     try:
         info = os.stat(path)
@@ -132,15 +129,15 @@ def check_regular_file(path: Path, what: str = "file", prefix: str = "", max_byt
         raise ConfigError(f"{label}: {info.st_size} bytes is too large for a {what} (limit {max_bytes})")
 
 
-def read_text_file(path: Path, what: str = "file", prefix: str = "", max_bytes: int | None = None) -> str:
+def read_text_file(path: Path, what: str = "file", max_bytes: int | None = None) -> str:
     """A regular UTF-8 file's text; every failure is a one-line ConfigError naming the file."""
-    check_regular_file(path, what, prefix, max_bytes)
+    check_regular_file(path, what, max_bytes=max_bytes)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{prefix}{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
+        raise ConfigError(f"{path}: not valid UTF-8 (byte {exc.start}); save the file as UTF-8") from None
     except OSError as exc:
-        raise ConfigError(f"{prefix}{path}: cannot read ({exc.strerror})") from None
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -168,15 +165,12 @@ def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
     line: int | None = None
     node = data
     for part in loc:
+        in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
         if isinstance(node, _LineDict) and part in node.lines:
             line = node.lines[part]
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):  # noqa: SIM114
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
+        elif not (in_list or (isinstance(node, dict) and part in node)):
             break
+        node = node[part]
     return line
 
 
@@ -212,7 +206,6 @@ def base_dir(info: ValidationInfo) -> Path | None:
 
 def validate(model: type[ModelT], data: Any, source: str, base_dir: Path | None = None) -> ModelT:
     """Validate parsed data into ``model``; raise a one-line ConfigError naming the field.
-
     ``base_dir`` (the file's folder) is where a relative path inside the file is looked for first."""
     if data is None:
         raise ConfigError(f"{source}: file is empty")

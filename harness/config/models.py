@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.config.loading import first_duplicate
+from harness.config.loading import StrictModel, first_duplicate
 from harness.config.quant_types import DERIVABLE
 from harness.secrets import inline_secret
 
@@ -26,21 +26,16 @@ MAX_VARIANTS = 64  # a variants matrix compares a handful of settings; it is not
 VariantValue = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+$")] | int | float | bool
 
 
-class Prices(BaseModel):
+class Prices(StrictModel):
     """List prices in US dollars per one million tokens."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     input_per_mtok: float = Field(ge=0, description="$ per 1M prompt tokens.")
     output_per_mtok: float = Field(ge=0, description="$ per 1M output tokens (reasoning tokens are billed as output).")
-    cached_input_per_mtok: float | None = Field(
-        default=None, ge=0, description="$ per 1M prompt tokens read from the provider's cache (None: the input price)."
-    )
+    cached_input_per_mtok: float | None = Field(default=None, ge=0, description="$ per 1M cached prompt tokens.")
     source: str = Field(default="", description="Where the prices come from (URL or note).")
 
     def split(self, prompt: float, output: float, reasoning: float = 0.0, cached: float = 0.0) -> CostSplit:
-        """What tokens cost, by part: ``cached`` is a part of ``prompt`` and ``reasoning`` a part of ``output``,
-        as the OpenAI API counts them."""
+        """What tokens cost, by part: ``cached`` is in ``prompt``, ``reasoning`` in ``output`` (as OpenAI counts)."""
         cached_price = self.input_per_mtok if self.cached_input_per_mtok is None else self.cached_input_per_mtok
         return CostSplit(
             input_usd=(prompt - cached) * self.input_per_mtok / 1e6,
@@ -69,55 +64,30 @@ class PublishedScore(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    benchmark: str | list[str] = Field(
-        min_length=1,
-        description="Our task name it corresponds to (e.g. piqa), or several tasks whose unweighted mean was "
-        "published (SmolLM2's 'ARC (Average)': [arc_easy, arc_challenge]).",
-    )
-    metric: str = Field(
-        min_length=1,
-        description="Our metric it is compared with, as a run records it (acc, acc_norm, exact_match/strict-match).",
-    )
+    benchmark: str | list[str] = Field(min_length=1, description="Our task, or tasks whose unweighted mean it is.")
+    metric: str = Field(min_length=1, description="Our metric as a run records it (acc, exact_match/strict-match).")
     shots: int = Field(ge=0, description="Few-shot examples the publication used.")
     value: float = Field(ge=0, le=1, description="The published score as a fraction (66.3% -> 0.663).")
     source: str = Field(min_length=1, description="Where it was published (URL of the model card or paper).")
-    variant: str = Field(
-        min_length=1, description="The checkpoint it was measured on (e.g. HuggingFaceTB/SmolLM2-135M-Instruct)."
-    )
+    variant: str = Field(min_length=1, description="The checkpoint it was measured on.")
     precision: str = Field(default="", description="Weights' precision in the publication (bf16...), if stated.")
     note: str = Field(default="", description="How the publication's prompt or metric differs from ours.")
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(StrictModel):
     """One model a run can use. Backend-specific settings live in ``params``."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    name: str = Field(
-        min_length=1,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$",
-        description="Short name used on the command line (e.g. nano); an expanded variant's is base@value.",
-    )
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+=-]*$", description="e.g. nano, mini@high.")
     tier: Tier = Field(description="The tier this model serves: nano, mini, full, or hybrid (a cascade).")
     backend: str = Field(min_length=1, description="Registered backend name (llamacpp, openai, transformers...).")
     description: str = Field(default="", description="What the model is, for the report.")
-    params: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Backend settings, validated against the backend plugin's params model when the catalog loads.",
-    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Backend settings (its plugin's params model).")
     prices: Prices | None = Field(default=None, description="API prices; local models are costed by hardware.")
-    labels: dict[str, str] = Field(
-        default_factory=dict,
-        description="Facts shown beside the name in tables and the report (a ladder rung's type, bits per weight, source).",
-    )
-    published: list[PublishedScore] = Field(
-        default_factory=list, description="Scores the model's authors published, each with its source."
-    )
-    variants: dict[str, list[VariantValue]] = Field(
-        default_factory=dict,
-        description="A matrix of backend params (e.g. reasoning_effort: [low, high]); the catalog expands the "
-        "model into one model per combination, named base@value (docs/variants.md).",
-    )
+    labels: dict[str, str] = Field(default_factory=dict, description="Facts shown beside the name in tables.")
+    published: list[PublishedScore] = Field(default_factory=list, description="Scores the model's authors published.")
+    # a matrix of backend params (reasoning_effort: [low, high]); the catalog expands the model into one per
+    # combination, named base@value (docs/variants.md)
+    variants: dict[str, list[VariantValue]] = Field(default_factory=dict)
 
     @field_validator("params")
     @classmethod
@@ -168,12 +138,8 @@ class LadderSpec(BaseModel):
     description: str = Field(default="", description="What the source model is, for the report.")
     source: LadderSource
     types: list[str] = Field(min_length=1, description="Target GGUF types, e.g. [Q8_0, Q4_K_M, Q2_K].")
-    allow_requantize: bool = Field(
-        default=False, description="Allow deriving from an already-quantized source (rungs say so)."
-    )
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="Other llamacpp settings for every rung (n_ctx, chat_format...)."
-    )
+    allow_requantize: bool = Field(default=False, description="Derive from a quantized source (rungs say so).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Other llamacpp settings for every rung.")
 
     @field_validator("types")
     @classmethod
@@ -195,15 +161,11 @@ class LadderSpec(BaseModel):
         return f"{self.name}-{type_name.lower()}"
 
 
-class Catalog(BaseModel):
+class Catalog(StrictModel):
     """A list of models and quantization ladders; names are unique."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
     models: list[ModelSpec] = Field(min_length=1)
-    ladders: list[LadderSpec] = Field(
-        default_factory=list, description="Quantization ladders, expanded into one model per rung before planning."
-    )
+    ladders: list[LadderSpec] = Field(default_factory=list, description="One model per rung before planning.")
 
     @field_validator("models")
     @classmethod

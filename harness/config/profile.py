@@ -6,18 +6,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from harness.config.loading import StrictModel
 
-class Accelerator(BaseModel):
+
+class Accelerator(StrictModel):
     """A GPU or NPU the device has; ``kind: none`` for CPU-only devices."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: Literal["none", "gpu", "npu"] = "none"
     name: str = ""
     memory_gb: float | None = Field(default=None, gt=0, description="Datasheet memory, GB (read as GiB).")
-    memory_mb: float | None = Field(
-        default=None, gt=0, description="Memory the card reports, MiB (a detected GPU); wins over memory_gb."
-    )
+    memory_mb: float | None = Field(default=None, gt=0, description="Reported by a detected GPU, MiB; wins.")
 
     @model_validator(mode="after")
     def _gpu_needs_memory(self) -> Accelerator:
@@ -26,10 +24,8 @@ class Accelerator(BaseModel):
         return self
 
 
-class PowerModel(BaseModel):
+class PowerModel(StrictModel):
     """Idle and full-load power of the whole device, with where each figure comes from."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     idle_watts: float = Field(gt=0, description="Whole-device draw when idle, in watts.")
     max_watts: float = Field(gt=0, description="Whole-device draw at full load, in watts.")
@@ -44,10 +40,8 @@ class PowerModel(BaseModel):
         return self
 
 
-class CostModel(BaseModel):
+class CostModel(StrictModel):
     """What running the device costs."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     usd_per_hour: float = Field(ge=0, description="Rental or amortised hardware cost per hour.")
     usd_per_kwh: float = Field(default=0.15, ge=0, description="Electricity price.")
@@ -56,10 +50,7 @@ class CostModel(BaseModel):
 
 class PerformanceModel(BaseModel):
     """The figures a roofline projection needs (docs/profiles.md), each with where it comes from.
-
-    ``basis: peak`` figures are vendor/microarchitecture maxima; ``measured`` figures are what a
-    benchmark sustained. The projection scales peak figures by a sustained fraction before use.
-    """
+    The projection scales ``basis: peak`` figures (datasheet maxima) by a sustained fraction before use."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -71,13 +62,9 @@ class PerformanceModel(BaseModel):
     accelerator_bandwidth_gbs: float | None = Field(default=None, gt=0, description="GPU/NPU memory bandwidth, GB/s.")
     accelerator_gflops: float | None = Field(default=None, gt=0, description="GPU/NPU dense FP16 throughput, GFLOP/s.")
     accelerator_source: str = Field(default="", description="Where the accelerator figures come from.")
-    storage_read_mbs: float | None = Field(
-        default=None, gt=0, description="Sequential read of the model's storage, MB/s."
-    )
+    storage_read_mbs: float | None = Field(default=None, gt=0, description="Sequential read of model storage, MB/s.")
     storage_source: str = Field(default="", description="Where storage_read_mbs comes from.")
-    basis: Literal["peak", "measured"] = Field(
-        default="peak", description="Datasheet maxima or sustained measurements."
-    )
+    basis: Literal["peak", "measured"] = Field(default="peak", description="Datasheet maxima or sustained figures.")
     verified: bool = Field(default=False, description="False: figures not yet checked against the cited source.")
 
     @model_validator(mode="after")
@@ -89,10 +76,10 @@ class PerformanceModel(BaseModel):
         return self
 
 
-class HardwareProfile(BaseModel):
+class HardwareProfile(StrictModel):
     """A target device. ``host`` is detected from this machine."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -103,9 +90,7 @@ class HardwareProfile(BaseModel):
     accelerator: Accelerator = Field(default_factory=Accelerator)
     power: PowerModel
     cost: CostModel
-    performance: PerformanceModel | None = Field(
-        default=None, description="Roofline figures for projecting host results onto this device."
-    )
+    performance: PerformanceModel | None = Field(default=None, description="Roofline figures (host -> device).")
     extends: str | None = None
     sources: list[str] = Field(default_factory=list, description="Citations for the figures above.")
 

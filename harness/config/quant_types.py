@@ -1,9 +1,6 @@
-"""The GGUF file types a ladder may name, and how their precision ranks.
+"""The GGUF file types a ladder may name (with llama.cpp's ``llama_ftype`` numbers), and how their precision ranks.
 
-llama.cpp writes ``general.file_type`` (its ``llama_ftype`` enum) into every file it quantizes;
-the numbers below are those enum values. ``nominal_bpw`` is the bits per weight of the type's
-main tensors, used only to rank precision (a file's real bits per weight, embeddings and norms
-included, is measured from its tensors).
+``nominal_bpw`` (bits per weight of the main tensors) only ranks precision; a file's real figure is measured.
 """
 
 from __future__ import annotations

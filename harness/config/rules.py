@@ -1,9 +1,5 @@
-"""Gate rules: which metrics may not get worse, by how much, for which tier.
+"""Gate rules (``gate.yaml``): which metrics may not get worse, by how much, for which tier.
 
-A rules file (``gate.yaml``) holds the statistical settings and a list of rules. Each rule
-names one metric and optionally selects a tier, model and profile; it may hold an absolute
-floor or ceiling and one relative tolerance, e.g. "accuracy may not drop more than 1 point"
-(``max_drop_points: 1``) or "p95 TTFT may not rise more than 10%" (``max_increase_pct: 10``).
 Metric names are checked here, so a typo fails when the file is loaded, naming its line.
 """
 
@@ -13,8 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from harness.config.loading import StrictModel
 from harness.config.models import Tier
 from harness.metrics import CELL_METRICS as CELL_METRICS_
 from harness.metrics import REQUEST_METRICS, Better, is_speed
@@ -64,10 +61,10 @@ def parse_metric(name: str) -> MetricInfo:
         return MetricInfo(name, "cells", direction, unit, column=name)
     if name.startswith(CELL_PREFIX) and _COLUMN_RE.match(name[len(CELL_PREFIX) :]):
         return MetricInfo(name, "cells", "lower", "", column=name[len(CELL_PREFIX) :])
-    for field, (column, direction, unit) in REQUEST_FIELDS.items():
-        for stat in REQUEST_STATS:
-            if name == f"{field}_{stat}":
-                return MetricInfo(name, "requests", direction, unit, column=column, stat=stat)
+    field, _, stat = name.rpartition("_")
+    if field in REQUEST_FIELDS and stat in REQUEST_STATS:
+        column, direction, unit = REQUEST_FIELDS[field]
+        return MetricInfo(name, "requests", direction, unit, column=column, stat=stat)
     raise ValueError(
         f"unknown metric '{name}'; known: accuracy, accuracy:<task>, "
         f"{{{','.join(REQUEST_FIELDS)}}}_{{{','.join(REQUEST_STATS)}}}, {', '.join(CELL_METRICS)}, "
@@ -75,10 +72,8 @@ def parse_metric(name: str) -> MetricInfo:
     )
 
 
-class GateRule(BaseModel):
+class GateRule(StrictModel):
     """One metric that may not regress, for the cells its selectors match."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     metric: str = Field(description="Metric name, e.g. accuracy, accuracy:arithmetic, ttft_p95, peak_rss_mb.")
     name: str | None = Field(default=None, min_length=1, description="Shown in outputs (default: the metric).")
@@ -87,19 +82,13 @@ class GateRule(BaseModel):
     profile: str | None = Field(default=None, min_length=1, description="Only this hardware profile.")
     floor: float | None = Field(default=None, description="The run's value may not be below this.")
     ceiling: float | None = Field(default=None, description="The run's value may not be above this.")
-    max_drop_points: float | None = Field(
-        default=None, ge=0, description="Accuracy only: largest allowed drop in percentage points."
-    )
+    max_drop_points: float | None = Field(default=None, ge=0, description="Accuracy only: largest drop in points.")
     max_drop_pct: float | None = Field(default=None, ge=0, le=100, description="Largest allowed drop, % of baseline.")
     max_drop: float | None = Field(default=None, ge=0, description="Largest allowed drop, in the metric's unit.")
     max_increase_pct: float | None = Field(default=None, ge=0, description="Largest allowed rise, % of baseline.")
     max_increase: float | None = Field(default=None, ge=0, description="Largest allowed rise, in the metric's unit.")
-    normalize: Literal["roofline"] | None = Field(
-        default=None,
-        description="Timing/throughput only: judge the figure divided by each run's own host calibration "
-        "(the roofline its cells measured), so runs on different hardware can be compared; raw figures are "
-        "reported beside it.",
-    )
+    # timing/throughput only: judge the figure over each run's own host roofline, so runs on different hardware compare
+    normalize: Literal["roofline"] | None = None
 
     @field_validator("metric")
     @classmethod
@@ -115,12 +104,11 @@ class GateRule(BaseModel):
         given = [k for k, v in {**drops, **rises}.items() if v is not None]
         if len(given) > 1:
             raise ValueError(f"give one relative tolerance, not {' and '.join(given)}")
-        if given and given[0] in rises and info.direction == "higher":
-            raise ValueError(f"{self.metric} is better when higher; use max_drop_pct or max_drop, not {given[0]}")
-        if given and given[0] in drops and info.direction == "lower":
-            raise ValueError(
-                f"{self.metric} is better when lower; use max_increase_pct or max_increase, not {given[0]}"
-            )
+        wrong, right = (
+            (rises, "max_drop_pct or max_drop") if info.direction == "higher" else (drops, " or ".join(rises))
+        )
+        if given and given[0] in wrong:
+            raise ValueError(f"{self.metric} is better when {info.direction}; use {right}, not {given[0]}")
         if self.max_drop_points is not None and not info.is_accuracy:
             raise ValueError("max_drop_points applies to accuracy metrics only")
         if info.is_accuracy:
@@ -147,21 +135,13 @@ class GateRule(BaseModel):
     @property
     def tolerance(self) -> tuple[str, float] | None:
         """The relative tolerance as (kind, value): kind is points, pct or abs."""
-        if self.max_drop_points is not None:
-            return ("points", self.max_drop_points)
-        for kind, value in (("pct", self.max_drop_pct), ("pct", self.max_increase_pct)):
-            if value is not None:
-                return (kind, value)
-        for value in (self.max_drop, self.max_increase):
-            if value is not None:
-                return ("abs", value)
-        return None
+        kinds = ("points", "pct", "pct", "abs", "abs")
+        values = (self.max_drop_points, self.max_drop_pct, self.max_increase_pct, self.max_drop, self.max_increase)
+        return next(((kind, value) for kind, value in zip(kinds, values, strict=True) if value is not None), None)
 
 
-class StatSettings(BaseModel):
+class StatSettings(StrictModel):
     """How two runs are compared: the same settings serve ``compare``, the report and the gate."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     level: float = Field(default=0.95, gt=0.5, lt=1, description="Confidence level of intervals and tests.")
     alpha: float | None = Field(default=None, gt=0, lt=0.5, description="Significance level; sets level = 1 - alpha.")
@@ -186,12 +166,7 @@ class StatSettings(BaseModel):
 class GateRules(StatSettings):
     """Statistical settings and the list of rules of one gate."""
 
-    on_inconclusive: Literal["fail", "warn"] = Field(
-        default="fail", description="Whether an inconclusive rule fails the gate (default) or only warns."
-    )
-    other_hardware: Literal["skip", "fail"] = Field(
-        default="skip",
-        description="A timing or throughput rule between runs whose hardware fingerprints differ (or are "
-        "unknown) is not_comparable; skip: it does not fail the gate (default); fail: it does.",
-    )
+    on_inconclusive: Literal["fail", "warn"] = Field(default="fail", description="Fail the gate, or only warn.")
+    # whether a not_comparable speed rule (hardware fingerprints differ or are unknown) fails the gate
+    other_hardware: Literal["skip", "fail"] = "skip"
     rules: list[GateRule] = Field(min_length=1)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from harness.config.loading import base_dir, first_duplicate
+from harness.config.loading import StrictModel, base_dir, first_duplicate
 from harness.errors import UserError
 from harness.traces import check_trace, trace_path
 
@@ -24,14 +24,9 @@ class PrecisionBounds:
     max_requests: int = 500
 
 
-class PerfScenario(BaseModel):
-    """A latency/throughput scenario, bounded by request count and time.
-
-    ``grid`` runs every (prompt_tokens, output_tokens) pair single-stream, like llama-bench's
-    pp/tg; ``concurrency``, ``rate``, ``sweep``, ``trace`` and ``sessions`` load a server backend.
-    """
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+class PerfScenario(StrictModel):
+    """A latency/throughput scenario, bounded by request count and time. ``grid`` runs each (prompt, output)
+    length pair single-stream (like llama-bench's pp/tg); the other kinds load a server backend."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     kind: Literal["grid", "concurrency", "rate", "sweep", "trace", "sessions"] = "grid"
@@ -43,48 +38,24 @@ class PerfScenario(BaseModel):
     concurrency: list[int] = Field(default=[1], min_length=1, description="Concurrency levels (kind=concurrency).")
     rate: float | None = Field(default=None, gt=0, description="Requests per second (kind=rate).")
     arrival: Literal["constant", "poisson"] = "constant"
-    sweep_rates: int = Field(
-        default=5,
-        ge=1,
-        le=100,
-        description="kind=sweep: rates measured between the single-stream rate and the probe's maximum "
-        "(the probe runs closed-loop at the highest 'concurrency' level).",
-    )
-    trace: str | None = Field(
-        default=None,
-        description="kind=trace: a CSV or JSONL request trace (a path, or the name of a shipped one such as "
-        "azure_llm_conv_2023_slice.csv), replayed open-loop on its own arrival times.",
-    )
+    sweep_rates: int = Field(default=5, ge=1, le=100, description="kind=sweep: rates from single-stream to the max.")
+    trace: str | None = Field(default=None, description="kind=trace: a CSV/JSONL trace path or a shipped trace's name.")
     time_scale: float = Field(default=1.0, gt=0, description="kind=trace: replay gaps x this (0.5: twice as fast).")
     window_s: tuple[float, float] | None = Field(
         default=None, description="kind=trace: [start, end) in trace seconds after its first request."
     )
     turns: int = Field(default=3, ge=1, le=100, description="kind=sessions: turns per conversation.")
     think_time_s: float = Field(default=0.0, ge=0, description="kind=sessions: pause before each next turn.")
-    prefix_tokens: int = Field(
-        default=0,
-        ge=0,
-        le=1_000_000,
-        description="A shared system prompt of this many tokens before every synthetic prompt (prefix-cache reuse).",
-    )
-    client_limited_share: float = Field(
-        default=0.5,
-        gt=0,
-        description="A load point is client_limited when the client's p95 dispatch delay exceeds this "
-        "share of the point's median TTFT: its latency then measures the client, not the server.",
-    )
+    prefix_tokens: int = Field(default=0, ge=0, le=1_000_000, description="Shared system-prompt tokens (prefix cache).")
+    # a point whose client p95 dispatch delay exceeds this share of its median TTFT measures the client, not the server
+    client_limited_share: float = Field(default=0.5, gt=0)
     max_duration_s: float = Field(default=300.0, gt=0, description="Stop the scenario after this long.")
     request_timeout_s: float = Field(default=120.0, gt=0)
     slo_ttft_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TTFT.")
     slo_tpot_s: float | None = Field(default=None, gt=0, description="Goodput SLO on TPOT.")
     slo_e2e_s: float | None = Field(default=None, gt=0, description="Goodput SLO on end-to-end latency.")
-    target_ci: float | None = Field(
-        default=None,
-        gt=0,
-        lt=1,
-        description="Grid only: sample each point until the 95% interval of its median E2E lies within "
-        "this share of the median (0.02: +-2%); 'requests' is then ignored.",
-    )
+    # grid only: sample each point until the 95% CI of its median E2E is within this share (0.02: +-2%)
+    target_ci: float | None = Field(default=None, gt=0, lt=1, description="Precision target; ignores 'requests'.")
     min_requests: int | None = Field(
         default=None, ge=1, le=100_000, description="With target_ci: measured requests before it may stop (10)."
     )
@@ -141,10 +112,8 @@ class PerfScenario(BaseModel):
         return self
 
 
-class Constraints(BaseModel):
+class Constraints(StrictModel):
     """What the recommendation must satisfy."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     min_accuracy: float | None = Field(default=None, ge=0, le=1, description="Mean accuracy floor (0-1).")
     max_p95_e2e_s: float | None = Field(default=None, gt=0, description="p95 end-to-end latency SLO.")
@@ -164,10 +133,8 @@ class FidelitySpec(BaseModel):
     unit_tokens: int = Field(default=32, ge=1, le=4096, description="Consecutive positions per bootstrap unit.")
 
 
-class SuiteSpec(BaseModel):
+class SuiteSpec(StrictModel):
     """A named set of accuracy tasks and performance scenarios."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     description: str = ""
@@ -178,19 +145,13 @@ class SuiteSpec(BaseModel):
     seed: int = 1234
     models: list[str] | None = Field(default=None, description="Model names (default: every runnable tier).")
     profiles: list[str] = Field(default=["host"])
-    share_nodes: bool = Field(
-        default=False,
-        description="Under --executor ray, let cells run side by side on one node (their latency figures then "
-        "disturb each other; by default a node runs one cell at a time).",
-    )
+    # under --executor ray, cells side by side on one node disturb each other's latency: off by default
+    share_nodes: bool = False
     fidelity: FidelitySpec = Field(
         default_factory=FidelitySpec, description="Fidelity measurement for models labelled with a reference."
     )
-    self_check: bool | list[str] = Field(
-        default=False,
-        description="Ask each model whether its own answer is correct (AutoMix-style confidence signal, "
-        "an extra scored request per item, costed separately): true for every task, or a list of task names.",
-    )
+    # ask each model whether its own answer is correct (AutoMix-style, a separately costed request per item)
+    self_check: bool | list[str] = Field(default=False, description="True for every task, or a list of task names.")
 
     def self_check_tasks(self, tasks: list[str]) -> list[str]:
         """Which of ``tasks`` get the self-check signal."""

@@ -1,9 +1,7 @@
 """Catalog expansion: one model entry becomes several ordinary models, each a variant of it.
 
-A ``variants:`` matrix (reasoning effort, verbosity, threads...) and a quantization ladder (a variant
-over the weights file, harness/ladder/expand.py) both expand through :func:`expand`, so every
-expanded model is a plain ``ModelSpec`` whose labels say its base model and its variant; nothing
-downstream tells it from a hand-written model except by those labels (docs/variants.md).
+A ``variants:`` matrix and a quantization ladder (harness/ladder/expand.py) both expand through :func:`expand`,
+so downstream a variant is a plain ``ModelSpec`` told apart only by its labels (docs/variants.md).
 """
 
 from __future__ import annotations
@@ -29,22 +27,18 @@ class Variant:
 
 def expand(base: ModelSpec, variants: Sequence[Variant]) -> list[ModelSpec]:
     """Each variant as an ordinary model: the base's fields, its params over the base's, labelled."""
-    specs = []
-    for variant in variants:
-        labels = {**base.labels, BASE_MODEL: base.name, VARIANT: variant.label, **variant.labels}
-        description = f"{base.description} — {variant.description or variant.label}".lstrip(" —")
-        specs.append(
-            base.model_copy(
-                update={
-                    "name": variant.name,
-                    "params": {**base.params, **variant.params},
-                    "labels": labels,
-                    "description": description,
-                    "variants": {},
-                }
-            )
+    return [
+        base.model_copy(
+            update={
+                "name": variant.name,
+                "params": {**base.params, **variant.params},
+                "labels": {**base.labels, BASE_MODEL: base.name, VARIANT: variant.label, **variant.labels},
+                "description": f"{base.description} — {variant.description or variant.label}".lstrip(" —"),
+                "variants": {},
+            }
         )
-    return specs
+        for variant in variants
+    ]
 
 
 def value_text(value: Any) -> str:
@@ -63,11 +57,10 @@ def variant_name(base: str, settings: dict[str, Any]) -> str:
 
 def matrix_variants(spec: ModelSpec) -> list[Variant]:
     """Every combination of a model's ``variants:`` matrix, in the order the YAML lists keys and values."""
-    keys = list(spec.variants)
     variants = []
-    for values in itertools.product(*(spec.variants[key] for key in keys)):
-        settings = dict(zip(keys, values, strict=True))
-        label = ", ".join(f"{key}={value_text(value)}" for key, value in settings.items())
+    for values in itertools.product(*spec.variants.values()):
+        settings = dict(zip(spec.variants, values, strict=True))
         labels = {key: value_text(value) for key, value in settings.items()}
+        label = ", ".join(f"{key}={text}" for key, text in labels.items())
         variants.append(Variant(variant_name(spec.name, settings), label, settings, labels))
     return variants

@@ -1,13 +1,8 @@
 """Judge a code task's ``assert`` lines outside the sandbox, so the code under test cannot forge them.
 
-Each test line is split into *probes* — the sub-expressions that call into the solution, such as
-``add(2, 3)`` — and a *check* around them: literals, comparisons, ``and``/``or``/``not``,
-arithmetic, subscripts and a few pure builtins (``abs``, ``len``, ``sorted``...). Only the probes
-run inside the sandbox; their values come back as ``repr`` text, are read with
-``ast.literal_eval`` (plain data only), and the check is evaluated here. The sandbox never sees
-an expected value, so overriding ``__eq__``, patching builtins, exiting early or printing a
-success message changes nothing: a value that is not plain data, or a probe that never finished,
-fails its test.
+Only the *probes* (sub-expressions that call into the solution, e.g. ``add(2, 3)``) run in the sandbox;
+their ``repr`` comes back as plain data (``ast.literal_eval``) and the check around them runs here. The
+sandbox never sees an expected value, so overriding ``__eq__``, patching builtins or exiting early fails.
 """
 
 from __future__ import annotations

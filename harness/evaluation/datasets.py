@@ -1,9 +1,7 @@
-"""Benchmark documents from a local data directory or from the Hugging Face Hub.
+"""Benchmark documents from a local data directory (../shared/benchmarks/README.md) or the Hugging Face Hub.
 
-Every loader returns documents in one schema per benchmark (the fields lm-eval's task prompts
-use after its own ``process_docs``), so the same task YAML runs on either source. Local layouts
-are the ones described in ../shared/benchmarks/README.md; hub data is read from the dataset,
-configuration and split that lm-eval's own task reads.
+Both give one schema per benchmark (the fields lm-eval's prompts use after its ``process_docs``), so the same
+task YAML runs on either source; hub data comes from the dataset, configuration and split lm-eval's task reads.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ def _need(path: Path) -> Path:
     return path
 
 
-# -- piqa -----------------------------------------------------------------------------------
 def piqa_local(root: Path) -> list[Doc]:
     items = jsonl_lines(_need(root / "piqa" / "valid.jsonl").read_text(encoding="utf-8"))
     labels = _need(root / "piqa" / "valid-labels.lst").read_text(encoding="utf-8").split()
@@ -42,7 +39,6 @@ def piqa_local(root: Path) -> list[Doc]:
     ]
 
 
-# -- arc ------------------------------------------------------------------------------------
 _ANSWER = re.compile(r"Answer(\d+): ")
 
 
@@ -62,7 +58,6 @@ def _arc_local(root: Path, folder: str) -> list[Doc]:
     return docs
 
 
-# -- hellaswag ------------------------------------------------------------------------------
 def _clean(text: str) -> str:
     """HellaSwag's WikiHow artefacts: bracketed tags and the doubled spaces they leave."""
     text = text.strip().replace(" [title]", ". ")
@@ -88,7 +83,6 @@ def hellaswag_hub() -> list[Doc]:
     ]
 
 
-# -- winogrande -----------------------------------------------------------------------------
 def _winogrande_doc(sentence: str, option1: str, option2: str, answer: int) -> Doc:
     """lm-eval's partial scoring: the choices are the contexts, the shared rest is the target."""
     blank = sentence.index("_")
@@ -125,7 +119,6 @@ def winogrande_hub() -> list[Doc]:
     ]
 
 
-# -- mmlu -----------------------------------------------------------------------------------
 def _interleave(by_subject: dict[str, list[Doc]]) -> list[Doc]:
     """Round-robin over subjects, so that --limit N samples every subject, not the first one."""
     rounds = zip_longest(*(docs for _, docs in sorted(by_subject.items())))
@@ -161,7 +154,6 @@ def mmlu_hub() -> list[Doc]:
     return _interleave(by_subject)
 
 
-# -- gsm8k ----------------------------------------------------------------------------------
 def gsm8k_local(root: Path) -> list[Doc]:
     lines = jsonl_lines(_need(root / "gsm8k" / "test.jsonl").read_text(encoding="utf-8"))
     return [{"question": d["question"], "answer": d["answer"]} for d in map(json.loads, filter(str.strip, lines))]
@@ -171,7 +163,6 @@ def gsm8k_hub() -> list[Doc]:
     return [{"question": d["question"], "answer": d["answer"]} for d in _hub("openai/gsm8k", "main", "test")]
 
 
-# -- truthfulqa (generation) ----------------------------------------------------------------
 def _answers(items: list[str], add_no_comment: bool) -> list[str]:
     """Each answer ends with a period; "I have no comment." counts as true (lm-eval's rule)."""
     out = [a.strip() if a.strip().endswith(".") else a.strip() + "." for a in items if a.strip()]
@@ -205,7 +196,6 @@ def truthfulqa_hub() -> list[Doc]:
     ]
 
 
-# -------------------------------------------------------------------------------------------
 def _hub(path: str, name: str | None, split: str) -> Any:
     import datasets
 

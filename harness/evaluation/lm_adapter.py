@@ -1,11 +1,7 @@
 """Any tierbench backend as an lm-eval ``LM``: every request measured, cached for resume.
 
-Log-likelihood requests go to ``backend.loglikelihood`` in chunks (the llama.cpp backend reuses
-shared contexts within a chunk); a backend that decides per item (the live cascade, see
-``ItemScoringBackend``) gets whole items instead: every choice of one document together.
-Generation requests go through ``timed_generate`` with ``logprobs`` asked for, so each carries
-its own latency, token counts and token log-probabilities into the per-item samples; a backend
-that takes concurrent requests gets several at once (``harness.evaluation.pacing``).
+Log-likelihoods go in chunks (llama.cpp reuses shared contexts within one); a backend that decides
+per item (the live cascade, ``ItemScoringBackend``) gets every choice of one document together.
 """
 
 from __future__ import annotations
@@ -61,9 +57,8 @@ def request_key(task: str, kind: str, args: Any) -> str:
 class TierbenchLM(LM):
     """Adapts a loaded backend; ``costs[(task, doc_id)]`` collects per-item measurements.
 
-    ``pacing`` bounds how many backend calls are in flight at once (``harness.evaluation.pacing``):
-    only the calls run concurrently; caching, costs and progress happen here, in completion order,
-    and every result lands at its request's index, so what lm-eval gets back is the same in any order.
+    Only backend calls run concurrently (``pacing``); caching, costs and progress happen here, and every
+    result lands at its request's index, so what lm-eval gets back is the same in any order.
     """
 
     def __init__(self, backend: Backend, sink: EvalSink, seed: int = 0, pacing: AdaptiveLimit | None = None) -> None:
@@ -81,15 +76,10 @@ class TierbenchLM(LM):
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
         if isinstance(self.backend, ItemScoringBackend):
             return self._loglikelihood_items(self.backend, requests)
-        results: list[tuple[float, bool] | None] = [None] * len(requests)
         keys = [request_key(str(r.task_name), "loglikelihood", list(r.args)) for r in requests]
-        todo: list[int] = []
-        for index, key in enumerate(keys):
-            hit = self.sink.cached(key)
-            if hit is not None:
-                results[index] = (float(hit[0]), bool(hit[1]))
-            else:
-                todo.append(index)
+        hits = [self.sink.cached(key) for key in keys]
+        results = [None if hit is None else (float(hit[0]), bool(hit[1])) for hit in hits]
+        todo = [index for index, hit in enumerate(hits) if hit is None]
         progress = _Progress(self.sink, requests, todo)
         # one call scores a chunk (shared contexts reused in process); concurrent calls score one request each,
         # so that each request's latency is its own
@@ -104,12 +94,11 @@ class TierbenchLM(LM):
 
         for chunk, (scored, share) in paced(self.pacing, chunks, score):
             for i, (logprob, greedy) in zip(chunk, scored, strict=True):
-                instance = requests[i]
                 results[i] = (float(logprob), bool(greedy))
                 self.sink.store(keys[i], [logprob, greedy])
-                cost = self._cost(instance)
+                cost = self._cost(requests[i])
                 cost.latency_s += share
-                cost.prompt_tokens += self.backend.count_tokens(instance.args[0] + instance.args[1])
+                cost.prompt_tokens += self.backend.count_tokens(requests[i].args[0] + requests[i].args[1])
             progress.advance(chunk)
         return [r for r in results if r is not None]
 
@@ -228,10 +217,7 @@ class TierbenchLM(LM):
 
     def self_check(self, task: str, question: str, answer: str) -> dict[str, Any]:
         """AutoMix-style self-verification: P("Yes") for the tier's own answer, and what asking cost.
-
-        Two scored continuations (" Yes", " No") after the verification prompt; a backend without
-        log-likelihoods (or a composite one) gives None, recorded as missing, never a guess.
-        """
+        A backend without log-likelihoods (or a composite one) gives None, recorded as missing, never a guess."""
         missing: dict[str, Any] = dict.fromkeys(("self_check", *SELF_CHECK_COST_FIELDS))
         if not self.backend.capabilities.loglikelihood or isinstance(self.backend, ItemScoringBackend):
             return missing
@@ -267,8 +253,7 @@ class _Progress:
 
 
 def _first_uncached(sink: EvalSink, keys: list[str]) -> list[int]:
-    """Indices of the requests to send: not cached, and the first of any repeated key (the others
-    read its stored response, as they would have in sequence)."""
+    """Indices of uncached requests, only the first of a repeated key (the rest read its stored response)."""
     seen: set[str] = set()
     todo: list[int] = []
     for index, key in enumerate(keys):

@@ -1,15 +1,9 @@
 """How many evaluation requests are in flight at once, and the pool that keeps to it.
 
-A backend that can take concurrent requests (``Capabilities.concurrent``) gets up to its
-catalog ``max_concurrency`` of them at once (``DEFAULT_EVAL_CONCURRENCY`` when unset; ``tierbench
-run --eval-concurrency`` lowers or sets it). The number actually in flight adapts the way TCP's
-congestion window does (AIMD): it halves when the endpoint throttles a request (HTTP 429, or 503
-with Retry-After: the backend's retry policy waits each one out) and grows by one after every
-``GROW_AFTER`` requests that went through unthrottled, never above the ceiling.
-
-Only the backend call runs in the pool's threads; the caller stores results, costs and progress
-in its own thread, in completion order, so sinks need no locks. With a ceiling of 1 the calls run
-in the caller's thread, in order: exactly the sequential evaluation.
+The limit adapts like TCP's congestion window (AIMD): it halves when the endpoint throttles (429, or
+503 with Retry-After) and grows by one after ``GROW_AFTER`` unthrottled requests, up to the ceiling.
+Only the backend call runs in the pool's threads, so sinks need no locks; a ceiling of 1 runs the
+calls in the caller's thread, in order: exactly the sequential evaluation.
 """
 
 from __future__ import annotations
@@ -30,8 +24,8 @@ Result = TypeVar("Result")
 
 
 def eval_concurrency(backend: Backend, requested: int | None) -> int:
-    """The ceiling of requests in flight for ``backend``: 1 unless it is concurrent; then
-    ``requested`` (``--eval-concurrency``) or the default, never above the catalog's cap."""
+    """Requests in flight for ``backend``: 1 unless it is concurrent; then ``--eval-concurrency`` or
+    the default, never above the catalog's ``max_concurrency``."""
     if not backend.capabilities.concurrent:
         return 1
     cap = backend.max_concurrency if isinstance(backend, ConcurrencyCapped) else None
@@ -105,10 +99,7 @@ def paced(
     throttled: Callable[[Result], bool] = lambda _: False,
 ) -> Iterator[tuple[Item, Result]]:
     """``(item, call(item))`` for every item, at most ``limit`` calls at once, in completion order.
-
-    An exception from ``call`` is raised here once the calls already running have finished; the
-    calls not yet started are dropped.
-    """
+    An exception from ``call`` is raised once the running calls finish; calls not yet started are dropped."""
 
     def one(item: Item) -> Result:
         ticket = limit.acquire()

@@ -26,6 +26,7 @@ from harness.results.signals import CHOICE_LOGLIK_FIELD, CHOICE_LOGLIK_NORM_FIEL
 from harness.secrets import clip
 
 DATA_DIR_ENV = "TIERBENCH_DATA_DIR"
+_COST_FIELDS = ("latency_s", "prompt_tokens", "output_tokens", "reasoning_tokens")  # per sample, from ItemCost
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,10 @@ def build_task(task: TaskDef, docs: list[dict[str, Any]], seed: int) -> Any:
     import datasets
     from lm_eval.api.task import ConfigurableTask
 
-    config = dict(task.config)
     dataset = datasets.Dataset.from_list(docs)
-    config["custom_dataset"] = lambda **_: datasets.DatasetDict({"test": dataset})
+    config = {k: v for k, v in task.config.items() if k not in ("training_split", "validation_split")}
+    config.update(custom_dataset=lambda **_: datasets.DatasetDict({"test": dataset}), test_split="test")
     config["dataset_path"] = f"tierbench/{task.name}"
-    config["test_split"] = "test"
-    for key in ("training_split", "validation_split"):
-        config.pop(key, None)
     if int(config.get("num_fewshot", 0) or 0) > 0:
         config["fewshot_split"] = "test"  # lm-eval never shows an item as its own example
     config.setdefault("metadata", {"version": 1.0})
@@ -96,11 +94,8 @@ def run_tasks(
 ) -> PacingStats:
     """Evaluate ``tasks`` on a loaded backend; samples and scores go to ``sink``.
 
-    Tasks named in ``self_check`` also ask the model whether each of its answers is correct
-    (an extra, separately costed request per item). A backend that takes concurrent requests gets
-    up to ``concurrency`` at once (None: its catalog's ``max_concurrency``, else a default; see
-    ``harness.evaluation.pacing``), all tasks' requests in one pool; results are the same as one at
-    a time. Returns what the evaluation did with its concurrency.
+    ``self_check`` tasks also ask the model whether each answer is correct (a separately costed request).
+    A concurrent backend gets up to ``concurrency`` requests at once (``harness.evaluation.pacing``).
     """
     from harness.evaluation.lm_adapter import TierbenchLM
 
@@ -119,17 +114,15 @@ def run_tasks(
         # empty; if it fails, the tasks run one by one below (answers so far are cached) to name the broken one
         pooled = _evaluate_tasks(lm, runnable, data_dir, limit, seed)
     for task in defs:
-        refused = refusals[task.name]
-        if refused:
+        outcome: tuple[Any, dict[str, Any]] | str | None = refusals[task.name]
+        status = "unsupported"
+        if not outcome:
+            outcome, status = pooled.get(task.name), "failed"
+            if not isinstance(outcome, tuple):
+                outcome = _evaluate_tasks(lm, [task], data_dir, limit, seed)[task.name]
+        if isinstance(outcome, str):  # one refused or broken task is reported, the others still run
             for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "unsupported", refused))
-            continue
-        outcome = pooled.get(task.name)
-        if not isinstance(outcome, tuple):
-            outcome = _evaluate_tasks(lm, [task], data_dir, limit, seed)[task.name]
-        if isinstance(outcome, str):  # one broken task is reported, the others still run
-            for metric in task.metrics:
-                sink.score(_row(task.name, metric, None, "failed", outcome))
+                sink.score(_row(task.name, metric, None, status, outcome))
             continue
         built, results = outcome
         _emit(task, results, lm, sink, seed, built, task.name in self_check)
@@ -203,10 +196,7 @@ def _evidence(
     task: TaskDef, built: Any, lm: Any, self_check: bool, record: dict[str, Any], cost: Any, chosen: Any
 ) -> dict[str, Any]:
     """choice_loglik(_norm) or none, ``confidence``, a cascade's trace, and the self-check's cost.
-
-    ``built`` is the lm-eval ConfigurableTask (its doc_to_choice gives acc_norm's choice lengths),
-    ``lm`` the TierbenchLM that served it (per-item costs, log-probabilities, traces).
-    """
+    ``built`` (the lm-eval task) gives acc_norm's choice lengths; ``lm`` (TierbenchLM) the per-item costs."""
     out: dict[str, Any] = {}
     confidence: dict[str, float | None]
     answer = ""
@@ -218,7 +208,7 @@ def _evidence(
         out[CHOICE_LOGLIK_NORM_FIELD] = normalised_logliks(logliks, lengths)
         confidence = mc_confidence(logliks, lengths)
         if isinstance(chosen, int) and 0 <= chosen < len(choices):
-            answer = _argument(record, chosen, "arg_1")
+            answer = _argument(record, chosen, 1)
     elif task.output_type == "generate_until":
         confidence = gen_confidence(cost.token_logprobs if cost else None)
         resps = record.get("resps")
@@ -226,7 +216,7 @@ def _evidence(
     else:
         confidence = {}
     if self_check:
-        check = lm.self_check(task.name, _prompt(record), answer)
+        check = lm.self_check(task.name, _argument(record), answer)
         confidence["self_check"] = check.pop("self_check")
         out.update(check)
     out[CONFIDENCE_FIELD] = confidence
@@ -262,15 +252,12 @@ def _emit(
                     "task": task.name,
                     "doc_id": int(record["doc_id"]),
                     "filter": filter_name,
-                    "prompt": _prompt(record),
+                    "prompt": _argument(record),
                     "response": _plain(response),
                     "target": _plain(record.get("target")),
                     "correct": bool(score) if score is not None and score in (0.0, 1.0) else None,
                     "score": score,
-                    "latency_s": cost.latency_s if cost else None,
-                    "prompt_tokens": cost.prompt_tokens if cost else None,
-                    "output_tokens": cost.output_tokens if cost else None,
-                    "reasoning_tokens": cost.reasoning_tokens if cost else None,
+                    **{f: getattr(cost, f) if cost else None for f in _COST_FIELDS},
                     "truncated_reasoning": bool(cost and cost.truncated_reasoning),
                     **_evidence(task, built, lm, self_check, record, cost, response),
                 }
@@ -288,28 +275,20 @@ def _emit(
             sink.score(_row(task.name, name, est, "ok", value=float(value) if isinstance(value, int | float) else None))
 
 
-def _prompt(record: dict[str, Any]) -> str:
-    """The context of a logged sample's first request, whatever layout the sample was logged in."""
+def _argument(record: dict[str, Any], index: int = 0, position: int = 0) -> str:
+    """Argument ``position`` of a logged sample's ``index``-th request (index 0, position 0: its context),
+    whatever layout lm-eval logged it in."""
     args = record.get("arguments")
     if isinstance(args, dict):  # lm-eval 0.4 logs {"gen_args_0": {"arg_0": context, ...}, ...}
-        first: Any = next(iter(args.values()), {})
-        return str(first.get("arg_0", "")) if isinstance(first, dict) else str(first)
-    if isinstance(args, list | tuple) and args:
-        return str(args[0][0] if isinstance(args[0], list | tuple) else args[0])
-    return ""
-
-
-def _argument(record: dict[str, Any], index: int, name: str) -> str:
-    """One argument of the ``index``-th request of a logged sample (lm-eval 0.4's gen_args_N layout)."""
-    args = record.get("arguments")
-    if isinstance(args, dict):
-        entry = args.get(f"gen_args_{index}")
-        return str(entry.get(name, "")) if isinstance(entry, dict) else ""
-    if isinstance(args, list | tuple) and index < len(args):
-        entry = args[index]
-        position = int(name.rsplit("_", 1)[-1])
-        return str(entry[position]) if isinstance(entry, list | tuple) and position < len(entry) else ""
-    return ""
+        args = list(args.values())
+    if not isinstance(args, list | tuple) or not 0 <= index < len(args):
+        return ""
+    entry = args[index]
+    if isinstance(entry, dict):
+        return str(entry.get(f"arg_{position}", ""))
+    if isinstance(entry, list | tuple):
+        return str(entry[position]) if position < len(entry) else ""
+    return str(entry) if position == 0 else ""
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
 from harness.evaluation.code_checks import compile_test, passes
@@ -19,10 +19,8 @@ Scorer = Callable[[dict[str, Any], list[str]], dict[str, float]]
 
 
 def _safe(zero: dict[str, float]) -> Callable[[Scorer], Scorer]:
-    """Any exception while scoring an answer gives the zero scores instead of aborting the run.
-
-    Except a missing sandbox: that is no verdict on the answer, so it stops the task with its reason.
-    """
+    """Any exception while scoring an answer gives the zero scores instead of aborting the run,
+    except a missing sandbox: that is no verdict on the answer, so it stops the task with its reason."""
 
     def wrap(fn: Scorer) -> Scorer:
         @wraps(fn)
@@ -73,19 +71,18 @@ def json_fields(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     return {"field_acc": right / len(fields), "json_valid": 1.0, "exact": float(right == len(fields))}
 
 
-_ROUGE: Any = None
+@cache
+def _rouge_scorer() -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
 
 
 @_safe({"rouge1": 0.0, "rougeL": 0.0})
 def rouge(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
     """ROUGE-1 and ROUGE-L F1 of the first line of the answer against the reference summary."""
-    global _ROUGE
-    from rouge_score import rouge_scorer
-
-    if _ROUGE is None:
-        _ROUGE = rouge_scorer.RougeScorer(["rouge1", "rougeL"], use_stemmer=True)
     answer = results[0].strip().split("\n")[0]
-    scores = _ROUGE.score(doc["summary"], answer)
+    scores = _rouge_scorer().score(doc["summary"], answer)
     return {"rouge1": float(scores["rouge1"].fmeasure), "rougeL": float(scores["rougeL"].fmeasure)}
 
 
@@ -119,11 +116,8 @@ def _solution(doc: dict[str, Any], completion: str) -> str:
 
 @_safe({"pass": 0.0})
 def code_tests(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
-    """1 when the completed function passes its hidden tests, judged outside the sandbox.
-
-    Only the calls into the solution run in the sandbox (``harness.sandbox``); the assert lines are
-    evaluated here on the plain values that come back (``harness.evaluation.code_checks``).
-    """
+    """1 when the completed function passes its hidden tests, judged outside the sandbox
+    (``harness.evaluation.code_checks``)."""
     checks, first = [], 0
     for test in doc["tests"]:
         checks.append((compile_test(str(test), first), first))

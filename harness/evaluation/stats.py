@@ -22,11 +22,8 @@ class Estimate:
 
 
 def mean_estimate(values: Sequence[float]) -> Estimate:
-    """Mean with its standard error (sample sd / sqrt n, as lm-eval reports it) and a 95% CI.
-
-    Binary values get the Wilson score interval (sane at 0 %, 100 % and small n); others a
-    t interval.
-    """
+    """Mean with its standard error (sample sd / sqrt n, as lm-eval reports it) and a 95% CI: Wilson for
+    binary values (sane at 0 %, 100 % and small n), else a t interval."""
     data = np.asarray(values, dtype=float)
     n = int(data.size)
     if n == 0:

@@ -1,14 +1,5 @@
-"""Task files: lm-eval YAML plus a few tierbench keys, checked before lm-eval sees them.
-
-A task file is an lm-eval task config with, in addition:
-
-- ``data``: a JSONL file next to the YAML (built-in tasks), or ``loader``: a benchmark loader
-  name (harness.evaluation.datasets) that reads a local data directory or the Hub;
-- ``about``: one line for ``tierbench tasks list``;
-- ``process_results``: ``module:function`` (resolved here; no code inside task files).
-
-Every mistake (missing data file, unknown field, misspelled metric) is one ``ConfigError`` line
-naming the file and the field.
+"""Task files: lm-eval YAML plus ``data`` (a JSONL file beside it) or ``loader`` (harness.evaluation.datasets),
+and ``about``; checked before lm-eval sees them. ``process_results`` is ``module:function`` (no code in task files).
 """
 
 from __future__ import annotations
@@ -138,11 +129,7 @@ def load_taskdef(path: Path, kind: str) -> TaskDef:
 def discover() -> dict[str, Path]:
     """Task name -> file, for the built-in and benchmark folders (names are the file stems)."""
     base = Path(str(files("harness.tasks")))
-    found: dict[str, Path] = {}
-    for folder in ("builtin", "benchmarks"):
-        for path in sorted((base / folder).glob("*.yaml")):
-            found[path.stem] = path
-    return found
+    return {path.stem: path for folder in ("builtin", "benchmarks") for path in sorted((base / folder).glob("*.yaml"))}
 
 
 def shipped_taskdef(path: Path) -> TaskDef:
@@ -177,14 +164,11 @@ def _read_data_file(path: Path) -> list[dict[str, Any]]:
     """Items of a task's JSONL file: objects that all have the first item's fields, of its types."""
     text = read_text_file(path, "JSONL data file")
     docs: list[dict[str, Any]] = []
-    first: dict[str, Any] = {}
     for number, line in enumerate(jsonl_lines(text), 1):  # not splitlines: U+2028 is valid inside a string
         if not line.strip():
             continue
         doc = strictjson.jsonl_object(line, f"{path}: line {number}")
-        if not docs:
-            first = doc
-        for key, value in first.items():
+        for key, value in (docs[0] if docs else doc).items():
             if key not in doc:
                 raise ConfigError(f"{path}: line {number}: field '{key}' is missing (the first item has it)")
             if not _same_kind(value, doc[key]):
