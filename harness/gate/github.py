@@ -29,13 +29,10 @@ def annotation_lines(report: GateReport) -> list[str]:
     """One ``::error`` per failing verdict, ``::warning`` for a tolerated inconclusive, ``::notice`` per improvement."""
     lines = []
     for result in report.results:
-        if report.fails(result):
-            command = "error"
-        elif result.verdict == "inconclusive":
-            command = "warning"
-        elif result.verdict == "improved":
-            command = "notice"
-        else:
+        command = (
+            "error" if report.fails(result) else {"inconclusive": "warning", "improved": "notice"}.get(result.verdict)
+        )
+        if command is None:
             continue
         title = escape_property(f"tierbench gate: {result.name} {VERDICT_LABELS[result.verdict]}")
         lines.append(f"::{command} title={title}::{escape_data(result.reason)}")
