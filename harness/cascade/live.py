@@ -116,12 +116,8 @@ def compare_cell(
         "latency_p95_s": _p95(predicted_out.latency_s[0]),
         "cost_per_1k_usd": finite_or_none(1000.0 * predicted_out.cost_usd.mean()),
     }
-    excluded = sum(items.excluded.values())
-    note = ""
-    if excluded:
-        note = f"{excluded} item(s) of the live cell left out: " + "; ".join(
-            f"{n} {why}" for why, n in items.excluded.items()
-        )
+    excluded, why = sum(items.excluded.values()), "; ".join(f"{n} {why}" for why, n in items.excluded.items())
+    note = f"{excluded} item(s) of the live cell left out: {why}" if excluded else ""
     return replace(base, items=items.n, live=measured, replayed=predicted, note=note)
 
 

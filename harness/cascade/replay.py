@@ -20,13 +20,7 @@ import pandas as pd
 from harness.cascade import gains
 from harness.cascade.chain import Step, chain_text, default_chain, parse_chain, resolve_chain
 from harness.cascade.items import ItemKey, ItemTable, check_signal, join_items, samples_by_cell
-from harness.cascade.routing import (
-    TierRates,
-    cascade_outcome,
-    oracle_outcome,
-    single_outcome,
-    thresholds_at,
-)
+from harness.cascade.routing import TierRates, cascade_outcome, oracle_outcome, single_outcome, thresholds_at
 from harness.cascade.stats import FIGURES, Figures, measure, random_routing
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
@@ -155,11 +149,6 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     items = join_items(by_cell, steps, signal, where)
     if goal is None:
         goal = Goal.from_suite(store.read_meta().suite)
-    return replay_items(items, steps, signal, config, goal)
-
-
-def replay_items(items: ItemTable, steps: list[Step], signal: str, config: ReplayConfig, goal: Goal) -> ReplayResult:
-    """The replay on already-joined items (the part tests drive with hand-built tables)."""
     k = len(steps)
     rates = TierRates.of(steps)
     paid_check = signal in SIGNALS and SIGNALS[signal].extra_cost
@@ -265,10 +254,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         "beats_every_tier": beats,
         "recommendation": sentence,
         "energy_estimated": any(s.energy_source == "estimate" for s in result.steps),
-        "split": {
-            "fit": [list(key) for key in result.fit_keys],
-            "test": [list(key) for key in result.test_keys],
-        },
+        "split": {"fit": [list(key) for key in result.fit_keys], "test": [list(key) for key in result.test_keys]},
     }
 
 

@@ -60,12 +60,9 @@ def measure(out: Outcome, idx: np.ndarray) -> Figures:
 
 
 def random_routing(cascade: Figures, tiers: Figures, rates: TierRates) -> Figures:
-    """Expected figures when each tier escalates at random, at the cascade's own escalation rates.
-
-    An item reaches tier j with the cascade's share ``reach_j`` and is answered there with
-    probability ``reach_j - reach_{j+1}``; its expected correctness is tier j's accuracy on the
-    same (resampled) items. Random escalation needs no signal, so it pays no self-check.
-    """
+    """Expected figures when each tier escalates at random at the cascade's own rates: an item is answered
+    at tier j with probability ``reach_j - reach_{j+1}``, as correctly as tier j on the same (resampled)
+    items. Random escalation needs no signal, so it pays no self-check."""
     k = len(rates.cost_usd)
 
     def combine(reach: np.ndarray, accuracy: np.ndarray) -> dict[str, np.ndarray]:

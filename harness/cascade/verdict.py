@@ -63,17 +63,11 @@ def choose_point(point: dict[str, np.ndarray], strong_accuracy: float, goal: Goa
     ok = [a >= target - _EPS for a in acc]
     if goal.max_p95_s is not None:
         ok = [fine and _finite(p) and p <= goal.max_p95_s for fine, p in zip(ok, p95, strict=True)]
-    order = range(len(acc))
-    if any(ok):
-        best = min(
-            (i for i in order if ok[i]),
-            key=lambda i: _objective_key(goal.objective, acc[i], cost[i], p95[i], share[i]),
-        )
-        return (
-            best,
-            f"the {goal.objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})",
-        )
-    best = min(order, key=lambda i: _objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]))
+    feasible = [i for i, fine in enumerate(ok) if fine]
+    objective = goal.objective if feasible else "most_accurate"
+    best = min(feasible or range(len(acc)), key=lambda i: _objective_key(objective, acc[i], cost[i], p95[i], share[i]))
+    if feasible:
+        return best, f"the {objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})"
     return best, f"no threshold reaches {what} ({target:.1%}) on the fit half; the most accurate one is shown"
 
 
@@ -113,13 +107,10 @@ def _better(goal: Goal, a: Option, b: Option) -> bool:
 
 def recommendation(chain: str, threshold: str, cascade: Option, tiers: list[Option], goal: Goal) -> tuple[bool, str]:
     """(beats every single tier?, one sentence saying so or why not)."""
-    strong = tiers[-1]
-    missed = _misses(cascade, goal)
+    strong, missed = tiers[-1], _misses(cascade, goal)
+    no = f"No cascade {chain} beats every single tier under the suite's constraints"
     if missed:
-        return (
-            False,
-            f"No cascade {chain} beats every single tier under the suite's constraints: at its chosen threshold it misses them ({'; '.join(missed)}).",
-        )
+        return False, f"{no}: at its chosen threshold it misses them ({'; '.join(missed)})."
     if goal.objective == "cheapest" and not (
         _finite(cascade.cost_per_1k_usd) and all(_finite(t.cost_per_1k_usd) for t in tiers)
     ):
@@ -129,10 +120,7 @@ def recommendation(chain: str, threshold: str, cascade: Option, tiers: list[Opti
             what = {"fastest": "at lower p95 latency", "most_accurate": "with at least its accuracy"}.get(
                 goal.objective, "at lower cost"
             )
-            return (
-                False,
-                f"No cascade {chain} beats every single tier under the suite's constraints: {tier.name} alone meets them {what}.",
-            )
+            return False, f"{no}: {tier.name} alone meets them {what}."
     keeps = cascade.accuracy / strong.accuracy if strong.accuracy > 0 else math.nan
     cost_share = cascade.cost_per_1k_usd / strong.cost_per_1k_usd if strong.cost_per_1k_usd > 0 else math.nan
     cost_text = f" at {cost_share:.0%} of its cost" if _finite(cost_share) else ""
