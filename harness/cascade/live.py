@@ -1,10 +1,8 @@
 """A live cascade cell (backend ``cascade``) beside the replay's prediction at the same threshold.
 
-The live cell served every item through its chain in one process; the replay predicts what it
-should have measured from the chain tiers' own samples, with the live backend's own rule: an
-item stays at the first tier whose signal is at least that tier's threshold, an item without
-the signal (or of a kind the cascade has no rule for) escalates, the last tier always answers.
-Both are figured on the same items: the ones the live cell and every chain tier answered.
+The replay predicts from the chain tiers' own samples what the live cell should have measured, with
+the live backend's own rule (harness/cascade/rules.py; an item of a kind without a rule escalates),
+on the same items: the ones the live cell and every chain tier answered.
 """
 
 from __future__ import annotations

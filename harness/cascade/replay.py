@@ -76,9 +76,8 @@ class ReplayResult:
         rows: list[dict[str, Any]] = []
 
         def add(kind: str, label: str, figs: Figures, i: int, level: float | None, thr: np.ndarray | None) -> None:
-            chosen = kind == "cascade" and i == self.chosen
-            row: dict[str, Any] = {"kind": kind, "label": label, "chosen": chosen, "quantile": level}
-            row["threshold"] = threshold_text(thr) if thr is not None else None
+            row: dict[str, Any] = {"kind": kind, "label": label, "chosen": kind == "cascade" and i == self.chosen}
+            row["quantile"], row["threshold"] = level, threshold_text(thr) if thr is not None else None
             for j in range(k - 1):
                 row[f"threshold_{j + 1}"] = None if thr is None else float(thr[j])
             for name in (*FIGURES, *(f"reach_{j}" for j in range(k))):

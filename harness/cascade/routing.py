@@ -1,9 +1,7 @@
-"""Where each item ends up in a chain, and what that costs, for many thresholds at once.
+"""Where each item ends up in a chain (harness/cascade/rules.py), and what that costs, for many thresholds at once.
 
-An item stays at the first tier whose confidence is at least that tier's threshold; the last
-tier always answers. Every tier tried is paid (FrugalGPT, AutoMix): cost, energy and latency of
-an item are sums over the tiers it went through, plus the self-check of each tier whose
-confidence was consulted when the signal costs a request of its own.
+Every tier tried is paid (FrugalGPT, AutoMix): an item's cost, energy and latency are sums over the tiers
+it went through, plus the self-check of each tier consulted when the signal costs a request of its own.
 """
 
 from __future__ import annotations
