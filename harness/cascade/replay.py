@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -188,9 +188,7 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
 def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> dict[str, Any]:
     curve, tiers = result.curve, result.tiers
     weak, strong = float(tiers.point["accuracy"][0]), float(tiers.point["accuracy"][-1])
-    share = curve.point[f"reach_{k - 1}"]
-    acc = curve.point["accuracy"]
-    i = result.chosen
+    share, acc, i = curve.point[f"reach_{k - 1}"], curve.point["accuracy"], result.chosen
     boot_acc, boot_share = curve.boot["accuracy"], curve.boot[f"reach_{k - 1}"]
     boot_weak, boot_strong = tiers.boot["accuracy"][0], tiers.boot["accuracy"][-1]
     n_boot = boot_acc.shape[1]
@@ -204,13 +202,6 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
     def pgr_at_chosen(share: np.ndarray, acc: np.ndarray, weak: float, strong: float) -> float | None:
         return gains.pgr(float(acc[i]), weak, strong)
 
-    summary = {
-        "pgr": figure(pgr_at_chosen),
-        "apgr": figure(gains.apgr),
-        "cpt50": figure(gains.cpt, 0.5),
-        "cpt80": figure(gains.cpt, 0.8),
-    }
-
     def option(name: str, figs: Figures, j: int) -> Option:
         p = figs.point
         return Option(name, float(p["accuracy"][j]), float(p["cost_per_1k_usd"][j]), float(p["latency_p95_s"][j]))
@@ -222,10 +213,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         [option(s.model, tiers, j) for j, s in enumerate(result.steps)],
         goal,
     )
-    chosen = {name: finite_or_none(curve.point[name][i]) for name in curve.point}
-    chosen_fit = {
-        name: finite_or_none(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")
-    }
+    fit_figures = ("accuracy", "cost_per_1k_usd", "latency_p95_s")
     return {
         "chain": [{"model": s.model, "profile": s.profile, "tier": s.tier, "cell_id": s.cell_id} for s in result.steps],
         "chain_text": result.chain,
@@ -237,19 +225,22 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         "items": {"fit": len(result.fit_keys), "test": len(result.test_keys)},
         "excluded": dict(result.excluded),
         "excluded_total": int(sum(result.excluded.values())),
-        "goal": {"min_accuracy": goal.min_accuracy, "max_p95_s": goal.max_p95_s, "objective": goal.objective},
+        "goal": asdict(goal),
         "chosen": {
             "index": i,
             "quantile": float(result.levels[i]),
             "threshold": threshold_text(result.thresholds[i]),
             "thresholds": [finite_or_none(t) for t in result.thresholds[i]],
             "how": result.chosen_how,
-            "test": chosen,
-            "fit": chosen_fit,
+            "test": {name: finite_or_none(curve.point[name][i]) for name in curve.point},
+            "fit": {name: finite_or_none(fit_curve.point[name][i]) for name in fit_figures},
         },
         "weak_accuracy": weak,
         "strong_accuracy": strong,
-        **summary,
+        "pgr": figure(pgr_at_chosen),
+        "apgr": figure(gains.apgr),
+        "cpt50": figure(gains.cpt, 0.5),
+        "cpt80": figure(gains.cpt, 0.8),
         "beats_every_tier": beats,
         "recommendation": sentence,
         "energy_estimated": any(s.energy_source == "estimate" for s in result.steps),
