@@ -117,12 +117,11 @@ def join_items(by_cell: ByCell, steps: list[Step], signal: str | None, where: st
 
     With ``signal`` None no item is left out for want of a signal (confidence is then all NaN).
     """
-    all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
     rows: list[tuple[list[bool], list[float | None], list[float | None], list[float]]] = []  # None: NaN
     uses_check = signal is not None and signal in SIGNALS and SIGNALS[signal].extra_cost
-    for key in all_keys:
+    for key in dict.fromkeys(item for step in steps for item in by_cell[step.key]):
         records = [by_cell[step.key].get(key) for step in steps]
         missing = [steps[i].model for i, r in enumerate(records) if r is None]
         if missing:
@@ -138,10 +137,9 @@ def join_items(by_cell: ByCell, steps: list[Step], signal: str | None, where: st
         if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue
-        latency = [sample.latency_s for sample in samples]
         check = [(finite_or_none(r.get(SELF_CHECK_COST_FIELDS[0])) or 0.0) if uses_check else 0.0 for r in present]
         keys.append(key)
-        rows.append(([bool(c) for c in correct], conf, latency, check))
+        rows.append(([bool(c) for c in correct], conf, [sample.latency_s for sample in samples], check))
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")
