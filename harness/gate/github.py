@@ -6,6 +6,7 @@ Annotations are ``::error title=...::message`` lines on stdout; GitHub reads the
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 
@@ -43,12 +44,7 @@ def publish(report: GateReport, environ: Mapping[str, str] | None = None) -> lis
     """Inside GitHub Actions: append the Markdown to the step summary; return annotation lines to print."""
     env = os.environ if environ is None else environ
     summary = env.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(to_markdown(report))
-        except OSError:
-            pass  # the summary is a courtesy; the exit code and annotations still carry the verdict
-    if env.get("GITHUB_ACTIONS") == "true":
-        return annotation_lines(report)
-    return []
+    if summary:  # a courtesy: when it cannot be written, the exit code and annotations still carry the verdict
+        with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as handle:
+            handle.write(to_markdown(report))
+    return annotation_lines(report) if env.get("GITHUB_ACTIONS") == "true" else []
