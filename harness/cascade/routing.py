@@ -95,8 +95,7 @@ def oracle_outcome(items: ItemTable, rates: TierRates) -> Outcome:
 
 def single_outcome(items: ItemTable, rates: TierRates) -> Outcome:
     """Each tier alone (row j: tier j answers everything and only tier j is paid)."""
-    k = items.correct.shape[1]
-    n = items.n
+    k, n = items.correct.shape[1], items.n
     return Outcome(
         items.correct.T.astype(float),
         np.repeat(rates.cost_usd[:, None], n, axis=1),
