@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
 
 from harness.gate.describe import VERDICT_LABELS
 from harness.gate.evaluate import GateReport
@@ -40,11 +39,10 @@ def annotation_lines(report: GateReport) -> list[str]:
     return lines
 
 
-def publish(report: GateReport, environ: Mapping[str, str] | None = None) -> list[str]:
+def publish(report: GateReport) -> list[str]:
     """Inside GitHub Actions: append the Markdown to the step summary; return annotation lines to print."""
-    env = os.environ if environ is None else environ
-    summary = env.get("GITHUB_STEP_SUMMARY")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:  # a courtesy: when it cannot be written, the exit code and annotations still carry the verdict
         with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as handle:
             handle.write(to_markdown(report))
-    return annotation_lines(report) if env.get("GITHUB_ACTIONS") == "true" else []
+    return annotation_lines(report) if os.environ.get("GITHUB_ACTIONS") == "true" else []
