@@ -1,10 +1,7 @@
-"""What each side of ``tierbench ab`` runs.
-
-Either a baseline file (``tierbench baseline save``) pins the baseline side: its suite, its catalog
-entries, its tasks, limit and profiles, and the model files its cells measured (name and size);
-the candidate runs the same plan with the candidate's catalog. Or ``--baseline-catalog`` gives the
-baseline side's catalog and both sides run the same suite. A pinned model that cannot run here is
-refused before anything runs: an A/B job must never measure a stand-in for the baseline.
+"""What each side of ``tierbench ab`` runs: a baseline file's pinned plan (suite, catalog entries, tasks,
+limit, profiles and measured model files) with the candidate's catalog on the other side, or one suite
+with two catalogs (``--baseline-catalog``). A pinned model that cannot run here is refused before anything
+runs: an A/B job must never measure a stand-in for the baseline.
 """
 
 from __future__ import annotations
