@@ -78,8 +78,7 @@ class ReplayResult:
         def add(kind: str, label: str, figs: Figures, i: int, level: float | None, thr: np.ndarray | None) -> None:
             row: dict[str, Any] = {"kind": kind, "label": label, "chosen": kind == "cascade" and i == self.chosen}
             row["quantile"], row["threshold"] = level, threshold_text(thr) if thr is not None else None
-            for j in range(k - 1):
-                row[f"threshold_{j + 1}"] = None if thr is None else float(thr[j])
+            row.update({f"threshold_{j + 1}": None if thr is None else float(thr[j]) for j in range(k - 1)})
             for name in (*FIGURES, *(f"reach_{j}" for j in range(k))):
                 if name not in figs.point:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = None
