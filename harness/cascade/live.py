@@ -86,9 +86,7 @@ def compare_cell(
     live: dict[ItemKey, dict[str, Any]] = {
         item_key(r): r for r in records if r.get("model") == model and r.get("profile") == profile
     }
-    by_cell = samples_by_cell(records, steps)
-    for key in by_cell:
-        by_cell[key] = {item: rec for item, rec in by_cell[key].items() if item in live}
+    by_cell = samples_by_cell((r for r in records if item_key(r) in live), steps)
     try:
         items = join_items(by_cell, steps, None, "samples.jsonl")
     except UserError as exc:
