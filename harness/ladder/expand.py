@@ -93,8 +93,7 @@ def expand_catalog(
         except BackendUnavailable as exc:
             added += _placeholder_specs(ladder, f"not derived: {exc}")
             continue
-        if cache is None:
-            cache = QuantCache.open(cache_dir)
+        cache = cache or QuantCache.open(cache_dir)  # opened (and checked writable) only when a ladder derives
         types = parse_types(ladder.types, f"catalog ladders[{index}] '{ladder.name}' types")
         rungs = derive_ladder(
             source,
