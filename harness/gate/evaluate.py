@@ -236,8 +236,7 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
 
 @dataclass(frozen=True)
 class _Job:
-    """What every rule of one gate run is judged with; ``requests`` measures request metrics and
-    ``interleaved`` says the sides ran in interleaved blocks on one machine (``tierbench ab``)."""
+    """What every rule of one gate run is judged with (``requests`` and ``interleaved``: see ``evaluate``)."""
 
     run: Snapshot
     base: Snapshot
@@ -389,8 +388,8 @@ def evaluate(
     requests: RequestMeasure = measure_requests,
     interleaved: bool = False,
 ) -> GateReport:
-    """Every rule on every cell it selects; UserError for rules that address nothing in the run.
-    ``tierbench ab`` passes its paired-block measure as ``requests`` and ``interleaved=True``."""
+    """Every rule on every cell it selects; UserError for rules that address nothing in the run. ``tierbench ab``
+    measures request metrics with its paired blocks (``requests``) and says its sides ran ``interleaved``."""
     if run.cells.empty:
         raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
     results: list[RuleResult] = []
