@@ -107,9 +107,7 @@ def check_pinned_files(sides: AbSides, block_meta: dict[str, Any]) -> None:
         return
     for name in sides.baseline.models or []:
         pinned, measured = _pinned_file(sides.pinned.meta, name), _pinned_file(block_meta, name)
-        if pinned is None or measured is None:
-            continue
-        if pinned[0] != measured[0] or abs(pinned[1] - measured[1]) > 0.01:
+        if pinned and measured and (pinned[0] != measured[0] or abs(pinned[1] - measured[1]) > 0.01):
             raise UserError(
                 f"--baseline {sides.pinned_path}: pins model '{name}' as {pinned[0]} ({pinned[1]:g} MiB), but "
                 f"here it resolves to {measured[0]} ({measured[1]:g} MiB); install the pinned file or save a new baseline"
