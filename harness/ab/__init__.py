@@ -1,8 +1,6 @@
 """``tierbench ab``: the baseline configuration and the candidate measured in one job on one machine.
 
-``sides.py`` says what each side runs (a baseline file's pinned configuration, or two catalogs),
-``schedule.py`` interleaves their blocks (A B B A ...), ``blocks.py`` runs each block through the
-ordinary run pipeline into a short run directory, ``merge.py`` joins each side's blocks into one
-snapshot with the block pair of every request, and the gate judges them with paired block
-differences (``harness.results.measure.measure_paired_blocks``).
+``sides.py`` says what each side runs, ``schedule.py`` interleaves their blocks (A B B A ...) and
+``merge.py`` joins each side's blocks into one snapshot that the gate judges with paired block
+differences (``harness.results.measure.measure_paired_blocks``); harness/cli/ab.py runs the blocks.
 """

@@ -54,11 +54,6 @@ def merge_blocks(label: str, blocks: list[tuple[int, Path]]) -> Snapshot:
     first = snapshots[0][1]
     for _, snapshot in snapshots[1:]:
         check_same_items(first, snapshot, f"{label} block {snapshot.source}", ("first block", "block"))
-    requests = []
-    for pair, snapshot in snapshots:
-        frame = snapshot.requests.copy()
-        frame["repetition"] = pair
-        requests.append(frame)
     cells = pd.concat([s.cells for _, s in snapshots], ignore_index=True)
     numeric = [c for c in cells.columns if c not in CELL_KEYS]
     # a cell that did not complete in one block did not complete: its status and reason stand
@@ -71,5 +66,5 @@ def merge_blocks(label: str, blocks: list[tuple[int, Path]]) -> Snapshot:
         meta=first.meta,
         cells=merged_cells,
         items=first.items,
-        requests=pd.concat(requests, ignore_index=True),
+        requests=pd.concat([s.requests.assign(repetition=pair) for pair, s in snapshots], ignore_index=True),
     )

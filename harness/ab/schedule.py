@@ -26,9 +26,6 @@ def interleave(pairs: int) -> list[Block]:
     """``pairs`` blocks per side as A B B A A B ...: even pairs start with the baseline, odd ones with the candidate."""
     if pairs < 1:
         raise ValueError("at least one block per side")
-    order: list[Block] = []
-    for pair in range(pairs):
-        sides: tuple[SideName, SideName] = ("baseline", "candidate") if pair % 2 == 0 else ("candidate", "baseline")
-        for side in sides:
-            order.append(Block(len(order) + 1, pair, side))
-    return order
+    ab: tuple[SideName, SideName] = ("baseline", "candidate")
+    order = [(pair, side) for pair in range(pairs) for side in (ab if pair % 2 == 0 else ab[::-1])]
+    return [Block(position, pair, side) for position, (pair, side) in enumerate(order, start=1)]

@@ -1,10 +1,7 @@
-"""What each side of ``tierbench ab`` runs.
-
-Either a baseline file (``tierbench baseline save``) pins the baseline side: its suite, its catalog
-entries, its tasks, limit and profiles, and the model files its cells measured (name and size);
-the candidate runs the same plan with the candidate's catalog. Or ``--baseline-catalog`` gives the
-baseline side's catalog and both sides run the same suite. A pinned model that cannot run here is
-refused before anything runs: an A/B job must never measure a stand-in for the baseline.
+"""What each side of ``tierbench ab`` runs: a baseline file's pinned plan (suite, catalog entries, tasks,
+limit, profiles and measured model files) with the candidate's catalog on the other side, or one suite
+with two catalogs (``--baseline-catalog``). A pinned model that cannot run here is refused before anything
+runs: an A/B job must never measure a stand-in for the baseline.
 """
 
 from __future__ import annotations
@@ -110,9 +107,7 @@ def check_pinned_files(sides: AbSides, block_meta: dict[str, Any]) -> None:
         return
     for name in sides.baseline.models or []:
         pinned, measured = _pinned_file(sides.pinned.meta, name), _pinned_file(block_meta, name)
-        if pinned is None or measured is None:
-            continue
-        if pinned[0] != measured[0] or abs(pinned[1] - measured[1]) > 0.01:
+        if pinned and measured and (pinned[0] != measured[0] or abs(pinned[1] - measured[1]) > 0.01):
             raise UserError(
                 f"--baseline {sides.pinned_path}: pins model '{name}' as {pinned[0]} ({pinned[1]:g} MiB), but "
                 f"here it resolves to {measured[0]} ({measured[1]:g} MiB); install the pinned file or save a new baseline"

@@ -5,7 +5,7 @@ A reader of the run directory like the report and the gate: it never imports a b
 
 from __future__ import annotations
 
-from harness.cascade.replay import ReplayConfig, ReplayResult, replay_items, replay_run, write_outputs
+from harness.cascade.replay import ReplayConfig, ReplayResult, replay_run, write_outputs
 from harness.cascade.verdict import Goal
 
-__all__ = ["Goal", "ReplayConfig", "ReplayResult", "replay_items", "replay_run", "write_outputs"]
+__all__ = ["Goal", "ReplayConfig", "ReplayResult", "replay_run", "write_outputs"]

@@ -63,7 +63,7 @@ def parse_chain(spec: str) -> list[tuple[str, str | None]]:
         steps.append((name.strip(), profile.strip() or None))
     if len(steps) < 2:
         raise UserError(f"--chain {spec!r}: a cascade needs at least two tiers, e.g. --chain nano,mini")
-    if len({s for s in steps}) != len(steps):
+    if len(set(steps)) != len(steps):
         raise UserError(f"--chain {spec!r}: names the same tier twice")
     return steps
 

@@ -30,15 +30,16 @@ def pgr(acc: float, weak: float, strong: float) -> float | None:
 
 
 def _sorted(share: np.ndarray, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((acc, share))
-    return share[order], acc[order]
+    x, y = np.asarray(share, dtype=float), np.asarray(acc, dtype=float)
+    order = np.lexsort((y, x))
+    return x[order], y[order]
 
 
 def apgr(share: np.ndarray, acc: np.ndarray, weak: float, strong: float) -> float | None:
     gap = _gap(weak, strong)
     if gap is None:
         return None
-    x, y = _sorted(np.asarray(share, dtype=float), np.asarray(acc, dtype=float))
+    x, y = _sorted(share, acc)
     # the curve runs from "never escalate" (share 0) to "always escalate" (share 1) by construction
     auc = float(trapezoid(y, x))
     return (auc - weak * (x[-1] - x[0])) / (gap * (x[-1] - x[0])) if x[-1] > x[0] else None
@@ -49,7 +50,7 @@ def cpt(share: np.ndarray, acc: np.ndarray, weak: float, strong: float, fraction
     if gap is None:
         return None
     target = weak + fraction * gap
-    x, y = _sorted(np.asarray(share, dtype=float), np.asarray(acc, dtype=float))
+    x, y = _sorted(share, acc)
     hits = np.nonzero(y >= target - 1e-12)[0]
     if hits.size == 0:
         return None

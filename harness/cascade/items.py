@@ -21,6 +21,7 @@ from harness.results.signals import CONFIDENCE_FIELD, SELF_CHECK_COST_FIELDS, SI
 from harness.results.values import finite_or_none, text
 
 ItemKey = tuple[str, str, str]  # task, doc_id, filter
+ByCell = dict[tuple[str, str], dict[ItemKey, dict[str, Any]]]  # (model, profile) -> item -> its sample record
 MIN_ITEMS = 4
 
 
@@ -58,12 +59,10 @@ def item_key(record: dict[str, Any]) -> ItemKey:
     return (text(record.get("task")), text(record.get("doc_id")), text(record.get("filter")))
 
 
-def samples_by_cell(
-    records: Iterable[dict[str, Any]], steps: list[Step]
-) -> dict[tuple[str, str], dict[ItemKey, dict[str, Any]]]:
+def samples_by_cell(records: Iterable[dict[str, Any]], steps: list[Step]) -> ByCell:
     """Each chain cell's samples by item key (the last record of an item wins, as a resumed run appends)."""
     wanted = {s.key for s in steps}
-    out: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]] = {key: {} for key in wanted}
+    out: ByCell = {key: {} for key in wanted}
     for record in records:
         cell = (text(record.get("model")), text(record.get("profile")))
         if cell in wanted:
@@ -71,9 +70,7 @@ def samples_by_cell(
     return out
 
 
-def check_signal(
-    signal: str | None, by_cell: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]], steps: list[Step], where: str
-) -> str:
+def check_signal(signal: str | None, by_cell: ByCell, steps: list[Step], where: str) -> str:
     """The signal to replay with: the one asked for, or the one most items of the escalating tiers carry."""
     if signal is not None and signal not in SIGNALS:
         raise UserError(f"--signal {signal!r}: no such confidence signal; known: {', '.join(SIGNALS)}")
@@ -115,19 +112,16 @@ def confidence_of(record: dict[str, Any], signal: str) -> float | None:
     return finite_or_none(conf.get(signal)) if isinstance(conf, dict) else None
 
 
-def join_items(
-    by_cell: dict[tuple[str, str], dict[ItemKey, dict[str, Any]]], steps: list[Step], signal: str | None, where: str
-) -> ItemTable:
+def join_items(by_cell: ByCell, steps: list[Step], signal: str | None, where: str) -> ItemTable:
     """Aligned arrays of the items every tier answered; the rest counted by reason in ``excluded``.
 
     With ``signal`` None no item is left out for want of a signal (confidence is then all NaN).
     """
-    all_keys = list(dict.fromkeys(key for step in steps for key in by_cell[step.key]))
     excluded: Counter[str] = Counter()
     keys: list[ItemKey] = []
     rows: list[tuple[list[bool], list[float | None], list[float | None], list[float]]] = []  # None: NaN
     uses_check = signal is not None and signal in SIGNALS and SIGNALS[signal].extra_cost
-    for key in all_keys:
+    for key in dict.fromkeys(item for step in steps for item in by_cell[step.key]):
         records = [by_cell[step.key].get(key) for step in steps]
         missing = [steps[i].model for i, r in enumerate(records) if r is None]
         if missing:
@@ -143,10 +137,9 @@ def join_items(
         if signal is not None and any(c is None for c in conf[:-1]):
             excluded[f"no {signal} value"] += 1
             continue
-        latency = [sample.latency_s for sample in samples]
         check = [(finite_or_none(r.get(SELF_CHECK_COST_FIELDS[0])) or 0.0) if uses_check else 0.0 for r in present]
         keys.append(key)
-        rows.append(([bool(c) for c in correct], conf, latency, check))
+        rows.append(([bool(c) for c in correct], conf, [sample.latency_s for sample in samples], check))
     if len(keys) < MIN_ITEMS:
         why = "; ".join(f"{n} {reason}" for reason, n in excluded.most_common()) or "no samples"
         raise UserError(f"{where}: only {len(keys)} item(s) answered by every tier of the chain ({why})")

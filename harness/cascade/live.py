@@ -1,10 +1,8 @@
 """A live cascade cell (backend ``cascade``) beside the replay's prediction at the same threshold.
 
-The live cell served every item through its chain in one process; the replay predicts what it
-should have measured from the chain tiers' own samples, with the live backend's own rule: an
-item stays at the first tier whose signal is at least that tier's threshold, an item without
-the signal (or of a kind the cascade has no rule for) escalates, the last tier always answers.
-Both are figured on the same items: the ones the live cell and every chain tier answered.
+The replay predicts from the chain tiers' own samples what the live cell should have measured, with
+the live backend's own rule (harness/cascade/rules.py; an item of a kind without a rule escalates),
+on the same items: the ones the live cell and every chain tier answered.
 """
 
 from __future__ import annotations
@@ -88,9 +86,7 @@ def compare_cell(
     live: dict[ItemKey, dict[str, Any]] = {
         item_key(r): r for r in records if r.get("model") == model and r.get("profile") == profile
     }
-    by_cell = samples_by_cell(records, steps)
-    for key in by_cell:
-        by_cell[key] = {item: rec for item, rec in by_cell[key].items() if item in live}
+    by_cell = samples_by_cell((r for r in records if item_key(r) in live), steps)
     try:
         items = join_items(by_cell, steps, None, "samples.jsonl")
     except UserError as exc:
@@ -116,12 +112,8 @@ def compare_cell(
         "latency_p95_s": _p95(predicted_out.latency_s[0]),
         "cost_per_1k_usd": finite_or_none(1000.0 * predicted_out.cost_usd.mean()),
     }
-    excluded = sum(items.excluded.values())
-    note = ""
-    if excluded:
-        note = f"{excluded} item(s) of the live cell left out: " + "; ".join(
-            f"{n} {why}" for why, n in items.excluded.items()
-        )
+    excluded, why = sum(items.excluded.values()), "; ".join(f"{n} {why}" for why, n in items.excluded.items())
+    note = f"{excluded} item(s) of the live cell left out: {why}" if excluded else ""
     return replace(base, items=items.n, live=measured, replayed=predicted, note=note)
 
 

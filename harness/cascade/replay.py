@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,7 @@ import pandas as pd
 from harness.cascade import gains
 from harness.cascade.chain import Step, chain_text, default_chain, parse_chain, resolve_chain
 from harness.cascade.items import ItemKey, ItemTable, check_signal, join_items, samples_by_cell
-from harness.cascade.routing import (
-    TierRates,
-    cascade_outcome,
-    oracle_outcome,
-    single_outcome,
-    thresholds_at,
-)
+from harness.cascade.routing import TierRates, cascade_outcome, oracle_outcome, single_outcome, thresholds_at
 from harness.cascade.stats import FIGURES, Figures, measure, random_routing
 from harness.cascade.verdict import Goal, Option, choose_point, recommendation
 from harness.errors import UserError
@@ -82,11 +76,9 @@ class ReplayResult:
         rows: list[dict[str, Any]] = []
 
         def add(kind: str, label: str, figs: Figures, i: int, level: float | None, thr: np.ndarray | None) -> None:
-            chosen = kind == "cascade" and i == self.chosen
-            row: dict[str, Any] = {"kind": kind, "label": label, "chosen": chosen, "quantile": level}
-            row["threshold"] = threshold_text(thr) if thr is not None else None
-            for j in range(k - 1):
-                row[f"threshold_{j + 1}"] = None if thr is None else float(thr[j])
+            row: dict[str, Any] = {"kind": kind, "label": label, "chosen": kind == "cascade" and i == self.chosen}
+            row["quantile"], row["threshold"] = level, threshold_text(thr) if thr is not None else None
+            row.update({f"threshold_{j + 1}": None if thr is None else float(thr[j]) for j in range(k - 1)})
             for name in (*FIGURES, *(f"reach_{j}" for j in range(k))):
                 if name not in figs.point:
                     row[name] = row[f"{name}_low"] = row[f"{name}_high"] = None
@@ -155,11 +147,6 @@ def replay_run(run_dir: Path, config: ReplayConfig, goal: Goal | None = None) ->
     items = join_items(by_cell, steps, signal, where)
     if goal is None:
         goal = Goal.from_suite(store.read_meta().suite)
-    return replay_items(items, steps, signal, config, goal)
-
-
-def replay_items(items: ItemTable, steps: list[Step], signal: str, config: ReplayConfig, goal: Goal) -> ReplayResult:
-    """The replay on already-joined items (the part tests drive with hand-built tables)."""
     k = len(steps)
     rates = TierRates.of(steps)
     paid_check = signal in SIGNALS and SIGNALS[signal].extra_cost
@@ -200,9 +187,7 @@ def replay_items(items: ItemTable, steps: list[Step], signal: str, config: Repla
 def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> dict[str, Any]:
     curve, tiers = result.curve, result.tiers
     weak, strong = float(tiers.point["accuracy"][0]), float(tiers.point["accuracy"][-1])
-    share = curve.point[f"reach_{k - 1}"]
-    acc = curve.point["accuracy"]
-    i = result.chosen
+    share, acc, i = curve.point[f"reach_{k - 1}"], curve.point["accuracy"], result.chosen
     boot_acc, boot_share = curve.boot["accuracy"], curve.boot[f"reach_{k - 1}"]
     boot_weak, boot_strong = tiers.boot["accuracy"][0], tiers.boot["accuracy"][-1]
     n_boot = boot_acc.shape[1]
@@ -216,13 +201,6 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
     def pgr_at_chosen(share: np.ndarray, acc: np.ndarray, weak: float, strong: float) -> float | None:
         return gains.pgr(float(acc[i]), weak, strong)
 
-    summary = {
-        "pgr": figure(pgr_at_chosen),
-        "apgr": figure(gains.apgr),
-        "cpt50": figure(gains.cpt, 0.5),
-        "cpt80": figure(gains.cpt, 0.8),
-    }
-
     def option(name: str, figs: Figures, j: int) -> Option:
         p = figs.point
         return Option(name, float(p["accuracy"][j]), float(p["cost_per_1k_usd"][j]), float(p["latency_p95_s"][j]))
@@ -234,10 +212,7 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         [option(s.model, tiers, j) for j, s in enumerate(result.steps)],
         goal,
     )
-    chosen = {name: finite_or_none(curve.point[name][i]) for name in curve.point}
-    chosen_fit = {
-        name: finite_or_none(fit_curve.point[name][i]) for name in ("accuracy", "cost_per_1k_usd", "latency_p95_s")
-    }
+    fit_figures = ("accuracy", "cost_per_1k_usd", "latency_p95_s")
     return {
         "chain": [{"model": s.model, "profile": s.profile, "tier": s.tier, "cell_id": s.cell_id} for s in result.steps],
         "chain_text": result.chain,
@@ -249,26 +224,26 @@ def _summary(result: ReplayResult, goal: Goal, fit_curve: Figures, k: int) -> di
         "items": {"fit": len(result.fit_keys), "test": len(result.test_keys)},
         "excluded": dict(result.excluded),
         "excluded_total": int(sum(result.excluded.values())),
-        "goal": {"min_accuracy": goal.min_accuracy, "max_p95_s": goal.max_p95_s, "objective": goal.objective},
+        "goal": asdict(goal),
         "chosen": {
             "index": i,
             "quantile": float(result.levels[i]),
             "threshold": threshold_text(result.thresholds[i]),
             "thresholds": [finite_or_none(t) for t in result.thresholds[i]],
             "how": result.chosen_how,
-            "test": chosen,
-            "fit": chosen_fit,
+            "test": {name: finite_or_none(curve.point[name][i]) for name in curve.point},
+            "fit": {name: finite_or_none(fit_curve.point[name][i]) for name in fit_figures},
         },
         "weak_accuracy": weak,
         "strong_accuracy": strong,
-        **summary,
+        "pgr": figure(pgr_at_chosen),
+        "apgr": figure(gains.apgr),
+        "cpt50": figure(gains.cpt, 0.5),
+        "cpt80": figure(gains.cpt, 0.8),
         "beats_every_tier": beats,
         "recommendation": sentence,
         "energy_estimated": any(s.energy_source == "estimate" for s in result.steps),
-        "split": {
-            "fit": [list(key) for key in result.fit_keys],
-            "test": [list(key) for key in result.test_keys],
-        },
+        "split": {"fit": [list(key) for key in result.fit_keys], "test": [list(key) for key in result.test_keys]},
     }
 
 

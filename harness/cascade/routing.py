@@ -1,9 +1,7 @@
-"""Where each item ends up in a chain, and what that costs, for many thresholds at once.
+"""Where each item ends up in a chain (harness/cascade/rules.py), and what that costs, for many thresholds at once.
 
-An item stays at the first tier whose confidence is at least that tier's threshold; the last
-tier always answers. Every tier tried is paid (FrugalGPT, AutoMix): cost, energy and latency of
-an item are sums over the tiers it went through, plus the self-check of each tier whose
-confidence was consulted when the signal costs a request of its own.
+Every tier tried is paid (FrugalGPT, AutoMix): an item's cost, energy and latency are sums over the tiers
+it went through, plus the self-check of each tier consulted when the signal costs a request of its own.
 """
 
 from __future__ import annotations
@@ -97,8 +95,7 @@ def oracle_outcome(items: ItemTable, rates: TierRates) -> Outcome:
 
 def single_outcome(items: ItemTable, rates: TierRates) -> Outcome:
     """Each tier alone (row j: tier j answers everything and only tier j is paid)."""
-    k = items.correct.shape[1]
-    n = items.n
+    k, n = items.correct.shape[1], items.n
     return Outcome(
         items.correct.T.astype(float),
         np.repeat(rates.cost_usd[:, None], n, axis=1),

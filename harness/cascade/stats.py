@@ -50,22 +50,19 @@ def measure(out: Outcome, idx: np.ndarray) -> Figures:
     boot = {name: np.empty((m, n_boot)) for name in [*per_item, "latency_p50_s", "latency_p95_s"]}
     step = max(1, _CHUNK_CELLS // max(m * n, 1))
     for start in range(0, n_boot, step):
-        block = idx[start : start + step]
+        block, part = idx[start : start + step], slice(start, start + step)
         for name, values in per_item.items():
-            boot[name][:, start : start + step] = values[:, block].mean(axis=-1)
-        p50, p95 = np.percentile(out.latency_s[:, block], [50, 95], axis=-1)
-        boot["latency_p50_s"][:, start : start + step] = p50
-        boot["latency_p95_s"][:, start : start + step] = p95
+            boot[name][:, part] = values[:, block].mean(axis=-1)
+        boot["latency_p50_s"][:, part], boot["latency_p95_s"][:, part] = np.percentile(
+            out.latency_s[:, block], [50, 95], axis=-1
+        )
     return Figures(point, boot)
 
 
 def random_routing(cascade: Figures, tiers: Figures, rates: TierRates) -> Figures:
-    """Expected figures when each tier escalates at random, at the cascade's own escalation rates.
-
-    An item reaches tier j with the cascade's share ``reach_j`` and is answered there with
-    probability ``reach_j - reach_{j+1}``; its expected correctness is tier j's accuracy on the
-    same (resampled) items. Random escalation needs no signal, so it pays no self-check.
-    """
+    """Expected figures when each tier escalates at random at the cascade's own rates: an item is answered
+    at tier j with probability ``reach_j - reach_{j+1}``, as correctly as tier j on the same (resampled)
+    items. Random escalation needs no signal, so it pays no self-check."""
     k = len(rates.cost_usd)
 
     def combine(reach: np.ndarray, accuracy: np.ndarray) -> dict[str, np.ndarray]:

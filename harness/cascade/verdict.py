@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -41,14 +42,10 @@ class Goal:
             return cls()
 
 
-def _finite(value: float) -> bool:
-    return bool(np.isfinite(value))
-
-
 def _objective_key(objective: str, acc: float, cost: float, p95: float, share: float) -> tuple[float, float]:
-    cost_key = cost if _finite(cost) else share  # strong-call share stands in for an unknown cost
+    cost_key = cost if isfinite(cost) else share  # strong-call share stands in for an unknown cost
     if objective == "fastest":
-        return (p95 if _finite(p95) else math.inf, cost_key)
+        return (p95 if isfinite(p95) else math.inf, cost_key)
     if objective == "most_accurate":
         return (-acc, cost_key)
     return (cost_key, -acc)
@@ -62,18 +59,12 @@ def choose_point(point: dict[str, np.ndarray], strong_accuracy: float, goal: Goa
     what = "the suite's accuracy floor" if goal.min_accuracy is not None else "the last tier's own accuracy"
     ok = [a >= target - _EPS for a in acc]
     if goal.max_p95_s is not None:
-        ok = [fine and _finite(p) and p <= goal.max_p95_s for fine, p in zip(ok, p95, strict=True)]
-    order = range(len(acc))
-    if any(ok):
-        best = min(
-            (i for i in order if ok[i]),
-            key=lambda i: _objective_key(goal.objective, acc[i], cost[i], p95[i], share[i]),
-        )
-        return (
-            best,
-            f"the {goal.objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})",
-        )
-    best = min(order, key=lambda i: _objective_key("most_accurate", acc[i], cost[i], p95[i], share[i]))
+        ok = [fine and isfinite(p) and p <= goal.max_p95_s for fine, p in zip(ok, p95, strict=True)]
+    feasible = [i for i, fine in enumerate(ok) if fine]
+    objective = goal.objective if feasible else "most_accurate"
+    best = min(feasible or range(len(acc)), key=lambda i: _objective_key(objective, acc[i], cost[i], p95[i], share[i]))
+    if feasible:
+        return best, f"the {objective.replace('_', ' ')} threshold on the fit half that reaches {what} ({target:.1%})"
     return best, f"no threshold reaches {what} ({target:.1%}) on the fit half; the most accurate one is shown"
 
 
@@ -91,13 +82,13 @@ def _misses(option: Option, goal: Goal) -> list[str]:
     out = []
     if goal.min_accuracy is not None and option.accuracy < goal.min_accuracy - _EPS:
         out.append(f"accuracy {option.accuracy:.1%} < floor {goal.min_accuracy:.1%}")
-    if goal.max_p95_s is not None and not (_finite(option.latency_p95_s) and option.latency_p95_s <= goal.max_p95_s):
+    if goal.max_p95_s is not None and not (isfinite(option.latency_p95_s) and option.latency_p95_s <= goal.max_p95_s):
         out.append(f"p95 latency {_seconds(option.latency_p95_s)} > SLO {_seconds(goal.max_p95_s)}")
     return out
 
 
 def _seconds(value: float) -> str:
-    if not _finite(value):
+    if not isfinite(value):
         return "unknown"
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2g} s" if value < 10 else f"{value:.0f} s"
 
@@ -105,23 +96,20 @@ def _seconds(value: float) -> str:
 def _better(goal: Goal, a: Option, b: Option) -> bool:
     """Whether ``a`` is strictly better than ``b`` on the objective."""
     if goal.objective == "fastest":
-        return _finite(a.latency_p95_s) and (not _finite(b.latency_p95_s) or a.latency_p95_s < b.latency_p95_s)
+        return isfinite(a.latency_p95_s) and (not isfinite(b.latency_p95_s) or a.latency_p95_s < b.latency_p95_s)
     if goal.objective == "most_accurate":
         return a.accuracy > b.accuracy + _EPS
-    return _finite(a.cost_per_1k_usd) and _finite(b.cost_per_1k_usd) and a.cost_per_1k_usd < b.cost_per_1k_usd
+    return isfinite(a.cost_per_1k_usd) and isfinite(b.cost_per_1k_usd) and a.cost_per_1k_usd < b.cost_per_1k_usd
 
 
 def recommendation(chain: str, threshold: str, cascade: Option, tiers: list[Option], goal: Goal) -> tuple[bool, str]:
     """(beats every single tier?, one sentence saying so or why not)."""
-    strong = tiers[-1]
-    missed = _misses(cascade, goal)
+    strong, missed = tiers[-1], _misses(cascade, goal)
+    no = f"No cascade {chain} beats every single tier under the suite's constraints"
     if missed:
-        return (
-            False,
-            f"No cascade {chain} beats every single tier under the suite's constraints: at its chosen threshold it misses them ({'; '.join(missed)}).",
-        )
+        return False, f"{no}: at its chosen threshold it misses them ({'; '.join(missed)})."
     if goal.objective == "cheapest" and not (
-        _finite(cascade.cost_per_1k_usd) and all(_finite(t.cost_per_1k_usd) for t in tiers)
+        isfinite(cascade.cost_per_1k_usd) and all(isfinite(t.cost_per_1k_usd) for t in tiers)
     ):
         return False, f"No cascade {chain} can be judged against the single tiers: the run has no cost for every tier."
     for tier in tiers:
@@ -129,13 +117,10 @@ def recommendation(chain: str, threshold: str, cascade: Option, tiers: list[Opti
             what = {"fastest": "at lower p95 latency", "most_accurate": "with at least its accuracy"}.get(
                 goal.objective, "at lower cost"
             )
-            return (
-                False,
-                f"No cascade {chain} beats every single tier under the suite's constraints: {tier.name} alone meets them {what}.",
-            )
+            return False, f"{no}: {tier.name} alone meets them {what}."
     keeps = cascade.accuracy / strong.accuracy if strong.accuracy > 0 else math.nan
     cost_share = cascade.cost_per_1k_usd / strong.cost_per_1k_usd if strong.cost_per_1k_usd > 0 else math.nan
-    cost_text = f" at {cost_share:.0%} of its cost" if _finite(cost_share) else ""
+    cost_text = f" at {cost_share:.0%} of its cost" if isfinite(cost_share) else ""
     return True, (
         f"{chain} at threshold {threshold} keeps {keeps:.0%} of {strong.name}'s accuracy{cost_text}; "
         f"p95 latency {_seconds(cascade.latency_p95_s)}."

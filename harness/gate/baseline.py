@@ -32,6 +32,10 @@ def _canonical(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False, default=str).encode("utf-8")
 
 
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical(payload)).hexdigest()
+
+
 def _encode_table(frame: pd.DataFrame) -> dict[str, list[Any]]:
     """Column lists of JSON-safe values: NaN and missing become null, numpy scalars plain Python."""
     lists = frame.astype(object).where(frame.notna(), None).to_dict(orient="list")
@@ -54,12 +58,7 @@ def encode(snapshot: Snapshot) -> bytes:
         "source": snapshot.source,
         **{name: _encode_table(getattr(snapshot, name)) for name in ("cells", "items", "requests")},
     }
-    document = {
-        "format": FORMAT,
-        "version": VERSION,
-        "sha256": hashlib.sha256(_canonical(payload)).hexdigest(),
-        "payload": payload,
-    }
+    document = {"format": FORMAT, "version": VERSION, "sha256": _digest(payload), "payload": payload}
     return gzip.compress(_canonical(document), mtime=0)
 
 
@@ -107,7 +106,7 @@ def load(path: Path) -> Snapshot:
             f"(this tierbench reads version {VERSION}); save the baseline again"
         )
     payload = document.get("payload")
-    if not isinstance(payload, dict) or hashlib.sha256(_canonical(payload)).hexdigest() != document.get("sha256"):
+    if not isinstance(payload, dict) or _digest(payload) != document.get("sha256"):
         raise UserError(f"--baseline {path}: corrupted baseline (checksum mismatch); {HOW_TO_MAKE}")
     meta = payload.get("meta")
     try:

@@ -44,18 +44,14 @@ def value_text(value: float | None, result: RuleResult) -> str:
     return format_value(value, result.info)
 
 
-def result_change(result: RuleResult, level: float) -> str:
-    change = result.measure.change
-    return change_text(change, result.info, level) if change is not None else "—"
-
-
-def counted(result: RuleResult) -> str:
-    """How many items or requests each side rests on."""
+def figures(result: RuleResult, level: float) -> tuple[str, str, str, str]:
+    """The baseline, run, change and n (items or requests each side rests on) of every output format."""
     m = result.measure
-    if result.info.source == "cells" or (m.n_run == 0 and m.n_base == 0):
-        return ""
-    what = "items" if result.info.is_accuracy else "requests"
-    return f"{m.n_base}→{m.n_run} {what}"
+    change = change_text(m.change, result.info, level) if m.change is not None else "—"
+    counted = ""
+    if result.info.source != "cells" and (m.n_run or m.n_base):
+        counted = f"{m.n_base}→{m.n_run} {'items' if result.info.is_accuracy else 'requests'}"
+    return value_text(m.base_value, result), value_text(m.run_value, result), change, counted
 
 
 def headline(report: GateReport) -> str:

@@ -1,21 +1,13 @@
 """Apply gate rules to a run and its baseline: one verdict per rule and matching cell.
 
-A relative rule fails only when the change is significant at the configured level *and* its
-whole confidence interval lies beyond the tolerance (a non-inferiority test that the run
-fails). Floors and ceilings compare the run's point value. Verdicts:
+A relative rule fails only when the change is significant at the configured level *and* its whole
+confidence interval lies beyond the tolerance (a non-inferiority test that the run fails); floors and
+ceilings compare the run's point value. ``not_applicable`` is a cell that cannot meet the rule by
+construction (a live cascade's decode rate exists only on its escalated requests) and never fails.
 
-- ``regressed``: a floor/ceiling is breached, the change is beyond tolerance, or the cell broke;
-- ``improved``: a significant change in the good direction;
-- ``no_significant_change``: anything else that could be judged;
-- ``inconclusive``: too few items or requests, or the metric was not measured;
-- ``not_comparable``: the run and the baseline differ in tasks, items, scenarios or cells;
-- ``not_applicable``: the cell cannot meet the rule by construction (a live cascade's decode rate
-  exists only on its escalated requests, too few for ``min_requests`` in both runs); never fails.
-
-A timing or throughput rule between runs whose hardware fingerprints differ, or are unknown, is
-``not_comparable`` with the difference named (harness/gate/hardware.py) and does not fail the gate
-unless the rules say ``other_hardware: fail``; a rule with ``normalize: roofline`` is judged on
-figures divided by each run's own host calibration instead (harness/gate/normalize.py).
+A speed rule between runs whose hardware fingerprints differ, or are unknown, is ``not_comparable``
+with the difference named (harness/gate/hardware.py) and fails only under ``other_hardware: fail``;
+``normalize: roofline`` judges it on figures divided by each run's host calibration (gate/normalize.py).
 """
 
 from __future__ import annotations
@@ -23,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 
@@ -40,15 +32,9 @@ from harness.results.values import finite_or_none
 # how a request metric of one cell is measured: the gate's unpaired bootstrap, or ab's paired blocks
 RequestMeasure = Callable[[MetricInfo, Snapshot, Snapshot, str, str, StatSettings], Measure]
 
-Verdict = Literal["regressed", "improved", "no_significant_change", "inconclusive", "not_comparable", "not_applicable"]
-VERDICTS: tuple[Verdict, ...] = (
-    "regressed",
-    "not_comparable",
-    "inconclusive",
-    "improved",
-    "no_significant_change",
-    "not_applicable",
-)
+# in the order a headline counts them
+Verdict = Literal["regressed", "not_comparable", "inconclusive", "improved", "no_significant_change", "not_applicable"]
+VERDICTS: tuple[Verdict, ...] = get_args(Verdict)
 
 
 @dataclass
@@ -160,8 +146,7 @@ def format_value(value: float, info: MetricInfo) -> str:
         return f"{value * 100:.1f}%"
     if math.isinf(value):
         return "inf"
-    magnitude = abs(value)
-    digits = 4 if magnitude < 0.01 else 3 if magnitude < 10 else 1
+    digits = 4 if abs(value) < 0.01 else 3 if abs(value) < 10 else 1
     return f"{value:.{digits}f}{(' ' + info.unit) if info.unit else ''}"
 
 
@@ -213,12 +198,11 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
         return "inconclusive", m.inconclusive
     breaches = []
     if m.run_value is not None:
+        shown = format_value(m.run_value, info)
         if rule.floor is not None and m.run_value < rule.floor:
-            breaches.append(f"{format_value(m.run_value, info)} is below the floor {format_value(rule.floor, info)}")
+            breaches.append(f"{shown} is below the floor {format_value(rule.floor, info)}")
         if rule.ceiling is not None and m.run_value > rule.ceiling:
-            breaches.append(
-                f"{format_value(m.run_value, info)} is above the ceiling {format_value(rule.ceiling, info)}"
-            )
+            breaches.append(f"{shown} is above the ceiling {format_value(rule.ceiling, info)}")
     if m.not_comparable:
         if breaches:
             return "regressed", "; ".join(breaches) + f" (baseline not comparable: {m.not_comparable})"
@@ -246,124 +230,108 @@ def judge(rule: GateRule, m: Measure, settings: GateRules) -> tuple[Verdict, str
     if worse_low > 0 and significant:
         within = f"the {tol_text} tolerance" if tolerance is not None else "the rule's floor/ceiling"
         return "no_significant_change", f"changed {text}{p_text}: worse, but within {within}"
-    if tolerance is not None:
-        return (
-            "no_significant_change",
-            f"changed {text}{p_text}; not shown to exceed the {tol_text} tolerance",
-        )
-    return "no_significant_change", f"changed {text}{p_text}"
+    beyond = f"; not shown to exceed the {tol_text} tolerance" if tolerance is not None else ""
+    return "no_significant_change", f"changed {text}{p_text}{beyond}"
 
 
-def _measure(
-    rule: GateRule,
-    run: Snapshot,
-    base: Snapshot,
-    row: pd.Series,
-    base_row: pd.Series,
-    settings: GateRules,
-    requests: RequestMeasure = measure_requests,
-) -> Measure:
+@dataclass(frozen=True)
+class _Job:
+    """What every rule of one gate run is judged with (``requests`` and ``interleaved``: see ``evaluate``)."""
+
+    run: Snapshot
+    base: Snapshot
+    settings: GateRules
+    hardware: HardwareComparison
+    requests: RequestMeasure
+    interleaved: bool
+
+
+def _measure(rule: GateRule, job: _Job, run: Snapshot, base: Snapshot, row: pd.Series, base_row: pd.Series) -> Measure:
     info = rule.info
     if info.source == "cells":
         return measure_cell(info, run, base, row, base_row)
-    model, profile = str(row["model"]), str(row["profile"])
-    measure = measure_accuracy if info.source == "items" else requests
-    return measure(info, run, base, model, profile, settings)
+    measure = measure_accuracy if info.source == "items" else job.requests
+    return measure(info, run, base, str(row["model"]), str(row["profile"]), job.settings)
 
 
-def _measure_normalized(
-    rule: GateRule,
-    run: Snapshot,
-    base: Snapshot,
-    row: pd.Series,
-    base_row: pd.Series,
-    settings: GateRules,
-    requests: RequestMeasure,
-) -> Measure:
+def _measure_normalized(rule: GateRule, job: _Job, row: pd.Series, base_row: pd.Series) -> Measure:
     """The rule's figure divided by each run's own roofline; the raw change goes into the notes."""
     info, model, profile = rule.info, str(row["model"]), str(row["profile"])
-    run_n, base_n = normalize_cell(info, run, model, profile), normalize_cell(info, base, model, profile)
-    raw = _measure(rule, run, base, row, base_row, settings, requests)
+    run_n, base_n = normalize_cell(info, job.run, model, profile), normalize_cell(info, job.base, model, profile)
+    raw = _measure(rule, job, job.run, job.base, row, base_row)
     if isinstance(run_n, str) or isinstance(base_n, str):
         raw.inconclusive = f"normalize: roofline asked for, but {run_n if isinstance(run_n, str) else base_n}"
         raw.change = None
         return raw
-    run_row = cell_rows(run_n.snapshot.cells, model, profile).iloc[0]
-    base_row_n = cell_rows(base_n.snapshot.cells, model, profile).iloc[0]
-    measure = _measure(rule, run_n.snapshot, base_n.snapshot, run_row, base_row_n, settings, requests)
+    run_row, base_row_n = (cell_rows(n.snapshot.cells, model, profile).iloc[0] for n in (run_n, base_n))
+    measure = _measure(rule, job, run_n.snapshot, base_n.snapshot, run_row, base_row_n)
     measure.notes.append(factor_text(info, run_n.factor, base_n.factor))
     if raw.change is not None and raw.base_value is not None and raw.run_value is not None:
         measure.notes.append(
             f"raw figures: baseline {format_value(raw.base_value, info)}, run {format_value(raw.run_value, info)}, "
-            f"changed {change_text(raw.change, info, settings.level)}"
+            f"changed {change_text(raw.change, info, job.settings.level)}"
         )
     return measure
 
 
-def _judge_cell(
-    rule: GateRule,
-    index: int,
-    row: pd.Series,
-    run: Snapshot,
-    base: Snapshot,
-    settings: GateRules,
-    hardware: HardwareComparison,
-    requests: RequestMeasure,
-    interleaved: bool,
-) -> RuleResult:
-    """One rule on one run cell: cell health and comparability first, then the metric."""
-    model, profile, tier = str(row["model"]), str(row["profile"]), str(row["tier"])
-    result = RuleResult(rule, index, tier, model, profile, "no_significant_change", "")
-    match = cell_rows(base.cells, model, profile)
-    base_row = None if match.empty else match.iloc[0]
+def _cell_problem(row: pd.Series, base_row: pd.Series | None, base: Snapshot) -> tuple[Verdict, str] | None:
+    """Why a run cell is judged without its metric: it was skipped or broke, or has no healthy baseline twin."""
+    model, profile, tier, status = str(row["model"]), str(row["profile"]), str(row["tier"]), row["status"]
     reason = row.get("reason")
     reason = reason if isinstance(reason, str) else ""
-    if str(row["status"]) == "skipped":
+    if str(status) == "skipped":
         why = f" ({reason})" if reason else ""
         if base_row is not None and _is_ok(base_row["status"]):
-            result.verdict, result.reason = "not_comparable", f"skipped in the run{why} but measured in the baseline"
-        else:
-            result.verdict, result.reason = "inconclusive", f"skipped in the run{why}"
-    elif not _is_ok(row["status"]):
+            return "not_comparable", f"skipped in the run{why} but measured in the baseline"
+        return "inconclusive", f"skipped in the run{why}"
+    if not _is_ok(status):
         why = f": {reason}" if reason else ""
         if base_row is not None and not _is_ok(base_row["status"]):
-            result.verdict = "not_comparable"
-            result.reason = f"the cell did not complete in the run nor in the baseline (status {row['status']}{why})"
-        else:
-            result.verdict = "regressed"
-            result.reason = f"the cell did not complete in the run (status {row['status']}{why})"
-    elif base_row is None:
+            return "not_comparable", f"the cell did not complete in the run nor in the baseline (status {status}{why})"
+        return "regressed", f"the cell did not complete in the run (status {status}{why})"
+    if base_row is None:
         have = ", ".join(base.cell_names()) or "none"
-        result.verdict, result.reason = "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
-    elif str(base_row["tier"]) != tier:
-        result.verdict = "not_comparable"
-        result.reason = f"{model} is tier {tier} in the run but {base_row['tier']} in the baseline"
-    elif not _is_ok(base_row["status"]):
-        result.verdict = "not_comparable"
-        result.reason = f"the baseline cell did not complete (status {base_row['status']})"
+        return "not_comparable", f"{model}@{profile} is not in the baseline (it has: {have})"
+    if str(base_row["tier"]) != tier:
+        return "not_comparable", f"{model} is tier {tier} in the run but {base_row['tier']} in the baseline"
+    if not _is_ok(base_row["status"]):
+        return "not_comparable", f"the baseline cell did not complete (status {base_row['status']})"
+    return None
+
+
+def _judge_cell(rule: GateRule, index: int, row: pd.Series, job: _Job) -> RuleResult:
+    """One rule on one run cell: cell health and comparability first, then the metric."""
+    result = RuleResult(
+        rule, index, str(row["tier"]), str(row["model"]), str(row["profile"]), "no_significant_change", ""
+    )
+    match = cell_rows(job.base.cells, result.model, result.profile)
+    base_row = None if match.empty else match.iloc[0]
+    problem = _cell_problem(row, base_row, job.base)
+    if problem is not None:
+        result.verdict, result.reason = problem
+        return result
+    assert base_row is not None  # a cell missing from the baseline is a problem
+    info, hardware = rule.info, job.hardware
+    if info.is_speed and rule.normalize == "roofline":
+        result.measure = _measure_normalized(rule, job, row, base_row)
     else:
-        info = rule.info
-        if info.is_speed and rule.normalize == "roofline":
-            result.measure = _measure_normalized(rule, run, base, row, base_row, settings, requests)
-        else:
-            result.measure = _measure(rule, run, base, row, base_row, settings, requests)
-        result.verdict, result.reason = judge(rule, result.measure, settings)
-        if info.is_speed and rule.normalize is None and rule.tolerance is not None and not hardware.same:
-            # the figures are shown, but a speed change between two machines measures the machines
-            result.other_hardware = True
-            result.verdict, result.reason = "not_comparable", hardware.reason()
-        elif not info.is_speed and hardware.kernels_differ:
-            result.measure.notes.append(hardware.kernel_note())
-        _withhold_if_contended(result, row, base_row, interleaved)
+        result.measure = _measure(rule, job, job.run, job.base, row, base_row)
+    result.verdict, result.reason = judge(rule, result.measure, job.settings)
+    if info.is_speed and rule.normalize is None and rule.tolerance is not None and not hardware.same:
+        # the figures are shown, but a speed change between two machines measures the machines
+        result.other_hardware = True
+        result.verdict, result.reason = "not_comparable", hardware.reason()
+    elif not info.is_speed and hardware.kernels_differ:
+        result.measure.notes.append(hardware.kernel_note())
+    _withhold_if_contended(result, row, base_row, job.interleaved)
     return result
 
 
 def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.Series, interleaved: bool) -> None:
-    """A timing change measured while other processes held the cell's cores, or while the client
-    itself could not send on time (client-limited load points), says nothing about the model: the
-    verdict becomes inconclusive with the figure, and does not fail the gate. A contended host is
-    only noted for interleaved sides (``tierbench ab``): the neighbours hit both sides' blocks alike
-    and cancel in the paired differences, so the verdict stands."""
+    """A timing change measured while other processes held the cell's cores, or while the client could
+    not send on time (client-limited load points), says nothing about the model: inconclusive, never
+    failing. For interleaved sides (``tierbench ab``) a contended host is only noted: the neighbours hit
+    both sides' blocks alike and cancel in the paired differences."""
     if not result.info.is_speed or result.verdict not in ("regressed", "improved"):
         return
     rows = (("run", run_row), ("baseline", base_row))
@@ -380,15 +348,12 @@ def _withhold_if_contended(result: RuleResult, run_row: pd.Series, base_row: pd.
         result.measure.notes.append(f"host contended ({'; '.join(busy)}): both sides' interleaved blocks shared it")
         return
     causes = [f"host contended ({'; '.join(busy)}; limit {CONTENDED_SHARE:.0%})"] if busy else []
-    if limited:
-        causes.append(f"client-limited load points ({', '.join(limited)}): the client sent requests late")
     fixes = ["rerun on a quiet host (tierbench run --quiet-host)"] if busy else []
     if limited:
+        causes.append(f"client-limited load points ({', '.join(limited)}): the client sent requests late")
         fixes.append("give the load client more CPU or lower the load")
-    would_be = result.verdict
-    result.contended = True
-    result.verdict = "inconclusive"
-    result.reason = f"{' and '.join(causes)}, so not called {would_be} ({result.reason}); {'; '.join(fixes)}"
+    result.reason = f"{' and '.join(causes)}, so not called {result.verdict} ({result.reason}); {'; '.join(fixes)}"
+    result.verdict, result.contended = "inconclusive", True
 
 
 def _addressed(rule: GateRule, row: pd.Series, base: Snapshot) -> bool:
@@ -423,29 +388,25 @@ def evaluate(
     requests: RequestMeasure = measure_requests,
     interleaved: bool = False,
 ) -> GateReport:
-    """Every rule on every cell it selects. UserError for rules that address nothing in the run.
-    ``requests`` measures request metrics and ``interleaved`` says the two sides ran in interleaved
-    blocks on one machine (``tierbench ab`` passes its paired-block measure and True)."""
+    """Every rule on every cell it selects; UserError for rules that address nothing in the run. ``tierbench ab``
+    measures request metrics with its paired blocks (``requests``) and says its sides ran ``interleaved``."""
     if run.cells.empty:
         raise UserError(f"{run.source}: the run has no cells (cells.parquet is empty); nothing to gate")
     results: list[RuleResult] = []
-    hardware = compare_hosts(run.meta, base.meta)
+    job = _Job(run, base, settings, compare_hosts(run.meta, base.meta), requests, interleaved)
     for index, rule in enumerate(settings.rules, start=1):
         where = f"{rules_source}: rule {index} ({rule.label})"
         cells = _select_cells(rule, where, run)
         _check_metric_present(rule, where, run, base)
-        for _, row in cells.iterrows():
-            if not _addressed(rule, row, base):
-                continue
-            results.append(_judge_cell(rule, index, row, run, base, settings, hardware, requests, interleaved))
+        results += [_judge_cell(rule, index, row, job) for _, row in cells.iterrows() if _addressed(rule, row, base)]
         results.extend(_missing_from_run(rule, index, run, base))
     if not results:
         raise UserError(f"{rules_source}: no rule matched a cell that ran (every selected cell was skipped)")
     report = GateReport(run.source, base.source, settings, results)
     report.warnings.extend(_meta_warnings(run, base))
-    if not hardware.same:
+    if not job.hardware.same:
         judged = "judged on normalised figures where a rule says normalize: roofline, else not comparable"
-        report.warnings.append(f"{hardware.reason()}; timing and throughput rules are {judged}")
+        report.warnings.append(f"{job.hardware.reason()}; timing and throughput rules are {judged}")
     return report
 
 

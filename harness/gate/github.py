@@ -6,8 +6,8 @@ Annotations are ``::error title=...::message`` lines on stdout; GitHub reads the
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
 
 from harness.gate.describe import VERDICT_LABELS
 from harness.gate.evaluate import GateReport
@@ -29,29 +29,20 @@ def annotation_lines(report: GateReport) -> list[str]:
     """One ``::error`` per failing verdict, ``::warning`` for a tolerated inconclusive, ``::notice`` per improvement."""
     lines = []
     for result in report.results:
-        if report.fails(result):
-            command = "error"
-        elif result.verdict == "inconclusive":
-            command = "warning"
-        elif result.verdict == "improved":
-            command = "notice"
-        else:
+        command = (
+            "error" if report.fails(result) else {"inconclusive": "warning", "improved": "notice"}.get(result.verdict)
+        )
+        if command is None:
             continue
         title = escape_property(f"tierbench gate: {result.name} {VERDICT_LABELS[result.verdict]}")
         lines.append(f"::{command} title={title}::{escape_data(result.reason)}")
     return lines
 
 
-def publish(report: GateReport, environ: Mapping[str, str] | None = None) -> list[str]:
+def publish(report: GateReport) -> list[str]:
     """Inside GitHub Actions: append the Markdown to the step summary; return annotation lines to print."""
-    env = os.environ if environ is None else environ
-    summary = env.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        try:
-            with open(summary, "a", encoding="utf-8") as handle:
-                handle.write(to_markdown(report))
-        except OSError:
-            pass  # the summary is a courtesy; the exit code and annotations still carry the verdict
-    if env.get("GITHUB_ACTIONS") == "true":
-        return annotation_lines(report)
-    return []
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:  # a courtesy: when it cannot be written, the exit code and annotations still carry the verdict
+        with contextlib.suppress(OSError), open(summary, "a", encoding="utf-8") as handle:
+            handle.write(to_markdown(report))
+    return annotation_lines(report) if os.environ.get("GITHUB_ACTIONS") == "true" else []

@@ -121,13 +121,8 @@ class HardwareComparison:
 def compare_hosts(run_meta: dict[str, Any], base_meta: dict[str, Any]) -> HardwareComparison:
     """Compare meta.json's ``host`` of two runs (or a run and a baseline file)."""
     run, base = HostFingerprint.read(run_meta.get("host")), HostFingerprint.read(base_meta.get("host"))
-    differs: list[str] = []
-    unknown: list[tuple[str, str]] = []
-    for name in SPEED_FIELDS:
-        recorded = {side: name in fp.model_fields_set for side, fp in (("run", run), ("baseline", base))}
-        if not all(recorded.values()):
-            unknown.extend((side, name) for side, ok in recorded.items() if not ok)
-            continue
-        if not _equal(name, _value(run, name), _value(base, name)):
-            differs.append(name)
-    return HardwareComparison(run, base, tuple(differs), tuple(unknown))
+    sides = (("run", run), ("baseline", base))
+    unknown = tuple((side, name) for name in SPEED_FIELDS for side, fp in sides if name not in fp.model_fields_set)
+    known = [name for name in SPEED_FIELDS if all(name != missing for _, missing in unknown)]
+    differs = tuple(name for name in known if not _equal(name, _value(run, name), _value(base, name)))
+    return HardwareComparison(run, base, differs, unknown)

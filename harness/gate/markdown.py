@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from harness.errors import UserError
-from harness.gate.describe import counted, headline, look, result_change, value_text
+from harness.gate.describe import figures, headline, look
 from harness.gate.evaluate import GateReport, RuleResult
-from harness.results.store import atomic_write_bytes
 from harness.safetext import one_line
 
 
@@ -20,22 +16,13 @@ def _cell(text: str) -> str:
 
 def _code(text: str) -> str:
     """User text inside a code span: a backtick in it would end the span early."""
-    quoted = _cell(text).replace("`", "'")
-    return f"`{quoted}`"
+    return "`" + _cell(text).replace("`", "'") + "`"
 
 
 def _row(result: RuleResult, report: GateReport) -> str:
-    level = report.settings.level
     shown = look(result, report)
-    cells = [
-        f"{shown.icon} {shown.label}",
-        _code(result.rule.label),
-        f"{result.tier}: {result.model}@{result.profile}",
-        value_text(result.measure.base_value, result),
-        value_text(result.measure.run_value, result),
-        result_change(result, level),
-        counted(result),
-    ]
+    where = f"{result.tier}: {result.model}@{result.profile}"
+    cells = [f"{shown.icon} {shown.label}", _code(result.rule.label), where, *figures(result, report.settings.level)]
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
@@ -59,10 +46,3 @@ def to_markdown(report: GateReport) -> str:
     if report.warnings:
         lines += ["", *[f"> warning: {_cell(w)}" for w in report.warnings]]
     return "\n".join(lines) + "\n"
-
-
-def write_markdown(report: GateReport, path: Path) -> None:
-    try:
-        atomic_write_bytes(path, to_markdown(report).encode("utf-8"))
-    except OSError as exc:
-        raise UserError(f"--markdown {path}: cannot write there ({exc.strerror})") from None

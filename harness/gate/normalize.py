@@ -1,12 +1,9 @@
-"""Timings divided by the run's own host calibration (a rule's ``normalize: roofline``).
+"""Timings scaled by the run's own host calibration (a rule's ``normalize: roofline``).
 
-Every cell measures this machine's roofline under its own threads and CPUs (harness/meters/
-roofline.py: ``roofline_bandwidth_gbs``, ``roofline_gflops``). A normalised timing is the time
-multiplied by that figure (seconds x GB/s: how many "bytes' worth" of this machine the request
-took); a normalised throughput is divided by it. Decode is bound by memory bandwidth, so TTFT and
-prefill are scaled by compute (GFLOP/s) and everything else by bandwidth. Two machines that differ
-only in speed give the same normalised figure; what the roofline cannot see (cache sizes, kernels
-that use the hardware better or worse) stays in it, which is why raw figures are shown beside.
+A timing is multiplied by the cell's measured roofline (harness/meters/roofline.py), a throughput
+divided by it: TTFT and prefill by compute (GFLOP/s), decode-bound figures by bandwidth (GB/s). Two
+machines that differ only in speed then agree; what the roofline cannot see (cache sizes, better or
+worse kernels) stays in the figure, which is why the raw figures are shown beside.
 """
 
 from __future__ import annotations
@@ -46,21 +43,13 @@ def normalize_cell(info: MetricInfo, snapshot: Snapshot, model: str, profile: st
         return f"{snapshot.source} has no {column} for {model}@{profile} (its roofline was not measured)"
     # a time shrinks on a faster machine, a rate grows: scale each so the machine's speed cancels
     scale = factor if info.direction == "lower" else 1 / factor
-
-    def mask(frame: pd.DataFrame) -> pd.Series:
-        return (frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)
-
-    if info.source == "requests":
-        requests = snapshot.requests.copy()
-        selected = mask(requests)
-        requests.loc[selected, info.column] = pd.to_numeric(requests.loc[selected, info.column]) * scale
-        return Normalized(replace(snapshot, requests=requests), factor)
-    cells = snapshot.cells.copy()
-    selected = mask(cells)
-    for name in range_columns(info.column):
-        if name in cells.columns:
-            cells.loc[selected, name] = pd.to_numeric(cells.loc[selected, name]) * scale
-    return Normalized(replace(snapshot, cells=cells), factor)
+    table = "requests" if info.source == "requests" else "cells"
+    frame = getattr(snapshot, table).copy()
+    selected = (frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)
+    columns = [info.column] if table == "requests" else [c for c in range_columns(info.column) if c in frame.columns]
+    for name in columns:
+        frame.loc[selected, name] = pd.to_numeric(frame.loc[selected, name]) * scale
+    return Normalized(replace(snapshot, **{table: frame}), factor)
 
 
 def factor_text(info: MetricInfo, run: float, base: float) -> str:

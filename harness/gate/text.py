@@ -5,18 +5,15 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from harness.gate.describe import counted, headline, look, result_change, value_text
+from harness.gate.describe import figures, headline, look
 from harness.gate.evaluate import GateReport
 from harness.safetext import one_line, terminal
 
 
 def print_summary(report: GateReport, console: Console) -> None:
-    """A table of every verdict, the reason for each, and the overall status.
-
-    Names, reasons and paths are user or model text: each is shown on one line with control
-    characters made visible, so none can start a line of its own (a GitHub workflow command).
-    The title is a plain unwrapped line rather than a table title, which rich would wrap anywhere.
-    """
+    """A table of every verdict, the reason for each, and the overall status. User and model text is shown
+    on one line with control characters made visible, so none can start a line of its own (a GitHub
+    workflow command); the title is a plain line, as rich would wrap a table title anywhere."""
     title = f"tierbench gate: {one_line(report.run_source)} vs {one_line(report.baseline_source)}"
     console.print(title, highlight=False, markup=False, soft_wrap=True)
     table = Table()
@@ -24,18 +21,10 @@ def print_summary(report: GateReport, console: Console) -> None:
         table.add_column(column, overflow="fold")
     for result in report.results:
         shown = look(result, report)
-        style = shown.style
-        if result.verdict == "inconclusive" and not report.fails(result):
-            style = "yellow dim"
-        table.add_row(
-            terminal(result.rule.label),
-            terminal(f"{result.tier}: {result.model}@{result.profile}"),
-            f"[{style}]{shown.label}[/]" if style else shown.label,
-            value_text(result.measure.base_value, result),
-            value_text(result.measure.run_value, result),
-            result_change(result, report.settings.level),
-            counted(result),
-        )
+        style = "yellow dim" if result.verdict == "inconclusive" and not report.fails(result) else shown.style
+        label = f"[{style}]{shown.label}[/]" if style else shown.label
+        where = terminal(f"{result.tier}: {result.model}@{result.profile}")
+        table.add_row(terminal(result.rule.label), where, label, *figures(result, report.settings.level))
     console.print(table)
     for result in report.results:  # every verdict explains itself, one line each
         marker = "✗" if report.fails(result) else "•"

@@ -66,9 +66,7 @@ class QuantCache:
             size = final.stat().st_size
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("size_bytes") != size:
-            return None
-        return record
+        return record if isinstance(record, dict) and record.get("size_bytes") == size else None
 
     def sweep_partials(self) -> None:
         """Remove partial files a killed process left behind (their writer no longer runs)."""

@@ -132,17 +132,8 @@ def _derive(
                 "nothing was cached"
             )
         os.replace(partial, final)
-        atomic_write_json(
-            cache.sidecar(final),
-            {
-                "size_bytes": info.size_bytes,
-                "type": target.name,
-                "source": str(source),
-                "source_sha256": sha,
-                "source_type": source_type,
-                "info": info.to_json(),
-            },
-        )
+        record = {"size_bytes": info.size_bytes, "type": target.name, "source": str(source), "source_sha256": sha}
+        atomic_write_json(cache.sidecar(final), {**record, "source_type": source_type, "info": info.to_json()})
         return info
     except OSError as exc:
         raise UserError(_write_failure(target, final, f"{exc.strerror or exc}", "")) from None

@@ -1,10 +1,7 @@
 """Catalog expansion: each ladder entry becomes ordinary llamacpp model specs before planning.
 
-A rung is a variant over the weights file: it expands through the same function as a ``variants:``
-matrix (harness.config.variants.expand), so it is labelled with its base model (the ladder) too.
-
-Nothing downstream knows a rung from any other model except by its ``labels`` (type, bits per
-weight, file size, source, "requantized from ..."), which the run tables and the report show.
+A rung is a variant over the weights file (harness.config.variants.expand, labelled with the ladder
+as its base model); nothing downstream knows a rung from any other model except by its ``labels``.
 """
 
 from __future__ import annotations
@@ -76,11 +73,8 @@ def expand_catalog(
     cache_dir: Path | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> Catalog:
-    """The catalog with every ladder's rungs added as models; rungs of ``wanted`` models are derived now.
-
-    A ladder none of whose rungs is wanted still lists its rungs (so ``--models`` can name them)
-    without deriving anything.
-    """
+    """The catalog with every ladder's rungs added as models; only rungs of ``wanted`` models are derived
+    now, the others are listed all the same (so ``--models`` can name them)."""
     if not catalog.ladders:
         return catalog
     known = {m.name for m in catalog.models}
@@ -99,8 +93,7 @@ def expand_catalog(
         except BackendUnavailable as exc:
             added += _placeholder_specs(ladder, f"not derived: {exc}")
             continue
-        if cache is None:
-            cache = QuantCache.open(cache_dir)
+        cache = cache or QuantCache.open(cache_dir)  # opened (and checked writable) only when a ladder derives
         types = parse_types(ladder.types, f"catalog ladders[{index}] '{ladder.name}' types")
         rungs = derive_ladder(
             source,

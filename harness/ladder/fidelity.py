@@ -26,6 +26,7 @@ from scipy.special import log_softmax
 from harness.stats import percentile_interval, resample_index
 
 DEFAULT_TEXT = "ladder_text.txt"
+N_RESAMPLES = 1000
 
 
 def builtin_text_path() -> Path:
@@ -66,9 +67,7 @@ def compare_logits(
     return stats
 
 
-def block_bootstrap(
-    values: Sequence[float], unit: int, seed: int = 0, n_resamples: int = 1000
-) -> tuple[float, float | None, float | None]:
+def block_bootstrap(values: Sequence[float], unit: int, seed: int = 0) -> tuple[float, float | None, float | None]:
     """Mean of ``values`` and a 95% percentile interval resampling runs of ``unit`` positions."""
     data = np.asarray(values, dtype=float)
     mean = float(data.mean())
@@ -79,7 +78,7 @@ def block_bootstrap(
     counts = np.array([data[i * unit : (i + 1) * unit].size for i in range(n_units)], dtype=float)
     if np.ptp(sums / counts) == 0:  # every unit the same (e.g. a model against itself): no spread
         return mean, mean, mean
-    rows = resample_index(n_units, n_resamples, np.random.default_rng(seed))
+    rows = resample_index(n_units, N_RESAMPLES, np.random.default_rng(seed))
     return mean, *percentile_interval(sums[rows].sum(axis=1) / counts[rows].sum(axis=1), 0.95)
 
 
