@@ -1,19 +1,12 @@
 """Fit and cost per model × profile, from the measured tables.
 
-A cell *fits* when the model's weights plus its measured working memory (the process's peak
-anonymous memory: KV cache, buffers, runtime) stay within the profile's memory budget. A cell
-that ran on a GPU is judged by its GPU memory (``harness.results.memoryfigure``: the driver's
-per-process figure, CUDA context included) against the profile's GPU memory instead, with host
-RSS named beside it. A cell
-the watchdog stopped does not fit, with the peak it reached. A cell that could not run on this
-host (a GPU profile here, say) gets a verdict estimated from a cell of the same model that did
-run, and says so.
-
-Cost for a local model is the profile's hourly price times the measured machine time per
-request, plus the energy per request times the electricity price; for an API model it is the
-catalog's list price per token, split into fresh input, cached input, visible output and reasoning
-(billed as output). Per 1M tokens means per million *output* tokens, the prompt
-tokens that produced them included in the price.
+A cell *fits* when its weights plus measured working memory (peak anonymous memory: KV cache,
+buffers, runtime) stay within the profile's budget; a cell that ran on a GPU is judged by its GPU
+memory (``harness.results.memoryfigure``) against the profile's. A cell the watchdog stopped does
+not fit; one that could not run here gets a verdict estimated from a cell of the same model, and
+says so. A local model costs the profile's hourly price times machine time per request plus its
+energy at the electricity price; an API model the catalog's list price per token (fresh input,
+cached input, output, reasoning billed as output). Per 1M tokens means per million *output* tokens.
 """
 
 from __future__ import annotations
@@ -39,6 +32,11 @@ TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
 
 def _gb(mb: float) -> str:
     return f"{mb / MIB_PER_GIB:.2f} GB"
+
+
+def _against(need: float, budget: float) -> tuple[str, str]:
+    """(verdict, sign) of a memory figure against a budget: ``fits`` with ≤, else ``does_not_fit`` with >."""
+    return ("fits", "≤") if need <= budget else ("does_not_fit", ">")
 
 
 @dataclass
@@ -109,8 +107,7 @@ def gpu_fit_verdict(
             f"ran on a GPU ({figure.label} {_gb(figure.mb)}); the profile has no GPU memory{rss}{suffix}",
             figure.mb,
         )
-    verdict = "fits" if figure.mb <= gpu_budget_mb else "does_not_fit"
-    sign = "≤" if verdict == "fits" else ">"
+    verdict, sign = _against(figure.mb, gpu_budget_mb)
     reason = f"{figure.label} {_gb(figure.mb)} {sign} {_gb(gpu_budget_mb)} GPU memory{rss}{suffix}"
     return verdict, reason, figure.mb
 
@@ -121,9 +118,8 @@ def fit_verdict(
     reference: dict[str, Any] | None,
     gpu_budget_mb: float | None = None,
 ) -> tuple[str, str, float | None]:
-    """(fit, reason, required MiB) for one cell; ``reference`` is a cell of the same model that ran.
-
-    ``gpu_budget_mb`` is the profile's GPU memory (MiB): a cell that ran on a GPU is judged by it."""
+    """(fit, reason, required MiB) for one cell; ``reference``: a cell of the same model that ran;
+    ``gpu_budget_mb``: the profile's GPU memory, which judges a cell that ran on a GPU."""
     status = row.get("status")
     if status == "does_not_fit":
         peak = _num(row.get("peak_rss_mb"))
@@ -145,8 +141,7 @@ def fit_verdict(
         peak = _num(row.get("peak_rss_mb"))
         if peak is None:
             return "unknown", "no memory measurement", None
-        verdict = "fits" if peak <= budget_mb else "does_not_fit"
-        sign = "≤" if verdict == "fits" else ">"
+        verdict, sign = _against(peak, budget_mb)
         return verdict, f"remote model: client process peak {_gb(peak)} {sign} {_gb(budget_mb)} budget", peak
     if need is None and reference is not None:
         need = _memory_need(reference)
@@ -156,8 +151,7 @@ def fit_verdict(
         return "unknown", f"no memory measurement for this model: {why}", None
     weights, working = need
     total = weights + working
-    verdict = "fits" if total <= budget_mb else "does_not_fit"
-    sign = "≤" if verdict == "fits" else ">"
+    verdict, sign = _against(total, budget_mb)
     reason = f"weights {_gb(weights)} + working {_gb(working)} = {_gb(total)} {sign} {_gb(budget_mb)} budget{suffix}"
     return verdict, reason, total
 
