@@ -37,19 +37,14 @@ def native_capabilities(catalog: Catalog) -> list[Capability]:
         verdict = check(plugin, spec, plugin.params(spec))
         guard = plugin.guard
         if verdict.fast == OK:
-            available, detail = True, f"works, {guard.disabled} on"
+            detail = f"works, {guard.disabled} on"
         elif verdict.safe == OK:
-            available, detail = (
-                True,
-                f"works only without {guard.disabled}: they crash here ({verdict.fast}); runs turn them off",
-            )
+            detail = f"works only without {guard.disabled}: they crash here ({verdict.fast}); runs turn them off"
         elif verdict.safe is None:
-            available, detail = False, f"could not be checked: {verdict.fast}"
+            detail = f"could not be checked: {verdict.fast}"
         else:
-            available, detail = (
-                False,
-                f"crashes ({verdict.fast}; without {guard.disabled}: {verdict.safe}); {guard.advice}",
-            )
+            detail = f"crashes ({verdict.fast}; without {guard.disabled}: {verdict.safe}); {guard.advice}"
+        available = OK in (verdict.fast, verdict.safe)
         cached = " (cached verdict)" if verdict.cached else ""
         found.append(Capability("native code", f"{spec.name} ({plugin.name})", available, detail + cached))
     return found

@@ -20,20 +20,8 @@ from harness.safetext import terminal
 
 # run options that shape the plan; --cell-timeout, --no-report, --quiet-host and --eval-concurrency may
 # change on resume (--eval-concurrency changes how fast answers come, never which answers or scores)
-PLAN_FLAGS = {
-    "suite_name": "--suite",
-    "models": "--models",
-    "profiles": "--profiles",
-    "tasks": "--tasks",
-    "limit": "--limit",
-    "data_dir": "--data-dir",
-    "catalog_path": "--catalog",
-    "out": "--out",
-    "min_accuracy": "--min-accuracy",
-    "max_p95_latency": "--max-p95-latency",
-    "max_memory_mb": "--max-memory-mb",
-    "objective": "--objective",
-}
+PLAN_PARAMS: tuple[str, ...] = ("suite_name", "models", "profiles", "tasks", "limit", "data_dir", "catalog_path", "out")
+PLAN_PARAMS += ("min_accuracy", "max_p95_latency", "max_memory_mb", "objective")
 
 
 def _refuse_plan_flags(ctx: click.Context) -> None:
@@ -42,9 +30,10 @@ def _refuse_plan_flags(ctx: click.Context) -> None:
     A resumed run must measure exactly what it started to measure: it keeps the options its
     meta.json stores (typed and checked by ``RunOptions``), so such a flag is refused, never ignored.
     """
-    for name, flag in PLAN_FLAGS.items():
+    for param in ctx.command.params:
         # only the command line: $TIERBENCH_DATA_DIR set in the shell is not a request to change the plan
-        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        if param.name in PLAN_PARAMS and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE:
+            flag = param.opts[0]
             raise UserError(
                 f"{flag} cannot be combined with --resume: a resumed run keeps the options stored in its "
                 f"meta.json; drop {flag} (or start a new run with --out)"
