@@ -18,13 +18,12 @@ import pandas as pd
 
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
-from harness.devicememory import total_mib
+from harness.devicememory import MIB_PER_GIB, total_mib
 from harness.results.columns import COST_COLUMNS, COST_SPLIT_COLUMNS, FITCOST_COLUMNS, range_columns
 from harness.results.memoryfigure import judged_memory
 from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
 
-MIB_PER_GIB = 1024.0
 J_PER_KWH = 3.6e6
 
 TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
@@ -179,33 +178,30 @@ def cost_figures(
         split = model.prices.split(
             stats.prompt_tokens, stats.output_tokens, stats.reasoning_tokens, stats.cached_tokens
         )
-        price = split.total_usd
-        for column, part in zip(COST_SPLIT_COLUMNS, astuple(split), strict=True):
-            out[column] = 1000 * part
+        out.update({column: 1000 * part for column, part in zip(COST_SPLIT_COLUMNS, astuple(split), strict=True)})
         out["cost_basis"] = "api list price" + (f" ({model.prices.source})" if model.prices.source else "")
-        out["cost_per_1k_requests_usd"] = 1000 * price
-        out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None
+        price = split.total_usd
+    elif profile is None:
         return out
-    if profile is None:
-        return out
-    hardware = profile.cost.usd_per_hour * stats.seconds_per_request / 3600
-    energy_j = _num(row.get("energy_j"))
-    duration = _num(row.get("duration_s"))
-    energy_cost = 0.0
-    if energy_j is not None and duration:
-        # the energy and its interval, per request
-        for total, per_request in zip(range_columns("energy_j"), range_columns("energy_per_request_j"), strict=True):
-            joules = _num(row.get(total))
-            if joules is not None:
-                out[per_request] = joules / duration * stats.seconds_per_request
-        energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
-        out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
-        out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None
-    out["cost_basis"] = f"profile ${profile.cost.usd_per_hour:g}/h × measured time" + (
-        f" + energy × ${profile.cost.usd_per_kwh:g}/kWh" if energy_j is not None else ""
-    )
-    out["cost_per_1k_requests_usd"] = 1000 * (hardware + energy_cost)
-    out["cost_per_mtok_usd"] = (hardware + energy_cost) / per_token * 1e6 if per_token else None
+    else:
+        energy_j, duration = _num(row.get("energy_j")), _num(row.get("duration_s"))
+        energy_cost = 0.0
+        if energy_j is not None and duration:
+            # the energy and its interval, per request
+            for total, per_request in zip(
+                range_columns("energy_j"), range_columns("energy_per_request_j"), strict=True
+            ):
+                if (joules := _num(row.get(total))) is not None:
+                    out[per_request] = joules / duration * stats.seconds_per_request
+            energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
+            out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
+            out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None
+        out["cost_basis"] = f"profile ${profile.cost.usd_per_hour:g}/h × measured time" + (
+            f" + energy × ${profile.cost.usd_per_kwh:g}/kWh" if energy_j is not None else ""
+        )
+        price = profile.cost.usd_per_hour * stats.seconds_per_request / 3600 + energy_cost
+    out["cost_per_1k_requests_usd"] = 1000 * price
+    out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None
     return out
 
 
@@ -246,8 +242,12 @@ def enrich_cells(
         )
         fit, reason, required = fit_verdict(row, budget, reference, gpu_budget)
         cell_stats = stats.get(str(row.get("cell_id")))
-        extra: dict[str, Any] = {"fit": fit, "fit_reason": reason, "fit_required_mb": required}
-        extra.update(cost_figures(row, cell_stats, profile, model))
+        extra = {
+            "fit": fit,
+            "fit_reason": reason,
+            "fit_required_mb": required,
+            **cost_figures(row, cell_stats, profile, model),
+        }
         host_id = host_cells.get(row.get("model"))
         emulated = row.get("emulated_on") not in (None, "") and not pd.isna(row.get("emulated_on"))
         extra["slowdown_vs_host"] = (
