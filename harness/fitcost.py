@@ -242,12 +242,8 @@ def enrich_cells(
         )
         fit, reason, required = fit_verdict(row, budget, reference, gpu_budget)
         cell_stats = stats.get(str(row.get("cell_id")))
-        extra = {
-            "fit": fit,
-            "fit_reason": reason,
-            "fit_required_mb": required,
-            **cost_figures(row, cell_stats, profile, model),
-        }
+        extra: dict[str, Any] = {"fit": fit, "fit_reason": reason, "fit_required_mb": required}
+        extra |= cost_figures(row, cell_stats, profile, model)
         host_id = host_cells.get(row.get("model"))
         emulated = row.get("emulated_on") not in (None, "") and not pd.isna(row.get("emulated_on"))
         extra["slowdown_vs_host"] = (
