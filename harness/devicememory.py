@@ -27,15 +27,6 @@ def total_mib(accelerator: Accelerator) -> float | None:
     return None if accelerator.memory_gb is None else nominal_mib(accelerator.memory_gb)
 
 
-def required_mib(accelerator: Accelerator) -> float | None:
-    """The least a card must report to count as this accelerator, MiB: a MiB figure exactly, a datasheet one less
-    the tolerance."""
-    if accelerator.memory_mb is not None:
-        return accelerator.memory_mb
-    nominal = total_mib(accelerator)
-    return None if nominal is None else nominal * (1 - DATASHEET_TOLERANCE)
-
-
 def mib(value: float) -> str:
     """A MiB figure as the messages print it: ``81,559 MiB``."""
     return f"{value:,.0f} MiB"
@@ -51,10 +42,12 @@ def describe(accelerator: Accelerator) -> str:
 
 
 def memory_shortfall(wanted: Accelerator, have: Accelerator) -> str | None:
-    """Why ``have`` has too little memory to stand in for ``wanted`` (None: enough), in MiB."""
-    need = required_mib(wanted)
-    if need is None:
+    """Why ``have`` has too little memory to stand in for ``wanted`` (None: enough), in MiB; a card must report
+    a MiB figure exactly, a datasheet one less the tolerance."""
+    if (need := total_mib(wanted)) is None:
         return None
+    if wanted.memory_mb is None:
+        need *= 1 - DATASHEET_TOLERANCE
     got = total_mib(have) or 0.0
     if got >= need:
         return None

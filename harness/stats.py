@@ -128,6 +128,12 @@ def percentile_interval(values: FloatArray, level: float) -> tuple[float, float]
     return float(low), float(high)
 
 
+def _finite_interval(values: FloatArray, level: float) -> tuple[float, float]:
+    """:func:`percentile_interval` of the finite replicates (a ratio over a zero is not one); nan without any."""
+    finite = values[np.isfinite(values)]
+    return percentile_interval(finite, level) if finite.size else (math.nan, math.nan)
+
+
 def _two_sided_p(replicates: FloatArray, null: float) -> float:
     """Bootstrap p-value: twice the smaller share of replicates on either side of ``null``."""
     if replicates.size == 0:
@@ -260,8 +266,7 @@ def bootstrap_change(
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = run_reps / base_reps
         ratio = run_value / base_value if base_value != 0 else math.inf
-    finite = ratios[np.isfinite(ratios)]
-    ratio_low, ratio_high = percentile_interval(finite, level) if finite.size else (math.nan, math.nan)
+    ratio_low, ratio_high = _finite_interval(ratios, level)
     return RatioResult(
         base_value,
         run_value,
@@ -334,14 +339,10 @@ def paired_blocks_change(
                 for b, r in zip(base_blocks, run_blocks, strict=True)
             ]
         )  # pairs x iterations
-    pairs = len(base_blocks)
-    chosen = resample_index(pairs, iterations, rng)
+    chosen = resample_index(len(base_blocks), iterations, rng)
     resampled = replicate_logs[chosen, np.arange(iterations)[:, np.newaxis]].mean(axis=1)
-    finite = resampled[np.isfinite(resampled)]
     ratio = float(np.exp(log_ratios.mean())) if np.all(np.isfinite(log_ratios)) else math.inf
-    ratio_low, ratio_high = (
-        tuple(float(np.exp(v)) for v in percentile_interval(finite, level)) if finite.size else (math.nan, math.nan)
-    )
+    ratio_low, ratio_high = (float(np.exp(v)) for v in _finite_interval(resampled, level))
     base_value = _point(stat, np.concatenate([b.values for b in base_blocks]))
     run_value = _point(stat, np.concatenate([r.values for r in run_blocks]))
     return RatioResult(
@@ -353,5 +354,5 @@ def paired_blocks_change(
         run_value - base_value,
         base_value * (ratio_low - 1),
         base_value * (ratio_high - 1),
-        _two_sided_p(finite, 0.0),
+        _two_sided_p(resampled[np.isfinite(resampled)], 0.0),
     )

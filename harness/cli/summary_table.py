@@ -42,12 +42,12 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
 
 def _row(view: RunView, cell: CellView) -> list[str]:
     mine = cell_rows(view.requests, cell.model, cell.profile)
-    ttft = summarize(mine["ttft_s"].tolist()) if len(mine) else {}
-    byte = summarize(mine["first_byte_s"].tolist()) if len(mine) else {}
+    ttft, byte, decode = (
+        (summarize(mine[c].tolist()) if len(mine) else {}) for c in ("ttft_s", "first_byte_s", "decode_tps")
+    )
     ttft_text = _num(ttft.get("p50"), ".3f", " s")
     if (b := byte.get("p50")) is not None and (t := ttft.get("p50")) is not None and b < 0.9 * t:
         ttft_text += f"\nbyte {b:.3f} s"  # the server answered long before the first answer token: thinking
-    decode = summarize(mine["decode_tps"].tolist()) if len(mine) else {}
     accuracy = cell.get(ACCURACY.key)
     acc_text = "—"
     if accuracy.value is not None:
