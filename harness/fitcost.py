@@ -71,15 +71,10 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
         if {"scenario", "point"} <= set(group.columns):
             for (scenario, point), part in group.groupby(["scenario", "point"], sort=False):
                 by_point[(str(scenario), str(point))] = float(part["e2e_s"].astype(float).mean())
-        stats[str(cell_id)] = RequestStats(
-            n=len(group),
-            seconds_per_request=float(busy.mean()),
-            prompt_tokens=_mean_count(group, "prompt_tokens"),
-            output_tokens=_mean_count(group, "output_tokens"),
-            e2e_by_point=by_point,
-            reasoning_tokens=_mean_count(group, "reasoning_tokens"),
-            cached_tokens=_mean_count(group, "cached_tokens"),
-        )
+        counts = {
+            c: _mean_count(group, c) for c in ("prompt_tokens", "output_tokens", "reasoning_tokens", "cached_tokens")
+        }
+        stats[str(cell_id)] = RequestStats(len(group), float(busy.mean()), e2e_by_point=by_point, **counts)
     return stats
 
 

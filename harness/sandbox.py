@@ -94,11 +94,8 @@ def _limits(limits: Limits) -> list[str]:
 
 def _interpreters() -> list[str]:
     """Pythons to run the code with: this one, then the system's (reachable by ``nobody``)."""
-    found = [os.path.realpath(sys.executable)]
-    system = shutil.which("python3", path="/usr/bin:/bin")
-    if system and os.path.realpath(system) not in found:
-        found.append(os.path.realpath(system))
-    return found
+    found = (sys.executable, shutil.which("python3", path="/usr/bin:/bin"))
+    return list(dict.fromkeys(os.path.realpath(python) for python in found if python))
 
 
 def _command(bwrap: str, python: str, limits: Limits) -> list[str]:

@@ -120,9 +120,7 @@ def secrets_of_params(params: Mapping[str, Any], environ: Mapping[str, str] | No
         elif isinstance(value, Mapping):
             found += secrets_of_params(value, env)
         elif isinstance(value, list):  # e.g. a cascade's tiers: whole model specs
-            for item in value:
-                if isinstance(item, Mapping):
-                    found += secrets_of_params(item, env)
+            found += [secret for item in value if isinstance(item, Mapping) for secret in secrets_of_params(item, env)]
         elif isinstance(value, str) and looks_secret_name(str(key)):
             found.append(value)  # refused in a catalog, but a spec built in code may still carry one
         elif isinstance(value, str) and "://" in value:
@@ -141,10 +139,8 @@ class Redactor:
     def add(self, values: Iterable[str]) -> None:
         """Learn more secret values (idempotent)."""
         with self._lock:
-            known = set(self._secrets)
-            for value in values:
-                known |= {form for form in _forms(value) if len(form) >= MIN_SECRET}
-            self._secrets = sorted(known, key=len, reverse=True)
+            known = {form for value in values for form in _forms(value) if len(form) >= MIN_SECRET}
+            self._secrets = sorted(known | set(self._secrets), key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
