@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.api.checks import check_out_path, refuse_duplicates
-from harness.cli.options import FiniteFloatRange, comma_list
+from harness.cli.options import FiniteFloatRange
 from harness.errors import UserError
 from harness.safetext import one_line
 
@@ -82,8 +82,8 @@ def command(**flags: Any) -> None:
 
 def _sides(flags: dict[str, Any]) -> AbSides:
     from harness.ab.sides import from_baseline, from_catalogs
+    from harness.cli.run import run_options
     from harness.gate.baseline import load_any
-    from harness.results.schema import RunOptions
 
     baseline_path: Path | None = flags["baseline_path"]
     baseline_catalog: Path | None = flags["baseline_catalog"]
@@ -113,15 +113,7 @@ def _sides(flags: dict[str, Any]) -> AbSides:
             )
     else:
         assert baseline_catalog is not None
-        candidate = RunOptions(
-            suite_source=flags["suite_name"] or "quick",
-            models=comma_list(flags["models"]),
-            tasks=None if flags["tasks"] is None else comma_list(flags["tasks"]) or [],
-            limit=flags["limit"],
-            catalog=str(candidate_catalog) if candidate_catalog else None,
-            data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
-            cell_timeout_s=flags["cell_timeout"],
-        )
+        candidate = run_options({**flags, "suite_name": flags["suite_name"] or "quick"})
         refuse_duplicates("--models", candidate.models)
         refuse_duplicates("--tasks", candidate.tasks)
         sides = from_catalogs(baseline_catalog, candidate)

@@ -142,7 +142,7 @@ def command(**flags: Any) -> None:
     if resume_dir is not None:
         _refuse_plan_flags(click.get_current_context())
     execute(
-        None if resume_dir is not None else _options(flags),
+        None if resume_dir is not None else run_options(flags),
         out=flags["out"],
         resume=resume_dir,
         executor=flags["executor"],
@@ -155,23 +155,24 @@ def command(**flags: Any) -> None:
     )
 
 
-def _options(flags: dict[str, Any]) -> RunOptions:
-    """The command line as the record meta.json keeps (and ``--resume`` reads back)."""
+def run_options(flags: dict[str, Any]) -> RunOptions:
+    """The command line as the record meta.json keeps (and ``--resume`` reads back); ``ab`` has no flags for
+    profiles, concurrency or constraints."""
     return RunOptions(
         suite_source=flags["suite_name"],
         models=comma_list(flags["models"]),
-        profiles=comma_list(flags["profiles"]),
+        profiles=comma_list(flags.get("profiles")),
         tasks=None if flags["tasks"] is None else comma_list(flags["tasks"]) or [],
         limit=flags["limit"],
         catalog=str(flags["catalog_path"]) if flags["catalog_path"] else None,
         data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
         cell_timeout_s=flags["cell_timeout"],
-        eval_concurrency=flags["eval_concurrency"],
+        eval_concurrency=flags.get("eval_concurrency"),
         constraints=ConstraintFlags(
-            min_accuracy=flags["min_accuracy"],
-            max_p95_e2e_s=flags["max_p95_latency"],
-            max_memory_mb=flags["max_memory_mb"],
-            objective=flags["objective"],
+            min_accuracy=flags.get("min_accuracy"),
+            max_p95_e2e_s=flags.get("max_p95_latency"),
+            max_memory_mb=flags.get("max_memory_mb"),
+            objective=flags.get("objective"),
         ),
     )
 
