@@ -35,6 +35,7 @@ _TOKEN_VALUE = re.compile(
     re.IGNORECASE,
 )
 _OPAQUE = re.compile(r"^[A-Za-z0-9_\-.=+/]{24,}$")
+_KEEP_IN_ENV = "keep it in an environment variable (api_key_env, header_env)"
 
 
 def looks_secret_name(name: str) -> bool:
@@ -224,18 +225,11 @@ def inline_secret(params: Mapping[str, Any], where: str = "params") -> str | Non
             )
         if isinstance(value, Mapping):
             headers = name.lower() in {"headers", "extra_headers", "default_headers"}
+            values_too = headers or name.lower().endswith("body")  # a header's or body's value may be a bare token
             for inner, item in value.items():
-                if not isinstance(item, str | int | float) or isinstance(item, bool):
-                    continue
-                text = str(item)
-                if looks_secret_name(str(inner)) or (
-                    (headers or name.lower().endswith("body")) and looks_secret_value(text)
-                ):
-                    how = (
-                        "name an environment variable in 'header_env'"
-                        if headers
-                        else "keep it in an environment variable (api_key_env, header_env)"
-                    )
+                scalar = isinstance(item, str | int | float) and not isinstance(item, bool)
+                if scalar and (looks_secret_name(str(inner)) or (values_too and looks_secret_value(str(item)))):
+                    how = "name an environment variable in 'header_env'" if headers else _KEEP_IN_ENV
                     return f"{field}.{inner}: a credential written inline; {how} instead"
             if nested := inline_secret({k: v for k, v in value.items() if isinstance(v, Mapping)}, field):
                 return nested
