@@ -42,12 +42,9 @@ def read_shapes(path: Path) -> dict[str, tuple[list[int], str]]:
         from safetensors import safe_open
     except ImportError:
         return parse_header(path)
-    shapes: dict[str, tuple[list[int], str]] = {}
     with safe_open(str(path), framework="numpy") as handle:
-        for name in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-            piece = handle.get_slice(name)
-            shapes[name] = (list(piece.get_shape()), str(piece.get_dtype()))
-    return shapes
+        pieces = {name: handle.get_slice(name) for name in handle.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+        return {name: (list(piece.get_shape()), str(piece.get_dtype())) for name, piece in pieces.items()}
 
 
 def read_hf_facts(directory: Path, weights_dtype: str | None = None) -> ModelFacts:
