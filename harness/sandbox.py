@@ -14,6 +14,7 @@ nothing. Without bwrap or namespaces ``run_python`` raises ``SandboxUnavailable`
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -173,10 +174,8 @@ def _head(handle: IO[bytes], limit: int) -> bytes:
 
 def _kill_group(pid: int) -> None:
     """Kill bwrap's whole process group; its pid namespace dies with its init."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_values(raw: bytes) -> dict[int, tuple[str, str]]:

@@ -150,12 +150,12 @@ def print_projections(console: Console, projections: Sequence[ProjectionRow]) ->
     for p in projections:
         why = f"also emulated on {p.emulated_on}" if p.emulated_on else p.not_emulated_reason
         why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
-        if not p.projected:
-            figures = ["not projected: " + terminal(p.reason), "", "", "", ""]
-            table.add_row(terminal(p.model), terminal(p.profile), terminal(why), *figures)
-            continue
-        figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
-        table.add_row(terminal(p.model), terminal(p.profile) + " [cyan](projected)[/]", terminal(why), *figures)
+        if p.projected:
+            figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
+            where = terminal(p.profile) + " [cyan](projected)[/]"
+        else:
+            where, figures = terminal(p.profile), ["not projected: " + terminal(p.reason), "", "", "", ""]
+        table.add_row(terminal(p.model), where, terminal(why), *figures)
     console.print(table)
 
 
