@@ -179,14 +179,8 @@ def run_options(flags: dict[str, Any]) -> RunOptions:
 
 @contextmanager
 def _bars(console: Console, cell_ids: list[str]) -> Iterator[CellProgress]:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    columns = TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    with Progress(*columns, console=console) as progress:  # not transient: the bars stay on screen
         yield CellProgress(progress, cell_ids)
 
 
