@@ -135,21 +135,13 @@ def target_ceiling(profile: HardwareProfile) -> Ceiling | None:
 def transfer_band(perf: PerformanceModel, gpu: bool, host_arch: str) -> tuple[float, float, str]:
     """(low, high, why): the factor range around a projected throughput, wide on purpose (docs/profiles.md)."""
     if gpu:
-        return (
-            0.1,
-            1.0,
-            "CPU efficiency carried to a GPU: small models there are bound by kernel launches and "
-            "synchronisation, not bandwidth, so the roofline figure is an upper bound",
-        )
+        why = "CPU efficiency carried to a GPU: small models there are bound by kernel launches and synchronisation"
+        return 0.1, 1.0, f"{why}, not bandwidth, so the roofline figure is an upper bound"
     if perf.architecture == host_arch and perf.basis == "measured":
         return 0.75, 1.3, f"same instruction set ({host_arch}), figures measured: run-to-run noise of a shared host"
     if perf.architecture == host_arch:
         return 0.6, 1.4, f"same instruction set ({host_arch}), datasheet figures"
-    return (
-        0.5,
-        1.5,
-        f"{host_arch} efficiency carried to {perf.architecture} cores (different kernels and caches)",
-    )
+    return 0.5, 1.5, f"{host_arch} efficiency carried to {perf.architecture} cores (different kernels and caches)"
 
 
 def host_disturbed(cell: dict[str, Any]) -> bool:
