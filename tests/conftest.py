@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from run_tables import assert_ran
+from run_tables import NANO_RUN_TASKS, assert_ran
 
 import harness
 
@@ -56,17 +56,11 @@ def tierbench() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 @pytest.fixture(scope="session")
 def nano_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real run of the nano model: the quick suite's tasks at a small limit plus a short perf point."""
+    """A real run of the nano model: three of the quick suite's tasks at a small limit plus a short perf point."""
     out = tmp_path_factory.mktemp("runs") / "nano"
     return assert_ran(
-        harness.run(suite=str(TESTS_DATA / "tiny-suite.yaml"), models=["nano"], tasks=_quick_tasks(), limit=5, out=out)
+        harness.run(suite=str(TESTS_DATA / "tiny-suite.yaml"), models=["nano"], tasks=NANO_RUN_TASKS, limit=5, out=out)
     )
-
-
-def _quick_tasks() -> list[str]:
-    from harness.suites import load_suite
-
-    return load_suite("quick").tasks
 
 
 @pytest.fixture(scope="session")

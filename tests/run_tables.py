@@ -9,6 +9,11 @@ import pandas as pd
 from harness.api import RunResult
 from harness.results import RunStore
 
+# the shared nano run's tasks (tests/conftest.py nano_run, and the gate's runs beside it): three of the quick
+# suite's kinds of answer (a number, a label, JSON); every quick task is scored on both real models in
+# tests/test_builtin_tasks.py
+NANO_RUN_TASKS = ["arithmetic", "sentiment", "json_extraction"]
+
 # columns that do not depend on timing: equal between an interrupted-and-resumed (or distributed)
 # run and an uninterrupted local one
 DETERMINISTIC = {

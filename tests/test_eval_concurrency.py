@@ -122,7 +122,7 @@ def test_a_broken_task_in_the_pool_fails_alone(server: tuple[str, FaultState], t
 def test_429_with_retry_after_is_waited_out_and_counted_never_scored(server: tuple[str, FaultState]) -> None:
     url, state = server
     state.retry_after = "0.1"
-    reference, _, _ = evaluate(make(url), 1, limit=24)
+    reference, _, _ = evaluate(make(url, max_concurrency=8), 8, limit=24)  # unthrottled: the answers to match
     throttled, stats, _ = evaluate(make(url, model="answer-429", max_concurrency=8), 8, limit=24)
     posts = [r["body"]["prompt"] for r in state.requests if r["model"] == "answer-429"]
     answered_429 = posts[2::3]  # every third request was answered 429, then retried

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 from gate_runs import shipped_rules
-from run_tables import assert_ran
+from run_tables import NANO_RUN_TASKS, assert_ran
 
 import harness
 from harness.results import RunStore
-from harness.suites import load_suite
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +28,9 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def _run(out: Path, catalog: Path | None = None) -> Path:
     """The same suite, model, tasks and limit as the shared ``nano_run`` fixture."""
-    tasks = load_suite("quick").tasks
     suite = str(DATA / "tiny-suite.yaml")
     return assert_ran(
-        harness.run(suite=suite, models=["nano"], tasks=tasks, limit=5, catalog=catalog, report=False, out=out)
+        harness.run(suite=suite, models=["nano"], tasks=NANO_RUN_TASKS, limit=5, catalog=catalog, report=False, out=out)
     )
 
 
@@ -157,12 +155,12 @@ def test_data_dir_comes_from_the_environment(tierbench: Tierbench, shared_benchm
     """TIERBENCH_DATA_DIR stands in for --data-dir; meta.json records it for --resume."""
     out = tmp_path / "env-run"
     result = tierbench("run", "--suite", str(DATA / "tiny-suite.yaml"), "--models", "nano", "--tasks", "piqa",
-                       "--limit", "20", "--no-report", "--out", str(out),
+                       "--limit", "5", "--no-report", "--out", str(out),
                        env={"TIERBENCH_DATA_DIR": str(shared_benchmarks)})  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     store = RunStore.open(out)
     scores = store.read_table("scores")
-    assert set(scores["task"]) == {"piqa"} and set(scores["n"]) == {20}
+    assert set(scores["task"]) == {"piqa"} and set(scores["n"]) == {5}
     meta = store.read_meta()
     assert meta.options.data_dir == str(shared_benchmarks.resolve())
     assert meta.backends["nano@host"]["model_file"].endswith(".gguf")  # Backend.describe(), kept in meta.json

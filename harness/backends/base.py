@@ -1,9 +1,5 @@
-"""The backend contract: what every model runtime gives the harness.
-
-Backends only stream text chunks and report token counts; the harness times the stream itself
-(``harness.meters.latency.timed_generate``) so that TTFT, ITL and TPOT mean the same thing for
-every backend.
-"""
+"""The backend contract. Backends only stream text chunks and report token counts; the harness times
+the stream itself (``meters.latency.timed_generate``), so TTFT, ITL and TPOT mean the same for every backend."""
 
 from __future__ import annotations
 
@@ -25,8 +21,7 @@ class GenerationRequest:
     chat: bool = False
     ignore_eos: bool = False
     seed: int = 0
-    # the longest the whole request may take from the call to stream(); a backend that waits on a
-    # network cuts the request there even while nothing arrives (None: the backend's own limit)
+    # the longest the whole request may take from stream(), cut even while nothing arrives (None: the backend's own)
     timeout_s: float | None = None
     logprobs: bool = False  # evaluation asks for them (confidence signals); perf requests never do
 
@@ -37,8 +32,7 @@ class Chunk:
 
     text: str
     n_tokens: int = 1
-    # a piece of the model's streamed reasoning: timed, never part of the answer (no text, no answer tokens);
-    # any chunk, even an empty one, is timed: the first one gives first-byte time
+    # streamed reasoning: timed (any chunk, even empty, is; the first gives first-byte time), never the answer
     reasoning: bool = False
 
 
@@ -51,21 +45,16 @@ class StreamUsage:
     source: TokenCountSource = "backend"
     finish_reason: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    # natural-log probability of each generated token, filled only when the request asked for
-    # ``logprobs`` and the runtime can give them (None: not asked, or not available)
+    # natural-log probability of each generated token (None: not asked for, or not available)
     token_logprobs: list[float] | None = None
-    # the answer was held back until it was whole and then sent at once (a cascade tier whose answer
-    # had to be judged before it could be shown): its chunk times say nothing about decode speed
+    # the answer was held back until whole (a cascade tier judged first): its chunk times say nothing of decode speed
     buffered: bool = False
-    # the first token came after other work than this request's own prefill (a cascade's cheaper tiers
-    # answered and were judged before the tier that streams): TTFT is what the user waited, but prompt
-    # tokens / TTFT is no prefill rate
+    # the first token came after other work (a cascade's cheaper tiers): TTFT is the user's wait, not a prefill rate
     first_token_after_other_work: bool = False
-    # answers the endpoint throttled this request with (HTTP 429, or 503 with Retry-After) before it went
-    # through: each was waited out and retried by the backend's retry policy, never scored as an answer
+    # throttling answers (429, or 503 with Retry-After) waited out and retried before it went through
     throttled: int = 0
-    # of ``output_tokens``, those the model spent reasoning (billed as output, never shown), and of
-    # ``prompt_tokens``, those the server read from its prompt cache (billed at the cached price); None: not reported
+    # of the output, tokens spent reasoning (billed as output); of the prompt, tokens read from the server's
+    # prompt cache (billed at the cached price); None: not reported
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
 
@@ -82,8 +71,7 @@ class Capabilities:
 
 @runtime_checkable
 class ConcurrencyCapped(Protocol):
-    """A concurrent backend that knows how many requests its endpoint takes at once (catalog
-    ``max_concurrency``; None: no stated cap)."""
+    """A concurrent backend that knows how many requests its endpoint takes at once (None: no stated cap)."""
 
     @property
     def max_concurrency(self) -> int | None: ...
@@ -91,11 +79,8 @@ class ConcurrencyCapped(Protocol):
 
 @runtime_checkable
 class Backend(Protocol):
-    """A loaded (or loadable) model runtime, built only in a cell's worker.
-
-    Whether it can run here is its plugin's question, answered without building it
-    (``harness.backends.plugin.BackendPlugin.check``).
-    """
+    """A loaded (or loadable) model runtime, built only in a cell's worker; whether it can run here is
+    its plugin's question, answered without building it (``BackendPlugin.check``)."""
 
     name: str
     capabilities: Capabilities
@@ -143,11 +128,8 @@ class ItemScores:
 
 @runtime_checkable
 class ItemScoringBackend(Protocol):
-    """A backend that must see every request of one item together (a cascade decides per item).
-
-    The lm-eval adapter hands such a backend whole items (all choices of one document) instead
-    of loose request chunks; every other backend gets ``loglikelihood`` as before.
-    """
+    """A backend that must see every request of one item together (a cascade decides per item): the
+    lm-eval adapter hands it whole items (all choices of one document), not loose request chunks."""
 
     def loglikelihood_items(self, items: Sequence[ItemRequest]) -> list[ItemScores]:
         """For each item, its requests' (log P(continuation | context), greedy) and a trace."""

@@ -1,17 +1,11 @@
 """Native-crash safety: a canary in a child process decides whether a backend's fast native code survives here.
 
-Why: llama.cpp's AMX and repacked-weight kernels segfault on the first decode on some Xeons
-(ggml-org/llama.cpp#20824). A segfault cannot be caught: in a cell worker it loses the cell, in a
-test process or a notebook it loses everything. So before a backend whose plugin declares a
-``NativeGuard`` is built with settings left to ``auto``, a canary (load, a few tokens of decode,
-one scoring call) runs in a child process, where only the child can die. When the fast settings
-crash and the safe ones work, the backend is built with the safe ones and the fallback is
-recorded for the cell's provenance. The verdict is cached in the user cache under the facts it
-depends on (runtime build, CPU model and features, weight type), so each machine pays once and an
-upgrade or another CPU checks again.
-
-A cell worker that is killed by a signal anyway is retried once by the executor with every guarded
-backend forced to its safe settings (``force_safe``).
+llama.cpp's AMX and repacked-weight kernels segfault on the first decode on some Xeons
+(ggml-org/llama.cpp#20824), and a segfault cannot be caught: it loses the cell, or a whole test run
+or notebook. So a ``NativeGuard``ed backend left to ``auto`` is first loaded, decoded and scored in a
+child process; if its fast settings crash there and the safe ones work, it is built with the safe
+ones and the fallback recorded. Verdicts are cached under the facts they depend on (build, CPU,
+weight type): each machine pays once. A worker killed by a signal anyway is retried with ``force_safe``.
 """
 
 from __future__ import annotations
@@ -53,7 +47,7 @@ class Verdict:
 
     @property
     def conclusive(self) -> bool:
-        """Only a pass or a native fault is a fact about this machine; a Python error says nothing of it."""
+        """Only a pass or a native fault is a fact about this machine; a Python error is not."""
         return self.fast == OK or (_is_fault(self.fast) and self.safe is not None and not self.safe.startswith("error"))
 
 
@@ -77,10 +71,8 @@ def fallbacks_taken() -> list[str]:
 
 
 def resolve(plugin: BackendPlugin[Any], spec: ModelSpec, params: Any) -> Any:
-    """The params to build ``spec`` with: as given, or with the guard's choice made by the canary.
-
-    Raises ``NativeCrash`` when the canary crashes with the fast and the safe settings alike.
-    """
+    """The params to build ``spec`` with: as given, or with the guard's choice made by the canary
+    (``NativeCrash`` when the fast and the safe settings both crash)."""
     guard = plugin.guard
     if guard is None:
         return params
@@ -109,8 +101,7 @@ def check(plugin: BackendPlugin[Any], spec: ModelSpec, params: Any) -> Verdict:
     assert guard is not None
     facts = {"backend": plugin.name, **guard.facts(spec, params)}
     path = _verdict_path(facts)
-    cached = _read_verdict(path, facts)
-    if cached is not None:
+    if (cached := _read_verdict(path, facts)) is not None:
         return cached
     fast = run_canary(spec, guard.fast(params))
     safe = run_canary(spec, guard.safe(params)) if _is_fault(fast) else None
@@ -123,7 +114,7 @@ def check(plugin: BackendPlugin[Any], spec: ModelSpec, params: Any) -> Verdict:
     return verdict
 
 
-def run_canary(spec: ModelSpec, params: Any, timeout_s: float = CANARY_TIMEOUT_S) -> str:
+def run_canary(spec: ModelSpec, params: Any) -> str:
     """Load ``spec`` with ``params`` in a child process, decode a few tokens and score once: how it ended."""
     trial = spec.model_copy(update={"params": params.model_dump(mode="json")})
     try:
@@ -132,11 +123,11 @@ def run_canary(spec: ModelSpec, params: Any, timeout_s: float = CANARY_TIMEOUT_S
             input=trial.model_dump_json(),
             capture_output=True,
             text=True,
-            timeout=timeout_s,
+            timeout=CANARY_TIMEOUT_S,
             preexec_fn=_no_core_dump,
         )
     except subprocess.TimeoutExpired:
-        return f"hung for {timeout_s:.0f} s"
+        return f"hung for {CANARY_TIMEOUT_S:.0f} s"
     if done.returncode == 0:
         return OK
     if done.returncode < 0:
@@ -153,16 +144,19 @@ def _no_core_dump() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an expected crash should not leave a core file behind
 
 
+def _canonical(facts: dict[str, Any]) -> str:
+    return json.dumps(facts, sort_keys=True, default=str)
+
+
 def _verdict_path(facts: dict[str, Any]) -> Path:
-    digest = hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    root, _ = cache_root()
-    return root / "canary" / f"{facts['backend']}-{digest}.json"
+    digest = hashlib.sha256(_canonical(facts).encode()).hexdigest()[:16]
+    return cache_root()[0] / "canary" / f"{facts['backend']}-{digest}.json"
 
 
 def _read_verdict(path: Path, facts: dict[str, Any]) -> Verdict | None:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        if json.dumps(record["facts"], sort_keys=True, default=str) != json.dumps(facts, sort_keys=True, default=str):
+        if _canonical(record["facts"]) != _canonical(facts):
             return None
         return Verdict(fast=str(record["verdict"]["fast"]), safe=record["verdict"].get("safe"), cached=True)
     except (OSError, ValueError, KeyError, TypeError):

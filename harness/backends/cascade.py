@@ -1,17 +1,10 @@
 """A live cascade: several catalog models behind one backend, "cheapest first, escalate when unsure".
 
-Each item goes through the chain in order and stays at the first tier whose confidence signal
-clears that tier's threshold (``value >= threshold``); the last tier always answers. A
-multiple-choice item is decided as a whole (all its choices scored by a tier, then its margin
-judged: the lm-eval adapter hands this backend whole items, see ``ItemScoringBackend``). A
-generated answer is decided on the cheaper tier's full answer and its token log-probabilities,
-so a kept answer reaches the caller only once the decision is made, and an escalated one after
-the cheaper tier's whole attempt: the latency measured is what a user of the cascade waits.
-
-An item whose signal is missing (an endpoint without logprobs, a signal that does not apply to
-the item's kind) escalates: no evidence of confidence is no confidence. The tiers' specs are
-embedded in this model's params by the catalog (``harness.catalog.resolve_cascades``), so a
-cell's worker needs nothing but its own spec.
+Each item stays at the first tier whose confidence signal clears its threshold; the last tier always
+answers, and a missing signal escalates (no evidence of confidence is no confidence). A multiple-choice
+item is judged whole (``ItemScoringBackend``); a generated answer on the cheaper tier's full answer, so
+the latency measured is what a user of the cascade waits. The catalog embeds the tiers' specs in the
+params (``harness.catalog.resolve_cascades``): a cell's worker needs nothing but its own spec.
 """
 
 from __future__ import annotations
@@ -56,8 +49,7 @@ class CascadeBackend:
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:
         # built tiers know their capabilities even where their plugin did not say (a bare factory)
-        reason = _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers])
-        if reason:
+        if reason := _signal_problem(self.rules, [(name, backend.capabilities) for name, backend in self.tiers]):
             raise BackendUnavailable(reason)
         for _, backend in self.tiers:
             backend.load()
@@ -178,10 +170,8 @@ _UNRESOLVED = "cascade '{name}': its chain was not resolved against a catalog"
 
 
 def _signal_problem(rules: dict[str, Rule], tiers: Sequence[tuple[str, Capabilities | None]]) -> str | None:
-    """A non-final tier that cannot give the signal a rule needs (log-likelihoods), or None.
-
-    A tier whose capabilities are known only once built (a bare-factory plugin) is not judged here.
-    """
+    """A non-final tier that cannot give the log-likelihoods a rule needs, or None; a tier whose
+    capabilities are known only once built (a bare-factory plugin) is not judged."""
     for kind, rule in rules.items():
         needs_scores = kind == "multiple_choice" or rule.signal == "self_check"
         for name, caps in tiers[:-1]:
@@ -196,8 +186,7 @@ def _check(spec: ModelSpec, params: CascadeParams) -> str | None:
         return _UNRESOLVED.format(name=spec.name)
     capabilities: list[tuple[str, Capabilities | None]] = []
     for tier in params.tiers:
-        reason = check_model(tier)
-        if reason:
+        if reason := check_model(tier):
             return f"chain tier '{tier.name}' cannot run: {reason}"
         capabilities.append((tier.name, get_plugin(tier.backend).capabilities))
     return _signal_problem(params.rules(), capabilities)

@@ -1,8 +1,5 @@
-"""Per-item confidence signals computed from what a backend returned (names: harness/results/signals.py).
-
-Plain arithmetic on log-likelihoods and token log-probabilities, shared by the evaluation layer
-(which writes them into samples) and the live cascade backend (which decides on them), so both
-compute exactly the same number. ``None`` means "not available", never a guessed value.
+"""Per-item confidence signals from what a backend returned (names: harness/results/signals.py), shared by
+the evaluation layer and the live cascade so both compute the same number. ``None``: not available, never a guess.
 """
 
 from __future__ import annotations
@@ -26,11 +23,8 @@ def softmax_margin(scores: Sequence[float]) -> float | None:
 
 
 def normalised_logliks(logliks: Sequence[float], lengths: Sequence[int]) -> list[float]:
-    """Each log-likelihood divided by its choice's length in characters, as lm-eval's acc_norm.
-
-    lm-eval divides by ``len(choice)`` with no guard; an empty choice is divided by 1 here so the
-    margin stays finite (lm-eval's own acc_norm would pick it whatever it scored).
-    """
+    """Each log-likelihood divided by its choice's length in characters, as lm-eval's acc_norm; an empty
+    choice by 1, so the margin stays finite (lm-eval's unguarded division would pick it whatever it scored)."""
     return [ll / max(int(n), 1) for ll, n in zip(logliks, lengths, strict=True)]
 
 

@@ -1,8 +1,5 @@
-"""API cost from list prices: dollars per request from token counts.
-
-Prices live in the model catalog (``ModelSpec.prices``, $ per 1M tokens) so that a user can
-override the presets; local models have no prices and are costed by hardware elsewhere.
-"""
+"""API cost from the catalog's list prices (``ModelSpec.prices``, $ per 1M tokens, so a user can override
+the presets); local models have no prices and are costed by hardware elsewhere."""
 
 from __future__ import annotations
 

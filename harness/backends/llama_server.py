@@ -1,9 +1,8 @@
 """llama-cpp-python's OpenAI-compatible server, behind the native-crash canary.
 
-``python -m harness.backends.llama_server --model PATH [any llama_cpp.server option]`` is
-``python -m llama_cpp.server`` with llama.cpp's extra buffer types (AMX and repacked-weight kernels)
-set as the canary allows for that model on this machine: on a CPU where they crash, the plain
-server dies on its first request, this one serves. ``--extra-buffers on|off`` forces either way.
+``python -m harness.backends.llama_server --model PATH [any llama_cpp.server option]``: on a CPU where
+llama.cpp's AMX/repack kernels crash, the plain server dies on its first request; this one serves
+(the canary decides per model and machine; ``--extra-buffers on|off`` forces either way).
 """
 
 from __future__ import annotations

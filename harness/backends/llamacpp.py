@@ -62,6 +62,10 @@ class LlamaCppParams(BaseModel):
         return self
 
 
+# the params passed to llama_cpp.Llama as they are
+_LLAMA_ARGS = {"extra_buffers", "n_ctx", "n_batch", "use_mmap", "seed", "n_gpu_layers", "main_gpu"}
+
+
 class LlamaCppBackend:
     """A GGUF model loaded in this process."""
 
@@ -87,19 +91,10 @@ class LlamaCppBackend:
         except ImportError:
             raise MissingDependency("llama-cpp-python", "local") from None
         threads = self.params.n_threads or int(os.environ.get("TIERBENCH_THREADS", "0")) or None
+        settings = self.params.model_dump(include=_LLAMA_ARGS)
         try:
             self._llm = open_llama(
-                self.model_path(),
-                extra_buffers=self.params.extra_buffers,
-                n_ctx=self.params.n_ctx,
-                n_batch=self.params.n_batch,
-                n_threads=threads,
-                n_threads_batch=threads,
-                use_mmap=self.params.use_mmap,
-                seed=self.params.seed,
-                n_gpu_layers=self.params.n_gpu_layers,
-                main_gpu=self.params.main_gpu,
-                verbose=False,
+                self.model_path(), **settings, n_threads=threads, n_threads_batch=threads, verbose=False
             )
         except ValueError as exc:
             raise ModelLoadError(f"llama.cpp could not load {self.model_path()}: {exc}") from None
@@ -117,8 +112,7 @@ class LlamaCppBackend:
 
     # -- tokens -------------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
-        tokens: list[int] = self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
-        return tokens
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text, add_bos=False))
@@ -149,9 +143,7 @@ class LlamaCppBackend:
                 self._chat_formatter = getattr(llama_chat_format, f"format_{self.params.chat_format}", None)
                 if self._chat_formatter is None:
                     return text
-        rendered = self._chat_formatter(messages=[{"role": "user", "content": text}])
-        prompt: str = rendered.prompt
-        return prompt
+        return str(self._chat_formatter(messages=[{"role": "user", "content": text}]).prompt)
 
     # -- generation ---------------------------------------------------------------------------
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
@@ -160,9 +152,7 @@ class LlamaCppBackend:
         # a chat template may already carry BOS as text; never add a second one
         bos_text = self._special_text(llm.token_bos())
         prompt_tokens = self.tokenize(text, add_bos=not (request.chat and bos_text and text.startswith(bos_text)))
-        if len(prompt_tokens) + request.max_tokens > self.params.n_ctx:
-            keep = max(self.params.n_ctx - request.max_tokens, 1)
-            prompt_tokens = prompt_tokens[-keep:]
+        prompt_tokens = prompt_tokens[-max(self.params.n_ctx - request.max_tokens, 1) :]  # room for the answer
         usage.prompt_tokens = len(prompt_tokens)
         usage.source = "backend"
         import llama_cpp
@@ -231,12 +221,10 @@ class LlamaCppBackend:
 
 
 def open_llama(path: Path, extra_buffers: str = "auto", **kwargs: Any) -> Any:
-    """``llama_cpp.Llama`` for ``path`` with llama.cpp's extra buffer types as the canary allows here.
+    """``llama_cpp.Llama`` for ``path`` with the extra buffer types the canary allows here (``auto``).
 
-    Everything in tierbench that runs a GGUF through llama.cpp (the backend, ladder fidelity, the
-    benchmarks' bare loops, the parity tests' independent scorers) opens it here, so a CPU whose
-    AMX/repack kernels crash never runs them in a process that matters. ``auto`` asks the canary.
-    """
+    Every GGUF tierbench runs through llama.cpp is opened here, so a CPU whose AMX/repack kernels
+    crash never runs them in a process that matters."""
     from llama_cpp import Llama
 
     with extra_buffers_for(path, extra_buffers):
@@ -254,11 +242,8 @@ def extra_buffers_for(path: Path, extra_buffers: str = "auto") -> contextlib.Abs
 
 @contextlib.contextmanager
 def _model_defaults(**fields: Any) -> Iterator[None]:
-    """Set llama.cpp model params that ``Llama()`` takes no argument for (``use_extra_bufts``).
-
-    ``Llama.__init__`` starts from ``llama_model_default_params()`` and loads the model before it
-    returns, so the defaults it reads are the one place to set them; restored right after.
-    """
+    """Set llama.cpp model params ``Llama()`` takes no argument for (``use_extra_bufts``): it loads from
+    ``llama_model_default_params()`` before it returns, so those defaults are the one place; restored after."""
     import llama_cpp.llama_cpp as low_level
 
     original = low_level.llama_model_default_params
@@ -320,7 +305,7 @@ def _canary_facts(spec: ModelSpec, params: LlamaCppParams) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "cpu_flags": cpu_flags(),
         "weights": _weight_type(_model_file(params)),
-        "gpu_layers": getattr(params, "n_gpu_layers", 0),
+        "gpu_layers": params.n_gpu_layers,
     }
 
 

@@ -1,11 +1,9 @@
 """Log-likelihood scoring on llama.cpp that evaluates each shared prefix once.
 
-Requests are tokenized the way lm-eval's Hugging Face model does (trailing spaces of the context
-move to the continuation; the whole string is tokenized and split at the context's length), then
-sorted by their token sequence so that every request shares the longest possible prefix with the
-one before it (a multiple-choice item's context, a few-shot preamble). Only the tokens after that
-shared prefix are decoded, in batches, and logits are read only at the positions that predict a
-continuation token: never an n_ctx x n_vocab buffer (Gemma's vocabulary has 262k entries).
+Requests are tokenized as lm-eval's Hugging Face model does, then sorted by their tokens so each shares
+the longest prefix with the one before (an item's context, a few-shot preamble); only the rest is
+decoded, and logits are read only where they predict a continuation token: never an n_ctx x n_vocab
+buffer (Gemma's vocabulary has 262k entries).
 """
 
 from __future__ import annotations
@@ -17,6 +15,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.backends.text import split_like_lm_eval
+
 
 class _TokenizingBackend(Protocol):
     @property
@@ -27,8 +27,7 @@ class _TokenizingBackend(Protocol):
 
 @dataclass
 class ScoringStats:
-    """What the last scoring call did: tokens decoded vs. tokens a no-reuse scorer would decode, and
-    how many of the decoded positions needed a row of logits (a plain prefill needs one a prompt)."""
+    """What the last scoring call did: tokens decoded vs. those a no-reuse scorer would, and the rows of logits read."""
 
     decoded_tokens: int = 0
     requested_tokens: int = 0
@@ -41,10 +40,7 @@ LAST_STATS = ScoringStats()
 
 def encode_pair(backend: _TokenizingBackend, context: str, continuation: str) -> tuple[list[int], list[int]]:
     """Context and continuation tokens, split as lm-eval splits them (BOS added by the model's rule)."""
-    n_spaces = len(context) - len(context.rstrip())
-    if n_spaces:
-        continuation = context[-n_spaces:] + continuation
-        context = context[:-n_spaces]
+    context, continuation = split_like_lm_eval(context, continuation)
     context_tokens = backend.tokenize(context, add_bos=True)
     whole = backend.tokenize(context + continuation, add_bos=True)
     if not context_tokens:  # a model without BOS and an empty context: condition on EOS as lm-eval does
@@ -84,16 +80,9 @@ _OUTPUT_BYTES = 256 * 2**20  # logits buffer budget per decode call
 
 
 def score_token_pairs(llm: Any, pairs: Sequence[tuple[list[int], list[int]]]) -> list[tuple[float, bool]]:
-    """Score (context tokens, continuation tokens) pairs, each shared prefix decoded once.
-
-    Requests are sorted by their tokens, so each one shares the longest possible prefix with the
-    one before it; the KV cache keeps that prefix and only the rest is decoded, on the generation
-    context (sequence 0). The last token of a request is never decoded (nothing predicts from it).
-
-    A multi-sequence scoring context that decodes many requests per batch was tried and dropped:
-    llama.cpp's unified multi-sequence KV cache gives wrong logits once a batch holds 32 or more
-    tokens (ggml-org/llama.cpp#24962), and split per-sequence streams decoded 10x slower here.
-    """
+    """Score (context tokens, continuation tokens) pairs on the generation context (sequence 0), the KV
+    cache keeping each shared prefix. Many sequences per batch were dropped: llama.cpp's unified KV cache
+    gives wrong logits from 32 tokens a batch (ggml-org/llama.cpp#24962); split streams ran 10x slower."""
     import time
 
     import llama_cpp

@@ -1,12 +1,7 @@
-"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP.
-
-The harness times the stream itself, so this backend only yields each event's text as it arrives;
-its parts (params, transport with the deadline watchdog, retry policy, stream protocol) live in
-``harness.backends.openai``. Token counts come from the server's ``usage``, else a configured local
-tokenizer (``retokenized``), else the chunk count (``chunks``); the usage's reasoning and cached-prompt
-counts where the server sends them. Streamed reasoning is timed but never yielded as answer text. The
-API key is named by an environment variable and never logged, echoed or written: every error text is
-scrubbed of it.
+"""Any OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp's server, a proxy) over HTTP; its parts live
+in ``harness.backends.openai``. Token counts come from the server's ``usage``, else a local tokenizer
+(``retokenized``), else the chunk count (``chunks``). The API key is named by an environment variable and
+scrubbed from every error text: never logged, echoed or written.
 """
 
 from __future__ import annotations
@@ -43,8 +38,9 @@ class OpenAICompatBackend:
         self.name = spec.name
         self.params = params
         self._transport: Transport | None = None
-        self._slots: threading.BoundedSemaphore | None = (
-            threading.BoundedSemaphore(params.max_concurrency) if params.max_concurrency else None
+        cap = params.max_concurrency
+        self._slots: contextlib.AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(cap) if cap else contextlib.nullcontext()
         )
         self._tokenizer: FallbackTokenizer | None = None
         self._server_models: list[str] | None = None
@@ -57,8 +53,7 @@ class OpenAICompatBackend:
     # -- lifecycle ----------------------------------------------------------------------------
     def load(self) -> None:
         """Open the connection pool and prove the endpoint answers; raise BackendUnavailable if not."""
-        reason = check(self.spec, self.params)
-        if reason:
+        if reason := check(self.spec, self.params):
             raise BackendUnavailable(reason)
         self._transport = Transport(self.params)
         self._server_models = self._transport.probe()
@@ -95,9 +90,8 @@ class OpenAICompatBackend:
         transport = self.transport
         path, body = request_body(self.params, request)
         state = StreamState(chat="messages" in body, want_logprobs=request.logprobs, responses=path == "/responses")
-        slots = self._slots if self._slots is not None else contextlib.nullcontext()
         limit = min(self.params.timeout_s, request.timeout_s or self.params.timeout_s)
-        with slots, contextlib.ExitStack() as stack:
+        with self._slots, contextlib.ExitStack() as stack:
             deadline = time.monotonic() + limit
             overdue = f"request exceeded its {limit:g}s deadline mid-stream"
             response = open_stream(transport, path, body, deadline, usage)
@@ -106,16 +100,14 @@ class OpenAICompatBackend:
                 Watchdog(response, deadline, self.params.first_token_wait(), self.params.stall_timeout_s)
             )
             try:
-                first = True
-                for text, thought in read_text(response, state, deadline, overdue, transport.redact):
+                for n, (text, thought) in enumerate(read_text(response, state, deadline, overdue, transport.redact)):
                     watchdog.heard(bool(text or thought))
                     if text:
                         yield Chunk(text, 1)
                     elif thought:  # timed, never part of the answer
                         yield Chunk("", 0, reasoning=True)
-                    elif first:  # the first event (a role, a keep-alive): first-byte time
+                    elif n == 0:  # the first event (a role, a keep-alive): first-byte time
                         yield Chunk("", 0)
-                    first = False
             except httpx.HTTPError as exc:
                 if watchdog.fired or time.monotonic() > deadline:
                     raise EndpointError(f"{overdue} (no complete event)") from None

@@ -1,10 +1,5 @@
 """The plugin contract: what a backend declares so it can be validated and checked without being built.
-
-A backend module exposes one ``BackendPlugin`` and its ``tierbench.backends`` entry point names
-it. The catalog validates every model's ``params`` against ``params_model`` when it loads; the
-planner asks ``check`` whether the model can run here (cheap: no heavy import, no model load, no
-network); only the cell worker calls ``create``, once.
-"""
+A backend module exposes one ``BackendPlugin``, named by its ``tierbench.backends`` entry point."""
 
 from __future__ import annotations
 
@@ -40,7 +35,8 @@ class BackendPlugin(Generic[ParamsT]):
 
     name: str
     params_model: type[ParamsT]
-    check: Callable[[ModelSpec, ParamsT], str | None]  # why it cannot run here, or None; never builds
+    # why it cannot run here, or None; cheap (no heavy import, no model load, no network), never builds
+    check: Callable[[ModelSpec, ParamsT], str | None]
     create: Callable[[ModelSpec, ParamsT], Backend]  # build (not load) the backend: the worker only
     # what every model of this backend can do, known without building it (None: only once built)
     capabilities: Capabilities | None = None
@@ -64,11 +60,8 @@ class AnyParams(BaseModel):
 
 
 def from_factory(name: str, factory: Callable[[ModelSpec], Any]) -> BackendPlugin[AnyParams]:
-    """Wrap a plugin that is still a bare ``create(spec) -> Backend`` factory (the older contract).
-
-    Such a plugin declares no params model or cheap check, so answering "can it run here?" means
-    building it, as before; declare a ``BackendPlugin`` to have its params checked at catalog load.
-    """
+    """Wrap a plugin that is still a bare ``create(spec) -> Backend`` factory (the older contract): with no
+    params model or cheap check, answering "can it run here?" means building it, as before."""
 
     def check(spec: ModelSpec, _: AnyParams) -> str | None:
         own_check = getattr(factory(spec), "check", None)

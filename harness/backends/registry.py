@@ -1,13 +1,11 @@
-"""Find backends through the ``tierbench.backends`` entry-point group.
-
-Built-ins are registered in our own pyproject.toml exactly as a third-party plugin would be.
-Each entry point names a ``BackendPlugin`` (harness.backends.plugin); one that still names a bare
-``create(spec) -> Backend`` factory is wrapped so it keeps working.
-"""
+"""Find backends through the ``tierbench.backends`` entry-point group, where the built-ins are registered
+exactly as a third-party plugin would be; an entry point naming a bare factory is wrapped to keep working."""
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+import functools
+import sys
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from harness.backends import canary
@@ -23,14 +21,25 @@ class UnknownBackend(ConfigError):
     """A catalog names a backend no installed distribution registers."""
 
 
+@functools.lru_cache(maxsize=8)
+def _registered(search_path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    """The group's entry points as seen from ``search_path``: scanning every installed distribution costs
+    tens of milliseconds and a run asks once per model and per check, so one scan per import path."""
+    return tuple(entry_points(group=GROUP))
+
+
+def _entry_points() -> tuple[EntryPoint, ...]:
+    return _registered(tuple(sys.path))
+
+
 def available_backends() -> dict[str, str]:
     """Backend name -> entry point target, for listing."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return {ep.name: ep.value for ep in _entry_points()}
 
 
 def get_plugin(name: str) -> BackendPlugin[Any]:
     """The plugin registered under ``name`` (UnknownBackend, or BackendUnavailable if it cannot be imported)."""
-    matches = [ep for ep in entry_points(group=GROUP) if ep.name == name]
+    matches = [ep for ep in _entry_points() if ep.name == name]
     if not matches:
         known = ", ".join(sorted(available_backends())) or "none"
         raise UnknownBackend(f"unknown backend '{name}' (registered: {known})")
@@ -57,21 +66,15 @@ def check_model(spec: ModelSpec) -> str | None:
 
 
 def create_backend(spec: ModelSpec) -> Backend:
-    """Build (but do not load) the backend for ``spec``: the cell worker's job, done once per cell.
-
-    A backend whose native code may crash here is built with the settings its canary found safe
-    (harness.backends.canary), whoever builds it: a worker, a test or a notebook.
-    """
+    """Build (not load) the backend for ``spec``, with the settings its canary found safe whoever builds it:
+    a worker, a test or a notebook."""
     plugin = get_plugin(spec.backend)
     return plugin.create(spec, canary.resolve(plugin, spec, plugin.params(spec)))
 
 
 def prepare_native(spec: ModelSpec) -> None:
-    """Run the canaries ``spec`` needs (its own and its parts'), so the cell's worker finds their verdicts cached.
-
-    The executor calls this before it starts the worker: a first canary on a machine then costs
-    none of the cell's measured time, energy or CPU. Problems are left for the worker to report.
-    """
+    """Run the canaries ``spec`` needs (its own and its parts') before its worker starts, so they cost none of
+    the cell's measured time, energy or CPU; problems are left for the worker to report."""
     try:
         plugin = get_plugin(spec.backend)
         params = plugin.params(spec)

@@ -5,51 +5,23 @@ from __future__ import annotations
 
 import random
 
-_WORDS = [
-    "time",
-    "river",
-    "model",
-    "answer",
-    "light",
-    "small",
-    "city",
-    "number",
-    "green",
-    "window",
-    "paper",
-    "system",
-    "music",
-    "table",
-    "garden",
-    "simple",
-    "energy",
-    "market",
-    "water",
-    "morning",
-    "story",
-    "engine",
-    "family",
-    "question",
-    "planet",
-    "signal",
-    "bridge",
-    "winter",
-    "voice",
-    "method",
-    "animal",
-    "letter",
-    "island",
-    "forest",
-    "machine",
-    "doctor",
-    "memory",
-]
+_COMMON_WORDS = (
+    "time river model answer light small city number green window paper system music table garden simple "
+    "energy market water morning story engine family question planet signal bridge winter voice method "
+    "animal letter island forest machine doctor memory"
+)
 
 
 def random_words(n_tokens: int, seed: int) -> str:
     """Random common words, deterministic in ``seed``: a few more than ``n_tokens`` for a backend to trim."""
-    rng = random.Random(seed)
-    return " ".join(rng.choice(_WORDS) for _ in range(n_tokens + 8))
+    rng, words = random.Random(seed), _COMMON_WORDS.split()
+    return " ".join(rng.choice(words) for _ in range(n_tokens + 8))
+
+
+def split_like_lm_eval(context: str, continuation: str) -> tuple[str, str]:
+    """A context's trailing whitespace moved to the continuation, whose first token it belongs to (lm-eval's rule)."""
+    spaces = len(context) - len(context.rstrip())
+    return (context[:-spaces], context[-spaces:] + continuation) if spaces else (context, continuation)
 
 
 class StopText:

@@ -1,11 +1,8 @@
-"""Hugging Face transformers models in this process (CPU, or CUDA where present).
+"""Hugging Face transformers models in this process (CPU, or CUDA where present), strictly offline.
 
-Loads a local model directory or a GGUF file (transformers de-quantizes GGUF to a torch dtype)
-strictly offline. Generation decodes in the caller's thread, one forward call per token with the
-model's KV cache, and yields each token the moment its step ends, so TTFT and ITL are per token and
-counts are exact. (transformers' own ``TextIteratorStreamer`` holds text back until a word is
-complete and needs ``generate()`` in a second thread, which stalls torch's threads on a full
-machine; so we decode ids ourselves.)
+A local model directory or a GGUF file (de-quantized to a torch dtype). Each token is yielded the
+moment its forward step ends, so TTFT and ITL are per token and counts exact; transformers'
+``TextIteratorStreamer`` holds text back until a word is complete (and see ``stream``).
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.backends.base import Capabilities, Chunk, GenerationRequest, StreamUsage
 from harness.backends.local_models import resolve_model_file
 from harness.backends.plugin import BackendPlugin
-from harness.backends.text import StopText, random_words
+from harness.backends.text import StopText, random_words, split_like_lm_eval
 from harness.config.models import ModelSpec
 from harness.errors import BackendUnavailable, MissingDependency
 
@@ -54,10 +51,8 @@ class TransformersParams(BaseModel):
 class _Detokenizer:
     """Text of a growing token list, decoding a short window per token instead of the whole output.
 
-    The window starts a few tokens back (``prefix``) so that merges across the boundary, leading
-    spaces and multi-byte characters come out as a full decode would give them; an incomplete
-    UTF-8 sequence (U+FFFD at the end) waits for the next token. The usual incremental scheme of
-    text-generation-inference and vLLM.
+    The window starts a few tokens back so that merges, leading spaces and multi-byte characters come
+    out as a full decode gives them; an incomplete UTF-8 sequence (a trailing U+FFFD) waits for the next token.
     """
 
     def __init__(self, tok: Any) -> None:
@@ -67,15 +62,11 @@ class _Detokenizer:
         self._prefix = 0  # the window's first token
         self._read = 0  # tokens already turned into text
 
-    def _decode(self, ids: list[int]) -> str:
-        decoded: str = self.tok.decode(ids, skip_special_tokens=True)
-        return decoded
-
     def add(self, token: int) -> bool:
         """Append one token; False while its text is still incomplete (then ``text`` is unchanged)."""
         self.ids.append(token)
-        before = self._decode(self.ids[self._prefix : self._read])
-        after = self._decode(self.ids[self._prefix :])
+        before = str(self.tok.decode(self.ids[self._prefix : self._read], skip_special_tokens=True))
+        after = str(self.tok.decode(self.ids[self._prefix :], skip_special_tokens=True))
         if after.endswith("\ufffd") or len(after) < len(before):
             return False
         self.text += after[len(before) :]
@@ -104,8 +95,7 @@ class TransformersBackend:
             transformers: Any = importlib.import_module("transformers")
         except ImportError as exc:
             raise MissingDependency(exc.name or "transformers", "hf") from None
-        reason = _check(self.spec, self.params)
-        if reason:
+        if reason := _check(self.spec, self.params):
             raise BackendUnavailable(reason)
         if self.params.device == "cuda" and not torch.cuda.is_available():  # needs torch: not in the cheap check
             raise BackendUnavailable("device 'cuda' requested but no CUDA GPU is available")
@@ -141,22 +131,17 @@ class TransformersBackend:
 
     # -- tokens -------------------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
-        ids: list[int] = self._tok.encode(text, add_special_tokens=False)
-        return ids
+        return list(self._tok.encode(text, add_special_tokens=False))
 
     def count_tokens(self, text: str) -> int:
         return len(self._encode(text))
 
     def make_prompt(self, n_tokens: int, seed: int) -> str:
         """Random common words, trimmed to ``n_tokens`` tokens."""
-        ids = self._encode(random_words(n_tokens, seed))[:n_tokens]
-        text: str = self._tok.decode(ids)
-        return text.strip()
+        return str(self._tok.decode(self._encode(random_words(n_tokens, seed))[:n_tokens])).strip()
 
     def max_length(self) -> int:
-        if self.params.max_length:
-            return self.params.max_length
-        return int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
+        return self.params.max_length or int(getattr(self.model.config, "max_position_embeddings", 2048) or 2048)
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
         if request.chat and getattr(self._tok, "chat_template", None):
@@ -175,11 +160,9 @@ class TransformersBackend:
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         """Decode in the calling thread, one forward call per token with the model's KV cache.
 
-        No helper thread: ``generate()`` in a second thread, handing tokens to this one, ran 1.64×
-        as long as bare ``generate`` with torch's threads on every core (2 of 2; 1.00 with one thread),
-        since each per-token wake-up here stalls them (benchmarks/overhead.py --backend transformers).
-        Per token this does what a greedy or top-k ``generate`` step does, plus a short incremental decode.
-        """
+        No helper thread: ``generate()`` in a second thread ran 1.64× as long as bare ``generate`` with
+        torch's threads on every core (2 of 2; 1.00 with one), each per-token wake-up stalling them
+        (benchmarks/overhead.py --backend transformers)."""
         model, tok = self.model, self._tok
         prompt = self._prompt_ids(request)
         usage.prompt_tokens = len(prompt)
@@ -246,9 +229,7 @@ class TransformersBackend:
         results: list[tuple[float, bool]] = []
         limit = self.max_length()
         for context, continuation in requests:
-            spaces = len(context) - len(context.rstrip())
-            if spaces:  # a trailing space belongs to the continuation's first token
-                context, continuation = context[:-spaces], context[-spaces:] + continuation
+            context, continuation = split_like_lm_eval(context, continuation)
             whole = self._encode(context + continuation)
             n_ctx = len(self._encode(context)) if context else 0
             ctx, cont = whole[:n_ctx], whole[n_ctx:]
@@ -304,9 +285,8 @@ class TransformersBackend:
 
 
 def _token_logprobs(step_logits: Any, tokens: list[int]) -> list[float] | None:
-    """log softmax of each step's raw logits at the token generated there (temperature 1).
-
-    One batched computation and one copy to the host for the whole answer, not one per token."""
+    """log softmax of each step's raw logits at the token generated there (temperature 1), in one batch:
+    one copy to the host for the whole answer, not one per token."""
     import torch
 
     if len(step_logits) < len(tokens):
@@ -355,10 +335,7 @@ def _source(p: TransformersParams) -> tuple[Path, str | None]:
 
 
 def _check(spec: ModelSpec, params: TransformersParams) -> str | None:
-    """Why this model cannot run here, or None: the packages are findable and so are the weights.
-
-    Cheap: nothing is imported, so whether a requested CUDA device exists is left to ``load``.
-    """
+    """Why this model cannot run here, or None; imports nothing, so a missing CUDA device is ``load``'s to find."""
     for module in ("torch", "transformers"):
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed: pip install 'tierbench[hf]'"

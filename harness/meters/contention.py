@@ -1,19 +1,16 @@
 """How busy the host was around a cell: CPU taken by other processes, steal time, clock speed.
 
-A latency figure measured while a neighbour held a core is not the model's latency (llama.cpp's
-worker threads spin on a barrier when one core is taken away; FIELD_NOTES measured ~10x slower
-scoring beside one busy process). The meter reads the kernel's per-CPU counters in /proc/stat
-for the CPUs the cell may run on, subtracts the CPU time of the cell's own process tree (psutil),
-and calls what is left the neighbours' share of the cores the cell was given. Steal time (a
-hypervisor running another guest on our vCPU) is reported apart. A cell whose neighbours took
-more than ``CONTENDED_SHARE`` of its cores is flagged ``contended``.
+A neighbour holding one core makes llama.cpp's threads spin at a barrier (FIELD_NOTES measured ~10x
+slower scoring beside one busy process), so the meter takes the busy ticks of the cell's CPUs in
+/proc/stat minus its own process tree's CPU time (psutil) as the neighbours' share; steal time is
+reported apart. More than ``CONTENDED_SHARE`` flags the cell ``contended``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
@@ -52,19 +49,15 @@ def read_ticks(cpus: list[int], stat: Path = PROC_STAT) -> CpuTicks | None:
         return None
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     wanted = {f"cpu{n}" for n in cpus}
-    busy = steal = total = 0
-    found = False
-    for line in lines:
-        name, _, rest = line.partition(" ")
-        if name not in wanted:
-            continue
-        values = [int(v) for v in rest.split()]
-        found = True
-        busy += sum(values[i] for i in _BUSY_FIELDS if i < len(values))
-        steal += values[_STEAL_FIELD] if len(values) > _STEAL_FIELD else 0
-        # guest time is already inside user; the first 8 fields are the whole of the CPU's time
-        total += sum(values[:8])
-    return CpuTicks(busy / hz, steal / hz, total / hz) if found else None
+    rows = [
+        [int(v) for v in rest.split()] for name, _, rest in (line.partition(" ") for line in lines) if name in wanted
+    ]
+    if not rows:
+        return None
+    busy = sum(row[i] for row in rows for i in _BUSY_FIELDS if i < len(row))
+    steal = sum(row[_STEAL_FIELD] for row in rows if len(row) > _STEAL_FIELD)
+    total = sum(sum(row[:8]) for row in rows)  # guest is inside user: the first 8 fields are the whole of the time
+    return CpuTicks(busy / hz, steal / hz, total / hz)
 
 
 def tree_cpu_s(process: psutil.Process) -> float:
@@ -97,40 +90,29 @@ def cpu_freq_mhz(cpus: list[int]) -> float | None:
 
 @dataclass
 class ContentionResult:
-    """What the neighbours took while the cell ran (shares of the cell's cores, 0-1)."""
+    """What the neighbours took while the cell ran (shares of the cell's cores, 0-1), named as the cells
+    table names it."""
 
-    other_cpu_share: float | None
-    steal_share: float | None
+    host_other_cpu_share: float | None
+    host_steal_share: float | None
     cpu_freq_mhz_mean: float | None
-    cores: int
-    threshold: float = CONTENDED_SHARE
+    cores_seen: int
 
     @property
     def contended(self) -> bool:
-        return self.other_cpu_share is not None and self.other_cpu_share > self.threshold
+        return self.host_other_cpu_share is not None and self.host_other_cpu_share > CONTENDED_SHARE
 
     def columns(self) -> dict[str, float | bool | int | None]:
-        return {
-            "host_other_cpu_share": self.other_cpu_share,
-            "host_steal_share": self.steal_share,
-            "cpu_freq_mhz_mean": self.cpu_freq_mhz_mean,
-            "cores_seen": self.cores,
-            "contended": self.contended,
-        }
+        return {**asdict(self), "contended": self.contended}
 
 
 class ContentionMeter:
     """``with ContentionMeter() as m: ...`` then ``m.result``: the neighbours' share over the block.
 
-    The share comes from counters read at both ends, so it is exact for the whole block; a thread
-    only samples the clock speed (every ``interval_s``) for its mean.
-    """
+    Counters read at both ends make the share exact; a thread only samples the clock speed for its mean."""
 
-    def __init__(
-        self, cpus: list[int] | None = None, interval_s: float = 0.5, threshold: float = CONTENDED_SHARE
-    ) -> None:
+    def __init__(self, cpus: list[int] | None = None, interval_s: float = 0.5) -> None:
         self.cpus = cpus if cpus is not None else cell_cpus()
-        self.threshold = threshold
         self._process = psutil.Process()
         self._ticker = Ticker(self._sample_freq, interval_s, "contention-meter")
         self._freqs: list[float] = []
@@ -163,26 +145,20 @@ class ContentionMeter:
         freq = sum(self._freqs) / len(self._freqs) if self._freqs else None
         cores = len(self.cpus)
         if t0 is None or t1 is None or t1.total_s <= t0.total_s:
-            return ContentionResult(None, None, freq, cores, self.threshold)
+            return ContentionResult(None, None, freq, cores)
         # the kernel's own total (busy + idle) of these CPUs is the capacity: no wall-clock skew
         capacity = t1.total_s - t0.total_s
         others = (t1.busy_s - t0.busy_s) - (own1 - own0)
         steal = t1.steal_s - t0.steal_s
-        return ContentionResult(
-            other_cpu_share=min(1.0, max(0.0, others / capacity)),
-            steal_share=min(1.0, max(0.0, steal / capacity)),
-            cpu_freq_mhz_mean=freq,
-            cores=cores,
-            threshold=self.threshold,
-        )
+        other_share, steal_share = (min(1.0, max(0.0, seconds / capacity)) for seconds in (others, steal))
+        return ContentionResult(other_share, steal_share, freq, cores)
 
 
 def host_busy_share(cpus: list[int] | None = None, window_s: float = 1.0) -> float | None:
     """Share of ``cpus`` that other processes kept busy over ``window_s`` (this process excluded)."""
-    meter = ContentionMeter(cpus, interval_s=window_s * 2)
-    with meter:
+    with ContentionMeter(cpus, interval_s=window_s * 2) as meter:
         time.sleep(window_s)
-    return meter.result.other_cpu_share
+    return meter.result.host_other_cpu_share
 
 
 @dataclass
@@ -197,13 +173,10 @@ class QuietWait:
         return {"quiet_wait_s": self.waited_s, "quiet_busy_share": self.busy_share, "quiet_calm": self.calm}
 
 
-def wait_for_quiet(
-    max_wait_s: float, threshold: float = CONTENDED_SHARE, cpus: list[int] | None = None, window_s: float = 1.0
-) -> QuietWait:
-    """Sample the host until other processes take at most ``threshold`` of ``cpus``, or give up."""
+def wait_for_quiet(max_wait_s: float, cpus: list[int] | None = None) -> QuietWait:
+    """Sample the host until other processes take at most ``CONTENDED_SHARE`` of ``cpus``, or give up."""
     started = time.monotonic()
-    share = host_busy_share(cpus, window_s)
-    while share is not None and share > threshold and time.monotonic() - started < max_wait_s:
-        share = host_busy_share(cpus, window_s)
-    calm = share is None or share <= threshold
-    return QuietWait(time.monotonic() - started, share, calm)
+    share = host_busy_share(cpus)
+    while share is not None and share > CONTENDED_SHARE and time.monotonic() - started < max_wait_s:
+        share = host_busy_share(cpus)
+    return QuietWait(time.monotonic() - started, share, share is None or share <= CONTENDED_SHARE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from types import ModuleType
 
 from harness.config.profile import HardwareProfile
 from harness.meters import memory
-from harness.meters.nvml import NvmlApi
 from harness.meters.nvml import probe as probe_nvml
 from harness.meters.rapl import POWERCAP, RaplSensor
 from harness.meters.sensor import SensorError
@@ -35,43 +35,18 @@ def probe_rapl(root: Path = POWERCAP) -> tuple[bool, str]:
     return True, sensor.scope
 
 
-def energy_capabilities(
-    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
-) -> list[Capability]:
-    rapl_ok, rapl_detail = probe_rapl(powercap_root)
-    nvml_ok, nvml_detail = probe_nvml(nvml_api)
-    power = profile.power
-    return [
-        Capability("energy", "rapl", rapl_ok, rapl_detail),
-        Capability("energy", "nvml", nvml_ok, nvml_detail),
-        Capability(
-            "energy",
-            "estimate",
-            True,
-            f"profile '{profile.name}': {power.idle_watts:g}-{power.max_watts:g} W ({power.source}); reported as a range",
-        ),
-    ]
-
-
-def memory_capabilities() -> list[Capability]:
-    found = [Capability("memory", name, why is None, why or "yes") for name, why in memory.support().items()]
-    found.append(_torch_cuda_capability())
-    nvml_ok, nvml_detail = probe_nvml()
-    found.append(Capability("gpu memory", "nvml per-process", nvml_ok, nvml_detail))
-    return found
-
-
 def _torch_cuda_capability() -> Capability:
     """torch.cuda memory statistics: only with torch installed and CUDA working (imports torch: slow)."""
+    torch_cuda = functools.partial(Capability, "gpu memory", "torch.cuda")
     if importlib.util.find_spec("torch") is None:
-        return Capability("gpu memory", "torch.cuda", False, "torch is not installed (pip install 'tierbench[hf]')")
+        return torch_cuda(False, "torch is not installed (pip install 'tierbench[hf]')")
     try:
         import torch
     except Exception as exc:  # a broken install must not break the doctor
-        return Capability("gpu memory", "torch.cuda", False, f"torch failed to import: {exc}")
+        return torch_cuda(False, f"torch failed to import: {exc}")
     if not torch.cuda.is_available():
-        return Capability("gpu memory", "torch.cuda", False, f"torch {torch.__version__}: CUDA not available")
-    return Capability("gpu memory", "torch.cuda", True, f"torch {torch.__version__}: {torch.cuda.get_device_name(0)}")
+        return torch_cuda(False, f"torch {torch.__version__}: CUDA not available")
+    return torch_cuda(True, f"torch {torch.__version__}: {torch.cuda.get_device_name(0)}")
 
 
 # the one install line that builds llama-cpp-python with CUDA (README, docs/profiles.md)
@@ -80,26 +55,38 @@ LLAMA_CUDA_INSTALL = 'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall 
 
 def llama_offload_capability(llama_cpp: ModuleType | None = None) -> Capability:
     """Whether the installed llama-cpp-python can offload layers to a GPU (``n_gpu_layers``)."""
-    name = "llama.cpp offload"
+    offload = functools.partial(Capability, "gpu", "llama.cpp offload")
     if llama_cpp is None:
         if importlib.util.find_spec("llama_cpp") is None:
-            return Capability("gpu", name, False, "llama-cpp-python is not installed (pip install 'tierbench[local]')")
+            return offload(False, "llama-cpp-python is not installed (pip install 'tierbench[local]')")
         try:
             llama_cpp = importlib.import_module("llama_cpp")
         except Exception as exc:  # a broken build must not break the doctor
-            return Capability("gpu", name, False, f"llama-cpp-python failed to import: {exc}")
+            return offload(False, f"llama-cpp-python failed to import: {exc}")
     version = getattr(llama_cpp, "__version__", "?")
     supports = getattr(llama_cpp, "llama_supports_gpu_offload", None)
     if supports is None:
-        return Capability("gpu", name, False, f"llama-cpp-python {version} cannot say (no llama_supports_gpu_offload)")
+        return offload(False, f"llama-cpp-python {version} cannot say (no llama_supports_gpu_offload)")
     if bool(supports()):
-        return Capability("gpu", name, True, f"llama-cpp-python {version}: GPU build (set n_gpu_layers in the catalog)")
-    return Capability(
-        "gpu", name, False, f"llama-cpp-python {version} is a CPU-only build; for CUDA: {LLAMA_CUDA_INSTALL}"
+        return offload(True, f"llama-cpp-python {version}: GPU build (set n_gpu_layers in the catalog)")
+    return offload(False, f"llama-cpp-python {version} is a CPU-only build; for CUDA: {LLAMA_CUDA_INSTALL}")
+
+
+def diagnose(profile: HardwareProfile, powercap_root: Path = POWERCAP) -> list[Capability]:
+    """Energy sources, memory accounting, GPU memory and llama.cpp offload; NVML is probed once for both
+    its energy counter and its per-process GPU memory."""
+    rapl_ok, rapl_detail = probe_rapl(powercap_root)
+    nvml_ok, nvml_detail = probe_nvml()
+    power = profile.power
+    estimate = (
+        f"profile '{profile.name}': {power.idle_watts:g}-{power.max_watts:g} W ({power.source}); reported as a range"
     )
-
-
-def diagnose(
-    profile: HardwareProfile, powercap_root: Path = POWERCAP, nvml_api: NvmlApi | None = None
-) -> list[Capability]:
-    return energy_capabilities(profile, powercap_root, nvml_api) + memory_capabilities() + [llama_offload_capability()]
+    return [
+        Capability("energy", "rapl", rapl_ok, rapl_detail),
+        Capability("energy", "nvml", nvml_ok, nvml_detail),
+        Capability("energy", "estimate", True, estimate),
+        *(Capability("memory", name, why is None, why or "yes") for name, why in memory.support().items()),
+        _torch_cuda_capability(),
+        Capability("gpu memory", "nvml per-process", nvml_ok, nvml_detail),
+        llama_offload_capability(),
+    ]

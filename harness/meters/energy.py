@@ -1,11 +1,9 @@
 """Energy of a cell, from a sensor where one exists and from the profile's power model otherwise.
 
-Every reading says its ``source`` (rapl, nvml, rapl+nvml, estimate, none) and ``scope``. An
-estimate is a range: the device's idle power over the wall time plus its dynamic power scaled
-by the CPU utilisation the cell caused, with bounds reflecting that a linear power model is
-approximate. Sensors describe only the machine they sit in, so an emulated profile (a Raspberry
-Pi profile run on this host) always gets the estimate. A sensor that fails mid-run degrades to
-the estimate with a note; the chain's ``stop()`` never raises.
+Every reading names its ``source`` and ``scope``. An estimate (idle power plus dynamic power scaled
+by the cell's CPU utilisation) is a range, since a linear power model is approximate. Sensors see
+only the machine they sit in, so an emulated profile always gets the estimate; a sensor failing
+mid-run degrades to it with a note, and the chain's ``stop()`` never raises.
 """
 
 from __future__ import annotations
@@ -145,22 +143,24 @@ class MeterChain:
         return _combine(readings, self.notes)
 
 
+def _total(values: list[float | None]) -> float | None:
+    """The sum, or None when any part is unknown (a partial sum would claim a smaller scope)."""
+    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
+
+
 def _combine(readings: list[EnergyReading], notes: list[str]) -> EnergyReading:
     if len(readings) == 1:
         only = readings[0]
         only.notes = notes + only.notes
         return only
-    joules = sum(r.joules or 0.0 for r in readings)
-    idle = [r.idle_j for r in readings]
-    idle_power = [r.idle_power_w for r in readings]
     return EnergyReading(
         source="rapl+nvml",
         scope=" + ".join(r.scope for r in readings),
-        joules=joules,
-        idle_j=sum(i for i in idle if i is not None) if all(i is not None for i in idle) else None,
+        joules=sum(r.joules or 0.0 for r in readings),
+        idle_j=_total([r.idle_j for r in readings]),
         notes=notes + [n for r in readings for n in r.notes],
         duration_s=max(r.duration_s or 0.0 for r in readings),
-        idle_power_w=sum(p for p in idle_power if p is not None) if all(p is not None for p in idle_power) else None,
+        idle_power_w=_total([r.idle_power_w for r in readings]),
     )
 
 
@@ -170,7 +170,6 @@ def select_meter(
     idle_s: float = DEFAULT_IDLE_S,
     powercap_root: Path = POWERCAP,
     nvml_api: NvmlApi | None = None,
-    use_nvml: bool = True,
 ) -> MeterChain:
     """The best meter for a cell: host sensors when the profile is this host, else the estimate."""
     estimate = EstimateMeter(profile.power, profile.cores)
@@ -180,19 +179,16 @@ def select_meter(
             "so energy is estimated from the profile's power model"
         )
         return MeterChain([], estimate, [note])
-    sensors: list[CounterSensor] = [RaplSensor(powercap_root)]
-    if use_nvml:
-        sensors.append(NvmlSensor(nvml_api))
+    sensors: list[CounterSensor] = [RaplSensor(powercap_root), NvmlSensor(nvml_api)]
     meters: list[CounterMeter] = []
     notes: list[str] = []
     for sensor in sensors:
         try:
             sensor.open()
+            meters.append(CounterMeter(sensor, idle_s=idle_s))
         except SensorError as exc:
             why = "unavailable" if isinstance(exc, SensorUnavailable) else "unreadable"
             notes.append(f"{sensor.source} {why}: {exc}")
-            continue
         finally:
             sensor.close()
-        meters.append(CounterMeter(sensor, idle_s=idle_s))
     return MeterChain(meters, estimate, notes)

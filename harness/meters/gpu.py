@@ -10,28 +10,24 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from harness.meters.nvml import NvmlApi, PynvmlApi
+from harness.meters.nvml import PynvmlApi
 from harness.meters.sensor import SensorError
 
 
 @dataclass
 class GpuMemory:
-    """Peak / current GPU memory in MiB; None where unknown."""
+    """Peak / current GPU memory in MiB, named as the cells table names it; None where unknown."""
 
-    allocated_mb: float | None = None
-    reserved_mb: float | None = None
-    nvml_process_mb: float | None = None
+    gpu_peak_allocated_mb: float | None = None
+    gpu_peak_reserved_mb: float | None = None
+    gpu_process_mb: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def columns(self) -> dict[str, Any]:
-        return {
-            "gpu_peak_allocated_mb": self.allocated_mb,
-            "gpu_peak_reserved_mb": self.reserved_mb,
-            "gpu_process_mb": self.nvml_process_mb,
-        }
+        return {name: value for name, value in asdict(self).items() if name != "notes"}
 
 
 def _torch_cuda() -> Any:
@@ -45,26 +41,22 @@ def _torch_cuda() -> Any:
         return None
 
 
-def gpu_memory(pid: int | None = None, nvml_api: NvmlApi | None = None, use_nvml: bool = True) -> GpuMemory:
+def gpu_memory() -> GpuMemory:
     """PyTorch peaks (if torch is in use) and NVML's per-process figure (if NVML works here)."""
     result = GpuMemory()
     cuda = _torch_cuda()
     if cuda is not None:
-        result.allocated_mb = cuda.max_memory_allocated() / 2**20
-        result.reserved_mb = cuda.max_memory_reserved() / 2**20
-    if not use_nvml:
-        return result
-    api = nvml_api or PynvmlApi()
+        result.gpu_peak_allocated_mb = cuda.max_memory_allocated() / 2**20
+        result.gpu_peak_reserved_mb = cuda.max_memory_reserved() / 2**20
+    api = PynvmlApi()
     try:
         api.init()
     except SensorError as exc:
         result.notes.append(f"no NVML process memory: {exc}")
         return result
     try:
-        pid = pid or os.getpid()
-        figures = [api.process_memory_mb(i, pid) for i in range(api.device_count())]
-        known = [f for f in figures if f is not None]
-        result.nvml_process_mb = sum(known) if known else None
+        figures = [api.process_memory_mb(i, os.getpid()) for i in range(api.device_count())]
+        result.gpu_process_mb = sum(known) if (known := [f for f in figures if f is not None]) else None
     except SensorError as exc:
         result.notes.append(f"NVML process memory unreadable: {exc}")
     finally:

@@ -8,8 +8,8 @@ lacks some: a missing field reads as None, which means *unknown*, never "the sam
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import os
 import platform
 import re
 import subprocess
@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 from pydantic import BaseModel, ConfigDict, Field
+
+from harness.meters.contention import cell_cpus
 
 KEY_PACKAGES = (
     "tierbench",
@@ -35,26 +37,25 @@ KEY_PACKAGES = (
 )
 
 
+def _cpuinfo(*names: str) -> str | None:
+    """The first /proc/cpuinfo value under one of ``names`` (x86 and ARM name fields differently)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next(
+        (value.strip() for name, _, value in (line.partition(":") for line in lines) if name.strip() in names), None
+    )
+
+
 def cpu_vendor() -> str | None:
     """``GenuineIntel``, ``AuthenticAMD`` (x86 ``vendor_id``) or the ARM implementer code; None if unreadable."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            name, _, value = line.partition(":")
-            if name.strip() in ("vendor_id", "CPU implementer"):
-                return value.strip()
-    except OSError:
-        pass
-    return None
+    return _cpuinfo("vendor_id", "CPU implementer")
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    model = _cpuinfo("model name")
+    return model if model is not None else platform.processor() or platform.machine()
 
 
 # CPU features that pick different compute kernels (llama.cpp, torch, BLAS): two machines that differ
@@ -87,26 +88,15 @@ KERNEL_FLAGS = (
 
 def cpu_flags() -> list[str]:
     """The kernel-relevant features of this CPU (``KERNEL_FLAGS`` found in /proc/cpuinfo), sorted."""
+    present = set((_cpuinfo("flags", "Features") or "").split())
+    return sorted(flag for flag in KERNEL_FLAGS if flag in present)
+
+
+def _version(name: str) -> str | None:
     try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() in ("flags", "Features"):  # x86 names them flags, ARM Features
-            present = set(value.split())
-            return sorted(flag for flag in KERNEL_FLAGS if flag in present)
-    return []
-
-
-def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = version(name)
-        except PackageNotFoundError:
-            found[name] = None
-    return found
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 def gpu_info() -> list[dict[str, Any]]:
@@ -133,10 +123,8 @@ def llama_cpp_build() -> dict[str, Any]:
     except ImportError:
         return {}
     info: dict[str, Any] = {"version": llama_cpp.__version__}
-    try:
+    with contextlib.suppress(Exception):  # an older build without the symbol
         info["system_info"] = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
-    except Exception:  # an older build without the symbol
-        pass
     return info
 
 
@@ -217,9 +205,9 @@ class HostFingerprint(BaseModel):
         return cls.model_validate(known)
 
 
-def fingerprint(include_llama: bool = True) -> HostFingerprint:
+def fingerprint() -> HostFingerprint:
     memory = psutil.virtual_memory()
-    llama = llama_cpp_build() if include_llama else {}
+    llama = llama_cpp_build()
     torch, torch_cuda = torch_versions()
     return HostFingerprint(
         hostname=platform.node(),
@@ -228,11 +216,11 @@ def fingerprint(include_llama: bool = True) -> HostFingerprint:
         cpu_flags=cpu_flags(),
         physical_cores=psutil.cpu_count(logical=False),
         logical_cores=psutil.cpu_count(logical=True),
-        usable_cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        usable_cores=len(cell_cpus()),
         memory_mb=round(memory.total / 2**20),
         os=platform.platform(),
         python=platform.python_version(),
-        packages=package_versions(),
+        packages={name: _version(name) for name in KEY_PACKAGES},
         llama_cpp=llama,
         llama_cpp_features=llama_cpp_features(str(llama.get("system_info", ""))) if llama else [],
         torch=torch,

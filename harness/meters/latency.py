@@ -1,23 +1,13 @@
 """Request latency, defined once for every backend (docs/metrics.md is the reference).
 
-- TTFT: request submitted -> first answer token available to the caller (a reasoning model's
-  thinking is not an answer); first-byte and first-reasoning times are kept beside it.
-- E2E: request submitted -> last output token available to the caller (the stream's end when no
-  answer token came).
-- ITL: gaps between consecutive answer tokens (TTFT excluded), pooled over tokens.
-- TPOT: (E2E - TTFT) / (visible tokens - 1): hidden reasoning never counts as a token the user saw.
-- Decode throughput: (output tokens - 1) / (E2E - TTFT), where output tokens include reasoning
-  tokens when the server reports them, over the time from the first reasoning token (streamed
-  reasoning) or from submission (hidden reasoning: a lower bound); prefill throughput: prompt
-  tokens / TTFT (the first reasoning token's time for a reasoning model, none if it is hidden).
-- Load time: process start -> model ready, never mixed into request latency.
+TTFT ends at the first *answer* token (a reasoning model's thinking is not an answer; first-byte and
+first-reasoning times are kept beside it); TPOT and ITL count visible tokens only, the decode rate
+counts reasoning tokens too. Load time is never mixed into request latency.
 
-Streams do not always carry one token per chunk. A chunk holding k tokens makes k tokens
-available at once: the gap before it is shared equally among them for ITL (so the mean ITL of
-a request equals its TPOT), and the extra tokens of the *first* chunk arrive with zero gap.
-Token counts come from the backend, never from chunk counts. When the backend reports a better
-total afterwards (e.g. server ``usage``), that total is spread over the chunks in proportion to
-their own counts, so the ITL list still has ``output tokens - 1`` entries.
+Streams do not always carry one token per chunk: a chunk of k tokens shares the gap before it equally
+among them for ITL (so a request's mean ITL equals its TPOT), and the first chunk's extra tokens come
+with zero gap. Token counts come from the backend, never from chunk counts; a better total reported
+afterwards (server ``usage``) is spread over the chunks in proportion to their own counts.
 """
 
 from __future__ import annotations
@@ -31,8 +21,6 @@ from typing import Any, Protocol
 
 from harness.backends.base import Chunk, GenerationRequest, StreamUsage, TokenCountSource
 from harness.secrets import clip
-
-Clock = Callable[[], float]
 
 
 @dataclass
@@ -63,17 +51,12 @@ class RequestTiming:
 
     def row(self) -> dict[str, Any]:
         """A flat record for tables (ITL list kept for pooled percentiles)."""
-        data = asdict(self)
-        data.pop("text")
-        return data
+        return {name: value for name, value in asdict(self).items() if name != "text"}
 
 
 def allocate_tokens(chunk_tokens: Sequence[int], total: int) -> list[int]:
-    """Spread ``total`` tokens over chunks in proportion to their own counts (cumulative rounding).
-
-    The first chunk always gets a token (it defines TTFT) and, when there are two tokens or more,
-    so does the last (it defines E2E); the result sums to ``total``.
-    """
+    """Spread ``total`` tokens over chunks in proportion to their own counts (cumulative rounding); the
+    first chunk always gets one (it defines TTFT) and, with two or more, so does the last (it defines E2E)."""
     counted = sum(chunk_tokens)
     if counted == total or counted <= 0 or total <= 0:
         return list(chunk_tokens)
@@ -93,11 +76,8 @@ def timing_from_events(
     output_tokens: int | None = None,
     source: TokenCountSource = "backend",
 ) -> RequestTiming:
-    """Derive every latency figure from when each chunk arrived and how many tokens it held.
-
-    ``output_tokens`` overrides the chunk total when the backend reports a better count (e.g.
-    server usage). Chunks that carry no token (flushed text) are ignored.
-    """
+    """Every latency figure from when each chunk arrived and how many tokens it held; ``output_tokens``
+    overrides the chunk total (a server's usage), and chunks without a token (flushed text) are ignored."""
     events = [(t, int(k)) for t, k in zip(chunk_times, chunk_tokens, strict=True) if int(k) > 0]
     counted = sum(k for _, k in events)
     n_out = output_tokens if output_tokens is not None else counted
@@ -133,17 +113,13 @@ class Streams(Protocol):
 def timed_generate(
     backend: Streams,
     request: GenerationRequest,
-    clock: Clock = time.perf_counter,
+    clock: Callable[[], float] = time.perf_counter,
     warmup: bool = False,
     usage: StreamUsage | None = None,
 ) -> RequestTiming:
-    """Run one streamed request and time it. Backend errors become a recorded error, not a raise.
-
-    The loop does as little as possible per chunk (one clock read, two appends) so that the
-    harness costs the measured program almost nothing (see benchmarks/overhead.py). A caller
-    that wants what the backend reported beside the text (token log-probabilities, a cascade's
-    trace) passes its own ``usage`` and reads it afterwards.
-    """
+    """Run one streamed request and time it; a backend error is recorded, not raised. The loop does as
+    little as possible per chunk so the harness costs the measured program almost nothing
+    (benchmarks/overhead.py); a caller wanting log-probabilities or a cascade's trace passes its ``usage``."""
     usage = usage if usage is not None else StreamUsage()
     times: list[float] = []
     tokens: list[int] = []
@@ -193,11 +169,9 @@ def _account_reasoning(
     first_reasoning: float | None,
     t_end: float,
 ) -> None:
-    """Split the output into answer and reasoning tokens, and keep the times before the first answer token.
-
-    Reasoning tokens are output the model generated, so they count in the decode rate; TPOT and ITL
-    stay per visible token. A reasoning model's TTFT holds its thinking, so it gives no prefill rate
-    unless the reasoning was streamed (then the first reasoning token ends the prefill)."""
+    """Split the output into answer and reasoning tokens and keep the times before the first answer token.
+    Reasoning counts in the decode rate; a TTFT holding hidden thinking gives no prefill rate (streamed
+    reasoning does: its first token ends the prefill)."""
     timing.visible_tokens = timing.output_tokens
     timing.reasoning_tokens, timing.cached_tokens = usage.reasoning_tokens, usage.cached_tokens
     timing.first_byte_s = None if first_event is None else first_event - t_submit

@@ -1,11 +1,9 @@
 """Peak memory of the cell's own process, split into anonymous and file-backed parts.
 
-The kernel's high-water mark (VmHWM) is the authoritative peak of resident memory. It does not
-say how much of the peak was mmap'd weights (file-backed, reclaimable, shared) versus working
-memory (anonymous), so a sampler thread also tracks the peaks of RssAnon and RssFile (every
-20 ms by default: llama.cpp allocates its buffers in a few large steps, each lasting far longer).
-VmHWM starts fresh at exec, unlike ``ru_maxrss``-style figures inherited through fork; a cell
-started from a lean launcher therefore reports only its own peak.
+The kernel's high-water mark (VmHWM) is the authoritative peak and starts fresh at exec (unlike
+``ru_maxrss``, inherited through fork). It cannot tell mmap'd weights (file-backed) from working
+memory (anonymous), so a thread also tracks the peaks of RssAnon and RssFile, every 20 ms by default:
+llama.cpp allocates its buffers in a few large steps, each lasting far longer.
 """
 
 from __future__ import annotations
@@ -18,22 +16,17 @@ from harness.meters.periodic import Ticker
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
+_FIELDS = {"VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"}
 
 
 def read_status(path: Path = STATUS) -> dict[str, float]:
-    """Memory fields of /proc/<pid>/status in MiB (VmRSS, VmHWM, RssAnon, RssFile, RssShmem)."""
-    values: dict[str, float] = {}
+    """Memory fields of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, RssShmem), its kB as MiB."""
     try:
-        text = path.read_text()
+        lines = path.read_text().splitlines()
     except OSError:
-        return values
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        if key in {"VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem"}:
-            parts = rest.split()
-            if parts:
-                values[key] = int(parts[0]) / 1024.0  # kB -> MiB
-    return values
+        return {}
+    fields = (line.partition(":") for line in lines)
+    return {key: int(rest.split()[0]) / 1024.0 for key, _, rest in fields if key in _FIELDS and rest.split()}
 
 
 def reset_peak(path: Path = CLEAR_REFS) -> bool:
@@ -57,10 +50,8 @@ def support(status_path: Path = STATUS, clear_refs: Path = CLEAR_REFS) -> dict[s
 
 @dataclass
 class MemoryResult:
-    """Peaks in MiB; ``peak_rss_mb`` is the kernel's own high-water mark (VmHWM).
-
-    Where the kernel has no VmHWM the largest sampled VmRSS is used and ``peak_rss_source`` says so.
-    """
+    """Peaks in MiB; ``peak_rss_mb`` is VmHWM, or the largest sampled VmRSS where the kernel has none
+    (``peak_rss_source`` says which)."""
 
     peak_rss_mb: float | None
     peak_anon_mb: float | None
@@ -73,10 +64,8 @@ class MemoryResult:
 
 
 class MemorySampler:
-    """``with MemorySampler() as m: ...`` then ``m.result`` (also readable while running).
-
-    ``on_sample`` sees every reading (the memory watchdog), so one thread polls /proc for both.
-    """
+    """``with MemorySampler() as m: ...`` then ``m.result`` (also while running); ``on_sample`` sees
+    every reading (the memory watchdog), so one thread polls /proc for both."""
 
     def __init__(
         self,

@@ -1,12 +1,12 @@
 """NVIDIA GPU energy through NVML, behind a small seam (``NvmlApi``) that tests can replace.
 
-Volta and newer GPUs have a total-energy counter (mJ, updated about every 100 ms). Older ones
-only report power (mW): a sampling thread integrates it over time (trapezoids) into a
-cumulative counter, so both modes look the same to ``CounterMeter``.
+Volta and newer GPUs have a total-energy counter (mJ, updated about every 100 ms); older ones only
+report power (mW), integrated by a sampling thread so both look the same to ``CounterMeter``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -67,10 +67,8 @@ class PynvmlApi:
             raise SensorUnavailable(f"NVML failed to initialise: {exc}") from None
 
     def shutdown(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self._nvml.nvmlShutdown()
-        except Exception:
-            pass
 
     def _handle(self, index: int) -> Any:
         return self._call(self._nvml.nvmlDeviceGetHandleByIndex, index)
@@ -95,47 +93,8 @@ class PynvmlApi:
         return None
 
 
-class _PowerIntegrator:
-    """Integrates polled power of each device into cumulative joules (trapezoid rule)."""
-
-    def __init__(self, api: NvmlApi, indices: list[int], interval_s: float, clock: Callable[[], float]) -> None:
-        self.api = api
-        self.indices = indices
-        self.clock = clock
-        self.joules = dict.fromkeys(indices, 0.0)
-        self._last: dict[int, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-        self._ticker = Ticker(self._background_sample, interval_s, "nvml-power", join_s=5.0)
-        self.error: str | None = None
-
-    def sample(self) -> None:
-        now = self.clock()
-        watts = {i: self.api.power_mw(i) / 1000.0 for i in self.indices}
-        with self._lock:
-            for i, w in watts.items():
-                if i in self._last:
-                    t_prev, w_prev = self._last[i]
-                    self.joules[i] += (w + w_prev) / 2 * (now - t_prev)
-                self._last[i] = (now, w)
-
-    def start(self, background: bool) -> None:
-        self.sample()
-        if background:
-            self._ticker.start()
-
-    def _background_sample(self) -> None:
-        if self.error is None:  # after a failure the sensor's read() reports it
-            try:
-                self.sample()
-            except SensorError as exc:
-                self.error = str(exc)
-
-    def stop(self) -> None:
-        self._ticker.stop()
-
-
 class NvmlSensor:
-    """GPU energy: the total-energy counter where every device has one, else integrated power."""
+    """GPU energy: the total-energy counter where every device has one, else power integrated by trapezoids."""
 
     source: EnergySource = "nvml"
 
@@ -151,41 +110,55 @@ class NvmlSensor:
         self.background = background
         self.clock = clock
         self.indices: list[int] = []
-        self.mode = "counter"
         self.scope = "gpu (NVML)"
-        self._integrator: _PowerIntegrator | None = None
+        self._integrating = False  # no energy counter: power is integrated into _joules
+        self._joules: dict[int, float] = {}
+        self._last: dict[int, tuple[float, float]] = {}  # (time, watts) of each device's last power sample
+        self._lock = threading.Lock()
+        self._ticker: Ticker | None = None
+
+    def _sample_power(self) -> None:
+        now = self.clock()
+        watts = {i: self.api.power_mw(i) / 1000.0 for i in self.indices}
+        with self._lock:
+            for i, w in watts.items():
+                if i in self._last:
+                    t_prev, w_prev = self._last[i]
+                    self._joules[i] += (w + w_prev) / 2 * (now - t_prev)
+                self._last[i] = (now, w)
 
     def open(self) -> None:
         self.api.init()
-        count = self.api.device_count()
-        if count == 0:
+        self.indices = list(range(self.api.device_count()))
+        if not self.indices:
             raise SensorUnavailable("NVML found no NVIDIA GPU")
-        self.indices = list(range(count))
         try:
             for i in self.indices:
                 self.api.total_energy_mj(i)
-            self.mode = "counter"
+            how = "total-energy counter"
         except NvmlNotSupported:
-            self.mode = "power"
-            self._integrator = _PowerIntegrator(self.api, self.indices, self.power_interval_s, self.clock)
-            self._integrator.start(self.background)
-        how = "total-energy counter" if self.mode == "counter" else f"power integrated every {self.power_interval_s}s"
+            self._integrating, self._joules, self._last = True, dict.fromkeys(self.indices, 0.0), {}
+            self._sample_power()
+            if self.background:
+                self._ticker = Ticker(self._sample_power, self.power_interval_s, "nvml-power", 5.0, (SensorError,))
+                self._ticker.start()
+            how = f"power integrated every {self.power_interval_s}s"
         self.scope = f"gpu {','.join(map(str, self.indices))} (NVML {how})"
 
     def read(self) -> dict[str, float]:
-        if self._integrator is None:
+        if not self._integrating:
             return {f"gpu{i}": self.api.total_energy_mj(i) / 1000.0 for i in self.indices}
-        if self._integrator.error is not None:
-            raise SensorError(self._integrator.error)
-        self._integrator.sample()
-        return {f"gpu{i}": j for i, j in self._integrator.joules.items()}
+        if self._ticker is not None and self._ticker.error is not None:
+            raise SensorError(self._ticker.error)
+        self._sample_power()
+        return {f"gpu{i}": j for i, j in self._joules.items()}
 
     def wrap_j(self, domain: str) -> float | None:
         return None  # 64-bit millijoule counter / our own float integral
 
     def close(self) -> None:
-        if self._integrator is not None:
-            self._integrator.stop()
+        if self._ticker is not None:
+            self._ticker.stop()
         self.api.shutdown()
 
 

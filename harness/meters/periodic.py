@@ -7,18 +7,34 @@ from collections.abc import Callable
 
 
 class Ticker:
-    """Calls ``tick`` every ``interval_s`` seconds between ``start()`` and ``stop()``."""
+    """Calls ``tick`` every ``interval_s`` seconds between ``start()`` and ``stop()``.
 
-    def __init__(self, tick: Callable[[], object], interval_s: float, name: str, join_s: float | None = 1.0) -> None:
+    The first error of a type in ``catch`` ends the ticking and is kept in ``error`` for the owner to
+    report: ticking on after a failed read would add nothing."""
+
+    def __init__(
+        self,
+        tick: Callable[[], object],
+        interval_s: float,
+        name: str,
+        join_s: float | None = 1.0,
+        catch: tuple[type[Exception], ...] = (),
+    ) -> None:
         self._tick = tick
         self._interval_s = interval_s
         self._join_s = join_s  # how long stop() waits for a tick in progress (None: until it ends)
+        self._catch = catch
+        self.error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            self._tick()
+            try:
+                self._tick()
+            except self._catch as exc:
+                self.error = str(exc)
+                return
 
     def start(self) -> None:
         self._thread.start()

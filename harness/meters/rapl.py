@@ -1,9 +1,9 @@
 """Intel/AMD RAPL energy counters from the Linux powercap sysfs tree.
 
-Counted: each CPU package (``intel-rapl:N``, name ``package-N``) plus its ``dram`` subdomain,
-which the package counter does not include. Skipped: ``core``/``uncore`` (already inside the
-package), ``psys`` (the whole platform, which contains the packages) and the ``intel-rapl-mmio``
-mirror of the package counter. Counters are microjoules and wrap at ``max_energy_range_uj``.
+Counted: each CPU package (``intel-rapl:N``) plus its ``dram`` subdomain, which the package does not
+include. Skipped, since counting them would count twice: ``core``/``uncore`` (inside the package),
+``psys`` (the platform, holding the packages) and the ``intel-rapl-mmio`` mirror. Counters are
+microjoules and wrap at ``max_energy_range_uj``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ class RaplDomain:
 
 
 def _read_text(path: Path) -> str:
-    """A counter file's text. A fake or broken powercap tree (``--powercap-root``) can hold
-    anything there: a directory, a FIFO that would block, a huge file, bytes that are not text.
-    Each is a SensorError saying so, which the doctor reports and a run degrades past."""
+    """A counter file's text. A fake or broken powercap tree (``--powercap-root``) may hold a directory,
+    a FIFO that would block, a huge file or non-text there: each a SensorError that a run degrades past."""
     try:
         info = os.stat(path)
         if not stat.S_ISREG(info.st_mode):
@@ -80,11 +79,8 @@ def discover(root: Path = POWERCAP) -> list[RaplDomain]:
         if label == "psys":  # the platform domain contains the packages: counting both doubles
             continue
         domains.append(RaplDomain(label, path, _read_uj(path / "max_energy_range_uj")))
-        for sub_name in sorted(entries):
-            sub = _SUB.match(sub_name)
-            if sub is None or int(sub.group(1)) != index:
-                continue
-            sub_path = entries[sub_name]
+        subs = [entries[n] for n in sorted(entries) if (sub := _SUB.match(n)) and int(sub.group(1)) == index]
+        for sub_path in subs:
             if _read_text(sub_path / "name") == "dram":  # core/uncore are inside the package figure
                 domains.append(RaplDomain(f"{label}/dram", sub_path, _read_uj(sub_path / "max_energy_range_uj")))
     if not domains:
@@ -108,10 +104,7 @@ class RaplSensor:
         self.read()  # permission problems surface here, before any work is measured
 
     def read(self) -> dict[str, float]:
-        values: dict[str, float] = {}
-        for domain in self.domains:
-            values[domain.key] = _read_uj(domain.path / "energy_uj") / 1e6
-        return values
+        return {domain.key: _read_uj(domain.path / "energy_uj") / 1e6 for domain in self.domains}
 
     def wrap_j(self, domain: str) -> float | None:
         return next((d.max_range_uj / 1e6 for d in self.domains if d.key == domain), None)

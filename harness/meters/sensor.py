@@ -1,10 +1,8 @@
 """The common shape of energy readings and of counter-based energy sensors (RAPL, NVML).
 
-A sensor exposes cumulative energy counters (joules per domain, possibly wrapping). The
-``CounterMeter`` turns them into one reading: it measures an idle baseline first, polls the
-counters now and then so that a wrap-around is never missed, and reports total and dynamic
-(total - idle power x duration) energy. Sensor meters raise ``SensorError``; the chain in
-``harness.meters.energy`` catches it and degrades to the next source.
+A sensor's counters are cumulative joules per domain, possibly wrapping; ``CounterMeter`` measures an
+idle baseline first and polls now and then so that no wrap-around is missed. Its ``SensorError`` is
+caught by the chain in ``harness.meters.energy``, which degrades to the next source.
 """
 
 from __future__ import annotations
@@ -45,9 +43,7 @@ class EnergyReading:
     @property
     def dynamic_j(self) -> float | None:
         """Energy above the idle baseline (total - idle power x duration)."""
-        if self.joules is None or self.idle_j is None:
-            return None
-        return self.joules - self.idle_j
+        return None if self.joules is None or self.idle_j is None else self.joules - self.idle_j
 
     def columns(self) -> dict[str, Any]:
         """The cell-table columns of this reading."""
@@ -69,17 +65,13 @@ class CounterSensor(Protocol):
     source: EnergySource
     scope: str
 
-    def open(self) -> None:
-        """Prepare to read (raises SensorUnavailable)."""
+    def open(self) -> None: ...  # prepare to read; raises SensorUnavailable
 
-    def read(self) -> dict[str, float]:
-        """Current counter values in joules (raises SensorError)."""
+    def read(self) -> dict[str, float]: ...  # current counter values in joules; raises SensorError
 
-    def wrap_j(self, domain: str) -> float | None:
-        """The value at which ``domain``'s counter wraps to 0, or None if it never does."""
+    def wrap_j(self, domain: str) -> float | None: ...  # where ``domain``'s counter wraps to 0 (None: never)
 
-    def close(self) -> None:
-        """Release the sensor; never raises."""
+    def close(self) -> None: ...  # release the sensor; never raises
 
 
 class CounterMeter:
@@ -105,7 +97,6 @@ class CounterMeter:
         self._t0 = 0.0
         self._idle_w: float | None = None
         self._ticker: Ticker | None = None
-        self._poll_error: str | None = None
 
     def _delta(self, domain: str, previous: float, current: float) -> float:
         if current >= previous:
@@ -118,20 +109,17 @@ class CounterMeter:
     def start(self) -> None:
         """Measure idle power for ``idle_s`` seconds, then start counting. Raises SensorError."""
         self.sensor.open()
+        self._last, t_before = self.sensor.read(), self.clock()
         if self.idle_s > 0:
-            before, t_before = self.sensor.read(), self.clock()
             self.sleep(self.idle_s)
-            after, t_after = self.sensor.read(), self.clock()
-            elapsed = t_after - t_before
-            idle_j = sum(self._delta(d, before[d], after[d]) for d in before)
+            after, elapsed = self.sensor.read(), self.clock() - t_before
+            idle_j = sum(self._delta(d, self._last[d], after[d]) for d in self._last)
             self._idle_w = idle_j / elapsed if elapsed > 0 else None
             self._last = after
-        else:
-            self._last = self.sensor.read()
         self._total = dict.fromkeys(self._last, 0.0)
         self._t0 = self.clock()
         if self.poll_s > 0:
-            self._ticker = Ticker(self._background_poll, self.poll_s, f"{self.source}-poll", join_s=5.0)
+            self._ticker = Ticker(self.poll, self.poll_s, f"{self.source}-poll", join_s=5.0, catch=(SensorError,))
             self._ticker.start()
 
     def poll(self) -> None:
@@ -142,20 +130,13 @@ class CounterMeter:
                 self._total[domain] += self._delta(domain, self._last[domain], value)
             self._last = current
 
-    def _background_poll(self) -> None:
-        if self._poll_error is None:  # after a failure stop() reports it; polling on would add nothing
-            try:
-                self.poll()
-            except SensorError as exc:
-                self._poll_error = str(exc)
-
     def stop(self) -> EnergyReading:
         """The reading since start. Raises SensorError if the sensor failed (the chain degrades)."""
         if self._ticker is not None:
             self._ticker.stop()
         try:
-            if self._poll_error is not None:
-                raise SensorError(self._poll_error)
+            if self._ticker is not None and self._ticker.error is not None:
+                raise SensorError(self._ticker.error)
             self.poll()
         finally:
             self.sensor.close()

@@ -1,9 +1,5 @@
-"""The report's cascade section: the replayed cost–accuracy curve, its figures and recommendation.
-
-It shows the replay ``tierbench cascade`` wrote (RUN/cascade.parquet and cascade.json) when
-those are newer than the samples, and otherwise replays the run's local tiers itself, cheapest
-first. A run whose samples carry no confidence gets the reason instead of a chart.
-"""
+"""The report's cascade section: the replayed cost–accuracy curve, its figures and recommendation; the
+replay ``tierbench cascade`` saved when it is newer than the samples, else the run's local tiers, cheapest first."""
 
 from __future__ import annotations
 
@@ -19,7 +15,8 @@ from harness.cascade import Goal, ReplayConfig, replay_run
 from harness.cascade.live import LiveComparison, live_comparisons
 from harness.config.suite import Constraints
 from harness.errors import UserError
-from harness.report.charts import PALETTE, TIER_MARKERS, Chart, _figure, _label, to_svg
+from harness.report.cellview import Estimate
+from harness.report.charts import PALETTE, TIER_MARKERS, Chart, _err, _figure, _label, to_svg
 from harness.report.formatting import clean
 
 KEY, TITLE = "cascade", "Cascade: accuracy vs cost"
@@ -95,65 +92,39 @@ def build_cascade_section(run_dir: Path, constraints: Constraints) -> CascadeSec
     return CascadeSection(source=source, summary=summary, rows=shown, chart=cascade_chart(rows, summary), live=live)
 
 
+def _xy(points: list[dict[str, Any]], x_name: str) -> tuple[list[float], list[float]]:
+    return [float(p[x_name] or 0.0) for p in points], [float(p["accuracy"] or 0.0) for p in points]
+
+
 def cascade_chart(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Chart:
     """Accuracy against cost per 1k requests: the curve, each single tier, random escalation and the oracle."""
-    curve = [r for r in rows if r["kind"] == "cascade"]
-    tiers = [r for r in rows if r["kind"] == "tier"]
-    random = [r for r in rows if r["kind"] == "random"]
-    oracle = [r for r in rows if r["kind"] == "oracle"]
+    curve, tiers, random, oracle = (
+        [r for r in rows if r["kind"] == k] for k in ("cascade", "tier", "random", "oracle")
+    )
     if not curve or not tiers:
         return Chart(KEY, TITLE, None, "Nothing to draw: the replay has no curve.")
     by_cost = all(r.get("cost_per_1k_usd") is not None for r in curve + tiers + random + oracle)
-    k = len(tiers)
-    x_name = "cost_per_1k_usd" if by_cost else f"reach_{k - 1}"
+    x_name = "cost_per_1k_usd" if by_cost else f"reach_{len(tiers) - 1}"
     x_label = (
         "cost per 1k requests (USD), every tier tried paid" if by_cost else "share of requests reaching the last tier"
     )
     fig = _figure(6.4, 4.0)
     ax = fig.add_subplot()
-
-    def xs(points: list[dict[str, Any]]) -> list[float]:
-        return [float(p[x_name] or 0.0) for p in points]
-
-    def ys(points: list[dict[str, Any]]) -> list[float]:
-        return [float(p["accuracy"] or 0.0) for p in points]
-
-    ax.plot(xs(random), ys(random), linestyle="--", color="#888888", linewidth=1, label="random escalation (expected)")
-    ax.plot(
-        xs(curve),
-        ys(curve),
-        marker="o",
-        markersize=3,
-        color=PALETTE[0],
-        label=_label(f"cascade {summary.get('chain_text', '')}"),
-    )
+    ax.plot(*_xy(random, x_name), linestyle="--", color="#888888", linewidth=1, label="random escalation (expected)")
+    chain = _label(f"cascade {summary.get('chain_text', '')}")
+    ax.plot(*_xy(curve, x_name), marker="o", markersize=3, color=PALETTE[0], label=chain)
     chosen = [p for p in curve if p.get("chosen")]
     if chosen:
-        p = chosen[0]
-        ax.plot(
-            xs(chosen),
-            ys(chosen),
-            marker="*",
-            markersize=13,
-            color=PALETTE[0],
-            linestyle="none",
-            label="chosen threshold",
-        )
-        ax.annotate(
-            _label(f"threshold {p['threshold']}"),
-            (xs(chosen)[0], ys(chosen)[0]),
-            textcoords="offset points",
-            xytext=(6, -12),
-            fontsize=8,
-        )
+        xs, ys = _xy(chosen, x_name)
+        ax.plot(xs, ys, marker="*", markersize=13, color=PALETTE[0], linestyle="none", label="chosen threshold")
+        label = _label(f"threshold {chosen[0]['threshold']}")
+        ax.annotate(label, (xs[0], ys[0]), textcoords="offset points", xytext=(6, -12), fontsize=8)
     for i, t in enumerate(tiers):
-        low, high = t.get("accuracy_low"), t.get("accuracy_high")
         value = float(t["accuracy"] or 0.0)
-        yerr = [[max(value - low, 0.0)], [max(high - value, 0.0)]] if low is not None and high is not None else None
         ax.errorbar(
-            xs([t]),
+            _xy([t], x_name)[0],
             [value],
-            yerr=yerr,
+            yerr=_err(Estimate(value, t.get("accuracy_low"), t.get("accuracy_high"))),
             fmt=TIER_MARKERS.get(str(t["label"]), "D"),
             color=PALETTE[(i + 1) % len(PALETTE)],
             markersize=8,
@@ -161,9 +132,8 @@ def cascade_chart(rows: list[dict[str, Any]], summary: dict[str, Any]) -> Chart:
             label=_label(f"{t['label']} alone"),
         )
     if oracle:
-        ax.plot(xs(oracle), ys(oracle), marker="P", markersize=9, color=PALETTE[4], linestyle="none", label="oracle")
-    ax.set_xlabel(_label(x_label))
-    ax.set_ylabel("accuracy (held-out items)")
+        ax.plot(*_xy(oracle, x_name), marker="P", markersize=9, color=PALETTE[4], linestyle="none", label="oracle")
+    ax.set(xlabel=_label(x_label), ylabel="accuracy (held-out items)")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="lower right", fontsize=7, frameon=False)
@@ -189,8 +159,6 @@ def figure_text(summary: dict[str, Any], name: str, kind: str) -> str:
 
 
 def excluded_text(summary: dict[str, Any]) -> str:
-    excluded = summary.get("excluded") or {}
-    total = int(summary.get("excluded_total") or 0)
-    if not total:
+    if not (total := int(summary.get("excluded_total") or 0)):
         return "no item left out"
-    return f"{total} item(s) left out: " + "; ".join(f"{n} {why}" for why, n in excluded.items())
+    return f"{total} item(s) left out: " + "; ".join(f"{n} {why}" for why, n in (summary.get("excluded") or {}).items())

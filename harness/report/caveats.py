@@ -65,59 +65,47 @@ def run_caveats(
     view_cells: list[CellView], scores: list[TaskScore], samples: SamplePage, cols: set[str]
 ) -> list[Caveat]:
     notes: list[Caveat] = []
+
+    def add(kind: str, *lines: str) -> None:
+        notes.extend(Caveat(kind, line) for line in lines)
+
     emulated: set[str] = set()
     for c in view_cells:
         if c.status != CellStatus.OK:
-            what = CAVEAT_WHAT.get(c.status, c.status)
-            notes.append(Caveat("cell", f"{c.label} {what}: {c.reason or 'no reason recorded'}."))
+            add("cell", f"{c.label} {CAVEAT_WHAT.get(c.status, c.status)}: {c.reason or 'no reason recorded'}.")
         if c.emulated_on and c.profile not in emulated:
             emulated.add(c.profile)
-            notes.append(
-                Caveat(
-                    "emulated",
-                    f"{c.profile} was emulated on {c.emulated_on} (thread and memory caps): "
-                    "its latency and energy are not native figures of that device.",
-                )
+            add(
+                "emulated",
+                f"{c.profile} was emulated on {c.emulated_on} (thread and memory caps): "
+                "its latency and energy are not native figures of that device.",
             )
         if c.energy_source == "estimate" and c.numbers.get("energy_j") is not None:
             low, high = c.numbers.get("energy_j_low"), c.numbers.get("energy_j_high")
             span = f" (range {fmt_range(low, high, 'joules')})" if low is not None and high is not None else ""
-            notes.append(
-                Caveat(
-                    "energy",
-                    f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.",
-                )
-            )
+            add("energy", f"Energy of {c.label} is estimated from the profile's power model{span}, not measured.")
         notes.extend(_host_caveats(c))
-        notes.extend(Caveat("concurrency", line) for line in concurrency_notes(c))
-        notes.extend(Caveat("native", line) for line in c.native_notes)
+        add("concurrency", *concurrency_notes(c))
+        add("native", *c.native_notes)
         spread, reps = c.numbers.get("e2e_s_rep_spread"), c.numbers.get("repetitions")
         if spread is not None and reps:
-            notes.append(
-                Caveat(
-                    "repetitions",
-                    f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
-                    "(largest over its points): the spread between runs, beside the interval within one.",
-                )
+            add(
+                "repetitions",
+                f"Median E2E of {c.label} varied by {spread:.1%} between its {int(reps)} repetitions "
+                "(largest over its points): the spread between runs, beside the interval within one.",
             )
-        errors = c.numbers.get("n_errors")
-        if errors:
-            notes.append(Caveat("requests", f"{int(errors)} request(s) of {c.label} failed and are excluded."))
+        if errors := c.numbers.get("n_errors"):
+            add("requests", f"{int(errors)} request(s) of {c.label} failed and are excluded.")
     for s in scores:
         if s.status != "ok" and s.primary:
-            notes.append(
-                Caveat(
-                    "task",
-                    f"Task {s.task} is {s.status} for {s.model} on {s.profile}: {s.reason or 'no reason recorded'}.",
-                )
+            add(
+                "task", f"Task {s.task} is {s.status} for {s.model} on {s.profile}: {s.reason or 'no reason recorded'}."
             )
-    for column, why in (
-        ("cost_per_1k_requests_usd", "Cost per request was not computed by this run."),
-        ("energy_per_request_j", "Energy per request was not computed by this run."),
-    ):
-        if column not in cols:
-            notes.append(Caveat("data", why))
-    notes.extend(Caveat("reasoning", line) for line in truncation_lines(samples))
+    if "cost_per_1k_requests_usd" not in cols:
+        add("data", "Cost per request was not computed by this run.")
+    if "energy_per_request_j" not in cols:
+        add("data", "Energy per request was not computed by this run.")
+    add("reasoning", *truncation_lines(samples))
     if samples.torn_lines:
-        notes.append(Caveat("data", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped."))
+        add("data", f"{samples.torn_lines} unreadable line(s) in samples.jsonl were skipped.")
     return notes

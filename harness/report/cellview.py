@@ -38,6 +38,11 @@ class Estimate:
     def known(self) -> bool:
         return self.value is not None
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """(low, high) when both ends are known."""
+        return None if self.low is None or self.high is None else (self.low, self.high)
+
 
 @dataclass
 class CellView:
@@ -65,8 +70,7 @@ class CellView:
     native_fallback: str = ""  # native kernels turned off because they crashed on this machine, and why
     retried_after: str = ""  # the worker crash after which the cell ran again with the safest settings
 
-    # what the peak-memory metric holds: GPU memory for a cell that ran on a GPU, else host RSS
-    # (harness.results.memoryfigure); host RSS stays in numbers["peak_rss_mb"]
+    # the peak-memory metric: GPU memory for a GPU cell, else host RSS (which stays in numbers["peak_rss_mb"])
     memory_label: str = "host RSS"
     memory_on_gpu: bool = False
 

@@ -1,7 +1,4 @@
-"""Trade-off charts as inline SVG strings (matplotlib, no pyplot state, no fonts embedded).
-
-A chart with no data to draw is replaced by a note that says why, never drawn blank.
-"""
+"""Trade-off charts as inline SVG (matplotlib, no pyplot state, no fonts); with no data, a note says why."""
 
 from __future__ import annotations
 
@@ -24,7 +21,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 TIER_MARKERS = {"nano": "o", "mini": "s", "full": "^"}
 TRADEOFF_X: tuple[MetricInfo, ...] = (P95_E2E, MEMORY, ENERGY, COST)
 SCALING: tuple[MetricInfo, ...] = (ACCURACY, P95_E2E, MEMORY, ENERGY, COST)
-_RC: dict[str, Any] = {
+_RC: Any = {  # typed loosely: matplotlib types rc keys as a Literal union
     "svg.fonttype": "none",
     "font.size": 9,
     "font.family": ["sans-serif"],
@@ -51,8 +48,7 @@ def _label(value: str) -> str:
 def to_svg(fig: Figure, key: str, title: str) -> str:
     """An SVG fragment fit for inlining: no XML prolog, no namespace URLs, ids unique to this chart."""
     buffer = io.StringIO()
-    settings: Any = {**_RC, "svg.hashsalt": key}
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": key}):
         fig.savefig(
             buffer,
             format="svg",
@@ -73,8 +69,7 @@ def to_svg(fig: Figure, key: str, title: str) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
-    settings: Any = _RC
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context(_RC):
         return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -89,10 +84,17 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, flo
     return front
 
 
-def _err(est: Estimate) -> tuple[float, float] | None:
-    if est.value is None or est.low is None or est.high is None:
-        return None
-    return max(est.value - est.low, 0.0), max(est.high - est.value, 0.0)
+def error_bars(estimates: Sequence[Estimate]) -> list[list[float]]:
+    """Matplotlib's [below, above] error bars; 0 on a side the interval lacks."""
+    return [
+        [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for e in estimates],
+        [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for e in estimates],
+    ]
+
+
+def _err(est: Estimate) -> list[list[float]] | None:
+    """One point's error bars; None (no caps drawn) without a full interval."""
+    return None if est.low is None or est.high is None else error_bars([est])
 
 
 def _not_run(cells: Sequence[CellView]) -> list[str]:
@@ -104,10 +106,9 @@ def _left_out(cells: Sequence[CellView], metrics: Sequence[MetricInfo]) -> list[
     """Each cell a chart leaves out, with why: it did not run, or the first of ``metrics`` it lacks."""
     out = []
     for c in cells:
-        gap = next((m for m in metrics if not c.get(m.key).known), None)  # the first metric it lacks
         if not c.ran:
             out += _not_run([c])
-        elif gap is not None:
+        elif gap := next((m for m in metrics if not c.get(m.key).known), None):
             out.append(f"{c.label}: no {gap.label.lower()} ({c.get(gap.key).missing})")
     return out
 
@@ -119,9 +120,7 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
     drawn = [c for c in cells if c.ran and c.get(ACCURACY.key).known and c.get(x_metric.key).known]
     left_out = _left_out(cells, (ACCURACY, x_metric))
     if not drawn:
-        return Chart(
-            key, title, None, "Nothing to draw: " + "; ".join(left_out) if left_out else "Nothing to draw: no cells."
-        )
+        return Chart(key, title, None, "Nothing to draw: " + ("; ".join(left_out) or "no cells."))
     fig = _figure(5.2, 3.6)
     ax = fig.add_subplot()
     profiles = list(dict.fromkeys(c.profile for c in drawn))
@@ -130,12 +129,11 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
         mine = [c for c in drawn if c.profile == profile]
         for c in mine:
             x, y = c.get(x_metric.key), c.get(ACCURACY.key)
-            xerr, yerr = _err(x), _err(y)
             ax.errorbar(
                 [x.value or 0.0],
                 [y.value or 0.0],
-                xerr=[[xerr[0]], [xerr[1]]] if xerr else None,
-                yerr=[[yerr[0]], [yerr[1]]] if yerr else None,
+                xerr=_err(x),
+                yerr=_err(y),
                 fmt=TIER_MARKERS.get(c.tier, "D"),
                 color=colour,
                 ecolor=colour,
@@ -146,18 +144,10 @@ def tradeoff_chart(cells: Sequence[CellView], x_metric: MetricInfo) -> Chart:
             name = c.model + (" (GPU)" if x_metric == MEMORY and c.memory_on_gpu else "")
             ax.annotate(_label(name), (x.value or 0.0, y.value or 0.0), textcoords="offset points", xytext=(6, 4))
         front = pareto_front([(c.get(x_metric.key).value or 0.0, c.get(ACCURACY.key).value or 0.0) for c in mine])
-        ax.step(
-            [p[0] for p in front],
-            [p[1] for p in front],
-            where="post",
-            color=colour,
-            linestyle="--",
-            linewidth=1,
-            label=_label(f"{profile} (Pareto frontier)"),
-        )
-    ax.set_xlabel(_label(x_metric.axis_label))
+        frontier = _label(f"{profile} (Pareto frontier)")
+        ax.step(*zip(*front, strict=True), where="post", color=colour, linestyle="--", linewidth=1, label=frontier)
+    ax.set(xlabel=_label(x_metric.axis_label), ylabel=_label(ACCURACY.axis_label))
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=5))  # long tick labels (costs) must not overlap
-    ax.set_ylabel(_label(ACCURACY.axis_label))
     ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.legend(loc="best", fontsize=8, frameon=False)
     note = ("Not shown: " + "; ".join(left_out)) if left_out else ""
@@ -186,11 +176,10 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
             if not pts:
                 continue
             pts.sort(key=lambda p: p[0])
-            errs = [_err(e) or (0.0, 0.0) for _, e in pts]
             ax.errorbar(
                 [p[0] for p in pts],
                 [e.value for _, e in pts],
-                yerr=[[e[0] for e in errs], [e[1] for e in errs]],
+                yerr=error_bars([e for _, e in pts]),
                 marker="o",
                 capsize=3,
                 color=PALETTE[i % len(PALETTE)],
@@ -207,7 +196,7 @@ def scaling_chart(cells: Sequence[CellView]) -> Chart:
     return Chart(key, title, to_svg(fig, key, title), note)
 
 
-def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> Chart:
+def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView]) -> Chart:
     """Per-task accuracy (primary metric) for each cell, with 95% CI error bars."""
     key, title = "per-task", "Per-task accuracy"
     ok = [s for s in scores if s.primary and s.status == "ok" and s.value is not None]
@@ -223,14 +212,12 @@ def task_chart(scores: Sequence[TaskScore], cells: Sequence[CellView] = ()) -> C
     for i, (model, profile) in enumerate(series):
         rows = {s.task: s for s in ok if s.model == model and s.profile == profile}
         xs = [t + (i - (len(series) - 1) / 2) * width for t in range(len(tasks)) if tasks[t] in rows]
-        vals = [rows[t] for t in tasks if t in rows]
-        lows = [max((s.value or 0) - s.ci_low, 0) if s.ci_low is not None else 0.0 for s in vals]
-        highs = [max(s.ci_high - (s.value or 0), 0) if s.ci_high is not None else 0.0 for s in vals]
+        vals = [Estimate(rows[t].value or 0.0, rows[t].ci_low, rows[t].ci_high) for t in tasks if t in rows]
         ax.bar(
             xs,
-            [s.value or 0.0 for s in vals],
+            [e.value or 0.0 for e in vals],
             width=width * 0.95,
-            yerr=[lows, highs],
+            yerr=error_bars(vals),
             capsize=2,
             color=PALETTE[i % len(PALETTE)],
             label=_label(f"{model} on {profile}"),
@@ -260,8 +247,7 @@ def schedule_lag_chart(requests: pd.DataFrame) -> Chart | None:
         ax.plot(
             part["scheduled_s"].astype(float), lag_ms, ".", markersize=3, color=PALETTE[i % len(PALETTE)], label=label
         )
-    ax.set_xlabel("due time (s after the scenario started)")
-    ax.set_ylabel("schedule lag (ms)")
+    ax.set(xlabel="due time (s after the scenario started)", ylabel="schedule lag (ms)")
     ax.legend(loc="best", fontsize=8, frameon=False)
     key, title = "schedule-lag", "Trace replay: per-request schedule lag"
     return Chart(key, title, to_svg(fig, key, title))

@@ -1,11 +1,6 @@
-"""Deltas between two runs with significance, shared by ``report --baseline`` and ``compare``.
-
-Tested rows are measured exactly as the gate measures them (harness.results.measure with the
-default ``StatSettings``, harness.stats): accuracy on the items both runs scored (McNemar mid-p,
-paired bootstrap interval), latency bootstrapped over measured requests stratified by scenario
-point. So ``compare`` and ``gate`` give the same interval and the same verdict for a metric.
-Memory, energy and cost are single figures per cell: their deltas are shown without a test.
-"""
+"""Deltas between two runs for ``report --baseline`` and ``compare``, tested exactly as the gate tests them
+(harness.results.measure), so both give the same interval and verdict; memory, energy and cost, single
+figures per cell, are shown untested."""
 
 from __future__ import annotations
 
@@ -77,10 +72,8 @@ class DeltaRow:
     @property
     def marker(self) -> str:
         """▲ significantly better, ▼ significantly worse, ≈ within noise, · untested; * p<0.05, ** p<0.01."""
-        if self.direction is None:
-            return "·"
-        if self.direction == 0:
-            return "≈"
+        if not self.direction:
+            return "·" if self.direction is None else "≈"
         stars = "**" if self.p_value is not None and self.p_value < 0.01 else "*"
         return ("▲" if self.direction > 0 else "▼") + stars
 
@@ -135,16 +128,8 @@ def _tested_row(
     if m.run_value is None and m.base_value is None:
         return None
     ratio = not info.is_accuracy
-    row = DeltaRow(
-        cell.model,
-        cell.profile,
-        label,
-        "percent" if info.is_accuracy else "seconds",
-        m.base_value,
-        m.run_value,
-        "ratio" if ratio else "diff",
-        gate_metric=gate_metric,
-    )
+    kind, mode = ("seconds", "ratio") if ratio else ("percent", "diff")
+    row = DeltaRow(cell.model, cell.profile, label, kind, m.base_value, m.run_value, mode, gate_metric=gate_metric)
     why = m.failure or m.not_comparable or m.not_applicable or m.inconclusive
     if why or m.change is None:
         return replace(row, note=why or "no change could be estimated")
@@ -196,8 +181,7 @@ def compare_views(current: RunView, baseline: RunView, settings: StatSettings | 
     comparison.only_current = [c.label for k, c in cur_cells.items() if k not in base_cells]
     comparison.only_baseline = [c.label for k, c in base_cells.items() if k not in cur_cells]
     for key, cell in cur_cells.items():
-        old = base_cells.get(key)
-        if old is None:
+        if (old := base_cells.get(key)) is None:
             continue
         if not (cell.ran and old.ran):
             comparison.not_compared.append(f"{cell.label}: {old.status} in the baseline, {cell.status} now")

@@ -82,18 +82,14 @@ def _latency_estimate(
     return Estimate(p95, *(ci or (None, None)))
 
 
-def _plain(cell: dict[str, Any], column: str, present: bool, absent_why: str) -> Estimate:
-    if not present:
-        return Estimate(None, missing=absent_why)
-    value = clean(cell.get(column))
-    return _missing(cell, "not recorded for this cell") if value is None else Estimate(value)
-
-
 def _memory(cell: dict[str, Any], figure: MemoryFigure, present: bool) -> Estimate:
     """The peak-memory metric: GPU memory for a cell that ran on a GPU (what must fit there), else host RSS."""
     if figure.on_gpu and figure.mb is not None:
         return Estimate(figure.mb)
-    return _plain(cell, "peak_rss_mb", present, "memory not measured by this run")
+    if not present:
+        return Estimate(None, missing="memory not measured by this run")
+    value = clean(cell.get("peak_rss_mb"))
+    return _missing(cell, "not recorded for this cell") if value is None else Estimate(value)
 
 
 def _no_requests(cell: dict[str, Any]) -> bool:
@@ -101,12 +97,11 @@ def _no_requests(cell: dict[str, Any]) -> bool:
 
 
 def _energy(cell: dict[str, Any], present: bool) -> Estimate:
-    source = text(cell.get("energy_source"))
     if not present:
         return Estimate(None, missing="energy per request not computed by this run")
     value = clean(cell.get("energy_per_request_j"))
     if value is None:
-        if source in ("", "none"):
+        if text(cell.get("energy_source")) in ("", "none"):
             return _missing(cell, "no energy sensor and no power model for this profile")
         if _no_requests(cell):
             return _missing(cell, "no successful perf requests to divide the energy by")
@@ -124,8 +119,7 @@ def _energy(cell: dict[str, Any], present: bool) -> Estimate:
 def _cost(cell: dict[str, Any], present: bool) -> Estimate:
     if not present:
         return Estimate(None, missing="cost not computed by this run")
-    value = clean(cell.get(COST.key))
-    if value is not None:
+    if (value := clean(cell.get(COST.key))) is not None:
         return Estimate(value)
     if _no_requests(cell):
         return _missing(cell, "no successful perf requests to cost")
@@ -133,8 +127,7 @@ def _cost(cell: dict[str, Any], present: bool) -> Estimate:
 
 
 def repetition_spread(group: pd.DataFrame) -> dict[str, float | None]:
-    """Spread of the median E2E between repetitions of a point: (max - min) / median of the
-    repetitions' medians, the largest over the cell's points; None with a single repetition."""
+    """(max - min) / median of a point's repetitions' median E2E, largest over the points; None with one repetition."""
     if "repetition" not in group.columns or group["e2e_s"].dropna().empty:
         return {"e2e_s_rep_spread": None, "repetitions": 1}
     spreads: list[float] = []
@@ -201,7 +194,6 @@ def latency_rows(requests: pd.DataFrame, measured: pd.DataFrame) -> list[Latency
         ok = group[group["_ok"]]
         warm, errs = int(warmup_mask(group).sum()), int(error_mask(group).sum())
         for metric in (m for m in REQUEST_COLUMNS if m in ok):
-            summary = summarize(ok[metric].map(clean).tolist())
-            stats = {k: clean(v) for k, v in summary.items()}
+            stats = {k: clean(v) for k, v in summarize(ok[metric].map(clean).tolist()).items()}
             rows.append(LatencyRow(str(model), str(profile), str(scenario), str(point), metric, stats, errs, warm))
     return rows

@@ -23,29 +23,21 @@ def _sig(value: float, digits: int = 3) -> str:
 
 
 def seconds(value: float) -> str:
-    if abs(value) < 1:
-        return f"{_sig(value * 1000)} ms"
-    return f"{_sig(value)} s"
+    return f"{_sig(value * 1000)} ms" if abs(value) < 1 else f"{_sig(value)} s"
 
 
 def megabytes(value: float) -> str:
-    if abs(value) >= 1024:
-        return f"{_sig(value / 1024)} GB"
-    return f"{_sig(value)} MB"
+    return f"{_sig(value / 1024)} GB" if abs(value) >= 1024 else f"{_sig(value)} MB"
 
 
 def joules(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{_sig(value / 1000)} kJ"
-    return f"{_sig(value)} J"
+    return f"{_sig(value / 1000)} kJ" if abs(value) >= 1000 else f"{_sig(value)} J"
 
 
 def dollars(value: float) -> str:
     if value == 0:
         return "$0"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    return f"${_sig(value)}"
+    return f"${value:,.2f}" if abs(value) >= 1 else f"${_sig(value)}"
 
 
 def percent(value: float) -> str:
@@ -102,12 +94,10 @@ def cost_split_text(numbers: dict[str, float | None]) -> str:
 
 
 def energy_text(value: float | None, low: float | None, high: float | None, source: str, kind: str = "joules") -> str:
-    """An energy figure as every view shows it: an estimate as its range (``est. 10 J–14 J``), a
-    sensor's measurement as one value with its source (``12.3 J (nvml)``); a dash when missing."""
+    """An estimate as its range (``est. 10 J–14 J``), a sensor's figure with its source (``12.3 J (nvml)``)."""
     number = clean(value)
     if number is None:
         return DASH
     if source == "estimate":
-        span = fmt_range(low, high, kind)
-        return f"est. {span or fmt(number, kind)}"
+        return f"est. {fmt_range(low, high, kind) or fmt(number, kind)}"
     return f"{fmt(number, kind)} ({source})" if source and source != "none" else fmt(number, kind)

@@ -51,18 +51,12 @@ def _why(cell: CellView, key: str) -> str:
 
 def _flat(data: Any, prefix: str = "") -> list[tuple[str, str]]:
     """Nested dicts as (dotted key, value) rows; lists and scalars as text, empty values left out."""
-    rows: list[tuple[str, str]] = []
     if isinstance(data, dict):
-        for key, value in data.items():
-            rows += _flat(value, f"{prefix}.{key}" if prefix else str(key))
-    elif isinstance(data, list):
-        if data:
-            rows.append(
-                (prefix, ", ".join(json.dumps(v, default=str) if isinstance(v, dict | list) else text(v) for v in data))
-            )
-    elif text(data) != "":
-        rows.append((prefix, text(data)))
-    return rows
+        return [row for key, value in data.items() for row in _flat(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(data, list):
+        body = ", ".join(json.dumps(v, default=str) if isinstance(v, dict | list) else text(v) for v in data)
+        return [(prefix, body)] if data else []
+    return [(prefix, text(data))] if text(data) != "" else []
 
 
 def _constraint_items(view: RunView) -> list[tuple[str, str]]:
@@ -78,11 +72,12 @@ def _run_items(view: RunView) -> list[tuple[str, str]]:
     meta = view.meta.model_dump(mode="json")
     keep = ("run_id", "status", "created_at", "finished_at", "tierbench_version", "git_revision")
     rows = [(k, text(meta[k])) for k in keep if text(meta.get(k))]
-    rows.append(("run directory", str(view.run_dir)))
-    rows.append(("suite", view.suite_name))
-    rows.append(("tasks", ", ".join(view.tasks) or "none"))
-    rows += _flat(meta.get("options") or {}, "options")
-    return rows
+    rows += [
+        ("run directory", str(view.run_dir)),
+        ("suite", view.suite_name),
+        ("tasks", ", ".join(view.tasks) or "none"),
+    ]
+    return rows + _flat(meta.get("options") or {}, "options")
 
 
 def render_html(
@@ -94,11 +89,9 @@ def render_html(
     cascade: CascadeSection | None = None,
     variants: Sequence[VariantsView] = (),
 ) -> str:
-    template = _ENV.get_template("report.html.j2")
-    host = {k: v for k, v in view.meta.host.items() if k != "packages"}
     packages = view.meta.host.get("packages")
     packages = packages if isinstance(packages, dict) else {}
-    return template.render(
+    return _ENV.get_template("report.html.j2").render(
         view=view,
         recommendations=recommendations,
         charts=charts,
@@ -114,7 +107,7 @@ def render_html(
         profile_emulated={c.profile: c.emulated_on for c in view.cells if c.emulated_on},
         tier_order=TIER_ORDER,
         run_items=_run_items(view),
-        host_items=_flat(host),
+        host_items=_flat({k: v for k, v in view.meta.host.items() if k != "packages"}),
         package_items=[(k, text(v) or "not installed") for k, v in packages.items()],
         profile_items=[(name, _flat(spec)) for name, spec in view.profiles.items()],
         model_items=[(name, _flat(spec)) for name, spec in view.models.items()]

@@ -1,8 +1,5 @@
-"""The ladder view: every rung of a quantization ladder against its bits per weight, with the knee.
-
-Rungs are ordinary cells; this view only groups the cells whose labels name a ladder, and joins
-the run's fidelity table. It reads the run directory, never a backend.
-"""
+"""The ladder view: every rung of a quantization ladder against its bits per weight, with the knee; rungs are
+ordinary cells whose labels name a ladder, joined with the run's fidelity table."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.report.cellview import Estimate, not_run_why
-from harness.report.charts import Chart, _figure, to_svg
+from harness.report.charts import PALETTE, Chart, _figure, error_bars, to_svg
 from harness.report.formatting import clean, text
 from harness.report.metrics import ACCURACY, ENERGY, MEMORY
 from harness.report.view import RunView
@@ -74,19 +71,18 @@ def knee(rungs: list[LadderRung]) -> str:
     if len(ran) < 2:
         return "Too few rungs with an accuracy to find a knee."
     top = ran[0]
-    if top.accuracy.low is None:
+    low, value = top.accuracy.low, top.accuracy.value or 0.0  # every rung in ran has a value: "or" narrows the type
+    if low is None:
         return f"{top.quant_type} has no accuracy interval, so no drop can be called significant."
+    band = f"{low:.0%}–{(top.accuracy.high or value):.0%}"
     for above, rung in itertools.pairwise(ran):
-        assert rung.accuracy.value is not None and top.accuracy.value is not None
-        if rung.accuracy.value < top.accuracy.low:
+        if (rung.accuracy.value or 0.0) < low:
             return (
                 f"Below {above.quant_type} accuracy drops by more than its 95% interval: {rung.quant_type} scores "
-                f"{rung.accuracy.value:.0%} against {top.quant_type}'s {top.accuracy.value:.0%} "
-                f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%})."
+                f"{rung.accuracy.value:.0%} against {top.quant_type}'s {value:.0%} ({band})."
             )
     return (
-        f"No rung's accuracy falls below {top.quant_type}'s 95% interval "
-        f"({top.accuracy.low:.0%}–{(top.accuracy.high or top.accuracy.value):.0%}): down to {ran[-1].quant_type} "
+        f"No rung's accuracy falls below {top.quant_type}'s 95% interval ({band}): down to {ran[-1].quant_type} "
         "the differences are within noise at this item count."
     )
 
@@ -106,14 +102,10 @@ def _chart(ladder: Ladder) -> Chart:
             # every point has a bits per weight and every drawn estimate a value: "or 0.0" only narrows the type
             xs = [r.bits_per_weight or 0.0 for r, _ in drawn]
             ys = [e.value or 0.0 for _, e in drawn]
-            # each side of the error bar where the interval has that end
-            lo = [max(e.value - e.low, 0.0) if e.value is not None and e.low is not None else 0.0 for _, e in drawn]
-            hi = [max(e.high - e.value, 0.0) if e.value is not None and e.high is not None else 0.0 for _, e in drawn]
-            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=3, color="#1f77b4")
+            ax.errorbar(xs, ys, yerr=error_bars([e for _, e in drawn]), fmt="o-", capsize=3, color=PALETTE[0])
             for x, y, (r, _) in zip(xs, ys, drawn, strict=True):
                 ax.annotate(r.quant_type, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
-        ax.set_xlabel("bits per weight")
-        ax.set_ylabel(label)
+        ax.set(xlabel="bits per weight", ylabel=label)
     return Chart(key, title, to_svg(fig, key, title))
 
 

@@ -12,6 +12,10 @@ def _seconds(value: Any) -> str:
     return "—" if not isinstance(value, int | float) or math.isnan(value) else f"{value:.3f} s"
 
 
+def _where(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(k) for k in ("model", "profile", "scenario", "repetition"))
+
+
 def point_notes(row: dict[str, Any]) -> list[str]:
     """Lines for one load point: a sweep's knee, over-saturation, a client that sent late."""
     where = f"{row.get('model')}@{row.get('profile')} {row.get('scenario')} {row.get('point')}"
@@ -32,21 +36,14 @@ def session_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     notes = []
     for cold in (r for r in rows if r.get("kind") == "sessions" and str(r.get("point", "")).startswith("cold")):
         shape = str(cold["point"]).removeprefix("cold")
-        same = [
-            r
-            for r in rows
-            if (r.get("model"), r.get("profile"), r.get("scenario"))
-            == (cold.get("model"), cold.get("profile"), cold.get("scenario"))
-            and r.get("repetition") == cold.get("repetition")
-        ]
+        same = [r for r in rows if _where(r) == _where(cold)]
         turns = [r for r in same if str(r.get("point", "")).startswith("turn=") and str(r["point"]).endswith(shape)]
         if not turns:
             continue
         last = max(turns, key=lambda r: int(str(r["point"]).split()[0].removeprefix("turn=")))
         warm, cold_ttft = last.get("ttft_p50_s"), cold.get("ttft_p50_s")
-        if not all(isinstance(v, int | float) and v > 0 for v in (warm, cold_ttft)):
+        if not (isinstance(warm, int | float) and isinstance(cold_ttft, int | float) and warm > 0 and cold_ttft > 0):
             continue
-        assert isinstance(warm, int | float) and isinstance(cold_ttft, int | float)
         verdict = "below" if warm < cold_ttft else "not below"
         notes.append(
             f"{cold.get('model')}@{cold.get('profile')} {cold.get('scenario')}: {last['point']} median TTFT "

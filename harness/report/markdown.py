@@ -1,19 +1,17 @@
-"""report.md: the decision in a few lines, for CI step summaries and pull-request comments.
-
-Rendered from templates/report.md.j2 as the HTML page is from its own template; the filters here
-make every value safe inside a Markdown table cell and say why a missing figure is missing.
-"""
+"""report.md (templates/report.md.j2): the decision in a few lines, for CI step summaries and pull-request
+comments; its filters make every value safe inside a Markdown table cell."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.report.cascade import CascadeSection, excluded_text, figure_text
 from harness.report.cellview import CellView, Estimate
 from harness.report.compare import Comparison
-from harness.report.formatting import cost_split_text, energy_text, fmt
+from harness.report.formatting import cost_split_text, energy_text, fmt, fmt_range
 from harness.report.ladder import Ladder
 from harness.report.metrics import ACCURACY, COST, ENERGY, MEMORY, P95_E2E
 from harness.report.recommend import LIMITS, Recommendation
@@ -40,12 +38,14 @@ def md(value: object) -> str:
     return one_line(body.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "'"))
 
 
-def _est(e: Estimate, kind: str) -> str:
+def _est(e: Estimate, kind: str, range_first: bool = False) -> str:
+    """A figure with its interval; a projected one (``range_first``) its range first, the honest part."""
     if e.value is None:
         return f"— ({md(e.missing)})"
-    if e.low is not None and e.high is not None:
-        return f"{fmt(e.value, kind)} ({fmt(e.low, kind)}–{fmt(e.high, kind)})"
-    return fmt(e.value, kind)
+    value, span = fmt(e.value, kind), fmt_range(e.low, e.high, kind)
+    if not span:
+        return value
+    return f"{span} (mid {value})" if range_first else f"{value} ({span})"
 
 
 def _memory(c: CellView) -> str:
@@ -72,15 +72,6 @@ def _constraints(view: RunView) -> str:
     return f"{', '.join(given) or 'none'}; objective: {c.objective.replace('_', ' ')} ({md(view.constraints_note)})"
 
 
-def _range(e: Estimate, kind: str) -> str:
-    """A projected figure: its range first (the honest part), the central value after."""
-    if e.value is None:
-        return f"— ({md(e.missing)})"
-    if e.low is None or e.high is None:
-        return fmt(e.value, kind)
-    return f"{fmt(e.low, kind)}–{fmt(e.high, kind)} (mid {fmt(e.value, kind)})"
-
-
 _ENV = Environment(
     loader=PackageLoader("harness.report", "templates"),
     autoescape=False,  # Markdown: the md filter makes each value safe in its table cell
@@ -89,7 +80,7 @@ _ENV = Environment(
     keep_trailing_newline=True,
     undefined=StrictUndefined,
 )
-_ENV.filters.update(md=md, est=_est, span=_range, fmt=fmt, memory=_memory, energy=_energy)
+_ENV.filters.update(md=md, est=_est, span=partial(_est, range_first=True), fmt=fmt, memory=_memory, energy=_energy)
 _ENV.globals.update(
     ACCURACY=ACCURACY,
     COST=COST,

@@ -20,8 +20,7 @@ class MetricInfo:
 ACCURACY = MetricInfo("accuracy", "Accuracy", "percent", True, "accuracy (mean over tasks)")
 P95_E2E = MetricInfo("p95_e2e_s", "p95 E2E latency", "seconds", False, "p95 end-to-end latency (s)")
 P95_TTFT = MetricInfo("p95_ttft_s", "p95 TTFT", "seconds", False, "p95 time to first token (s)")
-# the key stays the column name of host RSS; a cell that ran on a GPU holds its GPU memory under it
-# (harness.results.memoryfigure), and every view labels which figure it shows
+# keyed by the host RSS column, it holds a GPU cell's GPU memory (harness.results.memoryfigure); views label which
 MEMORY = MetricInfo("peak_rss_mb", "Peak memory", "megabytes", False, "peak memory (MB; GPU memory for a GPU cell)")
 ENERGY = MetricInfo("energy_per_request_j", "Energy / request", "joules", False, "energy per request (J)")
 COST = MetricInfo("cost_per_1k_requests_usd", "Cost / 1k requests", "dollars", False, "cost per 1k requests (USD)")

@@ -1,11 +1,6 @@
-"""Projected figures in the report: their own rows, and stand-in cells for profiles nothing ran on.
-
-Projected figures (harness.projection) are never mixed into measured rows. They appear in a
-table of their own, and where a profile could not be run here at all, the recommendation
-considers the projected cell instead — labelled ``projected from host`` — so every profile of a
-run gets an answer. Where a profile was emulated *and* projected, the measured (emulated) cell
-drives the recommendation and the projection is shown beside it.
-"""
+"""Projected figures in their own rows, never mixed into measured ones; where nothing ran on a profile, the
+recommendation weighs a stand-in cell ``projected from host`` so every profile gets an answer (an emulated
+cell, being measured, wins over its projection)."""
 
 from __future__ import annotations
 
@@ -65,8 +60,7 @@ def projection_rows(frame: pd.DataFrame) -> list[ProjectionRow]:
         row["point"] = " ".join(p for p in (text(r.get("scenario")), row["point"]) if p)
         # every other column read as a number: None where it is missing or not a number
         numbers = {str(k): clean(v) for k, v in r.items() if k not in row and k not in ("scenario", "host_disturbed")}
-        disturbed = r.get("host_disturbed") is True or r.get("host_disturbed") == 1
-        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=bool(disturbed)))
+        rows.append(ProjectionRow(**row, numbers=numbers, host_disturbed=r.get("host_disturbed") in (True, 1)))
     return rows
 
 
@@ -110,10 +104,7 @@ def recommendation_cells(cells: Sequence[CellView], projections: Sequence[Projec
         source = next(
             (c for c in cells if rows and c.model == cell.model and c.profile == rows[0].projected_from), None
         )
-        if not cell.ran and source is not None and source.ran:
-            out.append(projected_cell(source, rows))
-        else:
-            out.append(cell)
+        out.append(projected_cell(source, rows) if not cell.ran and source is not None and source.ran else cell)
     return out
 
 

@@ -1,9 +1,5 @@
-"""Which tier to run on each profile: the best one, by the user's objective, that meets every constraint.
-
-A pure function over the view model, so it is tested without any run directory. Every choice
-comes with its reason, a runner-up (or the closest miss when nothing qualifies) and a
-statement of how sure we are, drawn from the confidence intervals.
-"""
+"""Which tier to run on each profile: the best by the user's objective that meets every constraint, with its
+reason, a runner-up (or the closest miss) and a confidence from the intervals; pure, so tested without a run."""
 
 from __future__ import annotations
 
@@ -57,8 +53,7 @@ class Recommendation:
     candidates: list[Candidate] = field(default_factory=list)
 
 
-# (constraint field, its title in report.html, its symbol in report.md, metric, comparison);
-# "max" means the value must not exceed the limit
+# (constraint field, its title in report.html, its symbol in report.md, metric, "min" or "max" the limit is)
 LIMITS: tuple[tuple[str, str, str, MetricInfo, str], ...] = (
     ("min_accuracy", "Accuracy floor", "accuracy ≥", ACCURACY, "min"),
     ("max_p95_e2e_s", "p95 latency SLO", "p95 E2E ≤", P95_E2E, "max"),
@@ -85,12 +80,10 @@ def check_cell(cell: CellView, constraints: Constraints) -> list[Check]:
                 Check(label, None, f"{metric.label} unknown ({est.missing}), so the {label} cannot be verified", 1.0)
             )
             continue
-        value = est.value
-        ok = value >= limit if direction == "min" else value <= limit
+        ok = est.value >= limit if direction == "min" else est.value <= limit
         sign = (">=" if ok else "<") if direction == "min" else ("<=" if ok else ">")
-        detail = f"{metric.label} {fmt(value, metric.kind)} {sign} {fmt(limit, metric.kind)}"
-        shortfall = 0.0 if ok else abs(value - limit) / abs(limit)
-        checks.append(Check(label, ok, detail, shortfall))
+        detail = f"{metric.label} {fmt(est.value, metric.kind)} {sign} {fmt(limit, metric.kind)}"
+        checks.append(Check(label, ok, detail, 0.0 if ok else abs(est.value - limit) / abs(limit)))
     return checks
 
 
@@ -123,14 +116,8 @@ def _miss_key(candidate: Candidate) -> tuple[int, float, int]:
 
 
 def _summary(cell: CellView, metric: MetricInfo | None) -> str:
-    parts: list[str] = []
-    for m in (metric, ACCURACY, P95_E2E, MEMORY):
-        if m is None or any(m.label in p for p in parts):
-            continue
-        est = cell.get(m.key)
-        if est.value is not None:
-            parts.append(f"{m.label} {fmt(est.value, m.kind)}")
-    return ", ".join(parts)
+    shown = [m for m in dict.fromkeys((metric, ACCURACY, P95_E2E, MEMORY)) if m is not None and cell.get(m.key).known]
+    return ", ".join(f"{m.label} {fmt(cell.get(m.key).value, m.kind)}" for m in shown)
 
 
 def _name(cell: CellView) -> str:
@@ -146,18 +133,22 @@ def _confidence(
 ) -> tuple[str, list[str]]:
     notes: list[str] = []
     weak = 0
+
+    def doubt(note: str, weight: int = 1) -> None:
+        nonlocal weak
+        notes.append(note)
+        weak += weight
+
     acc = choice.get(ACCURACY.key)
     if constraints.min_accuracy is not None and acc.value is not None:
         if acc.low is None:
-            notes.append("accuracy has no confidence interval (no standard errors recorded)")
-            weak += 1
+            doubt("accuracy has no confidence interval (no standard errors recorded)")
         elif acc.low < constraints.min_accuracy:
-            notes.append(
+            doubt(
                 f"accuracy meets the floor on the point estimate, but its 95% CI "
                 f"({fmt(acc.low, 'percent')}–{fmt(acc.high, 'percent')}) reaches below "
                 f"{fmt(constraints.min_accuracy, 'percent')}"
             )
-            weak += 1
         else:
             notes.append(f"accuracy clears the floor with 95% confidence (CI from {fmt(acc.low, 'percent')})")
     for name, m in (("max_p95_e2e_s", P95_E2E), ("max_p95_ttft_s", P95_TTFT)):
@@ -167,46 +158,33 @@ def _confidence(
             continue
         interval = "projected range" if choice.projected_from else "95% CI"
         if est.high is None:
-            notes.append(f"{m.label} has no interval (too few requests)")
-            weak += 1
+            doubt(f"{m.label} has no interval (too few requests)")
         elif est.high > limit:
-            notes.append(f"{m.label} {interval} reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
-            weak += 1
+            doubt(f"{m.label} {interval} reaches {fmt(est.high, m.kind)}, above the {fmt(limit, m.kind)} SLO")
     if choice.items and choice.items < FEW_ITEMS:
-        notes.append(f"accuracy rests on {choice.items} items; run more with a larger --limit")
-        weak += 2 if choice.items < VERY_FEW_ITEMS else 1
+        doubt(
+            f"accuracy rests on {choice.items} items; run more with a larger --limit",
+            2 if choice.items < VERY_FEW_ITEMS else 1,
+        )
     if choice.tasks_total and choice.tasks_scored < choice.tasks_total:
-        notes.append(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
-        weak += 1
+        doubt(f"accuracy covers {choice.tasks_scored} of {choice.tasks_total} tasks")
     share = choice.numbers.get("host_other_cpu_share")
     if share is not None and share > CONTENDED_SHARE:
-        notes.append(f"the host was contended: other processes took {share:.0%} of {choice.model}'s cores")
-        weak += 2
+        doubt(f"the host was contended: other processes took {share:.0%} of {choice.model}'s cores", 2)
     if choice.projected_from:
-        notes.append(
+        doubt(
             f"latency, energy and cost on {choice.profile} are projected from {choice.projected_from} "
-            "(roofline transfer, shown as ranges), not measured on the device"
+            "(roofline transfer, shown as ranges), not measured on the device",
+            2,
         )
-        weak += 2
     if choice.emulated_on:
-        notes.append(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
-        weak += 1
+        doubt(f"{choice.profile} was emulated on {choice.emulated_on}, not measured on the device")
     if runner_up is not None and metric is not None:
-        a, b = choice.get(metric.key), runner_up.get(metric.key)
-        a_low, a_high, b_low, b_high = a.low, a.high, b.low, b.high
-        if (
-            a_low is not None
-            and a_high is not None
-            and b_low is not None
-            and b_high is not None
-            and a_low <= b_high
-            and b_low <= a_high
-        ):
+        a, b = choice.get(metric.key).interval, runner_up.get(metric.key).interval
+        if a and b and a[0] <= b[1] and b[0] <= a[1]:
             within = "projected ranges" if choice.projected_from else "95% CIs"
-            notes.append(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
-            weak += 1
-    level = "high" if weak == 0 else ("medium" if weak <= 2 else "low")
-    return level, notes
+            doubt(f"{metric.label} of {choice.model} and {runner_up.model} overlap within their {within}")
+    return ("high" if weak == 0 else ("medium" if weak <= 2 else "low")), notes
 
 
 def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Constraints) -> Recommendation:
@@ -228,11 +206,9 @@ def recommend_profile(profile: str, cells: Sequence[CellView], constraints: Cons
     if choice.projected_from:
         reason += f" (projected from {choice.projected_from}, not measured)"
     if len(ranked) > 1:
-        runner = ranked[1]
-        runner_reason = f"also meets every constraint; {_summary(runner, metric)}"
+        runner, runner_reason = ranked[1], f"also meets every constraint; {_summary(ranked[1], metric)}"
     elif misses:
-        runner = misses[0].cell
-        runner_reason = f"misses: {_why_not(misses[0])}"
+        runner, runner_reason = misses[0].cell, f"misses: {_why_not(misses[0])}"
     else:
         runner, runner_reason = None, "no other tier ran on this profile"
     level, notes = _confidence(choice, ranked[1] if len(ranked) > 1 else None, constraints, metric)

@@ -1,9 +1,5 @@
-"""Per-item samples, read as a stream: a first page per task for the report, and counts.
-
-A run can hold 100k items; the report shows a bounded page of them and links the full jsonl, so
-the page stays small however large the run. Paired comparisons read items through
-harness.results.snapshot instead.
-"""
+"""Per-item samples, streamed: a bounded first page per task and counts, so the report stays small
+however large the run (100k items); paired comparisons read items through harness.results.snapshot."""
 
 from __future__ import annotations
 
@@ -52,8 +48,8 @@ def _short(value: Any, limit: int = MAX_CHARS) -> str:
     return body
 
 
-def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOWN) -> SamplePage:
-    """Stream ``samples.jsonl``: keep the first ``per_task`` items of each (model, profile, task)."""
+def read_samples(path: Path) -> SamplePage:
+    """Stream ``samples.jsonl``: keep the first ``PER_TASK`` items of each (model, profile, task)."""
     page = SamplePage()
     seen: set[tuple[str, str, str, str]] = set()
     if not is_run_file(path, "a JSONL file"):  # a directory or FIFO there is one line, not a hang
@@ -77,7 +73,7 @@ def read_samples(path: Path, per_task: int = PER_TASK, max_shown: int = MAX_SHOW
                 seen.add(item)
                 page.items[group] += 1
                 page.truncated[group] += sample.truncated_reasoning
-            if page.per_group[group] <= per_task and len(page.rows) < max_shown:
+            if page.per_group[group] <= PER_TASK and len(page.rows) < MAX_SHOWN:
                 page.rows.append(
                     replace(
                         sample,

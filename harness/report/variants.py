@@ -1,10 +1,6 @@
-"""The variants view: each base model's variants (reasoning effort, verbosity, threads...) against cost
-and p95 latency, the Pareto frontier across tiers and variants, and the cheapest variant that matches a
-costlier one within its accuracy interval.
-
-Variants are ordinary cells; this view only groups the cells whose labels name a base model (quantization
-rungs have their own section, harness.report.ladder). It reads the run's view, never a backend.
-"""
+"""The variants view: each base model's variants (reasoning effort, verbosity, threads...) against cost and p95
+latency, the Pareto frontier, and the cheapest variant that matches a costlier one within its accuracy interval;
+variants are ordinary cells whose labels name a base model (ladder rungs have their own section)."""
 
 from __future__ import annotations
 
@@ -100,8 +96,7 @@ def _chart(profile: str, points: list[VariantPoint]) -> Chart:
         front = pareto_front([(p.cell.get(metric.key).value or 0.0, p.accuracy.value or 0.0) for p in drawn])
         ax.step([x for x, _ in front], [y for _, y in front], where="post", color="#444", linestyle="--", linewidth=1)
         ax.plot([], [], color="#444", linestyle="--", label="Pareto frontier")
-        ax.set_xlabel(_label(metric.axis_label))
-        ax.set_ylabel(_label(ACCURACY.axis_label))
+        ax.set(xlabel=_label(metric.axis_label), ylabel=_label(ACCURACY.axis_label))
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         if i == 0:
             ax.legend(loc="best", fontsize=8, frameon=False)
@@ -110,13 +105,10 @@ def _chart(profile: str, points: list[VariantPoint]) -> Chart:
 
 def build_variants(view: RunView) -> list[VariantsView]:
     """One view per profile on which cells of variants ran; rungs of a ladder are left to its own section."""
-    by_profile: dict[str, list[CellView]] = {}
-    for cell in view.cells:
-        if cell.base_model and not cell.ladder:
-            by_profile.setdefault(cell.profile, []).append(cell)
+    variants = [c for c in view.cells if c.base_model and not c.ladder]
     views = []
-    for profile, found in by_profile.items():
-        points = [VariantPoint(cell, cell.base_model, cell.variant, False) for cell in found]
+    for profile in dict.fromkeys(c.profile for c in variants):
+        points = [VariantPoint(c, c.base_model, c.variant, False) for c in variants if c.profile == profile]
         costed = _costed(points)
         front = set(pareto_front([(p.cost.value or 0.0, p.accuracy.value or 0.0) for p in costed]))
         points = [replace(p, on_frontier=p in costed and (p.cost.value, p.accuracy.value) in front) for p in points]

@@ -1,8 +1,5 @@
-"""The report's view model, built from the run directory's tables only (never from a backend).
-
-Everything the HTML, the Markdown and the recommendation show comes from here, with a reason
-attached to every value that is missing, so no page ever says NaN or leaves a blank.
-"""
+"""The report's view model, read from the run directory's tables only (never from a backend); every
+missing value carries its reason, so no page ever says NaN or leaves a blank."""
 
 from __future__ import annotations
 
@@ -56,7 +53,6 @@ class RunView:
         return next((c for c in self.cells if c.model == model and c.profile == profile), None)
 
 
-# -- meta ---------------------------------------------------------------------------------------
 def _constraints(meta: RunMeta) -> tuple[Constraints, str]:
     """The constraints the run used (suite file merged with flags) and a note saying where each came from."""
     raw = meta.suite.get("constraints")
@@ -82,7 +78,6 @@ def build_view(run_dir: Path) -> RunView:
     meta = store.read_meta()
     constraints, note = _constraints(meta)
     models = _by_name(meta.models)
-    profiles = _by_name(meta.profiles)
     cells_df = store.read_table("cells")
     requests = store.read_table("requests")
     scores_df = store.read_table("scores")
@@ -92,7 +87,6 @@ def build_view(run_dir: Path) -> RunView:
     suite_tasks = (
         meta.options.tasks if meta.options.tasks is not None else [text(t) for t in meta.suite.get("tasks") or []]
     )
-    tasks = list(dict.fromkeys(suite_tasks + [s.task for s in scores]))
     measured = measured_requests(requests)
     cells = cell_views(cells_df, requests, measured, scores, len(suite_tasks))
     samples = read_samples(store.layout.samples)
@@ -109,14 +103,14 @@ def build_view(run_dir: Path) -> RunView:
         suite_name=text(meta.suite.get("name")) or run_dir.name,
         constraints=constraints,
         constraints_note=note,
-        profiles=profiles,
+        profiles=_by_name(meta.profiles),
         models=models,
         cells=cells,
         scores=scores,
         latency=latency_rows(requests, measured),
         samples=samples,
         caveats=caveats,
-        tasks=tasks,
+        tasks=list(dict.fromkeys(suite_tasks + [s.task for s in scores])),
         requests=measured,
         cell_columns=list(cells_df.columns),
         load=load,

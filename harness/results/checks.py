@@ -1,10 +1,8 @@
 """Type checks on tables read back from a run directory.
 
-A run directory is a file tree anyone can edit or damage. The readers (report, gate, compare,
-baseline) do arithmetic on these columns, so a string where a number belongs or an infinity
-would end in a traceback or a silently wrong verdict. NaN is how a table says "not measured",
-so it stays; text and ±inf are refused with the file, column and row, and so is a table without
-one of the key columns that say what a row is.
+A run directory is a file tree anyone can edit or damage, and its readers do arithmetic on these
+columns: text or an infinity there would end in a traceback or a silently wrong verdict. NaN ("not
+measured") stays; text, ±inf and a missing key column are refused with the file, column and row.
 """
 
 from __future__ import annotations
@@ -65,9 +63,7 @@ def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     missing = [column for column in KEY_COLUMNS.get(name, ()) if column not in frame.columns]
     if missing:
         raise UserError(f"{path}: column '{missing[0]}' is missing; {_HOW}")
-    for column in NUMERIC_COLUMNS.get(name, ()):
-        if column not in frame.columns:
-            continue
+    for column in [column for column in NUMERIC_COLUMNS.get(name, ()) if column in frame.columns]:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series):
             infinite = np.isinf(series.to_numpy(dtype=float, na_value=np.nan))
@@ -75,9 +71,7 @@ def check_table(name: str, frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                 row = int(infinite.argmax())
                 raise UserError(f"{path}: column '{column}' row {row}: non-finite number ({series.iloc[row]}); {_HOW}")
             continue
-        bad = _bad_value(series)
-        if bad is not None:
+        if (bad := _bad_value(series)) is not None:
             row, value = bad
-            shown = repr(value)[:40]
-            raise UserError(f"{path}: column '{column}' row {row}: {shown} where a number belongs; {_HOW}")
+            raise UserError(f"{path}: column '{column}' row {row}: {value!r:.40} where a number belongs; {_HOW}")
     return frame

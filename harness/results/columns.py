@@ -41,14 +41,12 @@ FITCOST_COLUMNS = [*FIT_COLUMNS, *COST_COLUMNS, "slowdown_vs_host"]
 
 # Labels a catalog gives a model (a quantization rung's type, bits per weight, source), copied into
 # the cells table so every reader can show them beside the name (docs/quantization.md).
-QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION = (
-    "quant_type",
-    "bits_per_weight",
-    "quant_file_mb",
-    "quant_source",
-    "requantized_from",
-    "quant_label",
-)
+QUANT_TYPE = "quant_type"
+BPW = "bits_per_weight"
+FILE_MB = "quant_file_mb"
+SOURCE = "quant_source"
+REQUANTIZED_FROM = "requantized_from"
+DESCRIPTION = "quant_label"
 # and every expanded model's base model and variant (docs/variants.md)
 LABEL_COLUMNS = [LADDER, QUANT_TYPE, BPW, FILE_MB, SOURCE, REQUANTIZED_FROM, DESCRIPTION, BASE_MODEL, VARIANT]
 

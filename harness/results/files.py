@@ -79,17 +79,8 @@ def _mend_tail(handle: BinaryIO) -> None:
         handle.write(b"\n")
 
 
-def json_kind(value: Any) -> str:
-    """What a parsed JSON value is, in JSON's words (for errors about a record of the wrong shape)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+# what a parsed JSON value is, in JSON's words (for errors about a record of the wrong shape)
+_JSON_KINDS = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
 
 
 def is_run_file(path: Path, what: str) -> bool:
@@ -140,8 +131,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 break  # torn last line from an interrupted append
             raise UserError(f"{path}:{number}: corrupted record (not JSON); delete the line or the run") from None
         if not isinstance(record, dict):
+            kind = _JSON_KINDS.get(type(record), "object")
             raise UserError(
-                f"{path}:{number}: corrupted record (a JSON {json_kind(record)}, not an object); delete the line or the run"
+                f"{path}:{number}: corrupted record (a JSON {kind}, not an object); delete the line or the run"
             )
         records.append(record)
     return records

@@ -1,8 +1,6 @@
-"""Measure one metric of one cell in the run and in the baseline, with the change between them.
-
-Each function returns a ``Measure``: the two values, how many items or requests they rest on,
-the estimated change with its confidence interval, or why no fair comparison exists
-(``not_comparable``) or no decision can be made (``inconclusive``).
+"""Measure one metric of one cell in the run and in the baseline, with the change between them: a
+``Measure`` holds both values, their counts, the change with its interval, or why no fair comparison
+exists (``not_comparable``) or no decision can be made (``inconclusive``).
 """
 
 from __future__ import annotations
@@ -12,10 +10,11 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from harness.config.rules import MetricInfo, StatSettings
 from harness.results.snapshot import Snapshot
-from harness.stats import Sample, bootstrap_change, paired_blocks_change, paired_difference
+from harness.stats import RatioResult, Sample, bootstrap_change, paired_blocks_change, paired_difference
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,26 @@ def cell_rows(frame: pd.DataFrame, model: str, profile: str) -> pd.DataFrame:
     return frame[(frame["model"].astype(str) == model) & (frame["profile"].astype(str) == profile)]
 
 
+def _finite(values: pd.Series) -> NDArray[np.bool_]:
+    return np.isfinite(pd.to_numeric(values, errors="coerce").astype(float))
+
+
+def _requests(snapshot: Snapshot, model: str, profile: str, column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A cell's measured requests, and those of them that completed with a finite ``column``."""
+    rows = cell_rows(snapshot.requests, model, profile)
+    completed = rows[~rows["error"].astype(bool)]
+    return rows, completed[_finite(completed[column])]
+
+
+def _strata(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(frame["scenario"].astype(str), frame["point"].astype(str), strict=True))
+
+
+def _bootstrapped(result: RatioResult, test: str) -> Change:
+    """A bootstrap's result (it names its figures as Change does) as a Change."""
+    return Change(**{f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}, test=test)
+
+
 def _preview(values: set[str], limit: int = 3) -> str:
     ordered = sorted(values)
     more = f" (+{len(ordered) - limit} more)" if len(ordered) > limit else ""
@@ -64,15 +83,11 @@ def measure_accuracy(
     info: MetricInfo, run: Snapshot, base: Snapshot, model: str, profile: str, settings: StatSettings
 ) -> Measure:
     """Paired accuracy over the items both runs scored."""
-    ri = cell_rows(run.items, model, profile)
-    bi = cell_rows(base.items, model, profile)
+    ri, bi = (cell_rows(snapshot.items, model, profile) for snapshot in (run, base))
     if info.task is not None:
         ri, bi = ri[ri["task"] == info.task], bi[bi["task"] == info.task]
     m = Measure(n_run=len(ri), n_base=len(bi))
-    if len(ri):
-        m.run_value = float(ri["outcome"].astype(float).mean())
-    if len(bi):
-        m.base_value = float(bi["outcome"].astype(float).mean())
+    m.run_value, m.base_value = (float(f["outcome"].astype(float).mean()) if len(f) else None for f in (ri, bi))
     if ri.empty:
         m.inconclusive = "no per-item results in the run for this cell"
         return m
@@ -130,15 +145,13 @@ def measure_accuracy(
 
 
 def undefined_count(frame: pd.DataFrame, column: str) -> int:
-    """Completed requests (no error, an E2E) that have no ``column``: the figure does not exist for
-    them by its definition (docs/metrics.md), which is no failure. A decode rate needs two tokens that
-    arrived apart; an answer held back and sent at once (a live cascade's cheaper tier) has none, and
-    a first token that came after other work (an escalated cascade item) gives no prefill rate."""
+    """Completed requests (no error, an E2E) without ``column``: by its definition (docs/metrics.md) the
+    figure does not exist for them, which is no failure. A decode rate needs two tokens that arrived
+    apart (a live cascade's held-back answer has none); an escalated cascade item gives no prefill rate."""
     if frame.empty:
         return 0
-    completed = ~frame["error"].astype(bool) & np.isfinite(pd.to_numeric(frame["e2e_s"], errors="coerce").astype(float))
-    defined = np.isfinite(pd.to_numeric(frame[column], errors="coerce").astype(float))
-    return int((completed & ~defined).sum())
+    completed = ~frame["error"].astype(bool) & _finite(frame["e2e_s"])
+    return int((completed & ~_finite(frame[column])).sum())
 
 
 def _short_by_construction(defined: int, undefined: int, minimum: int) -> bool:
@@ -151,31 +164,21 @@ def measure_requests(
 ) -> Measure:
     """A latency or throughput statistic, bootstrapped over requests (and repetitions).
 
-    A statistic that the cell's requests leave undefined so often that fewer than ``min_requests``
-    carry it, in the run and in the baseline alike, is ``not_applicable``: a live cascade has a
-    decode rate only on its escalated requests, so a decode rule could never be judged for it.
+    Fewer than ``min_requests`` carrying it, in run and baseline alike, because the others leave it
+    undefined is ``not_applicable``: a live cascade has a decode rate only on its escalated requests.
     """
-    rr = cell_rows(run.requests, model, profile)
-    br = cell_rows(base.requests, model, profile)
-    m = Measure()
-    run_strata = set(zip(rr["scenario"].astype(str), rr["point"].astype(str), strict=True))
-    base_strata = set(zip(br["scenario"].astype(str), br["point"].astype(str), strict=True))
-    rv = rr[~rr["error"].astype(bool)]
-    rv = rv[np.isfinite(pd.to_numeric(rv[info.column], errors="coerce").astype(float))]
-    bv = br[~br["error"].astype(bool)]
-    bv = bv[np.isfinite(pd.to_numeric(bv[info.column], errors="coerce").astype(float))]
-    m.n_run, m.n_base = len(rv), len(bv)
+    (rr, rv), (br, bv) = (_requests(snapshot, model, profile, info.column) for snapshot in (run, base))
+    run_strata, base_strata = _strata(rr), _strata(br)
     run_undefined, base_undefined = undefined_count(rr, info.column), undefined_count(br, info.column)
     stat = info.stat
 
-    def point(frame: pd.DataFrame) -> float:
+    def point(frame: pd.DataFrame) -> float | None:
         values = frame[info.column].astype(float).to_numpy()
+        if not len(values):
+            return None
         return float(values.mean() if stat == "mean" else np.percentile(values, float(stat[1:])))
 
-    if len(rv):
-        m.run_value = point(rv)
-    if len(bv):
-        m.base_value = point(bv)
+    m = Measure(run_value=point(rv), base_value=point(bv), n_run=len(rv), n_base=len(bv))
     errors_run = int(rr["error"].astype(bool).sum())
     if errors_run:
         m.notes.append(f"{errors_run} of {len(rr)} run requests failed (left out of latency)")
@@ -220,9 +223,7 @@ def measure_requests(
     result = bootstrap_change(
         sample(bv), sample(rv), stat, level=settings.level, iterations=settings.bootstrap_iterations, seed=settings.seed
     )
-    # the bootstrap names its figures as Change does
-    figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
-    m.change = Change(**figures, test="bootstrap over requests")
+    m.change = _bootstrapped(result, "bootstrap over requests")
     return m
 
 
@@ -235,13 +236,7 @@ def measure_paired_blocks(
     m = measure_requests(info, run, base, model, profile, settings)
     if m.change is None:
         return m
-    rr, br = cell_rows(run.requests, model, profile), cell_rows(base.requests, model, profile)
-
-    def usable(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame[~frame["error"].astype(bool)]
-        return frame[np.isfinite(pd.to_numeric(frame[info.column], errors="coerce").astype(float))]
-
-    rv, bv = usable(rr), usable(br)
+    (_, rv), (_, bv) = (_requests(snapshot, model, profile, info.column) for snapshot in (run, base))
     pairs = sorted(set(rv["repetition"].astype(int)) & set(bv["repetition"].astype(int)))
     missing = sorted(set(rv["repetition"].astype(int)) ^ set(bv["repetition"].astype(int)))
     if missing:
@@ -249,11 +244,12 @@ def measure_paired_blocks(
     if not pairs:
         m.change, m.inconclusive = None, f"no block pair has {info.column} on both sides"
         return m
-    codes = {s: i for i, s in enumerate(sorted(set(zip(rv["scenario"], rv["point"], strict=True))))}
+    codes = {stratum: i for i, stratum in enumerate(sorted(_strata(rv)))}
 
     def block(frame: pd.DataFrame, pair: int) -> Sample:
         part = frame[frame["repetition"].astype(int) == pair]
-        strata = [codes.get((s, p), -1) for s, p in zip(part["scenario"], part["point"], strict=True)]
+        keys = zip(part["scenario"].astype(str), part["point"].astype(str), strict=True)
+        strata = [codes.get(stratum, -1) for stratum in keys]
         return Sample.of(part[info.column].astype(float).tolist(), strata, [0] * len(part))
 
     result = paired_blocks_change(
@@ -264,8 +260,7 @@ def measure_paired_blocks(
         iterations=settings.bootstrap_iterations,
         seed=settings.seed,
     )
-    figures = {f.name: getattr(result, f.name) for f in fields(Change) if f.name != "test"}
-    m.change = Change(**figures, test=f"paired bootstrap over {len(pairs)} interleaved block pairs")
+    m.change = _bootstrapped(result, f"paired bootstrap over {len(pairs)} interleaved block pairs")
     return m
 
 
@@ -287,8 +282,9 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     where the run stores a range (``<col>_low``/``<col>_high``, e.g. estimated energy) the
     comparison uses the whole range."""
     m = Measure(n_run=1, n_base=1)
-    run_value = _cell_value(run.cells, run_row, info.column)
-    base_value = _cell_value(base.cells, base_row, info.column)
+    ends = ("", "_low", "_high")
+    run_value, run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ends)
+    base_value, base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ends)
     m.run_value, m.base_value = (None if math.isnan(v) else v for v in (run_value, base_value))
     if m.run_value is None:
         m.inconclusive = f"{info.column} was not measured in the run"
@@ -296,8 +292,6 @@ def measure_cell(info: MetricInfo, run: Snapshot, base: Snapshot, run_row: pd.Se
     if m.base_value is None:
         m.not_comparable = f"{info.column} was not measured in the baseline"
         return m
-    run_low, run_high = (_cell_value(run.cells, run_row, info.column, end) for end in ("_low", "_high"))
-    base_low, base_high = (_cell_value(base.cells, base_row, info.column, end) for end in ("_low", "_high"))
     ranged = not any(math.isnan(v) for v in (run_low, run_high, base_low, base_high))
     if not ranged:
         run_low = run_high = run_value

@@ -1,12 +1,10 @@
 """Which memory figure judges a cell: GPU memory where the model ran on a GPU, else host RSS.
 
-For "does the model fit the GPU" the figure is the driver's per-process count (NVML,
-``gpu_process_mb``): it includes the CUDA context and every non-PyTorch allocation (llama.cpp's
-buffers), which is what must actually fit on the card. PyTorch's ``max_memory_allocated`` counts
-tensors only and leaves out the context (several hundred MiB) and the allocator's cache, so it
-would call a model that does not fit a fit. Where NVML gave no figure, PyTorch's reserved peak
-stands in, labelled as such (still without the context). The fit verdict, the memory
-constraint and the accuracy-vs-memory chart all read this one record; host RSS stays beside it.
+On a GPU the figure is the driver's per-process count (NVML, ``gpu_process_mb``): it holds the CUDA
+context and non-PyTorch allocations (llama.cpp's buffers), which must fit on the card too. PyTorch's
+``max_memory_allocated`` leaves out the context (hundreds of MiB) and the allocator's cache, so it would
+call a model that does not fit a fit; without NVML its reserved peak stands in, labelled so. The fit
+verdict, the memory constraint and the accuracy-vs-memory chart all read this one record.
 """
 
 from __future__ import annotations

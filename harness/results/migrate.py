@@ -1,10 +1,9 @@
 """Reading a run directory an older tierbench wrote: its meta.json upgraded, step by step, to this
 schema version, as inspect_ai reads its old logs instead of refusing them.
 
-A step fills what the next version added (its documented default) and maps what it renamed; a
-field no default can stand for is named in one line. Tables need no step: a declared column a
-table lacks reads as not measured (``RunStore.read_table``), which is what the writer of that
-time recorded by leaving it out.
+A step fills what the next version added (its documented default) and maps what it renamed; a field
+no default can stand for is named in one line. Tables need no step: a declared column a table lacks
+reads as not measured (``RunStore.read_table``), as its writer meant by leaving it out.
 """
 
 from __future__ import annotations

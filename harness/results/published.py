@@ -70,12 +70,9 @@ def _measured(rows: list[pd.Series]) -> tuple[float, float | None, float | None,
 
 
 def compare_published(meta: dict[str, Any], scores: pd.DataFrame) -> list[PublishedComparison]:
-    """Every published score of the run's models that this run measured, beside our value.
-
-    A figure published as the mean of several tasks is compared when the run measured every one
-    of them for that model on that profile: their unweighted mean, its interval from the tasks'
-    standard errors (independent items).
-    """
+    """Every published score of the run's models that this run measured, beside our value; a figure
+    published as the mean of several tasks only where the run measured all of them (their unweighted
+    mean, its interval from the tasks' standard errors)."""
     if scores.empty:
         return []
     ok = scores[(scores["status"].fillna("ok") == "ok") & scores["value"].notna()]

@@ -16,14 +16,9 @@ if TYPE_CHECKING:
 @functools.cache
 def _readers(cls: type[DataclassInstance]) -> dict[str, Callable[[Any], Any]]:
     """Field name -> reader for the ``str`` and ``float | None`` fields of ``cls`` (resolved types, once per class)."""
+    by_type: dict[object, Callable[[Any], Any]] = {str: text, float | None: finite_or_none}
     hints = get_type_hints(cls)
-    readers: dict[str, Callable[[Any], Any]] = {}
-    for f in fields(cls):
-        if hints[f.name] is str:
-            readers[f.name] = text
-        elif hints[f.name] == float | None:
-            readers[f.name] = finite_or_none
-    return readers
+    return {f.name: read for f in fields(cls) if (read := by_type.get(hints[f.name])) is not None}
 
 
 def row_fields(cls: type[DataclassInstance], record: Mapping[Any, Any]) -> dict[str, Any]:
@@ -54,16 +49,13 @@ class Sample:
     @classmethod
     def read(cls, record: Mapping[str, Any]) -> Sample:
         """A samples.jsonl line as a typed row; missing fields read as empty or None."""
-        prompt, response, target = (record.get(key) for key in ("prompt", "response", "target"))
-        correct = correct_value(record.get("correct"))
-        truncated = record.get("truncated_reasoning") is True
         return cls(
             **row_fields(cls, record),
-            prompt=prompt,
-            response=response,
-            target=target,
-            correct=correct,
-            truncated_reasoning=truncated,
+            prompt=record.get("prompt"),
+            response=record.get("response"),
+            target=record.get("target"),
+            correct=correct_value(record.get("correct")),
+            truncated_reasoning=record.get("truncated_reasoning") is True,
         )
 
     def outcome(self) -> tuple[float, bool] | None:

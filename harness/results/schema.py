@@ -1,10 +1,9 @@
 """The typed, versioned run record: meta.json and each cell's result.
 
-Writers build these models and dump them; readers validate what they read, so a run directory
-from a newer schema version (or a hand-edited one) gives one line naming the file, the field
-and the version instead of a KeyError deep in a reader. Bump ``SCHEMA_VERSION`` whenever a
-field changes meaning or a required field is added, with a step in harness.results.migrate that
-upgrades the version before. Kept free of pandas (the worker imports it).
+Readers validate what they read, so a newer or hand-edited run directory gives one line naming the
+file, the field and the version instead of a KeyError deep in a reader. Bump ``SCHEMA_VERSION`` when a
+field changes meaning or a required one is added, with a step in harness.results.migrate that upgrades
+the version before. Kept free of pandas (the worker imports it).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """What the gate compares: the slice of a run it needs, read from a run directory or a baseline.
 
-A snapshot holds three small tables:
-
-- ``cells``: one row per (model, profile) with tier, status and every numeric cell column;
-- ``items``: one row per accuracy item with its outcome (1/0, or a score) and a hash of its target,
-  so a changed dataset is caught instead of compared;
-- ``requests``: one row per measured (non-warm-up) perf request with its latency figures.
+Three small tables: ``cells`` (tier, status and every numeric cell column), ``items`` (one accuracy item's
+outcome and a hash of its target, so a changed dataset is caught instead of compared) and ``requests``
+(the measured perf requests with their latency figures).
 """
 
 from __future__ import annotations
@@ -49,13 +46,11 @@ def target_hash(target: Any) -> str:
 
 def items_from_samples(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-item outcomes; items without a usable outcome are left out, duplicates keep the first."""
-    rows = []
-    for sample in map(Sample.read, records):
-        outcome = sample.outcome()
-        if outcome is not None and sample.doc_id:
-            rows.append(
-                [sample.model, sample.profile, sample.task, sample.doc_id, *outcome, target_hash(sample.target)]
-            )
+    rows = [
+        [sample.model, sample.profile, sample.task, sample.doc_id, *outcome, target_hash(sample.target)]
+        for sample in map(Sample.read, records)
+        if sample.doc_id and (outcome := sample.outcome()) is not None
+    ]
     frame = normalize_items(pd.DataFrame(rows, columns=ITEM_COLUMNS))
     return frame.drop_duplicates(subset=["model", "profile", "task", "doc_id"], keep="first").reset_index(drop=True)
 
@@ -75,10 +70,8 @@ def normalize_items(items: pd.DataFrame) -> pd.DataFrame:
 
 def _is_numeric(series: pd.Series) -> bool:
     """All numbers or missing (an all-missing column counts: not measured); booleans are not numbers."""
-    if pd.api.types.is_bool_dtype(series):
-        return False
     if pd.api.types.is_numeric_dtype(series):
-        return True
+        return not pd.api.types.is_bool_dtype(series)
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in series.dropna())
 
 

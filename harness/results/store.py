@@ -15,20 +15,13 @@ import pandas as pd
 from harness.errors import UserError
 from harness.results.checks import check_table
 from harness.results.columns import CELL_COLUMNS, LOAD_COLUMNS, PROJECTION_COLUMNS, REQUEST_COLUMNS, SCORE_COLUMNS
-from harness.results.files import (
-    append_jsonl,
-    atomic_write_bytes,
-    atomic_write_json,
-    is_run_file,
-    jsonl_line,
-    read_jsonl,
-)
+from harness.results.files import atomic_write_bytes, atomic_write_json, is_run_file, jsonl_line, read_jsonl
 from harness.results.layout import RunLayout
 from harness.results.migrate import upgrade_meta
 from harness.results.schema import RunMeta, dump_record, read_record
 from harness.secrets import redact_data, secrets_known, use_params
 
-__all__ = ["RunStore", "append_jsonl", "atomic_write_bytes", "atomic_write_json", "read_jsonl"]
+__all__ = ["RunStore", "atomic_write_bytes"]  # atomic_write_bytes: re-exported for the gate and report writers
 
 _COLUMNS = {
     "cells": CELL_COLUMNS,
@@ -46,7 +39,6 @@ class RunStore:
         self.root = root
         self.layout = RunLayout(root)
 
-    # -- creation -----------------------------------------------------------------------------
     @classmethod
     def create(cls, root: Path) -> RunStore:
         """Make the directory (it may exist and be empty, or be resumed)."""
@@ -68,12 +60,11 @@ class RunStore:
             raise UserError(f"{root}: not a tierbench run directory (no meta.json)")
         return cls(root)
 
-    # -- metadata -----------------------------------------------------------------------------
     def write_meta(self, meta: RunMeta) -> None:
         atomic_write_json(self.layout.meta, dump_record(meta))
 
     def read_meta(self) -> RunMeta:
-        """The run's typed metadata, upgraded from an older schema; one-line UserError for a newer one or a missing field."""
+        """The run's typed metadata, upgraded from an older schema; one line for a newer one or a missing field."""
         if not self.layout.meta.exists():
             raise UserError(f"{self.root}: not a tierbench run directory (no meta.json)")
         meta = read_record(self.layout.meta, RunMeta, upgrade=upgrade_meta)
@@ -81,17 +72,13 @@ class RunStore:
         use_params(m["params"] for m in meta.models if isinstance(m.get("params"), dict))
         return meta
 
-    # -- tables -------------------------------------------------------------------------------
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         _with_declared(name, frame)
         atomic_write_bytes(self.layout.table(name), _redacted(frame).to_parquet(index=False))
 
     def read_table(self, name: str) -> pd.DataFrame:
-        """A results table; an empty frame with the declared columns when the run has none.
-
-        A declared column the file lacks reads as not measured, as ``write_table`` would have
-        written it (a run from before the column existed); a key column it lacks is refused.
-        """
+        """A results table (no file: an empty frame of the declared columns). A declared column the file
+        lacks reads as not measured (a run from before the column existed); a missing key column is refused."""
         path = self.layout.table(name)
         if not is_run_file(path, "a table (parquet file)"):  # a directory would read as a parquet dataset
             return pd.DataFrame(columns=_COLUMNS.get(name, []))
@@ -101,7 +88,6 @@ class RunStore:
             raise UserError(f"{path}: corrupted table; re-run the cells with 'tierbench run --resume'") from None
         return _with_declared(name, check_table(name, frame, path))
 
-    # -- samples ------------------------------------------------------------------------------
     def write_samples(self, records: Iterable[dict[str, Any]]) -> None:
         atomic_write_bytes(self.layout.samples, b"".join(jsonl_line(r) for r in records))
 

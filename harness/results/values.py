@@ -40,16 +40,13 @@ def correct_value(value: Any) -> bool | None:
 
 def warmup_mask(requests: pd.DataFrame) -> pd.Series:
     """True for a warm-up request: sent, counted, never measured."""
-    if "warmup" not in requests:
-        return pd.Series(False, index=requests.index)
-    return requests["warmup"].fillna(False).astype(bool)
+    return requests.get("warmup", pd.Series(False, index=requests.index)).fillna(False).astype(bool)
 
 
 def error_mask(requests: pd.DataFrame) -> pd.Series:
     """True for a request that failed (a non-empty error text)."""
-    if "error" not in requests:
-        return pd.Series(False, index=requests.index)
-    return requests["error"].map(lambda e: isinstance(e, str) and e != "").astype(bool)
+    errors = requests.get("error", pd.Series(None, index=requests.index, dtype=object))
+    return errors.map(lambda e: isinstance(e, str) and e != "").astype(bool)
 
 
 def measured_requests(requests: pd.DataFrame) -> pd.DataFrame:

@@ -1,10 +1,8 @@
-"""Mirror a cell's scratch directory from the machine that measures it to the run directory.
+"""Mirror a remote cell's scratch directory into the run directory (no shared filesystem is assumed).
 
-Without a shared filesystem a remote cell writes into a private temporary directory; this
-module turns that directory's changes into small messages (``CellTail.poll``) and applies them
-on the driver (``apply``) with the same crash-safe writers a local worker uses, so the driver's
-``RUN/cells/<cell>/`` holds every finished record as soon as it exists and ``--resume`` sees
-exactly what a local crash would have left. It imports nothing heavy (no Ray, no pandas).
+Changes travel as small messages (``CellTail.poll``) applied on the driver (``apply``) with a local
+worker's crash-safe writers, so ``--resume`` sees exactly what a local crash would have left.
+It imports nothing heavy (no Ray, no pandas).
 """
 
 from __future__ import annotations
@@ -44,23 +42,24 @@ def snapshot(cell_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in _files(cell_dir) if p.name not in NOT_RESTORED}
 
 
+def _plain_name(name: str) -> bool:
+    """Names come over the wire: a plain file of the cell's directory, never a path or a temporary."""
+    return Path(name).name == name and not name.startswith(".")
+
+
 def restore(cell_dir: Path, files: dict[str, bytes]) -> None:
-    """Lay a snapshot out in a fresh scratch directory (names are checked: they come over the wire)."""
+    """Lay a snapshot out in a fresh scratch directory."""
     cell_dir.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        if Path(name).name != name or name.startswith("."):
+        if not _plain_name(name):
             raise ValueError(f"not a cell file name: {name!r}")
         (cell_dir / name).write_bytes(data)
 
 
 class CellTail:
-    """Follows a cell directory and reports what changed since the last poll.
-
-    jsonl files are append-only streams: only whole new lines travel (a torn last line waits
-    for its newline). When the worker rewrites one whole (dropping an unfinished task's
-    records on resume, via rename, so a new inode), the whole file travels as a replacement.
-    Other files (status, tasks done) are small and travel whole whenever they change.
-    """
+    """Follows a cell directory and reports what changed since the last poll: whole new lines of jsonl
+    files (a torn last line waits for its newline), or a whole file when it is small or was rewritten
+    (a worker drops an unfinished task's records by rename, so a new inode)."""
 
     def __init__(self, cell_dir: Path) -> None:
         self.dir = cell_dir
@@ -112,7 +111,7 @@ def apply(cell_dir: Path, messages: list[dict[str, Any]]) -> None:
     cell_dir.mkdir(parents=True, exist_ok=True)
     for message in messages:
         name = str(message["file"])
-        if Path(name).name != name or name.startswith(".") or name in PRIVATE:
+        if not _plain_name(name) or name in PRIVATE:
             continue
         path = cell_dir / name
         data: bytes = message["data"]

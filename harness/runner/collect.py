@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
@@ -21,12 +22,8 @@ from harness.runner.cell import CellSpec
 
 
 def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | None) -> dict[str, Any]:
-    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end.
-
-    An outcome exists only where the worker's own result does not tell the whole story (it was
-    skipped, timed out, crashed or ran over budget); its status and reason win, and its peaks
-    (sampled from outside) fill in for a worker that wrote none.
-    """
+    """One cells-table row: the plan, then what the worker measured, then how the parent saw it end (an
+    outcome, where there is one, wins: the worker's own result does not tell the whole story)."""
     row = {
         "cell_id": spec.cell_id,
         "model": spec.model.name,
@@ -48,18 +45,13 @@ def cell_row(spec: CellSpec, result: CellResult | None, outcome: CellOutcome | N
 def label_columns(spec: CellSpec) -> dict[str, Any]:
     """The model's catalog labels that the tables declare (numbers as numbers)."""
     labels = spec.model.labels
-    row: dict[str, Any] = {k: labels[k] for k in LABEL_COLUMNS if k in labels}
-    for key in ("bits_per_weight", "quant_file_mb"):
-        if key in row:
-            row[key] = float(row[key])
-    return row
+    numbers = ("bits_per_weight", "quant_file_mb")
+    return {k: float(labels[k]) if k in numbers else labels[k] for k in LABEL_COLUMNS if k in labels}
 
 
 def read_cell_result(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> CellResult | None:
-    """The worker's result, or None when it did not finish: no file yet, or one that cannot be
-    read (garbage, a directory, another schema). A worker writes it atomically as its last act,
-    so a damaged one says nothing about the cell; ``--resume`` runs such a cell again
-    (``on_damage`` hears why) instead of stopping the whole run."""
+    """The worker's result, or None when it did not finish. It is written atomically as the worker's
+    last act, so a damaged one says nothing about the cell: ``--resume`` runs it again (``on_damage`` hears why)."""
     if not os.path.lexists(files.result):
         return None
     try:
@@ -71,15 +63,9 @@ def read_cell_result(files: CellFiles, on_damage: Callable[[str], None] | None =
 
 
 def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutcome]) -> dict[str, dict[str, Any]]:
-    """Write cells/requests/scores/load tables and samples.jsonl from every cell's files.
-
-    Returns each finished cell's ``Backend.describe()`` for meta.json.
-    """
-    cell_rows: list[dict[str, Any]] = []
-    request_rows: list[dict[str, Any]] = []
-    score_rows: list[dict[str, Any]] = []
-    samples: list[dict[str, Any]] = []
-    load_rows: list[dict[str, Any]] = []
+    """Write the run's tables and samples.jsonl from every cell's files; each finished cell's
+    ``Backend.describe()`` for meta.json."""
+    rows: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     backends: dict[str, dict[str, Any]] = {}
     for spec in specs:
         files = store.layout.cell(spec.cell_id)
@@ -93,23 +79,23 @@ def collect(store: RunStore, specs: list[CellSpec], outcomes: dict[str, CellOutc
         warmup, error = warmup_mask(frame), error_mask(frame)
         row["n_requests"], row["warmup_requests"] = int((~warmup).sum()), int(warmup.sum())
         row["n_errors"] = int((~warmup & error).sum())
-        cell_rows.append(row)
-        request_rows.extend({**record, **ident} for record in requests)
-        score_rows.extend({**score, **ident} for score in read_jsonl(files.scores))
-        samples.extend({**ident, **sample} for sample in read_jsonl(files.samples))
         points = load_points(files)
         row["client_limited_points"] = sum(1 for point in points if point.get("client_limited"))
-        load_rows.extend({**point, **ident} for point in points)
-    requests_table = pd.DataFrame(request_rows)
+        rows["cells"].append(row)
+        rows["requests"] += [{**record, **ident} for record in requests]
+        rows["scores"] += [{**score, **ident} for score in read_jsonl(files.scores)]
+        rows["samples"] += [{**ident, **sample} for sample in read_jsonl(files.samples)]
+        rows["load"] += [{**point, **ident} for point in points]
+    requests_table = pd.DataFrame(rows["requests"])
     profiles = {spec.profile.name: spec.profile for spec in specs}
     models = {spec.model.name: spec.model for spec in specs}
-    cells_table = enrich_cells(pd.DataFrame(cell_rows), requests_table, profiles, models)
+    cells_table = enrich_cells(pd.DataFrame(rows["cells"]), requests_table, profiles, models)
     store.write_table("cells", cells_table)
     store.write_table("projections", project_run(cells_table, requests_table, profiles))
     store.write_table("requests", requests_table)
-    store.write_table("scores", pd.DataFrame(score_rows))
-    store.write_table("load", pd.DataFrame(load_rows, columns=LOAD_COLUMNS))
-    store.write_samples(samples)
+    store.write_table("scores", pd.DataFrame(rows["scores"]))
+    store.write_table("load", pd.DataFrame(rows["load"], columns=LOAD_COLUMNS))
+    store.write_samples(rows["samples"])
     return backends
 
 
@@ -121,7 +107,6 @@ def load_points(files: CellFiles) -> list[dict[str, Any]]:
         base = {"scenario": summary.get("scenario", record.get("scenario")), "kind": summary.get("kind")}
         if summary.get("skipped"):
             rows.append({**base, "skipped": summary["skipped"]})
-            continue
-        for point in summary.get("points") or []:
-            rows.append({**base, **{k: v for k, v in point.items() if k in LOAD_COLUMNS}})
+        else:
+            rows += [{**base, **{k: v for k, v in p.items() if k in LOAD_COLUMNS}} for p in summary.get("points") or []]
     return rows

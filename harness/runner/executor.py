@@ -1,9 +1,6 @@
-"""Run planned cells one after another, each in a fresh worker process.
-
-Cells run sequentially on purpose: two cells sharing cores would distort each other's
-latency. The worker is started with fork+exec of a new interpreter, so its kernel memory
-high-water mark starts from zero rather than from this (larger) parent process. The parent
-also samples the child's memory, so even a cell that crashes leaves its peak behind.
+"""Run planned cells one after another (two sharing cores distort each other's latency), each in a
+fresh worker process: fork+exec, so its kernel memory high-water mark starts from zero rather than
+from this larger parent, which also samples the child's memory so that even a crash leaves its peak.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,19 +63,30 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def _log_tail(path: Path, lines: int = 3) -> str:
+def _log_tail(path: Path) -> str:
+    """The worker log's last three lines that say something (llama.cpp's own chatter left out)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
     except OSError:
         return ""
     interesting = [line for line in text if line.strip() and "llama_" not in line]
-    return clip(" | ".join(interesting[-lines:]), 400)
+    return clip(" | ".join(interesting[-3:]), 400)
 
 
-def finished_ok(files: CellFiles, on_damage: Callable[[str], None] | None = None) -> bool:
+def _finished_ok(files: CellFiles, cell_id: str, on_event: ProgressCallback) -> bool:
     """Whether the cell's worker finished with an ok result (``--resume`` does not run it again)."""
-    result = read_cell_result(files, on_damage)
+
+    def say_damaged(why: str) -> None:
+        on_event(cell_id, {"type": "message", "text": f"{why}; running the cell again"})
+
+    result = read_cell_result(files, say_damaged)
     return result is not None and result.status == CellStatus.OK
+
+
+def not_run(outcomes: dict[str, CellOutcome], cell_ids: Iterable[str]) -> None:
+    """Cells a Ctrl-C kept from starting: skipped, so that ``--resume`` runs them."""
+    for cell_id in cell_ids:
+        outcomes[cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason="not run: the run was interrupted")
 
 
 def cells_to_run(
@@ -90,17 +98,10 @@ def cells_to_run(
         if planned.skip_reason:
             outcomes[spec.cell_id] = CellOutcome(status=CellStatus.SKIPPED, reason=planned.skip_reason)
             on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
-        elif resume and finished_ok(layout.cell(spec.cell_id), _say_damaged(spec.cell_id, on_event)):
+        elif resume and _finished_ok(layout.cell(spec.cell_id), spec.cell_id, on_event):
             on_event(spec.cell_id, {"type": "finished", "status": "resumed"})
         else:
             yield planned
-
-
-def _say_damaged(cell_id: str, on_event: ProgressCallback) -> Callable[[str], None]:
-    def say(why: str) -> None:
-        on_event(cell_id, {"type": "message", "text": f"{why}; running the cell again"})
-
-    return say
 
 
 def _remove(path: Path) -> None:
@@ -135,42 +136,33 @@ class LocalExecutor:
         # --quiet-host: wait up to this long before each cell for other processes to calm down
         self.quiet_host_s = quiet_host_s
         self.on_event = on_event or (lambda cell, event: None)
-        # how each cell ended where its worker's own result does not say; still complete when
-        # run() ends by KeyboardInterrupt
-        self.outcomes: dict[str, CellOutcome] = {}
+        self.outcomes: dict[str, CellOutcome] = {}  # see Executor
 
     def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
         """Run every planned cell; the outcomes of cells that were skipped or ended abnormally."""
-        outcomes: dict[str, CellOutcome] = {}
-        self.outcomes = outcomes
+        self.outcomes = {}
         layout = RunLayout(run_dir)
         try:
-            self._run_cells(plan, layout, resume, outcomes)
+            self._run_cells(plan, layout, resume)
         except KeyboardInterrupt:
-            for planned in plan.cells:
-                done = read_cell_result(layout.cell(planned.spec.cell_id)) is not None
-                if planned.spec.cell_id not in outcomes and not done:
-                    outcomes[planned.spec.cell_id] = CellOutcome(
-                        status=CellStatus.SKIPPED, reason="not run: the run was interrupted"
-                    )
+            left = [p.spec.cell_id for p in plan.cells if p.spec.cell_id not in self.outcomes]
+            not_run(self.outcomes, [c for c in left if read_cell_result(layout.cell(c)) is None])
             raise
-        return outcomes
+        return self.outcomes
 
-    def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool, outcomes: dict[str, CellOutcome]) -> None:
-        for planned in cells_to_run(plan, layout, resume, outcomes, self.on_event):
+    def _run_cells(self, plan: Plan, layout: RunLayout, resume: bool) -> None:
+        for planned in cells_to_run(plan, layout, resume, self.outcomes, self.on_event):
             spec = planned.spec
             files = layout.cell(spec.cell_id)
             quiet = self._wait_for_quiet(spec)
             outcome = self.run_cell(spec, files)
             if outcome is not None and quiet:
                 outcome = outcome.model_copy(update=quiet)
-            elif outcome is None and quiet:
+            elif quiet and (own := read_cell_result(files)) is not None:
                 # the worker's own result stands; the outcome only carries what --quiet-host saw
-                own = read_cell_result(files)
-                if own is not None:
-                    outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
+                outcome = CellOutcome(status=own.status, reason=own.reason, **quiet)
             if outcome is not None:
-                outcomes[spec.cell_id] = outcome
+                self.outcomes[spec.cell_id] = outcome
             finished = outcome.status if outcome is not None else CellStatus.OK
             self.on_event(spec.cell_id, {"type": "finished", "status": str(finished)})
 
@@ -178,28 +170,18 @@ class LocalExecutor:
         """Under --quiet-host, wait (bounded) until others leave the cell's cores mostly idle."""
         if self.quiet_host_s is None:
             return {}
-        cpus = cell_cpus()[: spec.profile.cores]
-        self.on_event(
-            spec.cell_id, {"type": "phase", "name": f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"}
-        )
-        seen = wait_for_quiet(self.quiet_host_s, cpus=cpus)
+        waiting = f"waiting for a quiet host (up to {self.quiet_host_s:.0f} s)"
+        self.on_event(spec.cell_id, {"type": "phase", "name": waiting})
+        seen = wait_for_quiet(self.quiet_host_s, cpus=cell_cpus()[: spec.profile.cores])
         if not seen.calm:
             share = f"{seen.busy_share:.0%}" if seen.busy_share is not None else "?"
-            self.on_event(
-                spec.cell_id,
-                {
-                    "type": "message",
-                    "text": f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway",
-                },
-            )
+            text = f"host still busy after {seen.waited_s:.0f} s (others took {share}); running anyway"
+            self.on_event(spec.cell_id, {"type": "message", "text": text})
         return seen.columns()
 
     def run_cell(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
-        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands).
-
-        A worker killed by a native fault (SIGSEGV, SIGILL…) is run once more with every backend on its
-        safest settings; the retry is recorded in the cell, and a second crash fails it with both reasons.
-        """
+        """Start the worker, watch it, and turn how it ended into an outcome (None: its own result stands);
+        one killed by a native fault (SIGSEGV…) runs once more with every backend on its safest settings."""
         if spec.safe_retry is None:
             self.on_event(spec.cell_id, {"type": "phase", "name": "checking native code (canary)"})
             prepare_native(spec.model)  # a first canary here costs none of the cell's measured time
@@ -212,11 +194,8 @@ class LocalExecutor:
         clear_cell_records(files)  # the retry measures everything again under the settings it runs with
         retried = self._attempt(spec.model_copy(update={"safe_retry": outcome.reason}), files)
         if retried is not None and retried.crash_signal is not None:
-            return retried.model_copy(
-                update={
-                    "reason": f"{retried.reason}, again after a retry with the safest settings (first: {outcome.reason})"
-                }
-            )
+            again = f"{retried.reason}, again after a retry with the safest settings (first: {outcome.reason})"
+            return retried.model_copy(update={"reason": again})
         return retried
 
     def _attempt(self, spec: CellSpec, files: CellFiles) -> CellOutcome | None:
@@ -296,10 +275,10 @@ class LocalExecutor:
                 self.on_event(cell_id, event)
 
     def _outcome(self, code: int, timed_out: bool, files: CellFiles, watch: ChildWatch) -> CellOutcome | None:
-        def ended(status: CellStatus, reason: str) -> CellOutcome:
-            # the peaks the parent sampled; 0 means never seen, so unknown
+        def ended(status: CellStatus, reason: str, **seen: Any) -> CellOutcome:
+            # the peaks the parent sampled (0: never seen, so unknown), unless the worker's own record says more
             peaks = {k: v or None for k, v in asdict(watch).items() if k.startswith("peak_")}
-            return CellOutcome(status=status, reason=reason, **peaks)
+            return CellOutcome(status=status, reason=reason, **{**peaks, **seen})
 
         if timed_out:
             return ended(CellStatus.FAILED, f"timed out after {self.cell_timeout_s:.0f}s while {watch.phase}")
@@ -308,15 +287,12 @@ class LocalExecutor:
         if code == EXIT_OVER_BUDGET and files.over_budget.exists():
             over = read_record(files.over_budget, OverBudget)
             reason = f"does not fit (peak {over.peak_rss_mb / 1024:.2f} GB > {over.budget_mb / 1024:.2f} GB)"
-            return ended(CellStatus.DOES_NOT_FIT, reason).model_copy(
-                update={"peak_rss_mb": over.peak_rss_mb, "limit_mechanism": over.limit_mechanism, "cpus": over.cpus}
-            )
+            seen = over.model_dump(include={"peak_rss_mb", "limit_mechanism", "cpus"})
+            return ended(CellStatus.DOES_NOT_FIT, reason, **seen)
         if code < 0:
             # the kernel's OOM killer sends SIGKILL, so say so rather than leave the user guessing
             hint = " (out of memory? the kernel's OOM killer sends SIGKILL)" if -code == signal.SIGKILL else ""
-            outcome = ended(CellStatus.FAILED, f"worker killed by {_signal_name(code)} while {watch.phase}{hint}")
-            return (
-                outcome.model_copy(update={"crash_signal": _signal_name(code)}) if -code in CRASH_SIGNALS else outcome
-            )
+            killed, crash = f"worker killed by {_signal_name(code)} while {watch.phase}{hint}", -code in CRASH_SIGNALS
+            return ended(CellStatus.FAILED, killed, crash_signal=_signal_name(code) if crash else None)
         tail = _log_tail(files.log)
         return ended(CellStatus.FAILED, f"worker exited with code {code} while {watch.phase}: {tail}")

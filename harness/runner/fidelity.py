@@ -1,8 +1,6 @@
-"""The fidelity step of a run: each labelled model against its reference, in one child process per reference.
-
-A model whose catalog labels name a ``fidelity_reference`` (every quantization rung does) gets a
-row in RUN/fidelity.parquet. The step reads models from the plan, never a backend; the child
-(``harness.ladder.fidelity_worker``) does the llama.cpp work. ``--resume`` reuses finished results.
+"""The fidelity step of a run: each model labelled with a ``fidelity_reference`` against it, one row of
+RUN/fidelity.parquet each, in one child process per reference (``harness.ladder.fidelity_worker``:
+this step never builds a backend). ``--resume`` reuses finished results.
 """
 
 from __future__ import annotations
@@ -77,9 +75,8 @@ def run_fidelity(
         }
         result = _reuse(request_path, request)
         if result is None:
-            log(
-                f"fidelity: {', '.join(m.name for m in models)} against {Path(reference).name} ({spec.max_tokens} tokens)"
-            )
+            names = ", ".join(m.name for m in models)
+            log(f"fidelity: {names} against {Path(reference).name} ({spec.max_tokens} tokens)")
             atomic_write_json(request_path, request)
             result = _run_child(request_path, timeout_s)
         for model in models:
@@ -91,10 +88,8 @@ def run_fidelity(
                 "text": text.name,
             }
             measured = (result.get("rows") or {}).get(model.name)
-            if measured:
-                rows.append({**base, **measured, "status": "ok", "reason": ""})
-            else:
-                rows.append({**base, "status": "failed", "reason": result.get("error", "no result")})
+            failed = {"status": "failed", "reason": result.get("error", "no result")}
+            rows.append({**base, **measured, "status": "ok", "reason": ""} if measured else {**base, **failed})
     return pd.DataFrame(rows, columns=FIDELITY_COLUMNS)
 
 

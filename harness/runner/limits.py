@@ -1,17 +1,8 @@
-"""Hold a cell's process to its hardware profile: threads, CPU affinity, memory budget.
+"""Hold a cell's process to its hardware profile: threads (environment), CPU affinity, memory budget.
 
-Threads are set through the environment before any runtime starts (llama.cpp reads
-``TIERBENCH_THREADS``; OpenMP/BLAS read the usual variables), cores through
-``sched_setaffinity`` on every thread of the process. Memory is watched by a thread: when
-resident memory (anonymous + file-backed, i.e. weights mapped in too) passes the budget the
-process records the overrun and exits with ``EXIT_OVER_BUDGET`` so the parent can report
-"does not fit" rather than a crash.
-
-Why a watchdog and not a cgroup: a cgroup ``memory.max`` makes the kernel reclaim the
-file-backed weight pages first and OOM-kill only when anonymous memory overflows, so a model
-whose mmap'd weights exceed the budget would thrash rather than stop, and the kill arrives as a
-bare SIGKILL. The watchdog applies the same rule everywhere (cgroup v1 or v2, containers without
-delegation) and reports the peak it saw. ``memory_mechanism_note`` records why no cgroup was used.
+Memory is a watchdog on resident memory (mmap'd weights included) that exits with ``EXIT_OVER_BUDGET``
+("does not fit"), not a cgroup: ``memory.max`` reclaims file-backed weight pages first, so a model
+whose weights exceed the budget would thrash rather than stop, and its kill is a bare SIGKILL.
 """
 
 from __future__ import annotations
@@ -30,26 +21,19 @@ THREAD_VARIABLES = ("TIERBENCH_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREAD
 
 
 def cell_threads(profile: HardwareProfile) -> int:
-    """Threads a cell runs: the profile's own figure, else one per core its CPU set can give it.
-
-    A profile's core count may exceed what this process may run on (a container's cpuset, a
-    ``taskset``): more threads than usable cores make llama.cpp's threads wait on each other.
-    """
-    if profile.threads:
-        return profile.threads
-    return max(1, min(profile.cores, len(cell_cpus())))
+    """Threads a cell runs: the profile's own figure, else one per core its CPU set can give it (more
+    threads than usable cores, under a container's cpuset, make llama.cpp's threads wait on each other)."""
+    return profile.threads or max(1, min(profile.cores, len(cell_cpus())))
 
 
 def thread_environment(profile: HardwareProfile) -> dict[str, str]:
     """Environment variables that cap the runtimes' thread pools to the profile."""
-    threads = str(cell_threads(profile))
-    return dict.fromkeys(THREAD_VARIABLES, threads)
+    return dict.fromkeys(THREAD_VARIABLES, str(cell_threads(profile)))
 
 
 # Value of the cells table's ``limit_mechanism`` column.
 WATCHDOG = "rss-watchdog"
 NO_LIMIT = "none"
-TASK_DIR = Path("/proc/self/task")
 
 
 @dataclass
@@ -59,19 +43,16 @@ class AppliedLimits:
     notes: list[str]
 
 
-def _thread_ids(task_dir: Path = TASK_DIR) -> list[int]:
+def _thread_ids() -> list[int]:
     try:
-        return [int(entry.name) for entry in task_dir.iterdir() if entry.name.isdigit()]
+        return [int(entry.name) for entry in Path("/proc/self/task").iterdir() if entry.name.isdigit()]
     except OSError:
         return [0]
 
 
 def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
-    """Pin every thread of this process to as many CPUs as the profile has cores.
-
-    Threads started before this call (BLAS pools started at import) keep their own affinity
-    unless set explicitly, so each one is pinned; threads started later inherit it.
-    """
+    """Pin every thread of this process to as many CPUs as the profile has cores (threads started
+    before, such as BLAS pools started at import, keep their own affinity unless set one by one)."""
     notes: list[str] = []
     cpus: list[int] = []
     if hasattr(os, "sched_setaffinity"):
@@ -88,12 +69,12 @@ def apply_cpu_limits(profile: HardwareProfile) -> AppliedLimits:
     return AppliedLimits(cell_threads(profile), cpus, notes)
 
 
-def observed_cpus(task_dir: Path = TASK_DIR) -> list[int]:
+def observed_cpus() -> list[int]:
     """The CPUs any thread of this process may run on now (what the kernel enforces)."""
     if not hasattr(os, "sched_getaffinity"):
         return []
     seen: set[int] = set()
-    for tid in _thread_ids(task_dir):
+    for tid in _thread_ids():
         try:
             seen.update(os.sched_getaffinity(tid))
         except OSError:  # a thread that already ended, or one we may not read

@@ -1,13 +1,8 @@
-"""Load scenarios for server backends: a concurrency sweep (closed loop) and a request rate (open loop).
+"""Load scenarios for server backends: closed loop (``c`` requests in flight) and open loop (a schedule).
 
-Closed loop keeps ``c`` requests in flight: a slot sends its next request when the previous one
-ends. Open loop sends on a schedule (constant spacing or Poisson arrivals) whatever the server
-does. Both record, per request, when it was due and how late the client actually sent it
-(``dispatch_delay_s``), so that client overhead is visible next to server latency.
-
-Every request runs in its own daemon thread with a deadline: a request that outlives
-``request_timeout_s`` is recorded as a timeout and abandoned, so a hung endpoint can never hang
-the run. Failed requests are counted in the error rate and never enter latency figures.
+Each request records how late the client sent it (``dispatch_delay_s``), so client overhead shows
+next to server latency. Each runs in its own daemon thread with a deadline, so a hung endpoint
+cannot hang the run; failed requests count in the error rate, never in latency figures.
 """
 
 from __future__ import annotations
@@ -49,16 +44,13 @@ _TIMING_FIELDS = (
 )
 
 
+@dataclass
 class Deadline:
-    """Wraps a backend's stream so that a slow stream fails at the request deadline.
+    """A backend's stream that fails at the request deadline: checked between chunks here, and handed
+    to the backend (``timeout_s``) so that a network backend also cuts a silent stream."""
 
-    The deadline is checked between chunks here, and handed to the backend in the request
-    (``timeout_s``) so that a network backend also cuts a silent or trickling stream.
-    """
-
-    def __init__(self, backend: Backend, deadline: float) -> None:
-        self.backend = backend
-        self.deadline = deadline
+    backend: Backend
+    deadline: float
 
     def stream(self, request: GenerationRequest, usage: StreamUsage) -> Iterator[Chunk]:
         # the backend learns the deadline too, so it can cut a stream that sends nothing at all
@@ -81,32 +73,23 @@ class Deadline:
                 close()
 
 
-@dataclass
-class _Call:
-    """One request in its own thread; whoever settles it first (finish or timeout) records it."""
+def _call(backend: Backend, request: GenerationRequest, timeout_s: float) -> tuple[RequestTiming, float]:
+    """(timing, when sent) of a request sent in its own thread; one still running at its deadline is
+    recorded as a timeout and abandoned."""
+    sent: list[float] = []
+    timings: list[RequestTiming] = []
 
-    backend: Backend
-    request: GenerationRequest
-    timeout_s: float
-    t_send: float = 0.0
-    timing: RequestTiming | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    def run() -> None:
+        sent.append(time.perf_counter())
+        timings.append(timed_generate(Deadline(backend, sent[0] + timeout_s), request))
 
-    def _run(self) -> None:
-        self.t_send = time.perf_counter()
-        proxy = Deadline(self.backend, self.t_send + self.timeout_s)
-        try:
-            self.timing = timed_generate(proxy, self.request)
-        finally:
-            self.done.set()
-
-    def result(self) -> RequestTiming:
-        """Send the request and wait up to its deadline; a request still running then is a timeout."""
-        threading.Thread(target=self._run, daemon=True, name="tierbench-load").start()
-        finished = self.done.wait(self.timeout_s + _GRACE_S)
-        if finished and self.timing is not None:
-            return self.timing
-        return RequestTiming(0, 0, error=f"TimeoutError: no complete response within {self.timeout_s:g}s")
+    thread = threading.Thread(target=run, daemon=True, name="tierbench-load")
+    thread.start()
+    thread.join(timeout_s + _GRACE_S)
+    if timings:
+        return timings[0], sent[0]
+    timeout = RequestTiming(0, 0, error=f"TimeoutError: no complete response within {timeout_s:g}s")
+    return timeout, sent[0] if sent else time.perf_counter()
 
 
 @dataclass
@@ -131,16 +114,15 @@ class _Point:
         with self.lock:  # tokenizers are not all thread-safe
             return self.backend.make_prompt(tokens, seed=seed)
 
-    def request(self, index: int) -> GenerationRequest:
-        prompt = self.prefix + self.prompt(self.prompt_tokens, self.seed + index)
-        return GenerationRequest(prompt=prompt, max_tokens=self.output_tokens, ignore_eos=True, seed=index)
+    def request(self, index: int, text: str | None = None) -> GenerationRequest:
+        """Request ``index``: ``text`` (else a fresh synthetic prompt) after the shared prefix."""
+        text = self.prompt(self.prompt_tokens, self.seed + index) if text is None else text
+        return GenerationRequest(prompt=self.prefix + text, max_tokens=self.output_tokens, ignore_eos=True, seed=index)
 
     def execute(
         self, index: int, warmup: bool, scheduled: float, in_flight: int, request: GenerationRequest | None = None
     ) -> dict[str, Any]:
-        call = _Call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
-        timing = call.result()
-        sent = call.t_send if call.t_send else time.perf_counter()
+        timing, sent = _call(self.backend, request or self.request(index), self.scenario.request_timeout_s)
         record = {
             "scenario": self.scenario.name,
             "point": self.label,
@@ -154,9 +136,7 @@ class _Point:
         }
         if timing.error is None and timing.ttft_s is None:
             record["error"] = "EmptyResponse: the server returned no output tokens"
-        record["_end"] = time.perf_counter()
-        record["_send"] = sent
-        record["_text"] = timing.text
+        record.update(_end=time.perf_counter(), _send=sent, _text=timing.text)
         with self.lock:
             self.records.append(record)
             self.on_request({k: v for k, v in record.items() if not k.startswith("_")})
@@ -179,10 +159,7 @@ def _closed_loop(point: _Point, concurrency: int, first_index: int, count: int, 
             point.execute(index, warmup, free_at, concurrency)
             free_at = time.perf_counter()
 
-    threads = [threading.Thread(target=slot, daemon=True, name="tierbench-slot") for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    _join(threads, point)
+    _start_and_join(slot, concurrency, "tierbench-slot", point)
     return sent[0]
 
 
@@ -200,9 +177,8 @@ def _rate_arrivals(rate: float, arrival: str, rng: random.Random) -> Arrivals:
 def _trace_arrivals(point: _Point, requests: Iterator[TraceRequest]) -> Arrivals:
     """A trace's own arrival times; each request is made just before it is due (a trace may be huge)."""
     for index, row in enumerate(requests):
-        if row.prompt is not None:
-            prompt = row.prompt
-        else:
+        prompt = row.prompt
+        if prompt is None:
             assert row.prompt_tokens is not None
             prompt = point.prompt(row.prompt_tokens, point.seed + index)
         max_tokens = row.output_tokens or point.output_tokens
@@ -244,6 +220,14 @@ def _open_loop(point: _Point, arrivals: Arrivals, first_index: int, count: int, 
     return len(threads)  # one thread per request sent
 
 
+def _start_and_join(target: Callable[[], None], count: int, name: str, point: _Point) -> None:
+    """``count`` daemon threads running ``target``, waited for."""
+    threads = [threading.Thread(target=target, daemon=True, name=name) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    _join(threads, point)
+
+
 def _join(threads: Sequence[threading.Thread], point: _Point) -> None:
     """Wait for request threads in short steps so that Ctrl-C reaches the main thread."""
     limit = time.perf_counter() + point.scenario.max_duration_s + point.scenario.request_timeout_s + 2 * _GRACE_S
@@ -274,11 +258,13 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
     failed = len(measured) - len(ok)
     end = max((r["_end"] for r in measured), default=window_start)
     duration = max(end - window_start, 1e-9) if measured else 0.0
-    first_send = min((r["_send"] for r in measured), default=window_start)
-    last_send = max((r["_send"] for r in measured), default=window_start)
+    sends = sorted(r["_send"] for r in measured)
+
+    def per_s(count: float) -> float:
+        return count / duration if duration else math.nan
+
     has_slo = any(s is not None for s in (scenario.slo_ttft_s, scenario.slo_tpot_s, scenario.slo_e2e_s))
     good = sum(1 for r in ok if _slo_met(r, scenario)) if has_slo else None
-    out_tokens = sum(int(r["output_tokens"] or 0) for r in ok)
     prices = getattr(getattr(point.backend, "spec", None), "prices", None)
     costs = [
         request_cost_usd(prices, r["prompt_tokens"], r["output_tokens"], r["reasoning_tokens"], r["cached_tokens"])
@@ -302,13 +288,11 @@ def _summary(point: _Point, target: dict[str, Any], planned: int, sent: int, win
         "error_rate": failed / len(measured) if measured else math.nan,
         "stopped_by": "interrupted" if point.stop.is_set() else ("max_duration_s" if sent < planned else "requests"),
         "duration_s": duration,
-        "achieved_rate_rps": (len(measured) - 1) / (last_send - first_send)
-        if len(measured) > 1 and last_send > first_send
-        else math.nan,
-        "throughput_rps": len(ok) / duration if duration else math.nan,
-        "output_tps": out_tokens / duration if duration else math.nan,
+        "achieved_rate_rps": (len(sends) - 1) / (sends[-1] - sends[0]) if sends and sends[-1] > sends[0] else math.nan,
+        "throughput_rps": per_s(len(ok)),
+        "output_tps": per_s(sum(int(r["output_tokens"] or 0) for r in ok)),
         "rate": target.get("target_rate_rps"),
-        "goodput_rps": (good / duration if duration else math.nan) if good is not None else None,
+        "goodput_rps": per_s(good) if good is not None else None,
         "slo_attainment": (good / len(measured) if measured else math.nan) if good is not None else None,
         "token_count_source": ",".join(sources),
         "cost_usd": sum(c for c in costs if c is not None) if prices is not None else None,
@@ -341,10 +325,14 @@ def _saturated(ok: list[dict[str, Any]], rate: float) -> bool:
     return completion_rate < SATURATED_RATE_SHARE * rate and late > QUEUE_GROWTH * early
 
 
+def shapes(scenario: PerfScenario) -> list[tuple[int, int]]:
+    """Every (prompt tokens, output tokens) pair of the scenario."""
+    return [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
+
+
 def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], int, int]]:
     """(label, target fields, prompt tokens, output tokens) for each point of the scenario; a sweep's
     fixed points only (single stream and probe): its rates follow from what they measure."""
-    shapes = [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
     if scenario.kind in ("concurrency", "sweep"):
         levels = [1, max(scenario.concurrency)] if scenario.kind == "sweep" else scenario.concurrency
         points: list[tuple[str, dict[str, Any]]] = [(f"c={c}", _closed(c)) for c in levels]
@@ -355,19 +343,20 @@ def scenario_points(scenario: PerfScenario) -> list[tuple[str, dict[str, Any], i
     else:
         assert scenario.rate is not None
         points = [(f"rate={scenario.rate:g}", _open(scenario.rate, scenario.arrival))]
+    pairs = shapes(scenario)
     return [
-        (label if len(shapes) == 1 else f"{label} p={p} o={o}", target, p, o)
-        for p, o in shapes
+        (label if len(pairs) == 1 else f"{label} p={p} o={o}", target, p, o)
+        for p, o in pairs
         for label, target in points
     ]
 
 
 def point_count(scenario: PerfScenario) -> int:
     """Points a load scenario may run per repetition (a sweep's rates, and two past the probe, included)."""
-    shapes = len(scenario.prompt_tokens) * len(scenario.output_tokens)
+    pairs = len(shapes(scenario))
     if scenario.kind == "sessions":
-        return shapes * (scenario.turns + 1)
-    rates = shapes * (scenario.sweep_rates + SWEEP_PAST_PROBE) if scenario.kind == "sweep" else 0
+        return pairs * (scenario.turns + 1)
+    rates = pairs * (scenario.sweep_rates + SWEEP_PAST_PROBE) if scenario.kind == "sweep" else 0
     return len(scenario_points(scenario)) + rates
 
 
@@ -402,15 +391,18 @@ class _Driver:
     def deadline(self) -> float:
         return self.t_start + self.scenario.max_duration_s
 
+    def share(self, left: int) -> float:
+        """A point's deadline: an even share of the scenario's remaining time among the ``left`` points to run."""
+        now = time.perf_counter()
+        return now + (self.deadline - now) / max(left, 1)
+
     def measure(
         self, repetition: int, label: str, target: dict[str, Any], shape: tuple[int, int], left: int
     ) -> dict[str, Any] | None:
         """One point's summary; None once the scenario is out of time. ``left``: points still to run."""
-        now = time.perf_counter()
-        if now >= self.deadline:
+        if time.perf_counter() >= self.deadline:
             return None
-        deadline = now + (self.deadline - now) / max(left, 1)
-        scenario = self.scenario
+        deadline, scenario = self.share(left), self.scenario
         point = self.point(label, repetition, shape)
         if scenario.warmup:
             level = target["concurrency"] or 1
@@ -422,10 +414,9 @@ class _Driver:
             assert scenario.trace is not None
             rows = read_trace(trace_path(scenario.trace), time_scale=scenario.time_scale, window_s=scenario.window_s)
             sent = _open_loop(point, _trace_arrivals(point, rows), scenario.warmup, scenario.requests, deadline)
-            summary = _summary(
-                point, target, sent if time.perf_counter() < deadline else scenario.requests, sent, window
-            )
-            return {**summary, "prompt_tokens": None, "output_tokens": None}  # the trace's, request by request
+            planned = sent if time.perf_counter() < deadline else scenario.requests
+            # the trace's own shapes, request by request
+            return {**_summary(point, target, planned, sent, window), "prompt_tokens": None, "output_tokens": None}
         else:
             rng = random.Random(point.seed * 7919 + point.repetition)
             arrivals = _rate_arrivals(float(target["target_rate_rps"]), target["arrival"], rng)
@@ -438,12 +429,10 @@ class _Driver:
         return point
 
     def sessions(self, repetition: int, label: str, shape: tuple[int, int], left: int) -> list[dict[str, Any]]:
-        """``requests`` conversations of ``turns`` turns, ``concurrency`` of them at once; each turn's
-        prompt carries the earlier turns and answers, after ``think_time_s``. One point per turn, and
-        a ``cold`` point: per conversation, its last prompt rebuilt with fresh user turns (the same
-        length, no shared prefix), so the TTFT a prefix cache saves shows as turn=N against cold."""
-        scenario, now = self.scenario, time.perf_counter()
-        deadline = now + (self.deadline - now) / max(left, 1)
+        """``requests`` conversations of ``turns`` turns, ``concurrency`` at once, one point per turn; the
+        ``cold`` point rebuilds each last prompt with fresh user turns (same length, no shared history), so
+        the TTFT a prefix cache saves shows as turn=N against cold."""
+        scenario, deadline = self.scenario, self.share(left)
         lock, suffix = threading.Lock(), label.removeprefix("sessions")
         labels = [f"turn={k}{suffix}" for k in range(1, scenario.turns + 1)] + [f"cold{suffix}"]
         points = [self.point(name, repetition, shape, lock) for name in labels]
@@ -455,12 +444,9 @@ class _Driver:
 
         def say(point: _Point, index: int, history: list[tuple[str, str]], user: str, due: float) -> dict[str, Any]:
             transcript = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history) + f"User: {user}\nAssistant:"
-            request = GenerationRequest(
-                prompt=self.prefix + transcript, max_tokens=shape[1], ignore_eos=True, seed=index
-            )
             with lock:
                 sent[points.index(point)] += 1
-            return point.execute(index, False, due, at_once, request)
+            return point.execute(index, False, due, at_once, point.request(index, transcript))
 
         def converse() -> None:
             while time.perf_counter() < deadline and not points[0].stop.is_set():
@@ -483,10 +469,7 @@ class _Driver:
                 ]
                 say(points[-1], index, fresh[:-1], fresh[-1][0], time.perf_counter())
 
-        threads = [threading.Thread(target=converse, daemon=True, name="tierbench-session") for _ in range(at_once)]
-        for thread in threads:
-            thread.start()
-        _join(threads, points[0])
+        _start_and_join(converse, at_once, "tierbench-session", points[0])
         target = _closed(at_once)
         summaries = [_summary(p, target, scenario.requests, n, window) for p, n in zip(points, sent, strict=True)]
         return [{**s, "prompt_tokens": None} for s in summaries]  # turns' prompts grow: see the requests
@@ -529,14 +512,9 @@ SWEEP_PAST_PROBE = 2  # rate steps a sweep takes beyond the probe's throughput, 
 
 
 def run_load_scenario(backend: Backend, scenario: PerfScenario, *, seed: int, on_request: OnRequest) -> dict[str, Any]:
-    """Run a load scenario (concurrency levels, a rate, a sweep to saturation, a trace replay, sessions);
-    ``on_request`` gets one record per request.
-
-    Returns ``{"scenario", "kind", "skipped" (reason or None), "points": [per-point summary]}``, and
-    for a sweep ``knee_rps`` (the highest rate measured below saturation; None if none was).
-    The scenario's ``max_duration_s`` bounds the whole scenario; time is shared among the
-    points still to run, so a slow point cannot starve the rest of the sweep.
-    """
+    """Run a load scenario, ``on_request`` getting one record per request: ``{"scenario", "kind", "skipped",
+    "points": [per-point summary]}`` (and a sweep's ``knee_rps``). ``max_duration_s`` bounds the whole
+    scenario, shared among the points still to run so that a slow point cannot starve the rest."""
     result: dict[str, Any] = {"scenario": scenario.name, "kind": scenario.kind, "skipped": None, "points": []}
     if scenario.kind == "grid":
         raise ValueError("run_load_scenario handles load kinds, not 'grid'")

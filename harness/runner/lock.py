@@ -1,8 +1,6 @@
-"""One ``tierbench run`` per run directory at a time.
+"""One ``tierbench run`` per run directory at a time: two would interleave their cell records.
 
-Two processes appending to the same cell files would interleave their records, and a second
-``--resume`` started while the first still runs would measure every cell twice. The lock is a
-kernel ``flock`` on ``RUN/.lock``: it goes away with its process however that process ends
+The lock is a kernel ``flock`` on ``RUN/.lock``, which goes away with its process however it ends
 (SIGKILL included), so a killed run never leaves a stale lock behind.
 """
 

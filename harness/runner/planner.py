@@ -50,8 +50,7 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
     wanted, have = profile.accelerator, host.accelerator
     if wanted.kind != "none" and have.kind != wanted.kind:
         return None, f"profile '{profile.name}' needs a {wanted.kind} ({wanted.name}); this host has none"
-    short = memory_shortfall(wanted, have) if wanted.kind != "none" else None
-    if short is not None:
+    if wanted.kind != "none" and (short := memory_shortfall(wanted, have)) is not None:
         return None, f"profile '{profile.name}' {short}"
     if profile.cores > host.cores:
         return None, f"profile '{profile.name}' has {profile.cores} cores; this host offers {host.cores}"
@@ -61,19 +60,14 @@ def emulation(profile: HardwareProfile, host: HardwareProfile) -> tuple[str | No
 
 
 def plan_run(request: RunRequest, run_dir: Path, *, on_cluster: bool = False) -> Plan:
-    """Every (model, profile) cell of the request, with the reason a cell cannot run here.
-
-    ``on_cluster``: cells go to Ray nodes that offer their profile, so a profile is neither
-    emulated on nor checked against this machine (the Ray executor places it)."""
+    """Every (model, profile) cell of the request, with the reason a cell cannot run here (``on_cluster``:
+    the Ray executor places cells on nodes that offer their profile, so none is checked against this host)."""
     suite = request.suite
     models = select_models(request.catalog, request.models)
-    profiles: list[HardwareProfile] = []
-    for name in request.profiles:
-        profile = get_profile(name)
-        if profile.name in {p.name for p in profiles}:
-            continue
-        profiles.append(profile)
-    host = host_profile()
+    by_name: dict[str, HardwareProfile] = {}
+    for profile in map(get_profile, request.profiles):
+        by_name.setdefault(profile.name, profile)
+    profiles, host = list(by_name.values()), host_profile()
     plan = Plan(models=models, profiles=profiles)
     for profile in profiles:
         emulated_on, profile_skip = (None, None) if on_cluster else emulation(profile, host)

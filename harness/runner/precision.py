@@ -1,11 +1,9 @@
 """When a latency scenario has measured enough: a precision target instead of a request count.
 
-A scenario with ``target_ci: 0.02`` keeps sampling a point until the 95% interval of its median
-E2E latency lies within ±2% of the median, once it has at least ``min_requests`` requests over at
-least ``min_duration_s`` (HF LLM-Perf: >= 10 iterations and >= 10 s), and stops regardless at
-``max_requests`` or the scenario's ``max_duration_s``. The interval is the distribution-free one
-of a quantile (order statistics, binomial coverage: ``harness.stats.median_interval``): latency is
-skewed, so no normal approximation, and no resampling per request.
+``target_ci: 0.02`` samples a point until the 95% interval of its median E2E lies within ±2% of the
+median (after ``min_requests`` over ``min_duration_s``, as HF LLM-Perf; at most ``max_requests``).
+The interval is the distribution-free one of a quantile: latency is skewed, so no normal
+approximation, and no resampling per request.
 """
 
 from __future__ import annotations
@@ -27,8 +25,7 @@ def median_ci_rel(values: list[float]) -> float:
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
     if data.size == 0:
         return math.inf
-    median = float(np.median(data))
-    low, high = median_interval(data)
+    median, (low, high) = float(np.median(data)), median_interval(data)
     if not math.isfinite(low) or not math.isfinite(high) or median <= 0:
         return math.inf
     return max(median - low, high - median) / median
@@ -37,12 +34,9 @@ def median_ci_rel(values: list[float]) -> float:
 def stop_reason(
     scenario: PerfScenario, measured: list[float], attempted: int, elapsed_s: float, total_elapsed_s: float
 ) -> StopReason | None:
-    """Why a point stops after its latest measured request, or None to keep sampling.
-
-    ``measured`` holds the point's successful E2E latencies so far, ``attempted`` its measured
-    requests including failed ones, ``elapsed_s`` the time since its first measured request,
-    ``total_elapsed_s`` the time since the scenario started.
-    """
+    """Why a point stops after its latest measured request, or None to keep sampling. ``measured``: its
+    successful E2E latencies; ``attempted`` counts failed ones too; ``elapsed_s`` runs from its first
+    measured request, ``total_elapsed_s`` from the scenario's start."""
     if total_elapsed_s > scenario.max_duration_s:
         return "max_duration"
     if scenario.target_ci is None:

@@ -1,20 +1,10 @@
 """Run planned cells as Ray tasks across the nodes of a cluster (``tierbench run --executor ray``).
 
-Each cell is one Ray task in a fresh Ray worker process (``max_calls=1``) that runs the very
-same ``python -m harness.runner.worker`` subprocess as the local executor, in a private scratch
-directory on its node, so what a cell measures does not depend on where it ran. No shared
-filesystem is assumed: the task streams its directory's new records to a mailbox actor on the
-driver's node (``harness.runner.cellsync``) and the driver writes them into ``RUN/cells/<cell>/``
-as they arrive.
-
-Placement is decided here, not left to Ray's packing: Ray resources are logical, so the driver
-gives each cell a whole free node (a node never runs two cells at once, or latency figures
-would be distorted) that offers the cell's resources — CPUs as the profile's cores, a GPU where
-the profile has one, and ``profile:<name>`` for every profile other than ``host`` — pinned with
-a hard node affinity. A node that dies fails its task; the driver puts the cell back in the
-queue and the next attempt starts from the records already received (as ``--resume`` would),
-so rows are neither lost nor duplicated. A cell no node can ever take is skipped after a
-stated wait.
+Each cell is one Ray task (``max_calls=1``) running the local executor's very worker subprocess in a
+scratch directory on its node, its records streamed home through a mailbox actor
+(``harness.runner.cellsync``): no shared filesystem is assumed. The driver places cells itself, as
+Ray resources are logical: each gets a whole free node (two cells on one node distort latency) with
+a hard affinity. A cell whose node dies is requeued and resumes from the records already received.
 """
 
 from __future__ import annotations
@@ -44,7 +34,7 @@ from harness.results.schema import CellOutcome, CellStatus
 from harness.runner import cellsync
 from harness.runner.cell import CellSpec
 from harness.runner.events import NODE_ID_VARIABLE
-from harness.runner.executor import LocalExecutor, ProgressCallback, cells_to_run, fresh_cell_dir
+from harness.runner.executor import LocalExecutor, ProgressCallback, cells_to_run, fresh_cell_dir, not_run
 from harness.runner.planner import Plan, PlannedCell
 from harness.secrets import use_params
 
@@ -154,17 +144,15 @@ class RayExecutor:
         self.outcomes: dict[str, CellOutcome] = {}
 
     def run(self, plan: Plan, run_dir: Path, resume: bool = False) -> dict[str, CellOutcome]:
-        outcomes: dict[str, CellOutcome] = {}
-        self.outcomes = outcomes
-        queue = deque(cells_to_run(plan, RunLayout(run_dir), resume, outcomes, self.on_event))
-        if not queue:
-            return outcomes
-        _connect(self.address)
-        try:
-            _Sweep(self, run_dir, queue, outcomes).run()
-        finally:
-            ray.shutdown()
-        return outcomes
+        self.outcomes = {}
+        queue = deque(cells_to_run(plan, RunLayout(run_dir), resume, self.outcomes, self.on_event))
+        if queue:
+            _connect(self.address)
+            try:
+                _Sweep(self, run_dir, queue, self.outcomes).run()
+            finally:
+                ray.shutdown()
+        return self.outcomes
 
 
 def check_address(address: str | None) -> None:
@@ -214,9 +202,8 @@ class _Sweep:
         self.run_dir = run_dir
         self.queue = queue
         self.outcomes = outcomes
-        self.node_id = ray.get_runtime_context().get_node_id()
-        strategy = NodeAffinitySchedulingStrategy(node_id=self.node_id, soft=False)
-        self.mailbox = Mailbox.options(scheduling_strategy=strategy).remote()  # type: ignore[attr-defined]
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        self.mailbox = Mailbox.options(scheduling_strategy=here).remote()  # type: ignore[attr-defined]
         self.running: dict[str, tuple[Any, PlannedCell, str, str]] = {}  # cell -> (ref, planned, node, attempt)
         self.attempts: dict[str, int] = {}
         self.waiting_since: dict[str, float] = {}
@@ -259,10 +246,9 @@ class _Sweep:
                     self.x.on_event(spec.cell_id, {"type": "finished", "status": "skipped"})
                 continue
             self.waiting_since.pop(spec.cell_id, None)
-            free = [n for n in fitting if self.x.share_nodes or n["NodeID"] not in busy]
-            if not free:
+            node = next((n for n in fitting if self.x.share_nodes or n["NodeID"] not in busy), None)
+            if node is None:
                 continue
-            node = free[0]
             self.queue.remove(planned)
             self._submit(planned, node)
             if not self.x.share_nodes:
@@ -340,7 +326,4 @@ class _Sweep:
             self.outcomes[cell_id] = CellOutcome(
                 status=CellStatus.FAILED, reason="interrupted; continue with 'tierbench run --resume'", node_id=node_id
             )
-        for planned in self.queue:
-            self.outcomes[planned.spec.cell_id] = CellOutcome(
-                status=CellStatus.SKIPPED, reason="not run: the run was interrupted"
-            )
+        not_run(self.outcomes, (planned.spec.cell_id for planned in self.queue))

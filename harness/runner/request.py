@@ -1,7 +1,5 @@
-"""One ``tierbench run``: the recorded options resolved once against the suite and catalog.
-
-``RunOptions`` (harness.results.schema) is what meta.json keeps, so ``--resume`` re-plans from
-exactly the same request; ``RunRequest`` is that record with every suite default applied.
+"""One ``tierbench run``: the options meta.json records (so ``--resume`` re-plans the same request),
+resolved once against the suite and catalog.
 """
 
 from __future__ import annotations
@@ -35,8 +33,7 @@ class RunRequest:
     def resolve(cls, options: RunOptions) -> RunRequest:
         """Apply the suite's defaults to what was asked (UserError for an unknown suite, catalog, ...)."""
         suite = load_suite(options.suite_source)
-        flags = options.constraints.given()
-        if flags:
+        if flags := options.constraints.given():
             merged = Constraints.model_validate({**suite.constraints.model_dump(), **flags})
             suite = suite.model_copy(update={"constraints": merged})
         return cls(

@@ -1,10 +1,8 @@
 """Run perf scenarios against a loaded backend and report one record per request.
 
-``grid`` is single-stream over every (prompt_tokens, output_tokens) pair, like llama-bench's
-pp/tg: each point gets its warm-up requests (recorded with ``warmup=True``, excluded from
-figures) and its measured requests, repeated ``repetitions`` times. Every request has its own
-prompt, so no request is flattered by a prefix cached from the previous one, unless the scenario
-asks for a shared system prompt (``prefix_tokens``: prefix-cache reuse is then what it measures).
+``grid`` is single-stream over every (prompt_tokens, output_tokens) pair, like llama-bench's pp/tg.
+Every request has its own prompt, so none is flattered by a prefix cached from the previous one
+(unless the scenario asks for a shared ``prefix_tokens``: prefix-cache reuse is then what it measures).
 """
 
 from __future__ import annotations
@@ -18,28 +16,21 @@ from typing import Any
 from harness.backends.base import Backend, GenerationRequest
 from harness.config.suite import PerfScenario
 from harness.meters.latency import timed_generate
-from harness.runner.load import Deadline, point_count, run_load_scenario, shared_prefix
+from harness.runner.load import Deadline, OnRequest, point_count, run_load_scenario, shapes, shared_prefix
 from harness.runner.precision import median_ci_rel, stop_reason
 
-RequestRecord = dict[str, Any]
-OnRequest = Callable[[RequestRecord], None]
 
-
-def request_key(record: RequestRecord) -> tuple[str, str, int, int]:
+def request_key(record: dict[str, Any]) -> tuple[str, str, int, int]:
     """Identity of a request inside a cell, for resuming a killed run."""
     return (str(record["scenario"]), str(record["point"]), int(record["repetition"]), int(record["index"]))
 
 
-def grid_points(scenario: PerfScenario) -> list[tuple[int, int]]:
-    return [(p, o) for p in scenario.prompt_tokens for o in scenario.output_tokens]
-
-
 def count_requests(scenarios: Iterable[PerfScenario]) -> int:
-    total = 0
-    for s in scenarios:
-        points = len(grid_points(s)) if s.kind == "grid" else point_count(s)  # what each driver may run
-        total += points * s.repetitions * (_planned(s) + s.warmup)
-    return total
+    """Requests the scenarios may send at most: each point (what its driver may run) times its repetitions."""
+    return sum(
+        (len(shapes(s)) if s.kind == "grid" else point_count(s)) * s.repetitions * (_planned(s) + s.warmup)
+        for s in scenarios
+    )
 
 
 def _planned(scenario: PerfScenario) -> int:
@@ -56,16 +47,13 @@ def run_grid(
     done: set[tuple[str, str, int, int]] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> None:
-    """Single-stream requests over the grid, bounded by count (or a precision target) and time.
-
-    The last measured request of each point and repetition carries ``stop_reason`` (why the point
-    stopped: ``requests``, ``target_met``, ``max_requests``, ``max_duration``) and ``median_ci_rel``
-    (the relative half-width of the 95% interval of the point's median E2E at that moment).
-    """
+    """Single-stream requests over the grid, bounded by count (or a precision target) and time; the last
+    measured request of each point and repetition carries why it stopped (``stop_reason``) and the
+    ``median_ci_rel`` of its E2E latencies then."""
     done = done or set()
     started = clock()
     prefix = shared_prefix(backend, scenario, seed)
-    for prompt_tokens, output_tokens in grid_points(scenario):
+    for prompt_tokens, output_tokens in shapes(scenario):
         point = f"pp{prompt_tokens}/tg{output_tokens}"
         for repetition in range(scenario.repetitions):
             e2e: list[float] = []
@@ -93,7 +81,6 @@ def run_grid(
                 row = timing.row()
                 row.pop("itl_s", None)
                 reason: str | None = None
-                ci_rel: float | None = None
                 if not warmup:
                     attempted += 1
                     if row.get("e2e_s") is not None and not row.get("error"):
@@ -101,8 +88,7 @@ def run_grid(
                     now = clock()
                     assert first_measured is not None
                     reason = stop_reason(scenario, e2e, attempted, now - first_measured, now - started)
-                    if reason is not None:
-                        ci_rel = median_ci_rel(e2e)
+                ci_rel = median_ci_rel(e2e) if reason is not None else math.inf  # only the last request has one
                 on_request(
                     {
                         **row,
@@ -116,7 +102,7 @@ def run_grid(
                         "scheduled_s": None,
                         "dispatch_delay_s": None,
                         "stop_reason": reason,
-                        "median_ci_rel": ci_rel if ci_rel is None or math.isfinite(ci_rel) else None,
+                        "median_ci_rel": ci_rel if math.isfinite(ci_rel) else None,
                     }
                 )
                 if reason == "max_duration":

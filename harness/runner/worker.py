@@ -1,15 +1,13 @@
-"""The cell worker: one fresh process per (model, profile) cell.
+"""The cell worker: one fresh process per (model, profile) cell (``python -m harness.runner.worker SPEC.json``).
 
-``python -m harness.runner.worker CELL_SPEC.json`` applies the profile's limits, loads the
-backend, runs the perf scenarios and the tasks with every request measured, and writes
-everything to ``RUN/cells/<cell_id>/`` as it goes (jsonl appends), finishing with an atomic
-``status.json`` holding its ``CellResult``. A worker that dies leaves its appended records behind for the parent and for
-``--resume``.
+It appends every record to ``RUN/cells/<cell_id>/`` as it goes and ends with an atomic ``status.json``
+(its ``CellResult``), so a worker that dies leaves its records behind for the parent and ``--resume``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import resource
@@ -27,11 +25,10 @@ from harness.backends.base import Backend
 from harness.backends.registry import check_model, create_backend
 from harness.errors import BackendUnavailable, ModelLoadError, UserError
 from harness.meters.contention import ContentionMeter
-from harness.meters.energy import EnergyMeter, select_meter
+from harness.meters.energy import select_meter
 from harness.meters.gpu import GpuMemory, gpu_memory
 from harness.meters.memory import MemorySampler
 from harness.meters.roofline import probe_columns
-from harness.meters.sensor import EnergyReading
 from harness.results.files import append_jsonl, atomic_write_bytes, atomic_write_json, jsonl_line, read_jsonl
 from harness.results.layout import CellFiles, RunLayout
 from harness.results.schema import CellResult, CellStatus, dump_record
@@ -54,9 +51,8 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 class FileSink:
     """The evaluation sink of a cell: appends samples, scores and LM responses to jsonl files.
 
-    A task counts as done only once ``finish`` recorded it. Samples and scores of any other task
-    are leftovers of a killed worker: they are dropped on resume and written again (from the
-    stored LM responses, so cheaply), never duplicated or left with a metric missing.
+    A task is done only once ``finish`` recorded it: other tasks' samples and scores are a killed
+    worker's leftovers, dropped on resume and rewritten cheaply from the stored LM responses.
     """
 
     def __init__(self, files: CellFiles, events: EventChannel) -> None:
@@ -78,19 +74,18 @@ class FileSink:
         atomic_write_json(self.files.tasks_done, sorted(self._finished_tasks))
 
     def sample(self, record: dict[str, Any]) -> None:
-        self._next(record)
-        append_jsonl(self.files.samples, record)
+        self._append(self.files.samples, record)
 
     def score(self, row: dict[str, Any]) -> None:
-        self._next(row)
-        append_jsonl(self.files.scores, row)
+        self._append(self.files.scores, row)
 
-    def _next(self, record: dict[str, Any]) -> None:
+    def _append(self, path: Path, record: dict[str, Any]) -> None:
         # tasks run one after another: the first record of a task closes the previous one
         task = record.get("task")
         if self._current is not None and task != self._current:
             self.finish([self._current])
         self._current = str(task) if task is not None else None
+        append_jsonl(path, record)
 
     def progress(self, label: str, done: int, total: int) -> None:
         self.events.send("progress", label=label, done=done, total=total)
@@ -105,16 +100,13 @@ class FileSink:
 
 def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: EventChannel) -> None:
     done = {request_key(r) for r in read_jsonl(files.requests)}
-    total = count_requests(spec.scenarios)
-    counter = {"n": len(done)}
+    total, counter = count_requests(spec.scenarios), itertools.count(len(done) + 1)
 
     def on_request(record: dict[str, Any]) -> None:
         append_jsonl(files.requests, record)
-        counter["n"] += 1
-        events.send("progress", label="latency", done=counter["n"], total=total)
+        events.send("progress", label="latency", done=next(counter), total=total)
 
-    summaries = files.load_summary
-    finished_load = {r.get("scenario") for r in read_jsonl(summaries)}
+    finished_load = {r.get("scenario") for r in read_jsonl(files.load_summary)}
     for scenario in spec.scenarios:
         if scenario.name in finished_load:  # a resumed cell: this load scenario already completed
             continue
@@ -123,7 +115,7 @@ def _run_scenarios(backend: Backend, spec: CellSpec, files: CellFiles, events: E
             _keep_records(files.requests, lambda r: r.get("scenario") != scenario.name)  # noqa: B023 (called at once)
         summary = run_scenario(backend, scenario, seed=spec.seed, on_request=on_request, done=set() if fresh else done)
         if summary is not None:
-            append_jsonl(summaries, {"scenario": scenario.name, "summary": summary})
+            append_jsonl(files.load_summary, {"scenario": scenario.name, "summary": summary})
 
 
 def _keep_records(path: Path, keep: Callable[[dict[str, Any]], bool]) -> None:
@@ -169,11 +161,8 @@ def run_cell(spec: CellSpec) -> CellResult:
     files = RunLayout(Path(spec.run_dir)).cell(spec.cell_id)
     events = EventChannel()
     limits = apply_cpu_limits(spec.profile)
-    notes = list(limits.notes)
-    watchdog = None
-    if spec.enforce_memory:
-        watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget)
-        notes.append(memory_mechanism_note())
+    watchdog = MemoryWatchdog(spec.profile.memory_mb, files.over_budget) if spec.enforce_memory else None
+    notes = limits.notes + ([memory_mechanism_note()] if watchdog is not None else [])
     result = CellResult(
         hostname=socket.gethostname(),
         node_id=os.environ.get(NODE_ID_VARIABLE) or None,  # set by the Ray executor's task
@@ -181,16 +170,14 @@ def run_cell(spec: CellSpec) -> CellResult:
         cpus=format_cpus(limits.cpus),
         limit_mechanism=watchdog.mechanism if watchdog is not None else NO_LIMIT,
     )
-    meter: EnergyMeter = select_meter(spec.profile, native=spec.emulated_on is None)
-    reading: EnergyReading | None = None
+    meter = select_meter(spec.profile, native=spec.emulated_on is None)
     gpu: GpuMemory | None = None
     started = time.time()
     contention = ContentionMeter()  # after the limits: it watches the CPUs the cell was given
     with MemorySampler(on_sample=watchdog) as memory, contention:
         meter.start()
         try:
-            unavailable = check_model(spec.model)  # again here: the cell may run on another machine
-            if unavailable:
+            if unavailable := check_model(spec.model):  # again here: the cell may run on another machine
                 raise BackendUnavailable(unavailable)
             if spec.safe_retry:
                 canary.force_safe(spec.safe_retry)
@@ -275,10 +262,8 @@ def main(argv: list[str]) -> int:
     spec = CellSpec.model_validate_json(spec_path.read_text(encoding="utf-8"))
     # before anything is written: every file, event and log line of this process is redacted
     use_params([spec.model.params])
-    sys.stderr = RedactingStream(sys.stderr)
-    sys.stdout = RedactingStream(sys.stdout)
-    result = run_cell(spec)
-    atomic_write_json(CellFiles(spec_path.parent).result, dump_record(result))
+    sys.stderr, sys.stdout = RedactingStream(sys.stderr), RedactingStream(sys.stdout)
+    atomic_write_json(CellFiles(spec_path.parent).result, dump_record(run_cell(spec)))
     return 0
 
 

@@ -1,10 +1,7 @@
 """The one retry policy of the OpenAI-compatible backend: what is retried, how long to wait, when to give up.
 
-Retries and backoff are tenacity's (a well-kept library; the ``openai`` SDK retries too, but hides
-each 429 inside itself, and the adaptive concurrency in ``harness.evaluation.pacing`` must count
-them). What stays ours is the endpoint's side of it: a ``Retry-After`` (seconds or an HTTP date) is
-waited out up to ``max_backoff_s``, otherwise full-jitter exponential backoff; at most
-``max_retries`` retries, and never a wait that would pass the request deadline.
+Retries are tenacity's (the ``openai`` SDK hides each 429 inside itself; ``evaluation.pacing`` must count
+them). Ours: a ``Retry-After`` is honoured up to ``max_backoff_s``, and no wait passes the request deadline.
 """
 
 from __future__ import annotations
@@ -55,11 +52,8 @@ def is_throttle(status: int, retry_after: float | None) -> bool:
 def open_stream(
     transport: Transport, path: str, body: dict[str, object], deadline: float, usage: StreamUsage
 ) -> httpx.Response:
-    """A 200 response to ``body``, retried under this policy; EndpointError once it gives up.
-
-    A throttling answer is counted in ``usage.throttled`` so that a caller sending requests
-    concurrently can send fewer at once.
-    """
+    """A 200 response to ``body``, retried under this policy; EndpointError once it gives up. Throttling
+    answers are counted in ``usage.throttled``, so a caller sending concurrently can send fewer at once."""
     params = transport.params
     shown = f"{transport.shown}{path}"
 
@@ -107,5 +101,4 @@ def open_stream(
         retry_error_callback=give_up,
         sleep=time.sleep,
     )
-    response: httpx.Response = retrying(attempt)
-    return response
+    return retrying(attempt)

@@ -1,10 +1,5 @@
 """The OpenAI streaming protocol: the request body, and the events that come back as text, finish reason, usage.
-
-SSE framing (lines, ``data:`` fields, comments, multi-line events) is httpx-sse's; what an event
-*means* (chat ``delta.content`` or completions ``text``, ``finish_reason``, the trailing ``usage``
-event, ``[DONE]``, log-probabilities in either layout; streamed reasoning as ``delta.reasoning_content``
-(SGLang, llama.cpp's server) or ``delta.reasoning`` (vLLM); the Responses API's typed events) is the
-OpenAI API's and stays here.
+SSE framing is httpx-sse's; what an event *means* (in chat, completions or the Responses API) is the API's, here.
 """
 
 from __future__ import annotations
@@ -74,9 +69,7 @@ def request_body(params: OpenAIParams, request: GenerationRequest) -> tuple[str,
 def read_text(
     response: httpx.Response, state: StreamState, deadline: float, overdue: str, redact: Callable[[str], str]
 ) -> Iterator[tuple[str, str]]:
-    """(answer text, reasoning text) of each event as soon as it is whole, both empty for an event that
-    carries neither; stops at [DONE] or the end of the stream. Reasoning text is never kept as the answer.
-
+    """(answer text, reasoning text) of each event as soon as it is whole, until [DONE] or the end of the stream.
     ``redact`` runs before a server's error text is shortened (a cut must not leave a key's prefix)."""
     try:
         for sse in EventSource(response).iter_sse():
@@ -89,12 +82,7 @@ def read_text(
                 return
             event = _parse(sse.data)
             if event.get("error") or event.get("type") in ("error", "response.failed"):
-                body = event.get("response")
-                why = (
-                    event.get("error")
-                    or (body.get("error") if isinstance(body, dict) else None)
-                    or event.get("message")
-                )
+                why = event.get("error") or _as_dict(event.get("response")).get("error") or event.get("message")
                 raise EndpointError(f"server error mid-stream: {short(redact(str(why)))}")
             if state.responses:
                 text, thought = _responses_event(event, state)
@@ -122,6 +110,10 @@ def _parse(data: str) -> dict[str, Any]:
     return event
 
 
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 _REASONING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
 
 
@@ -135,8 +127,7 @@ def _responses_event(event: dict[str, Any], state: StreamState) -> tuple[str, st
     if kind in _REASONING_DELTAS and isinstance(delta, str):
         return "", delta
     if kind in ("response.completed", "response.incomplete"):
-        found = event.get("response")
-        body: dict[str, Any] = found if isinstance(found, dict) else {}
+        body = _as_dict(event.get("response"))
         if isinstance(body.get("usage"), dict):
             state.usage = body["usage"]
         why = (body.get("incomplete_details") or {}).get("reason") if kind == "response.incomplete" else "stop"
@@ -184,21 +175,13 @@ def _choice_delta(event: dict[str, Any], chat: bool) -> tuple[str, str, str, lis
         return "", "", "", []
     if not isinstance(choices, list) or not isinstance(choice := choices[0], dict):
         raise EndpointError(f"malformed stream event (no list of 'choices'): {short(event)}")
-    thought: Any = ""
+    delta, block = _as_dict(choice.get("delta")), _as_dict(choice.get("logprobs"))
+    text = delta.get("content") if chat else choice.get("text")
+    thought = (delta.get("reasoning_content") or delta.get("reasoning") or "") if chat else ""
     if chat:
-        delta = choice.get("delta") or {}
-        text = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(delta, dict):
-            thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        raw = [e.get("logprob") for e in block.get("content") or [] if isinstance(e, dict)]
     else:
-        text = choice.get("text")
-    block = choice.get("logprobs")
-    values: list[float] = []
-    if isinstance(block, dict):
-        if chat:
-            raw = [e.get("logprob") for e in block.get("content") or [] if isinstance(e, dict)]
-        else:
-            raw = block.get("token_logprobs") or []
-        values = [float(v) for v in raw if isinstance(v, int | float)]
+        raw = block.get("token_logprobs") or []
+    values = [float(v) for v in raw if isinstance(v, int | float)]
     answer, reasoning = (text if isinstance(text, str) else ""), (thought if isinstance(thought, str) else "")
     return answer, reasoning, str(choice.get("finish_reason") or ""), values

@@ -100,15 +100,12 @@ class Transport:
 
 
 class Watchdog:
-    """Cut a response's connection at the request deadline, or at a silence longer than allowed: up to
-    ``first_wait`` before the first token (a reasoning model thinks before it answers), then ``stall``
-    between events. Even while the server sends nothing.
+    """Cut a response's connection at the request deadline, or at a silence longer than ``first_wait``
+    before the first token (a reasoning model thinks first), then ``stall`` between events.
 
-    httpx's read timeout bounds each silence, not the whole request, cannot change once the stream is
-    open, and a server that trickles a byte at a time never completes an event for the reader to check
-    the clock: a thread shuts the socket down when a limit passes, which wakes the blocked read with an
-    error. No retry or SSE library has this, so it stays ours.
-    """
+    httpx's read timeout bounds each silence, not the request, and a server trickling a byte at a time
+    never completes an event for the reader to check the clock: so a thread shuts the socket down,
+    which wakes the blocked read. No retry or SSE library has this."""
 
     def __init__(self, response: httpx.Response, deadline: float, first_wait: float, stall: float) -> None:
         self.fired = False  # the deadline passed
