@@ -16,21 +16,19 @@ from harness.safetext import one_line
 from harness.secrets import redact
 
 # module name under harness.cli -> each exposes ``command`` (a click command or group)
-COMMAND_MODULES = tuple(
-    [
-        "run",
-        "report",
-        "compare",
-        "tasks",
-        "models",
-        "profiles",
-        "doctor",
-        "gate",
-        "ab",
-        "baseline",
-        "quantize",
-        "cascade",
-    ]
+COMMAND_MODULES = (
+    "run",
+    "report",
+    "compare",
+    "tasks",
+    "models",
+    "profiles",
+    "doctor",
+    "gate",
+    "ab",
+    "baseline",
+    "quantize",
+    "cascade",
 )
 
 
