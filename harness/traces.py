@@ -85,17 +85,14 @@ def _column(path: Path, row: dict[str, Any], names: tuple[str, ...], what: str |
 
 
 def _seconds(path: Path, line: int, field: str, value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
+    text = str(value).strip()  # a JSON number's text is its exact value
+    try:
+        seconds = float(text)
+    except ValueError:
         try:
-            seconds = float(text)
+            seconds = datetime.fromisoformat(text).timestamp()
         except ValueError:
-            try:
-                seconds = datetime.fromisoformat(text).timestamp()
-            except ValueError:
-                raise UserError(f"{path} line {line}: {field} {text!r} is neither a number nor a date-time") from None
+            raise UserError(f"{path} line {line}: {field} {text!r} is neither a number nor a date-time") from None
     if not math.isfinite(seconds) or seconds < 0:
         raise UserError(f"{path} line {line}: {field} {value!r} is negative or not finite")
     return seconds
