@@ -23,6 +23,7 @@ import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
 from harness.ggufheader import read_header
+from harness.hf_facts import TORCH_BYTES, read_hf_facts
 from harness.modelfacts import ModelFacts
 from harness.results.columns import PROJECTION_COLUMNS, range_values
 from harness.results.memoryfigure import ran_on_gpu
@@ -79,18 +80,12 @@ def model_facts(path: str, weights_dtype: str | None = None) -> ModelFacts:
     ``weights_dtype`` (a cell's ``weights_dtype``, e.g. ``torch.bfloat16``) is how the weights were
     held at run time: transformers de-quantizes a GGUF file to it, so its bytes replace the file's."""
     if Path(path).is_dir():
-        from harness.hf_facts import read_hf_facts
-
         return read_hf_facts(Path(path), weights_dtype)
     facts = read_model_facts(path)
-    if weights_dtype:
-        from harness.hf_facts import TORCH_BYTES
-
-        per_param = TORCH_BYTES.get(weights_dtype)
-        if per_param:
-            facts = replace(
-                facts, file_bytes=facts.params * per_param, kv_bytes_per_token=facts.kv_bytes_per_token * per_param / 2
-            )
+    if weights_dtype and (per_param := TORCH_BYTES.get(weights_dtype)):
+        facts = replace(
+            facts, file_bytes=facts.params * per_param, kv_bytes_per_token=facts.kv_bytes_per_token * per_param / 2
+        )
     return facts
 
 
