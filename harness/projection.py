@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
+from harness.fitcost import J_PER_KWH
 from harness.ggufheader import read_header
 from harness.hf_facts import TORCH_BYTES, read_hf_facts
 from harness.modelfacts import ModelFacts
@@ -32,7 +33,6 @@ from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
 
 HOST = "host"
-J_PER_KWH = 3.6e6
 # A datasheet peak is more than any kernel sustains; the host's figures are sustained measurements,
 # so a peak is scaled to a sustained figure first (STREAM-style copies typically reach 60-80% of
 # theoretical DRAM bandwidth; dense FP32 GEMM 80-90% of FMA peak).
