@@ -1,12 +1,8 @@
 """GPU memory in one unit, MiB: a datasheet's "80 GB" against the total a card reports.
 
-A profile names its accelerator's memory as the datasheet does (``memory_gb: 80``); a detected
-card reports what the driver makes available, in MiB (``nvidia-smi``'s ``memory.total``). The
-two never agree exactly: an "80 GB" H100 is 80 GiB of HBM (81,920 MiB) and reports 81,559 MiB,
-because the driver keeps a little for itself; a GDDR card with ECC on gives up 1/16 of its
-memory (a "16 GB" T4 reports 15,360 MiB). So a datasheet figure is read as GiB (its nominal
-MiB) and a card matches it when it reports at least ``1 - DATASHEET_TOLERANCE`` of that.
-docs/profiles.md states the rule.
+A datasheet figure is read as GiB (vendors' GB of HBM and GDDR), and a card matches it when it reports
+at least ``1 - DATASHEET_TOLERANCE`` of that: the driver keeps some (an "80 GB" H100 reports 81,559 of
+81,920 MiB) and ECC on GDDR takes 1/16 (a "16 GB" T4 reports 15,360 MiB). docs/profiles.md states the rule.
 """
 
 from __future__ import annotations
@@ -31,15 +27,6 @@ def total_mib(accelerator: Accelerator) -> float | None:
     return None if accelerator.memory_gb is None else nominal_mib(accelerator.memory_gb)
 
 
-def required_mib(accelerator: Accelerator) -> float | None:
-    """The least a card must report to count as this accelerator, MiB (an exact figure when one was
-    given in MiB; a datasheet figure less the tolerance)."""
-    if accelerator.memory_mb is not None:
-        return accelerator.memory_mb
-    nominal = total_mib(accelerator)
-    return None if nominal is None else nominal * (1 - DATASHEET_TOLERANCE)
-
-
 def mib(value: float) -> str:
     """A MiB figure as the messages print it: ``81,559 MiB``."""
     return f"{value:,.0f} MiB"
@@ -55,10 +42,12 @@ def describe(accelerator: Accelerator) -> str:
 
 
 def memory_shortfall(wanted: Accelerator, have: Accelerator) -> str | None:
-    """Why ``have`` has too little memory to stand in for ``wanted`` (None: enough), in MiB."""
-    need = required_mib(wanted)
-    if need is None:
+    """Why ``have`` has too little memory to stand in for ``wanted`` (None: enough), in MiB; a card must report
+    a MiB figure exactly, a datasheet one less the tolerance."""
+    if (need := total_mib(wanted)) is None:
         return None
+    if wanted.memory_mb is None:
+        need *= 1 - DATASHEET_TOLERANCE
     got = total_mib(have) or 0.0
     if got >= need:
         return None

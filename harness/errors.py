@@ -1,8 +1,5 @@
-"""Error types that the CLI turns into one-line messages and exit codes.
-
-A ``UserError`` is a mistake the user can fix (bad flag, bad file); the CLI prints it on one
-line and exits with code 2. Anything else is a bug and keeps its traceback.
-"""
+"""Error types that the CLI turns into one-line messages and exit codes: a ``UserError`` (a mistake the
+user can fix) prints one line and exits 2; anything else is a bug and keeps its traceback."""
 
 from __future__ import annotations
 

@@ -1,19 +1,12 @@
 """Fit and cost per model × profile, from the measured tables.
 
-A cell *fits* when the model's weights plus its measured working memory (the process's peak
-anonymous memory: KV cache, buffers, runtime) stay within the profile's memory budget. A cell
-that ran on a GPU is judged by its GPU memory (``harness.results.memoryfigure``: the driver's
-per-process figure, CUDA context included) against the profile's GPU memory instead, with host
-RSS named beside it. A cell
-the watchdog stopped does not fit, with the peak it reached. A cell that could not run on this
-host (a GPU profile here, say) gets a verdict estimated from a cell of the same model that did
-run, and says so.
-
-Cost for a local model is the profile's hourly price times the measured machine time per
-request, plus the energy per request times the electricity price; for an API model it is the
-catalog's list price per token, split into fresh input, cached input, visible output and reasoning
-(billed as output). Per 1M tokens means per million *output* tokens, the prompt
-tokens that produced them included in the price.
+A cell *fits* when its weights plus measured working memory (peak anonymous memory: KV cache,
+buffers, runtime) stay within the profile's budget; a cell that ran on a GPU is judged by its GPU
+memory (``harness.results.memoryfigure``) against the profile's. A cell the watchdog stopped does
+not fit; one that could not run here gets a verdict estimated from a cell of the same model, and
+says so. A local model costs the profile's hourly price times machine time per request plus its
+energy at the electricity price; an API model the catalog's list price per token (fresh input,
+cached input, output, reasoning billed as output). Per 1M tokens means per million *output* tokens.
 """
 
 from __future__ import annotations
@@ -25,13 +18,12 @@ import pandas as pd
 
 from harness.config.models import ModelSpec
 from harness.config.profile import HardwareProfile
-from harness.devicememory import total_mib
+from harness.devicememory import MIB_PER_GIB, total_mib
 from harness.results.columns import COST_COLUMNS, COST_SPLIT_COLUMNS, FITCOST_COLUMNS, range_columns
 from harness.results.memoryfigure import judged_memory
 from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
 
-MIB_PER_GIB = 1024.0
 J_PER_KWH = 3.6e6
 
 TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
@@ -39,6 +31,11 @@ TEXT_COLUMNS = ("fit", "fit_reason", "cost_basis")
 
 def _gb(mb: float) -> str:
     return f"{mb / MIB_PER_GIB:.2f} GB"
+
+
+def _against(need: float, budget: float) -> tuple[str, str]:
+    """(verdict, sign) of a memory figure against a budget: ``fits`` with ≤, else ``does_not_fit`` with >."""
+    return ("fits", "≤") if need <= budget else ("does_not_fit", ">")
 
 
 @dataclass
@@ -74,15 +71,10 @@ def request_stats(requests: pd.DataFrame) -> dict[str, RequestStats]:
         if {"scenario", "point"} <= set(group.columns):
             for (scenario, point), part in group.groupby(["scenario", "point"], sort=False):
                 by_point[(str(scenario), str(point))] = float(part["e2e_s"].astype(float).mean())
-        stats[str(cell_id)] = RequestStats(
-            n=len(group),
-            seconds_per_request=float(busy.mean()),
-            prompt_tokens=_mean_count(group, "prompt_tokens"),
-            output_tokens=_mean_count(group, "output_tokens"),
-            e2e_by_point=by_point,
-            reasoning_tokens=_mean_count(group, "reasoning_tokens"),
-            cached_tokens=_mean_count(group, "cached_tokens"),
-        )
+        counts = {
+            c: _mean_count(group, c) for c in ("prompt_tokens", "output_tokens", "reasoning_tokens", "cached_tokens")
+        }
+        stats[str(cell_id)] = RequestStats(len(group), float(busy.mean()), e2e_by_point=by_point, **counts)
     return stats
 
 
@@ -109,8 +101,7 @@ def gpu_fit_verdict(
             f"ran on a GPU ({figure.label} {_gb(figure.mb)}); the profile has no GPU memory{rss}{suffix}",
             figure.mb,
         )
-    verdict = "fits" if figure.mb <= gpu_budget_mb else "does_not_fit"
-    sign = "≤" if verdict == "fits" else ">"
+    verdict, sign = _against(figure.mb, gpu_budget_mb)
     reason = f"{figure.label} {_gb(figure.mb)} {sign} {_gb(gpu_budget_mb)} GPU memory{rss}{suffix}"
     return verdict, reason, figure.mb
 
@@ -121,9 +112,8 @@ def fit_verdict(
     reference: dict[str, Any] | None,
     gpu_budget_mb: float | None = None,
 ) -> tuple[str, str, float | None]:
-    """(fit, reason, required MiB) for one cell; ``reference`` is a cell of the same model that ran.
-
-    ``gpu_budget_mb`` is the profile's GPU memory (MiB): a cell that ran on a GPU is judged by it."""
+    """(fit, reason, required MiB) for one cell; ``reference``: a cell of the same model that ran;
+    ``gpu_budget_mb``: the profile's GPU memory, which judges a cell that ran on a GPU."""
     status = row.get("status")
     if status == "does_not_fit":
         peak = _num(row.get("peak_rss_mb"))
@@ -145,8 +135,7 @@ def fit_verdict(
         peak = _num(row.get("peak_rss_mb"))
         if peak is None:
             return "unknown", "no memory measurement", None
-        verdict = "fits" if peak <= budget_mb else "does_not_fit"
-        sign = "≤" if verdict == "fits" else ">"
+        verdict, sign = _against(peak, budget_mb)
         return verdict, f"remote model: client process peak {_gb(peak)} {sign} {_gb(budget_mb)} budget", peak
     if need is None and reference is not None:
         need = _memory_need(reference)
@@ -156,8 +145,7 @@ def fit_verdict(
         return "unknown", f"no memory measurement for this model: {why}", None
     weights, working = need
     total = weights + working
-    verdict = "fits" if total <= budget_mb else "does_not_fit"
-    sign = "≤" if verdict == "fits" else ">"
+    verdict, sign = _against(total, budget_mb)
     reason = f"weights {_gb(weights)} + working {_gb(working)} = {_gb(total)} {sign} {_gb(budget_mb)} budget{suffix}"
     return verdict, reason, total
 
@@ -185,33 +173,30 @@ def cost_figures(
         split = model.prices.split(
             stats.prompt_tokens, stats.output_tokens, stats.reasoning_tokens, stats.cached_tokens
         )
-        price = split.total_usd
-        for column, part in zip(COST_SPLIT_COLUMNS, astuple(split), strict=True):
-            out[column] = 1000 * part
+        out.update({column: 1000 * part for column, part in zip(COST_SPLIT_COLUMNS, astuple(split), strict=True)})
         out["cost_basis"] = "api list price" + (f" ({model.prices.source})" if model.prices.source else "")
-        out["cost_per_1k_requests_usd"] = 1000 * price
-        out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None
+        price = split.total_usd
+    elif profile is None:
         return out
-    if profile is None:
-        return out
-    hardware = profile.cost.usd_per_hour * stats.seconds_per_request / 3600
-    energy_j = _num(row.get("energy_j"))
-    duration = _num(row.get("duration_s"))
-    energy_cost = 0.0
-    if energy_j is not None and duration:
-        # the energy and its interval, per request
-        for total, per_request in zip(range_columns("energy_j"), range_columns("energy_per_request_j"), strict=True):
-            joules = _num(row.get(total))
-            if joules is not None:
-                out[per_request] = joules / duration * stats.seconds_per_request
-        energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
-        out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
-        out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None
-    out["cost_basis"] = f"profile ${profile.cost.usd_per_hour:g}/h × measured time" + (
-        f" + energy × ${profile.cost.usd_per_kwh:g}/kWh" if energy_j is not None else ""
-    )
-    out["cost_per_1k_requests_usd"] = 1000 * (hardware + energy_cost)
-    out["cost_per_mtok_usd"] = (hardware + energy_cost) / per_token * 1e6 if per_token else None
+    else:
+        energy_j, duration = _num(row.get("energy_j")), _num(row.get("duration_s"))
+        energy_cost = 0.0
+        if energy_j is not None and duration:
+            # the energy and its interval, per request
+            for total, per_request in zip(
+                range_columns("energy_j"), range_columns("energy_per_request_j"), strict=True
+            ):
+                if (joules := _num(row.get(total))) is not None:
+                    out[per_request] = joules / duration * stats.seconds_per_request
+            energy_cost = out["energy_per_request_j"] / J_PER_KWH * profile.cost.usd_per_kwh
+            out["energy_cost_per_1k_requests_usd"] = 1000 * energy_cost
+            out["energy_per_token_j"] = out["energy_per_request_j"] / per_token if per_token else None
+        out["cost_basis"] = f"profile ${profile.cost.usd_per_hour:g}/h × measured time" + (
+            f" + energy × ${profile.cost.usd_per_kwh:g}/kWh" if energy_j is not None else ""
+        )
+        price = profile.cost.usd_per_hour * stats.seconds_per_request / 3600 + energy_cost
+    out["cost_per_1k_requests_usd"] = 1000 * price
+    out["cost_per_mtok_usd"] = price / per_token * 1e6 if per_token else None
     return out
 
 
@@ -253,7 +238,7 @@ def enrich_cells(
         fit, reason, required = fit_verdict(row, budget, reference, gpu_budget)
         cell_stats = stats.get(str(row.get("cell_id")))
         extra: dict[str, Any] = {"fit": fit, "fit_reason": reason, "fit_required_mb": required}
-        extra.update(cost_figures(row, cell_stats, profile, model))
+        extra |= cost_figures(row, cell_stats, profile, model)
         host_id = host_cells.get(row.get("model"))
         emulated = row.get("emulated_on") not in (None, "") and not pd.isna(row.get("emulated_on"))
         extra["slowdown_vs_host"] = (

@@ -1,12 +1,9 @@
 """The one reader of GGUF metadata: a file's header, streamed in-process, array contents skipped.
 
-Why not ``gguf.GGUFReader``: it parses every key and every tensor's description up front, which for
-Gemma 3 (a 262k-entry vocabulary stored as header arrays) takes seconds; why not llama.cpp's loader:
-it needs a child process to keep its chatter and aborts out. The canary needs only
-``general.file_type`` on every cell's start; projections and ladders need the tensor table too.
-Layout (ggml's gguf.md): magic ``GGUF``, u32 version, u64 tensor count, u64 key count, then
-(key string, u32 value type, value) per key, then (name, u32 dims, u64 per dim, u32 type, u64
-offset) per tensor.
+Not ``gguf.GGUFReader``: it parses every key and tensor up front, seconds for Gemma 3's 262k-entry
+vocabulary; not llama.cpp's loader: it needs a child process to contain its chatter and aborts. Layout
+(ggml's gguf.md): magic ``GGUF``, u32 version, u64 tensor count, u64 key count, then (key string, u32
+value type, value) per key, then (name, u32 dims, u64 per dim, u32 type, u64 offset) per tensor.
 """
 
 from __future__ import annotations

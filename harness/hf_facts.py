@@ -1,18 +1,15 @@
 """Roofline facts of a Hugging Face model directory: config.json and the safetensors headers.
 
-A safetensors file starts with an 8-byte little-endian length and a JSON header naming every
-tensor's dtype and shape, so the parameter count is read without touching the weights (the
-``safetensors`` package's ``safe_open`` reads the same header; it is used where installed).
-What the projection needs beyond the count comes from ``config.json``: layers, attention width,
-KV heads and whether the output layer is tied to the embedding.
-
-The bytes a decode step reads are the weights *as held at run time*: the catalog's ``dtype``
-(recorded per cell as ``weights_dtype``), not necessarily the dtype stored on disk.
+A safetensors file starts with an 8-byte little-endian length and a JSON header of every tensor's
+dtype and shape, so parameters are counted without touching the weights (through ``safetensors``'
+``safe_open`` where installed). Layers, attention width and KV heads come from ``config.json``. A
+decode step reads the weights as held at run time (the cell's ``weights_dtype``), not as stored.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
 from typing import Any
@@ -45,19 +42,9 @@ def read_shapes(path: Path) -> dict[str, tuple[list[int], str]]:
         from safetensors import safe_open
     except ImportError:
         return parse_header(path)
-    shapes: dict[str, tuple[list[int], str]] = {}
     with safe_open(str(path), framework="numpy") as handle:
-        for name in handle.keys():  # noqa: SIM118 (safe_open is not a mapping)
-            piece = handle.get_slice(name)
-            shapes[name] = (list(piece.get_shape()), str(piece.get_dtype()))
-    return shapes
-
-
-def _count(shape: list[int]) -> int:
-    total = 1
-    for dim in shape:
-        total *= int(dim)
-    return total
+        pieces = {name: handle.get_slice(name) for name in handle.keys()}  # noqa: SIM118 (safe_open is not a mapping)
+        return {name: (list(piece.get_shape()), str(piece.get_dtype())) for name, piece in pieces.items()}
 
 
 def read_hf_facts(directory: Path, weights_dtype: str | None = None) -> ModelFacts:
@@ -71,7 +58,7 @@ def read_hf_facts(directory: Path, weights_dtype: str | None = None) -> ModelFac
     stored_bytes = 0.0
     for file in files:  # a tied output layer has no lm_head tensor: output stays 0 (ModelFacts.tied)
         for name, (shape, dtype) in read_shapes(file).items():
-            count = _count(shape)
+            count = math.prod(int(dim) for dim in shape)
             params += count
             stored_bytes += count * SAFETENSORS_BYTES.get(dtype.upper(), 2)
             if name.endswith("embed_tokens.weight"):

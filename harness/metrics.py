@@ -1,9 +1,6 @@
-"""The metric registry: every figure a run records, with its unit, which way is better, a label
-and one glossary sentence.
-
-The report's glossary, the gate's metric names and the latency columns every reader summarises
-come from here; docs/metrics.md is the long form and ``tests/test_latency_math.py`` checks the
-latency definitions. A leaf module: it imports nothing from tierbench.
+"""The metric registry: every figure a run records, with its unit, which way is better, a label and
+one glossary sentence. The report's glossary, the gate's metric names and the latency columns come from
+here (docs/metrics.md is the long form). A leaf module: it imports nothing from tierbench.
 """
 
 from __future__ import annotations

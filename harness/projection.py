@@ -1,23 +1,12 @@
 """Project measured host cells onto devices this machine does not have (a roofline transfer).
 
-Token generation reads every weight (plus the KV cache) once per token, so it is bounded by
-memory bandwidth; prompt processing does ~2 FLOPs per parameter per token in large batches, so
-it is bounded by compute. For each measured request on ``host`` we compute the host's own
-roofline rate from figures measured in that very cell (``roofline_*`` columns), take the
-request's efficiency against it, and apply that efficiency to the target profile's roofline.
-Model facts come from the model's actual files: a GGUF file's size, parameter count and shapes,
-or a transformers model directory's config.json and safetensors headers (``harness.hf_facts``).
-A host cell that ran on a GPU is not projected: no roofline of the host's GPU is measured.
-
-The transfer is uncertain (a different core design, a GPU, a datasheet peak instead of a
-measurement), so every projected figure is a range: ``band_low``–``band_high`` times the central
-value, with the band chosen by how far the transfer reaches (:func:`transfer_band`,
-docs/profiles.md shows how these bands compare with published device benchmarks).
-
-Accuracy is never projected: the same file gives the same answers on any hardware. Memory fit
-is the measured working set against the profile's budget (``harness.fitcost``).
-
-A reader of the run directory and the model files: it never imports a backend.
+Decode reads every weight (plus the KV cache) per token, so it is bandwidth-bound; prefill does ~2
+FLOPs per parameter per token in large batches, so it is compute-bound. Each host request's
+efficiency against the host roofline measured in its own cell (``roofline_*`` columns) is applied to
+the target's roofline. Model facts come from the files (GGUF header, or config.json and safetensors
+headers). A host cell that ran on a GPU is not projected: no roofline of the host's GPU is measured.
+Every projected figure is a range (:func:`transfer_band`, compared with published benchmarks in
+docs/profiles.md); accuracy is never projected. A reader of the run directory: it imports no backend.
 """
 
 from __future__ import annotations
@@ -33,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from harness.config.profile import HardwareProfile, PerformanceModel
+from harness.fitcost import J_PER_KWH
 from harness.ggufheader import read_header
+from harness.hf_facts import TORCH_BYTES, read_hf_facts
 from harness.modelfacts import ModelFacts
 from harness.results.columns import PROJECTION_COLUMNS, range_values
 from harness.results.memoryfigure import ran_on_gpu
@@ -42,7 +33,6 @@ from harness.results.values import finite_or_none as _num
 from harness.results.values import measured_requests
 
 HOST = "host"
-J_PER_KWH = 3.6e6
 # A datasheet peak is more than any kernel sustains; the host's figures are sustained measurements,
 # so a peak is scaled to a sustained figure first (STREAM-style copies typically reach 60-80% of
 # theoretical DRAM bandwidth; dense FP32 GEMM 80-90% of FMA peak).
@@ -90,29 +80,19 @@ def model_facts(path: str, weights_dtype: str | None = None) -> ModelFacts:
     ``weights_dtype`` (a cell's ``weights_dtype``, e.g. ``torch.bfloat16``) is how the weights were
     held at run time: transformers de-quantizes a GGUF file to it, so its bytes replace the file's."""
     if Path(path).is_dir():
-        from harness.hf_facts import read_hf_facts
-
         return read_hf_facts(Path(path), weights_dtype)
     facts = read_model_facts(path)
-    if weights_dtype:
-        from harness.hf_facts import TORCH_BYTES
-
-        per_param = TORCH_BYTES.get(weights_dtype)
-        if per_param:
-            facts = replace(
-                facts, file_bytes=facts.params * per_param, kv_bytes_per_token=facts.kv_bytes_per_token * per_param / 2
-            )
+    if weights_dtype and (per_param := TORCH_BYTES.get(weights_dtype)):
+        facts = replace(
+            facts, file_bytes=facts.params * per_param, kv_bytes_per_token=facts.kv_bytes_per_token * per_param / 2
+        )
     return facts
 
 
 @dataclass(frozen=True)
 class Ceiling:
-    """A roofline: bytes/s from memory and FLOP/s from compute, and what they describe.
-
-    ``core_gflops`` is one core's compute: the speed of the work that does not spread over
-    threads (sampling, graph building, synchronisation). None for a GPU, where that work runs
-    on a host CPU the profile does not describe.
-    """
+    """A roofline; ``core_gflops`` is one core's compute, the speed of work that does not spread over threads
+    (sampling, graph building): None for a GPU, where that work runs on a host CPU the profile does not describe."""
 
     bandwidth_gbs: float
     gflops: float
@@ -131,8 +111,7 @@ def target_ceiling(profile: HardwareProfile) -> Ceiling | None:
     perf = profile.performance
     if perf is None:
         return None
-    bw_scale = SUSTAINED_BANDWIDTH if perf.basis == "peak" else 1.0
-    cmp_scale = SUSTAINED_COMPUTE if perf.basis == "peak" else 1.0
+    bw_scale, cmp_scale = (SUSTAINED_BANDWIDTH, SUSTAINED_COMPUTE) if perf.basis == "peak" else (1.0, 1.0)
     if profile.accelerator.kind == "gpu" and perf.accelerator_bandwidth_gbs and perf.accelerator_gflops:
         return Ceiling(
             perf.accelerator_bandwidth_gbs * bw_scale,
@@ -149,26 +128,15 @@ def target_ceiling(profile: HardwareProfile) -> Ceiling | None:
 
 
 def transfer_band(perf: PerformanceModel, gpu: bool, host_arch: str) -> tuple[float, float, str]:
-    """(low, high, why): the factor range around a projected throughput.
-
-    The bands are wide on purpose; docs/profiles.md compares them with published benchmarks.
-    """
+    """(low, high, why): the factor range around a projected throughput, wide on purpose (docs/profiles.md)."""
     if gpu:
-        return (
-            0.1,
-            1.0,
-            "CPU efficiency carried to a GPU: small models there are bound by kernel launches and "
-            "synchronisation, not bandwidth, so the roofline figure is an upper bound",
-        )
+        why = "CPU efficiency carried to a GPU: small models there are bound by kernel launches and synchronisation"
+        return 0.1, 1.0, f"{why}, not bandwidth, so the roofline figure is an upper bound"
     if perf.architecture == host_arch and perf.basis == "measured":
         return 0.75, 1.3, f"same instruction set ({host_arch}), figures measured: run-to-run noise of a shared host"
     if perf.architecture == host_arch:
         return 0.6, 1.4, f"same instruction set ({host_arch}), datasheet figures"
-    return (
-        0.5,
-        1.5,
-        f"{host_arch} efficiency carried to {perf.architecture} cores (different kernels and caches)",
-    )
+    return 0.5, 1.5, f"{host_arch} efficiency carried to {perf.architecture} cores (different kernels and caches)"
 
 
 def host_disturbed(cell: dict[str, Any]) -> bool:
@@ -198,13 +166,9 @@ class Span:
 def span(parallel: float, serial: float | None, band: tuple[float, float]) -> Span:
     """The range between the two transfers, each widened by the band; the centre is their geometric mean.
 
-    A measured time per token is part work that spreads over threads and meets a roofline
-    (scaled by the roofline ratio: ``parallel``) and part work that runs on one core at a time
-    (scaled by one core's speed: ``serial``). One measurement cannot tell the shares apart, so
-    the truth lies between the two transfers. Each transfer rests on figures measured (or read
-    from a datasheet) with their own uncertainty, so the band widens the lower one downwards and
-    the higher one upwards.
-    """
+    A time per token is part parallel work under a roofline (``parallel``: scaled by the roofline ratio)
+    and part one-core work (``serial``: scaled by one core's speed); one measurement cannot tell the
+    shares apart, so the truth lies between the two."""
     if serial is None:
         return Span(parallel, parallel * band[0], parallel * band[1])
     return Span(math.sqrt(parallel * serial), min(parallel, serial) * band[0], max(parallel, serial) * band[1])
@@ -295,8 +259,7 @@ def _load_time(
 
 
 def _row(model: str, tier: str, profile: str, status: str, reason: str, cell: dict[str, Any] | None) -> dict[str, Any]:
-    """The fields every projection row starts with, projected or not, then what the profile's own
-    cell says: why it was not emulated, or where it was, and its fit."""
+    """The fields every projection row starts with, then its profile's cell: why not emulated, or where, and its fit."""
     row: dict[str, Any] = {
         "model": model,
         "tier": tier,
@@ -351,8 +314,7 @@ def project_cell(
         return skip(f"cannot read {path}: {exc}")
     target = target_ceiling(profile)
     assert target is not None  # performance figures exist
-    gpu = profile.accelerator.kind == "gpu" and bool(perf.accelerator_bandwidth_gbs and perf.accelerator_gflops)
-    low, high, why = transfer_band(perf, gpu, host_arch)
+    low, high, why = transfer_band(perf, target.core_gflops is None, host_arch)  # no core figure: a GPU
     measured = _measured(requests, str(host_cell.get("cell_id")))
     if measured.empty:
         return skip("the host cell has no measured perf requests")

@@ -1,9 +1,8 @@
 """Make untrusted text (names, reasons, paths, model output) safe for one output format.
 
-Names in a catalog, reasons quoting a server's error and file paths are data. Each format has
-characters that turn data into structure: a line break starts a new GitHub workflow command
-(``::add-mask::``), an ESC byte drives the terminal, ``[bold]`` is rich markup, and XML 1.0
-forbids most control characters outright. Every writer of user or model text goes through here.
+Each format has characters that turn data into structure: a line break starts a GitHub workflow command
+(``::add-mask::``), ESC drives the terminal, ``[bold]`` is rich markup, XML 1.0 forbids most control
+characters. Every writer of user or model text goes through here.
 """
 
 from __future__ import annotations
@@ -38,10 +37,8 @@ def terminal(text: object) -> str:
 
 
 def xml_text(text: object, multiline: bool = False) -> str:
-    """Text an XML 1.0 document may hold: control characters made visible, none dropped silently.
-
-    ``multiline`` keeps line feeds (JUnit details); each line is escaped on its own.
-    """
+    """Text an XML 1.0 document may hold: control characters made visible, none dropped silently;
+    ``multiline`` keeps line feeds (JUnit details)."""
     raw = str(text)
     out = "\n".join(one_line(line) for line in raw.split("\n")) if multiline else one_line(raw)
     return _NOT_XML.sub(_visible, out)

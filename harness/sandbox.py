@@ -1,30 +1,20 @@
 """Run untrusted Python (model-written code) contained by the operating system, not by Python.
 
-Containment comes from bubblewrap (``bwrap``) and the kernel, so nothing the code does inside
-can switch it off:
-- a separate unprivileged identity: when tierbench runs as root, bwrap is started as
-  ``nobody`` (uid/gid 65534, no supplementary groups); inside, a new user namespace without
-  capabilities, and no further user namespaces (``--disable-userns``);
-- new pid, network, ipc and uts namespaces: no network at all (not even loopback), and the
-  code sees and can signal only its own processes;
-- an empty environment, and a filesystem holding only read-only ``/usr`` (and the interpreter's
-  own prefix), a fresh ``/proc`` and ``/dev``, and one private size-limited tmpfs ``/sandbox``:
-  the only writable place, gone when the run ends;
-- rlimits on CPU seconds, address space, processes and file size; a wall-clock deadline at which
-  the whole process group is killed, and with it the pid namespace (its init dies, the kernel
-  kills every process left in it, however it forked or detached).
+Containment is bubblewrap's and the kernel's, so nothing inside can switch it off: run as ``nobody``
+when tierbench is root, a user namespace without capabilities and no nested ones; new pid, network
+(not even loopback), ipc and uts namespaces; an empty environment; read-only ``/usr`` (and the
+interpreter's prefix), fresh ``/proc`` and ``/dev``, one size-limited tmpfs ``/sandbox`` as the only
+writable place; rlimits on CPU, address space, processes and file size; at the wall-clock deadline the
+process group dies, and with its init the whole pid namespace.
 
-The verdict cannot be forged from inside: the sandbox only *computes values* (``probes``,
-expressions such as ``add(2, 3)``) and writes their ``repr`` to a private file descriptor. The
-expected answers never enter the sandbox; the caller compares outside, on plain data. Exit
-codes and printed text are not evidence of anything.
-
-Where bwrap is missing or cannot create namespaces, ``run_python`` raises ``SandboxUnavailable``
-with a one-line reason: there is no weaker fallback.
+The verdict cannot be forged from inside: the sandbox only computes probe values and writes their
+``repr`` to a private descriptor; expected answers never enter it, exit codes and printed text prove
+nothing. Without bwrap or namespaces ``run_python`` raises ``SandboxUnavailable``: no weaker fallback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -82,11 +72,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class SandboxResult:
-    """How the run ended (``status``: finished | timeout | memory | crashed) and what it computed.
-
-    ``values`` maps a probe's index to ``("value", repr text)`` or ``("error", message)``; a probe
-    absent from it never finished. Index -1 holds an error raised while defining the solution.
-    """
+    """How the run ended (``status``: finished | timeout | memory | crashed) and what it computed: ``values`` maps
+    a probe's index to ("value", repr) or ("error", message), absent if unfinished; -1: an error defining the code."""
 
     status: str
     returncode: int | None
@@ -97,47 +84,25 @@ class SandboxResult:
 
 
 def _limits(limits: Limits) -> list[str]:
-    """A ``prlimit`` prefix setting the rlimits (soft = hard) for bwrap and all it starts.
-
-    prlimit rather than ``preexec_fn``: the caller may have threads (a loaded model), and Python
-    code between fork and exec can deadlock there.
-    """
+    """A ``prlimit`` prefix setting the rlimits (soft = hard) for bwrap and all it starts; not ``preexec_fn``:
+    the caller may have threads (a loaded model), and Python code between fork and exec can deadlock there."""
     prlimit = shutil.which("prlimit", path="/usr/bin:/bin")
     if prlimit is None:
         raise SandboxUnavailable("prlimit (util-linux) is not installed")
-    return [
-        prlimit,
-        f"--cpu={limits.cpu_s}",
-        f"--as={limits.memory_mb * 2**20}",
-        f"--fsize={limits.file_mb * 2**20}",
-        f"--nproc={limits.processes}",
-        "--core=0",
-        "--",
-    ]
+    sizes = f"--as={limits.memory_mb * 2**20}", f"--fsize={limits.file_mb * 2**20}"
+    return [prlimit, f"--cpu={limits.cpu_s}", *sizes, f"--nproc={limits.processes}", "--core=0", "--"]
 
 
 def _interpreters() -> list[str]:
     """Pythons to run the code with: this one, then the system's (reachable by ``nobody``)."""
-    found = [os.path.realpath(sys.executable)]
-    system = shutil.which("python3", path="/usr/bin:/bin")
-    if system and os.path.realpath(system) not in found:
-        found.append(os.path.realpath(system))
-    return found
+    found = (sys.executable, shutil.which("python3", path="/usr/bin:/bin"))
+    return list(dict.fromkeys(os.path.realpath(python) for python in found if python))
 
 
 def _command(bwrap: str, python: str, limits: Limits) -> list[str]:
     """The bwrap command line: namespaces, read-only system, one private writable tmpfs."""
-    args = [
-        *_limits(limits),
-        bwrap,
-        "--unshare-all",
-        "--unshare-user",
-        "--disable-userns",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-    ]
-    args += ["--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
+    args = [*_limits(limits), bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session", "--clearenv", "--hostname", "sandbox", "--ro-bind", "/usr", "/usr"]
     prefix = os.path.dirname(os.path.dirname(python))
     if not prefix.startswith("/usr/") and prefix != "/usr":
         args += ["--ro-bind", prefix, prefix]
@@ -192,14 +157,14 @@ def _execute(python: str, code: str, probes: Sequence[str], limits: Limits) -> S
     last = detail.splitlines()[-1][:300] if detail else ""
     code_ = process.returncode
     if timed_out:
-        return SandboxResult("timeout", code_, seconds, f"killed after {limits.wall_s:g} s", stdout, values)
-    if code_ in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
-        return SandboxResult("timeout", code_, seconds, "CPU time limit", stdout, values)
-    if "MemoryError" in detail or any(text.startswith("MemoryError") for _, text in values.values()):
-        return SandboxResult("memory", code_, seconds, "memory limit", stdout, values)
-    if code_ != 0 and not values and last.startswith("bwrap:"):
-        return SandboxResult("crashed", code_, seconds, last, stdout, values)
-    return SandboxResult("finished", code_, seconds, last, stdout, values)
+        status, detail = "timeout", f"killed after {limits.wall_s:g} s"
+    elif code_ in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
+        status, detail = "timeout", "CPU time limit"
+    elif "MemoryError" in detail or any(text.startswith("MemoryError") for _, text in values.values()):
+        status, detail = "memory", "memory limit"
+    else:
+        status, detail = "crashed" if code_ != 0 and not values and last.startswith("bwrap:") else "finished", last
+    return SandboxResult(status, code_, seconds, detail, stdout, values)
 
 
 def _head(handle: IO[bytes], limit: int) -> bytes:
@@ -209,10 +174,8 @@ def _head(handle: IO[bytes], limit: int) -> bytes:
 
 def _kill_group(pid: int) -> None:
     """Kill bwrap's whole process group; its pid namespace dies with its init."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_values(raw: bytes) -> dict[int, tuple[str, str]]:

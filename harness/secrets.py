@@ -1,13 +1,10 @@
 """The one redaction step: secret values in use never leave a process.
 
-Secrets are known by where they come from, not guessed from text: the value of every environment
-variable a model spec names (``api_key_env``, ``header_env``, any ``*_env`` field) and the
-password of any URL a spec uses (``user:pass@host``, written or from ``base_url_env``). Each is
-registered with the process (``use_params``) and every text that leaves it — error messages,
-reasons, logs, tables, reports, terminal output — goes through ``redact`` (or ``redact_data``
-for records): the secret, its URL-encoded, JSON-escaped, base64 (at any offset of an encoded blob)
-and HTTP Basic forms, and any prefix of 8 or more characters left by a truncation become ``***``. URLs are stored without credentials
-(``strip_credentials``). Secrets written inline in a catalog are refused (``inline_secret``).
+Secrets are known by where they come from, not guessed from text: the values of the environment
+variables a model spec names (any ``*_env`` field) and the password of any URL it uses. Each is
+registered with the process (``use_params``); every text that leaves it goes through ``redact`` (or
+``redact_data``), which masks the secret in its plain, URL-encoded, JSON-escaped, base64 and HTTP
+Basic forms and any 8+ character prefix a truncation left. Inline secrets in a catalog are refused.
 
 Kept free of heavy imports: the cell worker loads it and its memory is what we measure.
 """
@@ -38,6 +35,7 @@ _TOKEN_VALUE = re.compile(
     re.IGNORECASE,
 )
 _OPAQUE = re.compile(r"^[A-Za-z0-9_\-.=+/]{24,}$")
+_KEEP_IN_ENV = "keep it in an environment variable (api_key_env, header_env)"
 
 
 def looks_secret_name(name: str) -> bool:
@@ -59,8 +57,7 @@ def looks_secret_value(value: str) -> bool:
 def url_password(url: str) -> str | None:
     """The password in ``scheme://user:pass@host``, if the URL has one."""
     try:
-        parts = urlsplit(url)
-        password = parts.password
+        password = urlsplit(url).password
     except ValueError:
         return None
     return unquote(password) if password else None
@@ -87,14 +84,8 @@ def _forms(secret: str) -> set[str]:
 
 
 def _base64_forms(secret: str) -> set[str]:
-    """The secret base64-encoded (standard and URL-safe alphabets), wherever it sits in an encoded blob.
-
-    Base64 packs 3 bytes into 4 characters, so a value at byte offset k of an echoed blob encodes
-    differently for each k mod 3, and the characters at its two ends mix in its neighbours' bits.
-    The characters made of its own bits alone are the same in every blob of that alignment: those
-    three inner parts (plus the whole encoding of the value alone) are masked, which leaves at most
-    the few bits of its first and last byte that share a character with a neighbour.
-    """
+    """The secret base64-encoded (standard and URL-safe), wherever it sits in an encoded blob: at each of the
+    3 byte alignments, the characters made of its own bits alone (its end characters mix in neighbours' bits)."""
     raw = secret.encode("utf-8")
     forms = {base64.b64encode(raw).decode("ascii")}
     for shift in range(3):  # the value's first byte at offset 0, 1 or 2 of a 3-byte group
@@ -130,9 +121,7 @@ def secrets_of_params(params: Mapping[str, Any], environ: Mapping[str, str] | No
         elif isinstance(value, Mapping):
             found += secrets_of_params(value, env)
         elif isinstance(value, list):  # e.g. a cascade's tiers: whole model specs
-            for item in value:
-                if isinstance(item, Mapping):
-                    found += secrets_of_params(item, env)
+            found += [secret for item in value if isinstance(item, Mapping) for secret in secrets_of_params(item, env)]
         elif isinstance(value, str) and looks_secret_name(str(key)):
             found.append(value)  # refused in a catalog, but a spec built in code may still carry one
         elif isinstance(value, str) and "://" in value:
@@ -151,10 +140,8 @@ class Redactor:
     def add(self, values: Iterable[str]) -> None:
         """Learn more secret values (idempotent)."""
         with self._lock:
-            known = set(self._secrets)
-            for value in values:
-                known |= {form for form in _forms(value) if len(form) >= MIN_SECRET}
-            self._secrets = sorted(known, key=len, reverse=True)
+            known = {form for value in values for form in _forms(value) if len(form) >= MIN_SECRET}
+            self._secrets = sorted(known | set(self._secrets), key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return bool(self._secrets)
@@ -238,28 +225,19 @@ def inline_secret(params: Mapping[str, Any], where: str = "params") -> str | Non
             )
         if isinstance(value, Mapping):
             headers = name.lower() in {"headers", "extra_headers", "default_headers"}
+            values_too = headers or name.lower().endswith("body")  # a header's or body's value may be a bare token
             for inner, item in value.items():
-                if not isinstance(item, str | int | float) or isinstance(item, bool):
-                    continue
-                text = str(item)
-                if looks_secret_name(str(inner)) or (
-                    (headers or name.lower().endswith("body")) and looks_secret_value(text)
-                ):
-                    how = (
-                        "name an environment variable in 'header_env'"
-                        if headers
-                        else "keep it in an environment variable (api_key_env, header_env)"
-                    )
+                scalar = isinstance(item, str | int | float) and not isinstance(item, bool)
+                if scalar and (looks_secret_name(str(inner)) or (values_too and looks_secret_value(str(item)))):
+                    how = "name an environment variable in 'header_env'" if headers else _KEEP_IN_ENV
                     return f"{field}.{inner}: a credential written inline; {how} instead"
-            nested = inline_secret({k: v for k, v in value.items() if isinstance(v, Mapping)}, field)
-            if nested:
+            if nested := inline_secret({k: v for k, v in value.items() if isinstance(v, Mapping)}, field):
                 return nested
             continue
         if isinstance(value, list):
-            for index, item in enumerate(value):
-                nested = inline_secret(item, f"{field}.{index}") if isinstance(item, Mapping) else None
-                if nested:
-                    return nested
+            items = (inline_secret(item, f"{field}.{i}") for i, item in enumerate(value) if isinstance(item, Mapping))
+            if nested := next((found for found in items if found), None):
+                return nested
             continue
         if looks_secret_name(name) and value not in (None, "", False):
             return f"{field}: a credential written inline; name an environment variable with 'api_key_env' instead"

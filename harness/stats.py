@@ -23,7 +23,7 @@ FloatArray = NDArray[np.float64]
 Statistic = Callable[[FloatArray], FloatArray]  # rows of resamples -> one value per row
 
 PERCENTILES = (50, 90, 95, 99)  # of every latency summary
-Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975), written out so importing this needs no scipy  # the two-sided 95% normal quantile, used by every closed-form interval
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975), written out so importing this needs no scipy
 
 
 def summarize(values: Iterable[float | None]) -> dict[str, float]:
@@ -40,22 +40,12 @@ def summarize(values: Iterable[float | None]) -> dict[str, float]:
 
 
 def standard_error(stderr: float | None, ci_low: float | None, ci_high: float | None) -> float | None:
-    """A score's standard error, never below what its own 95% interval implies.
-
-    A task every item of which was right (or wrong) has a sample sd of 0, but its Wilson interval
-    is not a point (0/20 is 0-16%): without this floor a combined interval would claim ±0.
-    """
+    """A score's standard error, never below what its 95% interval implies: an all-right task has sd 0,
+    but its Wilson interval is not a point (0/20 is 0-16%), and a combined interval must not claim ±0."""
     implied = (ci_high - ci_low) / (2 * Z95) if ci_low is not None and ci_high is not None else None
     if stderr is None:
         return implied
     return max(stderr, implied or 0.0)
-
-
-def mean_interval(values: Sequence[float], stderrs: Sequence[float]) -> tuple[float, float, float]:
-    """(mean, low, high): the unweighted mean of independent estimates and its 95% interval."""
-    mean = float(np.mean(values))
-    half = Z95 * math.sqrt(sum(se**2 for se in stderrs)) / len(values)
-    return mean, mean - half, mean + half
 
 
 def score_standard_error(
@@ -73,11 +63,11 @@ def mean_of_scores(
 ) -> tuple[float, float | None, float | None]:
     """(mean, low, high) of several tasks' scores: their unweighted mean, with a 95% interval only when every
     task has a standard error; a mean of proportions keeps its interval inside [0, 1]."""
-    known = [se for se in stderrs if se is not None]
-    if len(known) != len(stderrs):
-        return float(np.mean(values)), None, None
-    mean, low, high = mean_interval(values, known)
-    return mean, max(low, 0.0), min(high, 1.0) if mean <= 1 else high
+    mean = float(np.mean(values))
+    if any(se is None for se in stderrs):
+        return mean, None, None
+    half = Z95 * math.sqrt(sum(se**2 for se in stderrs if se is not None)) / len(values)
+    return mean, max(mean - half, 0.0), min(mean + half, 1.0) if mean <= 1 else mean + half
 
 
 def mcnemar_midp(worse: int, better: int) -> float:
@@ -145,13 +135,17 @@ def percentile_interval(values: FloatArray, level: float) -> tuple[float, float]
     return float(low), float(high)
 
 
+def _finite_interval(values: FloatArray, level: float) -> tuple[float, float]:
+    """:func:`percentile_interval` of the finite replicates (a ratio over a zero is not one); nan without any."""
+    finite = values[np.isfinite(values)]
+    return percentile_interval(finite, level) if finite.size else (math.nan, math.nan)
+
+
 def _two_sided_p(replicates: FloatArray, null: float) -> float:
     """Bootstrap p-value: twice the smaller share of replicates on either side of ``null``."""
     if replicates.size == 0:
         return 1.0
-    below = float(np.mean(replicates <= null))
-    above = float(np.mean(replicates >= null))
-    return min(1.0, 2.0 * min(below, above))
+    return min(1.0, 2.0 * min(float(np.mean(replicates <= null)), float(np.mean(replicates >= null))))
 
 
 @dataclass(frozen=True)
@@ -189,8 +183,7 @@ def paired_difference(
     else:
         p_value, test = _two_sided_p(replicates, 0.0), "paired bootstrap"
     if np.all(deltas == 0):
-        low = high = 0.0
-        p_value = 1.0
+        low, high, p_value = 0.0, 0.0, 1.0
     return PairedResult(int(b.size), float(b.mean()), float(r.mean()), diff, low, high, p_value, worse, better, test)
 
 
@@ -221,6 +214,11 @@ def statistic(name: str) -> Statistic:
         q = float(name[1:])
         return lambda rows: np.asarray(np.percentile(rows, q, axis=1), dtype=float)
     raise ValueError(f"unknown statistic {name}")
+
+
+def _point(stat: Statistic, values: FloatArray) -> float:
+    """The statistic of one whole sample (a single row)."""
+    return float(stat(values[np.newaxis, :])[0])
 
 
 def bootstrap_replicates(sample: Sample, stat: Statistic, iterations: int, rng: np.random.Generator) -> FloatArray:
@@ -269,15 +267,13 @@ def bootstrap_change(
     rng = np.random.default_rng(seed)
     base_reps = bootstrap_replicates(base, stat, iterations, rng)
     run_reps = bootstrap_replicates(run, stat, iterations, rng)
-    base_value = float(stat(base.values[np.newaxis, :])[0])
-    run_value = float(stat(run.values[np.newaxis, :])[0])
+    base_value, run_value = _point(stat, base.values), _point(stat, run.values)
     diffs = run_reps - base_reps
     diff_low, diff_high = percentile_interval(diffs, level)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratios = run_reps / base_reps
         ratio = run_value / base_value if base_value != 0 else math.inf
-    finite = ratios[np.isfinite(ratios)]
-    ratio_low, ratio_high = percentile_interval(finite, level) if finite.size else (math.nan, math.nan)
+    ratio_low, ratio_high = _finite_interval(ratios, level)
     return RatioResult(
         base_value,
         run_value,
@@ -326,28 +322,23 @@ def paired_blocks_change(
     iterations: int,
     seed: int,
 ) -> RatioResult:
-    """The change of ``stat_name`` from paired blocks: block k of the baseline and block k of the run
-    ran back to back on one machine (``tierbench ab``), so whatever drifted between pairs (clock
-    speed, heat, a neighbour) hit both sides of a pair alike and cancels in the pair's ratio.
+    """The change of ``stat_name`` from blocks run back to back in pairs (``tierbench ab``): drift between
+    pairs (clock, heat, a neighbour) hits both sides alike and cancels in each pair's ratio.
 
-    The ratio is the geometric mean of the pairs' ratios run/base. Its interval resamples pairs and,
-    within each pair, each block's requests (stratified as ``bootstrap_replicates`` does), so it
-    carries both the spread between pairs and the noise within a block. The difference is the
-    pooled statistic's, with the ratio's interval carried onto the baseline's value.
-    """
+    The ratio is the pairs' geometric mean; its interval resamples pairs and each block's requests, so it
+    carries both spreads. The difference is the pooled statistic's, the ratio's interval carried onto it."""
     if not base_blocks or len(base_blocks) != len(run_blocks):
         raise ValueError("need the same number of baseline and run blocks, at least one")
     if any(b.size == 0 for b in (*base_blocks, *run_blocks)):
         raise ValueError("every block needs at least one value")
     stat = statistic(stat_name)
     rng = np.random.default_rng(seed)
-
-    def point(values: FloatArray) -> float:
-        return float(stat(values[np.newaxis, :])[0])
-
     with np.errstate(divide="ignore", invalid="ignore"):
         log_ratios = np.array(
-            [np.log(point(r.values) / point(b.values)) for b, r in zip(base_blocks, run_blocks, strict=True)]
+            [
+                np.log(_point(stat, r.values) / _point(stat, b.values))
+                for b, r in zip(base_blocks, run_blocks, strict=True)
+            ]
         )
         replicate_logs = np.stack(
             [
@@ -355,16 +346,12 @@ def paired_blocks_change(
                 for b, r in zip(base_blocks, run_blocks, strict=True)
             ]
         )  # pairs x iterations
-    pairs = len(base_blocks)
-    chosen = resample_index(pairs, iterations, rng)
+    chosen = resample_index(len(base_blocks), iterations, rng)
     resampled = replicate_logs[chosen, np.arange(iterations)[:, np.newaxis]].mean(axis=1)
-    finite = resampled[np.isfinite(resampled)]
     ratio = float(np.exp(log_ratios.mean())) if np.all(np.isfinite(log_ratios)) else math.inf
-    ratio_low, ratio_high = (
-        tuple(float(np.exp(v)) for v in percentile_interval(finite, level)) if finite.size else (math.nan, math.nan)
-    )
-    base_value = point(np.concatenate([b.values for b in base_blocks]))
-    run_value = point(np.concatenate([r.values for r in run_blocks]))
+    ratio_low, ratio_high = (float(np.exp(v)) for v in _finite_interval(resampled, level))
+    base_value = _point(stat, np.concatenate([b.values for b in base_blocks]))
+    run_value = _point(stat, np.concatenate([r.values for r in run_blocks]))
     return RatioResult(
         base_value,
         run_value,
@@ -374,5 +361,5 @@ def paired_blocks_change(
         run_value - base_value,
         base_value * (ratio_low - 1),
         base_value * (ratio_high - 1),
-        _two_sided_p(finite, 0.0),
+        _two_sided_p(resampled[np.isfinite(resampled)], 0.0),
     )

@@ -1,8 +1,6 @@
-"""JSON and JSONL parsing that refuses what Python's json module lets through.
-
-``json.loads`` accepts ``NaN`` and ``Infinity`` (not JSON) and recurses once per nesting level,
-so a deep document raises RecursionError; ``str.splitlines`` cuts a JSONL line at U+2028,
-which JSON allows raw inside a string. Every reader of user or run files goes through here.
+"""JSON and JSONL parsing that refuses what Python's json module lets through: ``NaN`` and ``Infinity``
+(not JSON), nesting deep enough to raise RecursionError, and JSONL lines cut at U+2028 (which JSON
+allows raw inside a string) by ``str.splitlines``. Every reader of user or run files goes through here.
 """
 
 from __future__ import annotations
@@ -32,9 +30,8 @@ def _finite_float(text: str) -> float:
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse one JSON document; NaN/Infinity and nesting deeper than MAX_DEPTH are refused.
-
-    The depth is measured iteratively, so a deep document costs no recursion of its own."""
+    """Parse one JSON document; NaN/Infinity and nesting deeper than MAX_DEPTH (measured without recursion)
+    are refused."""
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except RecursionError:

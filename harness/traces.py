@@ -1,11 +1,9 @@
 """Request traces (CSV or JSONL) for ``kind: trace``, read as a stream so a 1 GB trace is never held whole.
 
-A trace row has an arrival time and either prompt text or a prompt token count, optionally an
-output token count and a session id. The columns of public traces are understood as they are:
-Azure's LLM inference trace (``TIMESTAMP, ContextTokens, GeneratedTokens``, ISO date-times),
-BurstGPT (``Timestamp, Request tokens, Response tokens``, seconds) and Mooncake
-(``timestamp, input_length, output_length``, milliseconds). Every bad row is a one-line
-``UserError`` naming the file, the line and the field.
+A row has an arrival time and prompt text or a prompt token count, optionally an output token count
+and a session id. Public traces' columns are understood as they are: Azure's (``TIMESTAMP,
+ContextTokens, GeneratedTokens``, ISO date-times), BurstGPT's (seconds) and Mooncake's (milliseconds).
+Every bad row is a one-line ``UserError`` naming the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -71,8 +69,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
-                row = jsonl_object(text, f"{path} line {number}")
-                yield number, row
+                yield number, jsonl_object(text, f"{path} line {number}")
         else:
             reader = csv.DictReader(handle)
             for row in reader:
@@ -88,17 +85,14 @@ def _column(path: Path, row: dict[str, Any], names: tuple[str, ...], what: str |
 
 
 def _seconds(path: Path, line: int, field: str, value: Any) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
+    text = str(value).strip()  # a JSON number's text is its exact value
+    try:
+        seconds = float(text)
+    except ValueError:
         try:
-            seconds = float(text)
+            seconds = datetime.fromisoformat(text).timestamp()
         except ValueError:
-            try:
-                seconds = datetime.fromisoformat(text).timestamp()
-            except ValueError:
-                raise UserError(f"{path} line {line}: {field} {text!r} is neither a number nor a date-time") from None
+            raise UserError(f"{path} line {line}: {field} {text!r} is neither a number nor a date-time") from None
     if not math.isfinite(seconds) or seconds < 0:
         raise UserError(f"{path} line {line}: {field} {value!r} is negative or not finite")
     return seconds

@@ -68,9 +68,8 @@ def run(
         options = validate(RunOptions, {**base, **named}, "run()")
     if out is not None:
         check_out_path(Path(out))
-    refuse_duplicates("--tasks", options.tasks)
-    refuse_duplicates("--models", options.models)
-    refuse_duplicates("--profiles", options.profiles)
+    for flag, names in (("--tasks", options.tasks), ("--models", options.models), ("--profiles", options.profiles)):
+        refuse_duplicates(flag, names)
     if options.data_dir is not None:
         from harness.evaluation.runner import resolve_data_dir
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from harness.api.checks import check_out_path, refuse_duplicates
-from harness.cli.options import FiniteFloatRange, comma_list
+from harness.cli.options import FiniteFloatRange
 from harness.errors import UserError
 from harness.safetext import one_line
 
@@ -73,8 +73,7 @@ def command(**flags: Any) -> None:
     rules = load_yaml_model(GateRules, rules_path)
     sides = _sides(flags)
     check_pinned_models(sides)
-    out: Path = flags["out"] or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-ab"
-    report = _measure(sides, rules, out, str(rules_path), flags["blocks"])
+    report = _measure(sides, rules, flags["out"], str(rules_path), flags["blocks"])  # _sides settled --out
     from harness.gate.output import emit
 
     emit(report, flags["junit_path"], flags["markdown_path"], flags["quiet"])
@@ -83,8 +82,8 @@ def command(**flags: Any) -> None:
 
 def _sides(flags: dict[str, Any]) -> AbSides:
     from harness.ab.sides import from_baseline, from_catalogs
+    from harness.cli.run import run_options
     from harness.gate.baseline import load_any
-    from harness.results.schema import RunOptions
 
     baseline_path: Path | None = flags["baseline_path"]
     baseline_catalog: Path | None = flags["baseline_catalog"]
@@ -95,36 +94,26 @@ def _sides(flags: dict[str, Any]) -> AbSides:
         check_out_path(out)
         if out.exists() and any(out.iterdir()):
             raise UserError(f"--out {out}: not empty; choose a new directory for the A/B job")
-    workdir = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-ab"
-    flags["out"] = workdir
+    workdir = flags["out"] = out or Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-ab"
     candidate_catalog: Path | None = flags["catalog_path"]
     if candidate_catalog is not None and not candidate_catalog.is_file():
         raise UserError(f"--catalog {candidate_catalog}: no such file")
     if baseline_path is not None:
-        given = [flag for name, flag in PINNED_FLAGS.items() if flags[name] is not None]
-        if given:
+        if given := [flag for name, flag in PINNED_FLAGS.items() if flags[name] is not None]:
             raise UserError(f"{given[0]} cannot be combined with --baseline: the baseline file pins it")
         pinned = load_any(baseline_path)
         workdir.mkdir(parents=True, exist_ok=True)
         sides = from_baseline(baseline_path, pinned, candidate_catalog, workdir)
         if flags["data_dir"] is not None:
-            data = str(flags["data_dir"])
+            data = {"data_dir": str(flags["data_dir"])}
             sides = replace(
                 sides,
-                baseline=sides.baseline.model_copy(update={"data_dir": data}),
-                candidate=sides.candidate.model_copy(update={"data_dir": data}),
+                baseline=sides.baseline.model_copy(update=data),
+                candidate=sides.candidate.model_copy(update=data),
             )
     else:
         assert baseline_catalog is not None
-        candidate = RunOptions(
-            suite_source=flags["suite_name"] or "quick",
-            models=comma_list(flags["models"]),
-            tasks=None if flags["tasks"] is None else comma_list(flags["tasks"]) or [],
-            limit=flags["limit"],
-            catalog=str(candidate_catalog) if candidate_catalog else None,
-            data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
-            cell_timeout_s=flags["cell_timeout"],
-        )
+        candidate = run_options({**flags, "suite_name": flags["suite_name"] or "quick"})
         refuse_duplicates("--models", candidate.models)
         refuse_duplicates("--tasks", candidate.tasks)
         sides = from_catalogs(baseline_catalog, candidate)

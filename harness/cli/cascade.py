@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 
 import click
@@ -10,19 +10,17 @@ import click
 from harness.results.values import finite_or_none  # pandas turns a table's None into NaN
 from harness.safetext import terminal
 
+_FORMATS: dict[str, Callable[[float], str]] = {
+    "percent": lambda v: f"{v:.1%}",
+    "usd": lambda v: f"${v:.3g}",
+    "seconds": lambda v: f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s",
+    "joules": lambda v: f"{v:.3g} J",
+    "ratio": lambda v: f"{v:.3g}",
+}
+
 
 def _fmt(value: float | None, kind: str) -> str:
-    if value is None:
-        return "—"
-    if kind == "percent":
-        return f"{value:.1%}"
-    if kind == "usd":
-        return f"${value:.3g}"
-    if kind == "seconds":
-        return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-    if kind == "joules":
-        return f"{value:.3g} J"
-    return f"{value:.3g}"
+    return "—" if value is None else _FORMATS.get(kind, _FORMATS["ratio"])(value)
 
 
 def _ci(row: Mapping[Hashable, object], name: str, kind: str) -> str:

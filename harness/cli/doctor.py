@@ -37,19 +37,14 @@ def native_capabilities(catalog: Catalog) -> list[Capability]:
         verdict = check(plugin, spec, plugin.params(spec))
         guard = plugin.guard
         if verdict.fast == OK:
-            available, detail = True, f"works, {guard.disabled} on"
+            detail = f"works, {guard.disabled} on"
         elif verdict.safe == OK:
-            available, detail = (
-                True,
-                f"works only without {guard.disabled}: they crash here ({verdict.fast}); runs turn them off",
-            )
+            detail = f"works only without {guard.disabled}: they crash here ({verdict.fast}); runs turn them off"
         elif verdict.safe is None:
-            available, detail = False, f"could not be checked: {verdict.fast}"
+            detail = f"could not be checked: {verdict.fast}"
         else:
-            available, detail = (
-                False,
-                f"crashes ({verdict.fast}; without {guard.disabled}: {verdict.safe}); {guard.advice}",
-            )
+            detail = f"crashes ({verdict.fast}; without {guard.disabled}: {verdict.safe}); {guard.advice}"
+        available = OK in (verdict.fast, verdict.safe)
         cached = " (cached verdict)" if verdict.cached else ""
         found.append(Capability("native code", f"{spec.name} ({plugin.name})", available, detail + cached))
     return found
@@ -89,20 +84,21 @@ def command(as_json: bool, powercap_root: Path, catalog_path: Path | None) -> No
     host = fingerprint().model_dump(mode="json")
     found = diagnose(host_profile(), powercap_root)
     found += [llama_build_capability(host), *native_capabilities(load_catalog(catalog_path))]
-    capabilities = [asdict(c) for c in found]
-    sensors = [c["name"] for c in capabilities if c["group"] == "energy" and c["available"] and c["name"] != "estimate"]
-    source = "+".join(str(s) for s in sensors) or "estimate"
+    sensors = [c.name for c in found if c.group == "energy" and c.available and c.name != "estimate"]
+    source = "+".join(sensors) or "estimate"
     if as_json:
-        click.echo(json.dumps({"energy_source": source, "capabilities": capabilities, "host": host}, indent=2))
+        click.echo(
+            json.dumps({"energy_source": source, "capabilities": list(map(asdict, found)), "host": host}, indent=2)
+        )
         return
     console = Console()
     table = Table(title="Measurement support on this machine")
     for column in ("group", "name", "available", "detail"):
         table.add_column(column, overflow="fold")
-    for cap in capabilities:
-        mark = "[green]yes[/green]" if cap["available"] else "[red]no[/red]"
+    for cap in found:
+        mark = "[green]yes[/green]" if cap.available else "[red]no[/red]"
         # a detail quotes what a sensor file held, and a host's names are its owner's: text, not markup
-        table.add_row(terminal(cap["group"]), terminal(cap["name"]), mark, terminal(cap["detail"]))
+        table.add_row(terminal(cap.group), terminal(cap.name), mark, terminal(cap.detail))
     console.print(table)
     console.print(f"Energy on the host profile will be measured with: [bold]{source}[/bold]")
     gpus = ", ".join(g["name"] for g in host["gpus"]) or "none"

@@ -87,12 +87,7 @@ def list_models(catalog_path: Path | None, as_json: bool) -> None:
     for column in ("name", "tier", "backend", "runnable", "reason", "cost"):
         table.add_column(column, overflow="fold")
     for row, spec in zip(rows, specs, strict=True):
-        table.add_row(
-            terminal(row["name"]),
-            terminal(row["tier"]),
-            terminal(row["backend"]),
-            "yes" if row["runnable"] else "no",
-            terminal(row["reason"]),
-            terminal(_price(spec)),
-        )
+        here = "yes" if row["runnable"] else "no"
+        cells = (row["name"], row["tier"], row["backend"], here, row["reason"], _price(spec))
+        table.add_row(*(terminal(cell) for cell in cells))
     Console(width=160).print(table)

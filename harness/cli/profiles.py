@@ -73,16 +73,9 @@ def list_profiles(as_json: bool) -> None:
     for column in ("name", "class", "cores", "threads", "memory", "accelerator", "$/h", "on this host"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(
-            terminal(row["name"]),
-            terminal(row["class"]),
-            terminal(row["cores"]),
-            terminal(row["threads"]),
-            f"{float(row['memory_mb']) / 1024:.1f} GiB",
-            terminal(row["accelerator"]),
-            f"{float(row['usd_per_hour']):g}",
-            terminal(f"{row['here']}: {row['reason']}"),
-        )
+        memory, price = f"{float(row['memory_mb']) / 1024:.1f} GiB", f"{float(row['usd_per_hour']):g}"
+        cells = (row["name"], row["class"], row["cores"], row["threads"], memory, row["accelerator"], price)
+        table.add_row(*(terminal(cell) for cell in (*cells, f"{row['here']}: {row['reason']}")))
     Console().print(table)
 
 

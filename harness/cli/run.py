@@ -20,20 +20,8 @@ from harness.safetext import terminal
 
 # run options that shape the plan; --cell-timeout, --no-report, --quiet-host and --eval-concurrency may
 # change on resume (--eval-concurrency changes how fast answers come, never which answers or scores)
-PLAN_FLAGS = {
-    "suite_name": "--suite",
-    "models": "--models",
-    "profiles": "--profiles",
-    "tasks": "--tasks",
-    "limit": "--limit",
-    "data_dir": "--data-dir",
-    "catalog_path": "--catalog",
-    "out": "--out",
-    "min_accuracy": "--min-accuracy",
-    "max_p95_latency": "--max-p95-latency",
-    "max_memory_mb": "--max-memory-mb",
-    "objective": "--objective",
-}
+PLAN_PARAMS: tuple[str, ...] = ("suite_name", "models", "profiles", "tasks", "limit", "data_dir", "catalog_path", "out")
+PLAN_PARAMS += ("min_accuracy", "max_p95_latency", "max_memory_mb", "objective")
 
 
 def _refuse_plan_flags(ctx: click.Context) -> None:
@@ -42,9 +30,10 @@ def _refuse_plan_flags(ctx: click.Context) -> None:
     A resumed run must measure exactly what it started to measure: it keeps the options its
     meta.json stores (typed and checked by ``RunOptions``), so such a flag is refused, never ignored.
     """
-    for name, flag in PLAN_FLAGS.items():
+    for param in ctx.command.params:
         # only the command line: $TIERBENCH_DATA_DIR set in the shell is not a request to change the plan
-        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE:
+        if param.name in PLAN_PARAMS and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE:
+            flag = param.opts[0]
             raise UserError(
                 f"{flag} cannot be combined with --resume: a resumed run keeps the options stored in its "
                 f"meta.json; drop {flag} (or start a new run with --out)"
@@ -153,7 +142,7 @@ def command(**flags: Any) -> None:
     if resume_dir is not None:
         _refuse_plan_flags(click.get_current_context())
     execute(
-        None if resume_dir is not None else _options(flags),
+        None if resume_dir is not None else run_options(flags),
         out=flags["out"],
         resume=resume_dir,
         executor=flags["executor"],
@@ -166,37 +155,32 @@ def command(**flags: Any) -> None:
     )
 
 
-def _options(flags: dict[str, Any]) -> RunOptions:
-    """The command line as the record meta.json keeps (and ``--resume`` reads back)."""
+def run_options(flags: dict[str, Any]) -> RunOptions:
+    """The command line as the record meta.json keeps (and ``--resume`` reads back); ``ab`` has no flags for
+    profiles, concurrency or constraints."""
     return RunOptions(
         suite_source=flags["suite_name"],
         models=comma_list(flags["models"]),
-        profiles=comma_list(flags["profiles"]),
+        profiles=comma_list(flags.get("profiles")),
         tasks=None if flags["tasks"] is None else comma_list(flags["tasks"]) or [],
         limit=flags["limit"],
         catalog=str(flags["catalog_path"]) if flags["catalog_path"] else None,
         data_dir=str(flags["data_dir"]) if flags["data_dir"] else None,
         cell_timeout_s=flags["cell_timeout"],
-        eval_concurrency=flags["eval_concurrency"],
+        eval_concurrency=flags.get("eval_concurrency"),
         constraints=ConstraintFlags(
-            min_accuracy=flags["min_accuracy"],
-            max_p95_e2e_s=flags["max_p95_latency"],
-            max_memory_mb=flags["max_memory_mb"],
-            objective=flags["objective"],
+            min_accuracy=flags.get("min_accuracy"),
+            max_p95_e2e_s=flags.get("max_p95_latency"),
+            max_memory_mb=flags.get("max_memory_mb"),
+            objective=flags.get("objective"),
         ),
     )
 
 
 @contextmanager
 def _bars(console: Console, cell_ids: list[str]) -> Iterator[CellProgress]:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    columns = TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()
+    with Progress(*columns, console=console) as progress:  # not transient: the bars stay on screen
         yield CellProgress(progress, cell_ids)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -42,12 +42,12 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
 
 def _row(view: RunView, cell: CellView) -> list[str]:
     mine = cell_rows(view.requests, cell.model, cell.profile)
-    ttft = summarize(mine["ttft_s"].tolist()) if len(mine) else {}
-    byte = summarize(mine["first_byte_s"].tolist()) if len(mine) else {}
+    ttft, byte, decode = (
+        (summarize(mine[c].tolist()) if len(mine) else {}) for c in ("ttft_s", "first_byte_s", "decode_tps")
+    )
     ttft_text = _num(ttft.get("p50"), ".3f", " s")
     if (b := byte.get("p50")) is not None and (t := ttft.get("p50")) is not None and b < 0.9 * t:
         ttft_text += f"\nbyte {b:.3f} s"  # the server answered long before the first answer token: thinking
-    decode = summarize(mine["decode_tps"].tolist()) if len(mine) else {}
     accuracy = cell.get(ACCURACY.key)
     acc_text = "—"
     if accuracy.value is not None:
@@ -93,30 +93,29 @@ def print_summary(console: Console, view: RunView) -> None:
     for cell in view.cells:
         table.add_row(*_row(view, cell))
     console.print(table)
-    for cell in view.cells:  # a cell whose neighbours took more of its cores than the meter allows
-        share = cell.numbers.get("host_other_cpu_share")
-        if share is not None and share > CONTENDED_SHARE:
-            line = (
-                f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
-                f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's "
-                "(rerun with --quiet-host)"
-            )
+
+    def warn(lines: Iterable[str]) -> None:
+        for line in lines:
             console.print(f"  [yellow]{terminal(line)}[/]")
+
+    # a cell whose neighbours took more of its cores than the meter allows
+    warn(
+        f"{cell.model}@{cell.profile}: contended — other processes took {share:.0%} of its "
+        f"{_num(cell.numbers.get('cores_seen'), '.0f')} cores; its latency is not the model's (rerun with --quiet-host)"
+        for cell in view.cells
+        if (share := cell.numbers.get("host_other_cpu_share")) is not None and share > CONTENDED_SHARE
+    )
     # load points measured by a client that could not keep up, sweeps' knees, what sessions' prefixes saved
-    for line in [n for row in view.load for n in point_notes(row)] + session_notes(view.load):
-        console.print(f"  [yellow]{terminal(line)}[/]")
-    for cell in view.cells:  # evaluated with several requests in flight, or throttled by the endpoint
-        for line in concurrency_notes(cell):
-            console.print(f"  [yellow]{terminal(line)}[/]")
+    warn([n for row in view.load for n in point_notes(row)] + session_notes(view.load))
+    # evaluated with several requests in flight, or throttled by the endpoint
+    warn(line for cell in view.cells for line in concurrency_notes(cell))
     for cell in view.cells:  # an API model's cost by what was billed: reasoning is output the user never sees
         if split := cost_split_text(cell.numbers):
             cost = _num(cell.numbers.get("cost_per_1k_requests_usd"), ".4f")
             console.print(f"  {terminal(cell.label)}: cost / 1k requests ${cost} = {split}")
-    for line in truncation_lines(view.samples):  # items whose answer never came: the reasoning used every token
-        console.print(f"  [yellow]{terminal(line)}[/]")
-    for cell in view.cells:  # figures measured with native kernels turned off, or on a retry after a crash
-        for line in cell.native_notes:
-            console.print(f"  [yellow]{terminal(line)}[/]")
+    warn(truncation_lines(view.samples))  # items whose answer never came: the reasoning used every token
+    # figures measured with native kernels turned off, or on a retry after a crash
+    warn(line for cell in view.cells for line in cell.native_notes)
     for cell in view.cells:
         if cell.status != CellStatus.OK:
             # a reason can quote a server's error or a file name: print it as text, never as rich markup
@@ -151,12 +150,12 @@ def print_projections(console: Console, projections: Sequence[ProjectionRow]) ->
     for p in projections:
         why = f"also emulated on {p.emulated_on}" if p.emulated_on else p.not_emulated_reason
         why = why.removeprefix("not emulated: ").removesuffix("; projected from host instead")
-        if not p.projected:
-            figures = ["not projected: " + terminal(p.reason), "", "", "", ""]
-            table.add_row(terminal(p.model), terminal(p.profile), terminal(why), *figures)
-            continue
-        figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
-        table.add_row(terminal(p.model), terminal(p.profile) + " [cyan](projected)[/]", terminal(why), *figures)
+        if p.projected:
+            figures = [_span(p.range(key), fmt, unit) for key, fmt, unit in SPANS]
+            where = terminal(p.profile) + " [cyan](projected)[/]"
+        else:
+            where, figures = terminal(p.profile), ["not projected: " + terminal(p.reason), "", "", "", ""]
+        table.add_row(terminal(p.model), where, terminal(why), *figures)
     console.print(table)
 
 
