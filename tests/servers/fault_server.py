@@ -15,7 +15,9 @@ The requested model name picks the behaviour, so one server serves every fault c
 - ``flaky``: every third request fails with HTTP 400 (not retried), the others are ``ok``.
 - ``answer``: streams an answer that depends on the prompt (the last ``Q: a + b`` in it: right for
   some prompts, wrong for others), word by word, each with a token log-probability.
-- ``answer-429``: the same, but every ``throttle_every``-th request is answered 429 with ``Retry-After``.
+- ``answer-429``: the same, but every ``throttle_every``-th request is answered 429 with ``Retry-After``
+  (never a retry of a prompt already throttled: a fixed every-third pattern could otherwise catch one
+  item's every attempt when its retries happen to land on those slots, and the client gives up).
 
 ``ttft_s`` holds every stream's first token back that long (a fixed time to first token). ``slots``
 (0: unlimited) gives the server a known capacity: that many requests are served at once and the
@@ -51,6 +53,7 @@ class FaultState:
     throttle_every: int = 3
     requests: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    throttled_prompts: set[str] = field(default_factory=set)
     in_flight: int = 0
     max_in_flight: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
@@ -108,7 +111,15 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                         "body": body,
                     }
                 )
-            throttled = model == "answer-429" and n % state.throttle_every == state.throttle_every - 1
+            prompt = str(body.get("prompt", ""))
+            with state.lock:
+                throttled = (
+                    model == "answer-429"
+                    and n % state.throttle_every == state.throttle_every - 1
+                    and prompt not in state.throttled_prompts
+                )
+                if throttled:
+                    state.throttled_prompts.add(prompt)
             if (model == "429-then-ok" and n < 2) or model == "always-429" or throttled:
                 self.send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
             elif model == "always-503":
