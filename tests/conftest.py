@@ -13,6 +13,8 @@ from run_tables import NANO_RUN_TASKS, assert_ran
 
 import harness
 
+pytest_plugins = ["lanes"]  # parallel lanes, one pinned xdist worker per CPU (tests/lanes.py)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 TESTS_DATA = REPO / "tests" / "data"

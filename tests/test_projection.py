@@ -130,6 +130,7 @@ def calibration_run(tmp_path_factory: pytest.TempPathFactory, tierbench: Callabl
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # 2 threads on host projected onto 1 core: both CPUs, and no other lane beside it
 @pytest.mark.parametrize("model", ["nano", "mini"])
 def test_projection_range_holds_the_measured_one_core_run(calibration_run: Path, model: str) -> None:
     projections = pd.read_parquet(calibration_run / "projections.parquet")
@@ -225,6 +226,7 @@ def test_a_profile_nothing_ran_on_is_recommended_from_its_projection_and_says_so
 
 
 @pytest.mark.slow
+@pytest.mark.whole_machine  # shares the calibration run
 def test_report_shows_an_emulated_and_projected_profile_both_ways(calibration_run: Path) -> None:
     from harness.report import write_report
 
