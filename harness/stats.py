@@ -113,11 +113,10 @@ def median_interval(values: Sequence[float] | FloatArray, level: float = 0.95) -
     weights = [1]
     for k in range(n):  # C(n, k+1) from C(n, k): one small product per term, not a fresh comb
         weights.append(weights[-1] * (n - k) // (k + 1))
-    below = list(itertools.accumulate(weights))  # 2**n * P(X <= k)
-    above = list(itertools.accumulate(reversed(weights)))[::-1]  # 2**n * P(X >= k)
+    below = list(itertools.accumulate(weights))  # 2**n * P(X <= k); by symmetry P(X > k) = P(X <= n - k - 1)
     total = 2**n  # int / int divides exactly rounded at any n, where a float 2**n would overflow
     low_index = next(k for k in range(n + 1) if below[k] / total >= tail) - 1  # the binomial's tail quantile, less one
-    high_index = next((k for k in range(n + 1) if (above[k] - weights[k]) / total <= tail), n)  # its upper one
+    high_index = next((k for k in range(n) if below[n - k - 1] / total <= tail), n)  # its upper one
     low = float(data[low_index]) if low_index >= 0 else math.nan
     high = float(data[high_index]) if high_index < n else math.nan
     return low, high

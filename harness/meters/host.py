@@ -9,6 +9,7 @@ lacks some: a missing field reads as None, which means *unknown*, never "the sam
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import platform
 import re
@@ -37,15 +38,23 @@ KEY_PACKAGES = (
 )
 
 
-def _cpuinfo(*names: str) -> str | None:
-    """The first /proc/cpuinfo value under one of ``names`` (x86 and ARM name fields differently)."""
+@functools.cache
+def _cpuinfo_fields() -> dict[str, str]:
+    """Each /proc/cpuinfo field's first value, read once per process (the file repeats every field per core)."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        return None
-    return next(
-        (value.strip() for name, _, value in (line.partition(":") for line in lines) if name.strip() in names), None
-    )
+        return {}
+    fields: dict[str, str] = {}
+    for name, _, value in (line.partition(":") for line in lines):
+        fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def _cpuinfo(*names: str) -> str | None:
+    """The value under the first of ``names`` /proc/cpuinfo has (x86 and ARM name fields differently)."""
+    fields = _cpuinfo_fields()
+    return next((fields[name] for name in names if name in fields), None)
 
 
 def cpu_vendor() -> str | None:

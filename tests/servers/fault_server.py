@@ -99,9 +99,17 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"{}")
             model = str(body.get("model", "ok"))
+            prompt = str(body.get("prompt", ""))
             with state.lock:
                 n = state.counts.get(model, 0)
                 state.counts[model] = n + 1
+                throttled = (
+                    model == "answer-429"
+                    and n % state.throttle_every == state.throttle_every - 1
+                    and prompt not in state.throttled_prompts
+                )
+                if throttled:
+                    state.throttled_prompts.add(prompt)
                 state.requests.append(
                     {
                         "t": time.monotonic(),
@@ -111,15 +119,6 @@ def _handler(state: FaultState) -> type[BaseHTTPRequestHandler]:
                         "body": body,
                     }
                 )
-            prompt = str(body.get("prompt", ""))
-            with state.lock:
-                throttled = (
-                    model == "answer-429"
-                    and n % state.throttle_every == state.throttle_every - 1
-                    and prompt not in state.throttled_prompts
-                )
-                if throttled:
-                    state.throttled_prompts.add(prompt)
             if (model == "429-then-ok" and n < 2) or model == "always-429" or throttled:
                 self.send_json(429, {"error": {"message": "rate limited"}}, {"Retry-After": state.retry_after})
             elif model == "always-503":
